@@ -1,0 +1,499 @@
+/**
+ * Sessions benchmark harness (`npm run bench` = `tsx bench/run.ts`).
+ *
+ * Workload: a deterministic stream (bench/session-stream.ts; default 1,000,000 events,
+ * 10,000 users, ~10% of events up to 10 min late) sessionized with a 30 min gap, producing
+ * count and first/last timestamp per user session. Two implementations:
+ *   - `hand`:   bench/hand-sessionizer.ts, a hand-written single-pass sessionizer (baseline);
+ *   - `engine`: bench/engine-sessionizer.ts, the same job on the engine's direct runner.
+ *
+ * Every measurement runs in a fresh child process (`node --import tsx bench/run.ts
+ * --child=...`), one at a time, so peak RSS (process.resourceUsage().maxRSS) is per case.
+ * Throughput children first run a small warm-up (1/5 of the events, other seed), collect
+ * garbage, then time one full run; hand and engine repetitions are interleaved (alternating
+ * order) and medians are reported, so the ratio compares runs made under the same machine
+ * conditions. Memory children do no warm-up.
+ *
+ * Output: one JSON line per case on stdout (progress goes to stderr):
+ *   {"name":"generator-1m","eventsPerSec":...,"peakRssMb":...}
+ *   {"name":"sessions-1m","eventsPerSec":<engine>,"baselineEventsPerSec":<hand>,"ratio":...,
+ *    "peakRssMb":...,"sessions":...,"checksumMatch":true,...}
+ *   {"name":"sessions-memory-10m-vs-1m","peakRssMb":<10M>,"baselinePeakRssMb":<1M>,"ratio":...}
+ * `eventsPerSec` includes the shared generation cost (both sides pay it); `net*` fields
+ * subtract the time spent inside the generator. Memory lines also carry `floorPeakRssMb`,
+ * the peak RSS of a child that loads everything and does nothing (node + tsx loader).
+ *
+ * Flags:
+ *   --events=N        events for the throughput case (default 1,000,000; memory case uses 10x)
+ *   --users=N         users (default 10,000)
+ *   --seed=N          stream seed (default 42)
+ *   --reps=K          repetitions per implementation (default 3)
+ *   --quick           smoke run: 100,000 events, 1 rep (memory case 1M vs 100k)
+ *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory
+ *                     default: generator,sessions,memory
+ *                     --only=hand means generator,hand,hand-memory (no engine needed)
+ *                     --only=engine means engine,memory (still checked against the hand loop)
+ *   --memory-factor=F large/small event ratio for the memory case (default 10)
+ *   --chunk-size=N    generator chunk size (default 16,384)
+ *   --enforce-targets exit 1 when a target is missed (ratio >= 0.35, memory ratio <= 1.3)
+ * Exit status: 1 if any child fails, or the engine's session count/checksum/event count
+ * differs from the hand loop's, or (with --enforce-targets) a target is missed.
+ */
+
+import { spawn } from "node:child_process";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { runEngineSessionizer } from "./engine-sessionizer.ts";
+import { runHandSessionizer } from "./hand-sessionizer.ts";
+import type { SessionizerResult } from "./session-checksum.ts";
+import { createGenerationStats, createSessionStream } from "./session-stream.ts";
+import type { SessionizerRunOptions } from "./session-stream.ts";
+
+const RESULT_MARKER = "@@tidemark-bench-result ";
+const RATIO_TARGET = 0.35;
+const MEMORY_RATIO_TARGET = 1.3;
+const WARMUP_FRACTION = 0.2;
+const KIB_PER_MB = 1024;
+
+/** `noop` loads the same modules and does nothing: the node + tsx RSS floor. */
+type ChildKind = "generator" | "hand" | "engine" | "noop";
+type CaseName = "generator" | "hand" | "engine" | "sessions" | "memory" | "hand-memory";
+const CASE_NAMES: readonly CaseName[] = ["generator", "hand", "engine", "sessions", "memory", "hand-memory"];
+
+interface Flags {
+  events: number;
+  users: number;
+  seed: number;
+  reps: number;
+  memoryFactor: number;
+  chunkSize: number;
+  cases: Set<CaseName>;
+  enforceTargets: boolean;
+}
+
+/** A reported failure (message only, no stack trace). */
+class Failure extends Error {}
+
+/** What a child process reports. */
+interface ChildResult {
+  kind: ChildKind;
+  events: number;
+  sessions: number;
+  checksum: string;
+  elapsedMs: number;
+  generationMs: number;
+  maxRssKiB: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// Child side
+
+async function runKind(kind: ChildKind, options: SessionizerRunOptions): Promise<SessionizerResult> {
+  switch (kind) {
+    case "hand":
+      return runHandSessionizer(options);
+    case "engine":
+      return runEngineSessionizer(options);
+    case "noop":
+      return { sessions: 0, checksum: "", events: 0 };
+    case "generator": {
+      // Consume every value so the work cannot be skipped; fold into a cheap digest.
+      const stream = createSessionStream(options);
+      let events = 0;
+      let userSum = 0;
+      let timeBits = 0;
+      for (const chunk of stream.chunks(options.generationStats)) {
+        const users = chunk.userIndex;
+        const times = chunk.eventTimeMs;
+        for (let i = 0; i < chunk.length; i++) {
+          userSum = (userSum + users[i]!) | 0;
+          timeBits = (timeBits + (times[i]! >>> 0)) | 0;
+        }
+        events += chunk.length;
+      }
+      return { sessions: 0, checksum: `${userSum >>> 0}:${timeBits >>> 0}`, events };
+    }
+  }
+}
+
+async function childMain(kind: ChildKind, options: SessionizerRunOptions, warmupEvents: number): Promise<void> {
+  if (warmupEvents > 0) {
+    await runKind(kind, { ...options, totalEvents: warmupEvents, seed: (options.seed + 1) | 0 });
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc !== undefined) gc();
+  }
+  const generationStats = createGenerationStats();
+  const startedMs = performance.now();
+  const result = await runKind(kind, { ...options, generationStats });
+  const elapsedMs = performance.now() - startedMs;
+  const childResult: ChildResult = {
+    kind,
+    events: result.events,
+    sessions: result.sessions,
+    checksum: result.checksum,
+    elapsedMs,
+    generationMs: generationStats.generationMs,
+    maxRssKiB: process.resourceUsage().maxRSS,
+  };
+  process.stdout.write(RESULT_MARKER + JSON.stringify(childResult) + "\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// Parent side
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = resolve(BENCH_DIR, "..");
+const THIS_FILE = fileURLToPath(import.meta.url);
+
+function runChild(kind: ChildKind, flags: Flags, events: number, warmup: boolean): Promise<ChildResult> {
+  const args = [
+    "--expose-gc",
+    "--import",
+    "tsx",
+    THIS_FILE,
+    `--child=${kind}`,
+    `--events=${events}`,
+    `--users=${flags.users}`,
+    `--seed=${flags.seed}`,
+    `--chunk-size=${flags.chunkSize}`,
+    `--warmup-events=${warmup ? Math.max(1, Math.round(events * WARMUP_FRACTION)) : 0}`,
+  ];
+  return new Promise((resolvePromise, rejectPromise) => {
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (data: string) => {
+      stdout += data;
+    });
+    child.on("error", rejectPromise);
+    child.on("close", (code, signal) => {
+      if (code !== 0) {
+        rejectPromise(new Failure(`${kind} child (${events} events) failed: exit ${code ?? signal}`));
+        return;
+      }
+      const line = stdout.split("\n").find((candidate) => candidate.startsWith(RESULT_MARKER));
+      if (line === undefined) {
+        rejectPromise(new Failure(`${kind} child (${events} events) printed no result`));
+        return;
+      }
+      resolvePromise(JSON.parse(line.slice(RESULT_MARKER.length)) as ChildResult);
+    });
+  });
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+function eventsPerSec(result: ChildResult): number {
+  return result.events / (result.elapsedMs / 1000);
+}
+
+function netEventsPerSec(result: ChildResult): number {
+  return result.events / (Math.max(1e-6, result.elapsedMs - result.generationMs) / 1000);
+}
+
+function peakRssMb(result: ChildResult): number {
+  return result.maxRssKiB / KIB_PER_MB;
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}
+
+function label(events: number): string {
+  if (events % 1_000_000 === 0) return `${events / 1_000_000}m`;
+  if (events % 1_000 === 0) return `${events / 1_000}k`;
+  return String(events);
+}
+
+function progress(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+function describe(result: ChildResult): string {
+  const net = result.kind === "generator" ? "" : ` (net of generation ${(netEventsPerSec(result) / 1e6).toFixed(2)}M)`;
+  return (
+    `${(eventsPerSec(result) / 1e6).toFixed(2)}M ev/s${net}, ` +
+    `${result.elapsedMs.toFixed(0)} ms, peak ${peakRssMb(result).toFixed(1)} MB, ` +
+    `${result.sessions} sessions, checksum ${result.checksum}`
+  );
+}
+
+function emit(line: Record<string, unknown>): void {
+  process.stdout.write(JSON.stringify(line) + "\n");
+}
+
+/** All runs of one implementation must agree with each other (determinism). */
+function checkConsistent(kind: string, results: readonly ChildResult[]): ChildResult {
+  const first = results[0]!;
+  for (const result of results) {
+    if (result.sessions !== first.sessions || result.checksum !== first.checksum || result.events !== first.events) {
+      throw new Failure(`${kind} runs disagree: ${JSON.stringify(first)} vs ${JSON.stringify(result)}`);
+    }
+  }
+  return first;
+}
+
+function checkAgainstHand(engine: ChildResult, hand: ChildResult, expectedEvents: number): boolean {
+  const match = engine.sessions === hand.sessions && engine.checksum === hand.checksum && engine.events === hand.events;
+  if (hand.events !== expectedEvents) {
+    throw new Failure(`hand loop consumed ${hand.events} events, expected ${expectedEvents}`);
+  }
+  if (!match) {
+    process.stderr.write(
+      `[bench] MISMATCH engine vs hand at ${expectedEvents} events: ` +
+        `engine sessions=${engine.sessions} checksum=${engine.checksum} events=${engine.events}; ` +
+        `hand sessions=${hand.sessions} checksum=${hand.checksum} events=${hand.events}\n`,
+    );
+  }
+  return match;
+}
+
+async function measure(kind: ChildKind, flags: Flags, events: number, warmup: boolean, tag: string) {
+  const result = await runChild(kind, flags, events, warmup);
+  progress(`${kind} ${label(events)} ${tag}: ${describe(result)}`);
+  return result;
+}
+
+async function parentMain(flags: Flags): Promise<number> {
+  const { events, reps, cases } = flags;
+  const name = label(events);
+  let failed = false;
+  let targetMissed = false;
+  progress(
+    `events=${events} users=${flags.users} seed=${flags.seed} reps=${reps} cases=${[...cases].join(",")} ` +
+      `(one child at a time)`,
+  );
+
+  if (cases.has("generator")) {
+    const results: ChildResult[] = [];
+    for (let rep = 0; rep < reps; rep++) {
+      results.push(await measure("generator", flags, events, true, `rep ${rep + 1}`));
+    }
+    checkConsistent("generator", results);
+    emit({
+      name: `generator-${name}`,
+      eventsPerSec: Math.round(median(results.map(eventsPerSec))),
+      peakRssMb: round(median(results.map(peakRssMb)), 1),
+      events,
+      reps,
+    });
+  }
+
+  const runHand = cases.has("hand") || cases.has("sessions") || cases.has("engine");
+  const runEngine = cases.has("engine") || cases.has("sessions");
+  if (runHand || runEngine) {
+    const hand: ChildResult[] = [];
+    const engine: ChildResult[] = [];
+    for (let rep = 0; rep < reps; rep++) {
+      const tag = `rep ${rep + 1}/${reps}`;
+      // Alternate the order so neither side always runs first.
+      const order: ChildKind[] = rep % 2 === 0 ? ["hand", "engine"] : ["engine", "hand"];
+      for (const kind of order) {
+        if (kind === "hand" && runHand) hand.push(await measure("hand", flags, events, true, tag));
+        if (kind === "engine" && runEngine) engine.push(await measure("engine", flags, events, true, tag));
+      }
+    }
+    const handResult = checkConsistent("hand", hand);
+    const baselineEventsPerSec = median(hand.map(eventsPerSec));
+    const baselineNetEventsPerSec = median(hand.map(netEventsPerSec));
+    if (runEngine) {
+      const engineResult = checkConsistent("engine", engine);
+      const checksumMatch = checkAgainstHand(engineResult, handResult, events);
+      failed ||= !checksumMatch;
+      const engineEventsPerSec = median(engine.map(eventsPerSec));
+      const ratio = engineEventsPerSec / baselineEventsPerSec;
+      const pass = checksumMatch && ratio >= RATIO_TARGET;
+      targetMissed ||= ratio < RATIO_TARGET;
+      emit({
+        name: `sessions-${name}`,
+        eventsPerSec: Math.round(engineEventsPerSec),
+        baselineEventsPerSec: Math.round(baselineEventsPerSec),
+        ratio: round(ratio, 3),
+        peakRssMb: round(median(engine.map(peakRssMb)), 1),
+        baselinePeakRssMb: round(median(hand.map(peakRssMb)), 1),
+        sessions: engineResult.sessions,
+        checksumMatch,
+        netEventsPerSec: Math.round(median(engine.map(netEventsPerSec))),
+        baselineNetEventsPerSec: Math.round(baselineNetEventsPerSec),
+        netRatio: round(median(engine.map(netEventsPerSec)) / baselineNetEventsPerSec, 3),
+        target: RATIO_TARGET,
+        pass,
+        events,
+        users: flags.users,
+        reps,
+      });
+    }
+    if (cases.has("hand")) {
+      emit({
+        name: `hand-${name}`,
+        eventsPerSec: Math.round(baselineEventsPerSec),
+        netEventsPerSec: Math.round(baselineNetEventsPerSec),
+        peakRssMb: round(median(hand.map(peakRssMb)), 1),
+        sessions: handResult.sessions,
+        checksum: handResult.checksum,
+        events,
+        users: flags.users,
+        reps,
+      });
+    }
+  }
+
+  const largeEvents = events * flags.memoryFactor;
+  const memoryName = `${label(largeEvents)}-vs-${name}`;
+  let floorPeakRssMb = 0;
+  if (cases.has("memory") || cases.has("hand-memory")) {
+    const floor = await runChild("noop", flags, 1, false);
+    floorPeakRssMb = round(peakRssMb(floor), 1);
+    progress(`noop (node + tsx floor): peak ${floorPeakRssMb} MB`);
+  }
+  if (cases.has("memory")) {
+    const large = await measure("engine", flags, largeEvents, false, "memory");
+    const small = await measure("engine", flags, events, false, "memory");
+    const handLarge = await measure("hand", flags, largeEvents, false, "reference");
+    const checksumMatch = checkAgainstHand(large, handLarge, largeEvents);
+    failed ||= !checksumMatch;
+    const ratio = peakRssMb(large) / peakRssMb(small);
+    targetMissed ||= ratio > MEMORY_RATIO_TARGET;
+    emit({
+      name: `sessions-memory-${memoryName}`,
+      peakRssMb: round(peakRssMb(large), 1),
+      baselinePeakRssMb: round(peakRssMb(small), 1),
+      ratio: round(ratio, 3),
+      checksumMatch,
+      target: MEMORY_RATIO_TARGET,
+      pass: checksumMatch && ratio <= MEMORY_RATIO_TARGET,
+      floorPeakRssMb,
+      events: largeEvents,
+      baselineEvents: events,
+    });
+  }
+  if (cases.has("hand-memory")) {
+    const large = await measure("hand", flags, largeEvents, false, "memory");
+    const small = await measure("hand", flags, events, false, "memory");
+    emit({
+      name: `hand-memory-${memoryName}`,
+      peakRssMb: round(peakRssMb(large), 1),
+      baselinePeakRssMb: round(peakRssMb(small), 1),
+      ratio: round(peakRssMb(large) / peakRssMb(small), 3),
+      sessions: large.sessions,
+      floorPeakRssMb,
+      events: largeEvents,
+      baselineEvents: events,
+    });
+  }
+
+  if (failed) {
+    process.stderr.write("[bench] FAILED: engine output differs from the hand loop\n");
+    return 1;
+  }
+  if (targetMissed) {
+    process.stderr.write(`[bench] target missed${flags.enforceTargets ? "" : " (not enforced; --enforce-targets)"}\n`);
+    if (flags.enforceTargets) return 1;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// Flags
+
+function parseFlags(argv: readonly string[]): { flags: Flags; child?: ChildKind; warmupEvents: number } {
+  const values = new Map<string, string>();
+  for (const arg of argv) {
+    if (!arg.startsWith("--")) throw new Failure(`unexpected argument ${arg}`);
+    const equals = arg.indexOf("=");
+    if (equals < 0) values.set(arg.slice(2), "true");
+    else values.set(arg.slice(2, equals), arg.slice(equals + 1));
+  }
+  const known = new Set([
+    "events",
+    "users",
+    "seed",
+    "reps",
+    "quick",
+    "only",
+    "memory-factor",
+    "chunk-size",
+    "enforce-targets",
+    "child",
+    "warmup-events",
+  ]);
+  for (const key of values.keys()) if (!known.has(key)) throw new Failure(`unknown flag --${key}`);
+  const integer = (key: string, fallback: number, min: number): number => {
+    const raw = values.get(key);
+    if (raw === undefined) return fallback;
+    const value = Number(raw.replaceAll("_", ""));
+    if (!Number.isSafeInteger(value) || value < min) throw new Failure(`--${key} must be an integer >= ${min}`);
+    return value;
+  };
+  const quick = values.has("quick");
+  const only = values.get("only");
+  let cases: Set<CaseName>;
+  if (only === undefined) {
+    cases = new Set<CaseName>(["generator", "sessions", "memory"]);
+  } else {
+    cases = new Set<CaseName>();
+    for (const raw of only.split(",")) {
+      const item = raw.trim() as CaseName;
+      if (!CASE_NAMES.includes(item)) throw new Failure(`--only: unknown case ${raw} (${CASE_NAMES.join(", ")})`);
+      if (item === "hand" && only.split(",").length === 1) {
+        for (const implied of ["generator", "hand", "hand-memory"] as const) cases.add(implied);
+      } else if (item === "engine" && only.split(",").length === 1) {
+        for (const implied of ["engine", "memory"] as const) cases.add(implied);
+      } else {
+        cases.add(item);
+      }
+    }
+  }
+  const childRaw = values.get("child");
+  if (
+    childRaw !== undefined &&
+    childRaw !== "generator" &&
+    childRaw !== "hand" &&
+    childRaw !== "engine" &&
+    childRaw !== "noop"
+  ) {
+    throw new Failure(`--child: unknown kind ${childRaw}`);
+  }
+  const flags: Flags = {
+    events: integer("events", quick ? 100_000 : 1_000_000, 1),
+    users: integer("users", 10_000, 1),
+    seed: integer("seed", 42, 0),
+    reps: integer("reps", quick ? 1 : 3, 1),
+    memoryFactor: integer("memory-factor", 10, 1),
+    chunkSize: integer("chunk-size", 16_384, 1),
+    cases,
+    enforceTargets: values.has("enforce-targets"),
+  };
+  const parsed: { flags: Flags; child?: ChildKind; warmupEvents: number } = {
+    flags,
+    warmupEvents: integer("warmup-events", 0, 0),
+  };
+  if (childRaw !== undefined) parsed.child = childRaw;
+  return parsed;
+}
+
+async function main(): Promise<void> {
+  const { flags, child, warmupEvents } = parseFlags(process.argv.slice(2));
+  if (child !== undefined) {
+    await childMain(
+      child,
+      { totalEvents: flags.events, users: flags.users, seed: flags.seed, chunkSize: flags.chunkSize },
+      warmupEvents,
+    );
+    return;
+  }
+  process.exitCode = await parentMain(flags);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`[bench] ${error instanceof Error ? error.message : String(error)}\n`);
+  if (!(error instanceof Failure) && error instanceof Error && error.stack !== undefined) {
+    process.stderr.write(error.stack + "\n");
+  }
+  process.exitCode = 1;
+});

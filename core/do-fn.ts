@@ -1,0 +1,46 @@
+import type { PaneInfo } from "./pane.ts";
+import type { Instant } from "./time/instant.ts";
+import type { BoundedWindow } from "./windows/window.ts";
+
+/** The extra, tagged outputs of a DoFn: tag name to element type. */
+// biome-ignore lint/complexity/noBannedTypes: the empty record is the natural "no extra outputs".
+export type OutputTags = {};
+
+/** What a DoFn sees of the element it processes, and how it outputs. */
+export interface ProcessContext<I, O, Tags extends object = OutputTags> {
+  readonly element: I;
+  /** The element's event time. */
+  readonly timestamp: Instant;
+  /** The window the element is being processed in (an element in several windows is processed once per window). */
+  readonly window: BoundedWindow;
+  readonly pane: PaneInfo;
+  /** Outputs to the main output, at the input's timestamp and window. */
+  output(value: O): void;
+  /**
+   * Outputs at a new timestamp. Moving backwards more than the DoFn's `allowedTimestampSkewMs` is refused with an
+   * error, as it could make data late that was not.
+   */
+  outputWithTimestamp(value: O, timestamp: Instant): void;
+  /** Outputs to a tagged output. */
+  outputTo<K extends keyof Tags & string>(tag: K, value: Tags[K], timestamp?: Instant): void;
+}
+
+/** What `finishBundle` may do: output with an explicit timestamp and window. */
+export interface FinishBundleContext<O, Tags extends object = OutputTags> {
+  output(value: O, timestamp: Instant, window: BoundedWindow): void;
+  outputTo<K extends keyof Tags & string>(tag: K, value: Tags[K], timestamp: Instant, window: BoundedWindow): void;
+}
+
+/**
+ * A user function applied element by element, with Beam's lifecycle: `setup` once per instance, `startBundle` and
+ * `finishBundle` around each bundle, `process` per element and window, `teardown` at the end.
+ */
+export interface DoFn<I, O, Tags extends object = OutputTags> {
+  setup?(): void;
+  startBundle?(): void;
+  process(element: I, ctx: ProcessContext<I, O, Tags>): void;
+  finishBundle?(ctx: FinishBundleContext<O, Tags>): void;
+  teardown?(): void;
+  /** How far back `outputWithTimestamp` may move an element's timestamp. Default 0. */
+  readonly allowedTimestampSkewMs?: number;
+}

@@ -1,0 +1,77 @@
+import type { Source, SourceEvent } from "../../core/source.ts";
+import { instant, MAX_TIMESTAMP } from "../../core/time/instant.ts";
+
+export interface TimestampedValue<T> {
+  readonly value: T;
+  readonly timestamp: number;
+}
+
+/**
+ * A fixture stream: a scripted sequence of element bundles, watermark advances and processing-time advances,
+ * replayed identically on every run (Beam's TestStream). Each `addElements` call is one bundle. Processing time is
+ * virtual and moves only with `advanceProcessingTime*`. At the end the watermark goes to +infinity.
+ */
+export class TestStream<T> implements Source<T> {
+  readonly bounded = true;
+  readonly drivesProcessingTime = true;
+  private constructor(
+    readonly name: string,
+    readonly events: readonly SourceEvent<T>[],
+    private readonly watermark: number,
+    private readonly processingTime: number,
+  ) {}
+
+  static create<T>(name = "TestStream"): TestStream<T> {
+    return new TestStream<T>(name, [], Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY);
+  }
+
+  /** One bundle of elements, each with its event time. */
+  addElements(...elements: TimestampedValue<T>[]): TestStream<T> {
+    const values = elements.map((e) => e.value);
+    const timestamps = elements.map((e, i) => {
+      try {
+        return instant(e.timestamp);
+      } catch (err) {
+        throw new RangeError(`${this.name}: element ${i} of bundle ${this.events.length}: ${(err as Error).message}`);
+      }
+    });
+    return this.with({ kind: "elements", values, timestamps });
+  }
+
+  advanceWatermarkTo(t: number): TestStream<T> {
+    if (t < this.watermark) {
+      throw new RangeError(`${this.name}: the watermark cannot go backwards (from ${this.watermark} to ${t})`);
+    }
+    return new TestStream(this.name, [...this.events, { kind: "watermark", watermark: t }], t, this.processingTime);
+  }
+
+  advanceWatermarkToInfinity(): TestStream<T> {
+    return this.advanceWatermarkTo(MAX_TIMESTAMP);
+  }
+
+  /** Sets processing time to `t` (absolute). */
+  advanceProcessingTimeTo(t: number): TestStream<T> {
+    if (t < this.processingTime) {
+      throw new RangeError(`${this.name}: processing time cannot go backwards (from ${this.processingTime} to ${t})`);
+    }
+    return new TestStream(this.name, [...this.events, { kind: "processingTime", time: t }], this.watermark, t);
+  }
+
+  /** Moves processing time forward by `deltaMs` (from 0 if it was never set). */
+  advanceProcessingTime(deltaMs: number): TestStream<T> {
+    const from = Number.isFinite(this.processingTime) ? this.processingTime : 0;
+    return this.advanceProcessingTimeTo(from + deltaMs);
+  }
+
+  open() {
+    let i = 0;
+    const events = this.events;
+    return {
+      next: (): SourceEvent<T> | undefined => events[i++],
+    };
+  }
+
+  private with(ev: SourceEvent<T>): TestStream<T> {
+    return new TestStream(this.name, [...this.events, ev], this.watermark, this.processingTime);
+  }
+}

@@ -1,0 +1,228 @@
+import { NO_FIRING } from "../../core/pane.ts";
+import type { Pipeline } from "../../core/pipeline.ts";
+import type { SourceEvent } from "../../core/source.ts";
+import { formatInstant, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
+import { GLOBAL_WINDOWS } from "../../core/windows/window-fn.ts";
+import type { DoFnRunner } from "../fn/do-fn-runner.ts";
+import { StepError } from "../fn/step-error.ts";
+import { type Clock, SystemClock, VirtualClock } from "./clock.ts";
+import type { GroupStage } from "./group-stage.ts";
+import type { MetricsSnapshot, StepMetrics } from "./metrics.ts";
+import { FlattenNode, Plan, type Producer, producerWatermark, SourceNode, WindowIntoNode } from "./plan.ts";
+
+export interface RunOptions {
+  /** Processing time. Default: a virtual clock when every source is bounded or drives processing time, else the wall clock. */
+  readonly clock?: Clock;
+  /** Called after each source event has been fully processed (elements, watermarks and timers settled). */
+  readonly onStep?: (step: { readonly index: number; readonly event: SourceEvent<unknown>["kind"] | "end" }) => void;
+}
+
+/** A run in progress: its metrics can be read at any time. */
+export interface RunningPipeline {
+  metrics(): MetricsSnapshot;
+  /** Resolves with the final metrics when all input is processed; rejects with the first step error. */
+  waitUntilFinish(): Promise<MetricsSnapshot>;
+}
+
+/**
+ * The in-process streaming runner. It reads sources bundle by bundle, pushes elements through fused element-wise
+ * steps into groupings, settles watermarks and timers after every source event, and, when bounded input ends, moves
+ * the watermark to +infinity so every window fires its final pane.
+ *
+ * Watermarks: a grouping's input watermark is `In' = max(In, min over upstream producers (their output watermark,
+ * their pending bundle))`; its output is `Out' = max(Out, min(In', earliest hold))`.
+ */
+export class DirectRunner {
+  run(pipeline: Pipeline, options: RunOptions = {}): Promise<MetricsSnapshot> {
+    return this.start(pipeline, options).waitUntilFinish();
+  }
+
+  start(pipeline: Pipeline, options: RunOptions = {}): RunningPipeline {
+    const exec = new Execution(pipeline, options);
+    const done = exec.run();
+    done.catch(() => {});
+    return { metrics: () => exec.metrics(), waitUntilFinish: () => done };
+  }
+}
+
+class Execution {
+  private readonly plan: Plan;
+  private readonly clock: Clock;
+  private readonly startedDoFns: DoFnRunner[] = [];
+  private readonly startedGroups: GroupStage[] = [];
+  private sourceEvents = 0;
+
+  constructor(
+    pipeline: Pipeline,
+    private readonly options: RunOptions,
+  ) {
+    this.plan = new Plan(
+      pipeline.graph(),
+      (r) => this.startedDoFns.push(r),
+      (g) => this.startedGroups.push(g),
+    );
+    const virtual = this.plan.sources.every((s) => s.source.bounded || s.source.drivesProcessingTime === true);
+    this.clock = options.clock ?? (virtual ? new VirtualClock(MIN_TIMESTAMP) : new SystemClock());
+  }
+
+  async run(): Promise<MetricsSnapshot> {
+    const plan = this.plan;
+    for (const r of plan.doFns) r.setup();
+    try {
+      for (const s of plan.sources) s.reader = s.source.open();
+      this.syncProcessingTime();
+      this.settle();
+      let next = 0;
+      for (;;) {
+        const live = plan.sources.filter((s) => !s.done);
+        if (live.length === 0) break;
+        const s = live[next++ % live.length] as SourceNode;
+        const ev = await (s.reader as NonNullable<SourceNode["reader"]>).next();
+        this.sourceEvents++;
+        this.handle(s, ev);
+        this.settle();
+        this.options.onStep?.({ index: this.sourceEvents - 1, event: ev?.kind ?? "end" });
+      }
+      this.checkFinished();
+      return this.metrics();
+    } finally {
+      for (const s of plan.sources) await s.reader?.close?.();
+      for (const r of plan.doFns) {
+        try {
+          r.teardown();
+        } catch {
+          // A teardown failure must not hide the error that ended the run.
+        }
+      }
+    }
+  }
+
+  private handle(s: SourceNode, ev: SourceEvent<unknown> | undefined): void {
+    if (ev === undefined) {
+      s.done = true;
+      s.watermark = MAX_TIMESTAMP;
+      return;
+    }
+    switch (ev.kind) {
+      case "elements": {
+        this.syncProcessingTime();
+        const { values, timestamps } = ev;
+        if (timestamps.length !== values.length) {
+          throw new StepError(s.stepName, undefined, undefined, new Error("a bundle's values and timestamps differ in length"));
+        }
+        const out = s.downstream;
+        for (let i = 0; i < values.length; i++) {
+          const t = timestamps[i] as number;
+          if (!Number.isInteger(t) || t < MIN_TIMESTAMP || t > MAX_TIMESTAMP) {
+            throw new StepError(s.stepName, undefined, undefined, new RangeError(`element ${i} of a bundle has an invalid timestamp ${t}`));
+          }
+          out.receive(values[i], t, GLOBAL_WINDOWS, NO_FIRING);
+        }
+        s.elementsOut += values.length;
+        this.finishBundles();
+        return;
+      }
+      case "watermark":
+        if (ev.watermark > s.watermark) s.watermark = Math.min(ev.watermark, MAX_TIMESTAMP);
+        return;
+      case "processingTime": {
+        const c = this.clock;
+        if (!(c instanceof VirtualClock)) {
+          throw new StepError(s.stepName, undefined, undefined, new Error("a source moved processing time, but the run uses the wall clock"));
+        }
+        c.advanceTo(ev.time);
+        this.syncProcessingTime();
+        return;
+      }
+    }
+  }
+
+  /** Moves every grouping's processing time to the clock, firing due processing-time timers. */
+  private syncProcessingTime(): void {
+    const now = this.clock.now();
+    for (const g of this.plan.groups) g.reduce.advanceProcessingTime(now);
+  }
+
+  /** Ends the bundle in every step that started one, until no step has an open bundle. */
+  private finishBundles(): void {
+    while (this.startedDoFns.length > 0 || this.startedGroups.length > 0) {
+      const doFns = this.startedDoFns.splice(0);
+      for (const r of doFns) r.finishBundle();
+      const groups = this.startedGroups.splice(0);
+      for (const g of groups) g.finishBundle();
+    }
+  }
+
+  /** Delivers pending bundles and advances watermarks until nothing more happens. */
+  private settle(): void {
+    for (let rounds = 0; ; rounds++) {
+      let moved = false;
+      for (const g of this.plan.groups) {
+        if (g.queue.size > 0) {
+          g.queue.drainTo(this.plan.groupOutputs.get(g) as NonNullable<ReturnType<Plan["groupOutputs"]["get"]>>);
+          this.finishBundles();
+          moved = true;
+        }
+      }
+      for (const g of this.plan.groups) {
+        const upstream = this.plan.groupUpstream.get(g) ?? [];
+        const w = minWatermark(upstream);
+        if (w > g.reduce.inputWatermark) g.reduce.advanceInputWatermark(w);
+        if (g.queue.size > 0) moved = true;
+      }
+      if (!moved) return;
+      if (rounds > 1_000_000) throw new Error("the runner made no progress in a million rounds; this is a bug");
+    }
+  }
+
+  private checkFinished(): void {
+    for (const g of this.plan.groups) {
+      if (g.reduce.inputWatermark < MAX_TIMESTAMP || g.queue.size > 0) {
+        throw new Error(
+          `input ended, but step "${g.stepName}" did not finish: input watermark ${formatInstant(g.reduce.inputWatermark)}, ` +
+            `${g.queue.size} pending, ${g.reduce.windowCount()} windows.\n${this.dump()}`,
+        );
+      }
+    }
+  }
+
+  private dump(): string {
+    return this.metrics()
+      .steps.map((s) => `  ${s.step} (${s.kind}): in ${formatInstant(s.inputWatermark)} out ${formatInstant(s.outputWatermark)}`)
+      .join("\n");
+  }
+
+  metrics(): MetricsSnapshot {
+    const steps: StepMetrics[] = this.plan.steps.map((st) => {
+      const n = st.node;
+      const inWm = minWatermark(st.upstream);
+      if (n instanceof SourceNode) {
+        return base(st.name, st.kind, 0, n.elementsOut, n.watermark, n.watermark);
+      }
+      if (n instanceof WindowIntoNode || n instanceof FlattenNode) {
+        return base(st.name, st.kind, n.elements, n.elements, inWm, inWm);
+      }
+      if ("reduce" in n) {
+        const c = n.reduce.counters;
+        return {
+          ...base(st.name, st.kind, c.elements, c.panes, n.reduce.inputWatermark, producerWatermark(n)),
+          droppedLate: c.droppedExpired,
+          droppedClosed: c.droppedClosed,
+          windows: n.reduce.windowCount(),
+        };
+      }
+      return base(st.name, st.kind, n.counters.elementsIn, n.counters.elementsOut, inWm, inWm);
+    });
+    return { steps, processingTime: this.clock.now(), sourceEvents: this.sourceEvents };
+  }
+}
+
+function base(step: string, kind: string, elementsIn: number, elementsOut: number, inWm: number, outWm: number): StepMetrics {
+  return { step, kind, elementsIn, elementsOut, droppedLate: 0, droppedClosed: 0, inputWatermark: inWm, outputWatermark: outWm };
+}
+
+function minWatermark(producers: readonly Producer[]): number {
+  let w = Number.POSITIVE_INFINITY;
+  for (const p of producers) w = Math.min(w, producerWatermark(p));
+  return producers.length === 0 ? MAX_TIMESTAMP : w;
+}

@@ -1,0 +1,70 @@
+import type { CombineFn } from "../../core/combine-fn.ts";
+import type { PaneInfo } from "../../core/pane.ts";
+import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
+import type { BoundedWindow } from "../../core/windows/window.ts";
+import { bufferingReduceFn, combiningReduceFn, type ReduceFn } from "../engine/reduce/reduce-fn.ts";
+import { type PaneSink, ReduceRunner } from "../engine/reduce/reduce-runner.ts";
+import type { Receiver } from "../fn/receiver.ts";
+import { StepError } from "../fn/step-error.ts";
+import { OutputQueue } from "./output-queue.ts";
+
+/**
+ * A grouping step in the direct runner: receives KV elements, hands them to the engine's `ReduceRunner`, and queues
+ * the panes it emits as the next bundle for the steps downstream (a pending bundle holds their watermark back).
+ */
+export class GroupStage implements Receiver, PaneSink<unknown, unknown> {
+  readonly reduce: ReduceRunner<unknown, unknown, unknown, unknown>;
+  readonly queue = new OutputQueue();
+  /** Set while the stage has elements in the current bundle. */
+  inBundle = false;
+
+  constructor(
+    readonly stepName: string,
+    strategy: WindowingStrategy,
+    combineFn: CombineFn<unknown, unknown, unknown> | undefined,
+    private readonly onBundleStart: (s: GroupStage) => void,
+  ) {
+    const reduceFn = (combineFn ? combiningReduceFn(combineFn) : bufferingReduceFn()) as ReduceFn<
+      unknown,
+      unknown,
+      unknown
+    >;
+    this.reduce = new ReduceRunner(strategy, reduceFn, this);
+  }
+
+  receive(value: unknown, timestamp: number, windows: readonly BoundedWindow[], _pane: PaneInfo): void {
+    if (!this.inBundle) {
+      this.inBundle = true;
+      this.onBundleStart(this);
+    }
+    if (!Array.isArray(value) || value.length !== 2) {
+      throw new StepError(
+        this.stepName,
+        timestamp,
+        windows[0],
+        new TypeError(`grouping needs key-value pairs [key, value], got ${preview(value)}`),
+      );
+    }
+    this.reduce.processElement(value[0], value[1], timestamp, windows);
+  }
+
+  /** Ends the bundle: the engine asks the triggers of the windows it touched. */
+  finishBundle(): void {
+    this.inBundle = false;
+    this.reduce.finishBundle();
+  }
+
+  emitPane(key: unknown, value: unknown, timestamp: number, window: BoundedWindow, pane: PaneInfo): void {
+    this.queue.push([key, value], timestamp, window, pane);
+  }
+}
+
+function preview(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 120 ? `${s.slice(0, 117)}...` : s;
+}

@@ -1,0 +1,30 @@
+/** What the runner reports per step, at the end of a run and while it runs. */
+export interface StepMetrics {
+  readonly step: string;
+  readonly kind: string;
+  readonly elementsIn: number;
+  readonly elementsOut: number;
+  /** Elements dropped because their window had expired (later than window end + allowed lateness). */
+  readonly droppedLate: number;
+  /** Elements dropped because their window's trigger had finished (closed window). */
+  readonly droppedClosed: number;
+  /** Watermarks as epoch ms; -Infinity before any is known, +Infinity once input is complete. */
+  readonly inputWatermark: number;
+  readonly outputWatermark: number;
+  /** Open windows (grouping steps only). */
+  readonly windows?: number;
+}
+
+export interface MetricsSnapshot {
+  readonly steps: readonly StepMetrics[];
+  readonly processingTime: number;
+  /** Source events handled so far (bundles and watermark or clock moves). */
+  readonly sourceEvents: number;
+}
+
+/** The metrics of one step by name; throws when there is no such step. */
+export function stepMetrics(snapshot: MetricsSnapshot, step: string): StepMetrics {
+  const m = snapshot.steps.find((s) => s.step === step);
+  if (!m) throw new Error(`no step named "${step}"; steps: ${snapshot.steps.map((s) => s.step).join(", ")}`);
+  return m;
+}

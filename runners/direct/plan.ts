@@ -1,0 +1,170 @@
+import type { PipelineGraph } from "../../core/pipeline.ts";
+import type { PCollectionId, TransformNode } from "../../core/primitives.ts";
+import type { Source, SourceReader } from "../../core/source.ts";
+import { assertNever } from "../../core/util/assert-never.ts";
+import { assignWindows, type WindowFn } from "../../core/windows/window-fn.ts";
+import type { BoundedWindow } from "../../core/windows/window.ts";
+import type { PaneInfo } from "../../core/pane.ts";
+import { DoFnRunner } from "../fn/do-fn-runner.ts";
+import { type Receiver, receiverOf } from "../fn/receiver.ts";
+import { GroupStage } from "./group-stage.ts";
+
+/** Where watermarks come from: a source or a grouping step. */
+export type Producer = SourceNode | GroupStage;
+
+/** A source in the plan: its reader, its own watermark, and the fused steps its bundles go to. */
+export class SourceNode {
+  reader: SourceReader<unknown> | undefined;
+  watermark = Number.NEGATIVE_INFINITY;
+  done = false;
+  elementsOut = 0;
+  constructor(
+    readonly stepName: string,
+    readonly source: Source<unknown>,
+    readonly downstream: Receiver,
+  ) {}
+}
+
+/** Assigns windows (the WindowInto primitive). */
+export class WindowIntoNode implements Receiver {
+  elements = 0;
+  constructor(
+    private readonly fn: WindowFn,
+    private readonly out: Receiver,
+  ) {}
+  receive(value: unknown, timestamp: number, windows: readonly BoundedWindow[], pane: PaneInfo): void {
+    this.elements++;
+    this.out.receive(value, timestamp, assignWindows(this.fn, timestamp, windows), pane);
+  }
+}
+
+/** Passes elements on (the Flatten primitive), counting them. */
+export class FlattenNode implements Receiver {
+  elements = 0;
+  constructor(private readonly out: Receiver) {}
+  receive(value: unknown, timestamp: number, windows: readonly BoundedWindow[], pane: PaneInfo): void {
+    this.elements++;
+    this.out.receive(value, timestamp, windows, pane);
+  }
+}
+
+export interface PlanStep {
+  readonly name: string;
+  readonly kind: TransformNode["primitive"] extends infer P ? (P extends { kind: infer K } ? K : never) : never;
+  readonly node: SourceNode | GroupStage | DoFnRunner | WindowIntoNode | FlattenNode;
+  /** The producers whose watermarks bound this step's input watermark. */
+  readonly upstream: readonly Producer[];
+}
+
+/**
+ * The executable form of a pipeline: fused chains of element-wise steps between sources and groupings. Elements
+ * move through a chain by direct calls (a `Receiver` per step); groupings end chains and queue their panes.
+ */
+export class Plan {
+  readonly sources: SourceNode[] = [];
+  readonly groups: GroupStage[] = [];
+  readonly doFns: DoFnRunner[] = [];
+  readonly steps: PlanStep[] = [];
+  /** Each grouping's downstream receiver. */
+  readonly groupOutputs = new Map<GroupStage, Receiver>();
+  readonly groupUpstream = new Map<GroupStage, readonly Producer[]>();
+
+  constructor(
+    graph: PipelineGraph,
+    onDoFnBundle: (r: DoFnRunner) => void,
+    onGroupBundle: (g: GroupStage) => void,
+  ) {
+    const consumers = new Map<PCollectionId, Receiver[]>();
+    const producerOf = new Map<PCollectionId, TransformNode>();
+    for (const t of graph.primitives) for (const pc of Object.values(t.outputs)) producerOf.set(pc, t);
+    const receiverFor = (pc: PCollectionId | undefined): Receiver =>
+      pc === undefined ? receiverOf([]) : receiverOf(consumers.get(pc) ?? []);
+    const addConsumer = (pc: PCollectionId, r: Receiver) => {
+      const list = consumers.get(pc);
+      if (list) list.push(r);
+      else consumers.set(pc, [r]);
+    };
+    const nodes = new Map<TransformNode, PlanStep["node"]>();
+    // Wire consumers before producers: walk the primitives backwards (they were applied in topological order).
+    for (let i = graph.primitives.length - 1; i >= 0; i--) {
+      const t = graph.primitives[i] as TransformNode;
+      const p = t.primitive;
+      if (!p) continue;
+      const main = receiverFor(t.outputs.main);
+      switch (p.kind) {
+        case "read": {
+          const s = new SourceNode(t.fullName, p.source, main);
+          this.sources.unshift(s);
+          nodes.set(t, s);
+          break;
+        }
+        case "parDo": {
+          const tagged = new Map<string, Receiver>();
+          for (const tag of p.tags) tagged.set(tag, receiverFor(t.outputs[tag]));
+          const r = new DoFnRunner(t.fullName, p.doFn, main, tagged, onDoFnBundle);
+          this.doFns.unshift(r);
+          nodes.set(t, r);
+          for (const pc of t.inputs) addConsumer(pc, r);
+          break;
+        }
+        case "windowInto": {
+          const r = new WindowIntoNode(p.strategy.windowFn, main);
+          nodes.set(t, r);
+          for (const pc of t.inputs) addConsumer(pc, r);
+          break;
+        }
+        case "flatten": {
+          const r = new FlattenNode(main);
+          nodes.set(t, r);
+          for (const pc of t.inputs) addConsumer(pc, r);
+          break;
+        }
+        case "groupByKey":
+        case "combinePerKey": {
+          const input = t.inputs[0];
+          if (input === undefined) throw new Error(`${t.fullName}: grouping without input`);
+          const strategy = graph.pcollections.get(input)?.windowing;
+          if (!strategy) throw new Error(`${t.fullName}: unknown input PCollection ${input}`);
+          const g = new GroupStage(t.fullName, strategy, p.kind === "combinePerKey" ? p.combineFn : undefined, onGroupBundle);
+          this.groups.unshift(g);
+          this.groupOutputs.set(g, main);
+          nodes.set(t, g);
+          addConsumer(input, g);
+          break;
+        }
+        default:
+          assertNever(p);
+      }
+    }
+    // Upstream producers of every step, following element-wise steps back to sources and groupings.
+    const memo = new Map<TransformNode, readonly Producer[]>();
+    const producersOf = (t: TransformNode): readonly Producer[] => {
+      const known = memo.get(t);
+      if (known) return known;
+      const out = new Set<Producer>();
+      for (const pc of t.inputs) {
+        const up = producerOf.get(pc);
+        if (!up) continue;
+        const n = nodes.get(up);
+        if (n instanceof SourceNode || n instanceof GroupStage) out.add(n);
+        else for (const p of producersOf(up)) out.add(p);
+      }
+      const list = [...out];
+      memo.set(t, list);
+      return list;
+    };
+    for (const t of graph.primitives) {
+      const node = nodes.get(t);
+      if (!node || !t.primitive) continue;
+      const upstream = node instanceof SourceNode ? [] : producersOf(t);
+      if (node instanceof GroupStage) this.groupUpstream.set(node, upstream);
+      this.steps.push({ name: t.fullName, kind: t.primitive.kind, node, upstream });
+    }
+  }
+}
+
+/** A producer's output watermark, held back by what it has produced but not yet delivered. */
+export function producerWatermark(p: Producer): number {
+  if (p instanceof SourceNode) return p.watermark;
+  return Math.min(p.reduce.outputWatermark, p.queue.minPending);
+}

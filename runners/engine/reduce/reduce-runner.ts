@@ -1,0 +1,391 @@
+import { groupingKey } from "../../../core/kv.ts";
+import type { PaneInfo } from "../../../core/pane.ts";
+import { END_OF_GLOBAL_WINDOW } from "../../../core/time/instant.ts";
+import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
+import { isMerging } from "../../../core/windows/window-fn.ts";
+import type { BoundedWindow } from "../../../core/windows/window.ts";
+import { TimeHeap } from "../timers/time-heap.ts";
+import { machineFromSpec } from "../triggers/from-spec.ts";
+import type { TriggerEnv, TriggerMachine, TriggerState } from "../triggers/machine.ts";
+import { MergingWindows } from "./merging-windows.ts";
+import { describePane } from "./pane-tracker.ts";
+import type { ReduceFn } from "./reduce-fn.ts";
+import { WatermarkHolds } from "./watermark-holds.ts";
+import { KeyState, WindowState } from "./window-state.ts";
+
+/** Where panes go: one call per emitted pane. */
+export interface PaneSink<K, O> {
+  emitPane(key: K, value: O, timestamp: number, window: BoundedWindow, pane: PaneInfo): void;
+}
+
+/** Counts kept by a grouping stage. */
+export interface ReduceCounters {
+  elements: number;
+  droppedExpired: number;
+  droppedClosed: number;
+  panes: number;
+  merges: number;
+}
+
+type KS<K, A> = KeyState<K, A>;
+interface ProcTimer<K, A> {
+  readonly ws: WindowState<K, A>;
+  readonly gen: number;
+}
+type WS<K, A> = WindowState<K, A>;
+
+/**
+ * The grouping machine of one stage (Beam's ReduceFnRunner): per key and window it buffers or combines values, asks
+ * the trigger when to fire, numbers panes, places watermark holds and expires windows. It is pure and synchronous:
+ * the runner feeds it elements, bundle ends, watermark and processing-time advances, and receives panes.
+ *
+ * Collaborators: `machineFromSpec` (trigger), `MergingWindows` (session merging), `WatermarkHolds`, `describePane`.
+ */
+export class ReduceRunner<K, V, A, O> {
+  inputWatermark = Number.NEGATIVE_INFINITY;
+  /** -Infinity until the first watermark advance ("unknown"). */
+  outputWatermark = Number.NEGATIVE_INFINITY;
+  processingTime = Number.NEGATIVE_INFINITY;
+  readonly counters: ReduceCounters = { elements: 0, droppedExpired: 0, droppedClosed: 0, panes: 0, merges: 0 };
+
+  /** Expiry times are capped at the end of the global window, as Beam caps garbage-collection time. */
+  readonly gcCap = END_OF_GLOBAL_WINDOW;
+  readonly keys = new Map<string | number | boolean, KS<K, A>>();
+  private readonly trigger: TriggerMachine;
+  private readonly holds: WatermarkHolds;
+  private readonly merging: MergingWindows<K, A> | undefined;
+  private readonly eventTimers = new TimeHeap<WS<K, A>>();
+  private readonly procTimers = new TimeHeap<ProcTimer<K, A>>();
+  private readonly touched: WS<K, A>[] = [];
+  private epoch = 0;
+  private readonly latenessMs: number;
+  private readonly discarding: boolean;
+  private readonly emitEmptyOnTime: boolean;
+  private readonly emitEmptyFinal: boolean;
+  private readonly needsLeaf: boolean;
+  private readonly needsFinishedBits: boolean;
+  private current: WS<K, A> | undefined;
+  /** The trigger's view of the window being evaluated; reused, never reallocated. */
+  private readonly env: TriggerEnv;
+
+  constructor(
+    readonly strategy: WindowingStrategy,
+    private readonly reduceFn: ReduceFn<V, A, O>,
+    private readonly sink: PaneSink<K, O>,
+  ) {
+    this.trigger = machineFromSpec(strategy.trigger);
+    this.holds = new WatermarkHolds(strategy);
+    this.latenessMs = strategy.allowedLatenessMs;
+    this.discarding = strategy.accumulation === "discarding";
+    this.emitEmptyOnTime = strategy.onTimeBehavior === "fireAlways";
+    this.emitEmptyFinal = strategy.closingBehavior === "fireAlways";
+    this.needsLeaf = this.trigger.hasLeafState();
+    this.needsFinishedBits = strategy.trigger.type !== "default";
+    const merging = isMerging(strategy.windowFn);
+    this.merging = merging ? new MergingWindows<K, A>(this) : undefined;
+    const self = this;
+    this.env = {
+      inputWatermark: Number.NEGATIVE_INFINITY,
+      processingTime: Number.NEGATIVE_INFINITY,
+      maxTimestamp: 0,
+      isMerging: merging,
+      setTimer(domain, t) {
+        const ws = self.current;
+        if (!ws) throw new Error("trigger set a timer outside a window evaluation");
+        if (domain === "processing") {
+          self.procTimers.push(t, { ws, gen: ws.gen });
+        } else {
+          if (t !== ws.maxTs) throw new Error(`trigger asked for an event-time timer at ${t}, not at the window's end`);
+          ws.timerAtMax = true;
+          self.scheduleEvent(ws);
+        }
+      },
+    };
+  }
+
+  // ---- elements -------------------------------------------------------------------------------------------
+
+  /** Adds one element in each of its windows. Triggers are asked at `finishBundle`. */
+  processElement(key: K, value: V, timestamp: number, windows: readonly BoundedWindow[]): void {
+    this.counters.elements++;
+    const gk = groupingKey(key);
+    let ks = this.keys.get(gk);
+    if (ks === undefined) {
+      ks = new KeyState<K, A>(key, gk);
+      this.keys.set(gk, ks);
+    }
+    for (let i = 0; i < windows.length; i++) {
+      const w = windows[i] as BoundedWindow;
+      if (Math.min(w.maxTimestamp + this.latenessMs, END_OF_GLOBAL_WINDOW) < this.inputWatermark) {
+        this.counters.droppedExpired++;
+        continue;
+      }
+      const ws = this.merging ? this.merging.windowFor(ks, w) : this.nonMergingWindowFor(ks, w);
+      if (ws === undefined || ws.closed) {
+        this.counters.droppedClosed++;
+        continue;
+      }
+      this.addToWindow(ws, value, timestamp);
+    }
+    if (ks.isEmpty()) this.keys.delete(gk);
+  }
+
+  /** Asks the trigger of every window touched since the last bundle end, and emits the panes that fire. */
+  finishBundle(): void {
+    const touched = this.touched;
+    for (let i = 0; i < touched.length; i++) {
+      const ws = touched[i] as WS<K, A>;
+      if (ws.alive && !ws.closed && this.shouldFire(ws)) this.emit(ws);
+    }
+    touched.length = 0;
+    this.epoch++;
+  }
+
+  private nonMergingWindowFor(ks: KS<K, A>, w: BoundedWindow): WS<K, A> {
+    for (const ws of ks.active) if (ws.window === w || ws.window.equals(w)) return ws;
+    for (const ws of ks.closed) if (ws.window.equals(w)) return ws;
+    const ws = this.newWindowState(ks, w);
+    ks.active.push(ws);
+    return ws;
+  }
+
+  /** A fresh, empty state for window `w` of key `ks` (not yet in any list). */
+  newWindowState(ks: KS<K, A>, w: BoundedWindow): WS<K, A> {
+    return new WindowState<K, A>(ks, w, this.newTriggerState(), this.latenessMs, END_OF_GLOBAL_WINDOW);
+  }
+
+  newTriggerState(): TriggerState {
+    return { finished: 0, leaf: this.needsLeaf ? new Float64Array(this.trigger.end).fill(Number.NaN) : null };
+  }
+
+  private addToWindow(ws: WS<K, A>, value: V, timestamp: number): void {
+    ws.nonEmpty++;
+    if (!ws.timerAtGc) {
+      ws.timerAtGc = true;
+      this.scheduleEvent(ws);
+    }
+    this.holds.addElementHold(ws, timestamp, this.inputWatermark, this.outputWatermark);
+    ws.acc = this.reduceFn.add(ws.acc === undefined ? this.reduceFn.create() : ws.acc, value);
+    this.withWindow(ws);
+    this.trigger.onElement(ws.trig, this.env);
+    this.current = undefined;
+    if (ws.epoch !== this.epoch) {
+      ws.epoch = this.epoch;
+      this.touched.push(ws);
+    }
+  }
+
+  // ---- merging support (used by MergingWindows) --------------------------------------------------------------
+
+  /** Runs the trigger's merge for `into`, whose parts had the given trigger states. */
+  mergeTrigger(into: WS<K, A>, parts: readonly TriggerState[]): void {
+    this.withWindow(into);
+    this.trigger.onMerge(into.trig, parts, this.env);
+    this.current = undefined;
+    this.counters.merges++;
+  }
+
+  mergeHolds(into: WS<K, A>, partHolds: readonly number[]): void {
+    this.holds.onMerge(into as WS<unknown, unknown>, partHolds, this.inputWatermark);
+  }
+
+  releaseHolds(ws: WS<K, A>): void {
+    this.holds.release(ws as WS<unknown, unknown>);
+  }
+
+  mergeAccumulators(accs: A[]): A | undefined {
+    if (accs.length === 0) return undefined;
+    if (accs.length === 1) return accs[0];
+    return this.reduceFn.merge(accs);
+  }
+
+  get finishedBitsMatter(): boolean {
+    return this.needsFinishedBits;
+  }
+
+  get isDiscarding(): boolean {
+    return this.discarding;
+  }
+
+  // ---- firing ----------------------------------------------------------------------------------------------------
+
+  private withWindow(ws: WS<K, A>): void {
+    this.current = ws;
+    const env = this.env;
+    env.inputWatermark = this.inputWatermark;
+    env.processingTime = this.processingTime;
+    env.maxTimestamp = ws.maxTs;
+  }
+
+  private shouldFire(ws: WS<K, A>): boolean {
+    this.withWindow(ws);
+    const r = this.trigger.shouldFire(ws.trig, this.env);
+    this.current = undefined;
+    return r;
+  }
+
+  /** Fires the window's trigger and emits its pane (Beam's emit). */
+  private emit(ws: WS<K, A>): void {
+    this.withWindow(ws);
+    this.trigger.onFire(ws.trig, this.env);
+    this.current = undefined;
+    const isFinished = this.trigger.isFinished(ws.trig);
+    this.onTrigger(ws, isFinished);
+    ws.nonEmpty = 0;
+    if (isFinished || this.discarding) ws.acc = undefined;
+    if (isFinished) {
+      this.trigger.clear(ws.trig);
+      ws.prevPane = null;
+      ws.closed = true;
+      const ks = ws.key;
+      const i = ks.active.indexOf(ws);
+      if (i >= 0) ks.active.splice(i, 1);
+      ks.closed.push(ws);
+    }
+  }
+
+  /** Produces the pane's contents and releases holds (Beam's onTrigger). */
+  private onTrigger(ws: WS<K, A>, isFinished: boolean): void {
+    const timestamp = this.holds.extractAndRelease(ws as WS<unknown, unknown>);
+    if (!isFinished) this.holds.addGcHold(ws as WS<unknown, unknown>, true, this.inputWatermark);
+    const isEmpty = ws.nonEmpty === 0;
+    if (isEmpty && !this.emitEmptyFinal && !this.emitEmptyOnTime) return;
+    const pane = describePane(ws.prevPane, isFinished, ws.maxTs, this.inputWatermark, this.outputWatermark);
+    const emit =
+      !isEmpty || (pane.timing === "ON_TIME" && this.emitEmptyOnTime) || (isFinished && this.emitEmptyFinal);
+    if (!emit) return;
+    const acc = ws.acc === undefined ? this.reduceFn.create() : ws.acc;
+    const keep = !isFinished && !this.discarding;
+    const value = this.reduceFn.extract(acc, keep);
+    if (!isFinished) ws.prevPane = pane;
+    this.counters.panes++;
+    this.sink.emitPane(ws.key.key, value, timestamp, ws.window, pane);
+  }
+
+  // ---- timers ------------------------------------------------------------------------------------------------------
+
+  /** Makes sure the event-timer heap will wake this window at its earliest event timer. */
+  scheduleEvent(ws: WS<K, A>): void {
+    const t = ws.nextEventTimer();
+    if (t < ws.eventHeapAt) {
+      ws.eventHeapAt = t;
+      this.eventTimers.push(t, ws);
+    }
+  }
+
+  /**
+   * Advances the input watermark: fires, in batches, every event-time timer strictly before it, then recomputes
+   * `Out' = max(Out, min(In', earliest hold))`.
+   */
+  advanceInputWatermark(watermark: number): void {
+    if (watermark > this.inputWatermark) {
+      this.inputWatermark = watermark;
+      const batch: WS<K, A>[] = [];
+      for (;;) {
+        this.epoch++;
+        const heap = this.eventTimers;
+        while (heap.peekTime() < watermark) {
+          const t = heap.peekTime();
+          const ws = heap.pop() as WS<K, A>;
+          if (!ws.alive || ws.eventHeapAt !== t) continue;
+          ws.eventHeapAt = Number.POSITIVE_INFINITY;
+          if (ws.nextEventTimer() >= watermark) {
+            this.scheduleEvent(ws);
+            continue;
+          }
+          if (ws.maxTs < watermark) ws.timerAtMax = false;
+          if (ws.gcTime < watermark) ws.timerAtGc = false;
+          this.scheduleEvent(ws);
+          if (ws.epoch !== this.epoch) {
+            ws.epoch = this.epoch;
+            batch.push(ws);
+          }
+        }
+        if (batch.length === 0) break;
+        for (const ws of batch) this.activate(ws, false);
+        batch.length = 0;
+      }
+      this.epoch++;
+    }
+    this.refreshOutputWatermark();
+  }
+
+  /** `Out' = max(Out, min(In, earliest hold))`. */
+  refreshOutputWatermark(): void {
+    const o = Math.min(this.inputWatermark, this.holds.min());
+    if (o > this.outputWatermark) this.outputWatermark = o;
+  }
+
+  /** Advances the processing-time clock and fires every processing-time timer strictly before it. */
+  advanceProcessingTime(now: number): void {
+    if (now <= this.processingTime) return;
+    this.processingTime = now;
+    const heap = this.procTimers;
+    const batch: WS<K, A>[] = [];
+    this.epoch++;
+    while (heap.peekTime() < now) {
+      const { ws, gen } = heap.pop() as ProcTimer<K, A>;
+      if (ws.alive && ws.gen === gen && ws.epoch !== this.epoch) {
+        ws.epoch = this.epoch;
+        batch.push(ws);
+      }
+    }
+    for (const ws of batch) this.activate(ws, true);
+    this.epoch++;
+  }
+
+  /** The earliest processing-time timer, or +Infinity. */
+  nextProcessingTimer(): number {
+    return this.procTimers.peekTime();
+  }
+
+  /** Evaluates a window whose timer fired (Beam's onTimers with WindowActivation). */
+  private activate(ws: WS<K, A>, isProcessing: boolean): void {
+    const inWm = this.inputWatermark;
+    const isGc = inWm > ws.gcTime;
+    if (isProcessing && isGc) return; // processing-time timers of expired windows are ignored
+    const open = !ws.closed;
+    if (isGc) {
+      if (open) this.onTrigger(ws, true);
+      this.expire(ws);
+      return;
+    }
+    if (open && this.shouldFire(ws)) this.emit(ws);
+    const isEndOfWindow = inWm > ws.maxTs && !(this.outputWatermark > ws.maxTs);
+    if (isEndOfWindow && ws.alive && !ws.timerAtGc) {
+      ws.timerAtGc = true;
+      this.scheduleEvent(ws);
+    }
+  }
+
+  /** Drops every piece of the window's state. */
+  private expire(ws: WS<K, A>): void {
+    this.holds.release(ws as WS<unknown, unknown>);
+    ws.alive = false;
+    ws.acc = undefined;
+    const ks = ws.key;
+    const list = ws.closed ? ks.closed : ks.active;
+    const i = list.indexOf(ws);
+    if (i >= 0) list.splice(i, 1);
+    if (ks.isEmpty()) this.keys.delete(ks.groupKey);
+  }
+
+  /** Removes a window merged into another: its holds are released by the caller, its timers go stale. */
+  kill(ws: WS<K, A>): void {
+    ws.alive = false;
+    ws.acc = undefined;
+  }
+
+  // ---- introspection -----------------------------------------------------------------------------------------------
+
+  /** How many windows are open or waiting to expire (for metrics and memory checks). */
+  windowCount(): number {
+    let n = 0;
+    for (const ks of this.keys.values()) n += ks.active.length + ks.closed.length;
+    return n;
+  }
+
+  earliestHold(): number {
+    return this.holds.min();
+  }
+}

@@ -1,0 +1,106 @@
+import type { TimestampCombiner, WindowingStrategy } from "../../../core/windowing-strategy.ts";
+import { HoldTracker } from "../watermarks/hold-tracker.ts";
+import type { WindowState } from "./window-state.ts";
+
+/**
+ * The watermark holds of one grouping stage (Beam's WatermarkHold). Each window holds at most two timestamps:
+ * - the element hold: the combiner's timestamp of the elements since the last pane (endOfWindow: the window's max
+ *   timestamp; earliest/latest: min/max of their timestamps), placed only if not before the output watermark and
+ *   the input watermark has not passed the window's max timestamp;
+ * - the extra (garbage-collection) hold at `gcTime`, placed for data that could not hold, when lateness is allowed.
+ * The stage's output watermark is `min(input watermark, earliest hold)`.
+ */
+export class WatermarkHolds {
+  readonly tracker = new HoldTracker();
+  private readonly combiner: TimestampCombiner;
+  private readonly latenessMs: number;
+  private readonly closingFiresAlways: boolean;
+
+  constructor(strategy: WindowingStrategy) {
+    this.combiner = strategy.timestampCombiner;
+    this.latenessMs = strategy.allowedLatenessMs;
+    this.closingFiresAlways = strategy.closingBehavior === "fireAlways";
+  }
+
+  /** Holds for an element at `t` added to `ws` (Beam's addHolds). */
+  addElementHold(ws: WindowState<unknown, unknown>, t: number, inputWm: number, outputWm: number): void {
+    const hold = this.combiner === "endOfWindow" ? ws.maxTs : t;
+    const tooLate = hold < outputWm || inputWm > ws.maxTs;
+    if (tooLate) {
+      this.addGcHold(ws, false, inputWm);
+      return;
+    }
+    const old = ws.elementHold;
+    if (Number.isNaN(old)) {
+      ws.elementHold = hold;
+      this.tracker.add(hold);
+      return;
+    }
+    const combined = this.combiner === "latest" ? Math.max(old, hold) : this.combiner === "earliest" ? Math.min(old, hold) : hold;
+    if (combined !== old) {
+      this.tracker.drop(old);
+      this.tracker.add(combined);
+      ws.elementHold = combined;
+    }
+  }
+
+  /** The garbage-collection hold (Beam's addGarbageCollectionHold): only with allowed lateness. */
+  addGcHold(ws: WindowState<unknown, unknown>, paneIsEmpty: boolean, inputWm: number): void {
+    if (!(this.latenessMs > 0)) return;
+    if (paneIsEmpty && !this.closingFiresAlways) return;
+    if (inputWm > ws.gcTime) return;
+    if (ws.extraHold === ws.gcTime) return;
+    if (!Number.isNaN(ws.extraHold)) this.tracker.drop(ws.extraHold);
+    ws.extraHold = ws.gcTime;
+    this.tracker.add(ws.gcTime);
+  }
+
+  /**
+   * Releases the window's holds and returns the pane's timestamp: the earliest of them, or the window's max
+   * timestamp when there is none or the hold was for garbage collection (Beam's extractAndRelease).
+   */
+  extractAndRelease(ws: WindowState<unknown, unknown>): number {
+    const e = ws.elementHold;
+    const x = ws.extraHold;
+    let out = Number.isNaN(e) ? x : Number.isNaN(x) ? e : Math.min(e, x);
+    if (Number.isNaN(out) || out > ws.maxTs) out = ws.maxTs;
+    this.release(ws);
+    return out;
+  }
+
+  release(ws: WindowState<unknown, unknown>): void {
+    if (!Number.isNaN(ws.elementHold)) {
+      this.tracker.drop(ws.elementHold);
+      ws.elementHold = Number.NaN;
+    }
+    if (!Number.isNaN(ws.extraHold)) {
+      this.tracker.drop(ws.extraHold);
+      ws.extraHold = Number.NaN;
+    }
+  }
+
+  /**
+   * Combines the element holds of merging windows into the merged window `into` (endOfWindow: its max timestamp;
+   * earliest/latest: min/max), drops their extra holds and places a fresh garbage-collection hold.
+   * `into` must not hold anything yet (its old holds are among `parts`' released values).
+   */
+  onMerge(into: WindowState<unknown, unknown>, partHolds: readonly number[], inputWm: number): void {
+    let merged = Number.NaN;
+    for (const h of partHolds) {
+      if (Number.isNaN(h)) continue;
+      if (Number.isNaN(merged)) merged = h;
+      else if (this.combiner === "latest") merged = Math.max(merged, h);
+      else merged = Math.min(merged, h);
+    }
+    if (!Number.isNaN(merged)) {
+      if (this.combiner === "endOfWindow") merged = into.maxTs;
+      into.elementHold = merged;
+      this.tracker.add(merged);
+    }
+    this.addGcHold(into, false, inputWm);
+  }
+
+  min(): number {
+    return this.tracker.min();
+  }
+}

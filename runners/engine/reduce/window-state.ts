@@ -1,0 +1,72 @@
+import type { PaneInfo } from "../../../core/pane.ts";
+import type { BoundedWindow } from "../../../core/windows/window.ts";
+import type { TriggerState } from "../triggers/machine.ts";
+
+/**
+ * Everything the grouping keeps for one window of one key.
+ *
+ * State: the reduce accumulator (`acc`), elements since the last pane (`nonEmpty`), the element and extra
+ * (garbage-collection) watermark holds, the previous pane, the trigger state, and which timers are set.
+ * Merging: when sessions merge, one part's object becomes the merged window (see `MergingWindows`); the others die.
+ * Lifetime: created by the first element of the window; closed (kept only to refuse data) when its trigger
+ * finishes; removed when the input watermark passes `gcTime` (max timestamp + allowed lateness).
+ */
+export class WindowState<K, A> {
+  acc: A | undefined = undefined;
+  nonEmpty = 0;
+  /** NaN when not held. */
+  elementHold = Number.NaN;
+  extraHold = Number.NaN;
+  prevPane: PaneInfo | null = null;
+  closed = false;
+  alive = true;
+  /** Event-time timers: at the max timestamp (asked by the trigger) and at gcTime (expiry). */
+  timerAtMax = false;
+  timerAtGc = false;
+  /** Time of this window's live entry in the event-timer heap (+Infinity when none). */
+  eventHeapAt = Number.POSITIVE_INFINITY;
+  /** Bundle/batch epoch in which the window was last touched, so it is evaluated once. */
+  epoch = -1;
+  /** Bumped when the state takes on a new window (a merge), so timers set for the old window are ignored. */
+  gen = 0;
+  maxTs: number;
+  gcTime: number;
+
+  constructor(
+    readonly key: KeyState<K, A>,
+    public window: BoundedWindow,
+    public trig: TriggerState,
+    allowedLatenessMs: number,
+    gcCap: number,
+  ) {
+    this.maxTs = window.maxTimestamp;
+    this.gcTime = Math.min(this.maxTs + allowedLatenessMs, gcCap);
+  }
+
+  /** Gives the state a new window (after a merge), recomputing its times. */
+  rewindow(window: BoundedWindow, allowedLatenessMs: number, gcCap: number): void {
+    this.window = window;
+    this.maxTs = window.maxTimestamp;
+    this.gcTime = Math.min(this.maxTs + allowedLatenessMs, gcCap);
+  }
+
+  /** The earliest event-time timer set, or +Infinity. */
+  nextEventTimer(): number {
+    if (this.timerAtMax) return this.maxTs;
+    return this.timerAtGc ? this.gcTime : Number.POSITIVE_INFINITY;
+  }
+}
+
+/** The windows of one key: open ones (`active`) and closed ones waiting to expire (`closed`). */
+export class KeyState<K, A> {
+  readonly active: WindowState<K, A>[] = [];
+  readonly closed: WindowState<K, A>[] = [];
+  constructor(
+    readonly key: K,
+    readonly groupKey: string | number | boolean,
+  ) {}
+
+  isEmpty(): boolean {
+    return this.active.length === 0 && this.closed.length === 0;
+  }
+}

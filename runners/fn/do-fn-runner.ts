@@ -1,0 +1,183 @@
+import type { DoFn, FinishBundleContext, ProcessContext } from "../../core/do-fn.ts";
+import { NO_FIRING, type PaneInfo } from "../../core/pane.ts";
+import { formatInstant, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
+import type { BoundedWindow } from "../../core/windows/window.ts";
+import { GLOBAL_WINDOW } from "../../core/windows/window.ts";
+import type { Receiver } from "./receiver.ts";
+import { StepError } from "./step-error.ts";
+
+/** Per-step element counts. */
+export interface DoFnCounters {
+  elementsIn: number;
+  elementsOut: number;
+}
+
+/**
+ * Runs one DoFn: its lifecycle (setup, startBundle, process, finishBundle, teardown), its context, and its outputs.
+ * Shared by the direct runner and the portable worker. An element in several windows is processed once per window.
+ * The context object is reused for every element; user code must not keep it.
+ */
+export class DoFnRunner implements Receiver {
+  readonly counters: DoFnCounters = { elementsIn: 0, elementsOut: 0 };
+  private inBundle = false;
+  private isSetUp = false;
+  private readonly skewMs: number;
+  private readonly ctx: Ctx;
+  private readonly finishCtx: FinishBundleContext<unknown, Record<string, unknown>>;
+
+  constructor(
+    readonly stepName: string,
+    private readonly fn: DoFn<unknown, unknown, Record<string, unknown>>,
+    main: Receiver,
+    tagged: ReadonlyMap<string, Receiver>,
+    /** Called when a bundle starts, so the runner can finish it later. */
+    private readonly onBundleStart: (r: DoFnRunner) => void,
+  ) {
+    this.skewMs = fn.allowedTimestampSkewMs ?? 0;
+    this.ctx = new Ctx(this, main, tagged);
+    const self = this;
+    this.finishCtx = {
+      output(value, timestamp, window) {
+        self.checkTimestamp(timestamp);
+        self.counters.elementsOut++;
+        main.receive(value, timestamp, [window], NO_FIRING);
+      },
+      outputTo(tag, value, timestamp, window) {
+        self.checkTimestamp(timestamp);
+        self.counters.elementsOut++;
+        self.ctx.taggedReceiver(tag).receive(value, timestamp, [window], NO_FIRING);
+      },
+    };
+  }
+
+  setup(): void {
+    if (this.isSetUp) return;
+    this.isSetUp = true;
+    if (this.fn.setup) this.guard(() => this.fn.setup?.(), "in setup");
+  }
+
+  receive(value: unknown, timestamp: number, windows: readonly BoundedWindow[], pane: PaneInfo): void {
+    if (!this.inBundle) this.startBundle();
+    this.counters.elementsIn++;
+    const ctx = this.ctx;
+    ctx.element = value;
+    ctx.timestamp = timestamp;
+    ctx.pane = pane;
+    const fn = this.fn;
+    if (windows.length === 1) {
+      ctx.window = windows[0] as BoundedWindow;
+      ctx.windows = windows;
+      try {
+        fn.process(value, ctx);
+      } catch (e) {
+        throw this.wrap(e, timestamp, ctx.window);
+      }
+      return;
+    }
+    for (let i = 0; i < windows.length; i++) {
+      const w = windows[i] as BoundedWindow;
+      ctx.window = w;
+      ctx.windows = [w];
+      try {
+        fn.process(value, ctx);
+      } catch (e) {
+        throw this.wrap(e, timestamp, w);
+      }
+    }
+  }
+
+  private startBundle(): void {
+    this.inBundle = true;
+    this.onBundleStart(this);
+    if (this.fn.startBundle) this.guard(() => this.fn.startBundle?.(), "in startBundle");
+  }
+
+  finishBundle(): void {
+    if (!this.inBundle) return;
+    this.inBundle = false;
+    if (this.fn.finishBundle) this.guard(() => this.fn.finishBundle?.(this.finishCtx), "in finishBundle");
+  }
+
+  teardown(): void {
+    if (!this.isSetUp) return;
+    this.isSetUp = false;
+    if (this.fn.teardown) this.guard(() => this.fn.teardown?.(), "in teardown");
+  }
+
+  /** Refuses an output timestamp that moves back past the allowed skew, or leaves the representable range. */
+  checkOutputTimestamp(inputTs: number, outTs: number): void {
+    if (!Number.isInteger(outTs) || outTs < MIN_TIMESTAMP || outTs > MAX_TIMESTAMP) {
+      throw new RangeError(`output timestamp ${outTs} is not a whole number of epoch milliseconds in range`);
+    }
+    if (outTs < inputTs - this.skewMs) {
+      throw new RangeError(
+        `cannot output with timestamp ${formatInstant(outTs)}: it is ${inputTs - outTs} ms before the input's ` +
+          `timestamp ${formatInstant(inputTs)}, more than the allowed skew of ${this.skewMs} ms ` +
+          "(set allowedTimestampSkewMs on the DoFn to allow it)",
+      );
+    }
+  }
+
+  private checkTimestamp(t: number): void {
+    if (!Number.isInteger(t) || t < MIN_TIMESTAMP || t > MAX_TIMESTAMP) {
+      throw new StepError(this.stepName, undefined, undefined, new RangeError(`output timestamp ${t} is out of range`));
+    }
+  }
+
+  private guard(f: () => void, phase: string): void {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof StepError) throw e;
+      throw new StepError(this.stepName, undefined, undefined, e, phase);
+    }
+  }
+
+  private wrap(e: unknown, timestamp: number, window: BoundedWindow): Error {
+    if (e instanceof StepError) return e;
+    return new StepError(this.stepName, timestamp, window, e);
+  }
+}
+
+class Ctx implements ProcessContext<unknown, unknown, Record<string, unknown>> {
+  element: unknown = undefined;
+  timestamp = 0;
+  window: BoundedWindow = GLOBAL_WINDOW;
+  windows: readonly BoundedWindow[] = [GLOBAL_WINDOW];
+  pane: PaneInfo = NO_FIRING;
+  private readonly counters: DoFnCounters;
+
+  constructor(
+    private readonly runner: DoFnRunner,
+    private readonly main: Receiver,
+    private readonly tagged: ReadonlyMap<string, Receiver>,
+  ) {
+    this.counters = runner.counters;
+  }
+
+  output(value: unknown): void {
+    this.counters.elementsOut++;
+    this.main.receive(value, this.timestamp, this.windows, this.pane);
+  }
+
+  outputWithTimestamp(value: unknown, timestamp: number): void {
+    this.runner.checkOutputTimestamp(this.timestamp, timestamp);
+    this.counters.elementsOut++;
+    this.main.receive(value, timestamp, this.windows, this.pane);
+  }
+
+  outputTo(tag: string, value: unknown, timestamp?: number): void {
+    const r = this.taggedReceiver(tag);
+    if (timestamp !== undefined) this.runner.checkOutputTimestamp(this.timestamp, timestamp);
+    this.counters.elementsOut++;
+    r.receive(value, timestamp ?? this.timestamp, this.windows, this.pane);
+  }
+
+  taggedReceiver(tag: string): Receiver {
+    const r = this.tagged.get(tag);
+    if (r === undefined) {
+      throw new Error(`output tag "${tag}" was not declared; declare it with parDo(fn).withOutputs("${tag}", ...)`);
+    }
+    return r;
+  }
+}

@@ -1,0 +1,64 @@
+import type { DoFn, OutputTags } from "../core/do-fn.ts";
+import { PipelineBuildError } from "../core/errors.ts";
+import type { PCollection } from "../core/pcollection.ts";
+import type { PTransform } from "../core/ptransform.ts";
+
+/** The outputs of a multi-output ParDo: the main output plus one PCollection per tag. */
+export type ParDoOutputs<O, Tags extends object> = { readonly main: PCollection<O> } & {
+  readonly [K in keyof Tags]: PCollection<Tags[K]>;
+};
+
+/** A ParDo: a DoFn applied to each element. `withOutputs` exposes its tagged outputs too. */
+export interface ParDo<I, O, Tags extends object> extends PTransform<PCollection<I>, PCollection<O>> {
+  /** The same ParDo, returning the main output and every tagged output, e.g. `{ main, deadLetter }`. */
+  withOutputs<T extends Tags = Tags>(...tags: (keyof T & string)[]): PTransform<PCollection<I>, ParDoOutputs<O, T>>;
+}
+
+const RESERVED_TAGS = new Set(["main"]);
+
+function expandParDo<I, O>(
+  input: PCollection<I>,
+  fn: DoFn<I, O, Record<string, unknown>>,
+  tags: readonly string[],
+): Record<string, PCollection<unknown>> {
+  const p = input.pipeline;
+  for (const t of tags) {
+    if (RESERVED_TAGS.has(t)) throw new PipelineBuildError(p.currentName(), `output tag "${t}" is reserved`);
+  }
+  if (new Set(tags).size !== tags.length) {
+    throw new PipelineBuildError(p.currentName(), `output tags must be distinct, got ${tags.join(", ")}`);
+  }
+  if (typeof fn.process !== "function") {
+    throw new PipelineBuildError(p.currentName(), "the DoFn has no process(element, ctx) method");
+  }
+  const outputs: Record<string, { windowing: typeof input.windowing; bounded: boolean }> = {
+    main: { windowing: input.windowing, bounded: input.bounded },
+  };
+  for (const t of tags) outputs[t] = { windowing: input.windowing, bounded: input.bounded };
+  return p.applyPrimitive(
+    { kind: "parDo", doFn: fn as DoFn<unknown, unknown, Record<string, unknown>>, mainTag: "main", tags },
+    [input as PCollection<unknown>],
+    outputs,
+  );
+}
+
+/**
+ * Applies a DoFn to every element. The DoFn's context gives the element's timestamp, window and pane, and lets it
+ * output to the main output or to tagged outputs.
+ */
+export function parDo<I, O, Tags extends object = OutputTags>(fn: DoFn<I, O, Tags>, name = "ParDo"): ParDo<I, O, Tags> {
+  const single: PTransform<PCollection<I>, PCollection<O>> = {
+    name,
+    expand: (input) => expandParDo(input, fn as DoFn<I, O, Record<string, unknown>>, []).main as PCollection<O>,
+  };
+  return {
+    ...single,
+    withOutputs<T extends Tags = Tags>(...tags: (keyof T & string)[]) {
+      return {
+        name,
+        expand: (input: PCollection<I>) =>
+          expandParDo(input, fn as DoFn<I, O, Record<string, unknown>>, tags) as unknown as ParDoOutputs<O, T>,
+      };
+    },
+  };
+}
