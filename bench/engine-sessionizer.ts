@@ -1,57 +1,110 @@
 /**
- * PLACEHOLDER — the engine case of the sessions benchmark. NOT WIRED YET.
- *
- * The engine API (core/, transforms/, runners/) does not exist yet; until it does this
- * function throws `new Error("engine sessionizer not wired yet")`, and `npm run bench`
- * fails loudly on the engine case. `npx tsx bench/run.ts --only=hand` runs the rest.
- *
- * What `runEngineSessionizer` must do once the engine exists:
- *
- * 1. Build the stream exactly like the baseline:
- *      const stream = createSessionStream(options);   // bench/session-stream.ts
- *    and consume `stream.chunks(options.generationStats)` (same seed => same chunks as the
- *    hand loop; passing the stats lets the harness report the engine's rate net of
- *    generation time). Never materialise the whole stream: chunks must be pulled lazily
- *    (one chunk at a time, as the engine asks for input) so the 10M-event memory case
- *    stays flat.
- *
- * 2. Feed the chunks to the engine's DIRECT runner as an UNBOUNDED source: for each chunk,
- *    emit every event i as an element keyed by `stream.userIds[chunk.userIndex[i]]`
- *    (reuse those strings, do not rebuild them) with timestamp `chunk.eventTimeMs[i]`, then
- *    advance the source watermark to `chunk.watermarkMs`. After the last chunk, advance the
- *    watermark to +Infinity (end of input), which must flush every open session.
- *    Watermark contract: after a chunk, no later element has a timestamp below
- *    `chunk.watermarkMs` (the generator checks this), so nothing is ever late or dropped.
- *    A session [start, end) must fire when the watermark reaches end (watermark >= end, i.e.
- *    it has passed the window's max timestamp end - 1 ms), the same rule the hand loop uses.
- *
- * 3. Pipeline: `withTimestamps` -> `sessions(gapMs)` windowing (gapMs = options.gapMs ??
- *    30 min; default trigger, zero allowed lateness) -> per-key combine computing
- *    count, first (min) and last (max) event timestamp per user and session.
- *    Exactly one ON_TIME pane per session is expected (any extra early/late pane changes
- *    the checksum).
- *
- * 4. For every emitted pane, call
- *      checksum.add(userIndex, windowStartMs, windowEndMs, count, minTimestampMs, maxTimestampMs)
- *    on a `SessionChecksum` (bench/session-checksum.ts), where userIndex =
- *    parseUserIndex(key) (bench/session-stream.ts), windowStartMs/windowEndMs are the merged
- *    session window's bounds ([start, end), end = last event + gap, exclusive), and
- *    min/max are the combined first/last timestamps.
- *
- * 5. Return `{ sessions: checksum.sessions, checksum: checksum.digest(), events }` where
- *    `events` is the number of input elements the pipeline consumed. bench/run.ts checks
- *    sessions and checksum for equality with the hand loop (bench/hand-sessionizer.ts) and
- *    exits 1 on a mismatch.
- *
- * Everything (generation, pipeline construction, running to completion) happens inside
- * this call: the harness times the whole call and reads the child's peak RSS afterwards.
+ * The engine case of the sessions benchmark: the same generated stream as the hand loop, fed to the direct runner
+ * as an unbounded source (one bundle per chunk, then the chunk's watermark), through
+ * `withTimestamps -> map to KV -> window(sessions(gap)) -> combinePerKey(count, first, last)`, with every emitted
+ * pane added to the shared order-independent checksum. Chunks are pulled lazily, so memory follows the open
+ * sessions, not the input.
  */
-
-import type { SessionizerResult } from "./session-checksum.ts";
-import type { SessionizerRunOptions } from "./session-stream.ts";
+import type { KV } from "../core/kv.ts";
+import { Pipeline } from "../core/pipeline.ts";
+import type { Source, SourceEvent } from "../core/source.ts";
+import type { CombineFn } from "../core/combine-fn.ts";
+import { sessions } from "../core/windows/window-fn.ts";
+import { IntervalWindow } from "../core/windows/window.ts";
+import { DirectRunner } from "../runners/direct/direct-runner.ts";
+import { combinePerKey } from "../transforms/combine.ts";
+import { map, withTimestamps } from "../transforms/element-wise.ts";
+import { parDo } from "../transforms/par-do.ts";
+import { read } from "../transforms/read.ts";
+import { window } from "../transforms/window-into.ts";
+import { SessionChecksum, type SessionizerResult } from "./session-checksum.ts";
+import { createSessionStream, DEFAULT_GAP_MS, parseUserIndex, type SessionizerRunOptions } from "./session-stream.ts";
 
 export type EngineSessionizerOptions = SessionizerRunOptions;
 
-export async function runEngineSessionizer(_options: EngineSessionizerOptions): Promise<SessionizerResult> {
-  throw new Error("engine sessionizer not wired yet");
+/** A user event as the source delivers it. */
+interface UserEvent {
+  readonly user: string;
+  readonly eventTimeMs: number;
+}
+
+interface SessionStats {
+  count: number;
+  first: number;
+  last: number;
+}
+
+const sessionStatsFn: CombineFn<number, SessionStats, SessionStats> = {
+  createAccumulator: () => ({ count: 0, first: Number.POSITIVE_INFINITY, last: Number.NEGATIVE_INFINITY }),
+  addInput(acc, t) {
+    acc.count++;
+    if (t < acc.first) acc.first = t;
+    if (t > acc.last) acc.last = t;
+    return acc;
+  },
+  mergeAccumulators(accs) {
+    const out = sessionStatsFn.createAccumulator();
+    for (const a of accs) {
+      out.count += a.count;
+      if (a.first < out.first) out.first = a.first;
+      if (a.last > out.last) out.last = a.last;
+    }
+    return out;
+  },
+  extractOutput: (acc) => acc,
+};
+
+export async function runEngineSessionizer(options: EngineSessionizerOptions): Promise<SessionizerResult> {
+  const stream = createSessionStream(options);
+  const gapMs = options.gapMs ?? DEFAULT_GAP_MS;
+  let events = 0;
+  const source: Source<UserEvent> = {
+    name: "GeneratedSessions",
+    bounded: false,
+    open() {
+      const chunks = stream.chunks(options.generationStats);
+      let pendingWatermark: number | undefined;
+      let previousWatermark = Number.NEGATIVE_INFINITY;
+      return {
+        next(): SourceEvent<UserEvent> | undefined {
+          if (pendingWatermark !== undefined) {
+            const watermark = pendingWatermark;
+            pendingWatermark = undefined;
+            return { kind: "watermark", watermark };
+          }
+          const r = chunks.next();
+          if (r.done) return undefined;
+          const c = r.value;
+          const values = new Array<UserEvent>(c.length);
+          const ids = stream.userIds;
+          for (let i = 0; i < c.length; i++) {
+            values[i] = { user: ids[c.userIndex[i] as number] as string, eventTimeMs: c.eventTimeMs[i] as number };
+          }
+          // Elements arrive stamped with the source's previous watermark; withTimestamps moves them to event time.
+          const arrival = Number.isFinite(previousWatermark) ? previousWatermark : (c.eventTimeMs[0] as number);
+          previousWatermark = c.watermarkMs;
+          pendingWatermark = c.watermarkMs;
+          events += c.length;
+          return { kind: "elements", values, timestamps: new Float64Array(c.length).fill(arrival) };
+        },
+      };
+    },
+  };
+  const checksum = new SessionChecksum();
+  const p = Pipeline.create();
+  p.apply(read(source))
+    .apply(withTimestamps((e: UserEvent) => e.eventTimeMs))
+    .apply(map((e: UserEvent) => [e.user, e.eventTimeMs] as KV<string, number>, "KeyByUser"))
+    .apply(window<KV<string, number>>(sessions(gapMs)))
+    .apply(combinePerKey<string, number, SessionStats, SessionStats>(sessionStatsFn, "SessionStats"))
+    .apply(
+      parDo<KV<string, SessionStats>, never>({
+        process([user, s], ctx) {
+          const w = ctx.window as IntervalWindow;
+          checksum.add(parseUserIndex(user), w.start, w.end, s.count, s.first, s.last);
+        },
+      }, "Checksum"),
+    );
+  await new DirectRunner().run(p);
+  return { sessions: checksum.sessions, checksum: checksum.digest(), events };
 }
