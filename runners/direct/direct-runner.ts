@@ -8,7 +8,7 @@ import { StepError } from "../fn/step-error.ts";
 import { type Clock, SystemClock, VirtualClock } from "./clock.ts";
 import type { GroupStage } from "./group-stage.ts";
 import type { MetricsSnapshot, StepMetrics } from "./metrics.ts";
-import { FlattenNode, Plan, type Producer, producerWatermark, SourceNode, WindowIntoNode } from "./plan.ts";
+import { FlattenNode, FusedSessionAssign, Plan, type Producer, producerWatermark, SourceNode, WindowIntoNode } from "./plan.ts";
 
 export interface RunOptions {
   /** Processing time. Default: a virtual clock when every source is bounded or drives processing time, else the wall clock. */
@@ -199,7 +199,7 @@ class Execution {
       if (n instanceof SourceNode) {
         return base(st.name, st.kind, 0, n.elementsOut, n.watermark, n.watermark);
       }
-      if (n instanceof WindowIntoNode || n instanceof FlattenNode) {
+      if (n instanceof WindowIntoNode || n instanceof FlattenNode || n instanceof FusedSessionAssign) {
         return base(st.name, st.kind, n.elements, n.elements, inWm, inWm);
       }
       if ("reduce" in n) {

@@ -48,6 +48,23 @@ export class GroupStage implements Receiver, PaneSink<unknown, unknown> {
     this.reduce.processElement(value[0], value[1], timestamp, windows);
   }
 
+  /** Receives an element whose session window is assigned here (see `FusedSessionAssign`). */
+  receiveInSession(value: unknown, timestamp: number, gapMs: number): void {
+    if (!this.inBundle) {
+      this.inBundle = true;
+      this.onBundleStart(this);
+    }
+    if (!Array.isArray(value) || value.length !== 2) {
+      throw new StepError(
+        this.stepName,
+        timestamp,
+        undefined,
+        new TypeError(`grouping needs key-value pairs [key, value], got ${preview(value)}`),
+      );
+    }
+    this.reduce.processElementInSession(value[0], value[1], timestamp, gapMs);
+  }
+
   /** Ends the bundle: the engine asks the triggers of the windows it touched. */
   finishBundle(): void {
     this.inBundle = false;

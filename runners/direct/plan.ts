@@ -3,7 +3,7 @@ import type { PCollectionId, TransformNode } from "../../core/primitives.ts";
 import type { Source, SourceReader } from "../../core/source.ts";
 import { assertNever } from "../../core/util/assert-never.ts";
 import { assignWindows, type WindowFn } from "../../core/windows/window-fn.ts";
-import type { BoundedWindow } from "../../core/windows/window.ts";
+import type { BoundedWindow, IntervalWindow } from "../../core/windows/window.ts";
 import type { PaneInfo } from "../../core/pane.ts";
 import { DoFnRunner } from "../fn/do-fn-runner.ts";
 import { type Receiver, receiverOf } from "../fn/receiver.ts";
@@ -25,16 +25,48 @@ export class SourceNode {
   ) {}
 }
 
-/** Assigns windows (the WindowInto primitive). */
+/**
+ * Assigns windows (the WindowInto primitive). Windows are immutable values, so for fixed windows the last assigned
+ * window list is reused while elements keep falling into it (streams are roughly in time order).
+ */
 export class WindowIntoNode implements Receiver {
   elements = 0;
+  private lastStart = Number.NaN;
+  private lastEnd = Number.NaN;
+  private last: readonly BoundedWindow[] = [];
   constructor(
     private readonly fn: WindowFn,
     private readonly out: Receiver,
   ) {}
   receive(value: unknown, timestamp: number, windows: readonly BoundedWindow[], pane: PaneInfo): void {
     this.elements++;
+    if (this.fn.kind === "fixed") {
+      if (!(timestamp >= this.lastStart && timestamp < this.lastEnd)) {
+        this.last = assignWindows(this.fn, timestamp, windows);
+        const w = this.last[0] as IntervalWindow;
+        this.lastStart = w.start;
+        this.lastEnd = w.end;
+      }
+      this.out.receive(value, timestamp, this.last, pane);
+      return;
+    }
     this.out.receive(value, timestamp, assignWindows(this.fn, timestamp, windows), pane);
+  }
+}
+
+/**
+ * Session assignment fused into the grouping that directly follows it: the grouping computes each element's
+ * proto-session `[t, t + gap)` itself, so no window object is made per element.
+ */
+export class FusedSessionAssign implements Receiver {
+  elements = 0;
+  constructor(
+    private readonly group: GroupStage,
+    private readonly gapMs: number,
+  ) {}
+  receive(value: unknown, timestamp: number, _windows: readonly BoundedWindow[], _pane: PaneInfo): void {
+    this.elements++;
+    this.group.receiveInSession(value, timestamp, this.gapMs);
   }
 }
 
@@ -51,7 +83,7 @@ export class FlattenNode implements Receiver {
 export interface PlanStep {
   readonly name: string;
   readonly kind: TransformNode["primitive"] extends infer P ? (P extends { kind: infer K } ? K : never) : never;
-  readonly node: SourceNode | GroupStage | DoFnRunner | WindowIntoNode | FlattenNode;
+  readonly node: SourceNode | GroupStage | DoFnRunner | WindowIntoNode | FusedSessionAssign | FlattenNode;
   /** The producers whose watermarks bound this step's input watermark. */
   readonly upstream: readonly Producer[];
 }
@@ -108,7 +140,13 @@ export class Plan {
           break;
         }
         case "windowInto": {
-          const r = new WindowIntoNode(p.strategy.windowFn, main);
+          const targets = t.outputs.main === undefined ? [] : (consumers.get(t.outputs.main) ?? []);
+          const fn = p.strategy.windowFn;
+          const only = targets.length === 1 ? targets[0] : undefined;
+          const r =
+            fn.kind === "sessions" && only instanceof GroupStage
+              ? new FusedSessionAssign(only, fn.gapMs)
+              : new WindowIntoNode(fn, main);
           nodes.set(t, r);
           for (const pc of t.inputs) addConsumer(pc, r);
           break;

@@ -18,7 +18,9 @@ const EMPTY_TRIGGER_STATE: TriggerState = Object.freeze({ finished: 0, leaf: nul
  * The first overlapping part's state object becomes the merged window, the others die.
  */
 export class MergingWindows<K, A> {
-  private readonly overlaps: WindowState<K, A>[] = [];
+  /** Reused for the common one-part merge: the part's trigger state and the proto-window's empty one. */
+  private readonly pairTrig: TriggerState[] = [EMPTY_TRIGGER_STATE, EMPTY_TRIGGER_STATE];
+  private readonly oneHold: number[] = [Number.NaN];
 
   constructor(private readonly runner: ReduceRunner<K, unknown, A, unknown>) {}
 
@@ -27,76 +29,100 @@ export class MergingWindows<K, A> {
     if (!(w instanceof IntervalWindow)) {
       throw new Error(`merging windows must be interval windows, got ${w.toString()}`);
     }
-    for (const c of ks.closed) if (c.window.equals(w)) return c;
-    const overlaps = this.overlaps;
-    overlaps.length = 0;
-    let start = w.start;
-    let end = w.end;
-    // Transitive closure: the span grows as overlaps are found; active windows never overlap each other, so one
-    // pass that re-checks against the growing span after each hit suffices when repeated until stable.
-    let grew = true;
-    while (grew) {
-      grew = false;
-      for (const a of ks.active) {
-        const aw = a.window as IntervalWindow;
-        if (aw.start < end && start < aw.end && !overlaps.includes(a)) {
-          overlaps.push(a);
-          if (aw.start < start) {
-            start = aw.start;
-            grew = true;
-          }
-          if (aw.end > end) {
-            end = aw.end;
-            grew = true;
-          }
-        }
+    return this.windowForInterval(ks, w.start, w.end, w);
+  }
+
+  /**
+   * The same for the proto-window `[protoStart, protoEnd)`; `proto` is its object if the caller has one (otherwise
+   * it is made only when the window becomes a window of its own).
+   */
+  windowForInterval(
+    ks: KeyState<K, A>,
+    protoStart: number,
+    protoEnd: number,
+    proto?: IntervalWindow,
+  ): WindowState<K, A> | undefined {
+    if (ks.closed.length > 0) {
+      for (const c of ks.closed) if (c.start === protoStart && c.end === protoEnd) return c;
+    }
+    // Open windows never overlap each other, so the union of the proto-window with the ones it overlaps is one
+    // interval and nothing else can overlap it: one pass finds the whole merge.
+    let first: WindowState<K, A> | undefined;
+    let more: WindowState<K, A>[] | undefined;
+    let start = protoStart;
+    let end = protoEnd;
+    const active = ks.active;
+    for (let i = 0; i < active.length; i++) {
+      const a = active[i] as WindowState<K, A>;
+      if (a.start < protoEnd && protoStart < a.end) {
+        if (first === undefined) first = a;
+        else if (more === undefined) more = [a];
+        else more.push(a);
+        if (a.start < start) start = a.start;
+        if (a.end > end) end = a.end;
       }
     }
-    if (overlaps.length === 0) {
-      const ws = this.runner.newWindowState(ks, w);
+    if (first === undefined) {
+      const ws = this.runner.newWindowState(ks, proto ?? new IntervalWindow(protoStart, protoEnd));
       ks.active.push(ws);
       return ws;
     }
-    const first = overlaps[0] as WindowState<K, A>;
-    const fw = first.window as IntervalWindow;
-    if (overlaps.length === 1 && fw.start === start && fw.end === end) return first;
+    if (more === undefined && first.start === start && first.end === end) return first;
     for (const c of ks.closed) {
-      const cw = c.window as IntervalWindow;
-      if (cw.start === start && cw.end === end) {
+      if (c.start === start && c.end === end) {
         // The merge result is a window whose trigger already finished: its parts are dropped with it.
-        for (const p of overlaps) this.remove(ks, p);
+        this.remove(ks, first);
+        if (more) for (const p of more) this.remove(ks, p);
         return c;
       }
     }
-    return this.merge(ks, overlaps, new IntervalWindow(start, end));
+    return this.merge(ks, first, more, start, end);
   }
 
-  private merge(ks: KeyState<K, A>, parts: WindowState<K, A>[], span: IntervalWindow): WindowState<K, A> {
+  /** Merges `into` (and `more`, if any) with the proto-window into `[start, end)`, in `into`'s state object. */
+  private merge(
+    ks: KeyState<K, A>,
+    into: WindowState<K, A>,
+    more: WindowState<K, A>[] | undefined,
+    start: number,
+    end: number,
+  ): WindowState<K, A> {
     const runner = this.runner;
-    const into = parts[0] as WindowState<K, A>;
-    const trigStates: TriggerState[] = [];
-    const holds: number[] = [];
-    const accs: A[] = [];
-    let nonEmpty = 0;
-    for (const p of parts) {
-      trigStates.push(p.trig);
-      holds.push(p.elementHold);
-      if (p.acc !== undefined) accs.push(p.acc);
-      nonEmpty += p.nonEmpty;
-      runner.releaseHolds(p);
+    let trigStates: TriggerState[];
+    let holds: number[];
+    if (more === undefined) {
+      // The common case: an element extends one session. No lists are built.
+      trigStates = this.pairTrig;
+      trigStates[0] = into.trig;
+      holds = this.oneHold;
+      holds[0] = into.elementHold;
+      runner.releaseHolds(into);
+    } else {
+      const parts = [into, ...more];
+      trigStates = [];
+      holds = [];
+      const accs: A[] = [];
+      let nonEmpty = 0;
+      for (const p of parts) {
+        trigStates.push(p.trig);
+        holds.push(p.elementHold);
+        if (p.acc !== undefined) accs.push(p.acc);
+        nonEmpty += p.nonEmpty;
+        runner.releaseHolds(p);
+      }
+      trigStates.push(EMPTY_TRIGGER_STATE); // the new element's proto-window
+      for (const p of more) this.remove(ks, p);
+      into.acc = runner.mergeAccumulators(accs);
+      into.nonEmpty = nonEmpty;
     }
-    trigStates.push(EMPTY_TRIGGER_STATE); // the new element's proto-window
-    for (let i = 1; i < parts.length; i++) this.remove(ks, parts[i] as WindowState<K, A>);
-    into.acc = runner.mergeAccumulators(accs);
-    into.nonEmpty = nonEmpty;
-    into.rewindow(span, runner.strategy.allowedLatenessMs, Number.POSITIVE_INFINITY);
-    into.gcTime = Math.min(into.gcTime, runner.gcCap);
+    into.rewindow(start, end, runner.strategy.allowedLatenessMs, runner.gcCap);
     into.gen++;
     into.prevPane = null;
     into.timerAtMax = false;
     into.timerAtGc = false;
     runner.mergeHolds(into, holds);
-    into.trig = runner.newTriggerState();
+    // A trigger without state (the default trigger) merges in place; others build the merged state afresh.
+    into.trig = runner.triggerHasState ? runner.newTriggerState() : into.trig;
     runner.mergeTrigger(into, trigStates);
     return into;
   }

@@ -130,6 +130,35 @@ export class ReduceRunner<K, V, A, O> {
     if (ks.isEmpty()) this.keys.delete(gk);
   }
 
+  /**
+   * Adds one element to its proto-session `[timestamp, timestamp + gapMs)`, assigning the window here (window
+   * assignment fused into the grouping, as a runner fuses Window.into with the GroupByKey after it): no window
+   * object is made unless the element starts a session of its own.
+   */
+  processElementInSession(key: K, value: V, timestamp: number, gapMs: number): void {
+    this.counters.elements++;
+    const merging = this.merging;
+    if (merging === undefined) throw new Error("processElementInSession needs a merging window function");
+    const end = timestamp + gapMs;
+    if (Math.min(end - 1 + this.latenessMs, END_OF_GLOBAL_WINDOW) < this.inputWatermark) {
+      this.counters.droppedExpired++;
+      return;
+    }
+    const gk = groupingKey(key);
+    let ks = this.keys.get(gk);
+    if (ks === undefined) {
+      ks = new KeyState<K, A>(key, gk);
+      this.keys.set(gk, ks);
+    }
+    const ws = merging.windowForInterval(ks, timestamp, end);
+    if (ws === undefined || ws.closed) {
+      this.counters.droppedClosed++;
+      if (ks.isEmpty()) this.keys.delete(gk);
+      return;
+    }
+    this.addToWindow(ws, value, timestamp);
+  }
+
   /** Asks the trigger of every window touched since the last bundle end, and emits the panes that fire. */
   finishBundle(): void {
     const touched = this.touched;
@@ -142,7 +171,12 @@ export class ReduceRunner<K, V, A, O> {
   }
 
   private nonMergingWindowFor(ks: KS<K, A>, w: BoundedWindow): WS<K, A> {
-    for (const ws of ks.active) if (ws.window === w || ws.window.equals(w)) return ws;
+    const maxTs = w.maxTimestamp;
+    const active = ks.active;
+    for (let i = 0; i < active.length; i++) {
+      const ws = active[i] as WS<K, A>;
+      if (ws.window === w || (ws.maxTs === maxTs && ws.window.equals(w))) return ws;
+    }
     for (const ws of ks.closed) if (ws.window.equals(w)) return ws;
     const ws = this.newWindowState(ks, w);
     ks.active.push(ws);
@@ -199,8 +233,9 @@ export class ReduceRunner<K, V, A, O> {
     return this.reduceFn.merge(accs);
   }
 
-  get finishedBitsMatter(): boolean {
-    return this.needsFinishedBits;
+  /** Whether the trigger keeps any per-window state (finished bits or leaf numbers) that a merge must rebuild. */
+  get triggerHasState(): boolean {
+    return this.needsFinishedBits || this.needsLeaf;
   }
 
   get isDiscarding(): boolean {

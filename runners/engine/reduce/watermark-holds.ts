@@ -1,5 +1,5 @@
 import type { TimestampCombiner, WindowingStrategy } from "../../../core/windowing-strategy.ts";
-import { HoldTracker } from "../watermarks/hold-tracker.ts";
+import { TimeHeap } from "../timers/time-heap.ts";
 import type { WindowState } from "./window-state.ts";
 
 /**
@@ -9,9 +9,13 @@ import type { WindowState } from "./window-state.ts";
  *   the input watermark has not passed the window's max timestamp;
  * - the extra (garbage-collection) hold at `gcTime`, placed for data that could not hold, when lateness is allowed.
  * The stage's output watermark is `min(input watermark, earliest hold)`.
+ *
+ * The earliest hold comes from a heap of windows keyed by their earliest hold, kept lazily: a window's entry is
+ * pushed only when its hold moves earlier than its entry (a session that grows moves its hold later, which costs
+ * nothing); `min()` re-files entries whose window now holds later, and drops those of windows that hold nothing.
  */
 export class WatermarkHolds {
-  readonly tracker = new HoldTracker();
+  private readonly heap = new TimeHeap<WindowState<unknown, unknown>>();
   private readonly combiner: TimestampCombiner;
   private readonly latenessMs: number;
   private readonly closingFiresAlways: boolean;
@@ -33,15 +37,12 @@ export class WatermarkHolds {
     const old = ws.elementHold;
     if (Number.isNaN(old)) {
       ws.elementHold = hold;
-      this.tracker.add(hold);
-      return;
+    } else if (this.combiner === "earliest") {
+      if (hold < old) ws.elementHold = hold;
+    } else if (this.combiner === "latest") {
+      if (hold > old) ws.elementHold = hold;
     }
-    const combined = this.combiner === "latest" ? Math.max(old, hold) : this.combiner === "earliest" ? Math.min(old, hold) : hold;
-    if (combined !== old) {
-      this.tracker.drop(old);
-      this.tracker.add(combined);
-      ws.elementHold = combined;
-    }
+    this.index(ws);
   }
 
   /** The garbage-collection hold (Beam's addGarbageCollectionHold): only with allowed lateness. */
@@ -50,9 +51,8 @@ export class WatermarkHolds {
     if (paneIsEmpty && !this.closingFiresAlways) return;
     if (inputWm > ws.gcTime) return;
     if (ws.extraHold === ws.gcTime) return;
-    if (!Number.isNaN(ws.extraHold)) this.tracker.drop(ws.extraHold);
     ws.extraHold = ws.gcTime;
-    this.tracker.add(ws.gcTime);
+    this.index(ws);
   }
 
   /**
@@ -69,14 +69,8 @@ export class WatermarkHolds {
   }
 
   release(ws: WindowState<unknown, unknown>): void {
-    if (!Number.isNaN(ws.elementHold)) {
-      this.tracker.drop(ws.elementHold);
-      ws.elementHold = Number.NaN;
-    }
-    if (!Number.isNaN(ws.extraHold)) {
-      this.tracker.drop(ws.extraHold);
-      ws.extraHold = Number.NaN;
-    }
+    ws.elementHold = Number.NaN;
+    ws.extraHold = Number.NaN;
   }
 
   /**
@@ -95,12 +89,47 @@ export class WatermarkHolds {
     if (!Number.isNaN(merged)) {
       if (this.combiner === "endOfWindow") merged = into.maxTs;
       into.elementHold = merged;
-      this.tracker.add(merged);
+      this.index(into);
     }
     this.addGcHold(into, false, inputWm);
   }
 
-  min(): number {
-    return this.tracker.min();
+  /** Files the window under its earliest hold if that is earlier than its current entry. */
+  private index(ws: WindowState<unknown, unknown>): void {
+    const h = earliestHold(ws);
+    if (h < ws.holdHeapAt) {
+      ws.holdHeapAt = h;
+      this.heap.push(h, ws);
+    }
   }
+
+  /** The earliest hold of any window, or +Infinity. */
+  min(): number {
+    const heap = this.heap;
+    for (;;) {
+      const t = heap.peekTime();
+      if (t === Number.POSITIVE_INFINITY) return t;
+      const ws = heap.peekItem() as WindowState<unknown, unknown>;
+      if (ws.alive && ws.holdHeapAt === t) {
+        const actual = earliestHold(ws);
+        if (actual === t) return t;
+        heap.pop();
+        ws.holdHeapAt = Number.POSITIVE_INFINITY;
+        if (actual !== Number.POSITIVE_INFINITY) {
+          ws.holdHeapAt = actual;
+          heap.push(actual, ws);
+        }
+      } else {
+        heap.pop();
+      }
+    }
+  }
+}
+
+/** A window's earliest hold, +Infinity when it holds nothing. */
+function earliestHold(ws: WindowState<unknown, unknown>): number {
+  const e = ws.elementHold;
+  const x = ws.extraHold;
+  if (Number.isNaN(e)) return Number.isNaN(x) ? Number.POSITIVE_INFINITY : x;
+  return Number.isNaN(x) || e < x ? e : x;
 }

@@ -1,5 +1,5 @@
 import type { PaneInfo } from "../../../core/pane.ts";
-import type { BoundedWindow } from "../../../core/windows/window.ts";
+import { type BoundedWindow, IntervalWindow } from "../../../core/windows/window.ts";
 import type { TriggerState } from "../triggers/machine.ts";
 
 /**
@@ -23,6 +23,8 @@ export class WindowState<K, A> {
   /** Event-time timers: at the max timestamp (asked by the trigger) and at gcTime (expiry). */
   timerAtMax = false;
   timerAtGc = false;
+  /** Time of this window's live entry in the hold heap (+Infinity when none). */
+  holdHeapAt = Number.POSITIVE_INFINITY;
   /** Time of this window's live entry in the event-timer heap (+Infinity when none). */
   eventHeapAt = Number.POSITIVE_INFINITY;
   /** Bundle/batch epoch in which the window was last touched, so it is evaluated once. */
@@ -31,22 +33,41 @@ export class WindowState<K, A> {
   gen = 0;
   maxTs: number;
   gcTime: number;
+  /** Bounds of an interval window (NaN for other windows); the window object is made from them on demand. */
+  start: number;
+  end: number;
+  private windowObject: BoundedWindow | undefined;
 
   constructor(
     readonly key: KeyState<K, A>,
-    public window: BoundedWindow,
+    window: BoundedWindow,
     public trig: TriggerState,
     allowedLatenessMs: number,
     gcCap: number,
   ) {
+    this.windowObject = window;
     this.maxTs = window.maxTimestamp;
     this.gcTime = Math.min(this.maxTs + allowedLatenessMs, gcCap);
+    const interval = window instanceof IntervalWindow;
+    this.start = interval ? window.start : Number.NaN;
+    this.end = interval ? window.end : Number.NaN;
   }
 
-  /** Gives the state a new window (after a merge), recomputing its times. */
-  rewindow(window: BoundedWindow, allowedLatenessMs: number, gcCap: number): void {
-    this.window = window;
-    this.maxTs = window.maxTimestamp;
+  get window(): BoundedWindow {
+    let w = this.windowObject;
+    if (w === undefined) {
+      w = new IntervalWindow(this.start, this.end);
+      this.windowObject = w;
+    }
+    return w;
+  }
+
+  /** Gives the state the interval window `[start, end)` (after a merge), recomputing its times. */
+  rewindow(start: number, end: number, allowedLatenessMs: number, gcCap: number): void {
+    this.windowObject = undefined;
+    this.start = start;
+    this.end = end;
+    this.maxTs = end - 1;
     this.gcTime = Math.min(this.maxTs + allowedLatenessMs, gcCap);
   }
 
