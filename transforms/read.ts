@@ -5,7 +5,7 @@ import { MIN_TIMESTAMP } from "../core/time/instant.ts";
 import { DEFAULT_WINDOWING } from "../core/windowing-strategy.ts";
 
 /** Reads a source into a PCollection in the global window. */
-export function read<T>(source: Source<T>, name = `Read(${source.name})`): PTransform<PBegin, PCollection<T>> {
+export function read<T>(source: Source<T>, name = `Read(${source.name.replaceAll("/", "∕")})`): PTransform<PBegin, PCollection<T>> {
   return {
     name,
     expand: (begin) =>

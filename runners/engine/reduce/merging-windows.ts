@@ -10,7 +10,10 @@ const EMPTY_TRIGGER_STATE: TriggerState = Object.freeze({ finished: 0, leaf: nul
  *
  * An element's proto-session `[t, t + gap)` merges with every open window of its key that it strictly overlaps
  * (touching windows do not merge), transitively, into their span. Closed windows (finished trigger) take no part:
- * an element whose proto-session equals a closed window, or whose merge result equals one, is dropped.
+ * a proto-session equal to a closed window that merges with nothing, or a merge result equal to a closed window,
+ * is that closed window, and the element is dropped. Because Beam merges all of a bundle's proto-windows before
+ * processing any element, the runner defers an element that would be dropped this way to the end of its bundle
+ * and retries it then (see `ReduceRunner.finishBundle`).
  *
  * Merging, per Beam's OnMergeCallback: values and accumulators are merged, element counts summed, holds combined,
  * the trigger merges its state (`MergeParts`), timers are recomputed, and pane numbering starts again at 0 unless
@@ -18,6 +21,11 @@ const EMPTY_TRIGGER_STATE: TriggerState = Object.freeze({ finished: 0, leaf: nul
  * The first overlapping part's state object becomes the merged window, the others die.
  */
 export class MergingWindows<K, A> {
+  /**
+   * Set by the last `windowForInterval` call that returned a closed window because the proto-window itself equals
+   * it (and merged with nothing): such an element may still merge with a later element of its bundle.
+   */
+  protoWasClosed = false;
   /** Reused for the common one-part merge: the part's trigger state and the proto-window's empty one. */
   private readonly pairTrig: TriggerState[] = [EMPTY_TRIGGER_STATE, EMPTY_TRIGGER_STATE];
   private readonly oneHold: number[] = [Number.NaN];
@@ -42,9 +50,7 @@ export class MergingWindows<K, A> {
     protoEnd: number,
     proto?: IntervalWindow,
   ): WindowState<K, A> | undefined {
-    if (ks.closed.length > 0) {
-      for (const c of ks.closed) if (c.start === protoStart && c.end === protoEnd) return c;
-    }
+    this.protoWasClosed = false;
     // Open windows never overlap each other, so the union of the proto-window with the ones it overlaps is one
     // interval and nothing else can overlap it: one pass finds the whole merge.
     let first: WindowState<K, A> | undefined;
@@ -63,6 +69,15 @@ export class MergingWindows<K, A> {
       }
     }
     if (first === undefined) {
+      // A proto-window equal to a closed window, merging with nothing, stays that closed window.
+      if (ks.closed.length > 0) {
+        for (const c of ks.closed) {
+          if (c.start === protoStart && c.end === protoEnd) {
+            this.protoWasClosed = true;
+            return c;
+          }
+        }
+      }
       const ws = this.runner.newWindowState(ks, proto ?? new IntervalWindow(protoStart, protoEnd));
       ks.active.push(ws);
       return ws;

@@ -3,7 +3,7 @@ import type { PaneInfo } from "../../../core/pane.ts";
 import { END_OF_GLOBAL_WINDOW } from "../../../core/time/instant.ts";
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import { isMerging } from "../../../core/windows/window-fn.ts";
-import type { BoundedWindow } from "../../../core/windows/window.ts";
+import { type BoundedWindow, IntervalWindow } from "../../../core/windows/window.ts";
 import { TimeHeap } from "../timers/time-heap.ts";
 import { machineFromSpec } from "../triggers/from-spec.ts";
 import type { TriggerEnv, TriggerMachine, TriggerState } from "../triggers/machine.ts";
@@ -57,6 +57,7 @@ export class ReduceRunner<K, V, A, O> {
   private readonly eventTimers = new TimeHeap<WS<K, A>>();
   private readonly procTimers = new TimeHeap<ProcTimer<K, A>>();
   private readonly touched: WS<K, A>[] = [];
+  private readonly deferred: { ks: KS<K, A>; value: V; timestamp: number; start: number; end: number }[] = [];
   private epoch = 0;
   private readonly latenessMs: number;
   private readonly discarding: boolean;
@@ -122,6 +123,10 @@ export class ReduceRunner<K, V, A, O> {
       }
       const ws = this.merging ? this.merging.windowFor(ks, w) : this.nonMergingWindowFor(ks, w);
       if (ws === undefined || ws.closed) {
+        if (this.merging?.protoWasClosed && w instanceof IntervalWindow) {
+          this.deferred.push({ ks, value, timestamp, start: w.start, end: w.end });
+          continue;
+        }
         this.counters.droppedClosed++;
         continue;
       }
@@ -152,15 +157,38 @@ export class ReduceRunner<K, V, A, O> {
     }
     const ws = merging.windowForInterval(ks, timestamp, end);
     if (ws === undefined || ws.closed) {
-      this.counters.droppedClosed++;
-      if (ks.isEmpty()) this.keys.delete(gk);
+      if (merging.protoWasClosed) {
+        this.deferred.push({ ks, value, timestamp, start: timestamp, end });
+      } else {
+        this.counters.droppedClosed++;
+        if (ks.isEmpty()) this.keys.delete(gk);
+      }
       return;
     }
     this.addToWindow(ws, value, timestamp);
   }
 
+  /**
+   * Retries the bundle's elements that met a closed window: one may now merge with a session another element of the
+   * same bundle opened (Beam merges all of a bundle's windows before processing its elements); the rest are dropped.
+   */
+  private retryDeferred(): void {
+    const merging = this.merging as MergingWindows<K, A>;
+    const deferred = this.deferred.splice(0);
+    for (const d of deferred) {
+      const ws = merging.windowForInterval(d.ks, d.start, d.end);
+      if (ws === undefined || ws.closed) {
+        this.counters.droppedClosed++;
+        if (d.ks.isEmpty()) this.keys.delete(d.ks.groupKey);
+      } else {
+        this.addToWindow(ws, d.value, d.timestamp);
+      }
+    }
+  }
+
   /** Asks the trigger of every window touched since the last bundle end, and emits the panes that fire. */
   finishBundle(): void {
+    if (this.deferred.length > 0) this.retryDeferred();
     const touched = this.touched;
     for (let i = 0; i < touched.length; i++) {
       const ws = touched[i] as WS<K, A>;
