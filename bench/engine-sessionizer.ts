@@ -10,7 +10,7 @@ import { Pipeline } from "../core/pipeline.ts";
 import type { Source, SourceEvent } from "../core/source.ts";
 import type { CombineFn } from "../core/combine-fn.ts";
 import { sessions } from "../core/windows/window-fn.ts";
-import { IntervalWindow } from "../core/windows/window.ts";
+import type { IntervalWindow } from "../core/windows/window.ts";
 import { DirectRunner } from "../runners/direct/direct-runner.ts";
 import { combinePerKey } from "../transforms/combine.ts";
 import { map, withTimestamps } from "../transforms/element-wise.ts";
@@ -98,12 +98,15 @@ export async function runEngineSessionizer(options: EngineSessionizerOptions): P
     .apply(window<KV<string, number>>(sessions(gapMs)))
     .apply(combinePerKey<string, number, SessionStats, SessionStats>(sessionStatsFn, "SessionStats"))
     .apply(
-      parDo<KV<string, SessionStats>, never>({
-        process([user, s], ctx) {
-          const w = ctx.window as IntervalWindow;
-          checksum.add(parseUserIndex(user), w.start, w.end, s.count, s.first, s.last);
+      parDo<KV<string, SessionStats>, never>(
+        {
+          process([user, s], ctx) {
+            const w = ctx.window as IntervalWindow;
+            checksum.add(parseUserIndex(user), w.start, w.end, s.count, s.first, s.last);
+          },
         },
-      }, "Checksum"),
+        "Checksum",
+      ),
     );
   await new DirectRunner().run(p);
   return { sessions: checksum.sessions, checksum: checksum.digest(), events };

@@ -5,7 +5,9 @@ import type { PBegin, PTransform } from "./ptransform.ts";
 import type { WindowingStrategy } from "./windowing-strategy.ts";
 
 /** The output PCollections a primitive declares: per tag, its windowing and boundedness. */
-export type OutputSpecs = Readonly<Record<string, { readonly windowing: WindowingStrategy; readonly bounded: boolean }>>;
+export type OutputSpecs = Readonly<
+  Record<string, { readonly windowing: WindowingStrategy; readonly bounded: boolean }>
+>;
 
 /** The frozen graph a runner executes. */
 export interface PipelineGraph {
@@ -61,11 +63,11 @@ export class Pipeline {
   }
 
   applyTransform<I, O>(transform: PTransform<I, O>, input: I, name?: string): O {
-    const node = this.enter(name ?? transform.name, name !== undefined);
+    this.enter(name ?? transform.name, name !== undefined);
     try {
       return transform.expand(input);
     } finally {
-      if (this.scope.pop() !== node) throw new Error(`transform scope corrupted while expanding ${node.fullName}`);
+      this.scope.pop();
     }
   }
 
@@ -80,10 +82,14 @@ export class Pipeline {
     const parent = this.scope.at(-1);
     if (!parent) throw new PipelineBuildError("<root>", "a primitive must be applied inside a transform");
     if (parent.primitive !== undefined || parent.children.length > 0) {
-      throw new PipelineBuildError(parent.fullName, "a transform may add only one primitive; apply sub-transforms instead");
+      throw new PipelineBuildError(
+        parent.fullName,
+        "a transform may add only one primitive; apply sub-transforms instead",
+      );
     }
     for (const i of inputs) {
-      if (i.pipeline !== this) throw new PipelineBuildError(parent.fullName, "input PCollection belongs to another pipeline");
+      if (i.pipeline !== this)
+        throw new PipelineBuildError(parent.fullName, "input PCollection belongs to another pipeline");
     }
     const outIds: Record<string, PCollectionId> = {};
     const result: Record<string, PCollection<unknown>> = {};
@@ -124,14 +130,20 @@ export class Pipeline {
 
   private enter(name: string, explicit: boolean): TransformNode {
     if (name.length === 0 || name.includes("/")) {
-      throw new PipelineBuildError(this.currentName(), `invalid transform name ${JSON.stringify(name)} (empty or contains '/')`);
+      throw new PipelineBuildError(
+        this.currentName(),
+        `invalid transform name ${JSON.stringify(name)} (empty or contains '/')`,
+      );
     }
     const parent = this.scope.at(-1);
     const prefix = parent ? `${parent.fullName}/` : "";
     let fullName = `${prefix}${name}`;
     if (this.usedNames.has(fullName)) {
       if (explicit) {
-        throw new PipelineBuildError(fullName, "this transform name is already used at this level; names must be unique");
+        throw new PipelineBuildError(
+          fullName,
+          "this transform name is already used at this level; names must be unique",
+        );
       }
       let n = 2;
       while (this.usedNames.has(`${prefix}${name}#${n}`)) n++;

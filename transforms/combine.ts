@@ -16,7 +16,10 @@ export function combinePerKey<K, V, A, O>(
 }
 
 /** Combines all the elements of each window into one value per pane. */
-export function combineGlobally<V, A, O>(fn: CombineFn<V, A, O>, name = "CombineGlobally"): PTransform<PCollection<V>, PCollection<O>> {
+export function combineGlobally<V, A, O>(
+  fn: CombineFn<V, A, O>,
+  name = "CombineGlobally",
+): PTransform<PCollection<V>, PCollection<O>> {
   return {
     name,
     expand: (input) =>
@@ -57,13 +60,19 @@ export const sumFn: CombineFn<number, number, number> = {
 };
 
 /** Smallest by `compare`; an empty pane yields undefined. */
-export function minFn<V>(compare: (a: V, b: V) => number): CombineFn<V, { has: boolean; v: V | undefined }, V | undefined> {
+export function minFn<V>(
+  compare: (a: V, b: V) => number,
+): CombineFn<V, { has: boolean; v: V | undefined }, V | undefined> {
   return extremeFn((a, b) => compare(a, b) < 0);
 }
-export function maxFn<V>(compare: (a: V, b: V) => number): CombineFn<V, { has: boolean; v: V | undefined }, V | undefined> {
+export function maxFn<V>(
+  compare: (a: V, b: V) => number,
+): CombineFn<V, { has: boolean; v: V | undefined }, V | undefined> {
   return extremeFn((a, b) => compare(a, b) > 0);
 }
-function extremeFn<V>(better: (a: V, b: V) => boolean): CombineFn<V, { has: boolean; v: V | undefined }, V | undefined> {
+function extremeFn<V>(
+  better: (a: V, b: V) => boolean,
+): CombineFn<V, { has: boolean; v: V | undefined }, V | undefined> {
   return {
     createAccumulator: () => ({ has: false, v: undefined }),
     addInput: (acc, v) => {
@@ -132,7 +141,9 @@ export const count = {
     return {
       name,
       expand: (input) =>
-        input.apply(map((v: T) => [v, null] as KV<T, null>, "PairWithNull")).apply(combinePerKey<T, null, number, number>(countFn)),
+        input
+          .apply(map((v: T) => [v, null] as KV<T, null>, "PairWithNull"))
+          .apply(combinePerKey<T, null, number, number>(countFn)),
     };
   },
 };
@@ -142,7 +153,11 @@ export const max = combiner("Max", maxFn<number>(numeric));
 export const mean = combiner("Mean", meanFn);
 export const top = {
   largest: (n: number) => combiner("Top", topFn<number>(n, numeric)),
-  smallest: (n: number) => combiner("Top", topFn<number>(n, (a, b) => b - a)),
+  smallest: (n: number) =>
+    combiner(
+      "Top",
+      topFn<number>(n, (a, b) => b - a),
+    ),
   of: <V>(n: number, compare: (a: V, b: V) => number) => combiner("Top", topFn<V>(n, compare)),
 };
 

@@ -16,7 +16,10 @@ export function map<I, O>(fn: (value: I) => O, name = "Map"): PTransform<PCollec
 }
 
 /** Zero or more outputs per element. */
-export function flatMap<I, O>(fn: (value: I) => Iterable<O>, name = "FlatMap"): PTransform<PCollection<I>, PCollection<O>> {
+export function flatMap<I, O>(
+  fn: (value: I) => Iterable<O>,
+  name = "FlatMap",
+): PTransform<PCollection<I>, PCollection<O>> {
   return parDo<I, O>(
     {
       process(element, ctx) {
@@ -28,7 +31,10 @@ export function flatMap<I, O>(fn: (value: I) => Iterable<O>, name = "FlatMap"): 
 }
 
 /** Keeps the elements for which the predicate holds. A type guard narrows the element type. */
-export function filter<I, S extends I>(pred: (value: I) => value is S, name?: string): PTransform<PCollection<I>, PCollection<S>>;
+export function filter<I, S extends I>(
+  pred: (value: I) => value is S,
+  name?: string,
+): PTransform<PCollection<I>, PCollection<S>>;
 export function filter<I>(pred: (value: I) => boolean, name?: string): PTransform<PCollection<I>, PCollection<I>>;
 export function filter<I>(pred: (value: I) => boolean, name = "Filter"): PTransform<PCollection<I>, PCollection<I>> {
   return parDo<I, I>(
@@ -62,6 +68,9 @@ export function withTimestamps<T>(
 }
 
 /** Pairs each element with a key computed from it. */
-export function withKeys<K, V>(fn: (value: V) => K, name = "WithKeys"): PTransform<PCollection<V>, PCollection<readonly [K, V]>> {
+export function withKeys<K, V>(
+  fn: (value: V) => K,
+  name = "WithKeys",
+): PTransform<PCollection<V>, PCollection<readonly [K, V]>> {
   return map((v: V) => [fn(v), v] as const, name);
 }

@@ -7,12 +7,19 @@ import { parDo } from "./par-do.ts";
  * Splits a PCollection into `n` by a function giving each element's partition index. An index outside `[0, n)`
  * fails the run with the index and the element.
  */
-export function partition<T>(n: number, fn: (value: T, n: number) => number, name = "Partition"): PTransform<PCollection<T>, PCollection<T>[]> {
+export function partition<T>(
+  n: number,
+  fn: (value: T, n: number) => number,
+  name = "Partition",
+): PTransform<PCollection<T>, PCollection<T>[]> {
   return {
     name,
     expand: (input) => {
       if (!Number.isInteger(n) || n < 1) {
-        throw new PipelineBuildError(input.pipeline.currentName(), `partition count must be a whole number of at least 1, got ${n}`);
+        throw new PipelineBuildError(
+          input.pipeline.currentName(),
+          `partition count must be a whole number of at least 1, got ${n}`,
+        );
       }
       const tags = Array.from({ length: n }, (_, i) => `p${i}`);
       const outs = input.apply(

@@ -49,7 +49,9 @@ export class PaneSelection<T> {
 
   isEmpty(): void {
     if (this.elements.length > 0) {
-      throw new PAssertError(`${this.label}: expected no elements, got [${this.values().map(canonicalJson).join(", ")}]`);
+      throw new PAssertError(
+        `${this.label}: expected no elements, got [${this.values().map(canonicalJson).join(", ")}]`,
+      );
     }
   }
 

@@ -5,7 +5,10 @@ import { MIN_TIMESTAMP } from "../core/time/instant.ts";
 import { DEFAULT_WINDOWING } from "../core/windowing-strategy.ts";
 
 /** Reads a source into a PCollection in the global window. */
-export function read<T>(source: Source<T>, name = `Read(${source.name.replaceAll("/", "∕")})`): PTransform<PBegin, PCollection<T>> {
+export function read<T>(
+  source: Source<T>,
+  name = `Read(${source.name.replaceAll("/", "∕")})`,
+): PTransform<PBegin, PCollection<T>> {
   return {
     name,
     expand: (begin) =>
@@ -19,7 +22,10 @@ export function read<T>(source: Source<T>, name = `Read(${source.name.replaceAll
  * A bounded PCollection of the given values, all at one timestamp (the beginning of time unless given), in one
  * bundle, in the global window.
  */
-export function create<T>(values: readonly T[], opts: { timestamp?: number; name?: string } = {}): PTransform<PBegin, PCollection<T>> {
+export function create<T>(
+  values: readonly T[],
+  opts: { timestamp?: number; name?: string } = {},
+): PTransform<PBegin, PCollection<T>> {
   const ts = opts.timestamp ?? MIN_TIMESTAMP;
   const source: Source<T> = {
     name: opts.name ?? "Create",

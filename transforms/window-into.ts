@@ -31,7 +31,11 @@ export function validateWindowing(transform: string, s: WindowingStrategy): void
  * Assigns elements to windows and sets how panes fire. Options not given keep the input's settings (Beam's
  * Window.into): e.g. `window(sessions(minutes(30)), { trigger: afterWatermark({ early: afterCount(10) }) })`.
  */
-export function window<T>(windowFn: WindowFn, opts: WindowOptions = {}, name = "Window"): PTransform<PCollection<T>, PCollection<T>> {
+export function window<T>(
+  windowFn: WindowFn,
+  opts: WindowOptions = {},
+  name = "Window",
+): PTransform<PCollection<T>, PCollection<T>> {
   return {
     name,
     expand: (input) => {

@@ -131,10 +131,13 @@ export function triggerProblems(t: Trigger, path = "trigger"): string[] {
     case "afterAny":
     case "afterAll": {
       if (t.triggers.length === 0) problems.push(`${path}: ${t.type} needs at least one sub-trigger`);
-      t.triggers.forEach((s, i) => problems.push(...triggerProblems(s, `${path}.triggers[${i}]`)));
+      t.triggers.forEach((s, i) => {
+        problems.push(...triggerProblems(s, `${path}.triggers[${i}]`));
+      });
       if (t.type === "afterAll") {
         t.triggers.forEach((s, i) => {
-          if (!canFire(s)) problems.push(`${path}.triggers[${i}]: afterAll can never fire because ${s.type} never fires`);
+          if (!canFire(s))
+            problems.push(`${path}.triggers[${i}]: afterAll can never fire because ${s.type} never fires`);
         });
       }
       if (t.type === "afterEach") {

@@ -11,7 +11,9 @@ export interface CustomWindowFn {
   readonly name: string;
   assign(timestamp: Instant): readonly BoundedWindow[];
   /** Present only for merging window functions. */
-  merge?(windows: readonly BoundedWindow[]): readonly { readonly from: readonly BoundedWindow[]; readonly into: BoundedWindow }[];
+  merge?(
+    windows: readonly BoundedWindow[],
+  ): readonly { readonly from: readonly BoundedWindow[]; readonly into: BoundedWindow }[];
 }
 
 /**

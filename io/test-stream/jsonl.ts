@@ -34,7 +34,8 @@ export function parseFixtureStream<T = unknown>(text: string, file = "<fixture>"
         stream = stream.addElements(
           ...o.input.map((e: unknown, j: number) => {
             const el = e as { value?: unknown; timestamp?: unknown };
-            if (typeof el !== "object" || el === null || !("value" in el)) throw new Error(`input[${j}] has no "value"`);
+            if (typeof el !== "object" || el === null || !("value" in el))
+              throw new Error(`input[${j}] has no "value"`);
             if (typeof el.timestamp !== "number") throw new Error(`input[${j}] has no numeric "timestamp"`);
             return { value: el.value as T, timestamp: el.timestamp };
           }),

@@ -40,7 +40,9 @@ async function main(): Promise<void> {
   const env = process.env;
   const input = values.input ?? env.TIDEMARK_INPUT ?? "test/fixtures/user-events.jsonl";
   const gapMs = minutes(numberOption("gap-minutes", values["gap-minutes"] ?? env.TIDEMARK_GAP_MINUTES, 30));
-  const latenessMs = minutes(numberOption("lateness-minutes", values["lateness-minutes"] ?? env.TIDEMARK_LATENESS_MINUTES, 30));
+  const latenessMs = minutes(
+    numberOption("lateness-minutes", values["lateness-minutes"] ?? env.TIDEMARK_LATENESS_MINUTES, 30),
+  );
   const earlyMs = seconds(numberOption("early-seconds", values["early-seconds"] ?? env.TIDEMARK_EARLY_SECONDS, 30));
 
   const p = Pipeline.create();

@@ -26,7 +26,8 @@ export interface SessionSummary {
 
 export const sessionSummaryFn: CombineFn<PageView, SessionSummary | null, SessionSummary | null> = {
   createAccumulator: () => null,
-  addInput: (acc, v) => merge2(acc, { events: 1, first: v.eventTime, last: v.eventTime, entryPage: v.page, exitPage: v.page }),
+  addInput: (acc, v) =>
+    merge2(acc, { events: 1, first: v.eventTime, last: v.eventTime, entryPage: v.page, exitPage: v.page }),
   mergeAccumulators: (accs) => accs.reduce<SessionSummary | null>((a, b) => merge2(a, b), null),
   extractOutput: (acc) => (acc ? { ...acc } : null),
 };
@@ -73,6 +74,8 @@ export function userSessions(
             accumulation: "accumulating",
           }),
         )
-        .apply(combinePerKey<string, PageView, SessionSummary | null, SessionSummary | null>(sessionSummaryFn, "Summarize")),
+        .apply(
+          combinePerKey<string, PageView, SessionSummary | null, SessionSummary | null>(sessionSummaryFn, "Summarize"),
+        ),
   };
 }

@@ -8,7 +8,15 @@ import { StepError } from "../fn/step-error.ts";
 import { type Clock, SystemClock, VirtualClock } from "./clock.ts";
 import type { GroupStage } from "./group-stage.ts";
 import type { MetricsSnapshot, StepMetrics } from "./metrics.ts";
-import { FlattenNode, FusedSessionAssign, Plan, type Producer, producerWatermark, SourceNode, WindowIntoNode } from "./plan.ts";
+import {
+  FlattenNode,
+  FusedSessionAssign,
+  Plan,
+  type Producer,
+  producerWatermark,
+  SourceNode,
+  WindowIntoNode,
+} from "./plan.ts";
 
 export interface RunOptions {
   /** Processing time. Default: a virtual clock when every source is bounded or drives processing time, else the wall clock. */
@@ -108,13 +116,23 @@ class Execution {
         this.syncProcessingTime();
         const { values, timestamps } = ev;
         if (timestamps.length !== values.length) {
-          throw new StepError(s.stepName, undefined, undefined, new Error("a bundle's values and timestamps differ in length"));
+          throw new StepError(
+            s.stepName,
+            undefined,
+            undefined,
+            new Error("a bundle's values and timestamps differ in length"),
+          );
         }
         const out = s.downstream;
         for (let i = 0; i < values.length; i++) {
           const t = timestamps[i] as number;
           if (!Number.isInteger(t) || t < MIN_TIMESTAMP || t > MAX_TIMESTAMP) {
-            throw new StepError(s.stepName, undefined, undefined, new RangeError(`element ${i} of a bundle has an invalid timestamp ${t}`));
+            throw new StepError(
+              s.stepName,
+              undefined,
+              undefined,
+              new RangeError(`element ${i} of a bundle has an invalid timestamp ${t}`),
+            );
           }
           out.receive(values[i], t, GLOBAL_WINDOWS, NO_FIRING);
         }
@@ -128,7 +146,12 @@ class Execution {
       case "processingTime": {
         const c = this.clock;
         if (!(c instanceof VirtualClock)) {
-          throw new StepError(s.stepName, undefined, undefined, new Error("a source moved processing time, but the run uses the wall clock"));
+          throw new StepError(
+            s.stepName,
+            undefined,
+            undefined,
+            new Error("a source moved processing time, but the run uses the wall clock"),
+          );
         }
         c.advanceTo(ev.time);
         this.syncProcessingTime();
@@ -188,7 +211,9 @@ class Execution {
 
   private dump(): string {
     return this.metrics()
-      .steps.map((s) => `  ${s.step} (${s.kind}): in ${formatInstant(s.inputWatermark)} out ${formatInstant(s.outputWatermark)}`)
+      .steps.map(
+        (s) => `  ${s.step} (${s.kind}): in ${formatInstant(s.inputWatermark)} out ${formatInstant(s.outputWatermark)}`,
+      )
       .join("\n");
   }
 
@@ -217,8 +242,24 @@ class Execution {
   }
 }
 
-function base(step: string, kind: string, elementsIn: number, elementsOut: number, inWm: number, outWm: number): StepMetrics {
-  return { step, kind, elementsIn, elementsOut, droppedLate: 0, droppedClosed: 0, inputWatermark: inWm, outputWatermark: outWm };
+function base(
+  step: string,
+  kind: string,
+  elementsIn: number,
+  elementsOut: number,
+  inWm: number,
+  outWm: number,
+): StepMetrics {
+  return {
+    step,
+    kind,
+    elementsIn,
+    elementsOut,
+    droppedLate: 0,
+    droppedClosed: 0,
+    inputWatermark: inWm,
+    outputWatermark: outWm,
+  };
 }
 
 function minWatermark(producers: readonly Producer[]): number {

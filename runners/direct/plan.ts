@@ -101,11 +101,7 @@ export class Plan {
   readonly groupOutputs = new Map<GroupStage, Receiver>();
   readonly groupUpstream = new Map<GroupStage, readonly Producer[]>();
 
-  constructor(
-    graph: PipelineGraph,
-    onDoFnBundle: (r: DoFnRunner) => void,
-    onGroupBundle: (g: GroupStage) => void,
-  ) {
+  constructor(graph: PipelineGraph, onDoFnBundle: (r: DoFnRunner) => void, onGroupBundle: (g: GroupStage) => void) {
     const consumers = new Map<PCollectionId, Receiver[]>();
     const producerOf = new Map<PCollectionId, TransformNode>();
     for (const t of graph.primitives) for (const pc of Object.values(t.outputs)) producerOf.set(pc, t);
@@ -163,7 +159,12 @@ export class Plan {
           if (input === undefined) throw new Error(`${t.fullName}: grouping without input`);
           const strategy = graph.pcollections.get(input)?.windowing;
           if (!strategy) throw new Error(`${t.fullName}: unknown input PCollection ${input}`);
-          const g = new GroupStage(t.fullName, strategy, p.kind === "combinePerKey" ? p.combineFn : undefined, onGroupBundle);
+          const g = new GroupStage(
+            t.fullName,
+            strategy,
+            p.kind === "combinePerKey" ? p.combineFn : undefined,
+            onGroupBundle,
+          );
           this.groups.unshift(g);
           this.groupOutputs.set(g, main);
           nodes.set(t, g);

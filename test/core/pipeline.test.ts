@@ -18,10 +18,16 @@ describe("Pipeline: transform names", () => {
   it("rejects a duplicate explicit name, naming the transform", () => {
     const p = Pipeline.create();
     const xs = p.apply(create([1, 2]));
-    xs.apply(map((x: number) => x + 1), "AddOne");
+    xs.apply(
+      map((x: number) => x + 1),
+      "AddOne",
+    );
     let error: unknown;
     try {
-      xs.apply(map((x: number) => x + 1), "AddOne");
+      xs.apply(
+        map((x: number) => x + 1),
+        "AddOne",
+      );
     } catch (e) {
       error = e;
     }
@@ -36,13 +42,23 @@ describe("Pipeline: transform names", () => {
     const p = Pipeline.create();
     const xs = p.apply(create([1]));
     xs.apply(map((x: number) => x));
-    expect(() => xs.apply(map((x: number) => x), "Map")).toThrow(PipelineBuildError);
+    expect(() =>
+      xs.apply(
+        map((x: number) => x),
+        "Map",
+      ),
+    ).toThrow(PipelineBuildError);
   });
 
   it.each(["", "a/b"])("rejects the invalid name %j", (name) => {
     const p = Pipeline.create();
     const xs = p.apply(create([1]));
-    expect(() => xs.apply(map((x: number) => x), name)).toThrow(/invalid transform name/);
+    expect(() =>
+      xs.apply(
+        map((x: number) => x),
+        name,
+      ),
+    ).toThrow(/invalid transform name/);
   });
 
   it("names nested transforms by their path", () => {
@@ -57,8 +73,18 @@ describe("Pipeline: transform names", () => {
   it("the same name may be used at different levels", () => {
     const p = Pipeline.create();
     p.apply(create([1]))
-      .apply(map((x: number) => x), "Step")
-      .apply({ name: "Wrap", expand: (input) => input.apply(map((x: number) => x), "Step") });
+      .apply(
+        map((x: number) => x),
+        "Step",
+      )
+      .apply({
+        name: "Wrap",
+        expand: (input) =>
+          input.apply(
+            map((x: number) => x),
+            "Step",
+          ),
+      });
     expect(p.graph().primitives.map((t) => t.fullName)).toEqual(["Create", "Step", "Wrap/Step"]);
   });
 

@@ -29,7 +29,9 @@ describe("groupByKey: build-time checks", () => {
   });
 
   it("accepts unbounded input once it is windowed, or given a trigger in the global window", () => {
-    const windowed = unbounded().apply(window(fixed(10))).apply(groupByKey<string, number>());
+    const windowed = unbounded()
+      .apply(window(fixed(10)))
+      .apply(groupByKey<string, number>());
     expect(windowed.bounded).toBe(false);
     const triggered = unbounded()
       .apply(window(globalWindows(), { trigger: repeatedly(afterCount(1)) }))

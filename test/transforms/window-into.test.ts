@@ -100,6 +100,8 @@ describe("window(...): the strategy it sets", () => {
 
   it("validateWindowing accepts the default strategy", () => {
     expect(() => validateWindowing("X", DEFAULT_WINDOWING)).not.toThrow();
-    expect(() => validateWindowing("X", { ...DEFAULT_WINDOWING, allowedLatenessMs: 0.5 })).toThrow(/^X: allowed lateness/);
+    expect(() => validateWindowing("X", { ...DEFAULT_WINDOWING, allowedLatenessMs: 0.5 })).toThrow(
+      /^X: allowed lateness/,
+    );
   });
 });

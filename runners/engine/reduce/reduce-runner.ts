@@ -314,8 +314,7 @@ export class ReduceRunner<K, V, A, O> {
     const isEmpty = ws.nonEmpty === 0;
     if (isEmpty && !this.emitEmptyFinal && !this.emitEmptyOnTime) return;
     const pane = describePane(ws.prevPane, isFinished, ws.maxTs, this.inputWatermark, this.outputWatermark);
-    const emit =
-      !isEmpty || (pane.timing === "ON_TIME" && this.emitEmptyOnTime) || (isFinished && this.emitEmptyFinal);
+    const emit = !isEmpty || (pane.timing === "ON_TIME" && this.emitEmptyOnTime) || (isFinished && this.emitEmptyFinal);
     if (!emit) return;
     const acc = ws.acc === undefined ? this.reduceFn.create() : ws.acc;
     const keep = !isFinished && !this.discarding;

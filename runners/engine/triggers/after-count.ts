@@ -1,4 +1,11 @@
-import { leafGet, leafSet, type MergeParts, OnceTriggerMachine, type TriggerEnv, type TriggerState } from "./machine.ts";
+import {
+  leafGet,
+  leafSet,
+  type MergeParts,
+  OnceTriggerMachine,
+  type TriggerEnv,
+  type TriggerState,
+} from "./machine.ts";
 
 /** Fires once `count` elements have arrived since it (re)started, then finishes. Counts add up on merge. */
 export class AfterCountMachine extends OnceTriggerMachine {

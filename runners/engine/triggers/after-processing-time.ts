@@ -1,4 +1,11 @@
-import { leafGet, leafSet, type MergeParts, OnceTriggerMachine, type TriggerEnv, type TriggerState } from "./machine.ts";
+import {
+  leafGet,
+  leafSet,
+  type MergeParts,
+  OnceTriggerMachine,
+  type TriggerEnv,
+  type TriggerState,
+} from "./machine.ts";
 
 /**
  * Fires once processing time is past a deadline set by the first element since it (re)started:

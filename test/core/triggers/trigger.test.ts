@@ -110,9 +110,9 @@ describe("mayFinish", () => {
 
 describe("continuationTrigger", () => {
   it("turns counts into afterCount(1) and delays into synchronized processing time, keeping the shape", () => {
-    expect(
-      continuationTrigger(afterWatermark({ early: afterProcessingTime(100), late: afterCount(5) })),
-    ).toEqual(afterWatermark({ early: { type: "afterSynchronizedProcessingTime" }, late: afterCount(1) }));
+    expect(continuationTrigger(afterWatermark({ early: afterProcessingTime(100), late: afterCount(5) }))).toEqual(
+      afterWatermark({ early: { type: "afterSynchronizedProcessingTime" }, late: afterCount(1) }),
+    );
     expect(continuationTrigger(afterEach(afterCount(3), afterCount(4)))).toEqual(
       repeatedly(afterAny(afterCount(1), afterCount(1))),
     );

@@ -3,7 +3,17 @@ import type { KV } from "../../../core/kv.ts";
 import { Pipeline } from "../../../core/pipeline.ts";
 import { fixed, sliding } from "../../../core/windows/window-fn.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
-import { combineGlobally, combinePerKey, count, latest, max, mean, min, sum, top } from "../../../transforms/combine.ts";
+import {
+  combineGlobally,
+  combinePerKey,
+  count,
+  latest,
+  max,
+  mean,
+  min,
+  sum,
+  top,
+} from "../../../transforms/combine.ts";
 import { map, withTimestamps } from "../../../transforms/element-wise.ts";
 import { groupByKey } from "../../../transforms/group-by-key.ts";
 import { assertThat } from "../../../transforms/passert.ts";
@@ -41,13 +51,20 @@ describe("DirectRunner: bounded input grouped in fixed windows", () => {
   it("groupByKey gives each key's values per window, in the on-time final pane", async () => {
     const { p, amounts } = salesIn10msWindows();
     const grouped = assertThat(
-      amounts.apply(groupByKey<string, number>()).apply(map(([k, vs]: KV<string, number[]>) => [k, [...vs].sort((x, y) => x - y)])),
+      amounts
+        .apply(groupByKey<string, number>())
+        .apply(map(([k, vs]: KV<string, number[]>) => [k, [...vs].sort((x, y) => x - y)])),
     );
     await new DirectRunner().run(p);
     grouped.inOnTimePane([0, 10]).containsInAnyOrder(["a", [3, 5, 7]], ["b", [10]]);
     grouped.inOnTimePane([10, 20]).containsInAnyOrder(["a", [2]], ["b", [1, 4]]);
     expect(grouped.all().every((e) => e.pane.isLast && e.pane.index === 0)).toBe(true);
-    expect(grouped.all().map((e) => e.timestamp).sort()).toEqual([19, 19, 9, 9].sort());
+    expect(
+      grouped
+        .all()
+        .map((e) => e.timestamp)
+        .sort((x, y) => x - y),
+    ).toEqual([9, 9, 19, 19]);
   });
 
   it("combinePerKey with a custom CombineFn", async () => {
@@ -93,9 +110,9 @@ describe("DirectRunner: bounded input grouped in fixed windows", () => {
     const top2 = assertThat(amounts.apply(top.largest(2).globally()), "Top2");
     const bottom2 = assertThat(amounts.apply(top.smallest(2).globally()), "Bottom2");
     const longest = assertThat(
-      sales.apply(map((s: Sale) => s.shop.repeat(s.amount), "Words")).apply(
-        top.of(1, (x: string, y: string) => x.length - y.length).globally(),
-      ),
+      sales
+        .apply(map((s: Sale) => s.shop.repeat(s.amount), "Words"))
+        .apply(top.of(1, (x: string, y: string) => x.length - y.length).globally()),
       "Longest",
     );
     const product = assertThat(
@@ -159,7 +176,15 @@ describe("DirectRunner: bounded input grouped in fixed windows", () => {
   it("without windowing, bounded input is grouped in the global window at the end of input", async () => {
     const p = Pipeline.create();
     const sums = assertThat(
-      p.apply(create<KV<string, number>>([["x", 1], ["y", 2], ["x", 3]])).apply(sum.perKey<string>()),
+      p
+        .apply(
+          create<KV<string, number>>([
+            ["x", 1],
+            ["y", 2],
+            ["x", 3],
+          ]),
+        )
+        .apply(sum.perKey<string>()),
     );
     await new DirectRunner().run(p);
     sums.inOnTimePane("global").containsInAnyOrder(["x", 4], ["y", 2]);

@@ -124,7 +124,8 @@ export function reduceHarness(opts: HarnessOptions) {
         if (!ws.closed) fail(`open window ${windowName(ws.window)} of key ${String(ks.key)} is in the closed list`);
       }
       for (const ws of [...ks.active, ...ks.closed]) {
-        if (inWm > ws.gcTime) fail(`window ${windowName(ws.window)} of key ${String(ks.key)} outlived its expiry ${ws.gcTime}`);
+        if (inWm > ws.gcTime)
+          fail(`window ${windowName(ws.window)} of key ${String(ks.key)} outlived its expiry ${ws.gcTime}`);
       }
       if (merging) {
         const ws = ks.active.map((s) => s.window as IntervalWindow);
@@ -138,8 +139,10 @@ export function reduceHarness(opts: HarnessOptions) {
       const p = emitted[i] as FiredPane;
       const where = `pane ${p.index} of ${p.window} (key ${p.key})`;
       if (p.isFirst !== (p.index === 0)) fail(`${where}: isFirst ${p.isFirst} but index ${p.index}`);
-      if (p.timing === "EARLY" && p.nonSpeculativeIndex !== -1) fail(`${where}: EARLY with nonSpeculativeIndex ${p.nonSpeculativeIndex}`);
-      if (p.timing !== "EARLY" && p.nonSpeculativeIndex < 0) fail(`${where}: ${p.timing} with nonSpeculativeIndex ${p.nonSpeculativeIndex}`);
+      if (p.timing === "EARLY" && p.nonSpeculativeIndex !== -1)
+        fail(`${where}: EARLY with nonSpeculativeIndex ${p.nonSpeculativeIndex}`);
+      if (p.timing !== "EARLY" && p.nonSpeculativeIndex < 0)
+        fail(`${where}: ${p.timing} with nonSpeculativeIndex ${p.nonSpeculativeIndex}`);
       if (p.timing === "ON_TIME") {
         const id = `${p.key}|${p.window}`;
         if (onTimePanes.has(id)) fail(`${where}: a second ON_TIME pane`);
@@ -147,7 +150,8 @@ export function reduceHarness(opts: HarnessOptions) {
       }
     }
     checked = emitted.length;
-    if (runner.counters.panes !== emitted.length) fail(`counted ${runner.counters.panes} panes, emitted ${emitted.length}`);
+    if (runner.counters.panes !== emitted.length)
+      fail(`counted ${runner.counters.panes} panes, emitted ${emitted.length}`);
   }
 
   function addElements(elements: readonly HarnessElement[]): void {

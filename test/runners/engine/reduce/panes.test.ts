@@ -24,7 +24,13 @@ describe.each<[AccumulationMode, (all: number[], fresh: number[]) => number[]]>(
     });
     h.bundle(1, 2);
     expect(h.fired()).toEqual([
-      pane("[0,10)", "EARLY", 0, { values: [1, 2], nonSpeculativeIndex: -1, isFirst: true, isLast: false, timestamp: 9 }),
+      pane("[0,10)", "EARLY", 0, {
+        values: [1, 2],
+        nonSpeculativeIndex: -1,
+        isFirst: true,
+        isLast: false,
+        timestamp: 9,
+      }),
     ]);
     h.element(3);
     expect(h.fired()).toEqual([]);

@@ -18,7 +18,13 @@ describe("ReduceRunner: session merging", () => {
     expect(h.fired()).toEqual([]);
     h.advanceWatermark(15);
     expect(h.fired()).toEqual([
-      pane("[1,15)", "ON_TIME", 0, { values: [1, 5], timestamp: 14, isFirst: true, isLast: false, nonSpeculativeIndex: 0 }),
+      pane("[1,15)", "ON_TIME", 0, {
+        values: [1, 5],
+        timestamp: 14,
+        isFirst: true,
+        isLast: false,
+        nonSpeculativeIndex: 0,
+      }),
     ]);
     h.element(3); // [3,13) lies inside [1,15): the existing window keeps its panes
     expect(h.fired()).toEqual([
