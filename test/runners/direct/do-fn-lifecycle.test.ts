@@ -54,9 +54,13 @@ describe("DirectRunner: DoFn lifecycle", () => {
   it("after a grouping, each batch of panes is a bundle", async () => {
     const log: string[] = [];
     const p = Pipeline.create();
-    p.apply(read(TestStream.create<KV<string, number>>()
-      .addElements({ value: ["a", 1], timestamp: 1 }, { value: ["b", 1], timestamp: 1 })
-      .addElements({ value: ["a", 2], timestamp: 2 })))
+    p.apply(
+      read(
+        TestStream.create<KV<string, number>>()
+          .addElements({ value: ["a", 1], timestamp: 1 }, { value: ["b", 1], timestamp: 1 })
+          .addElements({ value: ["a", 2], timestamp: 2 }),
+      ),
+    )
       .apply(window(globalWindows(), { trigger: repeatedly(afterCount(1)) }))
       .apply(count.perKey<string>())
       .apply(parDo(logging<KV<string, number>>(log)));

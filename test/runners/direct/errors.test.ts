@@ -92,7 +92,9 @@ describe("DirectRunner: failures", () => {
     expect(err.timestamp).toBe(15);
     expect(err.window?.toString()).toBe("[10, 20)");
     expect(err.cause).toBeInstanceOf(RangeError);
-    expect(err.message).toContain('step "Backdate" failed processing an element at timestamp 1970-01-01T00:00:00.015Z (15) in window [10, 20)');
+    expect(err.message).toContain(
+      'step "Backdate" failed processing an element at timestamp 1970-01-01T00:00:00.015Z (15) in window [10, 20)',
+    );
     expect(err.message).toContain(
       "cannot output with timestamp 1970-01-01T00:00:00.010Z (10): it is 5 ms before the input's timestamp " +
         "1970-01-01T00:00:00.015Z (15), more than the allowed skew of 0 ms",
@@ -123,7 +125,10 @@ describe("DirectRunner: failures", () => {
     expect(out.all().map((e) => e.timestamp)).toEqual([10]);
 
     const q = Pipeline.create();
-    windowed(q, 50).apply(withTimestamps((v: number) => v + 0.5), "Stamp");
+    windowed(q, 50).apply(
+      withTimestamps((v: number) => v + 0.5),
+      "Stamp",
+    );
     const err = await runError(q);
     expect(err.message).toMatch(/output timestamp 50.5 is not a whole number of epoch milliseconds/);
   });

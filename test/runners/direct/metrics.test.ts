@@ -14,7 +14,11 @@ import { window } from "../../../transforms/window-into.ts";
 /** Keyed events: two on time in [0,10), then the watermark passes 10, then one late (dropped: no lateness). */
 function pipeline(allowedLatenessMs = 0) {
   const stream = TestStream.create<KV<string, number>>("Events")
-    .addElements({ value: ["a", 1], timestamp: 1 }, { value: ["b", 2], timestamp: 2 }, { value: ["a", -1], timestamp: 3 })
+    .addElements(
+      { value: ["a", 1], timestamp: 1 },
+      { value: ["b", 2], timestamp: 2 },
+      { value: ["a", -1], timestamp: 3 },
+    )
     .advanceWatermarkTo(10)
     .addElements({ value: ["a", 4], timestamp: 4 })
     .advanceWatermarkTo(25)
@@ -70,7 +74,12 @@ describe("DirectRunner: metrics", () => {
     await running.waitUntilFinish();
     expect(seen.map((s) => s.event)).toEqual(["elements", "watermark", "elements", "watermark", "elements", "end"]);
     const [first, second, third, fourth, , last] = seen;
-    expect(first?.group).toMatchObject({ elementsIn: 2, elementsOut: 0, windows: 2, inputWatermark: Number.NEGATIVE_INFINITY });
+    expect(first?.group).toMatchObject({
+      elementsIn: 2,
+      elementsOut: 0,
+      windows: 2,
+      inputWatermark: Number.NEGATIVE_INFINITY,
+    });
     expect(second?.read.outputWatermark).toBe(10);
     expect(second?.group).toMatchObject({ inputWatermark: 10, outputWatermark: 10, elementsOut: 2, windows: 0 });
     expect(third?.group).toMatchObject({ droppedLate: 1, elementsIn: 3 });
@@ -99,6 +108,8 @@ describe("DirectRunner: metrics", () => {
 
   it("stepMetrics throws for an unknown step, listing the steps", async () => {
     const m = await new DirectRunner().run(pipeline());
-    expect(() => stepMetrics(m, "Nope")).toThrow(/^no step named "Nope"; steps: Read, Positive, Window, Group, Format$/);
+    expect(() => stepMetrics(m, "Nope")).toThrow(
+      /^no step named "Nope"; steps: Read, Positive, Window, Group, Format$/,
+    );
   });
 });

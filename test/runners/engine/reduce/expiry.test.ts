@@ -76,32 +76,37 @@ describe("ReduceRunner: expiry", () => {
 });
 
 describe("ReduceRunner: memory", () => {
-  const cases: [string, WindowFn, Parameters<typeof reduceHarness>[0]["trigger"]][] = [
+  const cases: [string, WindowFn, Parameters<typeof reduceHarness>[0]["trigger"], boolean?][] = [
     ["fixed, default trigger", fixed(10), defaultTrigger()],
     ["fixed, afterCount(2) (closed windows)", fixed(10), afterCount(2)],
     ["sliding, early and late firings", sliding(10, 5), afterWatermark({ early: afterCount(1), late: afterCount(1) })],
     ["sessions, repeatedly(afterCount(3))", sessions(7), repeatedly(afterCount(3))],
     ["sessions, afterProcessingTime", sessions(7), afterProcessingTime(3)],
+    ["sessions fused into the grouping, repeatedly(afterCount(3))", sessions(7), repeatedly(afterCount(3)), true],
+    ["sessions fused into the grouping, afterCount(2) (closed sessions)", sessions(7), afterCount(2), true],
     ["global, repeatedly(afterCount(4))", globalWindows(), repeatedly(afterCount(4))],
   ];
 
-  it.each(cases)("%s: after the watermark passes expiry no window, key or hold is left", (_, windowing, trigger) => {
-    const h = reduceHarness({ windowing, trigger, allowedLatenessMs: 30 });
-    for (let round = 0; round < 5; round++) {
-      h.advanceProcessingTime(round * 10);
-      h.bundle(...Array.from({ length: 40 }, (_, i) => ({ t: round * 20 + ((i * 7) % 50), key: `user${i % 9}` })));
-      h.advanceWatermark(round * 20);
-      h.bundle({ t: round * 20 - 15, key: "late" }); // partly late data
-    }
-    expect(h.windowCount()).toBeGreaterThan(0);
-    expect(h.runner.keys.size).toBeGreaterThan(0);
-    h.advanceProcessingTime(10_000);
-    h.advanceWatermark(Number.MAX_SAFE_INTEGER);
-    expect(h.windowCount()).toBe(0);
-    expect(h.runner.keys.size).toBe(0);
-    expect(h.runner.earliestHold()).toBe(Number.POSITIVE_INFINITY);
-    expect(h.runner.outputWatermark).toBe(Number.MAX_SAFE_INTEGER);
-  });
+  it.each(cases)(
+    "%s: after the watermark passes expiry no window, key or hold is left",
+    (_, windowing, trigger, fusedSessions) => {
+      const h = reduceHarness({ windowing, trigger, allowedLatenessMs: 30, fusedSessions });
+      for (let round = 0; round < 5; round++) {
+        h.advanceProcessingTime(round * 10);
+        h.bundle(...Array.from({ length: 40 }, (_, i) => ({ t: round * 20 + ((i * 7) % 50), key: `user${i % 9}` })));
+        h.advanceWatermark(round * 20);
+        h.bundle({ t: round * 20 - 15, key: "late" }); // partly late data
+      }
+      expect(h.windowCount()).toBeGreaterThan(0);
+      expect(h.runner.keys.size).toBeGreaterThan(0);
+      h.advanceProcessingTime(10_000);
+      h.advanceWatermark(Number.MAX_SAFE_INTEGER);
+      expect(h.windowCount()).toBe(0);
+      expect(h.runner.keys.size).toBe(0);
+      expect(h.runner.earliestHold()).toBe(Number.POSITIVE_INFINITY);
+      expect(h.runner.outputWatermark).toBe(Number.MAX_SAFE_INTEGER);
+    },
+  );
 
   it("windows are collected as the watermark passes each one's expiry, not only at the end", () => {
     const h = reduceHarness({ windowing: fixed(10), allowedLatenessMs: 5 });

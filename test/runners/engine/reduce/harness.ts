@@ -37,6 +37,11 @@ export interface HarnessOptions extends Partial<Omit<WindowingStrategy, "windowF
   readonly windowing: WindowFn;
   /** Combine values with this CombineFn instead of buffering them (a pane's `values` is then the output). */
   readonly combineFn?: CombineFn<unknown, unknown, unknown>;
+  /**
+   * For sessions: feed elements as the direct runner does when `window(sessions)` feeds the grouping directly
+   * (`processElementInSession`, the window assigned inside the grouping) instead of with assigned proto-windows.
+   */
+  readonly fusedSessions?: boolean;
 }
 
 /** A broken invariant of the grouping stage: names the stage, the window and the times. */
@@ -60,7 +65,7 @@ export function pane(window: string, timing: PaneTiming, index: number, more: Pa
 }
 
 export function reduceHarness(opts: HarnessOptions) {
-  const { windowing, combineFn, ...rest } = opts;
+  const { windowing, combineFn, fusedSessions, ...rest } = opts;
   const strategy: WindowingStrategy = {
     ...DEFAULT_WINDOWING,
     trigger: defaultTrigger() as Trigger,
@@ -157,6 +162,10 @@ export function reduceHarness(opts: HarnessOptions) {
   function addElements(elements: readonly HarnessElement[]): void {
     for (const e of elements) {
       const el = typeof e === "number" ? { t: e } : e;
+      if (fusedSessions && windowing.kind === "sessions") {
+        runner.processElementInSession(el.key ?? "k", el.value ?? el.t, el.t, windowing.gapMs);
+        continue;
+      }
       const windows = assignWindows(windowing, el.t, GLOBAL_WINDOWS);
       runner.processElement(el.key ?? "k", el.value ?? el.t, el.t, windows);
     }

@@ -1,9 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { afterCount, afterWatermark, defaultTrigger, repeatedly } from "../../../../core/triggers/trigger.ts";
 import { sessions } from "../../../../core/windows/window-fn.ts";
-import { pane, reduceHarness } from "./harness.ts";
+import { type HarnessOptions, pane, reduceHarness as makeHarness } from "./harness.ts";
 
-describe("ReduceRunner: session merging", () => {
+describe.each([
+  ["proto-windows assigned before the grouping", false],
+  ["session assignment fused into the grouping", true],
+])("ReduceRunner: session merging, %s", (_, fusedSessions) => {
+  const reduceHarness = (opts: HarnessOptions) => makeHarness({ ...opts, fusedSessions });
+
   it("merges overlapping proto-sessions, and a late element inside a fired session is a LATE pane of it", () => {
     const h = reduceHarness({
       windowing: sessions(10),

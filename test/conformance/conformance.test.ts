@@ -1,0 +1,171 @@
+/**
+ * The conformance suite: every windowing/trigger transcript (`../shared/conformance/FORMAT.md`) of the shared examples
+ * and of `test/conformance/cases/` runs on the direct runner, one test per case. The case files are read when this
+ * module loads, so each case is its own test; a missing `cases/` folder just contributes no cases.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import {
+  panesMatch,
+  parseTranscripts,
+  runCase,
+  runCaseSafely,
+  type TranscriptCase,
+  type TranscriptPane,
+} from "../../runners/direct/conformance.ts";
+
+const EXAMPLES_DIR = fileURLToPath(new URL("../../../shared/conformance/examples/", import.meta.url));
+const CASES_DIR = fileURLToPath(new URL("./cases/", import.meta.url));
+
+/** The `.json` files of a folder, sorted; none when the folder does not exist. */
+function jsonFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+/** Each case file with its cases, or the error that kept it from being read (reported as a failing test). */
+const FILES: [string, TranscriptCase[] | Error][] = [...jsonFiles(EXAMPLES_DIR), ...jsonFiles(CASES_DIR)].map(
+  (file) => {
+    const name = file.slice(file.indexOf("conformance/"));
+    try {
+      return [name, parseTranscripts(readFileSync(file, "utf8"), file)];
+    } catch (e) {
+      return [name, e instanceof Error ? e : new Error(String(e))];
+    }
+  },
+);
+
+describe("conformance transcripts on the direct runner", () => {
+  it("finds the shared examples", () => {
+    expect(FILES.some(([file, cases]) => file.includes("examples/") && Array.isArray(cases) && cases.length > 0)).toBe(
+      true,
+    );
+  });
+
+  describe.each(FILES)("%s", (_file, cases) => {
+    if (cases instanceof Error) {
+      it("can be read", () => {
+        throw cases;
+      });
+      return;
+    }
+    it("has unique case names", () => {
+      const names = cases.map((c) => c.name);
+      expect(new Set(names).size).toBe(names.length);
+    });
+    it.each(cases.map((c) => [c.name, c] as const))("%s", async (name, c) => {
+      const result = await runCase(c);
+      // On failure the diff shows the step, the expected panes and the actual ones.
+      expect(result).toEqual({ name, pass: true });
+    });
+  });
+});
+
+describe("the conformance harness itself", () => {
+  const onTime: TranscriptCase = {
+    name: "on_time",
+    windowing: { kind: "fixed", size: 10 },
+    trigger: { type: "default" },
+    accumulation: "discarding",
+    allowedLatenessMs: 0,
+    timestampCombiner: "endOfWindow",
+    actions: [
+      {
+        input: [
+          { value: 1, timestamp: 1 },
+          { value: 2, timestamp: 5 },
+        ],
+      },
+      { watermark: 5 },
+      { expect: [] },
+      { watermark: 10 },
+      { expect: [{ window: [0, 10], values: [2, 1], timing: "ON_TIME", paneIndex: 0, isLast: true, timestamp: 9 }] },
+    ],
+  };
+
+  it("passes a correct case", async () => {
+    expect(await runCase(onTime)).toEqual({ name: "on_time", pass: true });
+  });
+
+  it.each<[string, TranscriptPane[]]>([
+    ["wrong timing", [{ window: [0, 10], values: [1, 2], timing: "LATE" }]],
+    ["wrong values", [{ window: [0, 10], values: [1] }]],
+    ["wrong window", [{ window: [0, 5], values: [1, 2] }]],
+    ["wrong timestamp", [{ window: [0, 10], values: [1, 2], timestamp: 10 }]],
+    ["a missing pane", []],
+    [
+      "an extra pane",
+      [
+        { window: [0, 10], values: [1, 2] },
+        { window: [10, 20], values: [] },
+      ],
+    ],
+  ])("fails a deliberately wrong expectation (%s), reporting the step and both sides", async (_, wrong) => {
+    const c: TranscriptCase = { ...onTime, actions: [...onTime.actions.slice(0, 4), { expect: wrong }] };
+    const result = await runCase(c);
+    expect(result.pass).toBe(false);
+    expect(result.step).toBe(4);
+    expect(result.expected).toEqual(wrong);
+    expect(result.actual).toEqual([expect.objectContaining({ window: [0, 10], values: [1, 2], timing: "ON_TIME" })]);
+    expect(panesMatch(wrong, result.actual ?? [])).toBe(false);
+  });
+
+  it("fails when panes fire earlier than expected", async () => {
+    const c: TranscriptCase = {
+      ...onTime,
+      actions: [onTime.actions[0]!, { watermark: 10 }, { expect: [] }, { watermark: 20 }, { expect: [] }],
+    };
+    expect(await runCase(c)).toMatchObject({ pass: false, step: 2 });
+  });
+
+  describe("panesMatch", () => {
+    const a: TranscriptPane = { window: [0, 10], values: [1, 2], timing: "ON_TIME", paneIndex: 0 };
+    const b: TranscriptPane = { window: [10, 20], values: [3], timing: "EARLY", paneIndex: 0 };
+
+    it("matches one to one, in any order, with values compared sorted", () => {
+      expect(panesMatch([a, b], [b, a])).toBe(true);
+      expect(panesMatch([{ ...a, values: [2, 1] }], [a])).toBe(true);
+      expect(panesMatch([], [])).toBe(true);
+    });
+
+    it("does not check fields the expectation leaves out", () => {
+      expect(panesMatch([{ window: [0, 10], values: [1, 2] }], [a])).toBe(true);
+    });
+
+    it("fails on a different count, a different field, or a pane matched twice", () => {
+      expect(panesMatch([a], [a, b])).toBe(false);
+      expect(panesMatch([{ ...a, paneIndex: 1 }], [a])).toBe(false);
+      expect(panesMatch([{ ...a, key: "x" }], [{ ...a, key: "y" }])).toBe(false);
+      expect(panesMatch([a, a], [a, b])).toBe(false);
+    });
+  });
+
+  describe("parseTranscripts", () => {
+    it("fills in the defaults", () => {
+      const [c] = parseTranscripts(
+        JSON.stringify([{ name: "x", windowing: { kind: "global" }, trigger: { type: "default" }, actions: [] }]),
+        "f.json",
+      );
+      expect(c).toMatchObject({ accumulation: "discarding", allowedLatenessMs: 0, timestampCombiner: "endOfWindow" });
+    });
+
+    it.each([
+      ["not JSON", "{", /^f\.json: not valid JSON/],
+      ["not an array", "{}", /^f\.json: expected a JSON array of cases$/],
+      ["a case without a name", "[{}]", /^f\.json: case 0 has no name$/],
+      ["a case without actions", '[{"name":"n","windowing":{},"trigger":{}}]', /^f\.json: case "n" has no actions$/],
+    ])("rejects %s", (_, text, message) => {
+      expect(() => parseTranscripts(text, "f.json")).toThrow(message);
+    });
+  });
+
+  it("runCaseSafely turns a case that cannot run into a failed result with the error", async () => {
+    const result = await runCaseSafely({ ...onTime, windowing: { kind: "hexagonal" } });
+    expect(result).toEqual({ name: "on_time", pass: false, error: 'unknown windowing.kind "hexagonal"' });
+  });
+});
