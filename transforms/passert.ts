@@ -78,12 +78,14 @@ export class PAssertion<T> {
   ) {
     const captured = this.captured;
     pc.apply(
-      parDo<T, never>({
-        process(value, ctx) {
-          captured.push({ value, timestamp: ctx.timestamp, window: ctx.window, pane: ctx.pane });
+      parDo<T, never>(
+        {
+          process(value, ctx) {
+            captured.push({ value, timestamp: ctx.timestamp, window: ctx.window, pane: ctx.pane });
+          },
         },
-      }),
-      name,
+        name,
+      ),
     );
   }
 
