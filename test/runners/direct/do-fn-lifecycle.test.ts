@@ -116,6 +116,24 @@ describe("DirectRunner: DoFn lifecycle", () => {
     expect((err as StepError).message).toBe('step "Connect" failed in setup: no connection');
   });
 
+  it("when one DoFn's setup fails, the DoFns already set up are torn down", async () => {
+    const log: string[] = [];
+    const p = Pipeline.create();
+    const xs = p.apply(create([1]));
+    xs.apply(parDo(logging<number>(log)), "Opened");
+    xs.apply(
+      parDo<number, number>({
+        setup() {
+          throw new Error("no connection");
+        },
+        process() {},
+      }),
+      "Fails",
+    );
+    await expect(new DirectRunner().run(p)).rejects.toThrow('step "Fails" failed in setup: no connection');
+    expect(log).toEqual(["setup", "teardown"]);
+  });
+
   it("a failing finishBundle fails the run with a StepError naming the phase", async () => {
     const p = Pipeline.create();
     p.apply(create([1])).apply(

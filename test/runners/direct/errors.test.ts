@@ -1,11 +1,15 @@
 import { describe, expect, it } from "vitest";
+import type { CombineFn } from "../../../core/combine-fn.ts";
 import type { KV } from "../../../core/kv.ts";
+import type { PCollection } from "../../../core/pcollection.ts";
+import type { PTransform } from "../../../core/ptransform.ts";
 import { Pipeline } from "../../../core/pipeline.ts";
-import { fixed } from "../../../core/windows/window-fn.ts";
+import { fixed, sessions } from "../../../core/windows/window-fn.ts";
 import { IntervalWindow } from "../../../core/windows/window.ts";
 import { TestStream } from "../../../io/test-stream/test-stream.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import { StepError } from "../../../runners/fn/step-error.ts";
+import { combinePerKey } from "../../../transforms/combine.ts";
 import { map, withTimestamps } from "../../../transforms/element-wise.ts";
 import { groupByKey } from "../../../transforms/group-by-key.ts";
 import { parDo } from "../../../transforms/par-do.ts";
@@ -142,6 +146,72 @@ describe("DirectRunner: failures", () => {
     expect(err.step).toBe("Group");
     expect(err.message).toContain('grouping needs key-value pairs [key, value], got {"id":3}');
     expect(err.cause).toBeInstanceOf(TypeError);
+  });
+
+  it("grouping a non-KV element in session windows fails the same way", async () => {
+    const p = Pipeline.create();
+    p.apply(read(TestStream.create<number>().addElements({ value: 3, timestamp: 3 })))
+      .apply(window(sessions(10)))
+      .apply(groupByKey<string, number>() as unknown as PTransform<PCollection<number>, unknown>, "Group");
+    const err = await runError(p);
+    expect(err.step).toBe("Group");
+    expect(err.message).toContain("grouping needs key-value pairs [key, value], got 3");
+  });
+
+  describe("an exception in a CombineFn fails the run with a StepError naming the combining step", () => {
+    const failing: CombineFn<number, number, number> = {
+      createAccumulator: () => 0,
+      addInput: (acc, v) => {
+        if (v === 2) throw new Error("cannot add 2");
+        return acc + v;
+      },
+      mergeAccumulators: (accs) => accs.reduce((a, b) => a + b, 0),
+      extractOutput: (acc) => {
+        if (acc === 5) throw new Error("cannot output 5");
+        return acc;
+      },
+    };
+    const keyed = (p: Pipeline, ...vs: number[]) =>
+      p.apply(
+        read(
+          TestStream.create<KV<string, number>>().addElements(
+            ...vs.map((v) => ({ value: ["k", v] as KV<string, number>, timestamp: v })),
+          ),
+        ),
+      );
+
+    it("in addInput, right after windowing", async () => {
+      const p = Pipeline.create();
+      keyed(p, 1, 2)
+        .apply(window(fixed(10)))
+        .apply(combinePerKey<string, number, number, number>(failing), "Combine");
+      const err = await runError(p);
+      expect(err.step).toBe("Combine");
+      expect(err.timestamp).toBe(2);
+      expect(err.window?.toString()).toBe("[0, 10)");
+      expect((err.cause as Error).message).toBe("cannot add 2");
+    });
+
+    it("in addInput, after a DoFn (the DoFn is not blamed)", async () => {
+      const p = Pipeline.create();
+      keyed(p, 1, 2)
+        .apply(window(fixed(10)))
+        .apply(map((kv: KV<string, number>) => kv, "Identity"))
+        .apply(combinePerKey<string, number, number, number>(failing), "Combine");
+      const err = await runError(p);
+      expect(err.step).toBe("Combine");
+      expect(err.window?.toString()).toBe("[0, 10)");
+    });
+
+    it("in extractOutput, when the pane fires", async () => {
+      const p = Pipeline.create();
+      keyed(p, 5)
+        .apply(window(fixed(10)))
+        .apply(combinePerKey<string, number, number, number>(failing), "Combine");
+      const err = await runError(p);
+      expect(err.step).toBe("Combine");
+      expect((err.cause as Error).message).toBe("cannot output 5");
+    });
   });
 
   it("a failing run rejects waitUntilFinish of a started run too", async () => {
