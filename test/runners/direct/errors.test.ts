@@ -1,15 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { CombineFn } from "../../../core/combine-fn.ts";
 import type { KV } from "../../../core/kv.ts";
-import type { PCollection } from "../../../core/pcollection.ts";
-import type { PTransform } from "../../../core/ptransform.ts";
 import { Pipeline } from "../../../core/pipeline.ts";
-import { fixed, sessions } from "../../../core/windows/window-fn.ts";
+import { fixed } from "../../../core/windows/window-fn.ts";
 import { IntervalWindow } from "../../../core/windows/window.ts";
 import { TestStream } from "../../../io/test-stream/test-stream.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import { StepError } from "../../../runners/fn/step-error.ts";
-import { combinePerKey } from "../../../transforms/combine.ts";
 import { map, withTimestamps } from "../../../transforms/element-wise.ts";
 import { groupByKey } from "../../../transforms/group-by-key.ts";
 import { parDo } from "../../../transforms/par-do.ts";
@@ -96,9 +92,7 @@ describe("DirectRunner: failures", () => {
     expect(err.timestamp).toBe(15);
     expect(err.window?.toString()).toBe("[10, 20)");
     expect(err.cause).toBeInstanceOf(RangeError);
-    expect(err.message).toContain(
-      'step "Backdate" failed processing an element at timestamp 1970-01-01T00:00:00.015Z (15) in window [10, 20)',
-    );
+    expect(err.message).toContain('step "Backdate" failed processing an element at timestamp 1970-01-01T00:00:00.015Z (15) in window [10, 20)');
     expect(err.message).toContain(
       "cannot output with timestamp 1970-01-01T00:00:00.010Z (10): it is 5 ms before the input's timestamp " +
         "1970-01-01T00:00:00.015Z (15), more than the allowed skew of 0 ms",
@@ -129,10 +123,7 @@ describe("DirectRunner: failures", () => {
     expect(out.all().map((e) => e.timestamp)).toEqual([10]);
 
     const q = Pipeline.create();
-    windowed(q, 50).apply(
-      withTimestamps((v: number) => v + 0.5),
-      "Stamp",
-    );
+    windowed(q, 50).apply(withTimestamps((v: number) => v + 0.5), "Stamp");
     const err = await runError(q);
     expect(err.message).toMatch(/output timestamp 50.5 is not a whole number of epoch milliseconds/);
   });
@@ -146,72 +137,6 @@ describe("DirectRunner: failures", () => {
     expect(err.step).toBe("Group");
     expect(err.message).toContain('grouping needs key-value pairs [key, value], got {"id":3}');
     expect(err.cause).toBeInstanceOf(TypeError);
-  });
-
-  it("grouping a non-KV element in session windows fails the same way", async () => {
-    const p = Pipeline.create();
-    p.apply(read(TestStream.create<number>().addElements({ value: 3, timestamp: 3 })))
-      .apply(window(sessions(10)))
-      .apply(groupByKey<string, number>() as unknown as PTransform<PCollection<number>, unknown>, "Group");
-    const err = await runError(p);
-    expect(err.step).toBe("Group");
-    expect(err.message).toContain("grouping needs key-value pairs [key, value], got 3");
-  });
-
-  describe("an exception in a CombineFn fails the run with a StepError naming the combining step", () => {
-    const failing: CombineFn<number, number, number> = {
-      createAccumulator: () => 0,
-      addInput: (acc, v) => {
-        if (v === 2) throw new Error("cannot add 2");
-        return acc + v;
-      },
-      mergeAccumulators: (accs) => accs.reduce((a, b) => a + b, 0),
-      extractOutput: (acc) => {
-        if (acc === 5) throw new Error("cannot output 5");
-        return acc;
-      },
-    };
-    const keyed = (p: Pipeline, ...vs: number[]) =>
-      p.apply(
-        read(
-          TestStream.create<KV<string, number>>().addElements(
-            ...vs.map((v) => ({ value: ["k", v] as KV<string, number>, timestamp: v })),
-          ),
-        ),
-      );
-
-    it("in addInput, right after windowing", async () => {
-      const p = Pipeline.create();
-      keyed(p, 1, 2)
-        .apply(window(fixed(10)))
-        .apply(combinePerKey<string, number, number, number>(failing), "Combine");
-      const err = await runError(p);
-      expect(err.step).toBe("Combine");
-      expect(err.timestamp).toBe(2);
-      expect(err.window?.toString()).toBe("[0, 10)");
-      expect((err.cause as Error).message).toBe("cannot add 2");
-    });
-
-    it("in addInput, after a DoFn (the DoFn is not blamed)", async () => {
-      const p = Pipeline.create();
-      keyed(p, 1, 2)
-        .apply(window(fixed(10)))
-        .apply(map((kv: KV<string, number>) => kv, "Identity"))
-        .apply(combinePerKey<string, number, number, number>(failing), "Combine");
-      const err = await runError(p);
-      expect(err.step).toBe("Combine");
-      expect(err.window?.toString()).toBe("[0, 10)");
-    });
-
-    it("in extractOutput, when the pane fires", async () => {
-      const p = Pipeline.create();
-      keyed(p, 5)
-        .apply(window(fixed(10)))
-        .apply(combinePerKey<string, number, number, number>(failing), "Combine");
-      const err = await runError(p);
-      expect(err.step).toBe("Combine");
-      expect((err.cause as Error).message).toBe("cannot output 5");
-    });
   });
 
   it("a failing run rejects waitUntilFinish of a started run too", async () => {

@@ -193,3 +193,45 @@ describe("ReduceRunner: trigger firing", () => {
     expect(h.fired()).toEqual([pane("[5,15)", "ON_TIME", 0, { values: [7] })]);
   });
 });
+
+describe("ReduceRunner: closing and on-time behaviour", () => {
+  it('closingBehavior "fireAlways" emits the final pane at expiry even with nothing new', () => {
+    const h = reduceHarness({
+      windowing: fixed(10),
+      allowedLatenessMs: 50,
+      trigger: afterWatermark({ late: afterCount(1) }),
+      closingBehavior: "fireAlways",
+    });
+    h.element(1);
+    h.advanceWatermark(10);
+    expect(h.fired()).toEqual([pane("[0,10)", "ON_TIME", 0, { values: [1], isLast: false })]);
+    h.advanceWatermark(60);
+    expect(h.fired()).toEqual([pane("[0,10)", "LATE", 1, { values: [], isLast: true, timestamp: 9 })]);
+  });
+
+  it('the default closingBehavior "fireIfNonEmpty" skips it', () => {
+    const h = reduceHarness({ windowing: fixed(10), allowedLatenessMs: 50, trigger: afterWatermark({ late: afterCount(1) }) });
+    h.element(1);
+    h.advanceWatermark(60);
+    expect(h.fired()).toEqual([pane("[0,10)", "ON_TIME", 0, { values: [1], isLast: true })]);
+    const g = reduceHarness({ windowing: fixed(10), allowedLatenessMs: 50, trigger: afterWatermark({ late: afterCount(1) }) });
+    g.element(1);
+    g.advanceWatermark(10);
+    g.advanceWatermark(60);
+    expect(g.fired()).toEqual([pane("[0,10)", "ON_TIME", 0, { isLast: false })]);
+  });
+
+  it('onTimeBehavior "fireIfNonEmpty" skips an empty on-time pane, and the skipped pane takes no index', () => {
+    const h = reduceHarness({
+      windowing: fixed(10),
+      allowedLatenessMs: 50,
+      trigger: afterWatermark({ early: afterCount(1), late: afterCount(1) }),
+      onTimeBehavior: "fireIfNonEmpty",
+    });
+    h.element(1);
+    h.advanceWatermark(10);
+    expect(h.fired()).toEqual([pane("[0,10)", "EARLY", 0, { values: [1] })]);
+    h.element(2);
+    expect(h.fired()).toEqual([pane("[0,10)", "LATE", 1, { values: [2], nonSpeculativeIndex: 0 })]);
+  });
+});

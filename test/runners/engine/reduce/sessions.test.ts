@@ -163,6 +163,20 @@ describe.each([
       expect(h.fired()).toEqual([pane("[5,15)", "EARLY", 0, { isLast: true, values: [5] })]);
     });
 
+    it("a proto-session equal to a closed session still merges with another element of its bundle", () => {
+      for (const order of [
+        [1, 5],
+        [5, 1],
+      ]) {
+        const h = reduceHarness({ windowing: sessions(10), allowedLatenessMs: 100, trigger: afterCount(1) });
+        h.element(1);
+        expect(h.fired()).toEqual([pane("[1,11)", "EARLY", 0, { isLast: true })]);
+        h.bundle(...order); // [1,11) and [5,15) merge into [1,15) before anything is dropped (Beam merges the bundle first)
+        expect(h.fired()).toEqual([pane("[1,15)", "EARLY", 0, { values: [1, 5], isLast: true })]);
+        expect(h.counters.droppedClosed).toBe(0);
+      }
+    });
+
     it("a repeatedly trigger keeps merged sessions open", () => {
       const h = reduceHarness({ windowing: sessions(10), trigger: repeatedly(afterCount(2)) });
       h.bundle(1, 3);
