@@ -22,6 +22,8 @@ export function canonicalJson(v: unknown): string {
   if (v === undefined) return "undefined";
   if (v === null || typeof v !== "object") {
     if (typeof v === "bigint") return `${v}n`;
+    // JSON.stringify turns NaN and the infinities into null: keep them apart.
+    if (typeof v === "number" && !Number.isFinite(v)) return String(v);
     return JSON.stringify(v);
   }
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;

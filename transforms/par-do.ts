@@ -10,8 +10,13 @@ export type ParDoOutputs<O, Tags extends object> = { readonly main: PCollection<
 
 /** A ParDo: a DoFn applied to each element. `withOutputs` exposes its tagged outputs too. */
 export interface ParDo<I, O, Tags extends object> extends PTransform<PCollection<I>, PCollection<O>> {
-  /** The same ParDo, returning the main output and every tagged output, e.g. `{ main, deadLetter }`. */
-  withOutputs<T extends Tags = Tags>(...tags: (keyof T & string)[]): PTransform<PCollection<I>, ParDoOutputs<O, T>>;
+  /**
+   * The same ParDo, returning the main output and the named tagged outputs, e.g. `.withOutputs("deadLetter")` gives
+   * `{ main, deadLetter }`, each typed from the DoFn's tags. Only the named tags are outputs.
+   */
+  withOutputs<const Ks extends keyof Tags & string>(
+    ...tags: Ks[]
+  ): PTransform<PCollection<I>, ParDoOutputs<O, Pick<Tags, Ks>>>;
 }
 
 const RESERVED_TAGS = new Set(["main"]);
@@ -53,11 +58,14 @@ export function parDo<I, O, Tags extends object = OutputTags>(fn: DoFn<I, O, Tag
   };
   return {
     ...single,
-    withOutputs<T extends Tags = Tags>(...tags: (keyof T & string)[]) {
+    withOutputs<const Ks extends keyof Tags & string>(...tags: Ks[]) {
       return {
         name,
         expand: (input: PCollection<I>) =>
-          expandParDo(input, fn as DoFn<I, O, Record<string, unknown>>, tags) as unknown as ParDoOutputs<O, T>,
+          expandParDo(input, fn as DoFn<I, O, Record<string, unknown>>, tags) as unknown as ParDoOutputs<
+            O,
+            Pick<Tags, Ks>
+          >,
       };
     },
   };

@@ -97,6 +97,34 @@ function canFire(t: Trigger): boolean {
   }
 }
 
+/** The most nodes a trigger tree may have: the engine keeps a window's finished bits in one 32-bit word. */
+export const MAX_TRIGGER_NODES = 31;
+
+/** How many state-machine nodes the trigger becomes (an afterWatermark with only late firings gets a `never` early). */
+export function triggerNodeCount(t: Trigger): number {
+  switch (t.type) {
+    case "default":
+    case "never":
+    case "afterCount":
+    case "afterProcessingTime":
+    case "afterSynchronizedProcessingTime":
+      return 1;
+    case "afterWatermark":
+      if (!t.early && !t.late) return 1;
+      return 1 + (t.early ? triggerNodeCount(t.early) : 1) + (t.late ? triggerNodeCount(t.late) : 0);
+    case "repeatedly":
+      return 1 + triggerNodeCount(t.trigger);
+    case "afterEach":
+    case "afterAny":
+    case "afterAll":
+      return t.triggers.reduce((n, s) => n + triggerNodeCount(s), 1);
+    case "orFinally":
+      return 1 + triggerNodeCount(t.main) + triggerNodeCount(t.until);
+    default:
+      return assertNever(t);
+  }
+}
+
 /**
  * The problems of a trigger spec, each naming the sub-trigger by its path (`trigger.early.count`). Empty when valid.
  * Rejects what can never work: counts below one, negative delays, empty composites, a sub-trigger that can never
@@ -104,6 +132,10 @@ function canFire(t: Trigger): boolean {
  */
 export function triggerProblems(t: Trigger, path = "trigger"): string[] {
   const problems: string[] = [];
+  if (path === "trigger") {
+    const n = triggerNodeCount(t);
+    if (n > MAX_TRIGGER_NODES) problems.push(`trigger has ${n} nodes; at most ${MAX_TRIGGER_NODES} are supported`);
+  }
   switch (t.type) {
     case "default":
     case "never":

@@ -46,7 +46,18 @@ export class DirectRunner {
   }
 
   start(pipeline: Pipeline, options: RunOptions = {}): RunningPipeline {
-    const exec = new Execution(pipeline, options);
+    let exec: Execution;
+    try {
+      exec = new Execution(pipeline, options);
+    } catch (e) {
+      // A pipeline the runner cannot execute is reported through the run's promise, like any other failure.
+      const failed = Promise.reject(e);
+      failed.catch(() => {});
+      return {
+        metrics: () => ({ steps: [], processingTime: Number.NEGATIVE_INFINITY, sourceEvents: 0 }),
+        waitUntilFinish: () => failed,
+      };
+    }
     const done = exec.run();
     done.catch(() => {});
     return { metrics: () => exec.metrics(), waitUntilFinish: () => done };
@@ -75,8 +86,8 @@ class Execution {
 
   async run(): Promise<MetricsSnapshot> {
     const plan = this.plan;
-    for (const r of plan.doFns) r.setup();
     try {
+      for (const r of plan.doFns) r.setup();
       for (const s of plan.sources) s.reader = s.source.open();
       this.syncProcessingTime();
       this.settle();
@@ -163,7 +174,7 @@ class Execution {
   /** Moves every grouping's processing time to the clock, firing due processing-time timers. */
   private syncProcessingTime(): void {
     const now = this.clock.now();
-    for (const g of this.plan.groups) g.reduce.advanceProcessingTime(now);
+    for (const g of this.plan.groups) g.advanceProcessingTime(now);
   }
 
   /** Ends the bundle in every step that started one, until no step has an open bundle. */
@@ -190,7 +201,7 @@ class Execution {
       for (const g of this.plan.groups) {
         const upstream = this.plan.groupUpstream.get(g) ?? [];
         const w = minWatermark(upstream);
-        if (w > g.reduce.inputWatermark) g.reduce.advanceInputWatermark(w);
+        if (w > g.reduce.inputWatermark) g.advanceInputWatermark(w);
         if (g.queue.size > 0) moved = true;
       }
       if (!moved) return;

@@ -2,6 +2,7 @@ import type { CombineFn } from "../../core/combine-fn.ts";
 import type { PaneInfo } from "../../core/pane.ts";
 import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
 import type { BoundedWindow } from "../../core/windows/window.ts";
+import { ReduceFnError } from "../engine/reduce/reduce-fn-error.ts";
 import { bufferingReduceFn, combiningReduceFn, type ReduceFn } from "../engine/reduce/reduce-fn.ts";
 import { type PaneSink, ReduceRunner } from "../engine/reduce/reduce-runner.ts";
 import type { Receiver } from "../fn/receiver.ts";
@@ -45,7 +46,11 @@ export class GroupStage implements Receiver, PaneSink<unknown, unknown> {
         new TypeError(`grouping needs key-value pairs [key, value], got ${preview(value)}`),
       );
     }
-    this.reduce.processElement(value[0], value[1], timestamp, windows);
+    try {
+      this.reduce.processElement(value[0], value[1], timestamp, windows);
+    } catch (e) {
+      throw this.wrap(e);
+    }
   }
 
   /** Receives an element whose session window is assigned here (see `FusedSessionAssign`). */
@@ -62,13 +67,44 @@ export class GroupStage implements Receiver, PaneSink<unknown, unknown> {
         new TypeError(`grouping needs key-value pairs [key, value], got ${preview(value)}`),
       );
     }
-    this.reduce.processElementInSession(value[0], value[1], timestamp, gapMs);
+    try {
+      this.reduce.processElementInSession(value[0], value[1], timestamp, gapMs);
+    } catch (e) {
+      throw this.wrap(e);
+    }
   }
 
   /** Ends the bundle: the engine asks the triggers of the windows it touched. */
   finishBundle(): void {
     this.inBundle = false;
-    this.reduce.finishBundle();
+    try {
+      this.reduce.finishBundle();
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /** Advances the input watermark, firing due timers (see `ReduceRunner.advanceInputWatermark`). */
+  advanceInputWatermark(watermark: number): void {
+    try {
+      this.reduce.advanceInputWatermark(watermark);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  advanceProcessingTime(now: number): void {
+    try {
+      this.reduce.advanceProcessingTime(now);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /** Reports a failure of the user's CombineFn as a failure of this step, with the window and time involved. */
+  private wrap(e: unknown): unknown {
+    if (e instanceof ReduceFnError) return new StepError(this.stepName, e.timestamp, e.window, e.cause, e.phase);
+    return e;
   }
 
   emitPane(key: unknown, value: unknown, timestamp: number, window: BoundedWindow, pane: PaneInfo): void {

@@ -3,6 +3,7 @@ import type { KV } from "../../core/kv.ts";
 import { Pipeline } from "../../core/pipeline.ts";
 import {
   afterAll,
+  afterAny,
   afterCount,
   afterEach,
   afterProcessingTime,
@@ -62,6 +63,12 @@ describe("window(...): build-time errors name the transform and the problem", ()
       input().apply(window(fixed(10), { trigger: afterEach(repeatedly(afterCount(1)), afterCount(2)) })),
     );
     expect(e.message).toMatch(/trigger\.triggers\[1\]: can never fire, because afterEach step 0 \(repeatedly\)/);
+  });
+
+  it("a trigger with more nodes than the engine supports (31)", () => {
+    const huge = afterAny(...Array.from({ length: 40 }, () => afterCount(1)));
+    const e = buildError(() => input().apply(window(fixed(10), { trigger: huge }), "Huge"));
+    expect(e.message).toMatch(/^Huge: .*41 nodes.*31/);
   });
 
   it("negative allowed lateness", () => {

@@ -1,15 +1,27 @@
 import { describe, expectTypeOf, it } from "vitest";
-import type { KV } from "../../core/kv.ts";
-import type { PCollection } from "../../core/pcollection.ts";
-import { Pipeline } from "../../core/pipeline.ts";
-import { combinePerKey, count, latest, mean, sum, top } from "../../transforms/combine.ts";
-import { filter, flatMap, map, withKeys } from "../../transforms/element-wise.ts";
-import { flattenAll } from "../../transforms/flatten.ts";
-import { groupByKey } from "../../transforms/group-by-key.ts";
-import { parDo } from "../../transforms/par-do.ts";
-import { partition } from "../../transforms/partition.ts";
-import { assertThat, type PAssertion } from "../../transforms/passert.ts";
-import { create } from "../../transforms/read.ts";
+// The public API, as a user imports it.
+import {
+  assertThat,
+  combinePerKey,
+  count,
+  create,
+  filter,
+  flatMap,
+  flattenAll,
+  groupByKey,
+  type KV,
+  latest,
+  map,
+  mean,
+  type PAssertion,
+  type PCollection,
+  Pipeline,
+  parDo,
+  partition,
+  sum,
+  top,
+  withKeys,
+} from "../../index.ts";
 
 interface Event {
   readonly user: string;
@@ -77,15 +89,65 @@ describe("element types flow through transforms", () => {
     expectTypeOf(assertThat(events)).toEqualTypeOf<PAssertion<Event>>();
   });
 
-  // Known gap (issue 2 note): withOutputs("tag", ...) does not yet type the tagged outputs from the DoFn's tags;
-  // the explicit form below does.
-  it("an explicit tag record types the outputs", () => {
+  it("inside a multi-output DoFn, the main output and each tag take their own element type", () => {
     const outs = lines.apply(
-      parDo<string, Event, { deadLetter: BadMessage }>({ process() {} }).withOutputs<{ deadLetter: BadMessage }>(
-        "deadLetter",
-      ),
+      parDo<string, Event, { deadLetter: BadMessage; count: number }>({
+        process(raw, ctx) {
+          expectTypeOf(ctx.element).toEqualTypeOf<string>();
+          if (raw === "") ctx.outputTo("deadLetter", { raw, reason: "empty" });
+          else ctx.output({ user: raw, ms: 0 });
+          ctx.outputTo("count", 1);
+          // @ts-expect-error: the tag's element type is BadMessage, not string
+          ctx.outputTo("deadLetter", "oops");
+          // @ts-expect-error: an undeclared tag
+          ctx.outputTo("missing", 1);
+          // @ts-expect-error: the main output is Event
+          ctx.output("not an event");
+        },
+      }).withOutputs("deadLetter", "count"),
     );
+    expectTypeOf(outs.main).toEqualTypeOf<PCollection<Event>>();
+    // @ts-expect-error: no such output
+    outs.other;
+    // @ts-expect-error: a tag that is not one of the DoFn's tags
+    parDo<string, Event, { deadLetter: BadMessage }>({ process() {} }).withOutputs("typo");
+  });
+
+  it("a multi-output ParDo gives typed tagged outputs", () => {
+    const outs = lines.apply(
+      parDo<string, Event, { deadLetter: BadMessage; count: number }>({
+        process(raw, ctx) {
+          expectTypeOf(ctx.element).toEqualTypeOf<string>();
+          if (raw === "") ctx.outputTo("deadLetter", { raw, reason: "empty" });
+          else ctx.output({ user: raw, ms: 0 });
+          ctx.outputTo("count", 1);
+          // @ts-expect-error: the tag's element type is BadMessage, not string
+          ctx.outputTo("deadLetter", "oops");
+          // @ts-expect-error: an undeclared tag
+          ctx.outputTo("missing", 1);
+          // @ts-expect-error: the main output is Event
+          ctx.output("not an event");
+        },
+      }).withOutputs("deadLetter", "count"),
+    );
+    expectTypeOf(outs.main).toEqualTypeOf<PCollection<Event>>();
     expectTypeOf(outs.deadLetter).toEqualTypeOf<PCollection<BadMessage>>();
+    expectTypeOf(outs.count).toEqualTypeOf<PCollection<number>>();
+    // @ts-expect-error: the deadLetter output holds BadMessage, not string
+    const wrongElement: PCollection<string> = outs.deadLetter;
+    // @ts-expect-error: no such output
+    outs.other;
+    expectTypeOf(wrongElement).not.toBeNever();
+  });
+
+  it("only the declared tags are outputs", () => {
+    const fn = parDo<string, Event, { deadLetter: BadMessage; count: number }>({ process() {} });
+    // @ts-expect-error: a tag that is not one of the DoFn's tags
+    fn.withOutputs("typo");
+    const outs = lines.apply(fn.withOutputs("deadLetter"));
+    // @ts-expect-error: "count" was not passed to withOutputs, so there is no such output at run time
+    outs.count;
+    expectTypeOf(outs).toHaveProperty("deadLetter");
   });
 });
 

@@ -1,3 +1,4 @@
+import type { CustomWindowFn } from "../../../core/windows/window-fn.ts";
 import { type BoundedWindow, IntervalWindow } from "../../../core/windows/window.ts";
 import type { TriggerState } from "../triggers/machine.ts";
 import type { ReduceRunner } from "./reduce-runner.ts";
@@ -30,10 +31,15 @@ export class MergingWindows<K, A> {
   private readonly pairTrig: TriggerState[] = [EMPTY_TRIGGER_STATE, EMPTY_TRIGGER_STATE];
   private readonly oneHold: number[] = [Number.NaN];
 
-  constructor(private readonly runner: ReduceRunner<K, unknown, A, unknown>) {}
+  constructor(
+    private readonly runner: ReduceRunner<K, unknown, A, unknown>,
+    /** A custom window function's merge; sessions (overlapping intervals) when absent. */
+    private readonly customMerge?: CustomWindowFn["merge"],
+  ) {}
 
   /** The window state the element goes into, or a closed one (the caller drops the element). */
   windowFor(ks: KeyState<K, A>, w: BoundedWindow): WindowState<K, A> | undefined {
+    if (this.customMerge) return this.windowForCustom(ks, w, this.customMerge);
     if (!(w instanceof IntervalWindow)) {
       throw new Error(`merging windows must be interval windows, got ${w.toString()}`);
     }
@@ -85,9 +91,17 @@ export class MergingWindows<K, A> {
     if (more === undefined && first.start === start && first.end === end) return first;
     for (const c of ks.closed) {
       if (c.start === start && c.end === end) {
-        // The merge result is a window whose trigger already finished: its parts are dropped with it.
+        // The merge result is a window whose trigger already finished: its parts are dropped with it, and their
+        // pending elements are counted as dropped (nothing vanishes uncounted).
+        let lost = first.nonEmpty;
         this.remove(ks, first);
-        if (more) for (const p of more) this.remove(ks, p);
+        if (more) {
+          for (const p of more) {
+            lost += p.nonEmpty;
+            this.remove(ks, p);
+          }
+        }
+        this.runner.counters.droppedClosed += lost;
         return c;
       }
     }
@@ -127,7 +141,7 @@ export class MergingWindows<K, A> {
       }
       trigStates.push(EMPTY_TRIGGER_STATE); // the new element's proto-window
       for (const p of more) this.remove(ks, p);
-      into.acc = runner.mergeAccumulators(accs);
+      into.acc = runner.mergeAccumulators(accs, into);
       into.nonEmpty = nonEmpty;
     }
     into.rewindow(start, end, runner.strategy.allowedLatenessMs, runner.gcCap);
@@ -142,10 +156,118 @@ export class MergingWindows<K, A> {
     return into;
   }
 
+  /**
+   * The merging of a custom window function: its `merge` sees the key's open windows plus the element's window and
+   * says which groups become which window. A result equal to one of its parts keeps that window's panes; a new result
+   * starts at pane 0. The element goes to the result of the group holding its window, or to its own window.
+   */
+  private windowForCustom(
+    ks: KeyState<K, A>,
+    w: BoundedWindow,
+    merge: NonNullable<CustomWindowFn["merge"]>,
+  ): WindowState<K, A> | undefined {
+    this.protoWasClosed = false;
+    for (const a of ks.active) if (a.window.equals(w)) return a;
+    const windows: BoundedWindow[] = ks.active.map((a) => a.window);
+    windows.push(w);
+    let target: WindowState<K, A> | undefined;
+    let merged = false;
+    for (const group of merge(windows)) {
+      const parts: WindowState<K, A>[] = [];
+      let hasProto = false;
+      for (const f of group.from) {
+        if (f === w) {
+          hasProto = true;
+          continue;
+        }
+        const i = windows.indexOf(f);
+        const part = i >= 0 && i < ks.active.length ? ks.active[i] : undefined;
+        if (part === undefined)
+          throw new Error(`${describeMerge(group)}: merge returned a window that was not given to it`);
+        if (!parts.includes(part)) parts.push(part);
+      }
+      if (parts.length + (hasProto ? 1 : 0) < 2 && !(hasProto && !group.into.equals(w))) continue;
+      merged = true;
+      const result = this.mergeGroup(ks, parts, hasProto, group.into);
+      if (hasProto) target = result;
+    }
+    if (merged && target === undefined) {
+      // Merges among the open windows only: the element's window stands alone; look again.
+      for (const a of ks.active) if (a.window.equals(w)) return a;
+    }
+    if (target !== undefined) return target;
+    for (const c of ks.closed) {
+      if (c.window.equals(w)) {
+        this.protoWasClosed = true;
+        return c;
+      }
+    }
+    const ws = this.runner.newWindowState(ks, w);
+    ks.active.push(ws);
+    return ws;
+  }
+
+  private mergeGroup(
+    ks: KeyState<K, A>,
+    parts: WindowState<K, A>[],
+    hasProto: boolean,
+    into: BoundedWindow,
+  ): WindowState<K, A> {
+    const runner = this.runner;
+    for (const c of ks.closed) {
+      if (c.window.equals(into)) {
+        let lost = 0;
+        for (const p of parts) {
+          lost += p.nonEmpty;
+          this.remove(ks, p);
+        }
+        runner.counters.droppedClosed += lost;
+        return c;
+      }
+    }
+    const existing = parts.find((p) => p.window.equals(into));
+    const target = existing ?? parts[0] ?? runner.newWindowState(ks, into);
+    if (parts.length === 0) ks.active.push(target);
+    const trigStates: TriggerState[] = [];
+    const holds: number[] = [];
+    const accs: A[] = [];
+    let nonEmpty = 0;
+    for (const p of parts) {
+      trigStates.push(p.trig);
+      holds.push(p.elementHold);
+      if (p.acc !== undefined) accs.push(p.acc);
+      nonEmpty += p.nonEmpty;
+      runner.releaseHolds(p);
+    }
+    if (hasProto) trigStates.push(EMPTY_TRIGGER_STATE);
+    for (const p of parts) if (p !== target) this.remove(ks, p);
+    target.acc = runner.mergeAccumulators(accs, target);
+    target.nonEmpty = nonEmpty;
+    if (existing === undefined) {
+      target.setWindow(into, runner.strategy.allowedLatenessMs, runner.gcCap);
+      target.gen++;
+      target.prevPane = null;
+    }
+    target.timerAtMax = false;
+    target.timerAtGc = false;
+    runner.mergeHolds(target, holds);
+    const own = existing ? existing.trig.finished : 0;
+    target.trig = runner.newTriggerState();
+    target.trig.finished = own;
+    runner.mergeTrigger(target, trigStates);
+    // Expiry is still needed for a merge that no element of this bundle lands in.
+    runner.scheduleGc(target);
+    return target;
+  }
+
   private remove(ks: KeyState<K, A>, ws: WindowState<K, A>): void {
     this.runner.releaseHolds(ws);
     const i = ks.active.indexOf(ws);
     if (i >= 0) ks.active.splice(i, 1);
     this.runner.kill(ws);
   }
+}
+
+function describeMerge(group: { readonly from: readonly BoundedWindow[]; readonly into: BoundedWindow }): string {
+  return `merging ${group.from.map(String).join(", ")} into ${group.into.toString()}`;
 }

@@ -9,6 +9,7 @@ import { machineFromSpec } from "../triggers/from-spec.ts";
 import type { TriggerEnv, TriggerMachine, TriggerState } from "../triggers/machine.ts";
 import { MergingWindows } from "./merging-windows.ts";
 import { describePane } from "./pane-tracker.ts";
+import { ReduceFnError } from "./reduce-fn-error.ts";
 import type { ReduceFn } from "./reduce-fn.ts";
 import { WatermarkHolds } from "./watermark-holds.ts";
 import { KeyState, WindowState } from "./window-state.ts";
@@ -57,7 +58,14 @@ export class ReduceRunner<K, V, A, O> {
   private readonly eventTimers = new TimeHeap<WS<K, A>>();
   private readonly procTimers = new TimeHeap<ProcTimer<K, A>>();
   private readonly touched: WS<K, A>[] = [];
-  private readonly deferred: { ks: KS<K, A>; value: V; timestamp: number; start: number; end: number }[] = [];
+  private readonly deferred: {
+    ks: KS<K, A>;
+    value: V;
+    timestamp: number;
+    start: number;
+    end: number;
+    window?: BoundedWindow;
+  }[] = [];
   private epoch = 0;
   private readonly latenessMs: number;
   private readonly discarding: boolean;
@@ -83,7 +91,10 @@ export class ReduceRunner<K, V, A, O> {
     this.needsLeaf = this.trigger.hasLeafState();
     this.needsFinishedBits = strategy.trigger.type !== "default";
     const merging = isMerging(strategy.windowFn);
-    this.merging = merging ? new MergingWindows<K, A>(this) : undefined;
+    const fn = strategy.windowFn;
+    this.merging = merging
+      ? new MergingWindows<K, A>(this, fn.kind === "custom" ? fn.fn.merge?.bind(fn.fn) : undefined)
+      : undefined;
     const self = this;
     this.env = {
       inputWatermark: Number.NEGATIVE_INFINITY,
@@ -123,8 +134,8 @@ export class ReduceRunner<K, V, A, O> {
       }
       const ws = this.merging ? this.merging.windowFor(ks, w) : this.nonMergingWindowFor(ks, w);
       if (ws === undefined || ws.closed) {
-        if (this.merging?.protoWasClosed && w instanceof IntervalWindow) {
-          this.deferred.push({ ks, value, timestamp, start: w.start, end: w.end });
+        if (this.merging?.protoWasClosed) {
+          this.deferred.push({ ks, value, timestamp, start: Number.NaN, end: Number.NaN, window: w });
           continue;
         }
         this.counters.droppedClosed++;
@@ -176,7 +187,7 @@ export class ReduceRunner<K, V, A, O> {
     const merging = this.merging as MergingWindows<K, A>;
     const deferred = this.deferred.splice(0);
     for (const d of deferred) {
-      const ws = merging.windowForInterval(d.ks, d.start, d.end);
+      const ws = d.window ? merging.windowFor(d.ks, d.window) : merging.windowForInterval(d.ks, d.start, d.end);
       if (ws === undefined || ws.closed) {
         this.counters.droppedClosed++;
         if (d.ks.isEmpty()) this.keys.delete(d.ks.groupKey);
@@ -227,7 +238,11 @@ export class ReduceRunner<K, V, A, O> {
       this.scheduleEvent(ws);
     }
     this.holds.addElementHold(ws, timestamp, this.inputWatermark, this.outputWatermark);
-    ws.acc = this.reduceFn.add(ws.acc === undefined ? this.reduceFn.create() : ws.acc, value);
+    try {
+      ws.acc = this.reduceFn.add(ws.acc === undefined ? this.reduceFn.create() : ws.acc, value);
+    } catch (e) {
+      throw new ReduceFnError(ws.window, timestamp, "processing an element", e);
+    }
     this.withWindow(ws);
     this.trigger.onElement(ws.trig, this.env);
     this.current = undefined;
@@ -238,6 +253,14 @@ export class ReduceRunner<K, V, A, O> {
   }
 
   // ---- merging support (used by MergingWindows) --------------------------------------------------------------
+
+  /** Sets the window's expiry timer. */
+  scheduleGc(ws: WS<K, A>): void {
+    if (!ws.timerAtGc) {
+      ws.timerAtGc = true;
+      this.scheduleEvent(ws);
+    }
+  }
 
   /** Runs the trigger's merge for `into`, whose parts had the given trigger states. */
   mergeTrigger(into: WS<K, A>, parts: readonly TriggerState[]): void {
@@ -255,10 +278,14 @@ export class ReduceRunner<K, V, A, O> {
     this.holds.release(ws as WS<unknown, unknown>);
   }
 
-  mergeAccumulators(accs: A[]): A | undefined {
+  mergeAccumulators(accs: A[], into: WS<K, A>): A | undefined {
     if (accs.length === 0) return undefined;
     if (accs.length === 1) return accs[0];
-    return this.reduceFn.merge(accs);
+    try {
+      return this.reduceFn.merge(accs);
+    } catch (e) {
+      throw new ReduceFnError(into.window, into.maxTs, "merging windows", e);
+    }
   }
 
   /** Whether the trigger keeps any per-window state (finished bits or leaf numbers) that a merge must rebuild. */
@@ -316,9 +343,13 @@ export class ReduceRunner<K, V, A, O> {
     const pane = describePane(ws.prevPane, isFinished, ws.maxTs, this.inputWatermark, this.outputWatermark);
     const emit = !isEmpty || (pane.timing === "ON_TIME" && this.emitEmptyOnTime) || (isFinished && this.emitEmptyFinal);
     if (!emit) return;
-    const acc = ws.acc === undefined ? this.reduceFn.create() : ws.acc;
     const keep = !isFinished && !this.discarding;
-    const value = this.reduceFn.extract(acc, keep);
+    let value: O;
+    try {
+      value = this.reduceFn.extract(ws.acc === undefined ? this.reduceFn.create() : ws.acc, keep);
+    } catch (e) {
+      throw new ReduceFnError(ws.window, timestamp, "emitting a pane", e);
+    }
     if (!isFinished) ws.prevPane = pane;
     this.counters.panes++;
     this.sink.emitPane(ws.key.key, value, timestamp, ws.window, pane);

@@ -71,6 +71,16 @@ export class WindowState<K, A> {
     this.gcTime = Math.min(this.maxTs + allowedLatenessMs, gcCap);
   }
 
+  /** Gives the state any window (after a merge by a custom window function), recomputing its times. */
+  setWindow(window: BoundedWindow, allowedLatenessMs: number, gcCap: number): void {
+    this.windowObject = window;
+    const interval = window instanceof IntervalWindow;
+    this.start = interval ? window.start : Number.NaN;
+    this.end = interval ? window.end : Number.NaN;
+    this.maxTs = window.maxTimestamp;
+    this.gcTime = Math.min(this.maxTs + allowedLatenessMs, gcCap);
+  }
+
   /** The earliest event-time timer set, or +Infinity. */
   nextEventTimer(): number {
     if (this.timerAtMax) return this.maxTs;

@@ -1,4 +1,4 @@
-import type { Trigger } from "../../../core/triggers/trigger.ts";
+import { MAX_TRIGGER_NODES, type Trigger } from "../../../core/triggers/trigger.ts";
 import { assertNever } from "../../../core/util/assert-never.ts";
 import { AfterAllMachine } from "./after-all.ts";
 import { AfterAnyMachine } from "./after-any.ts";
@@ -11,9 +11,6 @@ import type { TriggerMachine } from "./machine.ts";
 import { NeverTriggerMachine } from "./never-trigger.ts";
 import { OrFinallyMachine } from "./or-finally.ts";
 import { RepeatedlyMachine } from "./repeatedly.ts";
-
-/** The most nodes a trigger tree may have (finished bits are kept in one 32-bit word per window). */
-export const MAX_TRIGGER_NODES = 31;
 
 /** Builds the state machine tree of a trigger spec, numbered depth-first. */
 export function machineFromSpec(spec: Trigger): TriggerMachine {

@@ -4,6 +4,7 @@ import type { KV } from "../../../core/kv.ts";
 import { Pipeline } from "../../../core/pipeline.ts";
 import { afterCount, repeatedly } from "../../../core/triggers/trigger.ts";
 import { globalWindows } from "../../../core/windows/window-fn.ts";
+import { GLOBAL_WINDOW } from "../../../core/windows/window.ts";
 import { TestStream } from "../../../io/test-stream/test-stream.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import { StepError } from "../../../runners/fn/step-error.ts";
@@ -54,9 +55,13 @@ describe("DirectRunner: DoFn lifecycle", () => {
   it("after a grouping, each batch of panes is a bundle", async () => {
     const log: string[] = [];
     const p = Pipeline.create();
-    p.apply(read(TestStream.create<KV<string, number>>()
-      .addElements({ value: ["a", 1], timestamp: 1 }, { value: ["b", 1], timestamp: 1 })
-      .addElements({ value: ["a", 2], timestamp: 2 })))
+    p.apply(
+      read(
+        TestStream.create<KV<string, number>>()
+          .addElements({ value: ["a", 1], timestamp: 1 }, { value: ["b", 1], timestamp: 1 })
+          .addElements({ value: ["a", 2], timestamp: 2 }),
+      ),
+    )
       .apply(window(globalWindows(), { trigger: repeatedly(afterCount(1)) }))
       .apply(count.perKey<string>())
       .apply(parDo(logging<KV<string, number>>(log)));
@@ -112,6 +117,24 @@ describe("DirectRunner: DoFn lifecycle", () => {
     expect((err as StepError).message).toBe('step "Connect" failed in setup: no connection');
   });
 
+  it("when one DoFn's setup fails, the DoFns already set up are torn down", async () => {
+    const log: string[] = [];
+    const p = Pipeline.create();
+    p.apply(create([1]))
+      .apply(parDo(logging<number>(log)), "First")
+      .apply(
+        parDo<number, number>({
+          setup() {
+            throw new Error("no connection");
+          },
+          process() {},
+        }),
+        "Second",
+      );
+    await expect(new DirectRunner().run(p)).rejects.toThrow(/Second.*no connection/);
+    expect(log).toEqual(["setup", "teardown"]);
+  });
+
   it("a failing finishBundle fails the run with a StepError naming the phase", async () => {
     const p = Pipeline.create();
     p.apply(create([1])).apply(
@@ -124,6 +147,33 @@ describe("DirectRunner: DoFn lifecycle", () => {
       "Flush",
     );
     await expect(new DirectRunner().run(p)).rejects.toThrow('step "Flush" failed in finishBundle: flush failed');
+  });
+
+  it("outputs from an upstream finishBundle form a bundle of their own downstream", async () => {
+    const log: string[] = [];
+    const p = Pipeline.create();
+    p.apply(read(stream))
+      .apply(
+        parDo<number, number>({
+          process() {},
+          finishBundle(ctx) {
+            ctx.output(100, 0, GLOBAL_WINDOW);
+          },
+        }),
+        "Batch",
+      )
+      .apply(parDo(logging<number>(log)), "Log");
+    await new DirectRunner().run(p);
+    expect(log).toEqual([
+      "setup",
+      "startBundle",
+      "process 100",
+      "finishBundle",
+      "startBundle",
+      "process 100",
+      "finishBundle",
+      "teardown",
+    ]);
   });
 
   it("an element in several windows is processed once per window", async () => {

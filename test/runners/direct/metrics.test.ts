@@ -87,6 +87,16 @@ describe("DirectRunner: metrics", () => {
     expect(last?.group).toMatchObject({ inputWatermark: MAX_TIMESTAMP, elementsOut: 3, windows: 0 });
   });
 
+  it("are readable as soon as the run starts, before any source event", async () => {
+    const running = new DirectRunner().start(pipeline());
+    const first = running.metrics();
+    expect(first.sourceEvents).toBe(0);
+    expect(stepMetrics(first, "Group")).toMatchObject({ elementsIn: 0, inputWatermark: Number.NEGATIVE_INFINITY });
+    const last = await running.waitUntilFinish();
+    expect(last.sourceEvents).toBe(6);
+    expect(running.metrics()).toEqual(last);
+  });
+
   it("the output watermark of a grouping is held by windows that have not fired", async () => {
     const stream = TestStream.create<KV<string, number>>()
       .addElements({ value: ["a", 1], timestamp: 1 })

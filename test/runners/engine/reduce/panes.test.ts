@@ -210,11 +210,19 @@ describe("ReduceRunner: closing and on-time behaviour", () => {
   });
 
   it('the default closingBehavior "fireIfNonEmpty" skips it', () => {
-    const h = reduceHarness({ windowing: fixed(10), allowedLatenessMs: 50, trigger: afterWatermark({ late: afterCount(1) }) });
+    const h = reduceHarness({
+      windowing: fixed(10),
+      allowedLatenessMs: 50,
+      trigger: afterWatermark({ late: afterCount(1) }),
+    });
     h.element(1);
     h.advanceWatermark(60);
     expect(h.fired()).toEqual([pane("[0,10)", "ON_TIME", 0, { values: [1], isLast: true })]);
-    const g = reduceHarness({ windowing: fixed(10), allowedLatenessMs: 50, trigger: afterWatermark({ late: afterCount(1) }) });
+    const g = reduceHarness({
+      windowing: fixed(10),
+      allowedLatenessMs: 50,
+      trigger: afterWatermark({ late: afterCount(1) }),
+    });
     g.element(1);
     g.advanceWatermark(10);
     g.advanceWatermark(60);

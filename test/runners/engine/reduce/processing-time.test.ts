@@ -21,6 +21,30 @@ describe("ReduceRunner: afterProcessingTime with the processing clock", () => {
     expect(h.fired()).toEqual([]);
   });
 
+  it("an aligned deadline is rounded up to the next multiple of the period (already aligned stays)", () => {
+    const h = reduceHarness({ windowing: fixed(100), trigger: repeatedly(afterProcessingTime(0, { toMs: 10 })) });
+    h.advanceProcessingTime(1_003);
+    h.element(1); // deadline 1010
+    h.advanceProcessingTime(1_010);
+    expect(h.fired()).toEqual([]);
+    h.advanceProcessingTime(1_011);
+    expect(h.fired()).toEqual([pane("[0,100)", "EARLY", 0, { values: [1] })]);
+    h.advanceProcessingTime(1_020);
+    h.element(2); // arrives at 1020, already aligned: deadline 1020
+    h.advanceProcessingTime(1_021);
+    expect(h.fired()).toEqual([pane("[0,100)", "EARLY", 1, { values: [2] })]);
+  });
+
+  it("alignment with an offset", () => {
+    const h = reduceHarness({ windowing: fixed(100), trigger: afterProcessingTime(2, { toMs: 10, offsetMs: 5 }) });
+    h.advanceProcessingTime(1_000);
+    h.element(1); // 1000 + 2 = 1002, aligned to 5 + 10k: 1005
+    h.advanceProcessingTime(1_005);
+    expect(h.fired()).toEqual([]);
+    h.advanceProcessingTime(1_006);
+    expect(h.fired()).toEqual([pane("[0,100)", "EARLY", 0, { values: [1], isLast: true })]);
+  });
+
   it("the delay counts from the first element of the pane, not the last", () => {
     const h = reduceHarness({ windowing: fixed(10), trigger: afterProcessingTime(10) });
     h.advanceProcessingTime(1_000);

@@ -177,6 +177,17 @@ describe.each([
       }
     });
 
+    it("every element of a bundle whose sessions merge into a closed session is dropped and counted", () => {
+      const h = reduceHarness({ windowing: sessions(10), allowedLatenessMs: 20, trigger: afterCount(2) });
+      h.bundle(39, 42);
+      expect(h.fired()).toEqual([pane("[39,52)", "EARLY", 0, { values: [39, 42], isLast: true })]);
+      h.bundle(39, 42); // [39,49) and [42,52) merge into the closed [39,52) (testMergingWithClosedRepresentative)
+      expect(h.fired()).toEqual([]);
+      expect(h.counters.droppedClosed).toBe(2);
+      h.advanceWatermark(1_000);
+      expect(h.fired()).toEqual([]);
+    });
+
     it("a repeatedly trigger keeps merged sessions open", () => {
       const h = reduceHarness({ windowing: sessions(10), trigger: repeatedly(afterCount(2)) });
       h.bundle(1, 3);
