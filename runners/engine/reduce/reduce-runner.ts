@@ -3,7 +3,7 @@ import type { PaneInfo } from "../../../core/pane.ts";
 import { END_OF_GLOBAL_WINDOW } from "../../../core/time/instant.ts";
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import { isMerging } from "../../../core/windows/window-fn.ts";
-import { type BoundedWindow, IntervalWindow } from "../../../core/windows/window.ts";
+import type { BoundedWindow } from "../../../core/windows/window.ts";
 import { TimeHeap } from "../timers/time-heap.ts";
 import { machineFromSpec } from "../triggers/from-spec.ts";
 import type { TriggerEnv, TriggerMachine, TriggerState } from "../triggers/machine.ts";
