@@ -1,6 +1,6 @@
 import { groupingKey } from "../../../core/kv.ts";
 import type { PaneInfo } from "../../../core/pane.ts";
-import { END_OF_GLOBAL_WINDOW } from "../../../core/time/instant.ts";
+import { END_OF_GLOBAL_WINDOW, MAX_TIMESTAMP } from "../../../core/time/instant.ts";
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import { isMerging } from "../../../core/windows/window-fn.ts";
 import type { BoundedWindow } from "../../../core/windows/window.ts";
@@ -58,6 +58,9 @@ export class ReduceRunner<K, V, A, O> {
   private readonly eventTimers = new TimeHeap<WS<K, A>>();
   private readonly procTimers = new TimeHeap<ProcTimer<K, A>>();
   private readonly touched: WS<K, A>[] = [];
+  /** Keys that became empty, waiting for `sweepKeys`. */
+  private readonly emptied: KS<K, A>[] = [];
+  private sweeps = 0;
   private readonly deferred: {
     ks: KS<K, A>;
     value: V;
@@ -143,7 +146,7 @@ export class ReduceRunner<K, V, A, O> {
       }
       this.addToWindow(ws, value, timestamp);
     }
-    if (ks.isEmpty()) this.keys.delete(gk);
+    if (ks.isEmpty()) this.releaseKey(ks);
   }
 
   /**
@@ -172,7 +175,7 @@ export class ReduceRunner<K, V, A, O> {
         this.deferred.push({ ks, value, timestamp, start: timestamp, end });
       } else {
         this.counters.droppedClosed++;
-        if (ks.isEmpty()) this.keys.delete(gk);
+        if (ks.isEmpty()) this.releaseKey(ks);
       }
       return;
     }
@@ -190,7 +193,7 @@ export class ReduceRunner<K, V, A, O> {
       const ws = d.window ? merging.windowFor(d.ks, d.window) : merging.windowForInterval(d.ks, d.start, d.end);
       if (ws === undefined || ws.closed) {
         this.counters.droppedClosed++;
-        if (d.ks.isEmpty()) this.keys.delete(d.ks.groupKey);
+        if (d.ks.isEmpty()) this.releaseKey(d.ks);
       } else {
         this.addToWindow(ws, d.value, d.timestamp);
       }
@@ -399,6 +402,7 @@ export class ReduceRunner<K, V, A, O> {
         batch.length = 0;
       }
       this.epoch++;
+      this.sweepKeys(watermark >= MAX_TIMESTAMP);
     }
     this.refreshOutputWatermark();
   }
@@ -460,7 +464,38 @@ export class ReduceRunner<K, V, A, O> {
     const list = ws.closed ? ks.closed : ks.active;
     const i = list.indexOf(ws);
     if (i >= 0) list.splice(i, 1);
-    if (ks.isEmpty()) this.keys.delete(ks.groupKey);
+    if (ks.isEmpty()) this.releaseKey(ks);
+  }
+
+  /**
+   * Forgets a key that has no windows left. Keys are swept lazily: one emptied now is deleted at the watermark
+   * advance after next if it is still empty, so a user who comes back within that time finds its entry (no map
+   * churn), while memory still follows the keys with live windows.
+   */
+  private releaseKey(ks: KS<K, A>): void {
+    if (ks.emptySince === -1) {
+      ks.emptySince = this.sweeps;
+      this.emptied.push(ks);
+    }
+  }
+
+  /** Deletes keys that have stayed empty since before the previous sweep; at the end of input, all empty keys. */
+  private sweepKeys(all: boolean): void {
+    this.sweeps++;
+    const emptied = this.emptied;
+    let kept = 0;
+    for (let i = 0; i < emptied.length; i++) {
+      const ks = emptied[i] as KS<K, A>;
+      if (!ks.isEmpty()) {
+        ks.emptySince = -1;
+      } else if (all || ks.emptySince < this.sweeps - 1) {
+        ks.emptySince = -1;
+        this.keys.delete(ks.groupKey);
+      } else {
+        emptied[kept++] = ks;
+      }
+    }
+    emptied.length = kept;
   }
 
   /** Removes a window merged into another: its holds are released by the caller, its timers go stale. */
@@ -476,6 +511,13 @@ export class ReduceRunner<K, V, A, O> {
     let n = 0;
     for (const ks of this.keys.values()) n += ks.active.length + ks.closed.length;
     return n;
+  }
+
+  /** The keys that have windows (open or closed); empty keys may wait a little for the sweep. */
+  liveKeys(): K[] {
+    const out: K[] = [];
+    for (const ks of this.keys.values()) if (!ks.isEmpty()) out.push(ks.key);
+    return out;
   }
 
   earliestHold(): number {

@@ -92,6 +92,8 @@ export class WindowState<K, A> {
 export class KeyState<K, A> {
   readonly active: WindowState<K, A>[] = [];
   readonly closed: WindowState<K, A>[] = [];
+  /** The sweep count when the key last became empty; -1 while it has windows or is not waiting to be swept. */
+  emptySince = -1;
   constructor(
     readonly key: K,
     readonly groupKey: string | number | boolean,

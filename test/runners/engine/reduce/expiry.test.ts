@@ -114,9 +114,13 @@ describe("ReduceRunner: memory", () => {
     expect(h.windowCount()).toBe(3);
     h.advanceWatermark(15); // [0,10) expires at 9 + 5 = 14
     expect(h.windowCount()).toBe(2);
-    expect([...h.runner.keys.values()].map((k) => k.key).sort()).toEqual(["a", "b"]);
-    h.advanceWatermark(25); // [10,20) expires at 24: key b is gone
+    expect(h.runner.liveKeys().sort()).toEqual(["a", "b"]);
+    h.advanceWatermark(25); // [10,20) expires at 24: key b has no window left
     expect(h.windowCount()).toBe(1);
+    expect(h.runner.liveKeys()).toEqual(["a"]);
+    // Emptied keys are swept lazily: gone within two more watermark advances.
+    h.advanceWatermark(26);
+    h.advanceWatermark(27);
     expect([...h.runner.keys.values()].map((k) => k.key)).toEqual(["a"]);
   });
 });
