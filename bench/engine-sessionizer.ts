@@ -18,7 +18,16 @@ import { parDo } from "../transforms/par-do.ts";
 import { read } from "../transforms/read.ts";
 import { window } from "../transforms/window-into.ts";
 import { SessionChecksum, type SessionizerResult } from "./session-checksum.ts";
-import { createSessionStream, DEFAULT_GAP_MS, parseUserIndex, type SessionizerRunOptions } from "./session-stream.ts";
+import {
+  createSessionStream,
+  DEFAULT_GAP_MS,
+  parseUserIndex,
+  type SessionChunk,
+  type SessionizerRunOptions,
+} from "./session-stream.ts";
+
+/** The most elements the source hands the runner at once (runners bound bundle sizes; Beam's direct runner too). */
+const BUNDLE_SIZE = 1024;
 
 export type EngineSessionizerOptions = SessionizerRunOptions;
 
@@ -64,28 +73,39 @@ export async function runEngineSessionizer(options: EngineSessionizerOptions): P
     open() {
       const chunks = stream.chunks(options.generationStats);
       let pendingWatermark: number | undefined;
+      let chunk: SessionChunk | undefined;
+      let offset = 0;
+      let arrival = 0;
       let previousWatermark = Number.NEGATIVE_INFINITY;
       return {
         next(): SourceEvent<UserEvent> | undefined {
-          if (pendingWatermark !== undefined) {
-            const watermark = pendingWatermark;
-            pendingWatermark = undefined;
-            return { kind: "watermark", watermark };
+          if (chunk === undefined || offset >= chunk.length) {
+            if (pendingWatermark !== undefined) {
+              const watermark = pendingWatermark;
+              pendingWatermark = undefined;
+              return { kind: "watermark", watermark };
+            }
+            const r = chunks.next();
+            if (r.done) return undefined;
+            chunk = r.value;
+            offset = 0;
+            // Elements arrive stamped with the source's previous watermark; withTimestamps moves them to event time.
+            arrival = Number.isFinite(previousWatermark) ? previousWatermark : (chunk.eventTimeMs[0] as number);
+            previousWatermark = chunk.watermarkMs;
+            pendingWatermark = chunk.watermarkMs;
+            events += chunk.length;
           }
-          const r = chunks.next();
-          if (r.done) return undefined;
-          const c = r.value;
-          const values = new Array<UserEvent>(c.length);
+          // A chunk goes to the runner in bundles of at most BUNDLE_SIZE elements, then its watermark.
+          const c = chunk;
+          const n = Math.min(BUNDLE_SIZE, c.length - offset);
+          const values = new Array<UserEvent>(n);
           const ids = stream.userIds;
-          for (let i = 0; i < c.length; i++) {
-            values[i] = { user: ids[c.userIndex[i] as number] as string, eventTimeMs: c.eventTimeMs[i] as number };
+          for (let i = 0; i < n; i++) {
+            const j = offset + i;
+            values[i] = { user: ids[c.userIndex[j] as number] as string, eventTimeMs: c.eventTimeMs[j] as number };
           }
-          // Elements arrive stamped with the source's previous watermark; withTimestamps moves them to event time.
-          const arrival = Number.isFinite(previousWatermark) ? previousWatermark : (c.eventTimeMs[0] as number);
-          previousWatermark = c.watermarkMs;
-          pendingWatermark = c.watermarkMs;
-          events += c.length;
-          return { kind: "elements", values, timestamps: new Float64Array(c.length).fill(arrival) };
+          offset += n;
+          return { kind: "elements", values, timestamps: new Float64Array(n).fill(arrival) };
         },
       };
     },

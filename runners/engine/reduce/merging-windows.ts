@@ -63,20 +63,29 @@ export class MergingWindows<K, A> {
     let more: WindowState<K, A>[] | undefined;
     let start = protoStart;
     let end = protoEnd;
-    const active = ks.active;
-    for (let i = 0; i < active.length; i++) {
-      const a = active[i] as WindowState<K, A>;
+    if (ks.activeCount === 1) {
+      const a = ks.first as WindowState<K, A>;
       if (a.start < protoEnd && protoStart < a.end) {
-        if (first === undefined) first = a;
-        else if (more === undefined) more = [a];
-        else more.push(a);
+        first = a;
         if (a.start < start) start = a.start;
         if (a.end > end) end = a.end;
+      }
+    } else {
+      const active = ks.active;
+      for (let i = 0; i < active.length; i++) {
+        const a = active[i] as WindowState<K, A>;
+        if (a.start < protoEnd && protoStart < a.end) {
+          if (first === undefined) first = a;
+          else if (more === undefined) more = [a];
+          else more.push(a);
+          if (a.start < start) start = a.start;
+          if (a.end > end) end = a.end;
+        }
       }
     }
     if (first === undefined) {
       // A proto-window equal to a closed window, merging with nothing, stays that closed window.
-      if (ks.closed.length > 0) {
+      if (ks.closedCount > 0) {
         for (const c of ks.closed) {
           if (c.start === protoStart && c.end === protoEnd) {
             this.protoWasClosed = true;
@@ -85,26 +94,27 @@ export class MergingWindows<K, A> {
         }
       }
       const ws = this.runner.newWindowState(ks, proto ?? new IntervalWindow(protoStart, protoEnd));
-      ks.active.push(ws);
+      ks.addActive(ws);
       return ws;
     }
     if (more === undefined && first.start === start && first.end === end) return first;
-    for (const c of ks.closed) {
-      if (c.start === start && c.end === end) {
-        // The merge result is a window whose trigger already finished: its parts are dropped with it, and their
-        // pending elements are counted as dropped (nothing vanishes uncounted).
-        let lost = first.nonEmpty;
-        this.remove(ks, first);
-        if (more) {
-          for (const p of more) {
-            lost += p.nonEmpty;
-            this.remove(ks, p);
+    if (ks.closedCount > 0)
+      for (const c of ks.closed) {
+        if (c.start === start && c.end === end) {
+          // The merge result is a window whose trigger already finished: its parts are dropped with it, and their
+          // pending elements are counted as dropped (nothing vanishes uncounted).
+          let lost = first.nonEmpty;
+          this.remove(ks, first);
+          if (more) {
+            for (const p of more) {
+              lost += p.nonEmpty;
+              this.remove(ks, p);
+            }
           }
+          this.runner.counters.droppedClosed += lost;
+          return c;
         }
-        this.runner.counters.droppedClosed += lost;
-        return c;
       }
-    }
     return this.merge(ks, first, more, start, end);
   }
 
@@ -203,7 +213,7 @@ export class MergingWindows<K, A> {
       }
     }
     const ws = this.runner.newWindowState(ks, w);
-    ks.active.push(ws);
+    ks.addActive(ws);
     return ws;
   }
 
@@ -227,7 +237,7 @@ export class MergingWindows<K, A> {
     }
     const existing = parts.find((p) => p.window.equals(into));
     const target = existing ?? parts[0] ?? runner.newWindowState(ks, into);
-    if (parts.length === 0) ks.active.push(target);
+    if (parts.length === 0) ks.addActive(target);
     const trigStates: TriggerState[] = [];
     const holds: number[] = [];
     const accs: A[] = [];
@@ -262,8 +272,7 @@ export class MergingWindows<K, A> {
 
   private remove(ks: KeyState<K, A>, ws: WindowState<K, A>): void {
     this.runner.releaseHolds(ws);
-    const i = ks.active.indexOf(ws);
-    if (i >= 0) ks.active.splice(i, 1);
+    ks.removeActive(ws);
     this.runner.kill(ws);
   }
 }

@@ -221,7 +221,7 @@ export class ReduceRunner<K, V, A, O> {
     }
     for (const ws of ks.closed) if (ws.window.equals(w)) return ws;
     const ws = this.newWindowState(ks, w);
-    ks.active.push(ws);
+    ks.addActive(ws);
     return ws;
   }
 
@@ -331,9 +331,8 @@ export class ReduceRunner<K, V, A, O> {
       ws.prevPane = null;
       ws.closed = true;
       const ks = ws.key;
-      const i = ks.active.indexOf(ws);
-      if (i >= 0) ks.active.splice(i, 1);
-      ks.closed.push(ws);
+      ks.removeActive(ws);
+      ks.addClosed(ws);
     }
   }
 
@@ -461,9 +460,8 @@ export class ReduceRunner<K, V, A, O> {
     ws.alive = false;
     ws.acc = undefined;
     const ks = ws.key;
-    const list = ws.closed ? ks.closed : ks.active;
-    const i = list.indexOf(ws);
-    if (i >= 0) list.splice(i, 1);
+    if (ws.closed) ks.removeClosed(ws);
+    else ks.removeActive(ws);
     if (ks.isEmpty()) this.releaseKey(ks);
   }
 
@@ -509,7 +507,7 @@ export class ReduceRunner<K, V, A, O> {
   /** How many windows are open or waiting to expire (for metrics and memory checks). */
   windowCount(): number {
     let n = 0;
-    for (const ks of this.keys.values()) n += ks.active.length + ks.closed.length;
+    for (const ks of this.keys.values()) n += ks.activeCount + ks.closedCount;
     return n;
   }
 

@@ -88,10 +88,17 @@ export class WindowState<K, A> {
   }
 }
 
-/** The windows of one key: open ones (`active`) and closed ones waiting to expire (`closed`). */
+/**
+ * The windows of one key: open ones (`active`) and closed ones waiting to expire (`closed`). The first open window
+ * and the counts are kept in fields too, so the common case (one open session per key) reads no array.
+ */
 export class KeyState<K, A> {
   readonly active: WindowState<K, A>[] = [];
   readonly closed: WindowState<K, A>[] = [];
+  /** `active[0]`, or undefined. */
+  first: WindowState<K, A> | undefined = undefined;
+  activeCount = 0;
+  closedCount = 0;
   /** The sweep count when the key last became empty; -1 while it has windows or is not waiting to be swept. */
   emptySince = -1;
   constructor(
@@ -100,6 +107,31 @@ export class KeyState<K, A> {
   ) {}
 
   isEmpty(): boolean {
-    return this.active.length === 0 && this.closed.length === 0;
+    return this.activeCount === 0 && this.closedCount === 0;
+  }
+
+  addActive(ws: WindowState<K, A>): void {
+    this.active.push(ws);
+    if (this.activeCount++ === 0) this.first = ws;
+  }
+
+  removeActive(ws: WindowState<K, A>): void {
+    const i = this.active.indexOf(ws);
+    if (i < 0) return;
+    this.active.splice(i, 1);
+    this.activeCount--;
+    this.first = this.active[0];
+  }
+
+  addClosed(ws: WindowState<K, A>): void {
+    this.closed.push(ws);
+    this.closedCount++;
+  }
+
+  removeClosed(ws: WindowState<K, A>): void {
+    const i = this.closed.indexOf(ws);
+    if (i < 0) return;
+    this.closed.splice(i, 1);
+    this.closedCount--;
   }
 }
