@@ -135,6 +135,7 @@ class Execution {
           );
         }
         const out = s.downstream;
+        const meta = s.meta.set(MIN_TIMESTAMP, GLOBAL_WINDOWS, NO_FIRING);
         for (let i = 0; i < values.length; i++) {
           const t = timestamps[i] as number;
           if (!Number.isInteger(t) || t < MIN_TIMESTAMP || t > MAX_TIMESTAMP) {
@@ -145,7 +146,8 @@ class Execution {
               new RangeError(`element ${i} of a bundle has an invalid timestamp ${t}`),
             );
           }
-          out.receive(values[i], t, GLOBAL_WINDOWS, NO_FIRING);
+          meta.timestamp = t;
+          out.receive(values[i], meta);
         }
         s.elementsOut += values.length;
         this.finishBundles();

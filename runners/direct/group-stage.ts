@@ -5,7 +5,7 @@ import type { BoundedWindow } from "../../core/windows/window.ts";
 import { ReduceFnError } from "../engine/reduce/reduce-fn-error.ts";
 import { bufferingReduceFn, combiningReduceFn, type ReduceFn } from "../engine/reduce/reduce-fn.ts";
 import { type PaneSink, ReduceRunner } from "../engine/reduce/reduce-runner.ts";
-import type { Receiver } from "../fn/receiver.ts";
+import type { ElementMeta, Receiver } from "../fn/receiver.ts";
 import { StepError } from "../fn/step-error.ts";
 import { OutputQueue } from "./output-queue.ts";
 
@@ -33,7 +33,9 @@ export class GroupStage implements Receiver, PaneSink<unknown, unknown> {
     this.reduce = new ReduceRunner(strategy, reduceFn, this);
   }
 
-  receive(value: unknown, timestamp: number, windows: readonly BoundedWindow[], _pane: PaneInfo): void {
+  receive(value: unknown, meta: ElementMeta): void {
+    const timestamp = meta.timestamp;
+    const windows = meta.windows;
     if (!this.inBundle) {
       this.inBundle = true;
       this.onBundleStart(this);
@@ -54,7 +56,8 @@ export class GroupStage implements Receiver, PaneSink<unknown, unknown> {
   }
 
   /** Receives an element whose session window is assigned here (see `FusedSessionAssign`). */
-  receiveInSession(value: unknown, timestamp: number, gapMs: number): void {
+  receiveInSession(value: unknown, meta: ElementMeta, gapMs: number): void {
+    const timestamp = meta.timestamp;
     if (!this.inBundle) {
       this.inBundle = true;
       this.onBundleStart(this);

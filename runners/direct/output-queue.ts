@@ -1,6 +1,6 @@
 import type { PaneInfo } from "../../core/pane.ts";
 import type { BoundedWindow } from "../../core/windows/window.ts";
-import type { Receiver } from "../fn/receiver.ts";
+import { ElementMeta, type Receiver } from "../fn/receiver.ts";
 
 /**
  * A pending bundle: elements a step has produced and the steps downstream have not yet received. Its earliest
@@ -11,6 +11,7 @@ export class OutputQueue {
   private timestamps: number[] = [];
   private windows: BoundedWindow[] = [];
   private panes: PaneInfo[] = [];
+  private readonly meta = new ElementMeta();
   /** The earliest pending timestamp, +Infinity when empty. */
   minPending = Number.POSITIVE_INFINITY;
 
@@ -35,8 +36,9 @@ export class OutputQueue {
     this.windows = [];
     this.panes = [];
     this.minPending = Number.POSITIVE_INFINITY;
+    const meta = this.meta;
     for (let i = 0; i < n; i++) {
-      to.receive(values[i], timestamps[i] as number, [windows[i] as BoundedWindow], panes[i] as PaneInfo);
+      to.receive(values[i], meta.set(timestamps[i] as number, [windows[i] as BoundedWindow], panes[i] as PaneInfo));
     }
     return n;
   }

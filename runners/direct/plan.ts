@@ -4,9 +4,8 @@ import type { Source, SourceReader } from "../../core/source.ts";
 import { assertNever } from "../../core/util/assert-never.ts";
 import { assignWindows, type WindowFn } from "../../core/windows/window-fn.ts";
 import type { BoundedWindow, IntervalWindow } from "../../core/windows/window.ts";
-import type { PaneInfo } from "../../core/pane.ts";
 import { DoFnRunner } from "../fn/do-fn-runner.ts";
-import { type Receiver, receiverOf } from "../fn/receiver.ts";
+import { ElementMeta, type Receiver, receiverOf } from "../fn/receiver.ts";
 import { GroupStage } from "./group-stage.ts";
 
 /** Where watermarks come from: a source or a grouping step. */
@@ -15,6 +14,8 @@ export type Producer = SourceNode | GroupStage;
 /** A source in the plan: its reader, its own watermark, and the fused steps its bundles go to. */
 export class SourceNode {
   reader: SourceReader<unknown> | undefined;
+  /** The metadata of the element being sent, rewritten per element. */
+  readonly meta = new ElementMeta();
   watermark = Number.NEGATIVE_INFINITY;
   done = false;
   elementsOut = 0;
@@ -34,23 +35,29 @@ export class WindowIntoNode implements Receiver {
   private lastStart = Number.NaN;
   private lastEnd = Number.NaN;
   private last: readonly BoundedWindow[] = [];
+  private readonly out = new ElementMeta();
   constructor(
     private readonly fn: WindowFn,
-    private readonly out: Receiver,
+    private readonly next: Receiver,
   ) {}
-  receive(value: unknown, timestamp: number, windows: readonly BoundedWindow[], pane: PaneInfo): void {
+  receive(value: unknown, meta: ElementMeta): void {
     this.elements++;
+    const timestamp = meta.timestamp;
+    const out = this.out;
+    out.timestamp = timestamp;
+    out.pane = meta.pane;
     if (this.fn.kind === "fixed") {
       if (!(timestamp >= this.lastStart && timestamp < this.lastEnd)) {
-        this.last = assignWindows(this.fn, timestamp, windows);
+        this.last = assignWindows(this.fn, timestamp, meta.windows);
         const w = this.last[0] as IntervalWindow;
         this.lastStart = w.start;
         this.lastEnd = w.end;
       }
-      this.out.receive(value, timestamp, this.last, pane);
-      return;
+      out.windows = this.last;
+    } else {
+      out.windows = assignWindows(this.fn, timestamp, meta.windows);
     }
-    this.out.receive(value, timestamp, assignWindows(this.fn, timestamp, windows), pane);
+    this.next.receive(value, out);
   }
 }
 
@@ -64,9 +71,9 @@ export class FusedSessionAssign implements Receiver {
     private readonly group: GroupStage,
     private readonly gapMs: number,
   ) {}
-  receive(value: unknown, timestamp: number, _windows: readonly BoundedWindow[], _pane: PaneInfo): void {
+  receive(value: unknown, meta: ElementMeta): void {
     this.elements++;
-    this.group.receiveInSession(value, timestamp, this.gapMs);
+    this.group.receiveInSession(value, meta, this.gapMs);
   }
 }
 
@@ -74,9 +81,9 @@ export class FusedSessionAssign implements Receiver {
 export class FlattenNode implements Receiver {
   elements = 0;
   constructor(private readonly out: Receiver) {}
-  receive(value: unknown, timestamp: number, windows: readonly BoundedWindow[], pane: PaneInfo): void {
+  receive(value: unknown, meta: ElementMeta): void {
     this.elements++;
-    this.out.receive(value, timestamp, windows, pane);
+    this.out.receive(value, meta);
   }
 }
 

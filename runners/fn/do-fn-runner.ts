@@ -3,7 +3,7 @@ import { NO_FIRING, type PaneInfo } from "../../core/pane.ts";
 import { formatInstant, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import type { BoundedWindow } from "../../core/windows/window.ts";
 import { GLOBAL_WINDOW } from "../../core/windows/window.ts";
-import type { Receiver } from "./receiver.ts";
+import { ElementMeta, type Receiver } from "./receiver.ts";
 import { StepError } from "./step-error.ts";
 
 /** Per-step element counts. */
@@ -24,6 +24,7 @@ export class DoFnRunner implements Receiver {
   private readonly skewMs: number;
   private readonly ctx: Ctx;
   private readonly finishCtx: FinishBundleContext<unknown, Record<string, unknown>>;
+  private readonly finishMeta = new ElementMeta();
 
   constructor(
     readonly stepName: string,
@@ -40,12 +41,12 @@ export class DoFnRunner implements Receiver {
       output(value, timestamp, window) {
         self.checkTimestamp(timestamp);
         self.counters.elementsOut++;
-        main.receive(value, timestamp, [window], NO_FIRING);
+        main.receive(value, self.finishMeta.set(timestamp, [window], NO_FIRING));
       },
       outputTo(tag, value, timestamp, window) {
         self.checkTimestamp(timestamp);
         self.counters.elementsOut++;
-        self.ctx.taggedReceiver(tag).receive(value, timestamp, [window], NO_FIRING);
+        self.ctx.taggedReceiver(tag).receive(value, self.finishMeta.set(timestamp, [window], NO_FIRING));
       },
     };
   }
@@ -56,13 +57,15 @@ export class DoFnRunner implements Receiver {
     if (this.fn.setup) this.guard(() => this.fn.setup?.(), "in setup");
   }
 
-  receive(value: unknown, timestamp: number, windows: readonly BoundedWindow[], pane: PaneInfo): void {
+  receive(value: unknown, meta: ElementMeta): void {
     if (!this.inBundle) this.startBundle();
     this.counters.elementsIn++;
     const ctx = this.ctx;
+    const windows = meta.windows;
+    const timestamp = meta.timestamp;
     ctx.element = value;
     ctx.timestamp = timestamp;
-    ctx.pane = pane;
+    ctx.pane = meta.pane;
     const fn = this.fn;
     if (windows.length === 1) {
       ctx.window = windows[0] as BoundedWindow;
@@ -141,10 +144,12 @@ export class DoFnRunner implements Receiver {
 
 class Ctx implements ProcessContext<unknown, unknown, Record<string, unknown>> {
   element: unknown = undefined;
-  timestamp = 0;
+  timestamp = Number.NEGATIVE_INFINITY;
   window: BoundedWindow = GLOBAL_WINDOW;
   windows: readonly BoundedWindow[] = [GLOBAL_WINDOW];
   pane: PaneInfo = NO_FIRING;
+  /** The metadata this step hands downstream, rewritten per output. */
+  private readonly out = new ElementMeta();
   private readonly counters: DoFnCounters;
 
   constructor(
@@ -157,20 +162,28 @@ class Ctx implements ProcessContext<unknown, unknown, Record<string, unknown>> {
 
   output(value: unknown): void {
     this.counters.elementsOut++;
-    this.main.receive(value, this.timestamp, this.windows, this.pane);
+    const m = this.out;
+    m.timestamp = this.timestamp;
+    m.windows = this.windows;
+    m.pane = this.pane;
+    this.main.receive(value, m);
   }
 
   outputWithTimestamp(value: unknown, timestamp: number): void {
     this.runner.checkOutputTimestamp(this.timestamp, timestamp);
     this.counters.elementsOut++;
-    this.main.receive(value, timestamp, this.windows, this.pane);
+    const m = this.out;
+    m.timestamp = timestamp;
+    m.windows = this.windows;
+    m.pane = this.pane;
+    this.main.receive(value, m);
   }
 
   outputTo(tag: string, value: unknown, timestamp?: number): void {
     const r = this.taggedReceiver(tag);
     if (timestamp !== undefined) this.runner.checkOutputTimestamp(this.timestamp, timestamp);
     this.counters.elementsOut++;
-    r.receive(value, timestamp ?? this.timestamp, this.windows, this.pane);
+    r.receive(value, this.out.set(timestamp ?? this.timestamp, this.windows, this.pane));
   }
 
   taggedReceiver(tag: string): Receiver {

@@ -27,6 +27,11 @@ export class MergingWindows<K, A> {
    * it (and merged with nothing): such an element may still merge with a later element of its bundle.
    */
   protoWasClosed = false;
+  /** The proto-window of the element being placed, and the span it merges into (fields, not arguments: see above). */
+  protoStart = Number.NEGATIVE_INFINITY;
+  protoEnd = Number.NEGATIVE_INFINITY;
+  private spanStart = Number.NEGATIVE_INFINITY;
+  private spanEnd = Number.NEGATIVE_INFINITY;
   /** Reused for the common one-part merge: the part's trigger state and the proto-window's empty one. */
   private readonly pairTrig: TriggerState[] = [EMPTY_TRIGGER_STATE, EMPTY_TRIGGER_STATE];
   private readonly oneHold: number[] = [Number.NaN];
@@ -43,20 +48,20 @@ export class MergingWindows<K, A> {
     if (!(w instanceof IntervalWindow)) {
       throw new Error(`merging windows must be interval windows, got ${w.toString()}`);
     }
-    return this.windowForInterval(ks, w.start, w.end, w);
+    this.protoStart = w.start;
+    this.protoEnd = w.end;
+    return this.windowForInterval(ks, w);
   }
 
   /**
-   * The same for the proto-window `[protoStart, protoEnd)`; `proto` is its object if the caller has one (otherwise
-   * it is made only when the window becomes a window of its own).
+   * The same for the proto-window `[protoStart, protoEnd)` (set in the fields first: times passed as arguments would
+   * be boxed on every call); `proto` is its object if the caller has one (otherwise it is made only when the window
+   * becomes a window of its own).
    */
-  windowForInterval(
-    ks: KeyState<K, A>,
-    protoStart: number,
-    protoEnd: number,
-    proto?: IntervalWindow,
-  ): WindowState<K, A> | undefined {
+  windowForInterval(ks: KeyState<K, A>, proto?: IntervalWindow): WindowState<K, A> | undefined {
     this.protoWasClosed = false;
+    const protoStart = this.protoStart;
+    const protoEnd = this.protoEnd;
     // Open windows never overlap each other, so the union of the proto-window with the ones it overlaps is one
     // interval and nothing else can overlap it: one pass finds the whole merge.
     let first: WindowState<K, A> | undefined;
@@ -115,17 +120,13 @@ export class MergingWindows<K, A> {
           return c;
         }
       }
-    return this.merge(ks, first, more, start, end);
+    this.spanStart = start;
+    this.spanEnd = end;
+    return this.merge(ks, first, more);
   }
 
-  /** Merges `into` (and `more`, if any) with the proto-window into `[start, end)`, in `into`'s state object. */
-  private merge(
-    ks: KeyState<K, A>,
-    into: WindowState<K, A>,
-    more: WindowState<K, A>[] | undefined,
-    start: number,
-    end: number,
-  ): WindowState<K, A> {
+  /** Merges `into` (and `more`, if any) with the proto-window into the span, in `into`'s state object. */
+  private merge(ks: KeyState<K, A>, into: WindowState<K, A>, more: WindowState<K, A>[] | undefined): WindowState<K, A> {
     const runner = this.runner;
     let trigStates: TriggerState[];
     let holds: number[];
@@ -154,7 +155,7 @@ export class MergingWindows<K, A> {
       into.acc = runner.mergeAccumulators(accs, into);
       into.nonEmpty = nonEmpty;
     }
-    into.rewindow(start, end, runner.strategy.allowedLatenessMs, runner.gcCap);
+    into.rewindow(this.spanStart, this.spanEnd, runner.latenessMs, runner.gcCap);
     into.gen++;
     into.prevPane = null;
     into.timerAtMax = false;

@@ -57,7 +57,9 @@ export class ReduceRunner<K, V, A, O> {
   private readonly merging: MergingWindows<K, A> | undefined;
   private readonly eventTimers = new TimeHeap<WS<K, A>>();
   private readonly procTimers = new TimeHeap<ProcTimer<K, A>>();
-  private readonly touched: WS<K, A>[] = [];
+  /** Windows touched in this bundle: `touched[0..touchedCount)`; the array is reused, never shrunk. */
+  private readonly touched: (WS<K, A> | undefined)[] = [];
+  private touchedCount = 0;
   /** Keys that became empty, waiting for `sweepKeys`. */
   private readonly emptied: KS<K, A>[] = [];
   private sweeps = 0;
@@ -70,7 +72,7 @@ export class ReduceRunner<K, V, A, O> {
     window?: BoundedWindow;
   }[] = [];
   private epoch = 0;
-  private readonly latenessMs: number;
+  readonly latenessMs: number;
   private readonly discarding: boolean;
   private readonly emitEmptyOnTime: boolean;
   private readonly emitEmptyFinal: boolean;
@@ -86,7 +88,7 @@ export class ReduceRunner<K, V, A, O> {
     private readonly sink: PaneSink<K, O>,
   ) {
     this.trigger = machineFromSpec(strategy.trigger);
-    this.holds = new WatermarkHolds(strategy);
+    this.holds = new WatermarkHolds(strategy, this);
     this.latenessMs = strategy.allowedLatenessMs;
     this.discarding = strategy.accumulation === "discarding";
     this.emitEmptyOnTime = strategy.onTimeBehavior === "fireAlways";
@@ -102,18 +104,20 @@ export class ReduceRunner<K, V, A, O> {
     this.env = {
       inputWatermark: Number.NEGATIVE_INFINITY,
       processingTime: Number.NEGATIVE_INFINITY,
-      maxTimestamp: 0,
+      maxTimestamp: Number.NEGATIVE_INFINITY,
       isMerging: merging,
-      setTimer(domain, t) {
+      setEndOfWindowTimer() {
         const ws = self.current;
         if (!ws) throw new Error("trigger set a timer outside a window evaluation");
-        if (domain === "processing") {
-          self.procTimers.push(t, { ws, gen: ws.gen });
-        } else {
-          if (t !== ws.maxTs) throw new Error(`trigger asked for an event-time timer at ${t}, not at the window's end`);
+        if (!ws.timerAtMax) {
           ws.timerAtMax = true;
           self.scheduleEvent(ws);
         }
+      },
+      setProcessingTimer(t) {
+        const ws = self.current;
+        if (!ws) throw new Error("trigger set a timer outside a window evaluation");
+        self.procTimers.push(t, { ws, gen: ws.gen });
       },
     };
   }
@@ -169,7 +173,9 @@ export class ReduceRunner<K, V, A, O> {
       ks = new KeyState<K, A>(key, gk);
       this.keys.set(gk, ks);
     }
-    const ws = merging.windowForInterval(ks, timestamp, end);
+    merging.protoStart = timestamp;
+    merging.protoEnd = end;
+    const ws = merging.windowForInterval(ks);
     if (ws === undefined || ws.closed) {
       if (merging.protoWasClosed) {
         this.deferred.push({ ks, value, timestamp, start: timestamp, end });
@@ -190,7 +196,14 @@ export class ReduceRunner<K, V, A, O> {
     const merging = this.merging as MergingWindows<K, A>;
     const deferred = this.deferred.splice(0);
     for (const d of deferred) {
-      const ws = d.window ? merging.windowFor(d.ks, d.window) : merging.windowForInterval(d.ks, d.start, d.end);
+      let ws: WS<K, A> | undefined;
+      if (d.window) {
+        ws = merging.windowFor(d.ks, d.window);
+      } else {
+        merging.protoStart = d.start;
+        merging.protoEnd = d.end;
+        ws = merging.windowForInterval(d.ks);
+      }
       if (ws === undefined || ws.closed) {
         this.counters.droppedClosed++;
         if (d.ks.isEmpty()) this.releaseKey(d.ks);
@@ -204,11 +217,13 @@ export class ReduceRunner<K, V, A, O> {
   finishBundle(): void {
     if (this.deferred.length > 0) this.retryDeferred();
     const touched = this.touched;
-    for (let i = 0; i < touched.length; i++) {
+    const n = this.touchedCount;
+    for (let i = 0; i < n; i++) {
       const ws = touched[i] as WS<K, A>;
+      touched[i] = undefined;
       if (ws.alive && !ws.closed && this.shouldFire(ws)) this.emit(ws);
     }
-    touched.length = 0;
+    this.touchedCount = 0;
     this.epoch++;
   }
 
@@ -240,7 +255,7 @@ export class ReduceRunner<K, V, A, O> {
       ws.timerAtGc = true;
       this.scheduleEvent(ws);
     }
-    this.holds.addElementHold(ws, timestamp, this.inputWatermark, this.outputWatermark);
+    this.holds.addElementHold(ws as WS<unknown, unknown>, timestamp);
     try {
       ws.acc = this.reduceFn.add(ws.acc === undefined ? this.reduceFn.create() : ws.acc, value);
     } catch (e) {
@@ -251,7 +266,7 @@ export class ReduceRunner<K, V, A, O> {
     this.current = undefined;
     if (ws.epoch !== this.epoch) {
       ws.epoch = this.epoch;
-      this.touched.push(ws);
+      this.touched[this.touchedCount++] = ws;
     }
   }
 
@@ -274,7 +289,7 @@ export class ReduceRunner<K, V, A, O> {
   }
 
   mergeHolds(into: WS<K, A>, partHolds: readonly number[]): void {
-    this.holds.onMerge(into as WS<unknown, unknown>, partHolds, this.inputWatermark);
+    this.holds.onMerge(into as WS<unknown, unknown>, partHolds);
   }
 
   releaseHolds(ws: WS<K, A>): void {
@@ -339,7 +354,7 @@ export class ReduceRunner<K, V, A, O> {
   /** Produces the pane's contents and releases holds (Beam's onTrigger). */
   private onTrigger(ws: WS<K, A>, isFinished: boolean): void {
     const timestamp = this.holds.extractAndRelease(ws as WS<unknown, unknown>);
-    if (!isFinished) this.holds.addGcHold(ws as WS<unknown, unknown>, true, this.inputWatermark);
+    if (!isFinished) this.holds.addGcHold(ws as WS<unknown, unknown>, true);
     const isEmpty = ws.nonEmpty === 0;
     if (isEmpty && !this.emitEmptyFinal && !this.emitEmptyOnTime) return;
     const pane = describePane(ws.prevPane, isFinished, ws.maxTs, this.inputWatermark, this.outputWatermark);

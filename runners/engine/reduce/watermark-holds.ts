@@ -20,18 +20,22 @@ export class WatermarkHolds {
   private readonly latenessMs: number;
   private readonly closingFiresAlways: boolean;
 
-  constructor(strategy: WindowingStrategy) {
+  constructor(
+    strategy: WindowingStrategy,
+    /** The stage's watermarks, read in place (passing them as arguments would box them on every call). */
+    private readonly wm: { readonly inputWatermark: number; readonly outputWatermark: number },
+  ) {
     this.combiner = strategy.timestampCombiner;
     this.latenessMs = strategy.allowedLatenessMs;
     this.closingFiresAlways = strategy.closingBehavior === "fireAlways";
   }
 
   /** Holds for an element at `t` added to `ws` (Beam's addHolds). */
-  addElementHold(ws: WindowState<unknown, unknown>, t: number, inputWm: number, outputWm: number): void {
+  addElementHold(ws: WindowState<unknown, unknown>, t: number): void {
     const hold = this.combiner === "endOfWindow" ? ws.maxTs : t;
-    const tooLate = hold < outputWm || inputWm > ws.maxTs;
+    const tooLate = hold < this.wm.outputWatermark || this.wm.inputWatermark > ws.maxTs;
     if (tooLate) {
-      this.addGcHold(ws, false, inputWm);
+      this.addGcHold(ws, false);
       return;
     }
     const old = ws.elementHold;
@@ -46,10 +50,10 @@ export class WatermarkHolds {
   }
 
   /** The garbage-collection hold (Beam's addGarbageCollectionHold): only with allowed lateness. */
-  addGcHold(ws: WindowState<unknown, unknown>, paneIsEmpty: boolean, inputWm: number): void {
+  addGcHold(ws: WindowState<unknown, unknown>, paneIsEmpty: boolean): void {
     if (!(this.latenessMs > 0)) return;
     if (paneIsEmpty && !this.closingFiresAlways) return;
-    if (inputWm > ws.gcTime) return;
+    if (this.wm.inputWatermark > ws.gcTime) return;
     if (ws.extraHold === ws.gcTime) return;
     ws.extraHold = ws.gcTime;
     this.index(ws);
@@ -78,9 +82,10 @@ export class WatermarkHolds {
    * earliest/latest: min/max), drops their extra holds and places a fresh garbage-collection hold.
    * `into` must not hold anything yet (its old holds are among `parts`' released values).
    */
-  onMerge(into: WindowState<unknown, unknown>, partHolds: readonly number[], inputWm: number): void {
+  onMerge(into: WindowState<unknown, unknown>, partHolds: readonly number[]): void {
     let merged = Number.NaN;
-    for (const h of partHolds) {
+    for (let i = 0; i < partHolds.length; i++) {
+      const h = partHolds[i] as number;
       if (Number.isNaN(h)) continue;
       if (Number.isNaN(merged)) merged = h;
       else if (this.combiner === "latest") merged = Math.max(merged, h);
@@ -91,7 +96,7 @@ export class WatermarkHolds {
       into.elementHold = merged;
       this.index(into);
     }
-    this.addGcHold(into, false, inputWm);
+    this.addGcHold(into, false);
   }
 
   /** Files the window under its earliest hold if that is earlier than its current entry. */

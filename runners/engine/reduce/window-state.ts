@@ -31,11 +31,12 @@ export class WindowState<K, A> {
   epoch = -1;
   /** Bumped when the state takes on a new window (a merge), so timers set for the old window are ignored. */
   gen = 0;
-  maxTs: number;
-  gcTime: number;
+  // Number fields start as numbers: a field first defined as undefined would box every time value stored in it.
+  maxTs = Number.NEGATIVE_INFINITY;
+  gcTime = Number.NEGATIVE_INFINITY;
   /** Bounds of an interval window (NaN for other windows); the window object is made from them on demand. */
-  start: number;
-  end: number;
+  start = Number.NaN;
+  end = Number.NaN;
   private windowObject: BoundedWindow | undefined;
 
   constructor(

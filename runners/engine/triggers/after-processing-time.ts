@@ -37,7 +37,7 @@ export class AfterProcessingTimeMachine extends OnceTriggerMachine {
     if (!Number.isNaN(leafGet(w, this.index))) return;
     const t = this.target(env.processingTime);
     leafSet(w, this.index, t);
-    env.setTimer("processing", t);
+    env.setProcessingTimer(t);
   }
   onMerge(w: TriggerState, parts: MergeParts, env: TriggerEnv): void {
     if (this.isFinished(w)) {
@@ -50,7 +50,7 @@ export class AfterProcessingTimeMachine extends OnceTriggerMachine {
       if (!Number.isNaN(d) && (Number.isNaN(earliest) || d < earliest)) earliest = d;
     }
     leafSet(w, this.index, earliest);
-    if (!Number.isNaN(earliest)) env.setTimer("processing", earliest);
+    if (!Number.isNaN(earliest)) env.setProcessingTimer(earliest);
   }
   shouldFire(w: TriggerState, env: TriggerEnv): boolean {
     const d = leafGet(w, this.index);

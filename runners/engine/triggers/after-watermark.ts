@@ -10,7 +10,7 @@ import {
 /** Fires once when the watermark passes the end of the window, then finishes (Beam's FromEndOfWindow). */
 export class AfterEndOfWindowMachine extends OnceTriggerMachine {
   onElement(_w: TriggerState, env: TriggerEnv): void {
-    if (!endOfWindowReached(env)) env.setTimer("event", env.maxTimestamp);
+    if (!endOfWindowReached(env)) env.setEndOfWindowTimer();
   }
   onMerge(w: TriggerState, parts: MergeParts, env: TriggerEnv): void {
     // Still active in some part: pending elements have not fired yet. Otherwise active again if the merged
@@ -41,7 +41,7 @@ export class AfterWatermarkEarlyLateMachine extends TriggerMachine {
     super(late ? [early, late] : [early]);
   }
   onElement(w: TriggerState, env: TriggerEnv): void {
-    if (!endOfWindowReached(env)) env.setTimer("event", env.maxTimestamp);
+    if (!endOfWindowReached(env)) env.setEndOfWindowTimer();
     if (!env.isMerging) {
       this.firstUnfinished(w)?.onElement(w, env);
     } else {

@@ -29,7 +29,10 @@ export interface TriggerEnv {
   maxTimestamp: number;
   /** Whether the window function merges windows (machines then keep every sub-trigger's state up to date). */
   readonly isMerging: boolean;
-  setTimer(domain: "event" | "processing", t: number): void;
+  /** Asks to be evaluated when the watermark passes the window's max timestamp (the only event-time timer). */
+  setEndOfWindowTimer(): void;
+  /** Asks to be evaluated once processing time is past `t`. */
+  setProcessingTimer(t: number): void;
 }
 
 export abstract class TriggerMachine {
