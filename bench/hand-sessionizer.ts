@@ -14,6 +14,9 @@
  *   benchmark stream never produces any);
  * - `finish()` flushes everything (watermark = +Infinity).
  *
+ * Input: events keyed by their user-id string, as the engine receives them; a map gives each id a dense user
+ * number on first sight (the generator's own integer index is not part of the data).
+ *
  * Data structures: open sessions live in a struct-of-arrays slot pool; each user has a short
  * singly linked list of open sessions (almost always 0 or 1, at most a few). Expiry uses a
  * binary min-heap of (end, slot, generation) with lazy invalidation: entries are pushed only
@@ -24,7 +27,7 @@
 
 import { SessionChecksum } from "./session-checksum.ts";
 import type { SessionizerResult } from "./session-checksum.ts";
-import { createSessionStream, DEFAULT_GAP_MS } from "./session-stream.ts";
+import { createSessionStream, DEFAULT_GAP_MS, parseUserIndex } from "./session-stream.ts";
 import type { SessionChunk, SessionizerRunOptions } from "./session-stream.ts";
 
 /** One emitted session (only materialised when an `onSession` callback is given). */
@@ -59,6 +62,10 @@ export class HandSessionizer {
 
   /** Head of each user's open-session list (slot index or NO_SLOT). */
   private readonly userHead: Int32Array;
+  /** User-id string to dense user number (`addEventForUser`). */
+  private readonly userNumbers = new Map<string, number>();
+  /** Dense user number to the user index the checksum uses (identity for `addEvent`). */
+  private readonly checksumUser: Int32Array;
 
   // Session slot pool (struct of arrays).
   private slotCapacity = 1024;
@@ -82,6 +89,7 @@ export class HandSessionizer {
     this.gapMs = options.gapMs ?? DEFAULT_GAP_MS;
     this.onSession = options.onSession;
     this.userHead = new Int32Array(options.users).fill(NO_SLOT);
+    this.checksumUser = Int32Array.from({ length: options.users }, (_, i) => i);
   }
 
   /** Current input watermark. */
@@ -154,7 +162,31 @@ export class HandSessionizer {
     }
   }
 
-  /** Adds a whole chunk, then advances the watermark to the chunk's watermark. */
+  /**
+   * Adds an event of the user with id `userId` (the event's own key, as the engine sees it): the id is looked up in
+   * a map to this sessionizer's dense user number, assigned on first sight.
+   */
+  addEventForUser(userId: string, eventTimeMs: number): void {
+    let user = this.userNumbers.get(userId);
+    if (user === undefined) {
+      user = this.userNumbers.size;
+      if (user >= this.userHead.length) throw new RangeError(`more than ${this.userHead.length} distinct users`);
+      this.userNumbers.set(userId, user);
+      this.checksumUser[user] = parseUserIndex(userId);
+    }
+    this.addEvent(user, eventTimeMs);
+  }
+
+  /** Adds a whole chunk keyed by user-id strings (what `runHandSessionizer` uses), then advances the watermark. */
+  addChunkByUserId(chunk: SessionChunk, userIds: readonly string[]): void {
+    const users = chunk.userIndex;
+    const times = chunk.eventTimeMs;
+    const length = chunk.length;
+    for (let i = 0; i < length; i++) this.addEventForUser(userIds[users[i]!]!, times[i]!);
+    this.advanceWatermark(chunk.watermarkMs);
+  }
+
+  /** Adds a whole chunk by the generator's user index, then advances the watermark to the chunk's watermark. */
   addChunk(chunk: SessionChunk): void {
     const users = chunk.userIndex;
     const times = chunk.eventTimeMs;
@@ -199,9 +231,17 @@ export class HandSessionizer {
     const startMs = this.slotStartMs[slot]!;
     const maxMs = this.slotMaxMs[slot]!;
     const count = this.slotCount[slot]!;
-    this.checksum.add(userIndex, startMs, endMs, count, startMs, maxMs);
+    const checksumUser = this.checksumUser[userIndex]!;
+    this.checksum.add(checksumUser, startMs, endMs, count, startMs, maxMs);
     if (this.onSession !== undefined) {
-      this.onSession({ userIndex, startMs, endMs, count, minTimestampMs: startMs, maxTimestampMs: maxMs });
+      this.onSession({
+        userIndex: checksumUser,
+        startMs,
+        endMs,
+        count,
+        minTimestampMs: startMs,
+        maxTimestampMs: maxMs,
+      });
     }
     // Unlink from the user's list (almost always the only element).
     let current = this.userHead[userIndex]!;
@@ -311,7 +351,7 @@ function growInt32(array: Int32Array, capacity: number): Int32Array<ArrayBuffer>
 export function runHandSessionizer(options: SessionizerRunOptions): SessionizerResult & { droppedEvents: number } {
   const stream = createSessionStream(options);
   const sessionizer = new HandSessionizer({ users: stream.options.users, gapMs: options.gapMs ?? DEFAULT_GAP_MS });
-  for (const chunk of stream.chunks(options.generationStats)) sessionizer.addChunk(chunk);
+  for (const chunk of stream.chunks(options.generationStats)) sessionizer.addChunkByUserId(chunk, stream.userIds);
   const result = sessionizer.finish();
   return { ...result, droppedEvents: sessionizer.droppedEvents };
 }

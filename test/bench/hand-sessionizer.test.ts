@@ -186,6 +186,22 @@ describe("HandSessionizer", () => {
     expect(emitted).toEqual([]);
   });
 
+  it("keyed by user-id strings, finds the same sessions as keyed by the generator's index", () => {
+    const options = { totalEvents: 20_000, users: 300, seed: 11 };
+    const stream = createSessionStream(options);
+    const byIndex = new HandSessionizer({ users: options.users });
+    const byId = new HandSessionizer({ users: options.users });
+    for (const chunk of stream.chunks()) {
+      byIndex.addChunk(chunk);
+      byId.addChunkByUserId(chunk, stream.userIds);
+    }
+    const a = byIndex.finish();
+    const b = byId.finish();
+    expect(b.sessions).toBeGreaterThan(100);
+    expect(b).toEqual(a);
+    expect(runHandSessionizer(options)).toMatchObject(a);
+  });
+
   it("matches a batch reference on a generated stream, emitting each session on time", () => {
     const options: SessionStreamOptions = { totalEvents: 30_000, users: 40, seed: 7, chunkSize: 500 };
     const chunks = [...createSessionStream(options).chunks()];
