@@ -162,7 +162,7 @@ export class MergingWindows<K, A> {
     into.timerAtGc = false;
     runner.mergeHolds(into, holds);
     // A trigger without state (the default trigger) merges in place; others build the merged state afresh.
-    into.trig = runner.triggerHasState ? runner.newTriggerState() : into.trig;
+    into.trig = runner.newTriggerState();
     runner.mergeTrigger(into, trigStates);
     return into;
   }
@@ -264,7 +264,7 @@ export class MergingWindows<K, A> {
     runner.mergeHolds(target, holds);
     const own = existing ? existing.trig.finished : 0;
     target.trig = runner.newTriggerState();
-    target.trig.finished = own;
+    if (runner.triggerHasState) target.trig.finished = own;
     runner.mergeTrigger(target, trigStates);
     // Expiry is still needed for a merge that no element of this bundle lands in.
     runner.scheduleGc(target);

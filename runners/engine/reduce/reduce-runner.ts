@@ -29,6 +29,7 @@ export interface ReduceCounters {
 }
 
 type KS<K, A> = KeyState<K, A>;
+const STATELESS_TRIGGER: TriggerState = Object.freeze({ finished: 0, leaf: null }) as TriggerState;
 interface ProcTimer<K, A> {
   readonly ws: WindowState<K, A>;
   readonly gen: number;
@@ -245,7 +246,9 @@ export class ReduceRunner<K, V, A, O> {
     return new WindowState<K, A>(ks, w, this.newTriggerState(), this.latenessMs, END_OF_GLOBAL_WINDOW);
   }
 
+  /** A fresh trigger state; triggers that keep none (the default trigger) share one frozen empty state. */
   newTriggerState(): TriggerState {
+    if (!this.triggerHasState) return STATELESS_TRIGGER;
     return { finished: 0, leaf: this.needsLeaf ? new Float64Array(this.trigger.end).fill(Number.NaN) : null };
   }
 
