@@ -98,7 +98,8 @@ export class MergingWindows<K, A> {
           }
         }
       }
-      const ws = this.runner.newWindowState(ks, proto ?? new IntervalWindow(protoStart, protoEnd));
+      const ws = this.runner.newWindowState(ks, proto);
+      if (proto === undefined) ws.rewindow(protoStart, protoEnd, this.runner.latenessMs, this.runner.gcCap);
       ks.addActive(ws);
       return ws;
     }

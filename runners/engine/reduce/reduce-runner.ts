@@ -242,7 +242,7 @@ export class ReduceRunner<K, V, A, O> {
   }
 
   /** A fresh, empty state for window `w` of key `ks` (not yet in any list). */
-  newWindowState(ks: KS<K, A>, w: BoundedWindow): WS<K, A> {
+  newWindowState(ks: KS<K, A>, w: BoundedWindow | undefined): WS<K, A> {
     return new WindowState<K, A>(ks, w, this.newTriggerState(), this.latenessMs, END_OF_GLOBAL_WINDOW);
   }
 

@@ -39,19 +39,22 @@ export class WindowState<K, A> {
   end = Number.NaN;
   private windowObject: BoundedWindow | undefined;
 
+  /** `window` undefined: the caller gives the state its interval with `rewindow` right away. */
   constructor(
     readonly key: KeyState<K, A>,
-    window: BoundedWindow,
+    window: BoundedWindow | undefined,
     public trig: TriggerState,
     allowedLatenessMs: number,
     gcCap: number,
   ) {
     this.windowObject = window;
-    this.maxTs = window.maxTimestamp;
-    this.gcTime = Math.min(this.maxTs + allowedLatenessMs, gcCap);
-    const interval = window instanceof IntervalWindow;
-    this.start = interval ? window.start : Number.NaN;
-    this.end = interval ? window.end : Number.NaN;
+    if (window !== undefined) {
+      this.maxTs = window.maxTimestamp;
+      this.gcTime = Math.min(this.maxTs + allowedLatenessMs, gcCap);
+      const interval = window instanceof IntervalWindow;
+      this.start = interval ? window.start : Number.NaN;
+      this.end = interval ? window.end : Number.NaN;
+    }
   }
 
   get window(): BoundedWindow {
