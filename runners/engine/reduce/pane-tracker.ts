@@ -28,5 +28,22 @@ export function describePane(
   } else {
     timing = "ON_TIME";
   }
+  if (isFirst) return firstPane(timing, isFinal);
   return { isFirst, isLast: isFinal, timing, index, nonSpeculativeIndex };
+}
+
+/** First panes are interned, as Beam's PaneInfo.createPane does: index 0, nonSpeculativeIndex 0 or -1 if EARLY. */
+const FIRST_PANES: Readonly<Record<PaneTiming, readonly [PaneInfo, PaneInfo]>> = {
+  EARLY: [pane("EARLY", false), pane("EARLY", true)],
+  ON_TIME: [pane("ON_TIME", false), pane("ON_TIME", true)],
+  LATE: [pane("LATE", false), pane("LATE", true)],
+  UNKNOWN: [pane("UNKNOWN", false), pane("UNKNOWN", true)],
+};
+
+function pane(timing: PaneTiming, isLast: boolean): PaneInfo {
+  return Object.freeze({ isFirst: true, isLast, timing, index: 0, nonSpeculativeIndex: timing === "EARLY" ? -1 : 0 });
+}
+
+function firstPane(timing: PaneTiming, isLast: boolean): PaneInfo {
+  return FIRST_PANES[timing][isLast ? 1 : 0];
 }

@@ -120,6 +120,12 @@ export class KeyState<K, A> {
   }
 
   removeActive(ws: WindowState<K, A>): void {
+    if (this.activeCount === 1 && this.first === ws) {
+      this.active.pop();
+      this.activeCount = 0;
+      this.first = undefined;
+      return;
+    }
     const i = this.active.indexOf(ws);
     if (i < 0) return;
     this.active.splice(i, 1);
