@@ -34,22 +34,9 @@ export class GroupStage implements Receiver, PaneSink<unknown, unknown> {
   }
 
   receive(value: unknown, meta: ElementMeta): void {
-    const timestamp = meta.timestamp;
-    const windows = meta.windows;
-    if (!this.inBundle) {
-      this.inBundle = true;
-      this.onBundleStart(this);
-    }
-    if (!Array.isArray(value) || value.length !== 2) {
-      throw new StepError(
-        this.stepName,
-        timestamp,
-        windows[0],
-        new TypeError(`grouping needs key-value pairs [key, value], got ${preview(value)}`),
-      );
-    }
+    const kv = this.accept(value, meta);
     try {
-      this.reduce.processElement(value[0], value[1], timestamp, windows);
+      this.reduce.processElement(kv[0], kv[1], meta.timestamp, meta.windows);
     } catch (e) {
       throw this.wrap(e);
     }
@@ -57,7 +44,16 @@ export class GroupStage implements Receiver, PaneSink<unknown, unknown> {
 
   /** Receives an element whose session window is assigned here (see `FusedSessionAssign`). */
   receiveInSession(value: unknown, meta: ElementMeta, gapMs: number): void {
-    const timestamp = meta.timestamp;
+    const kv = this.accept(value, meta);
+    try {
+      this.reduce.processElementInSession(kv[0], kv[1], meta.timestamp, gapMs);
+    } catch (e) {
+      throw this.wrap(e);
+    }
+  }
+
+  /** Starts the bundle if needed and checks the element is a key-value pair. */
+  private accept(value: unknown, meta: ElementMeta): readonly [unknown, unknown] {
     if (!this.inBundle) {
       this.inBundle = true;
       this.onBundleStart(this);
@@ -65,16 +61,12 @@ export class GroupStage implements Receiver, PaneSink<unknown, unknown> {
     if (!Array.isArray(value) || value.length !== 2) {
       throw new StepError(
         this.stepName,
-        timestamp,
-        undefined,
+        meta.timestamp,
+        meta.windows[0],
         new TypeError(`grouping needs key-value pairs [key, value], got ${preview(value)}`),
       );
     }
-    try {
-      this.reduce.processElementInSession(value[0], value[1], timestamp, gapMs);
-    } catch (e) {
-      throw this.wrap(e);
-    }
+    return value as unknown as readonly [unknown, unknown];
   }
 
   /** Ends the bundle: the engine asks the triggers of the windows it touched. */

@@ -139,22 +139,10 @@ export class MergingWindows<K, A> {
       holds[0] = into.elementHold;
       runner.releaseHolds(into);
     } else {
-      const parts = [into, ...more];
-      trigStates = [];
-      holds = [];
-      const accs: A[] = [];
-      let nonEmpty = 0;
-      for (const p of parts) {
-        trigStates.push(p.trig);
-        holds.push(p.elementHold);
-        if (p.acc !== undefined) accs.push(p.acc);
-        nonEmpty += p.nonEmpty;
-        runner.releaseHolds(p);
-      }
-      trigStates.push(EMPTY_TRIGGER_STATE); // the new element's proto-window
+      const gathered = this.gather([into, ...more], into, true);
+      trigStates = gathered.trigStates;
+      holds = gathered.holds;
       for (const p of more) this.remove(ks, p);
-      into.acc = runner.mergeAccumulators(accs, into);
-      into.nonEmpty = nonEmpty;
     }
     into.rewindow(this.spanStart, this.spanEnd, runner.latenessMs, runner.gcCap);
     into.gen++;
@@ -240,21 +228,8 @@ export class MergingWindows<K, A> {
     const existing = parts.find((p) => p.window.equals(into));
     const target = existing ?? parts[0] ?? runner.newWindowState(ks, into);
     if (parts.length === 0) ks.addActive(target);
-    const trigStates: TriggerState[] = [];
-    const holds: number[] = [];
-    const accs: A[] = [];
-    let nonEmpty = 0;
-    for (const p of parts) {
-      trigStates.push(p.trig);
-      holds.push(p.elementHold);
-      if (p.acc !== undefined) accs.push(p.acc);
-      nonEmpty += p.nonEmpty;
-      runner.releaseHolds(p);
-    }
-    if (hasProto) trigStates.push(EMPTY_TRIGGER_STATE);
+    const { trigStates, holds } = this.gather(parts, target, hasProto);
     for (const p of parts) if (p !== target) this.remove(ks, p);
-    target.acc = runner.mergeAccumulators(accs, target);
-    target.nonEmpty = nonEmpty;
     if (existing === undefined) {
       target.setWindow(into, runner.strategy.allowedLatenessMs, runner.gcCap);
       target.gen++;
@@ -270,6 +245,33 @@ export class MergingWindows<K, A> {
     // Expiry is still needed for a merge that no element of this bundle lands in.
     runner.scheduleGc(target);
     return target;
+  }
+
+  /**
+   * Collects the merging parts' trigger states and element holds (releasing the holds), and gives `target` their
+   * merged accumulator and element count. `withProto` adds the new element's empty proto-window state.
+   */
+  private gather(
+    parts: readonly WindowState<K, A>[],
+    target: WindowState<K, A>,
+    withProto: boolean,
+  ): { trigStates: TriggerState[]; holds: number[] } {
+    const runner = this.runner;
+    const trigStates: TriggerState[] = [];
+    const holds: number[] = [];
+    const accs: A[] = [];
+    let nonEmpty = 0;
+    for (const p of parts) {
+      trigStates.push(p.trig);
+      holds.push(p.elementHold);
+      if (p.acc !== undefined) accs.push(p.acc);
+      nonEmpty += p.nonEmpty;
+      runner.releaseHolds(p);
+    }
+    if (withProto) trigStates.push(EMPTY_TRIGGER_STATE);
+    target.acc = runner.mergeAccumulators(accs, target);
+    target.nonEmpty = nonEmpty;
+    return { trigStates, holds };
   }
 
   private remove(ks: KeyState<K, A>, ws: WindowState<K, A>): void {
