@@ -56,7 +56,9 @@ export class ReduceRunner<K, V, A, O> {
   private readonly trigger: TriggerMachine;
   private readonly holds: WatermarkHolds;
   private readonly merging: MergingWindows<K, A> | undefined;
-  private readonly eventTimers = new TimeHeap<WS<K, A>>();
+  /** Windows by their earliest event timer or hold (lazily: entries are lower bounds). */
+  private readonly index = new TimeHeap<WS<K, A>>();
+  private readonly parked: WS<K, A>[] = [];
   private readonly procTimers = new TimeHeap<ProcTimer<K, A>>();
   /** Windows touched in this bundle: `touched[0..touchedCount)`; the array is reused, never shrunk. */
   private readonly touched: (WS<K, A> | undefined)[] = [];
@@ -89,7 +91,7 @@ export class ReduceRunner<K, V, A, O> {
     private readonly sink: PaneSink<K, O>,
   ) {
     this.trigger = machineFromSpec(strategy.trigger);
-    this.holds = new WatermarkHolds(strategy, this);
+    this.holds = new WatermarkHolds(strategy, this, (ws) => this.scheduleEvent(ws as WS<K, A>));
     this.latenessMs = strategy.allowedLatenessMs;
     this.discarding = strategy.accumulation === "discarding";
     this.emitEmptyOnTime = strategy.onTimeBehavior === "fireAlways";
@@ -377,46 +379,59 @@ export class ReduceRunner<K, V, A, O> {
 
   // ---- timers ------------------------------------------------------------------------------------------------------
 
-  /** Makes sure the event-timer heap will wake this window at its earliest event timer. */
+  /**
+   * Files the window in the window index under `indexKey()` (its earliest event timer or hold) if that is earlier
+   * than its current entry. Keys that move later cost nothing: a stale entry is re-checked when it is reached.
+   */
   scheduleEvent(ws: WS<K, A>): void {
-    const t = ws.nextEventTimer();
-    if (t < ws.eventHeapAt) {
-      ws.eventHeapAt = t;
-      this.eventTimers.push(t, ws);
+    const k = ws.indexKey();
+    if (k < ws.heapAt) {
+      ws.heapAt = k;
+      this.index.push(k, ws);
     }
   }
 
   /**
    * Advances the input watermark: fires, in batches, every event-time timer strictly before it, then recomputes
    * `Out' = max(Out, min(In', earliest hold))`.
+   *
+   * One index serves timers and holds (Beam's end-of-window hold sits where the end-of-window timer is): every
+   * window is filed under the earlier of its next event timer and its earliest hold. Entries below the watermark are
+   * taken out; windows with a due timer are activated, the others (held below the watermark) are filed again after
+   * the round.
    */
   advanceInputWatermark(watermark: number): void {
     if (watermark > this.inputWatermark) {
       this.inputWatermark = watermark;
       const batch: WS<K, A>[] = [];
+      const parked = this.parked;
       for (;;) {
         this.epoch++;
-        const heap = this.eventTimers;
+        const heap = this.index;
         while (heap.peekTime() < watermark) {
           const t = heap.peekTime();
           const ws = heap.pop() as WS<K, A>;
-          if (!ws.alive || ws.eventHeapAt !== t) continue;
-          ws.eventHeapAt = Number.POSITIVE_INFINITY;
-          if (ws.nextEventTimer() >= watermark) {
-            this.scheduleEvent(ws);
-            continue;
-          }
+          if (!ws.alive || ws.heapAt !== t) continue;
+          ws.heapAt = Number.POSITIVE_INFINITY;
+          parked.push(ws);
+          if (ws.nextEventTimer() >= watermark) continue;
           if (ws.maxTs < watermark) ws.timerAtMax = false;
           if (ws.gcTime < watermark) ws.timerAtGc = false;
-          this.scheduleEvent(ws);
           if (ws.epoch !== this.epoch) {
             ws.epoch = this.epoch;
             batch.push(ws);
           }
         }
-        if (batch.length === 0) break;
-        for (const ws of batch) this.activate(ws, false);
+        for (let i = 0; i < batch.length; i++) this.activate(batch[i] as WS<K, A>, false);
+        const done = batch.length === 0;
         batch.length = 0;
+        // Refile what was taken out (held windows, and windows with timers left) once the round is over.
+        for (let i = 0; i < parked.length; i++) {
+          const ws = parked[i] as WS<K, A>;
+          if (ws.alive) this.scheduleEvent(ws);
+        }
+        parked.length = 0;
+        if (done) break;
       }
       this.epoch++;
       this.sweepKeys(watermark >= MAX_TIMESTAMP);
@@ -424,10 +439,34 @@ export class ReduceRunner<K, V, A, O> {
     this.refreshOutputWatermark();
   }
 
-  /** `Out' = max(Out, min(In, earliest hold))`. */
+  /**
+   * `Out' = max(Out, min(In, earliest hold))`. After an advance no event timer below the input watermark is left, so
+   * an index entry below it, once checked, is a hold.
+   */
   refreshOutputWatermark(): void {
-    const o = Math.min(this.inputWatermark, this.holds.min());
+    const o = Math.min(this.inputWatermark, this.earliestHoldBelow(this.inputWatermark));
     if (o > this.outputWatermark) this.outputWatermark = o;
+  }
+
+  /** The earliest hold if it is below `bound` (checking and refiling stale index entries on the way), else +Infinity. */
+  private earliestHoldBelow(bound: number): number {
+    const heap = this.index;
+    for (;;) {
+      const t = heap.peekTime();
+      if (!(t < bound)) return Number.POSITIVE_INFINITY;
+      const ws = heap.peekItem() as WS<K, A>;
+      if (!ws.alive || ws.heapAt !== t) {
+        heap.pop();
+        continue;
+      }
+      if (ws.indexKey() === t) {
+        // An exact entry below the input watermark: a hold (no timer below it is left after an advance).
+        return ws.earliestHold() === t ? t : Number.POSITIVE_INFINITY;
+      }
+      heap.pop();
+      ws.heapAt = Number.POSITIVE_INFINITY;
+      this.scheduleEvent(ws);
+    }
   }
 
   /** Advances the processing-time clock and fires every processing-time timer strictly before it. */
@@ -536,7 +575,13 @@ export class ReduceRunner<K, V, A, O> {
     return out;
   }
 
+  /** The earliest watermark hold of any window, or +Infinity (a scan: for tests and diagnostics). */
   earliestHold(): number {
-    return this.holds.min();
+    let min = Number.POSITIVE_INFINITY;
+    for (const ks of this.keys.values()) {
+      for (const ws of ks.active) min = Math.min(min, ws.earliestHold());
+      for (const ws of ks.closed) min = Math.min(min, ws.earliestHold());
+    }
+    return min;
   }
 }

@@ -1,5 +1,4 @@
 import type { TimestampCombiner, WindowingStrategy } from "../../../core/windowing-strategy.ts";
-import { TimeHeap } from "../timers/time-heap.ts";
 import type { WindowState } from "./window-state.ts";
 
 /**
@@ -8,14 +7,10 @@ import type { WindowState } from "./window-state.ts";
  *   timestamp; earliest/latest: min/max of their timestamps), placed only if not before the output watermark and
  *   the input watermark has not passed the window's max timestamp;
  * - the extra (garbage-collection) hold at `gcTime`, placed for data that could not hold, when lateness is allowed.
- * The stage's output watermark is `min(input watermark, earliest hold)`.
- *
- * The earliest hold comes from a heap of windows keyed by their earliest hold, kept lazily: a window's entry is
- * pushed only when its hold moves earlier than its entry (a session that grows moves its hold later, which costs
- * nothing); `min()` re-files entries whose window now holds later, and drops those of windows that hold nothing.
+ * The stage's output watermark is `min(input watermark, earliest hold)`; the runner finds the earliest hold through
+ * its window index, which this class keeps informed (`refile`) whenever a window's holds may have moved earlier.
  */
 export class WatermarkHolds {
-  private readonly heap = new TimeHeap<WindowState<unknown, unknown>>();
   private readonly combiner: TimestampCombiner;
   private readonly latenessMs: number;
   private readonly closingFiresAlways: boolean;
@@ -24,6 +19,8 @@ export class WatermarkHolds {
     strategy: WindowingStrategy,
     /** The stage's watermarks, read in place (passing them as arguments would box them on every call). */
     private readonly wm: { readonly inputWatermark: number; readonly outputWatermark: number },
+    /** Refiles a window in the stage's window index after its holds changed. */
+    private readonly refile: (ws: WindowState<unknown, unknown>) => void,
   ) {
     this.combiner = strategy.timestampCombiner;
     this.latenessMs = strategy.allowedLatenessMs;
@@ -46,7 +43,7 @@ export class WatermarkHolds {
     } else if (this.combiner === "latest") {
       if (hold > old) ws.elementHold = hold;
     }
-    this.index(ws);
+    this.refile(ws);
   }
 
   /** The garbage-collection hold (Beam's addGarbageCollectionHold): only with allowed lateness. */
@@ -56,7 +53,7 @@ export class WatermarkHolds {
     if (this.wm.inputWatermark > ws.gcTime) return;
     if (ws.extraHold === ws.gcTime) return;
     ws.extraHold = ws.gcTime;
-    this.index(ws);
+    this.refile(ws);
   }
 
   /**
@@ -94,47 +91,8 @@ export class WatermarkHolds {
     if (!Number.isNaN(merged)) {
       if (this.combiner === "endOfWindow") merged = into.maxTs;
       into.elementHold = merged;
-      this.index(into);
+      this.refile(into);
     }
     this.addGcHold(into, false);
   }
-
-  /** Files the window under its earliest hold if that is earlier than its current entry. */
-  private index(ws: WindowState<unknown, unknown>): void {
-    const h = earliestHold(ws);
-    if (h < ws.holdHeapAt) {
-      ws.holdHeapAt = h;
-      this.heap.push(h, ws);
-    }
-  }
-
-  /** The earliest hold of any window, or +Infinity. */
-  min(): number {
-    const heap = this.heap;
-    for (;;) {
-      const t = heap.peekTime();
-      if (t === Number.POSITIVE_INFINITY) return t;
-      const ws = heap.peekItem() as WindowState<unknown, unknown>;
-      if (ws.alive && ws.holdHeapAt === t) {
-        const actual = earliestHold(ws);
-        if (actual === t) return t;
-        heap.pop();
-        ws.holdHeapAt = Number.POSITIVE_INFINITY;
-        if (actual !== Number.POSITIVE_INFINITY) {
-          ws.holdHeapAt = actual;
-          heap.push(actual, ws);
-        }
-      } else {
-        heap.pop();
-      }
-    }
-  }
-}
-
-/** A window's earliest hold, +Infinity when it holds nothing. */
-function earliestHold(ws: WindowState<unknown, unknown>): number {
-  const e = ws.elementHold;
-  const x = ws.extraHold;
-  if (Number.isNaN(e)) return Number.isNaN(x) ? Number.POSITIVE_INFINITY : x;
-  return Number.isNaN(x) || e < x ? e : x;
 }

@@ -23,10 +23,11 @@ export class WindowState<K, A> {
   /** Event-time timers: at the max timestamp (asked by the trigger) and at gcTime (expiry). */
   timerAtMax = false;
   timerAtGc = false;
-  /** Time of this window's live entry in the hold heap (+Infinity when none). */
-  holdHeapAt = Number.POSITIVE_INFINITY;
-  /** Time of this window's live entry in the event-timer heap (+Infinity when none). */
-  eventHeapAt = Number.POSITIVE_INFINITY;
+  /**
+   * Time of this window's live entry in the stage's window index (+Infinity when none). The entry is a lower bound of
+   * `indexKey()`: it is refiled when the key moves earlier and re-checked lazily when it is reached.
+   */
+  heapAt = Number.POSITIVE_INFINITY;
   /** Bundle/batch epoch in which the window was last touched, so it is evaluated once. */
   epoch = -1;
   /** Bumped when the state takes on a new window (a merge), so timers set for the old window are ignored. */
@@ -89,6 +90,21 @@ export class WindowState<K, A> {
   nextEventTimer(): number {
     if (this.timerAtMax) return this.maxTs;
     return this.timerAtGc ? this.gcTime : Number.POSITIVE_INFINITY;
+  }
+
+  /** The earliest watermark hold, or +Infinity. */
+  earliestHold(): number {
+    const e = this.elementHold;
+    const x = this.extraHold;
+    if (Number.isNaN(e)) return Number.isNaN(x) ? Number.POSITIVE_INFINITY : x;
+    return Number.isNaN(x) || e < x ? e : x;
+  }
+
+  /** What the window is filed under in the window index: its earliest event timer or hold. */
+  indexKey(): number {
+    const t = this.nextEventTimer();
+    const h = this.earliestHold();
+    return t < h ? t : h;
   }
 }
 
