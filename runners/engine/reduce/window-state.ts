@@ -104,7 +104,7 @@ export class WindowState<K, A> {
   indexKey(): number {
     const t = this.nextEventTimer();
     const h = this.earliestHold();
-    return t < h ? t : h;
+    return Math.min(t, h);
   }
 }
 
