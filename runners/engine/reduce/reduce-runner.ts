@@ -232,12 +232,16 @@ export class ReduceRunner<K, V, A, O> {
 
   private nonMergingWindowFor(ks: KS<K, A>, w: BoundedWindow): WS<K, A> {
     const maxTs = w.maxTimestamp;
-    const active = ks.active;
-    for (let i = 0; i < active.length; i++) {
-      const ws = active[i] as WS<K, A>;
-      if (ws.window === w || (ws.maxTs === maxTs && ws.window.equals(w))) return ws;
+    const first = ks.first;
+    if (first !== undefined && (first.window === w || (first.maxTs === maxTs && first.window.equals(w)))) return first;
+    if (ks.activeCount > 1) {
+      const rest = ks.rest;
+      for (let i = 0; i < rest.length; i++) {
+        const ws = rest[i] as WS<K, A>;
+        if (ws.window === w || (ws.maxTs === maxTs && ws.window.equals(w))) return ws;
+      }
     }
-    for (const ws of ks.closed) if (ws.window.equals(w)) return ws;
+    if (ks.closedCount > 0) for (const ws of ks.closed) if (ws.window.equals(w)) return ws;
     const ws = this.newWindowState(ks, w);
     ks.addActive(ws);
     return ws;

@@ -110,13 +110,15 @@ export class WindowState<K, A> {
 
 /**
  * The windows of one key: open ones (`active`) and closed ones waiting to expire (`closed`). The first open window
- * and the counts are kept in fields too, so the common case (one open session per key) reads no array.
+ * and the counts are fields, and the lists behind them are made only when a key has more than one open window or
+ * any closed one, so the common case (one open session per key) allocates and reads no array.
  */
 export class KeyState<K, A> {
-  readonly active: WindowState<K, A>[] = [];
-  readonly closed: WindowState<K, A>[] = [];
-  /** `active[0]`, or undefined. */
+  /** The oldest open window, or undefined. */
   first: WindowState<K, A> | undefined = undefined;
+  /** Open windows after `first`, oldest first. */
+  private others: WindowState<K, A>[] | undefined = undefined;
+  private closedList: WindowState<K, A>[] | undefined = undefined;
   activeCount = 0;
   closedCount = 0;
   /** The sweep count when the key last became empty; -1 while it has windows or is not waiting to be swept. */
@@ -126,38 +128,62 @@ export class KeyState<K, A> {
     readonly groupKey: string | number | boolean,
   ) {}
 
+  /** The open windows, oldest first (a new list when there are several: not for the per-element path). */
+  get active(): readonly WindowState<K, A>[] {
+    const first = this.first;
+    if (first === undefined) return NONE;
+    const others = this.others;
+    return others === undefined || others.length === 0 ? [first] : [first, ...others];
+  }
+
+  /** Open windows after the first (empty for the common single-window key). */
+  get rest(): readonly WindowState<K, A>[] {
+    return this.others ?? NONE;
+  }
+
+  get closed(): readonly WindowState<K, A>[] {
+    return this.closedList ?? NONE;
+  }
+
   isEmpty(): boolean {
     return this.activeCount === 0 && this.closedCount === 0;
   }
 
   addActive(ws: WindowState<K, A>): void {
-    this.active.push(ws);
-    if (this.activeCount++ === 0) this.first = ws;
+    if (this.first === undefined) this.first = ws;
+    else if (this.others === undefined) this.others = [ws];
+    else this.others.push(ws);
+    this.activeCount++;
   }
 
   removeActive(ws: WindowState<K, A>): void {
-    if (this.activeCount === 1 && this.first === ws) {
-      this.active.pop();
-      this.activeCount = 0;
-      this.first = undefined;
+    const others = this.others;
+    if (this.first === ws) {
+      this.first = others !== undefined && others.length > 0 ? others.shift() : undefined;
+      this.activeCount--;
       return;
     }
-    const i = this.active.indexOf(ws);
+    if (others === undefined) return;
+    const i = others.indexOf(ws);
     if (i < 0) return;
-    this.active.splice(i, 1);
+    others.splice(i, 1);
     this.activeCount--;
-    this.first = this.active[0];
   }
 
   addClosed(ws: WindowState<K, A>): void {
-    this.closed.push(ws);
+    if (this.closedList === undefined) this.closedList = [ws];
+    else this.closedList.push(ws);
     this.closedCount++;
   }
 
   removeClosed(ws: WindowState<K, A>): void {
-    const i = this.closed.indexOf(ws);
+    const list = this.closedList;
+    if (list === undefined) return;
+    const i = list.indexOf(ws);
     if (i < 0) return;
-    this.closed.splice(i, 1);
+    list.splice(i, 1);
     this.closedCount--;
   }
 }
+
+const NONE: readonly never[] = Object.freeze([]);
