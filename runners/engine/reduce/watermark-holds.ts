@@ -36,14 +36,12 @@ export class WatermarkHolds {
       return;
     }
     const old = ws.elementHold;
-    if (Number.isNaN(old)) {
+    if (Number.isNaN(old) || (this.combiner === "earliest" && hold < old)) {
       ws.elementHold = hold;
-    } else if (this.combiner === "earliest") {
-      if (hold < old) ws.elementHold = hold;
-    } else if (this.combiner === "latest") {
-      if (hold > old) ws.elementHold = hold;
+      this.refile(ws); // the hold may now be earlier than the window's index entry
+    } else if (this.combiner === "latest" && hold > old) {
+      ws.elementHold = hold; // later: the index entry stays a valid lower bound
     }
-    this.refile(ws);
   }
 
   /** The garbage-collection hold (Beam's addGarbageCollectionHold): only with allowed lateness. */
