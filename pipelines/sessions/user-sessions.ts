@@ -7,6 +7,7 @@ import { afterCount, afterProcessingTime, afterWatermark } from "../../core/trig
 import { sessions } from "../../core/windows/window-fn.ts";
 import { combinePerKey } from "../../transforms/combine.ts";
 import { map } from "../../transforms/element-wise.ts";
+import type { AccumulationMode } from "../../core/windowing-strategy.ts";
 import { window } from "../../transforms/window-into.ts";
 
 /** A page view as the fixture stream carries it. */
@@ -48,6 +49,8 @@ export interface UserSessionsOptions {
   readonly gapMs?: Duration;
   readonly allowedLatenessMs?: Duration;
   readonly earlyFiringDelayMs?: Duration;
+  /** Accumulating (default): every pane holds the whole session so far; discarding: only what is new. */
+  readonly accumulation?: AccumulationMode;
 }
 
 /**
@@ -71,7 +74,7 @@ export function userSessions(
               late: afterCount(1),
             }),
             allowedLatenessMs: opts.allowedLatenessMs ?? minutes(30),
-            accumulation: "accumulating",
+            accumulation: opts.accumulation ?? "accumulating",
           }),
         )
         .apply(
