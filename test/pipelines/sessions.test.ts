@@ -56,7 +56,8 @@ describe("pipelines/sessions: per-user sessions with early, on-time and late pan
     await new DirectRunner().run(p);
     const early = out.all().filter((e) => e.pane.timing === "EARLY");
     expect(early).toHaveLength(1);
-    expect((early[0]?.value as KV<string, SessionSummary>)[1].events).toBe(1);
+    const [first] = early;
+    expect(first && (first.value as KV<string, SessionSummary>)[1].events).toBe(1);
   });
 
   it("the shipped fixture: every view is accounted for, one is dropped as too late and reported", async () => {
