@@ -29,6 +29,8 @@ export interface ReduceCounters {
 }
 
 type KS<K, A> = KeyState<K, A>;
+/** At most this many expired window states are kept for reuse. */
+const MAX_POOLED_WINDOWS = 65_536;
 const STATELESS_TRIGGER: TriggerState = Object.freeze({ finished: 0, leaf: null }) as TriggerState;
 interface ProcTimer<K, A> {
   readonly ws: WindowState<K, A>;
@@ -59,6 +61,9 @@ export class ReduceRunner<K, V, A, O> {
   /** Windows by their earliest event timer or hold (lazily: entries are lower bounds). */
   private readonly index = new TimeHeap<WS<K, A>>();
   private readonly parked: WS<K, A>[] = [];
+  /** Expired window states and swept key states kept for reuse. */
+  private readonly pool: WS<K, A>[] = [];
+  private readonly keyPool: KS<K, A>[] = [];
   private readonly procTimers = new TimeHeap<ProcTimer<K, A>>();
   /** Windows touched in this bundle: `touched[0..touchedCount)`; the array is reused, never shrunk. */
   private readonly touched: (WS<K, A> | undefined)[] = [];
@@ -133,7 +138,7 @@ export class ReduceRunner<K, V, A, O> {
     const gk = groupingKey(key);
     let ks = this.keys.get(gk);
     if (ks === undefined) {
-      ks = new KeyState<K, A>(key, gk);
+      ks = this.newKeyState(key, gk);
       this.keys.set(gk, ks);
     }
     for (let i = 0; i < windows.length; i++) {
@@ -173,7 +178,7 @@ export class ReduceRunner<K, V, A, O> {
     const gk = groupingKey(key);
     let ks = this.keys.get(gk);
     if (ks === undefined) {
-      ks = new KeyState<K, A>(key, gk);
+      ks = this.newKeyState(key, gk);
       this.keys.set(gk, ks);
     }
     merging.protoStart = timestamp;
@@ -247,8 +252,21 @@ export class ReduceRunner<K, V, A, O> {
     return ws;
   }
 
+  /** An empty key state (a swept one reused when there is one). */
+  private newKeyState(key: K, gk: string | number | boolean): KS<K, A> {
+    const reused = this.keyPool.pop();
+    if (reused === undefined) return new KeyState<K, A>(key, gk);
+    reused.reuse(key, gk);
+    return reused;
+  }
+
   /** A fresh, empty state for window `w` of key `ks` (not yet in any list). */
   newWindowState(ks: KS<K, A>, w: BoundedWindow | undefined): WS<K, A> {
+    const reused = this.pool.pop();
+    if (reused !== undefined) {
+      reused.reuse(ks, w, this.newTriggerState(), this.latenessMs, END_OF_GLOBAL_WINDOW);
+      return reused;
+    }
     return new WindowState<K, A>(ks, w, this.newTriggerState(), this.latenessMs, END_OF_GLOBAL_WINDOW);
   }
 
@@ -515,15 +533,18 @@ export class ReduceRunner<K, V, A, O> {
     }
   }
 
-  /** Drops every piece of the window's state. */
+  /** Drops every piece of the window's state; the state object goes back to the pool. */
   private expire(ws: WS<K, A>): void {
     this.holds.release(ws as WS<unknown, unknown>);
     ws.alive = false;
     ws.acc = undefined;
+    ws.prevPane = null;
     const ks = ws.key;
     if (ws.closed) ks.removeClosed(ws);
     else ks.removeActive(ws);
     if (ks.isEmpty()) this.releaseKey(ks);
+    // Reused only by later elements, never within the activation round that expired it.
+    if (this.pool.length < MAX_POOLED_WINDOWS) this.pool.push(ws);
   }
 
   /**
@@ -550,6 +571,7 @@ export class ReduceRunner<K, V, A, O> {
       } else if (all || ks.emptySince < this.sweeps - 1) {
         ks.emptySince = -1;
         this.keys.delete(ks.groupKey);
+        if (this.keyPool.length < MAX_POOLED_WINDOWS) this.keyPool.push(ks);
       } else {
         emptied[kept++] = ks;
       }

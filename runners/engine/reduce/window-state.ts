@@ -42,12 +42,47 @@ export class WindowState<K, A> {
 
   /** `window` undefined: the caller gives the state its interval with `rewindow` right away. */
   constructor(
-    readonly key: KeyState<K, A>,
+    public key: KeyState<K, A>,
     window: BoundedWindow | undefined,
     public trig: TriggerState,
     allowedLatenessMs: number,
     gcCap: number,
   ) {
+    this.setUp(window, allowedLatenessMs, gcCap);
+  }
+
+  /**
+   * Makes a state expired earlier the state of a new window (the runner reuses expired states, so a long stream
+   * does not keep promoting short-lived window states into the old generation). Timers set for its previous window
+   * are ignored through `gen`; index entries of it are re-checked like any stale entry.
+   */
+  reuse(
+    key: KeyState<K, A>,
+    window: BoundedWindow | undefined,
+    trig: TriggerState,
+    latenessMs: number,
+    gcCap: number,
+  ): void {
+    this.key = key;
+    this.trig = trig;
+    this.acc = undefined;
+    this.nonEmpty = 0;
+    this.elementHold = Number.NaN;
+    this.extraHold = Number.NaN;
+    this.prevPane = null;
+    this.closed = false;
+    this.alive = true;
+    this.timerAtMax = false;
+    this.timerAtGc = false;
+    this.heapAt = Number.POSITIVE_INFINITY;
+    this.epoch = -1;
+    this.gen++;
+    this.start = Number.NaN;
+    this.end = Number.NaN;
+    this.setUp(window, latenessMs, gcCap);
+  }
+
+  private setUp(window: BoundedWindow | undefined, allowedLatenessMs: number, gcCap: number): void {
     this.windowObject = window;
     if (window !== undefined) {
       this.maxTs = window.maxTimestamp;
@@ -124,9 +159,16 @@ export class KeyState<K, A> {
   /** The sweep count when the key last became empty; -1 while it has windows or is not waiting to be swept. */
   emptySince = -1;
   constructor(
-    readonly key: K,
-    readonly groupKey: string | number | boolean,
+    public key: K,
+    public groupKey: string | number | boolean,
   ) {}
+
+  /** Makes a swept (empty) key state the state of another key. */
+  reuse(key: K, groupKey: string | number | boolean): void {
+    this.key = key;
+    this.groupKey = groupKey;
+    this.emptySince = -1;
+  }
 
   /** The open windows, oldest first (a new list when there are several: not for the per-element path). */
   get active(): readonly WindowState<K, A>[] {
