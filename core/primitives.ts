@@ -1,6 +1,7 @@
 import type { CombineFn } from "./combine-fn.ts";
 import type { DoFn } from "./do-fn.ts";
 import type { Source } from "./source.ts";
+import type { StatefulDoFn, StateSpec, TimerSpec } from "./state.ts";
 import type { WindowingStrategy } from "./windowing-strategy.ts";
 
 /**
@@ -10,6 +11,7 @@ import type { WindowingStrategy } from "./windowing-strategy.ts";
  * - `windowInto`: assigns windows and sets the windowing strategy;
  * - `groupByKey`: groups KV elements per key and window, firing panes by the trigger;
  * - `combinePerKey`: a grouping whose values are combined eagerly by a CombineFn (the lifted combine);
+ * - `statefulParDo`: a DoFn with per-key-and-window state and timers, on KV elements;
  * - `flatten`: merges several PCollections of one type.
  */
 export type Primitive =
@@ -23,6 +25,10 @@ export type Primitive =
   | { readonly kind: "windowInto"; readonly strategy: WindowingStrategy }
   | { readonly kind: "groupByKey" }
   | { readonly kind: "combinePerKey"; readonly combineFn: CombineFn<unknown, unknown, unknown> }
+  | {
+      readonly kind: "statefulParDo";
+      readonly doFn: StatefulDoFn<unknown, unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
+    }
   | { readonly kind: "flatten" };
 
 export type PrimitiveKind = Primitive["kind"];

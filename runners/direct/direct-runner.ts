@@ -3,10 +3,10 @@ import type { Pipeline } from "../../core/pipeline.ts";
 import type { SourceEvent } from "../../core/source.ts";
 import { formatInstant, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import { GLOBAL_WINDOWS } from "../../core/windows/window-fn.ts";
-import type { DoFnRunner } from "../fn/do-fn-runner.ts";
+import { DoFnRunner } from "../fn/do-fn-runner.ts";
 import { StepError } from "../fn/step-error.ts";
 import { type Clock, SystemClock, VirtualClock } from "./clock.ts";
-import type { GroupStage } from "./group-stage.ts";
+import type { KeyedStage } from "./keyed-stage.ts";
 import type { MetricsSnapshot, StepMetrics } from "./metrics.ts";
 import {
   FlattenNode,
@@ -68,7 +68,7 @@ class Execution {
   private readonly plan: Plan;
   private readonly clock: Clock;
   private readonly startedDoFns: DoFnRunner[] = [];
-  private readonly startedGroups: GroupStage[] = [];
+  private readonly startedGroups: KeyedStage[] = [];
   private sourceEvents = 0;
 
   constructor(
@@ -203,7 +203,7 @@ class Execution {
       for (const g of this.plan.groups) {
         const upstream = this.plan.groupUpstream.get(g) ?? [];
         const w = minWatermark(upstream);
-        if (w > g.reduce.inputWatermark) g.advanceInputWatermark(w);
+        if (w > g.inputWatermark) g.advanceInputWatermark(w);
         if (g.queue.size > 0) moved = true;
       }
       if (!moved) return;
@@ -213,10 +213,10 @@ class Execution {
 
   private checkFinished(): void {
     for (const g of this.plan.groups) {
-      if (g.reduce.inputWatermark < MAX_TIMESTAMP || g.queue.size > 0) {
+      if (g.inputWatermark < MAX_TIMESTAMP || g.queue.size > 0) {
         throw new Error(
-          `input ended, but step "${g.stepName}" did not finish: input watermark ${formatInstant(g.reduce.inputWatermark)}, ` +
-            `${g.queue.size} pending, ${g.reduce.windowCount()} windows.\n${this.dump()}`,
+          `input ended, but step "${g.stepName}" did not finish: input watermark ${formatInstant(g.inputWatermark)}, ` +
+            `${g.queue.size} pending, ${g.stateCount()} windows.\n${this.dump()}`,
         );
       }
     }
@@ -240,13 +240,13 @@ class Execution {
       if (n instanceof WindowIntoNode || n instanceof FlattenNode || n instanceof FusedSessionAssign) {
         return base(st.name, st.kind, n.elements, n.elements, inWm, inWm);
       }
-      if ("reduce" in n) {
-        const c = n.reduce.counters;
+      if (!(n instanceof DoFnRunner)) {
+        const c = n.counts();
         return {
-          ...base(st.name, st.kind, c.elements, c.panes, n.reduce.inputWatermark, producerWatermark(n)),
-          droppedLate: c.droppedExpired,
+          ...base(st.name, st.kind, c.elementsIn, c.elementsOut, n.inputWatermark, producerWatermark(n)),
+          droppedLate: c.droppedLate,
           droppedClosed: c.droppedClosed,
-          windows: n.reduce.windowCount(),
+          windows: n.stateCount(),
         };
       }
       return base(st.name, st.kind, n.counters.elementsIn, n.counters.elementsOut, inWm, inWm);

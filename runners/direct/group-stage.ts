@@ -5,7 +5,8 @@ import type { BoundedWindow } from "../../core/windows/window.ts";
 import { ReduceFnError } from "../engine/reduce/reduce-fn-error.ts";
 import { bufferingReduceFn, combiningReduceFn, type ReduceFn } from "../engine/reduce/reduce-fn.ts";
 import { type PaneSink, ReduceRunner } from "../engine/reduce/reduce-runner.ts";
-import type { ElementMeta, Receiver } from "../fn/receiver.ts";
+import type { ElementMeta } from "../fn/receiver.ts";
+import type { KeyedStage } from "./keyed-stage.ts";
 import { StepError } from "../fn/step-error.ts";
 import { OutputQueue } from "./output-queue.ts";
 
@@ -13,7 +14,7 @@ import { OutputQueue } from "./output-queue.ts";
  * A grouping step in the direct runner: receives KV elements, hands them to the engine's `ReduceRunner`, and queues
  * the panes it emits as the next bundle for the steps downstream (a pending bundle holds their watermark back).
  */
-export class GroupStage implements Receiver, PaneSink<unknown, unknown> {
+export class GroupStage implements KeyedStage, PaneSink<unknown, unknown> {
   readonly reduce: ReduceRunner<unknown, unknown, unknown, unknown>;
   readonly queue = new OutputQueue();
   /** Set while the stage has elements in the current bundle. */
@@ -77,6 +78,28 @@ export class GroupStage implements Receiver, PaneSink<unknown, unknown> {
     } catch (e) {
       throw this.wrap(e);
     }
+  }
+
+  get inputWatermark(): number {
+    return this.reduce.inputWatermark;
+  }
+
+  get outputWatermark(): number {
+    return this.reduce.outputWatermark;
+  }
+
+  stateCount(): number {
+    return this.reduce.windowCount();
+  }
+
+  counts() {
+    const c = this.reduce.counters;
+    return {
+      elementsIn: c.elements,
+      elementsOut: c.panes,
+      droppedLate: c.droppedExpired,
+      droppedClosed: c.droppedClosed,
+    };
   }
 
   /** Advances the input watermark, firing due timers (see `ReduceRunner.advanceInputWatermark`). */

@@ -7,9 +7,11 @@ import type { BoundedWindow, IntervalWindow } from "../../core/windows/window.ts
 import { DoFnRunner } from "../fn/do-fn-runner.ts";
 import { ElementMeta, type Receiver, receiverOf } from "../fn/receiver.ts";
 import { GroupStage } from "./group-stage.ts";
+import type { KeyedStage } from "./keyed-stage.ts";
+import { StatefulStage } from "./stateful-stage.ts";
 
 /** Where watermarks come from: a source or a grouping step. */
-export type Producer = SourceNode | GroupStage;
+export type Producer = SourceNode | KeyedStage;
 
 /** A source in the plan: its reader, its own watermark, and the fused steps its bundles go to. */
 export class SourceNode {
@@ -90,7 +92,7 @@ export class FlattenNode implements Receiver {
 export interface PlanStep {
   readonly name: string;
   readonly kind: TransformNode["primitive"] extends infer P ? (P extends { kind: infer K } ? K : never) : never;
-  readonly node: SourceNode | GroupStage | DoFnRunner | WindowIntoNode | FusedSessionAssign | FlattenNode;
+  readonly node: SourceNode | KeyedStage | DoFnRunner | WindowIntoNode | FusedSessionAssign | FlattenNode;
   /** The producers whose watermarks bound this step's input watermark. */
   readonly upstream: readonly Producer[];
 }
@@ -101,14 +103,15 @@ export interface PlanStep {
  */
 export class Plan {
   readonly sources: SourceNode[] = [];
-  readonly groups: GroupStage[] = [];
+  /** The keyed stages (groupings and stateful DoFns), in topological order. */
+  readonly groups: KeyedStage[] = [];
   readonly doFns: DoFnRunner[] = [];
   readonly steps: PlanStep[] = [];
   /** Each grouping's downstream receiver. */
-  readonly groupOutputs = new Map<GroupStage, Receiver>();
-  readonly groupUpstream = new Map<GroupStage, readonly Producer[]>();
+  readonly groupOutputs = new Map<KeyedStage, Receiver>();
+  readonly groupUpstream = new Map<KeyedStage, readonly Producer[]>();
 
-  constructor(graph: PipelineGraph, onDoFnBundle: (r: DoFnRunner) => void, onGroupBundle: (g: GroupStage) => void) {
+  constructor(graph: PipelineGraph, onDoFnBundle: (r: DoFnRunner) => void, onGroupBundle: (g: KeyedStage) => void) {
     const consumers = new Map<PCollectionId, Receiver[]>();
     const producerOf = new Map<PCollectionId, TransformNode>();
     for (const t of graph.primitives) for (const pc of Object.values(t.outputs)) producerOf.set(pc, t);
@@ -160,6 +163,18 @@ export class Plan {
           for (const pc of t.inputs) addConsumer(pc, r);
           break;
         }
+        case "statefulParDo": {
+          const input = t.inputs[0];
+          if (input === undefined) throw new Error(`${t.fullName}: stateful ParDo without input`);
+          const strategy = graph.pcollections.get(input)?.windowing;
+          if (!strategy) throw new Error(`${t.fullName}: unknown input PCollection ${input}`);
+          const st = new StatefulStage(t.fullName, strategy, p.doFn, onGroupBundle);
+          this.groups.unshift(st);
+          this.groupOutputs.set(st, main);
+          nodes.set(t, st);
+          addConsumer(input, st);
+          break;
+        }
         case "groupByKey":
         case "combinePerKey": {
           const input = t.inputs[0];
@@ -192,7 +207,7 @@ export class Plan {
         const up = producerOf.get(pc);
         if (!up) continue;
         const n = nodes.get(up);
-        if (n instanceof SourceNode || n instanceof GroupStage) out.add(n);
+        if (n instanceof SourceNode || n instanceof GroupStage || n instanceof StatefulStage) out.add(n);
         else for (const p of producersOf(up)) out.add(p);
       }
       const list = [...out];
@@ -203,7 +218,7 @@ export class Plan {
       const node = nodes.get(t);
       if (!node || !t.primitive) continue;
       const upstream = node instanceof SourceNode ? [] : producersOf(t);
-      if (node instanceof GroupStage) this.groupUpstream.set(node, upstream);
+      if (node instanceof GroupStage || node instanceof StatefulStage) this.groupUpstream.set(node, upstream);
       this.steps.push({ name: t.fullName, kind: t.primitive.kind, node, upstream });
     }
   }
@@ -212,5 +227,5 @@ export class Plan {
 /** A producer's output watermark, held back by what it has produced but not yet delivered. */
 export function producerWatermark(p: Producer): number {
   if (p instanceof SourceNode) return p.watermark;
-  return Math.min(p.reduce.outputWatermark, p.queue.minPending);
+  return Math.min(p.outputWatermark, p.queue.minPending);
 }

@@ -1,0 +1,91 @@
+import type { PaneInfo } from "../../core/pane.ts";
+import type { StatefulDoFn, StateSpec, TimerSpec } from "../../core/state.ts";
+import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
+import type { BoundedWindow } from "../../core/windows/window.ts";
+import { StatefulRunner } from "../engine/state/stateful-runner.ts";
+import type { ElementMeta } from "../fn/receiver.ts";
+import { StepError } from "../fn/step-error.ts";
+import type { KeyedStage } from "./keyed-stage.ts";
+import { OutputQueue } from "./output-queue.ts";
+
+/**
+ * A stateful DoFn step in the direct runner: receives KV elements, hands them to the engine's `StatefulRunner`, and
+ * queues its outputs (from elements and timers) as the next bundle downstream. Its timers' output timestamps hold
+ * its output watermark.
+ */
+export class StatefulStage implements KeyedStage {
+  readonly runner: StatefulRunner;
+  readonly queue = new OutputQueue();
+  inBundle = false;
+
+  constructor(
+    readonly stepName: string,
+    strategy: WindowingStrategy,
+    fn: StatefulDoFn<unknown, unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>,
+    private readonly onBundleStart: (s: KeyedStage) => void,
+  ) {
+    const queue = this.queue;
+    this.runner = new StatefulRunner(strategy, fn, {
+      output(value: unknown, timestamp: number, window: BoundedWindow, pane: PaneInfo) {
+        queue.push(value, timestamp, window, pane);
+      },
+    });
+  }
+
+  receive(value: unknown, meta: ElementMeta): void {
+    if (!this.inBundle) {
+      this.inBundle = true;
+      this.onBundleStart(this);
+    }
+    if (!Array.isArray(value) || value.length !== 2) {
+      throw new StepError(
+        this.stepName,
+        meta.timestamp,
+        meta.windows[0],
+        new TypeError("a stateful DoFn needs key-value pairs [key, value]"),
+      );
+    }
+    try {
+      this.runner.processElement(value[0], value[1], meta.timestamp, meta.windows, meta.pane);
+    } catch (e) {
+      throw e instanceof StepError ? e : new StepError(this.stepName, meta.timestamp, meta.windows[0], e);
+    }
+  }
+
+  finishBundle(): void {
+    this.inBundle = false;
+  }
+
+  get inputWatermark(): number {
+    return this.runner.inputWatermark;
+  }
+
+  get outputWatermark(): number {
+    return this.runner.outputWatermark;
+  }
+
+  advanceInputWatermark(watermark: number): void {
+    this.guard(() => this.runner.advanceInputWatermark(watermark));
+  }
+
+  advanceProcessingTime(now: number): void {
+    this.guard(() => this.runner.advanceProcessingTime(now));
+  }
+
+  stateCount(): number {
+    return this.runner.slotCount();
+  }
+
+  counts() {
+    const c = this.runner.counters;
+    return { elementsIn: c.elements, elementsOut: c.outputs, droppedLate: c.droppedExpired, droppedClosed: 0 };
+  }
+
+  private guard(f: () => void): void {
+    try {
+      f();
+    } catch (e) {
+      throw e instanceof StepError ? e : new StepError(this.stepName, undefined, undefined, e, "firing a timer");
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import type { CombineFn } from "../../../core/combine-fn.ts";
+import { groupingKey } from "../../../core/kv.ts";
+import type {
+  BagState,
+  CombiningState,
+  MapState,
+  OrderedListState,
+  StateSpec,
+  ValueState,
+} from "../../../core/state.ts";
+import { assertNever } from "../../../core/util/assert-never.ts";
+
+/** The in-memory state cells of one key and window. Each reports whether it holds anything (for memory checks). */
+export interface Cell {
+  isEmptyCell(): boolean;
+  clear(): void;
+}
+
+class ValueCell<T> implements ValueState<T>, Cell {
+  private has = false;
+  private value: T | undefined = undefined;
+  read(): T | undefined {
+    return this.value;
+  }
+  write(value: T): void {
+    this.value = value;
+    this.has = true;
+  }
+  clear(): void {
+    this.value = undefined;
+    this.has = false;
+  }
+  isEmptyCell(): boolean {
+    return !this.has;
+  }
+}
+
+class BagCell<T> implements BagState<T>, Cell {
+  private items: T[] = [];
+  add(value: T): void {
+    this.items.push(value);
+  }
+  read(): readonly T[] {
+    return this.items.slice();
+  }
+  isEmpty(): boolean {
+    return this.items.length === 0;
+  }
+  clear(): void {
+    this.items = [];
+  }
+  isEmptyCell(): boolean {
+    return this.items.length === 0;
+  }
+}
+
+class CombiningCell<I, A, O> implements CombiningState<I, O>, Cell {
+  private acc: A | undefined = undefined;
+  constructor(private readonly fn: CombineFn<I, A, O>) {}
+  add(input: I): void {
+    this.acc = this.fn.addInput(this.acc === undefined ? this.fn.createAccumulator() : this.acc, input);
+  }
+  read(): O {
+    return this.fn.extractOutput(this.acc === undefined ? this.fn.createAccumulator() : this.acc);
+  }
+  clear(): void {
+    this.acc = undefined;
+  }
+  isEmptyCell(): boolean {
+    return this.acc === undefined;
+  }
+}
+
+class MapCell<K, V> implements MapState<K, V>, Cell {
+  private readonly map = new Map<string | number | boolean, readonly [K, V]>();
+  get(key: K): V | undefined {
+    return this.map.get(groupingKey(key))?.[1];
+  }
+  put(key: K, value: V): void {
+    this.map.set(groupingKey(key), [key, value]);
+  }
+  has(key: K): boolean {
+    return this.map.has(groupingKey(key));
+  }
+  remove(key: K): void {
+    this.map.delete(groupingKey(key));
+  }
+  entries(): readonly (readonly [K, V])[] {
+    return [...this.map.values()];
+  }
+  size(): number {
+    return this.map.size;
+  }
+  clear(): void {
+    this.map.clear();
+  }
+  isEmptyCell(): boolean {
+    return this.map.size === 0;
+  }
+}
+
+interface Stamped<T> {
+  readonly timestamp: number;
+  readonly value: T;
+}
+
+/** Kept sorted by timestamp (stable for equal timestamps); binary search for inserts and ranges. */
+class OrderedListCell<T> implements OrderedListState<T>, Cell {
+  private items: Stamped<T>[] = [];
+  add(timestamp: number, value: T): void {
+    const i = this.upperBound(timestamp);
+    this.items.splice(i, 0, { timestamp, value });
+  }
+  read(): readonly Stamped<T>[] {
+    return this.items.slice();
+  }
+  readRange(from: number, to: number): readonly Stamped<T>[] {
+    return this.items.slice(this.lowerBound(from), this.lowerBound(to));
+  }
+  clearRange(from: number, to: number): void {
+    const a = this.lowerBound(from);
+    const b = this.lowerBound(to);
+    if (b > a) this.items.splice(a, b - a);
+  }
+  isEmpty(): boolean {
+    return this.items.length === 0;
+  }
+  clear(): void {
+    this.items = [];
+  }
+  isEmptyCell(): boolean {
+    return this.items.length === 0;
+  }
+  /** First index with timestamp >= t. */
+  private lowerBound(t: number): number {
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.items[mid] as Stamped<T>).timestamp < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+  /** First index with timestamp > t. */
+  private upperBound(t: number): number {
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.items[mid] as Stamped<T>).timestamp <= t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
+/** A new, empty cell for a declared state. */
+export function newCell(spec: StateSpec): Cell {
+  switch (spec.kind) {
+    case "value":
+      return new ValueCell();
+    case "bag":
+      return new BagCell();
+    case "combining":
+      return new CombiningCell(spec.combineFn);
+    case "map":
+      return new MapCell();
+    case "orderedList":
+      return new OrderedListCell();
+    default:
+      return assertNever(spec);
+  }
+}

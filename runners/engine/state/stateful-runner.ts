@@ -1,0 +1,338 @@
+import { groupingKey } from "../../../core/kv.ts";
+import { NO_FIRING, type PaneInfo } from "../../../core/pane.ts";
+import type { OnTimerContext, StatefulDoFn, StateSpec, TimeDomain, Timer, TimerSpec } from "../../../core/state.ts";
+import { END_OF_GLOBAL_WINDOW, formatInstant } from "../../../core/time/instant.ts";
+import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
+import { type BoundedWindow, IntervalWindow } from "../../../core/windows/window.ts";
+import { TimeHeap } from "../timers/time-heap.ts";
+import { type Cell, newCell } from "./state-cells.ts";
+
+/** Where a stateful DoFn's outputs go. */
+export interface StatefulSink {
+  output(value: unknown, timestamp: number, window: BoundedWindow, pane: PaneInfo): void;
+}
+
+type AnyStatefulDoFn = StatefulDoFn<unknown, unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
+
+/**
+ * The state of one key in one window.
+ *
+ * State: lazily made cells, the timers set, their watermark holds. Lifetime: made by the first element (or timer)
+ * of the key and window; cleared, with its timers, when the input watermark passes the window's expiry
+ * (`onWindowExpiration` runs first).
+ */
+class Slot {
+  readonly cells = new Map<string, Cell>();
+  readonly timers = new Map<string, TimerRecord>();
+  alive = true;
+  constructor(
+    readonly key: unknown,
+    readonly gk: string | number | boolean,
+    readonly windowKey: string,
+    readonly window: BoundedWindow,
+    readonly gcTime: number,
+  ) {}
+}
+
+/** One set timer. `gen` changes when it is moved or cleared, so heap entries of its old settings are ignored. */
+class TimerRecord {
+  gen = 0;
+  active = false;
+  time = Number.NEGATIVE_INFINITY;
+  holdTs = Number.NEGATIVE_INFINITY;
+  constructor(
+    readonly slot: Slot,
+    readonly name: string,
+    readonly id: string,
+    readonly domain: TimeDomain,
+  ) {}
+}
+
+interface HeapEntry {
+  readonly rec: TimerRecord;
+  readonly gen: number;
+}
+
+/**
+ * Runs a stateful DoFn (Beam's StatefulDoFnRunner with its timer internals): per key and window state cells,
+ * event- and processing-time timers that fire in time order once their clock is strictly past them, watermark holds
+ * at the timers' output timestamps, dropping of expired data, and state cleanup at window expiry.
+ * Output watermark: `Out' = max(Out, min(In, earliest timer hold))`.
+ */
+export class StatefulRunner {
+  inputWatermark = Number.NEGATIVE_INFINITY;
+  outputWatermark = Number.NEGATIVE_INFINITY;
+  processingTime = Number.NEGATIVE_INFINITY;
+  readonly counters = { elements: 0, droppedExpired: 0, timersFired: 0, outputs: 0 };
+  private readonly slots = new Map<string | number | boolean, Map<string, Slot>>();
+  private readonly eventTimers = new TimeHeap<HeapEntry>();
+  private readonly procTimers = new TimeHeap<HeapEntry>();
+  private readonly holds = new TimeHeap<HeapEntry>();
+  private readonly expiries = new TimeHeap<Slot>();
+  private readonly latenessMs: number;
+  private readonly skewMs: number;
+  /** The element or timer being handled: its timestamp, for default output timestamps and skew checks. */
+  private currentTs = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    strategy: WindowingStrategy,
+    private readonly fn: AnyStatefulDoFn,
+    private readonly sink: StatefulSink,
+  ) {
+    this.latenessMs = strategy.allowedLatenessMs;
+    this.skewMs = fn.allowedTimestampSkewMs ?? 0;
+  }
+
+  processElement(
+    key: unknown,
+    value: unknown,
+    timestamp: number,
+    windows: readonly BoundedWindow[],
+    pane: PaneInfo,
+  ): void {
+    this.counters.elements++;
+    for (const w of windows) {
+      const gcTime = Math.min(w.maxTimestamp + this.latenessMs, END_OF_GLOBAL_WINDOW);
+      if (gcTime < this.inputWatermark) {
+        this.counters.droppedExpired++;
+        continue;
+      }
+      const slot = this.slotFor(key, w, gcTime);
+      this.currentTs = timestamp;
+      const ctx = this.context(slot, timestamp, pane);
+      this.fn.process([key, value], ctx as never);
+    }
+  }
+
+  /** Fires every event timer strictly before the new watermark and expires windows, in time order. */
+  advanceInputWatermark(watermark: number): void {
+    if (watermark > this.inputWatermark) {
+      this.inputWatermark = watermark;
+      for (;;) {
+        const t = this.nextValid(this.eventTimers);
+        const g = this.nextExpiry();
+        if (!(t < watermark) && !(g < watermark)) break;
+        if (t <= g) this.fire(this.eventTimers.pop() as HeapEntry);
+        else this.expire(this.expiries.pop() as Slot);
+      }
+    }
+    const o = Math.min(this.inputWatermark, this.earliestHold());
+    if (o > this.outputWatermark) this.outputWatermark = o;
+  }
+
+  advanceProcessingTime(now: number): void {
+    if (now <= this.processingTime) return;
+    this.processingTime = now;
+    while (this.nextValid(this.procTimers) < now) this.fire(this.procTimers.pop() as HeapEntry);
+  }
+
+  /** Key-and-window slots alive (for metrics and memory checks). */
+  slotCount(): number {
+    let n = 0;
+    for (const m of this.slots.values()) n += m.size;
+    return n;
+  }
+
+  earliestHold(): number {
+    return this.nextValid(this.holds, true);
+  }
+
+  // ---- internals ---------------------------------------------------------------------------------------------
+
+  private slotFor(key: unknown, w: BoundedWindow, gcTime: number): Slot {
+    const gk = groupingKey(key);
+    let perKey = this.slots.get(gk);
+    if (perKey === undefined) {
+      perKey = new Map();
+      this.slots.set(gk, perKey);
+    }
+    const wk = w instanceof IntervalWindow ? `${w.start}:${w.end}` : w.toString();
+    let slot = perKey.get(wk);
+    if (slot === undefined) {
+      slot = new Slot(key, gk, wk, w, gcTime);
+      perKey.set(wk, slot);
+      this.expiries.push(gcTime, slot);
+    }
+    return slot;
+  }
+
+  /** The time of the first live entry of a timer heap (dropping stale ones), or +Infinity. */
+  private nextValid(heap: TimeHeap<HeapEntry>, holds = false): number {
+    for (;;) {
+      const t = heap.peekTime();
+      if (t === Number.POSITIVE_INFINITY) return t;
+      const e = heap.peekItem() as HeapEntry;
+      const r = e.rec;
+      if (r.active && r.gen === e.gen && r.slot.alive && (holds ? r.holdTs === t : r.time === t)) return t;
+      heap.pop();
+    }
+  }
+
+  private nextExpiry(): number {
+    for (;;) {
+      const t = this.expiries.peekTime();
+      if (t === Number.POSITIVE_INFINITY) return t;
+      if ((this.expiries.peekItem() as Slot).alive) return t;
+      this.expiries.pop();
+    }
+  }
+
+  private fire(entry: HeapEntry): void {
+    const rec = entry.rec;
+    rec.active = false;
+    rec.gen++;
+    this.counters.timersFired++;
+    const handler = this.fn.onTimer?.[rec.name];
+    if (handler === undefined) {
+      throw new Error(`timer "${rec.name}" fired but the DoFn has no onTimer.${rec.name} handler`);
+    }
+    this.currentTs = rec.holdTs;
+    handler(this.timerContext(rec.slot, rec.holdTs, rec.time, rec.id, rec.domain) as never);
+  }
+
+  private expire(slot: Slot): void {
+    if (this.fn.onWindowExpiration) {
+      this.currentTs = slot.window.maxTimestamp;
+      this.fn.onWindowExpiration(this.timerContext(slot, slot.window.maxTimestamp, slot.gcTime, "", "event") as never);
+    }
+    slot.alive = false;
+    for (const c of slot.cells.values()) c.clear();
+    slot.cells.clear();
+    for (const r of slot.timers.values()) {
+      r.active = false;
+      r.gen++;
+    }
+    slot.timers.clear();
+    const perKey = this.slots.get(slot.gk);
+    perKey?.delete(slot.windowKey);
+    if (perKey?.size === 0) this.slots.delete(slot.gk);
+  }
+
+  private emit(slot: Slot, value: unknown, timestamp: number, pane: PaneInfo): void {
+    if (timestamp < this.currentTs - this.skewMs) {
+      throw new RangeError(
+        `cannot output with timestamp ${formatInstant(timestamp)}: it is ${this.currentTs - timestamp} ms before ` +
+          `${formatInstant(this.currentTs)}, more than the allowed skew of ${this.skewMs} ms`,
+      );
+    }
+    this.counters.outputs++;
+    this.sink.output(value, timestamp, slot.window, pane);
+  }
+
+  private cells(slot: Slot): Record<string, Cell> {
+    const specs = this.fn.state ?? {};
+    const out: Record<string, Cell> = {};
+    for (const name of Object.keys(specs)) {
+      let c = slot.cells.get(name);
+      if (c === undefined) {
+        c = newCell(specs[name] as StateSpec);
+        slot.cells.set(name, c);
+      }
+      out[name] = c;
+    }
+    return out;
+  }
+
+  private timerCells(slot: Slot): Record<string, Timer | { get(id: string): Timer }> {
+    const specs = this.fn.timers ?? {};
+    const out: Record<string, Timer | { get(id: string): Timer }> = {};
+    for (const [name, spec] of Object.entries(specs)) {
+      out[name] = spec.family
+        ? { get: (id: string) => this.timer(slot, name, id, spec.domain) }
+        : this.timer(slot, name, "", spec.domain);
+    }
+    return out;
+  }
+
+  private timer(slot: Slot, name: string, id: string, domain: TimeDomain): Timer {
+    const recKey = `${name}\u0000${id}`;
+    const self = this;
+    const record = (): TimerRecord => {
+      let r = slot.timers.get(recKey);
+      if (r === undefined) {
+        r = new TimerRecord(slot, name, id, domain);
+        slot.timers.set(recKey, r);
+      }
+      return r;
+    };
+    return {
+      set(time, opts) {
+        if (!Number.isInteger(time)) throw new RangeError(`timer "${name}": time ${time} is not a whole number of ms`);
+        if (domain === "event" && time > slot.gcTime) {
+          throw new RangeError(
+            `timer "${name}" set for ${formatInstant(time)}, after the expiry of window ${slot.window.toString()} ` +
+              `(${formatInstant(slot.gcTime)}); set it earlier or allow more lateness`,
+          );
+        }
+        const hold = opts?.outputTimestamp ?? (domain === "event" ? time : self.currentTs);
+        if (hold < self.outputWatermark) {
+          throw new RangeError(
+            `timer "${name}": output timestamp ${formatInstant(hold)} is before the output watermark ${formatInstant(self.outputWatermark)}`,
+          );
+        }
+        const r = record();
+        r.gen++;
+        r.active = true;
+        r.time = time;
+        r.holdTs = hold;
+        const entry = { rec: r, gen: r.gen };
+        (domain === "event" ? self.eventTimers : self.procTimers).push(time, entry);
+        self.holds.push(hold, entry);
+      },
+      clear() {
+        const r = slot.timers.get(recKey);
+        if (r !== undefined) {
+          r.active = false;
+          r.gen++;
+        }
+      },
+      time() {
+        const r = slot.timers.get(recKey);
+        return r?.active ? r.time : undefined;
+      },
+    };
+  }
+
+  private context(slot: Slot, timestamp: number, pane: PaneInfo) {
+    const self = this;
+    return {
+      key: slot.key,
+      timestamp,
+      window: slot.window,
+      pane,
+      state: this.cells(slot),
+      timers: this.timerCells(slot),
+      processingTime: this.processingTime,
+      inputWatermark: this.inputWatermark,
+      output(value: unknown) {
+        self.emit(slot, value, timestamp, pane);
+      },
+      outputWithTimestamp(value: unknown, ts: number) {
+        self.emit(slot, value, ts, pane);
+      },
+    };
+  }
+
+  private timerContext(slot: Slot, timestamp: number, firingTime: number, id: string, domain: TimeDomain) {
+    const self = this;
+    const ctx: OnTimerContext<unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>> = {
+      key: slot.key,
+      timestamp,
+      firingTime,
+      timerId: id,
+      domain,
+      window: slot.window,
+      state: this.cells(slot) as never,
+      timers: this.timerCells(slot) as never,
+      processingTime: this.processingTime,
+      inputWatermark: this.inputWatermark,
+      output(value) {
+        self.emit(slot, value, timestamp, NO_FIRING);
+      },
+      outputWithTimestamp(value, ts) {
+        self.emit(slot, value, ts, NO_FIRING);
+      },
+    };
+    return ctx;
+  }
+}
