@@ -1,5 +1,6 @@
 import type { PaneInfo } from "./pane.ts";
 import type { Instant } from "./time/instant.ts";
+import type { PCollectionView } from "./view.ts";
 import type { BoundedWindow } from "./windows/window.ts";
 
 /** The extra, tagged outputs of a DoFn: tag name to element type. */
@@ -23,6 +24,11 @@ export interface ProcessContext<I, O, Tags extends object = OutputTags> {
   outputWithTimestamp(value: O, timestamp: Instant): void;
   /** Outputs to a tagged output. */
   outputTo<K extends keyof Tags & string>(tag: K, value: Tags[K], timestamp?: Instant): void;
+  /**
+   * The side input's contents for this element's window (the ParDo must declare it with `withSideInputs`). The runner
+   * calls `process` only once every declared side input is ready for the window.
+   */
+  sideInput<T>(view: PCollectionView<T>): T;
 }
 
 /** What `finishBundle` may do: output with an explicit timestamp and window. */

@@ -2,6 +2,7 @@ import type { CombineFn } from "./combine-fn.ts";
 import type { DoFn } from "./do-fn.ts";
 import type { Source } from "./source.ts";
 import type { StatefulDoFn, StateSpec, TimerSpec } from "./state.ts";
+import type { AnyView } from "./view.ts";
 import type { WindowingStrategy } from "./windowing-strategy.ts";
 
 /**
@@ -12,7 +13,8 @@ import type { WindowingStrategy } from "./windowing-strategy.ts";
  * - `groupByKey`: groups KV elements per key and window, firing panes by the trigger;
  * - `combinePerKey`: a grouping whose values are combined eagerly by a CombineFn (the lifted combine);
  * - `statefulParDo`: a DoFn with per-key-and-window state and timers, on KV elements;
- * - `flatten`: merges several PCollections of one type.
+ * - `flatten`: merges several PCollections of one type;
+ * - `createView`: materializes a PCollection as a side input.
  */
 export type Primitive =
   | { readonly kind: "read"; readonly source: Source<unknown> }
@@ -21,7 +23,10 @@ export type Primitive =
       readonly doFn: DoFn<unknown, unknown, Record<string, unknown>>;
       readonly mainTag: string;
       readonly tags: readonly string[];
+      /** Side inputs the DoFn reads (it waits until each is ready for the element's window). */
+      readonly sideInputs?: readonly AnyView[];
     }
+  | { readonly kind: "createView"; readonly view: AnyView }
   | { readonly kind: "windowInto"; readonly strategy: WindowingStrategy }
   | { readonly kind: "groupByKey" }
   | { readonly kind: "combinePerKey"; readonly combineFn: CombineFn<unknown, unknown, unknown> }

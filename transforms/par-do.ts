@@ -2,6 +2,7 @@ import type { DoFn, OutputTags } from "../core/do-fn.ts";
 import { PipelineBuildError } from "../core/errors.ts";
 import type { PCollection } from "../core/pcollection.ts";
 import type { PTransform } from "../core/ptransform.ts";
+import type { AnyView, PCollectionView } from "../core/view.ts";
 
 /** The outputs of a multi-output ParDo: the main output plus one PCollection per tag. */
 export type ParDoOutputs<O, Tags extends object> = { readonly main: PCollection<O> } & {
@@ -17,6 +18,8 @@ export interface ParDo<I, O, Tags extends object> extends PTransform<PCollection
   withOutputs<const Ks extends keyof Tags & string>(
     ...tags: Ks[]
   ): PTransform<PCollection<I>, ParDoOutputs<O, Pick<Tags, Ks>>>;
+  /** The same ParDo, reading these side inputs (`ctx.sideInput(view)`); it waits for them to be ready per window. */
+  withSideInputs(...views: PCollectionView<unknown>[]): ParDo<I, O, Tags>;
 }
 
 const RESERVED_TAGS = new Set(["main"]);
@@ -25,6 +28,7 @@ function expandParDo<I, O>(
   input: PCollection<I>,
   fn: DoFn<I, O, Record<string, unknown>>,
   tags: readonly string[],
+  sideInputs: readonly AnyView[],
 ): Record<string, PCollection<unknown>> {
   const p = input.pipeline;
   for (const t of tags) {
@@ -41,7 +45,13 @@ function expandParDo<I, O>(
   };
   for (const t of tags) outputs[t] = { windowing: input.windowing, bounded: input.bounded };
   return p.applyPrimitive(
-    { kind: "parDo", doFn: fn as DoFn<unknown, unknown, Record<string, unknown>>, mainTag: "main", tags },
+    {
+      kind: "parDo",
+      doFn: fn as DoFn<unknown, unknown, Record<string, unknown>>,
+      mainTag: "main",
+      tags,
+      ...(sideInputs.length > 0 ? { sideInputs } : {}),
+    },
     [input as PCollection<unknown>],
     outputs,
   );
@@ -51,10 +61,15 @@ function expandParDo<I, O>(
  * Applies a DoFn to every element. The DoFn's context gives the element's timestamp, window and pane, and lets it
  * output to the main output or to tagged outputs.
  */
-export function parDo<I, O, Tags extends object = OutputTags>(fn: DoFn<I, O, Tags>, name = "ParDo"): ParDo<I, O, Tags> {
+export function parDo<I, O, Tags extends object = OutputTags>(
+  fn: DoFn<I, O, Tags>,
+  name = "ParDo",
+  sideInputs: readonly AnyView[] = [],
+): ParDo<I, O, Tags> {
   const single: PTransform<PCollection<I>, PCollection<O>> = {
     name,
-    expand: (input) => expandParDo(input, fn as DoFn<I, O, Record<string, unknown>>, []).main as PCollection<O>,
+    expand: (input) =>
+      expandParDo(input, fn as DoFn<I, O, Record<string, unknown>>, [], sideInputs).main as PCollection<O>,
   };
   return {
     ...single,
@@ -62,11 +77,14 @@ export function parDo<I, O, Tags extends object = OutputTags>(fn: DoFn<I, O, Tag
       return {
         name,
         expand: (input: PCollection<I>) =>
-          expandParDo(input, fn as DoFn<I, O, Record<string, unknown>>, tags) as unknown as ParDoOutputs<
+          expandParDo(input, fn as DoFn<I, O, Record<string, unknown>>, tags, sideInputs) as unknown as ParDoOutputs<
             O,
             Pick<Tags, Ks>
           >,
       };
+    },
+    withSideInputs(...views: PCollectionView<unknown>[]) {
+      return parDo(fn, name, [...sideInputs, ...views]);
     },
   };
 }

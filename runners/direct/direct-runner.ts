@@ -17,6 +17,8 @@ import {
   SourceNode,
   WindowIntoNode,
 } from "./plan.ts";
+import { SideInputStage } from "./side-input-stage.ts";
+import { ViewStore } from "./view-store.ts";
 
 export interface RunOptions {
   /** Processing time. Default: a virtual clock when every source is bounded or drives processing time, else the wall clock. */
@@ -205,6 +207,11 @@ class Execution {
         const w = minWatermark(upstream);
         if (w > g.inputWatermark) g.advanceInputWatermark(w);
         if (g.queue.size > 0) moved = true;
+        // Elements waiting for a side input go on once it is ready (new data, or its watermark passed the window).
+        if (g instanceof SideInputStage && g.retry()) {
+          this.finishBundles();
+          moved = true;
+        }
       }
       if (!moved) return;
       if (rounds > 1_000_000) throw new Error("the runner made no progress in a million rounds; this is a bug");
@@ -213,7 +220,7 @@ class Execution {
 
   private checkFinished(): void {
     for (const g of this.plan.groups) {
-      if (g.inputWatermark < MAX_TIMESTAMP || g.queue.size > 0) {
+      if (g.inputWatermark < MAX_TIMESTAMP || g.queue.size > 0 || (g instanceof SideInputStage && g.stateCount() > 0)) {
         throw new Error(
           `input ended, but step "${g.stepName}" did not finish: input watermark ${formatInstant(g.inputWatermark)}, ` +
             `${g.queue.size} pending, ${g.stateCount()} windows.\n${this.dump()}`,
@@ -239,6 +246,9 @@ class Execution {
       }
       if (n instanceof WindowIntoNode || n instanceof FlattenNode || n instanceof FusedSessionAssign) {
         return base(st.name, st.kind, n.elements, n.elements, inWm, inWm);
+      }
+      if (n instanceof ViewStore) {
+        return { ...base(st.name, st.kind, n.elements, 0, inWm, inWm), windows: n.windowCount() };
       }
       if (!(n instanceof DoFnRunner)) {
         const c = n.counts();

@@ -1,6 +1,7 @@
 import type { PipelineGraph } from "../../core/pipeline.ts";
 import type { PCollectionId, TransformNode } from "../../core/primitives.ts";
 import type { Source, SourceReader } from "../../core/source.ts";
+import type { AnyView } from "../../core/view.ts";
 import { assertNever } from "../../core/util/assert-never.ts";
 import { assignWindows, type WindowFn } from "../../core/windows/window-fn.ts";
 import type { BoundedWindow, IntervalWindow } from "../../core/windows/window.ts";
@@ -8,7 +9,9 @@ import { DoFnRunner } from "../fn/do-fn-runner.ts";
 import { ElementMeta, type Receiver, receiverOf } from "../fn/receiver.ts";
 import { GroupStage } from "./group-stage.ts";
 import type { KeyedStage } from "./keyed-stage.ts";
+import { SideInputStage } from "./side-input-stage.ts";
 import { StatefulStage } from "./stateful-stage.ts";
+import { ViewStore } from "./view-store.ts";
 
 /** Where watermarks come from: a source or a grouping step. */
 export type Producer = SourceNode | KeyedStage;
@@ -92,7 +95,7 @@ export class FlattenNode implements Receiver {
 export interface PlanStep {
   readonly name: string;
   readonly kind: TransformNode["primitive"] extends infer P ? (P extends { kind: infer K } ? K : never) : never;
-  readonly node: SourceNode | KeyedStage | DoFnRunner | WindowIntoNode | FusedSessionAssign | FlattenNode;
+  readonly node: SourceNode | KeyedStage | DoFnRunner | WindowIntoNode | FusedSessionAssign | FlattenNode | ViewStore;
   /** The producers whose watermarks bound this step's input watermark. */
   readonly upstream: readonly Producer[];
 }
@@ -110,6 +113,9 @@ export class Plan {
   /** Each grouping's downstream receiver. */
   readonly groupOutputs = new Map<KeyedStage, Receiver>();
   readonly groupUpstream = new Map<KeyedStage, readonly Producer[]>();
+  /** Side inputs' materialized contents, by view id, and the producers feeding each. */
+  readonly stores = new Map<string, ViewStore>();
+  private readonly viewUpstream = new Map<string, readonly Producer[]>();
 
   constructor(graph: PipelineGraph, onDoFnBundle: (r: DoFnRunner) => void, onGroupBundle: (g: KeyedStage) => void) {
     const consumers = new Map<PCollectionId, Receiver[]>();
@@ -123,6 +129,16 @@ export class Plan {
       else consumers.set(pc, [r]);
     };
     const nodes = new Map<TransformNode, PlanStep["node"]>();
+    const stores = this.stores;
+    const storeFor = (v: AnyView): ViewStore => {
+      let st = stores.get(v.id);
+      if (st === undefined) {
+        st = new ViewStore(v);
+        stores.set(v.id, st);
+      }
+      return st;
+    };
+    const viewNodes = new Map<string, TransformNode>();
     // Wire consumers before producers: walk the primitives backwards (they were applied in topological order).
     for (let i = graph.primitives.length - 1; i >= 0; i--) {
       const t = graph.primitives[i] as TransformNode;
@@ -139,10 +155,30 @@ export class Plan {
         case "parDo": {
           const tagged = new Map<string, Receiver>();
           for (const tag of p.tags) tagged.set(tag, receiverFor(t.outputs[tag]));
+          if (p.sideInputs && p.sideInputs.length > 0) {
+            const stores = new Map<string, ViewStore>();
+            for (const v of p.sideInputs) stores.set(v.id, storeFor(v));
+            const stage = new SideInputStage(t.fullName, stores, (v) => this.viewWatermark(v));
+            const r = new DoFnRunner(t.fullName, p.doFn, main, tagged, onDoFnBundle, stage);
+            stage.runner = r;
+            this.doFns.unshift(r);
+            this.groups.unshift(stage);
+            this.groupOutputs.set(stage, main);
+            nodes.set(t, stage);
+            for (const pc of t.inputs) addConsumer(pc, stage);
+            break;
+          }
           const r = new DoFnRunner(t.fullName, p.doFn, main, tagged, onDoFnBundle);
           this.doFns.unshift(r);
           nodes.set(t, r);
           for (const pc of t.inputs) addConsumer(pc, r);
+          break;
+        }
+        case "createView": {
+          const store = storeFor(p.view);
+          nodes.set(t, store);
+          viewNodes.set(p.view.id, t);
+          for (const pc of t.inputs) addConsumer(pc, store);
           break;
         }
         case "windowInto": {
@@ -207,7 +243,13 @@ export class Plan {
         const up = producerOf.get(pc);
         if (!up) continue;
         const n = nodes.get(up);
-        if (n instanceof SourceNode || n instanceof GroupStage || n instanceof StatefulStage) out.add(n);
+        if (
+          n instanceof SourceNode ||
+          n instanceof GroupStage ||
+          n instanceof StatefulStage ||
+          n instanceof SideInputStage
+        )
+          out.add(n);
         else for (const p of producersOf(up)) out.add(p);
       }
       const list = [...out];
@@ -218,9 +260,20 @@ export class Plan {
       const node = nodes.get(t);
       if (!node || !t.primitive) continue;
       const upstream = node instanceof SourceNode ? [] : producersOf(t);
-      if (node instanceof GroupStage || node instanceof StatefulStage) this.groupUpstream.set(node, upstream);
+      if (node instanceof GroupStage || node instanceof StatefulStage || node instanceof SideInputStage) {
+        this.groupUpstream.set(node, upstream);
+      }
       this.steps.push({ name: t.fullName, kind: t.primitive.kind, node, upstream });
     }
+    for (const [id, t] of viewNodes) this.viewUpstream.set(id, producersOf(t));
+  }
+
+  /** A side input's watermark: the minimum over the producers feeding it (their output and pending bundles). */
+  viewWatermark(view: AnyView): number {
+    const producers = this.viewUpstream.get(view.id) ?? [];
+    let w = Number.POSITIVE_INFINITY;
+    for (const p of producers) w = Math.min(w, producerWatermark(p));
+    return w;
   }
 }
 

@@ -1,10 +1,17 @@
 import type { DoFn, FinishBundleContext, ProcessContext } from "../../core/do-fn.ts";
+import type { AnyView, PCollectionView } from "../../core/view.ts";
 import { NO_FIRING, type PaneInfo } from "../../core/pane.ts";
 import { formatInstant, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import type { BoundedWindow } from "../../core/windows/window.ts";
 import { GLOBAL_WINDOW } from "../../core/windows/window.ts";
 import { ElementMeta, type Receiver } from "./receiver.ts";
 import { StepError } from "./step-error.ts";
+
+/** Reads side inputs for a main-input window; the runner only processes an element once they are ready. */
+export interface SideInputReader {
+  declares(view: AnyView): boolean;
+  read(view: AnyView, mainWindow: BoundedWindow): unknown;
+}
 
 /** Per-step element counts. */
 export interface DoFnCounters {
@@ -33,9 +40,11 @@ export class DoFnRunner implements Receiver {
     tagged: ReadonlyMap<string, Receiver>,
     /** Called when a bundle starts, so the runner can finish it later. */
     private readonly onBundleStart: (r: DoFnRunner) => void,
+    /** Reads the declared side inputs (absent when the ParDo declares none). */
+    sideInputs?: SideInputReader,
   ) {
     this.skewMs = fn.allowedTimestampSkewMs ?? 0;
-    this.ctx = new Ctx(this, main, tagged);
+    this.ctx = new Ctx(this, main, tagged, sideInputs);
     const self = this;
     this.finishCtx = {
       output(value, timestamp, window) {
@@ -156,8 +165,17 @@ class Ctx implements ProcessContext<unknown, unknown, Record<string, unknown>> {
     private readonly runner: DoFnRunner,
     private readonly main: Receiver,
     private readonly tagged: ReadonlyMap<string, Receiver>,
+    private readonly sideInputs: SideInputReader | undefined,
   ) {
     this.counters = runner.counters;
+  }
+
+  sideInput<T>(view: PCollectionView<T>): T {
+    const reader = this.sideInputs;
+    if (reader === undefined || !reader.declares(view as AnyView)) {
+      throw new Error(`side input ${view.id} was not declared; declare it with parDo(fn).withSideInputs(view)`);
+    }
+    return reader.read(view as AnyView, this.window) as T;
   }
 
   output(value: unknown): void {
