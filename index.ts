@@ -33,4 +33,4 @@ export { create, read } from "./transforms/read.ts";
 export { reshuffle } from "./transforms/reshuffle.ts";
 export { asIterable, asList, asMap, asSingleton } from "./transforms/side-inputs.ts";
 export { statefulParDo } from "./transforms/stateful-par-do.ts";
-export { validateWindowing, window, type WindowOptions } from "./transforms/window-into.ts";
+export { remerge, validateWindowing, window, type WindowOptions } from "./transforms/window-into.ts";

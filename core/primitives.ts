@@ -27,7 +27,12 @@ export type Primitive =
       readonly sideInputs?: readonly AnyView[];
     }
   | { readonly kind: "createView"; readonly view: AnyView }
-  | { readonly kind: "windowInto"; readonly strategy: WindowingStrategy }
+  | {
+      readonly kind: "windowInto";
+      readonly strategy: WindowingStrategy;
+      /** Keep the elements' windows and only change the strategy (Beam's Window.remerge). */
+      readonly keepWindows?: boolean;
+    }
   | { readonly kind: "groupByKey" }
   | { readonly kind: "combinePerKey"; readonly combineFn: CombineFn<unknown, unknown, unknown> }
   | {

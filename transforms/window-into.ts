@@ -57,3 +57,26 @@ export function window<T>(
     },
   };
 }
+
+/**
+ * Keeps each element's (already merged) window but makes the next grouping merge windows again with the original
+ * merging window function (Beam's Window.remerge): e.g. sessions grouped per user, re-keyed, then merged again.
+ * To put elements in new windows instead, apply `window(...)` after the grouping: it reassigns by timestamp.
+ */
+export function remerge<T>(name = "Remerge"): PTransform<PCollection<T>, PCollection<T>> {
+  return {
+    name,
+    expand: (input) => {
+      const fn = input.windowing.windowFn;
+      const strategy: WindowingStrategy = { ...input.windowing, windowFn: fn.kind === "merged" ? fn.from : fn };
+      const out = input.pipeline.applyPrimitive(
+        { kind: "windowInto", strategy, keepWindows: true },
+        [input as PCollection<unknown>],
+        {
+          main: { windowing: strategy, bounded: input.bounded },
+        },
+      );
+      return out.main as PCollection<T>;
+    },
+  };
+}

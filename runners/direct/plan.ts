@@ -185,8 +185,9 @@ export class Plan {
           const targets = t.outputs.main === undefined ? [] : (consumers.get(t.outputs.main) ?? []);
           const fn = p.strategy.windowFn;
           const only = targets.length === 1 ? targets[0] : undefined;
-          const r =
-            fn.kind === "sessions" && only instanceof GroupStage
+          const r = p.keepWindows
+            ? new FlattenNode(main) // windows stay as they are: a pass-through that counts
+            : fn.kind === "sessions" && only instanceof GroupStage
               ? new FusedSessionAssign(only, fn.gapMs)
               : new WindowIntoNode(fn, main);
           nodes.set(t, r);
