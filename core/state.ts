@@ -41,6 +41,25 @@ export interface MapState<K, V> {
   clear(): void;
 }
 
+/** A set of values (grouped by value, as grouping keys are). */
+export interface SetState<T> {
+  add(value: T): void;
+  contains(value: T): boolean;
+  remove(value: T): void;
+  read(): readonly T[];
+  size(): number;
+  clear(): void;
+}
+
+/** A map from keys to several values each (Beam's MultimapState). */
+export interface MultimapState<K, V> {
+  put(key: K, value: V): void;
+  get(key: K): readonly V[];
+  remove(key: K): void;
+  keys(): readonly K[];
+  clear(): void;
+}
+
 /** Values sorted by a timestamp, read and cleared by ranges `[from, to)` (Beam's OrderedListState). */
 export interface OrderedListState<T> {
   add(timestamp: Instant, value: T): void;
@@ -57,7 +76,9 @@ export type StateSpec =
   | { readonly kind: "bag"; readonly __value?: unknown }
   | { readonly kind: "combining"; readonly combineFn: CombineFn<unknown, unknown, unknown> }
   | { readonly kind: "map"; readonly __value?: unknown }
-  | { readonly kind: "orderedList"; readonly __value?: unknown };
+  | { readonly kind: "orderedList"; readonly __value?: unknown }
+  | { readonly kind: "set"; readonly __value?: unknown }
+  | { readonly kind: "multimap"; readonly __value?: unknown };
 
 export interface ValueStateSpec<T> {
   readonly kind: "value";
@@ -80,7 +101,18 @@ export interface OrderedListStateSpec<T> {
   readonly __value?: T;
 }
 
+export interface SetStateSpec<T> {
+  readonly kind: "set";
+  readonly __value?: T;
+}
+export interface MultimapStateSpec<K, V> {
+  readonly kind: "multimap";
+  readonly __value?: readonly [K, V];
+}
+
 export const valueState = <T>(): ValueStateSpec<T> => ({ kind: "value" });
+export const setState = <T>(): SetStateSpec<T> => ({ kind: "set" });
+export const multimapState = <K, V>(): MultimapStateSpec<K, V> => ({ kind: "multimap" });
 export const bagState = <T>(): BagStateSpec<T> => ({ kind: "bag" });
 export const combiningState = <I, A, O>(combineFn: CombineFn<I, A, O>): CombiningStateSpec<I, A, O> => ({
   kind: "combining",
@@ -101,7 +133,11 @@ export type StateOf<S> =
           ? MapState<K, V>
           : S extends OrderedListStateSpec<infer T>
             ? OrderedListState<T>
-            : never;
+            : S extends SetStateSpec<infer T>
+              ? SetState<T>
+              : S extends MultimapStateSpec<infer K, infer V>
+                ? MultimapState<K, V>
+                : never;
 
 export type TimeDomain = "event" | "processing";
 

@@ -3,6 +3,7 @@ import type { KV } from "../core/kv.ts";
 import type { PCollection } from "../core/pcollection.ts";
 import type { PTransform } from "../core/ptransform.ts";
 import type { StatefulDoFn, StateSpec, TimerSpec } from "../core/state.ts";
+import { isMerging } from "../core/windows/window-fn.ts";
 
 /**
  * Applies a stateful DoFn to key-value elements: state and timers are per key and window (Beam's stateful ParDo).
@@ -19,13 +20,22 @@ export function statefulParDo<
     name,
     expand: (input) => {
       const p = input.pipeline;
+      if (isMerging(input.windowing.windowFn)) {
+        throw new PipelineBuildError(
+          p.currentName(),
+          "a stateful DoFn cannot run on merging windows (sessions): state is per window and merging windows change " +
+            "under it; group first (its output windows do not merge), or keep session state yourself in the global window",
+        );
+      }
       for (const timer of Object.keys(fn.timers ?? {})) {
         if (typeof fn.onTimer?.[timer] !== "function") {
           throw new PipelineBuildError(p.currentName(), `timer "${timer}" has no onTimer.${timer} handler`);
         }
       }
       for (const [cell, spec] of Object.entries(fn.state ?? {})) {
-        if (!["value", "bag", "combining", "map", "orderedList"].includes((spec as StateSpec).kind)) {
+        if (
+          !["value", "bag", "combining", "map", "orderedList", "set", "multimap"].includes((spec as StateSpec).kind)
+        ) {
           throw new PipelineBuildError(p.currentName(), `state "${cell}" has an unknown kind`);
         }
       }

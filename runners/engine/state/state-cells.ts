@@ -4,7 +4,9 @@ import type {
   BagState,
   CombiningState,
   MapState,
+  MultimapState,
   OrderedListState,
+  SetState,
   StateSpec,
   ValueState,
 } from "../../../core/state.ts";
@@ -99,6 +101,56 @@ class MapCell<K, V> implements MapState<K, V>, Cell {
   }
 }
 
+class SetCell<T> implements SetState<T>, Cell {
+  private readonly items = new Map<string | number | boolean, T>();
+  add(value: T): void {
+    this.items.set(groupingKey(value), value);
+  }
+  contains(value: T): boolean {
+    return this.items.has(groupingKey(value));
+  }
+  remove(value: T): void {
+    this.items.delete(groupingKey(value));
+  }
+  read(): readonly T[] {
+    return [...this.items.values()];
+  }
+  size(): number {
+    return this.items.size;
+  }
+  clear(): void {
+    this.items.clear();
+  }
+  isEmptyCell(): boolean {
+    return this.items.size === 0;
+  }
+}
+
+class MultimapCell<K, V> implements MultimapState<K, V>, Cell {
+  private readonly map = new Map<string | number | boolean, { key: K; values: V[] }>();
+  put(key: K, value: V): void {
+    const gk = groupingKey(key);
+    const e = this.map.get(gk);
+    if (e) e.values.push(value);
+    else this.map.set(gk, { key, values: [value] });
+  }
+  get(key: K): readonly V[] {
+    return this.map.get(groupingKey(key))?.values.slice() ?? [];
+  }
+  remove(key: K): void {
+    this.map.delete(groupingKey(key));
+  }
+  keys(): readonly K[] {
+    return [...this.map.values()].map((e) => e.key);
+  }
+  clear(): void {
+    this.map.clear();
+  }
+  isEmptyCell(): boolean {
+    return this.map.size === 0;
+  }
+}
+
 interface Stamped<T> {
   readonly timestamp: number;
   readonly value: T;
@@ -168,6 +220,10 @@ export function newCell(spec: StateSpec): Cell {
       return new MapCell();
     case "orderedList":
       return new OrderedListCell();
+    case "set":
+      return new SetCell();
+    case "multimap":
+      return new MultimapCell();
     default:
       return assertNever(spec);
   }

@@ -7,7 +7,11 @@ import {
   combiningState,
   eventTimer,
   mapState,
+  type MultimapStateSpec,
+  multimapState,
   orderedListState,
+  type SetStateSpec,
+  setState,
   processingTimer,
   timerFamily,
   valueState,
@@ -112,6 +116,50 @@ function specs() {
     sorted: orderedListState<number>(),
   };
 }
+
+describe("stateful DoFns: set and multimap state, and where state cannot run", () => {
+  it("set state keeps distinct values; multimap state keeps several values per key", async () => {
+    const stream = TestStream.create<KV<string, string>>()
+      .addElements(kv("k", "a:1", 1), kv("k", "b:2", 2), kv("k", "a:3", 3), kv("k", "a:1", 4))
+      .advanceWatermarkToInfinity();
+    const p = Pipeline.create();
+    const out = assertThat(
+      p.apply(read(stream)).apply(
+        statefulParDo<
+          string,
+          string,
+          string,
+          { seen: SetStateSpec<string>; byLetter: MultimapStateSpec<string, number> }
+        >({
+          state: { seen: setState<string>(), byLetter: multimapState<string, number>() },
+          process([, v], ctx) {
+            ctx.state.seen.add(v);
+            const [letter, n] = v.split(":") as [string, string];
+            ctx.state.byLetter.put(letter, Number(n));
+            if (ctx.timestamp === 4) {
+              ctx.state.byLetter.remove("b");
+              ctx.output(
+                `${ctx.state.seen.size()} ${ctx.state.seen.contains("b:2")} a=${ctx.state.byLetter.get("a").join(",")} keys=${ctx.state.byLetter.keys().join(",")}`,
+              );
+            }
+          },
+        }),
+      ),
+    );
+    await new DirectRunner().run(p);
+    expect(out.everything().values()).toEqual(["3 true a=1,3,1 keys=a"]);
+  });
+
+  it("a stateful DoFn on session windows is refused when the pipeline is built", () => {
+    const p = Pipeline.create();
+    const input = p
+      .apply(read(TestStream.create<KV<string, number>>()))
+      .apply(window<KV<string, number>>(sessions(10)));
+    expect(() => input.apply(statefulParDo<string, number, never>({ process() {} }), "OnSessions")).toThrow(
+      /OnSessions: a stateful DoFn cannot run on merging windows/,
+    );
+  });
+});
 
 describe("stateful DoFns: timers", () => {
   it("event-time timers fire once the watermark is past them, in time order; they can be reset and cleared", async () => {
