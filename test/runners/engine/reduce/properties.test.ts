@@ -5,12 +5,16 @@
  */
 import { describe, expect, it } from "vitest";
 import {
+  afterAll,
+  afterAny,
   afterCount,
+  afterEach,
   afterProcessingTime,
   afterWatermark,
   defaultTrigger,
   mayFinish,
   never,
+  orFinally,
   repeatedly,
   type Trigger,
 } from "../../../../core/triggers/trigger.ts";
@@ -76,6 +80,10 @@ const TRIGGERS: [string, Trigger][] = [
   ["repeatedly(afterCount(3))", repeatedly(afterCount(3))],
   ["afterCount(2) (closes)", afterCount(2)],
   ["never", never()],
+  ["afterEach(afterCount(2), afterCount(3))", afterEach(afterCount(2), afterCount(3))],
+  ["repeatedly(afterAny(afterCount(3), afterProcessingTime(5)))", repeatedly(afterAny(afterCount(3), afterProcessingTime(5)))],
+  ["afterAll(afterCount(2), afterProcessingTime(5))", afterAll(afterCount(2), afterProcessingTime(5))],
+  ["orFinally(repeatedly(afterCount(2)), afterWatermark())", orFinally(repeatedly(afterCount(2)), afterWatermark())],
 ];
 const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
 const meta = ({ values: _values, ...rest }: FiredPane) => rest;
