@@ -31,6 +31,6 @@ export { partition } from "./transforms/partition.ts";
 export { assertThat, type CapturedElement, PAssertError, PAssertion, PaneSelection } from "./transforms/passert.ts";
 export { create, read } from "./transforms/read.ts";
 export { reshuffle } from "./transforms/reshuffle.ts";
-export { asIterable, asList, asMap, asSingleton } from "./transforms/side-inputs.ts";
+export { asIterable, asList, asMap, asMultimap, asSingleton } from "./transforms/side-inputs.ts";
 export { statefulParDo } from "./transforms/stateful-par-do.ts";
 export { remerge, validateWindowing, window, type WindowOptions } from "./transforms/window-into.ts";

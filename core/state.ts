@@ -163,6 +163,16 @@ export const timerFamily = (domain: TimeDomain): TimerFamilySpec => ({ domain, f
  */
 export interface Timer {
   set(time: Instant, opts?: { readonly outputTimestamp?: Instant }): void;
+  /**
+   * Sets the timer relative to now: the current processing time for a processing-time timer, the element's (or
+   * firing timer's) timestamp for an event-time timer; plus `offsetMs`, then rounded up to the next multiple of
+   * `alignToMs` if given (Beam's offset/align/setRelative).
+   */
+  setRelative(opts: {
+    readonly offsetMs?: number;
+    readonly alignToMs?: number;
+    readonly outputTimestamp?: Instant;
+  }): void;
   clear(): void;
   /** The time it is set for, or undefined. */
   time(): Instant | undefined;

@@ -2,7 +2,7 @@ import type { PCollectionId } from "./primitives.ts";
 import type { WindowingStrategy } from "./windowing-strategy.ts";
 
 /** How a side input presents a PCollection's contents in one window. */
-export type ViewKind = "singleton" | "iterable" | "list" | "map";
+export type ViewKind = "singleton" | "iterable" | "list" | "map" | "multimap";
 
 export type ViewId = string & { readonly __brand: "ViewId" };
 

@@ -57,3 +57,10 @@ export function asList<T>(name = "AsList"): PTransform<PCollection<T>, PCollecti
 export function asMap<K, V>(name = "AsMap"): PTransform<PCollection<KV<K, V>>, PCollectionView<ReadonlyMap<K, V>>> {
   return asView<KV<K, V>, ReadonlyMap<K, V>>("map", name);
 }
+
+/** A lookup table from key-value elements, with every value of a key (Beam's View.asMultimap). */
+export function asMultimap<K, V>(
+  name = "AsMultimap",
+): PTransform<PCollection<KV<K, V>>, PCollectionView<ReadonlyMap<K, readonly V[]>>> {
+  return asView<KV<K, V>, ReadonlyMap<K, readonly V[]>>("multimap", name);
+}

@@ -18,7 +18,7 @@ interface ViewWindow {
  * A side input's materialized contents, per side-input window (the direct runner's view of Beam's
  * PCollectionView). Elements that were not through a triggered grouping accumulate; a pane with a higher index
  * replaces the window's contents (an updating side input shows its latest pane), except for map views, where a
- * later value for a key replaces that key's entry.
+ * later value for a key replaces that key's entry (multimap views add it to the key's values).
  */
 export class ViewStore implements Receiver {
   private readonly windows = new Map<string, ViewWindow>();
@@ -37,13 +37,19 @@ export class ViewStore implements Receiver {
         vw = { window: w, paneIndex, values: [], map: new Map() };
         this.windows.set(key, vw);
       }
-      if (this.view.kind === "map") {
+      if (this.view.kind === "map" || this.view.kind === "multimap") {
         if (!Array.isArray(value) || value.length !== 2) {
           throw new TypeError(
             `map side input ${this.view.id} needs key-value pairs [key, value], got ${canonicalJson(value)}`,
           );
         }
-        vw.map.set(groupingKey(value[0]), [value[0], value[1]]);
+        const gk = groupingKey(value[0]);
+        if (this.view.kind === "multimap") {
+          const prev = vw.map.get(gk);
+          vw.map.set(gk, [value[0], [...((prev?.[1] as unknown[] | undefined) ?? []), value[1]]]);
+        } else {
+          vw.map.set(gk, [value[0], value[1]]);
+        }
         continue;
       }
       if (paneIndex > vw.paneIndex) {
@@ -69,7 +75,8 @@ export class ViewStore implements Receiver {
     const vw = this.windows.get(windowKey(sw));
     const view = this.view;
     switch (view.kind) {
-      case "map": {
+      case "map":
+      case "multimap": {
         const out = new Map<unknown, unknown>();
         for (const [k, v] of vw?.map.values() ?? []) out.set(k, v);
         return out;

@@ -279,6 +279,16 @@ export class StatefulRunner {
         (domain === "event" ? self.eventTimers : self.procTimers).push(time, entry);
         self.holds.push(hold, entry);
       },
+      setRelative(opts) {
+        let t = (domain === "processing" ? self.processingTime : self.currentTs) + (opts.offsetMs ?? 0);
+        const align = opts.alignToMs;
+        if (align !== undefined) {
+          if (!(align > 0)) throw new RangeError(`timer "${name}": alignment must be a positive period, got ${align}`);
+          const rem = ((t % align) + align) % align;
+          if (rem !== 0) t += align - rem;
+        }
+        this.set(t, opts.outputTimestamp === undefined ? undefined : { outputTimestamp: opts.outputTimestamp });
+      },
       clear() {
         const r = slot.timers.get(recKey);
         if (r !== undefined) {

@@ -11,7 +11,7 @@ import { filter, map } from "../../../transforms/element-wise.ts";
 import { parDo } from "../../../transforms/par-do.ts";
 import { assertThat } from "../../../transforms/passert.ts";
 import { create, read } from "../../../transforms/read.ts";
-import { asIterable, asList, asMap, asSingleton } from "../../../transforms/side-inputs.ts";
+import { asIterable, asList, asMap, asMultimap, asSingleton } from "../../../transforms/side-inputs.ts";
 import { window } from "../../../transforms/window-into.ts";
 
 type Msg = { readonly side: boolean; readonly v: number };
@@ -59,6 +59,31 @@ describe("side inputs", () => {
     );
     await new DirectRunner().run(p);
     out.everything().containsInAnyOrder("one: 1/10 tens=30 xy", "two: 2/10 tens=30 xy");
+  });
+
+  it("a multimap view keeps every value of a key", async () => {
+    const p = Pipeline.create();
+    const tags = p
+      .apply(
+        create<KV<string, string>>([
+          ["a", "x"],
+          ["b", "y"],
+          ["a", "z"],
+        ]),
+        "Tags",
+      )
+      .apply(asMultimap<string, string>());
+    const out = assertThat(
+      p.apply(create(["a", "b", "c"]), "Main").apply(
+        parDo<string, string>({
+          process(k, ctx) {
+            ctx.output(`${k}=${[...(ctx.sideInput(tags).get(k) ?? [])].sort().join(",")}`);
+          },
+        }).withSideInputs(tags),
+      ),
+    );
+    await new DirectRunner().run(p);
+    out.everything().containsInAnyOrder("a=x,z", "b=y", "c=");
   });
 
   it("windowed: a main element waits for its window's side input, and reads the matching window", async () => {

@@ -12,6 +12,7 @@ import {
   orderedListState,
   type SetStateSpec,
   setState,
+  type TimerSpec,
   processingTimer,
   timerFamily,
   valueState,
@@ -231,6 +232,28 @@ describe("stateful DoFns: timers", () => {
     const pane = summed.inOnTimePane([0, 10]);
     pane.containsInAnyOrder(["k", 1]);
     expect(summed.all()).toHaveLength(1);
+  });
+
+  it("setRelative: event timers from the element's timestamp, processing timers from now, offset and aligned", async () => {
+    const stream = TestStream.create<KV<string, number>>()
+      .advanceProcessingTimeTo(1_234)
+      .addElements(kv("k", 0, 42))
+      .advanceWatermarkToInfinity();
+    const p = Pipeline.create();
+    const times: string[] = [];
+    p.apply(read(stream)).apply(
+      statefulParDo<string, number, never, Record<never, never>, { e: TimerSpec; q: TimerSpec }>({
+        timers: { e: eventTimer(), q: processingTimer() },
+        process(_, ctx) {
+          ctx.timers.e.setRelative({ offsetMs: 10, alignToMs: 25 }); // 42 + 10 = 52, aligned up to 75
+          ctx.timers.q.setRelative({ offsetMs: 100 }); // 1_234 + 100
+          times.push(`e=${ctx.timers.e.time()} q=${ctx.timers.q.time()}`);
+        },
+        onTimer: { e() {}, q() {} },
+      }),
+    );
+    await new DirectRunner().run(p);
+    expect(times).toEqual(["e=75 q=1334"]);
   });
 
   it("a timer beyond the window's expiry is refused with a clear error", async () => {

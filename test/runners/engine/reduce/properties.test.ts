@@ -81,7 +81,10 @@ const TRIGGERS: [string, Trigger][] = [
   ["afterCount(2) (closes)", afterCount(2)],
   ["never", never()],
   ["afterEach(afterCount(2), afterCount(3))", afterEach(afterCount(2), afterCount(3))],
-  ["repeatedly(afterAny(afterCount(3), afterProcessingTime(5)))", repeatedly(afterAny(afterCount(3), afterProcessingTime(5)))],
+  [
+    "repeatedly(afterAny(afterCount(3), afterProcessingTime(5)))",
+    repeatedly(afterAny(afterCount(3), afterProcessingTime(5))),
+  ],
   ["afterAll(afterCount(2), afterProcessingTime(5))", afterAll(afterCount(2), afterProcessingTime(5))],
   ["orFinally(repeatedly(afterCount(2)), afterWatermark())", orFinally(repeatedly(afterCount(2)), afterWatermark())],
 ];
