@@ -28,7 +28,7 @@
  *   --events=N        events for the throughput case (default 1,000,000; memory case uses 10x)
  *   --users=N         users (default 10,000)
  *   --seed=N          stream seed (default 42)
- *   --reps=K          repetitions per implementation (default 3)
+ *   --reps=K          repetitions per implementation (default 5)
  *   --quick           smoke run: 100,000 events, 1 rep (memory case 1M vs 100k)
  *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory
  *                     default: generator,sessions,memory
@@ -480,7 +480,7 @@ function parseFlags(argv: readonly string[]): { flags: Flags; child?: ChildKind;
     events: integer("events", quick ? 100_000 : 1_000_000, 1),
     users: integer("users", 10_000, 1),
     seed: integer("seed", 42, 0),
-    reps: integer("reps", quick ? 1 : 3, 1),
+    reps: integer("reps", quick ? 1 : 5, 1),
     memoryFactor: integer("memory-factor", 10, 1),
     chunkSize: integer("chunk-size", 16_384, 1),
     cases,
