@@ -232,4 +232,9 @@ export interface StatefulDoFn<K, V, O, S extends Record<string, StateSpec>, T ex
   onWindowExpiration?(ctx: OnTimerContext<K, O, S, T>): void;
   /** How far back `outputWithTimestamp` may move a timestamp. Default 0. */
   readonly allowedTimestampSkewMs?: number;
+  /**
+   * Deliver each key's elements to `process` in event-time order (Beam's @RequiresTimeSortedInput): an element is
+   * held until the input watermark passes its timestamp plus the allowed lateness; later data is dropped and counted.
+   */
+  readonly requiresTimeSortedInput?: boolean;
 }

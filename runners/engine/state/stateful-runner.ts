@@ -48,6 +48,14 @@ class TimerRecord {
   ) {}
 }
 
+interface Buffered {
+  readonly slot: Slot;
+  readonly key: unknown;
+  readonly value: unknown;
+  readonly timestamp: number;
+  readonly pane: PaneInfo;
+}
+
 interface HeapEntry {
   readonly rec: TimerRecord;
   readonly gen: number;
@@ -69,6 +77,8 @@ export class StatefulRunner {
   private readonly procTimers = new TimeHeap<HeapEntry>();
   private readonly holds = new TimeHeap<HeapEntry>();
   private readonly expiries = new TimeHeap<Slot>();
+  /** Elements held for time-sorted delivery, by timestamp + allowed lateness. */
+  private readonly sorted = new TimeHeap<Buffered>();
   private readonly latenessMs: number;
   private readonly skewMs: number;
   /** The element or timer being handled: its timestamp, for default output timestamps and skew checks. */
@@ -98,10 +108,22 @@ export class StatefulRunner {
         continue;
       }
       const slot = this.slotFor(key, w, gcTime);
-      this.currentTs = timestamp;
-      const ctx = this.context(slot, timestamp, pane);
-      this.fn.process([key, value], ctx as never);
+      if (this.fn.requiresTimeSortedInput) {
+        if (timestamp + this.latenessMs < this.inputWatermark) {
+          this.counters.droppedExpired++;
+          continue;
+        }
+        this.sorted.push(timestamp + this.latenessMs, { slot, key, value, timestamp, pane });
+        continue;
+      }
+      this.deliver(slot, key, value, timestamp, pane);
     }
+  }
+
+  private deliver(slot: Slot, key: unknown, value: unknown, timestamp: number, pane: PaneInfo): void {
+    this.currentTs = timestamp;
+    const ctx = this.context(slot, timestamp, pane);
+    this.fn.process([key, value], ctx as never);
   }
 
   /** Fires every event timer strictly before the new watermark and expires windows, in time order. */
@@ -109,10 +131,15 @@ export class StatefulRunner {
     if (watermark > this.inputWatermark) {
       this.inputWatermark = watermark;
       for (;;) {
+        const e = this.nextSorted();
         const t = this.nextValid(this.eventTimers);
         const g = this.nextExpiry();
-        if (!(t < watermark) && !(g < watermark)) break;
-        if (t <= g) this.fire(this.eventTimers.pop() as HeapEntry);
+        if (!(e < watermark) && !(t < watermark) && !(g < watermark)) break;
+        // In time order; at equal times buffered elements go first, then timers, then expiry.
+        if (e <= t && e <= g) {
+          const b = this.sorted.pop() as Buffered;
+          this.deliver(b.slot, b.key, b.value, b.timestamp, b.pane);
+        } else if (t <= g) this.fire(this.eventTimers.pop() as HeapEntry);
         else this.expire(this.expiries.pop() as Slot);
       }
     }
@@ -133,8 +160,20 @@ export class StatefulRunner {
     return n;
   }
 
+  /** The earliest hold: of the set timers' output timestamps and of elements waiting to be delivered in order. */
   earliestHold(): number {
-    return this.nextValid(this.holds, true);
+    const buffered = this.sorted.peekItem();
+    const b = buffered === undefined ? Number.POSITIVE_INFINITY : buffered.timestamp;
+    return Math.min(this.nextValid(this.holds, true), b);
+  }
+
+  private nextSorted(): number {
+    for (;;) {
+      const t = this.sorted.peekTime();
+      if (t === Number.POSITIVE_INFINITY) return t;
+      if ((this.sorted.peekItem() as Buffered).slot.alive) return t;
+      this.sorted.pop();
+    }
   }
 
   // ---- internals ---------------------------------------------------------------------------------------------

@@ -13,10 +13,12 @@ import {
   type SetStateSpec,
   setState,
   type TimerSpec,
+  type ValueStateSpec,
   processingTimer,
   timerFamily,
   valueState,
 } from "../../../core/state.ts";
+import { MAX_TIMESTAMP } from "../../../core/time/instant.ts";
 import { fixed, sessions } from "../../../core/windows/window-fn.ts";
 import { IntervalWindow } from "../../../core/windows/window.ts";
 import { TestStream } from "../../../io/test-stream/test-stream.ts";
@@ -449,6 +451,34 @@ describe("stateful DoFns: uses", () => {
       .map((e) => `${(e.value as KV<string, number>)[0]} ${e.window} ${(e.value as KV<string, number>)[1]}`);
     expect(expected.length).toBeGreaterThan(100);
     expect(viaState.everything().values().sort()).toEqual(expected.sort());
+  });
+});
+
+describe("stateful DoFns: time-sorted input", () => {
+  it("requiresTimeSortedInput delivers each key's elements in timestamp order once the watermark passes them", async () => {
+    const stream = TestStream.create<KV<string, number>>()
+      .addElements(kv("k", 30, 30), kv("k", 10, 10), kv("j", 7, 7))
+      .advanceWatermarkTo(20) // 10 and 7 are due; 30 waits
+      .addElements(kv("k", 25, 25), kv("k", 15, 15)) // 15 is behind the watermark: dropped (no allowed lateness)
+      .advanceWatermarkToInfinity();
+    const p = Pipeline.create();
+    const order: string[] = [];
+    p.apply(read(stream)).apply(
+      statefulParDo<string, number, never, { last: ValueStateSpec<number> }>({
+        requiresTimeSortedInput: true,
+        state: { last: valueState<number>() },
+        process([key, v], ctx) {
+          const last = ctx.state.last.read();
+          if (last !== undefined && last > v) throw new Error(`out of order: ${v} after ${last}`);
+          ctx.state.last.write(v);
+          order.push(`${key}${v}@wm${ctx.inputWatermark}`);
+        },
+      }),
+      "Sorted",
+    );
+    const metrics = await new DirectRunner().run(p);
+    expect(order).toEqual(["j7@wm20", "k10@wm20", "k25@wm" + MAX_TIMESTAMP, "k30@wm" + MAX_TIMESTAMP]);
+    expect(stepMetrics(metrics, "Sorted").droppedLate).toBe(1);
   });
 });
 
