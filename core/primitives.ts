@@ -38,6 +38,7 @@ export type Primitive =
   | {
       readonly kind: "statefulParDo";
       readonly doFn: StatefulDoFn<unknown, unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
+      readonly tags: readonly string[];
     }
   | { readonly kind: "flatten" };
 

@@ -188,7 +188,10 @@ export type StateCells<S> = { readonly [K in keyof S]: StateOf<S[K]> };
 export type TimerCells<T> = { readonly [K in keyof T]: T[K] extends TimerSpec ? TimerOf<T[K]> : never };
 
 /** What a stateful DoFn sees while processing an element. */
-export interface StatefulProcessContext<K, O, S, T> {
+// biome-ignore lint/complexity/noBannedTypes: the empty record is the natural "no extra outputs".
+type NoTags = {};
+
+export interface StatefulProcessContext<K, O, S, T, Tags extends object = NoTags> {
   readonly key: K;
   readonly timestamp: Instant;
   readonly window: BoundedWindow;
@@ -200,10 +203,12 @@ export interface StatefulProcessContext<K, O, S, T> {
   readonly inputWatermark: Instant;
   output(value: O): void;
   outputWithTimestamp(value: O, timestamp: Instant): void;
+  /** Outputs to a tagged output (declared with `statefulParDo(fn).withOutputs(...)`). */
+  outputTo<N extends keyof Tags & string>(tag: N, value: Tags[N], timestamp?: Instant): void;
 }
 
 /** What a stateful DoFn sees when a timer fires. */
-export interface OnTimerContext<K, O, S, T> {
+export interface OnTimerContext<K, O, S, T, Tags extends object = NoTags> {
   readonly key: K;
   /** The timer's output timestamp (the timestamp of what is output). */
   readonly timestamp: Instant;
@@ -218,18 +223,27 @@ export interface OnTimerContext<K, O, S, T> {
   readonly inputWatermark: Instant;
   output(value: O): void;
   outputWithTimestamp(value: O, timestamp: Instant): void;
+  /** Outputs to a tagged output (declared with `statefulParDo(fn).withOutputs(...)`). */
+  outputTo<N extends keyof Tags & string>(tag: N, value: Tags[N], timestamp?: Instant): void;
 }
 
 /**
  * A DoFn with per-key-and-window state and timers, applied to key-value elements. `onTimer` handlers are named like
  * the timers; `onWindowExpiration` runs once per key and window with state, just before its state is cleared.
  */
-export interface StatefulDoFn<K, V, O, S extends Record<string, StateSpec>, T extends Record<string, TimerSpec>> {
+export interface StatefulDoFn<
+  K,
+  V,
+  O,
+  S extends Record<string, StateSpec>,
+  T extends Record<string, TimerSpec>,
+  Tags extends object = NoTags,
+> {
   readonly state?: S;
   readonly timers?: T;
-  process(element: readonly [K, V], ctx: StatefulProcessContext<K, O, S, T>): void;
-  readonly onTimer?: { readonly [N in keyof T]?: (ctx: OnTimerContext<K, O, S, T>) => void };
-  onWindowExpiration?(ctx: OnTimerContext<K, O, S, T>): void;
+  process(element: readonly [K, V], ctx: StatefulProcessContext<K, O, S, T, Tags>): void;
+  readonly onTimer?: { readonly [N in keyof T]?: (ctx: OnTimerContext<K, O, S, T, Tags>) => void };
+  onWindowExpiration?(ctx: OnTimerContext<K, O, S, T, Tags>): void;
   /** How far back `outputWithTimestamp` may move a timestamp. Default 0. */
   readonly allowedTimestampSkewMs?: number;
   /**

@@ -10,7 +10,7 @@ import { ElementMeta, type Receiver, receiverOf } from "../fn/receiver.ts";
 import { GroupStage } from "./group-stage.ts";
 import type { KeyedStage } from "./keyed-stage.ts";
 import { SideInputStage } from "./side-input-stage.ts";
-import { StatefulStage } from "./stateful-stage.ts";
+import { StatefulStage, TagRouter } from "./stateful-stage.ts";
 import { ViewStore } from "./view-store.ts";
 
 /** Where watermarks come from: a source or a grouping step. */
@@ -205,9 +205,15 @@ export class Plan {
           if (input === undefined) throw new Error(`${t.fullName}: stateful ParDo without input`);
           const strategy = graph.pcollections.get(input)?.windowing;
           if (!strategy) throw new Error(`${t.fullName}: unknown input PCollection ${input}`);
-          const st = new StatefulStage(t.fullName, strategy, p.doFn, onGroupBundle);
+          const st = new StatefulStage(t.fullName, strategy, p.doFn, onGroupBundle, p.tags);
           this.groups.unshift(st);
-          this.groupOutputs.set(st, main);
+          if (p.tags.length > 0) {
+            const targets = new Map<string, Receiver>([["main", main]]);
+            for (const tag of p.tags) targets.set(tag, receiverFor(t.outputs[tag]));
+            this.groupOutputs.set(st, new TagRouter(targets));
+          } else {
+            this.groupOutputs.set(st, main);
+          }
           nodes.set(t, st);
           addConsumer(input, st);
           break;

@@ -1,9 +1,7 @@
-import type { PaneInfo } from "../../core/pane.ts";
 import type { StatefulDoFn, StateSpec, TimerSpec } from "../../core/state.ts";
 import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
-import type { BoundedWindow } from "../../core/windows/window.ts";
 import { StatefulRunner } from "../engine/state/stateful-runner.ts";
-import type { ElementMeta } from "../fn/receiver.ts";
+import type { ElementMeta, Receiver } from "../fn/receiver.ts";
 import { StepError } from "../fn/step-error.ts";
 import type { KeyedStage } from "./keyed-stage.ts";
 import { OutputQueue } from "./output-queue.ts";
@@ -23,11 +21,20 @@ export class StatefulStage implements KeyedStage {
     strategy: WindowingStrategy,
     fn: StatefulDoFn<unknown, unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>,
     private readonly onBundleStart: (s: KeyedStage) => void,
+    /** Tagged outputs; when there are any, every output is queued as a `Tagged` envelope for the `TagRouter`. */
+    tags: readonly string[] = [],
   ) {
     const queue = this.queue;
+    const declared = new Set(tags);
+    const enveloped = tags.length > 0;
     this.runner = new StatefulRunner(strategy, fn, {
-      output(value: unknown, timestamp: number, window: BoundedWindow, pane: PaneInfo) {
-        queue.push(value, timestamp, window, pane);
+      output(value, timestamp, window, pane, tag) {
+        if (tag !== undefined && !declared.has(tag)) {
+          throw new Error(
+            `output tag "${tag}" was not declared; declare it with statefulParDo(fn).withOutputs("${tag}")`,
+          );
+        }
+        queue.push(enveloped ? new Tagged(tag ?? "main", value) : value, timestamp, window, pane);
       },
     });
   }
@@ -87,5 +94,22 @@ export class StatefulStage implements KeyedStage {
     } catch (e) {
       throw e instanceof StepError ? e : new StepError(this.stepName, undefined, undefined, e, "firing a timer");
     }
+  }
+}
+
+/** An output of a multi-output stateful DoFn on its way to the `TagRouter`. */
+export class Tagged {
+  constructor(
+    readonly tag: string,
+    readonly value: unknown,
+  ) {}
+}
+
+/** Sends each `Tagged` output to the receiver of its tag. */
+export class TagRouter implements Receiver {
+  constructor(private readonly targets: ReadonlyMap<string, Receiver>) {}
+  receive(value: unknown, meta: ElementMeta): void {
+    const t = value as Tagged;
+    this.targets.get(t.tag)?.receive(t.value, meta);
   }
 }

@@ -9,7 +9,8 @@ import { type Cell, newCell } from "./state-cells.ts";
 
 /** Where a stateful DoFn's outputs go. */
 export interface StatefulSink {
-  output(value: unknown, timestamp: number, window: BoundedWindow, pane: PaneInfo): void;
+  /** `tag` is undefined for the main output. */
+  output(value: unknown, timestamp: number, window: BoundedWindow, pane: PaneInfo, tag: string | undefined): void;
 }
 
 type AnyStatefulDoFn = StatefulDoFn<unknown, unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
@@ -247,7 +248,7 @@ export class StatefulRunner {
     if (perKey?.size === 0) this.slots.delete(slot.gk);
   }
 
-  private emit(slot: Slot, value: unknown, timestamp: number, pane: PaneInfo): void {
+  private emit(slot: Slot, value: unknown, timestamp: number, pane: PaneInfo, tag?: string): void {
     if (timestamp < this.currentTs - this.skewMs) {
       throw new RangeError(
         `cannot output with timestamp ${formatInstant(timestamp)}: it is ${this.currentTs - timestamp} ms before ` +
@@ -255,7 +256,7 @@ export class StatefulRunner {
       );
     }
     this.counters.outputs++;
-    this.sink.output(value, timestamp, slot.window, pane);
+    this.sink.output(value, timestamp, slot.window, pane, tag);
   }
 
   private cells(slot: Slot): Record<string, Cell> {
@@ -359,6 +360,9 @@ export class StatefulRunner {
       outputWithTimestamp(value: unknown, ts: number) {
         self.emit(slot, value, ts, pane);
       },
+      outputTo(tag: string, value: unknown, ts?: number) {
+        self.emit(slot, value, ts ?? timestamp, pane, tag);
+      },
     };
   }
 
@@ -380,6 +384,9 @@ export class StatefulRunner {
       },
       outputWithTimestamp(value, ts) {
         self.emit(slot, value, ts, NO_FIRING);
+      },
+      outputTo(tag, value, ts) {
+        self.emit(slot, value, ts ?? timestamp, NO_FIRING, tag);
       },
     };
     return ctx;

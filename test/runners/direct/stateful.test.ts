@@ -454,6 +454,55 @@ describe("stateful DoFns: uses", () => {
   });
 });
 
+describe("stateful DoFns: tagged outputs", () => {
+  it("outputs to tagged outputs from process and from timers; an undeclared tag fails clearly", async () => {
+    const stream = TestStream.create<KV<string, number>>()
+      .addElements(kv("k", 1, 1), kv("k", -2, 2), kv("k", 3, 3))
+      .advanceWatermarkToInfinity();
+    const p = Pipeline.create();
+    const outs = p.apply(read(stream)).apply(
+      statefulParDo<
+        string,
+        number,
+        number,
+        Record<never, never>,
+        { done: TimerSpec },
+        { negative: string; summary: string }
+      >({
+        timers: { done: eventTimer() },
+        process([, v], ctx) {
+          if (v < 0) ctx.outputTo("negative", `negative ${v}`);
+          else ctx.output(v);
+          ctx.timers.done.set(10);
+        },
+        onTimer: {
+          done(ctx) {
+            ctx.outputTo("summary", `done for ${ctx.key} at ${ctx.timestamp}`);
+          },
+        },
+      }).withOutputs("negative", "summary"),
+    );
+    const main = assertThat(outs.main, "Main");
+    const negative = assertThat(outs.negative, "Negative");
+    const summary = assertThat(outs.summary, "Summary");
+    await new DirectRunner().run(p);
+    main.everything().containsInAnyOrder(1, 3);
+    negative.everything().containsInAnyOrder("negative -2");
+    summary.everything().containsInAnyOrder("done for k at 10");
+
+    const q = Pipeline.create();
+    q.apply(read(TestStream.create<KV<string, number>>().addElements(kv("k", 1, 1)))).apply(
+      statefulParDo<string, number, number, Record<never, never>, Record<never, never>, { extra: number }>({
+        process([, v], ctx) {
+          ctx.outputTo("extra", v);
+        },
+      }),
+      "Undeclared",
+    );
+    await expect(new DirectRunner().run(q)).rejects.toThrow(/Undeclared.*output tag "extra" was not declared/);
+  });
+});
+
 describe("stateful DoFns: time-sorted input", () => {
   it("requiresTimeSortedInput delivers each key's elements in timestamp order once the watermark passes them", async () => {
     const stream = TestStream.create<KV<string, number>>()
