@@ -187,15 +187,15 @@ export type TimerOf<T extends TimerSpec> = T extends { readonly family: true } ?
 export type StateCells<S> = { readonly [K in keyof S]: StateOf<S[K]> };
 export type TimerCells<T> = { readonly [K in keyof T]: T[K] extends TimerSpec ? TimerOf<T[K]> : never };
 
-/** What a stateful DoFn sees while processing an element. */
 // biome-ignore lint/complexity/noBannedTypes: the empty record is the natural "no extra outputs".
 type NoTags = {};
 
-export interface StatefulProcessContext<K, O, S, T, Tags extends object = NoTags> {
+/** What a stateful DoFn sees in `process` and in `onTimer`: its key, window, state, timers, clocks and outputs. */
+export interface StatefulContext<K, O, S, T, Tags extends object = NoTags> {
   readonly key: K;
+  /** The element's timestamp, or the firing timer's output timestamp: the timestamp of what is output. */
   readonly timestamp: Instant;
   readonly window: BoundedWindow;
-  readonly pane: PaneInfo;
   readonly state: StateCells<S>;
   readonly timers: TimerCells<T>;
   /** The current processing time and input watermark. */
@@ -207,24 +207,18 @@ export interface StatefulProcessContext<K, O, S, T, Tags extends object = NoTags
   outputTo<N extends keyof Tags & string>(tag: N, value: Tags[N], timestamp?: Instant): void;
 }
 
+/** What a stateful DoFn sees while processing an element. */
+export interface StatefulProcessContext<K, O, S, T, Tags extends object = NoTags>
+  extends StatefulContext<K, O, S, T, Tags> {
+  readonly pane: PaneInfo;
+}
+
 /** What a stateful DoFn sees when a timer fires. */
-export interface OnTimerContext<K, O, S, T, Tags extends object = NoTags> {
-  readonly key: K;
-  /** The timer's output timestamp (the timestamp of what is output). */
-  readonly timestamp: Instant;
+export interface OnTimerContext<K, O, S, T, Tags extends object = NoTags> extends StatefulContext<K, O, S, T, Tags> {
   /** The time the timer was set for. */
   readonly firingTime: Instant;
   readonly timerId: string;
   readonly domain: TimeDomain;
-  readonly window: BoundedWindow;
-  readonly state: StateCells<S>;
-  readonly timers: TimerCells<T>;
-  readonly processingTime: Instant;
-  readonly inputWatermark: Instant;
-  output(value: O): void;
-  outputWithTimestamp(value: O, timestamp: Instant): void;
-  /** Outputs to a tagged output (declared with `statefulParDo(fn).withOutputs(...)`). */
-  outputTo<N extends keyof Tags & string>(tag: N, value: Tags[N], timestamp?: Instant): void;
 }
 
 /**

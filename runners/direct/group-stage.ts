@@ -59,15 +59,7 @@ export class GroupStage implements KeyedStage, PaneSink<unknown, unknown> {
       this.inBundle = true;
       this.onBundleStart(this);
     }
-    if (!Array.isArray(value) || value.length !== 2) {
-      throw new StepError(
-        this.stepName,
-        meta.timestamp,
-        meta.windows[0],
-        new TypeError(`grouping needs key-value pairs [key, value], got ${preview(value)}`),
-      );
-    }
-    return value as unknown as readonly [unknown, unknown];
+    return requireKv(this.stepName, "grouping", value, meta);
   }
 
   /** Ends the bundle: the engine asks the triggers of the windows it touched. */
@@ -128,6 +120,19 @@ export class GroupStage implements KeyedStage, PaneSink<unknown, unknown> {
   emitPane(key: unknown, value: unknown, timestamp: number, window: BoundedWindow, pane: PaneInfo): void {
     this.queue.push([key, value], timestamp, window, pane);
   }
+}
+
+/** The element as a key-value pair, or a StepError naming the step, the element's time and window, and the value. */
+export function requireKv(step: string, what: string, value: unknown, meta: ElementMeta): readonly [unknown, unknown] {
+  if (!Array.isArray(value) || value.length !== 2) {
+    throw new StepError(
+      step,
+      meta.timestamp,
+      meta.windows[0],
+      new TypeError(`${what} needs key-value pairs [key, value], got ${preview(value)}`),
+    );
+  }
+  return value as unknown as readonly [unknown, unknown];
 }
 
 function preview(v: unknown): string {

@@ -3,6 +3,7 @@ import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
 import { StatefulRunner } from "../engine/state/stateful-runner.ts";
 import type { ElementMeta, Receiver } from "../fn/receiver.ts";
 import { StepError } from "../fn/step-error.ts";
+import { requireKv } from "./group-stage.ts";
 import type { KeyedStage } from "./keyed-stage.ts";
 import { OutputQueue } from "./output-queue.ts";
 
@@ -44,16 +45,9 @@ export class StatefulStage implements KeyedStage {
       this.inBundle = true;
       this.onBundleStart(this);
     }
-    if (!Array.isArray(value) || value.length !== 2) {
-      throw new StepError(
-        this.stepName,
-        meta.timestamp,
-        meta.windows[0],
-        new TypeError("a stateful DoFn needs key-value pairs [key, value]"),
-      );
-    }
+    const kv = requireKv(this.stepName, "a stateful DoFn", value, meta);
     try {
-      this.runner.processElement(value[0], value[1], meta.timestamp, meta.windows, meta.pane);
+      this.runner.processElement(kv[0], kv[1], meta.timestamp, meta.windows, meta.pane);
     } catch (e) {
       throw e instanceof StepError ? e : new StepError(this.stepName, meta.timestamp, meta.windows[0], e);
     }
