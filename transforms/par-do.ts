@@ -37,6 +37,14 @@ function expandParDo<I, O>(
   if (new Set(tags).size !== tags.length) {
     throw new PipelineBuildError(p.currentName(), `output tags must be distinct, got ${tags.join(", ")}`);
   }
+  for (const v of sideInputs) {
+    if (input.windowing.windowFn.kind === "global" && v.windowing.windowFn.kind !== "global") {
+      throw new PipelineBuildError(
+        p.currentName(),
+        `a main input in the global window cannot read side input ${v.id}, which is windowed by ${v.windowing.windowFn.kind} windows; window the main input too, or the side input globally`,
+      );
+    }
+  }
   if (typeof fn.process !== "function") {
     throw new PipelineBuildError(p.currentName(), "the DoFn has no process(element, ctx) method");
   }

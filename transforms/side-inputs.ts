@@ -4,7 +4,15 @@ import type { PCollection } from "../core/pcollection.ts";
 import type { PTransform } from "../core/ptransform.ts";
 import type { PCollectionView, ViewId, ViewKind } from "../core/view.ts";
 import { sideInputMappingProblem } from "../core/windows/window-mapping.ts";
+import { map } from "./element-wise.ts";
+import { groupByKey } from "./group-by-key.ts";
 
+const VIEW_KEY = "\u0000view";
+
+/**
+ * A view is materialized as Beam does it: the elements are grouped under one key with the side input's own
+ * windowing and trigger, and each pane of that grouping becomes the view's contents for its window.
+ */
 function asView<T, V>(
   kind: ViewKind,
   name: string,
@@ -16,6 +24,14 @@ function asView<T, V>(
       const p = input.pipeline;
       const problem = sideInputMappingProblem(input.windowing.windowFn);
       if (problem) throw new PipelineBuildError(p.currentName(), problem);
+      const w = input.windowing;
+      if (!input.bounded && w.windowFn.kind === "global" && w.trigger.type === "default") {
+        throw new PipelineBuildError(
+          p.currentName(),
+          "a side input of an unbounded PCollection in the global window needs a trigger (it would never be ready); " +
+            'e.g. window(globalWindows(), { trigger: repeatedly(afterCount(1)), accumulation: "accumulating" })',
+        );
+      }
       const view: PCollectionView<V> = {
         id: p.currentName() as ViewId,
         kind,
@@ -23,12 +39,20 @@ function asView<T, V>(
         windowing: input.windowing,
         ...(defaultValue ? { defaultValue } : {}),
       };
-      p.applyPrimitive(
-        { kind: "createView", view: view as PCollectionView<unknown> },
-        [input as PCollection<unknown>],
-        {},
-      );
-      return view;
+      const grouped = input
+        .apply(map((v: T) => [VIEW_KEY, v] as KV<string, T>, "KeyForView"))
+        .apply(groupByKey<string, T>(), "Materialize");
+      return grouped.apply({
+        name: "CreateView",
+        expand: (g: PCollection<KV<string, T[]>>) => {
+          p.applyPrimitive(
+            { kind: "createView", view: view as PCollectionView<unknown> },
+            [g as PCollection<unknown>],
+            {},
+          );
+          return view;
+        },
+      });
     },
   };
 }

@@ -55,6 +55,7 @@ export class StatefulStage implements KeyedStage {
 
   finishBundle(): void {
     this.inBundle = false;
+    this.runner.refreshOutputWatermark();
   }
 
   get inputWatermark(): number {

@@ -1,5 +1,4 @@
 import { canonicalJson, groupingKey } from "../../core/kv.ts";
-import type { PaneInfo } from "../../core/pane.ts";
 import type { AnyView } from "../../core/view.ts";
 import { sideInputWindow } from "../../core/windows/window-mapping.ts";
 import type { BoundedWindow } from "../../core/windows/window.ts";
@@ -8,17 +7,14 @@ import type { ElementMeta, Receiver } from "../fn/receiver.ts";
 
 interface ViewWindow {
   readonly window: BoundedWindow;
-  /** Index of the pane the contents come from (-1: elements that were never in a triggered pane). */
-  paneIndex: number;
-  values: unknown[];
+  readonly values: unknown[];
   readonly map: Map<string | number | boolean, readonly [unknown, unknown]>;
 }
 
 /**
  * A side input's materialized contents, per side-input window (the direct runner's view of Beam's
- * PCollectionView). Elements that were not through a triggered grouping accumulate; a pane with a higher index
- * replaces the window's contents (an updating side input shows its latest pane), except for map views, where a
- * later value for a key replaces that key's entry (multimap views add it to the key's values).
+ * PCollectionView): each pane of the view's materializing grouping replaces the window's contents, so an updating
+ * side input shows its latest pane (accumulating panes: everything so far; discarding: the latest firing only).
  */
 export class ViewStore implements Receiver {
   private readonly windows = new Map<string, ViewWindow>();
@@ -26,37 +22,29 @@ export class ViewStore implements Receiver {
 
   constructor(readonly view: AnyView) {}
 
+  /** Receives a pane of the view's materializing grouping, `[key, values]`: it becomes the window's contents. */
   receive(value: unknown, meta: ElementMeta): void {
-    this.elements++;
-    const pane: PaneInfo = meta.pane;
-    const paneIndex = pane.timing === "UNKNOWN" ? -1 : pane.index;
+    const values = (value as readonly [unknown, readonly unknown[]])[1];
+    this.elements += values.length;
     for (const w of meta.windows) {
-      const key = windowKey(w);
-      let vw = this.windows.get(key);
-      if (vw === undefined) {
-        vw = { window: w, paneIndex, values: [], map: new Map() };
-        this.windows.set(key, vw);
-      }
+      const vw: ViewWindow = { window: w, values: [...values], map: new Map() };
       if (this.view.kind === "map" || this.view.kind === "multimap") {
-        if (!Array.isArray(value) || value.length !== 2) {
-          throw new TypeError(
-            `map side input ${this.view.id} needs key-value pairs [key, value], got ${canonicalJson(value)}`,
-          );
+        for (const kv of values) {
+          if (!Array.isArray(kv) || kv.length !== 2) {
+            throw new TypeError(
+              `map side input ${this.view.id} needs key-value pairs [key, value], got ${canonicalJson(kv)}`,
+            );
+          }
+          const gk = groupingKey(kv[0]);
+          if (this.view.kind === "multimap") {
+            const prev = vw.map.get(gk);
+            vw.map.set(gk, [kv[0], [...((prev?.[1] as unknown[] | undefined) ?? []), kv[1]]]);
+          } else {
+            vw.map.set(gk, [kv[0], kv[1]]);
+          }
         }
-        const gk = groupingKey(value[0]);
-        if (this.view.kind === "multimap") {
-          const prev = vw.map.get(gk);
-          vw.map.set(gk, [value[0], [...((prev?.[1] as unknown[] | undefined) ?? []), value[1]]]);
-        } else {
-          vw.map.set(gk, [value[0], value[1]]);
-        }
-        continue;
       }
-      if (paneIndex > vw.paneIndex) {
-        vw.paneIndex = paneIndex;
-        vw.values = [];
-      }
-      vw.values.push(value);
+      this.windows.set(windowKey(w), vw);
     }
   }
 

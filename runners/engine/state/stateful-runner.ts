@@ -78,6 +78,10 @@ export class StatefulRunner {
   private readonly procTimers = new TimeHeap<HeapEntry>();
   private readonly holds = new TimeHeap<HeapEntry>();
   private readonly expiries = new TimeHeap<Slot>();
+  /** Windows with state by their max timestamp: each holds the output watermark until it is cleaned up. */
+  private readonly slotEnds = new TimeHeap<Slot>();
+  /** Timers set and not yet fired, cleared or expired. */
+  private liveTimers = 0;
   /** Elements held for time-sorted delivery, by timestamp + allowed lateness. */
   private readonly sorted = new TimeHeap<Buffered>();
   private readonly latenessMs: number;
@@ -144,14 +148,23 @@ export class StatefulRunner {
         else this.expire(this.expiries.pop() as Slot);
       }
     }
-    const o = Math.min(this.inputWatermark, this.earliestHold());
-    if (o > this.outputWatermark) this.outputWatermark = o;
+    this.refreshOutputWatermark();
   }
 
   advanceProcessingTime(now: number): void {
     if (now <= this.processingTime) return;
     this.processingTime = now;
     while (this.nextValid(this.procTimers) < now) this.fire(this.procTimers.pop() as HeapEntry);
+    this.refreshOutputWatermark();
+  }
+
+  /**
+   * `Out' = max(Out, min(In, earliest hold))`, after each bundle and each timer firing (timers set, cleared or fired
+   * move holds, as Beam's direct runner recomputes after every bundle).
+   */
+  refreshOutputWatermark(): void {
+    const o = Math.min(this.inputWatermark, this.earliestHold());
+    if (o > this.outputWatermark) this.outputWatermark = o;
   }
 
   /** Key-and-window slots alive (for metrics and memory checks). */
@@ -161,11 +174,45 @@ export class StatefulRunner {
     return n;
   }
 
-  /** The earliest hold: of the set timers' output timestamps and of elements waiting to be delivered in order. */
+  /**
+   * The earliest hold: of the set timers' output timestamps, of elements waiting to be delivered in order, and of
+   * every window with state until it is cleaned up (at its max timestamp, as Beam's cleanup timer holds).
+   */
   earliestHold(): number {
     const buffered = this.sorted.peekItem();
     const b = buffered === undefined ? Number.POSITIVE_INFINITY : buffered.timestamp;
-    return Math.min(this.nextValid(this.holds, true), b);
+    return Math.min(this.nextValid(this.holds, true), b, this.earliestLiveWindowEnd());
+  }
+
+  private earliestLiveWindowEnd(): number {
+    for (;;) {
+      const t = this.slotEnds.peekTime();
+      if (t === Number.POSITIVE_INFINITY) return t;
+      if ((this.slotEnds.peekItem() as Slot).alive) return t;
+      this.slotEnds.pop();
+    }
+  }
+
+  /** Rebuilds the timer heaps from the live timers when stale entries (moved or cleared timers) outnumber them. */
+  private compactIfStale(): void {
+    const size = this.eventTimers.size + this.procTimers.size;
+    if (size < 4096 || size < 4 * this.liveTimers) return;
+    this.eventTimers.clear();
+    this.procTimers.clear();
+    this.holds.clear();
+    let live = 0;
+    for (const perKey of this.slots.values()) {
+      for (const slot of perKey.values()) {
+        for (const r of slot.timers.values()) {
+          if (!r.active) continue;
+          const entry = { rec: r, gen: r.gen };
+          (r.domain === "event" ? this.eventTimers : this.procTimers).push(r.time, entry);
+          this.holds.push(r.holdTs, entry);
+          live++;
+        }
+      }
+    }
+    this.liveTimers = live;
   }
 
   private nextSorted(): number {
@@ -192,6 +239,7 @@ export class StatefulRunner {
       slot = new Slot(key, gk, wk, w, gcTime);
       perKey.set(wk, slot);
       this.expiries.push(gcTime, slot);
+      this.slotEnds.push(w.maxTimestamp, slot);
     }
     return slot;
   }
@@ -221,6 +269,7 @@ export class StatefulRunner {
     const rec = entry.rec;
     rec.active = false;
     rec.gen++;
+    this.liveTimers--;
     this.counters.timersFired++;
     const handler = this.fn.onTimer?.[rec.name];
     if (handler === undefined) {
@@ -239,6 +288,7 @@ export class StatefulRunner {
     for (const c of slot.cells.values()) c.clear();
     slot.cells.clear();
     for (const r of slot.timers.values()) {
+      if (r.active) this.liveTimers--;
       r.active = false;
       r.gen++;
     }
@@ -305,12 +355,22 @@ export class StatefulRunner {
           );
         }
         const hold = opts?.outputTimestamp ?? (domain === "event" ? time : self.currentTs);
-        if (hold < self.outputWatermark) {
+        // Beam's checks: the output timestamp is not after the window's expiry, and one given explicitly is not before
+        // the current element's (or firing timer's) timestamp by more than the allowed skew.
+        if (hold > slot.gcTime) {
           throw new RangeError(
-            `timer "${name}": output timestamp ${formatInstant(hold)} is before the output watermark ${formatInstant(self.outputWatermark)}`,
+            `timer "${name}": output timestamp ${formatInstant(hold)} is after the expiry of window ` +
+              `${slot.window.toString()} (${formatInstant(slot.gcTime)})`,
+          );
+        }
+        if (opts?.outputTimestamp !== undefined && hold < self.currentTs - self.skewMs) {
+          throw new RangeError(
+            `timer "${name}": output timestamp ${formatInstant(hold)} is before ${formatInstant(self.currentTs)} by more ` +
+              `than the allowed skew of ${self.skewMs} ms`,
           );
         }
         const r = record();
+        if (!r.active) self.liveTimers++;
         r.gen++;
         r.active = true;
         r.time = time;
@@ -318,6 +378,7 @@ export class StatefulRunner {
         const entry = { rec: r, gen: r.gen };
         (domain === "event" ? self.eventTimers : self.procTimers).push(time, entry);
         self.holds.push(hold, entry);
+        self.compactIfStale();
       },
       setRelative(opts) {
         let t = (domain === "processing" ? self.processingTime : self.currentTs) + (opts.offsetMs ?? 0);
@@ -331,9 +392,10 @@ export class StatefulRunner {
       },
       clear() {
         const r = slot.timers.get(recKey);
-        if (r !== undefined) {
+        if (r?.active) {
           r.active = false;
           r.gen++;
+          self.liveTimers--;
         }
       },
       time() {

@@ -86,11 +86,11 @@ describe("side inputs", () => {
     out.everything().containsInAnyOrder("a=x,z", "b=y", "c=");
   });
 
-  it("windowed: a main element waits for its window's side input, and reads the matching window", async () => {
+  it("windowed: a main element waits until its window's side input is ready, and reads the matching window", async () => {
     const stream = TestStream.create<Msg>()
-      .addElements(main(5, 5), main(15, 15)) // side inputs for [0,10) and [10,20) are not there yet
-      .addElements(side(100, 1)) // [0,10) ready: 5 goes on
-      .advanceWatermarkTo(25) // [10,20) complete and empty: 15 goes on with the default
+      .addElements(main(5, 5), main(15, 15)) // side inputs for [0,10) and [10,20) are not ready
+      .addElements(side(100, 1)) // arrives, but [0,10)'s side pane fires only when the side watermark passes 10
+      .advanceWatermarkTo(25) // [0,10) fires with 100; [10,20) is complete and empty: default -1
       .advanceWatermarkToInfinity();
     const p = Pipeline.create();
     const { main: m, side: s } = split(p, stream);
@@ -107,8 +107,35 @@ describe("side inputs", () => {
     const order: string[] = [];
     await new DirectRunner().run(p, { onStep: ({ index }) => order.push(`${index}:${out.all().length}`) });
     out.everything().containsInAnyOrder("5@[0, 10):100", "15@[10, 20):-1");
-    // Nothing came out with the first bundle; 5 after the side bundle; 15 after the watermark move.
-    expect(order.slice(0, 3)).toEqual(["0:0", "1:1", "2:2"]);
+    expect(order.slice(0, 3)).toEqual(["0:0", "1:0", "2:2"]);
+  });
+
+  it("a triggered side input is ready as soon as its first pane fires", async () => {
+    const stream = TestStream.create<Msg>()
+      .addElements(main(5, 5))
+      .addElements(side(100, 1)) // the side input's pane fires on arrival: 5 goes on
+      .advanceWatermarkToInfinity();
+    const p = Pipeline.create();
+    const { main: m, side: s } = split(p, stream);
+    const rate = s
+      .apply(
+        window<number>(fixed(10), { trigger: repeatedly(afterCount(1)), accumulation: "accumulating" }),
+        "WindowSide",
+      )
+      .apply(asSingleton<number>());
+    const out = assertThat(
+      m.apply(window<number>(fixed(10)), "WindowMain").apply(
+        parDo<number, string>({
+          process(v, ctx) {
+            ctx.output(`${v}:${ctx.sideInput(rate)}`);
+          },
+        }).withSideInputs(rate),
+      ),
+    );
+    const order: number[] = [];
+    await new DirectRunner().run(p, { onStep: () => order.push(out.all().length) });
+    out.everything().containsInAnyOrder("5:100");
+    expect(order.slice(0, 2)).toEqual([0, 1]);
   });
 
   it("an updating side input: each new pane of a triggered global side input replaces the last", async () => {
