@@ -1,0 +1,174 @@
+import { DateTime } from "luxon";
+
+/**
+ * The user events Tidemark ingests: one definition gives the TypeScript type, the validation, and (in `tables.ts`)
+ * the Silver columns. Every event has the common fields; some event types carry more.
+ */
+export const EVENT_TYPES = [
+  "page_view",
+  "button_click",
+  "purchase",
+  "user_signup",
+  "session_start",
+  "app_background",
+  "order",
+  "inventory",
+  "user_activity",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const PLATFORMS = ["web", "ios", "android"] as const;
+export type Platform = (typeof PLATFORMS)[number];
+
+/** The schema versions this build understands. */
+export const SCHEMA_VERSIONS = [1] as const;
+
+/** A message as it arrives (Pub/Sub's shape): what Bronze keeps, byte for byte. */
+export interface RawMessage {
+  readonly messageId: string;
+  /** Epoch ms. */
+  readonly publishTime: number;
+  readonly attributes: Readonly<Record<string, string>>;
+  /** The payload as text (UTF-8). */
+  readonly data: string;
+}
+
+/** A parsed, validated event. `event_time_ms` is normalised; `event_time_raw` keeps what was sent. */
+export interface UserEvent {
+  readonly event_id: string;
+  readonly event_type: EventType;
+  readonly user_id: string;
+  readonly tenant_id: string;
+  readonly event_time_ms: number;
+  readonly event_time_raw: string;
+  readonly platform: Platform;
+  readonly schema_version: number;
+  readonly device?: string;
+  readonly page?: string;
+  readonly properties?: Readonly<Record<string, unknown>>;
+  /** purchase / order */
+  readonly amount?: number;
+  readonly currency?: string;
+  readonly items?: number;
+  /** user_signup */
+  readonly acquisition_source?: string;
+  /** button_click: which control (e.g. "cta", "plan_select", "signup_submit", "checkout") */
+  readonly button?: string;
+}
+
+/** Why a message is not a valid event: the field at fault and what is wrong with it. */
+export interface ValidationError {
+  readonly field: string;
+  readonly reason: string;
+}
+
+export type Parsed = { readonly ok: true; readonly event: UserEvent } | { readonly ok: false; readonly error: ValidationError };
+
+/** The largest payload accepted, in bytes (a larger one is kept in Bronze and dead-lettered). */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+const fail = (field: string, reason: string): Parsed => ({ ok: false, error: { field, reason } });
+
+function str(o: Record<string, unknown>, field: string, required: boolean): string | undefined | ValidationError {
+  const v = o[field];
+  if (v === undefined || v === null) return required ? { field, reason: "is missing" } : undefined;
+  if (typeof v !== "string" || v.length === 0) return { field, reason: `must be a non-empty string, got ${JSON.stringify(v)}` };
+  if (v.length > 512) return { field, reason: `is longer than 512 characters (${v.length})` };
+  return v;
+}
+
+const isError = (v: unknown): v is ValidationError => typeof v === "object" && v !== null && "reason" in v;
+
+/**
+ * Parses event time: ISO-8601 with an offset (normalised to UTC ms with luxon), or epoch ms as a number.
+ * Times without an offset are refused: they are ambiguous.
+ */
+export function parseEventTime(v: unknown): number | ValidationError {
+  if (typeof v === "number") {
+    if (!Number.isInteger(v) || v < 0 || v > 8.64e15) return { field: "event_time", reason: `is not epoch milliseconds: ${v}` };
+    return v;
+  }
+  if (typeof v !== "string") return { field: "event_time", reason: `must be an ISO-8601 string or epoch ms, got ${JSON.stringify(v)}` };
+  const dt = DateTime.fromISO(v, { setZone: true });
+  if (!dt.isValid) return { field: "event_time", reason: `is not ISO-8601: ${JSON.stringify(v)} (${dt.invalidReason})` };
+  if (!/([zZ]|[+-]\d\d:?\d\d)$/.test(v)) return { field: "event_time", reason: `has no UTC offset: ${JSON.stringify(v)}` };
+  return dt.toMillis();
+}
+
+/** Parses and validates a message's payload. Never throws: a bad payload is a `ValidationError`. */
+export function parseEvent(data: string): Parsed {
+  if (Buffer.byteLength(data, "utf8") > MAX_PAYLOAD_BYTES) {
+    return fail("payload", `is larger than ${MAX_PAYLOAD_BYTES} bytes (${Buffer.byteLength(data, "utf8")})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(data);
+  } catch (e) {
+    return fail("payload", `is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) return fail("payload", "is not a JSON object");
+  const o = json as Record<string, unknown>;
+  const fields: Record<string, string | undefined> = {};
+  for (const [f, req] of [
+    ["event_id", true],
+    ["event_type", true],
+    ["user_id", true],
+    ["tenant_id", true],
+    ["platform", true],
+    ["device", false],
+    ["page", false],
+    ["currency", false],
+    ["acquisition_source", false],
+    ["button", false],
+  ] as const) {
+    const v = str(o, f, req);
+    if (isError(v)) return { ok: false, error: v };
+    fields[f] = v;
+  }
+  const type = fields.event_type as string;
+  if (!(EVENT_TYPES as readonly string[]).includes(type)) {
+    return fail("event_type", `is not a known event type: ${JSON.stringify(type)} (known: ${EVENT_TYPES.join(", ")})`);
+  }
+  const platform = fields.platform as string;
+  if (!(PLATFORMS as readonly string[]).includes(platform)) {
+    return fail("platform", `must be one of ${PLATFORMS.join(", ")}, got ${JSON.stringify(platform)}`);
+  }
+  const version = o.schema_version;
+  if (typeof version !== "number" || !(SCHEMA_VERSIONS as readonly number[]).includes(version)) {
+    return fail("schema_version", `must be one of ${SCHEMA_VERSIONS.join(", ")}, got ${JSON.stringify(version)}`);
+  }
+  const time = parseEventTime(o.event_time);
+  if (isError(time)) return { ok: false, error: time };
+  const props = o.properties;
+  if (props !== undefined && (typeof props !== "object" || props === null || Array.isArray(props))) {
+    return fail("properties", "must be a JSON object");
+  }
+  for (const f of ["amount", "items"] as const) {
+    const v = o[f];
+    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) {
+      return fail(f, `must be a non-negative number, got ${JSON.stringify(v)}`);
+    }
+  }
+  if ((type === "purchase" || type === "order") && typeof o.amount !== "number") {
+    return fail("amount", `is required for ${type} events`);
+  }
+  const event: UserEvent = {
+    event_id: fields.event_id as string,
+    event_type: type as EventType,
+    user_id: fields.user_id as string,
+    tenant_id: fields.tenant_id as string,
+    event_time_ms: time,
+    event_time_raw: typeof o.event_time === "string" ? o.event_time : String(o.event_time),
+    platform: platform as Platform,
+    schema_version: version,
+    ...(fields.device ? { device: fields.device } : {}),
+    ...(fields.page ? { page: fields.page } : {}),
+    ...(props ? { properties: props as Record<string, unknown> } : {}),
+    ...(typeof o.amount === "number" ? { amount: o.amount } : {}),
+    ...(fields.currency ? { currency: fields.currency } : {}),
+    ...(typeof o.items === "number" ? { items: o.items } : {}),
+    ...(fields.acquisition_source ? { acquisition_source: fields.acquisition_source } : {}),
+    ...(fields.button ? { button: fields.button } : {}),
+  };
+  return { ok: true, event };
+}

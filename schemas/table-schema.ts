@@ -1,0 +1,49 @@
+/**
+ * One definition of a table's columns, from which the DuckDB DDL and the BigQuery JSON schema are generated.
+ * The TypeScript row types in `tables.ts` are written to match and checked by the tests.
+ */
+export type ColumnType = "STRING" | "INT64" | "FLOAT64" | "BOOL" | "TIMESTAMP" | "JSON" | "STRING_ARRAY";
+
+export interface Column {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly required: boolean;
+  readonly description: string;
+}
+
+export interface TableSchema {
+  readonly name: string;
+  readonly description: string;
+  readonly columns: readonly Column[];
+  /** Columns that identify a row: Bronze and Silver are idempotent on them, Gold is upserted on them. */
+  readonly key: readonly string[];
+  /** Partitioning and clustering hints for BigQuery. */
+  readonly partitionBy?: string;
+  readonly clusterBy?: readonly string[];
+}
+
+const DUCKDB_TYPES: Record<ColumnType, string> = {
+  STRING: "VARCHAR",
+  INT64: "BIGINT",
+  FLOAT64: "DOUBLE",
+  BOOL: "BOOLEAN",
+  TIMESTAMP: "TIMESTAMPTZ",
+  JSON: "JSON",
+  STRING_ARRAY: "VARCHAR[]",
+};
+
+/** `CREATE TABLE IF NOT EXISTS` for DuckDB, with the key as primary key. */
+export function duckdbDdl(t: TableSchema): string {
+  const cols = t.columns.map((c) => `  ${c.name} ${DUCKDB_TYPES[c.type]}${c.required ? " NOT NULL" : ""}`);
+  return `CREATE TABLE IF NOT EXISTS ${t.name} (\n${cols.join(",\n")},\n  PRIMARY KEY (${t.key.join(", ")})\n)`;
+}
+
+/** The BigQuery JSON schema (the file `bq mk --schema` takes). */
+export function bigQuerySchema(t: TableSchema): object[] {
+  return t.columns.map((c) => ({
+    name: c.name,
+    type: c.type === "STRING_ARRAY" ? "STRING" : c.type,
+    mode: c.type === "STRING_ARRAY" ? "REPEATED" : c.required ? "REQUIRED" : "NULLABLE",
+    description: c.description,
+  }));
+}

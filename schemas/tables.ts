@@ -1,0 +1,118 @@
+import type { Column, TableSchema } from "./table-schema.ts";
+
+const c = (name: string, type: Column["type"], required: boolean, description: string): Column => ({
+  name,
+  type,
+  required,
+  description,
+});
+
+/** Every message as received, valid or not. Append-only; idempotent on message_id. */
+export const BRONZE: TableSchema = {
+  name: "bronze_messages",
+  description: "Every message received, exactly as received, including payloads that are not valid events.",
+  key: ["message_id"],
+  partitionBy: "ingest_time",
+  columns: [
+    c("message_id", "STRING", true, "The transport's message id (Pub/Sub messageId)."),
+    c("publish_time", "TIMESTAMP", true, "When the message was published."),
+    c("ingest_time", "TIMESTAMP", true, "When the pipeline received the message (processing time)."),
+    c("attributes", "JSON", true, "The message attributes, as a JSON object."),
+    c("payload", "STRING", true, "The raw payload as text."),
+    c("valid", "BOOL", true, "Whether the payload parsed into a valid event."),
+    c("error_field", "STRING", false, "For an invalid payload: the field at fault."),
+    c("error_reason", "STRING", false, "For an invalid payload: what is wrong with it."),
+  ],
+};
+
+/** Valid, typed, de-duplicated events. Idempotent on event_id. */
+export const SILVER: TableSchema = {
+  name: "silver_events",
+  description: "Parsed, validated events, de-duplicated on event_id, with their event time and lateness.",
+  key: ["event_id"],
+  partitionBy: "event_time",
+  clusterBy: ["tenant_id", "user_id"],
+  columns: [
+    c("event_id", "STRING", true, "The event's unique id (duplicates are dropped)."),
+    c("event_type", "STRING", true, "page_view, button_click, purchase, user_signup, session_start, ..."),
+    c("tenant_id", "STRING", true, "The tenant the user belongs to."),
+    c("user_id", "STRING", true, "The user."),
+    c("event_time", "TIMESTAMP", true, "When the event happened (normalised to UTC)."),
+    c("event_time_raw", "STRING", true, "The event time exactly as sent."),
+    c("ingest_time", "TIMESTAMP", true, "When the pipeline received it."),
+    c("lateness_ms", "INT64", true, "Processing time minus event time at arrival."),
+    c("is_late", "BOOL", true, "Whether the event was behind the watermark when it arrived."),
+    c("platform", "STRING", true, "web, ios or android."),
+    c("schema_version", "INT64", true, "The event schema version."),
+    c("device", "STRING", false, "The device, when sent."),
+    c("page", "STRING", false, "The page or screen, when sent."),
+    c("amount", "FLOAT64", false, "purchase and order: the amount."),
+    c("currency", "STRING", false, "purchase and order: the currency."),
+    c("items", "INT64", false, "purchase and order: the number of items."),
+    c("acquisition_source", "STRING", false, "user_signup: where the user came from."),
+    c("button", "STRING", false, "button_click: which control."),
+    c("properties", "JSON", false, "Any other properties, as sent."),
+    c("message_id", "STRING", true, "The message it came in (links to Bronze)."),
+  ],
+};
+
+/** The funnel steps a session can reach, in order. */
+export const FUNNEL_STEPS = ["landing_cta", "plan_selection", "signup_attempt", "purchase_attempt", "purchase"] as const;
+
+/** One row per current session: an upsert table (a later pane replaces the row; merged-away sessions are deleted). */
+export const GOLD_SESSIONS: TableSchema = {
+  name: "gold_sessions",
+  description: "Per tenant and user session windows (gap-based, merged by late data), one row per current session.",
+  key: ["session_id"],
+  partitionBy: "session_start",
+  clusterBy: ["tenant_id", "user_id"],
+  columns: [
+    c("session_id", "STRING", true, "Stable id: hash of tenant, user and session start (see pipelines/user-sessions/README.md)."),
+    c("tenant_id", "STRING", true, "The tenant."),
+    c("user_id", "STRING", true, "The user."),
+    c("session_start", "TIMESTAMP", true, "Event time of the session's first event."),
+    c("session_end", "TIMESTAMP", true, "Event time of the last event plus the gap (the window's end)."),
+    c("duration_ms", "INT64", true, "Last event time minus first event time."),
+    c("event_count", "INT64", true, "Events in the session."),
+    c("page_views", "INT64", true, "page_view events."),
+    c("clicks", "INT64", true, "button_click events."),
+    c("purchases", "INT64", true, "purchase events."),
+    c("revenue", "FLOAT64", true, "Sum of purchase amounts."),
+    c("entry_page", "STRING", false, "The page of the first event that has one."),
+    c("exit_page", "STRING", false, "The page of the last event that has one."),
+    c("platforms", "STRING_ARRAY", true, "Platforms seen in the session."),
+    c("funnel_steps", "STRING_ARRAY", true, "Funnel steps reached."),
+    c("converted", "BOOL", true, "Whether the session reached a purchase."),
+    c("acquisition_source", "STRING", false, "From a user_signup in the session, if any."),
+    c("pane_index", "INT64", true, "The pane of the session window this row comes from."),
+    c("pane_timing", "STRING", true, "EARLY, ON_TIME or LATE."),
+    c("is_final", "BOOL", true, "Whether no more updates will come for this session."),
+    c("updated_at", "TIMESTAMP", true, "Processing time of the update."),
+  ],
+};
+
+/** Per-tenant hourly aggregates, for dashboards. */
+export const GOLD_HOURLY: TableSchema = {
+  name: "gold_tenant_hourly",
+  description: "Per tenant and hour (fixed windows on event time): sessions started, active users, revenue, funnel.",
+  key: ["tenant_id", "hour_start"],
+  partitionBy: "hour_start",
+  clusterBy: ["tenant_id"],
+  columns: [
+    c("tenant_id", "STRING", true, "The tenant."),
+    c("hour_start", "TIMESTAMP", true, "The hour (event time)."),
+    c("events", "INT64", true, "Events in the hour."),
+    c("active_users", "INT64", true, "Distinct users with an event in the hour."),
+    c("sessions_started", "INT64", true, "session_start events in the hour."),
+    c("revenue", "FLOAT64", true, "Sum of purchase amounts."),
+    c("funnel_landing_cta", "INT64", true, "Users reaching the landing call to action."),
+    c("funnel_plan_selection", "INT64", true, "Users selecting a plan."),
+    c("funnel_signup_attempt", "INT64", true, "Users attempting to sign up."),
+    c("funnel_purchase_attempt", "INT64", true, "Users attempting a purchase."),
+    c("funnel_purchase", "INT64", true, "Users purchasing."),
+    c("pane_timing", "STRING", true, "EARLY, ON_TIME or LATE."),
+    c("updated_at", "TIMESTAMP", true, "Processing time of the update."),
+  ],
+};
+
+export const TABLES: readonly TableSchema[] = [BRONZE, SILVER, GOLD_SESSIONS, GOLD_HOURLY];
