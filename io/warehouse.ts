@@ -1,0 +1,23 @@
+import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow } from "../schemas/rows.ts";
+
+/**
+ * Where the medallion tables go. One interface for every warehouse (embedded DuckDB, BigQuery), tested by one suite.
+ * Writes are idempotent, so replaying a stream after a crash leaves the same tables:
+ * - Bronze and Silver are appended, ignoring rows whose key (message_id, event_id) is already there;
+ * - Gold sessions are upserted on session_id, and the sessions merged away are deleted, in one transaction;
+ * - Gold hourly rows are upserted on (tenant_id, hour_start).
+ */
+export interface Warehouse {
+  /** Creates the tables if they do not exist. */
+  open(): Promise<void>;
+  appendBronze(rows: readonly BronzeRow[]): Promise<void>;
+  appendSilver(rows: readonly SilverRow[]): Promise<void>;
+  /** Replaces the sessions in `upserts` and deletes those in `deletes`, atomically. */
+  writeSessions(upserts: readonly GoldSessionRow[], deletes: readonly string[]): Promise<void>;
+  upsertHourly(rows: readonly GoldHourlyRow[]): Promise<void>;
+  /** Row counts per table. */
+  counts(): Promise<Record<string, number>>;
+  /** Runs a read-only SQL query (for summaries, tests and the README's examples). */
+  query(sql: string): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+}

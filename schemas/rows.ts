@@ -1,0 +1,77 @@
+/**
+ * Row types of the tables in `tables.ts` (times as epoch ms; arrays as arrays; JSON columns as objects).
+ * `test/schemas/rows.test.ts` checks that each type's keys are exactly its table's columns.
+ */
+export interface BronzeRow {
+  message_id: string;
+  publish_time: number;
+  ingest_time: number;
+  attributes: Record<string, string>;
+  payload: string;
+  valid: boolean;
+  error_field: string | null;
+  error_reason: string | null;
+}
+
+export interface SilverRow {
+  event_id: string;
+  event_type: string;
+  tenant_id: string;
+  user_id: string;
+  event_time: number;
+  event_time_raw: string;
+  ingest_time: number;
+  lateness_ms: number;
+  is_late: boolean;
+  platform: string;
+  schema_version: number;
+  device: string | null;
+  page: string | null;
+  amount: number | null;
+  currency: string | null;
+  items: number | null;
+  acquisition_source: string | null;
+  button: string | null;
+  properties: Record<string, unknown> | null;
+  message_id: string;
+}
+
+export interface GoldSessionRow {
+  session_id: string;
+  tenant_id: string;
+  user_id: string;
+  session_start: number;
+  session_end: number;
+  duration_ms: number;
+  event_count: number;
+  page_views: number;
+  clicks: number;
+  purchases: number;
+  revenue: number;
+  entry_page: string | null;
+  exit_page: string | null;
+  platforms: string[];
+  funnel_steps: string[];
+  converted: boolean;
+  acquisition_source: string | null;
+  pane_index: number;
+  pane_timing: string;
+  is_final: boolean;
+  updated_at: number;
+}
+
+export interface GoldHourlyRow {
+  tenant_id: string;
+  hour_start: number;
+  events: number;
+  active_users: number;
+  sessions_started: number;
+  revenue: number;
+  funnel_landing_cta: number;
+  funnel_plan_selection: number;
+  funnel_signup_attempt: number;
+  funnel_purchase_attempt: number;
+  funnel_purchase: number;
+  pane_timing: string;
+  updated_at: number;
+}
