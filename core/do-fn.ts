@@ -15,6 +15,8 @@ export interface ProcessContext<I, O, Tags extends object = OutputTags> {
   /** The window the element is being processed in (an element in several windows is processed once per window). */
   readonly window: BoundedWindow;
   readonly pane: PaneInfo;
+  /** The runner's processing time (virtual when a fixture stream drives it, so runs stay deterministic). */
+  readonly processingTime: Instant;
   /** Outputs to the main output, at the input's timestamp and window. */
   output(value: O): void;
   /**

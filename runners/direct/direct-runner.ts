@@ -84,6 +84,7 @@ class Execution {
     );
     const virtual = this.plan.sources.every((s) => s.source.bounded || s.source.drivesProcessingTime === true);
     this.clock = options.clock ?? (virtual ? new VirtualClock(MIN_TIMESTAMP) : new SystemClock());
+    for (const r of this.plan.doFns) r.clock = this.clock;
   }
 
   async run(): Promise<MetricsSnapshot> {

@@ -26,6 +26,8 @@ export interface DoFnCounters {
  */
 export class DoFnRunner implements Receiver {
   readonly counters: DoFnCounters = { elementsIn: 0, elementsOut: 0 };
+  /** Where processing time comes from; the runner sets its clock. */
+  clock: { now(): number } = { now: () => Number.NaN };
   private inBundle = false;
   private isSetUp = false;
   private readonly skewMs: number;
@@ -168,6 +170,10 @@ class Ctx implements ProcessContext<unknown, unknown, Record<string, unknown>> {
     private readonly sideInputs: SideInputReader | undefined,
   ) {
     this.counters = runner.counters;
+  }
+
+  get processingTime(): number {
+    return this.runner.clock.now();
   }
 
   sideInput<T>(view: PCollectionView<T>): T {

@@ -1,0 +1,223 @@
+import { createHash } from "node:crypto";
+import type { KV } from "../../core/kv.ts";
+import type { PCollection } from "../../core/pcollection.ts";
+import type { PTransform } from "../../core/ptransform.ts";
+import { type MapStateSpec, mapState, type TimerFamilySpec, timerFamily } from "../../core/state.ts";
+import { type Duration, hours, minutes, seconds } from "../../core/time/duration.ts";
+import { afterCount, afterProcessingTime, afterWatermark } from "../../core/triggers/trigger.ts";
+import { fixed, globalWindows, sessions } from "../../core/windows/window-fn.ts";
+import type { IntervalWindow } from "../../core/windows/window.ts";
+import type { UserEvent } from "../../schemas/event.ts";
+import type { GoldHourlyRow, GoldSessionRow } from "../../schemas/rows.ts";
+import { combinePerKey } from "../../transforms/combine.ts";
+import { map } from "../../transforms/element-wise.ts";
+import { parDo } from "../../transforms/par-do.ts";
+import { statefulParDo } from "../../transforms/stateful-par-do.ts";
+import { window } from "../../transforms/window-into.ts";
+import { type SessionAggregate, sessionAggregateFn } from "./session-aggregate.ts";
+import { type HourlyAggregate, hourlyAggregateFn } from "./hourly-aggregate.ts";
+
+export interface GoldOptions {
+  /** Session gap. Default 30 minutes. */
+  readonly gapMs?: Duration;
+  /** How late data may still update a session or an hour. Default 24 hours. */
+  readonly allowedLatenessMs?: Duration;
+  /** Early panes: a running session is visible this long (processing time) after its first new event. Default 5 s. */
+  readonly earlyFiringMs?: Duration;
+}
+
+/** An upsert of a session row, or the deletion of a session merged into another. */
+export type SessionWrite =
+  | { readonly kind: "upsert"; readonly row: GoldSessionRow }
+  | { readonly kind: "delete"; readonly sessionId: string };
+
+const KEY_SEP = "\u0000";
+
+/**
+ * The session id: a hash of tenant, user and session start. It is stable while a session grows forward (its start
+ * does not move) and across merges that keep the earliest start; it changes only when late data moves the session's
+ * start earlier, and then the row under the old id is deleted.
+ */
+export function sessionId(tenant: string, user: string, startMs: number): string {
+  return createHash("sha256").update(`${tenant}${KEY_SEP}${user}${KEY_SEP}${startMs}`).digest("hex").slice(0, 24);
+}
+
+/**
+ * Gold sessions: per tenant and user, session windows on event time (gap, allowed lateness, early firings,
+ * accumulating panes), aggregated, then turned into upserts and deletes: a later pane replaces its session's row,
+ * and when sessions merge, the rows of the sessions merged away are deleted. When a session expires its row is
+ * written once more as final.
+ */
+export function goldSessions(
+  opts: GoldOptions = {},
+  name = "GoldSessions",
+): PTransform<PCollection<UserEvent>, PCollection<SessionWrite>> {
+  const gapMs = opts.gapMs ?? minutes(30);
+  const latenessMs = opts.allowedLatenessMs ?? hours(24);
+  const earlyMs = opts.earlyFiringMs ?? seconds(5);
+  return {
+    name,
+    expand: (events) =>
+      events
+        .apply(map((e: UserEvent) => [`${e.tenant_id}${KEY_SEP}${e.user_id}`, e] as KV<string, UserEvent>, "KeyByUser"))
+        .apply(
+          window<KV<string, UserEvent>>(sessions(gapMs), {
+            trigger: afterWatermark({ early: afterProcessingTime(earlyMs), late: afterCount(1) }),
+            allowedLatenessMs: latenessMs,
+            accumulation: "accumulating",
+          }),
+          "Sessions",
+        )
+        .apply(combinePerKey<string, UserEvent, SessionAggregate, SessionAggregate>(sessionAggregateFn), "Aggregate")
+        .apply(
+          parDo<KV<string, SessionAggregate>, KV<string, GoldSessionRow>>(
+            {
+              process([key, agg], ctx) {
+                const [tenant, user] = key.split(KEY_SEP) as [string, string];
+                const w = ctx.window as IntervalWindow;
+                ctx.output([key, sessionRow(tenant, user, agg, w, ctx.pane, ctx.processingTime)]);
+              },
+            },
+            "ToRow",
+          ),
+        )
+        .apply(window<KV<string, GoldSessionRow>>(globalWindows()), "AllTime")
+        .apply(sessionWriter(latenessMs), "Writes"),
+  };
+}
+
+function sessionRow(
+  tenant: string,
+  user: string,
+  agg: SessionAggregate,
+  w: IntervalWindow,
+  pane: { index: number; timing: string; isLast: boolean },
+  now: number,
+): GoldSessionRow {
+  return {
+    session_id: sessionId(tenant, user, w.start),
+    tenant_id: tenant,
+    user_id: user,
+    session_start: w.start,
+    session_end: w.end,
+    duration_ms: agg.lastMs - agg.firstMs,
+    event_count: agg.count,
+    page_views: agg.pageViews,
+    clicks: agg.clicks,
+    purchases: agg.purchases,
+    revenue: agg.revenue,
+    entry_page: agg.entry?.page ?? null,
+    exit_page: agg.exit?.page ?? null,
+    platforms: agg.platforms,
+    funnel_steps: agg.funnel,
+    converted: agg.funnel.includes("purchase"),
+    acquisition_source: agg.acquisitionSource,
+    pane_index: pane.index,
+    pane_timing: pane.timing,
+    is_final: pane.isLast,
+    updated_at: Number.isFinite(now) ? now : w.end,
+  };
+}
+
+interface Live {
+  readonly start: number;
+  readonly end: number;
+  readonly row: GoldSessionRow;
+}
+
+/**
+ * Per user, the sessions written so far: a new pane's window contains the windows it merged, so any live session
+ * inside it under another id is deleted; at a session's expiry its last row is written again as final.
+ */
+function sessionWriter(
+  latenessMs: number,
+): PTransform<PCollection<KV<string, GoldSessionRow>>, PCollection<SessionWrite>> {
+  return statefulParDo<
+    string,
+    GoldSessionRow,
+    SessionWrite,
+    { live: MapStateSpec<string, Live> },
+    { expire: TimerFamilySpec }
+  >({
+    state: { live: mapState<string, Live>() },
+    timers: { expire: timerFamily("event") },
+    process([, row], ctx) {
+      for (const [id, s] of ctx.state.live.entries()) {
+        if (id !== row.session_id && s.start >= row.session_start && s.end <= row.session_end) {
+          ctx.state.live.remove(id);
+          ctx.timers.expire.get(id).clear();
+          ctx.output({ kind: "delete", sessionId: id });
+        }
+      }
+      ctx.output({ kind: "upsert", row });
+      if (row.is_final) {
+        ctx.state.live.remove(row.session_id);
+        ctx.timers.expire.get(row.session_id).clear();
+        return;
+      }
+      ctx.state.live.put(row.session_id, { start: row.session_start, end: row.session_end, row });
+      // After the session window has expired (and its last pane, if any, has come through).
+      ctx.timers.expire.get(row.session_id).set(row.session_end + latenessMs);
+    },
+    onTimer: {
+      expire(ctx) {
+        const s = ctx.state.live.get(ctx.timerId);
+        if (s === undefined) return;
+        ctx.state.live.remove(ctx.timerId);
+        ctx.output({ kind: "upsert", row: { ...s.row, is_final: true } });
+      },
+    },
+  }) as unknown as PTransform<PCollection<KV<string, GoldSessionRow>>, PCollection<SessionWrite>>;
+}
+
+/**
+ * Gold hourly: per tenant, fixed hourly windows on event time (early and late panes, accumulating): events, distinct
+ * active users, sessions started, revenue and the distinct users reaching each funnel step.
+ */
+export function goldHourly(
+  opts: GoldOptions = {},
+  name = "GoldHourly",
+): PTransform<PCollection<UserEvent>, PCollection<GoldHourlyRow>> {
+  const latenessMs = opts.allowedLatenessMs ?? hours(24);
+  const earlyMs = opts.earlyFiringMs ?? seconds(5);
+  return {
+    name,
+    expand: (events) =>
+      events
+        .apply(map((e: UserEvent) => [e.tenant_id, e] as KV<string, UserEvent>, "KeyByTenant"))
+        .apply(
+          window<KV<string, UserEvent>>(fixed(hours(1)), {
+            trigger: afterWatermark({ early: afterProcessingTime(earlyMs), late: afterCount(1) }),
+            allowedLatenessMs: latenessMs,
+            accumulation: "accumulating",
+          }),
+          "Hourly",
+        )
+        .apply(combinePerKey<string, UserEvent, HourlyAggregate, HourlyAggregate>(hourlyAggregateFn), "Aggregate")
+        .apply(
+          parDo<KV<string, HourlyAggregate>, GoldHourlyRow>(
+            {
+              process([tenant, a], ctx) {
+                const w = ctx.window as IntervalWindow;
+                ctx.output({
+                  tenant_id: tenant,
+                  hour_start: w.start,
+                  events: a.events,
+                  active_users: a.users.length,
+                  sessions_started: a.sessionsStarted,
+                  revenue: a.revenue,
+                  funnel_landing_cta: a.funnel.landing_cta.length,
+                  funnel_plan_selection: a.funnel.plan_selection.length,
+                  funnel_signup_attempt: a.funnel.signup_attempt.length,
+                  funnel_purchase_attempt: a.funnel.purchase_attempt.length,
+                  funnel_purchase: a.funnel.purchase.length,
+                  pane_timing: ctx.pane.timing,
+                  updated_at: Number.isFinite(ctx.processingTime) ? ctx.processingTime : w.end,
+                });
+              },
+            },
+            "ToRow",
+          ),
+        ),
+  };
+}

@@ -1,0 +1,110 @@
+import type { CombineFn } from "../../core/combine-fn.ts";
+import type { UserEvent } from "../../schemas/event.ts";
+import { FUNNEL_STEPS } from "../../schemas/tables.ts";
+
+export type FunnelStep = (typeof FUNNEL_STEPS)[number];
+
+/** The funnel step an event reaches, if any. */
+export function funnelStep(e: UserEvent): FunnelStep | undefined {
+  if (e.event_type === "purchase") return "purchase";
+  if (e.event_type === "user_signup") return "signup_attempt";
+  if (e.event_type !== "button_click") return undefined;
+  switch (e.button) {
+    case "cta":
+      return "landing_cta";
+    case "plan_select":
+      return "plan_selection";
+    case "signup_submit":
+      return "signup_attempt";
+    case "checkout":
+      return "purchase_attempt";
+    default:
+      return undefined;
+  }
+}
+
+/** What a session accumulates. Plain data, merged by `sessionAggregateFn.mergeAccumulators`. */
+export interface SessionAggregate {
+  count: number;
+  pageViews: number;
+  clicks: number;
+  purchases: number;
+  revenue: number;
+  firstMs: number;
+  lastMs: number;
+  /** The page of the earliest / latest event that has one, with its time. */
+  entry: { t: number; page: string } | null;
+  exit: { t: number; page: string } | null;
+  platforms: string[];
+  funnel: string[];
+  acquisitionSource: string | null;
+}
+
+const empty = (): SessionAggregate => ({
+  count: 0,
+  pageViews: 0,
+  clicks: 0,
+  purchases: 0,
+  revenue: 0,
+  firstMs: Number.POSITIVE_INFINITY,
+  lastMs: Number.NEGATIVE_INFINITY,
+  entry: null,
+  exit: null,
+  platforms: [],
+  funnel: [],
+  acquisitionSource: null,
+});
+
+const union = (a: string[], b: readonly string[]) => {
+  for (const x of b) if (!a.includes(x)) a.push(x);
+  return a;
+};
+
+/** Per-session aggregates of user events: counts, revenue, first/last pages, platforms and the funnel reached. */
+export const sessionAggregateFn: CombineFn<UserEvent, SessionAggregate, SessionAggregate> = {
+  createAccumulator: empty,
+  addInput(acc, e) {
+    acc.count++;
+    if (e.event_type === "page_view") acc.pageViews++;
+    if (e.event_type === "button_click") acc.clicks++;
+    if (e.event_type === "purchase") {
+      acc.purchases++;
+      acc.revenue += e.amount ?? 0;
+    }
+    const t = e.event_time_ms;
+    if (t < acc.firstMs) acc.firstMs = t;
+    if (t > acc.lastMs) acc.lastMs = t;
+    if (e.page !== undefined) {
+      if (acc.entry === null || t < acc.entry.t) acc.entry = { t, page: e.page };
+      if (acc.exit === null || t >= acc.exit.t) acc.exit = { t, page: e.page };
+    }
+    union(acc.platforms, [e.platform]);
+    const step = funnelStep(e);
+    if (step) union(acc.funnel, [step]);
+    if (e.event_type === "user_signup" && e.acquisition_source) acc.acquisitionSource = e.acquisition_source;
+    return acc;
+  },
+  mergeAccumulators(accs) {
+    const out = empty();
+    for (const a of accs) {
+      out.count += a.count;
+      out.pageViews += a.pageViews;
+      out.clicks += a.clicks;
+      out.purchases += a.purchases;
+      out.revenue += a.revenue;
+      out.firstMs = Math.min(out.firstMs, a.firstMs);
+      out.lastMs = Math.max(out.lastMs, a.lastMs);
+      if (a.entry && (out.entry === null || a.entry.t < out.entry.t)) out.entry = a.entry;
+      if (a.exit && (out.exit === null || a.exit.t >= out.exit.t)) out.exit = a.exit;
+      union(out.platforms, a.platforms);
+      union(out.funnel, a.funnel);
+      out.acquisitionSource = out.acquisitionSource ?? a.acquisitionSource;
+    }
+    return out;
+  },
+  extractOutput: (acc) => ({
+    ...acc,
+    platforms: [...acc.platforms].sort(),
+    funnel: FUNNEL_STEPS.filter((s) => acc.funnel.includes(s)),
+  }),
+};

@@ -1,0 +1,83 @@
+import type { Warehouse } from "../../io/warehouse.ts";
+import type { GoldHourlyRow, GoldSessionRow } from "../../schemas/rows.ts";
+import type { SinkBuffer } from "./pipeline.ts";
+
+/**
+ * Drains a sink buffer into a warehouse, one batch at a time and in order (a later write never overtakes an
+ * earlier one). Session writes of a batch are folded: the last operation on a session id wins, so a session updated
+ * and then merged away within one batch is deleted.
+ */
+export class WarehouseWriter {
+  private chain: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  readonly written = { bronze: 0, silver: 0, deadLetter: 0, sessionUpserts: 0, sessionDeletes: 0, hourly: 0 };
+
+  constructor(
+    private readonly warehouse: Warehouse,
+    private readonly buffer: SinkBuffer,
+  ) {}
+
+  /** Takes what is buffered now and queues its write. */
+  flush(): void {
+    const b = this.buffer;
+    const bronze = b.bronze.splice(0);
+    const silver = b.silver.splice(0);
+    const deadLetter = b.deadLetter.splice(0);
+    const sessions = b.sessions.splice(0);
+    const hourly = b.hourly.splice(0);
+    if (bronze.length + silver.length + sessions.length + hourly.length + deadLetter.length === 0) return;
+    const { upserts, deletes } = foldSessions(sessions);
+    const hours = foldHourly(hourly);
+    this.written.deadLetter += deadLetter.length;
+    this.chain = this.chain.then(async () => {
+      if (this.failure) return;
+      try {
+        if (bronze.length) await this.warehouse.appendBronze(bronze);
+        if (silver.length) await this.warehouse.appendSilver(silver);
+        if (upserts.length || deletes.length) await this.warehouse.writeSessions(upserts, deletes);
+        if (hours.length) await this.warehouse.upsertHourly(hours);
+        this.written.bronze += bronze.length;
+        this.written.silver += silver.length;
+        this.written.sessionUpserts += upserts.length;
+        this.written.sessionDeletes += deletes.length;
+        this.written.hourly += hours.length;
+      } catch (e) {
+        this.failure = e;
+      }
+    });
+  }
+
+  /** Waits for every queued write; rethrows the first failure. */
+  async done(): Promise<void> {
+    this.flush();
+    await this.chain;
+    if (this.failure) throw this.failure;
+  }
+}
+
+/** The last operation per session id wins. */
+export function foldSessions(writes: SinkBuffer["sessions"]): { upserts: GoldSessionRow[]; deletes: string[] } {
+  const last = new Map<string, GoldSessionRow | null>();
+  for (const w of writes) {
+    if (w.kind === "upsert") {
+      last.delete(w.row.session_id);
+      last.set(w.row.session_id, w.row);
+    } else {
+      last.delete(w.sessionId);
+      last.set(w.sessionId, null);
+    }
+  }
+  const upserts: GoldSessionRow[] = [];
+  const deletes: string[] = [];
+  for (const [id, row] of last) {
+    if (row === null) deletes.push(id);
+    else upserts.push(row);
+  }
+  return { upserts, deletes };
+}
+
+function foldHourly(rows: readonly GoldHourlyRow[]): GoldHourlyRow[] {
+  const last = new Map<string, GoldHourlyRow>();
+  for (const r of rows) last.set(`${r.tenant_id}\u0000${r.hour_start}`, r);
+  return [...last.values()];
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from "vitest";
+import { Pipeline } from "../../../core/pipeline.ts";
+import { hours, minutes } from "../../../core/time/duration.ts";
+import { TestStream } from "../../../io/test-stream/test-stream.ts";
+import { foldSessions } from "../../../pipelines/user-sessions/warehouse-writer.ts";
+import { sessionId } from "../../../pipelines/user-sessions/gold.ts";
+import { collectInto, newSinkBuffer, userSessions } from "../../../pipelines/user-sessions/pipeline.ts";
+import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
+import { stepMetrics } from "../../../runners/direct/metrics.ts";
+import type { RawMessage } from "../../../schemas/event.ts";
+import type { GoldSessionRow } from "../../../schemas/rows.ts";
+
+const T0 = Date.UTC(2026, 0, 1, 12);
+let ids = 0;
+function msg(
+  offsetMs: number,
+  publishOffsetMs: number,
+  fields: Record<string, unknown> = {},
+): { value: RawMessage; timestamp: number } {
+  const event = {
+    event_id: `e${ids}`,
+    event_type: "page_view",
+    user_id: "u1",
+    tenant_id: "acme",
+    event_time: new Date(T0 + offsetMs).toISOString(),
+    platform: "ios",
+    schema_version: 1,
+    page: `/p${ids}`,
+    ...fields,
+  };
+  const m: RawMessage = {
+    messageId: `m${ids++}`,
+    publishTime: T0 + publishOffsetMs,
+    attributes: {},
+    data: JSON.stringify(event),
+  };
+  return { value: m, timestamp: m.publishTime };
+}
+
+/** Runs the pipeline over a stream and applies the session writes like the warehouse does. */
+async function run(stream: TestStream<RawMessage>, opts = {}) {
+  const p = Pipeline.create();
+  const buffer = newSinkBuffer();
+  collectInto(userSessions(p, stream, { gapMs: minutes(30), allowedLatenessMs: hours(2), ...opts }), buffer);
+  const metrics = await new DirectRunner().run(p);
+  const gold = new Map<string, GoldSessionRow>();
+  const { upserts, deletes } = foldSessions(buffer.sessions);
+  for (const id of deletes) gold.delete(id);
+  for (const r of upserts) gold.set(r.session_id, r);
+  return { buffer, gold: [...gold.values()], metrics };
+}
+
+describe("the user-sessions medallion pipeline", () => {
+  it("late mobile events that bridge two sessions leave Gold with the merged session only", async () => {
+    const stream = TestStream.create<RawMessage>()
+      .advanceProcessingTimeTo(T0)
+      .addElements(msg(0, 0), msg(minutes(10), minutes(10))) // session A: [0, 40m)
+      .addElements(msg(minutes(50), minutes(50)), msg(minutes(60), minutes(60))) // session B: [50m, 90m)
+      .advanceProcessingTimeTo(T0 + minutes(61))
+      .advanceWatermarkTo(T0 + minutes(100)) // both complete: on-time rows for A and B
+      .addElements(msg(minutes(30), minutes(101), { platform: "android" })) // late: [30m, 60m) bridges A and B
+      .advanceWatermarkToInfinity();
+    const { gold, buffer } = await run(stream);
+    expect(buffer.sessions.some((w) => w.kind === "delete")).toBe(true);
+    expect(gold).toHaveLength(1);
+    const s = gold[0] as GoldSessionRow;
+    expect(s).toMatchObject({
+      session_id: sessionId("acme", "u1", T0),
+      session_start: T0,
+      session_end: T0 + minutes(90),
+      event_count: 5,
+      page_views: 5,
+      platforms: ["android", "ios"],
+      is_final: true,
+    });
+    expect(buffer.silver.filter((r) => r.is_late)).toHaveLength(1);
+  });
+
+  it("events later than the allowed lateness are counted, not lost: they stay in Bronze and Silver", async () => {
+    const stream = TestStream.create<RawMessage>()
+      .advanceProcessingTimeTo(T0)
+      .addElements(msg(0, 0))
+      .advanceWatermarkTo(T0 + hours(5)) // [0, 30m) expired (lateness 2 h)
+      .addElements(msg(minutes(5), hours(5))) // far too late for Gold
+      .advanceWatermarkToInfinity();
+    const { gold, buffer, metrics } = await run(stream);
+    expect(buffer.bronze).toHaveLength(2);
+    expect(buffer.silver).toHaveLength(2);
+    expect(stepMetrics(metrics, "GoldSessions/Aggregate").droppedLate).toBe(1);
+    expect(gold).toHaveLength(1);
+    expect(gold[0]?.event_count).toBe(1);
+  });
+
+  it("a re-delivered message counts once; malformed payloads are kept in Bronze and dead-lettered with the reason", async () => {
+    const first = msg(0, 0);
+    const redelivered = { ...first, value: { ...first.value, messageId: "again" }, timestamp: first.timestamp + 1 };
+    const bad = (data: string, i: number) => ({
+      value: { messageId: `bad${i}`, publishTime: T0 + i, attributes: {}, data },
+      timestamp: T0 + i,
+    });
+    const stream = TestStream.create<RawMessage>()
+      .addElements(first, redelivered, bad("{not json", 1), bad(JSON.stringify({ event_id: "x" }), 2))
+      .addElements(msg(1_000, 1_000, { event_type: "teleport" }), msg(2_000, 2_000, { platform: "tv" }))
+      .addElements(bad("x".repeat(70 * 1024), 3))
+      .advanceWatermarkToInfinity();
+    const { buffer } = await run(stream);
+    expect(buffer.bronze).toHaveLength(7);
+    expect(buffer.silver.map((r) => r.event_id)).toEqual([first.value.data.match(/"event_id":"(e\d+)"/)?.[1]]);
+    expect(buffer.deadLetter.map((d) => `${d.error.field}: ${d.error.reason}`).sort()).toEqual([
+      "event_type: is missing",
+      'event_type: is not a known event type: "teleport" (known: page_view, button_click, purchase, user_signup, session_start, app_background, order, inventory, user_activity)',
+      "payload: is larger than 65536 bytes (71680)",
+      expect.stringMatching(/^payload: is not JSON/),
+      'platform: must be one of web, ios, android, got "tv"',
+    ]);
+    const invalid = buffer.bronze.filter((r) => !r.valid);
+    expect(invalid.map((r) => r.payload)).toContain("{not json");
+  });
+});
