@@ -1,0 +1,532 @@
+import { writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import type { Platform, RawMessage } from "../../schemas/event.ts";
+
+/**
+ * A deterministic generator of realistic Pub/Sub user-event traffic, written as a fixture stream
+ * (io/test-stream/jsonl.ts). Everything comes from one seeded PRNG (mulberry32): the same options give the same
+ * bytes. Users belong to tenants and keep mostly one platform; their activity comes in sessions separated by idle
+ * gaps (mostly > 30 min, sometimes shorter, so that sessions merge). Some sessions walk the sign-up funnel
+ * (landing -> cta -> plan_select -> signup_submit -> checkout -> purchase) and drop off along the way.
+ *
+ * Delivery: web events are published a few hundred ms after they happen; mobile clients sometimes go offline and
+ * flush a batch minutes to hours late. Some messages are re-delivered (same payload, new messageId) and some
+ * payloads are malformed (each kind fails `parseEvent`). Element timestamps are publish times, so the
+ * publish-time watermark (latest publish time - 10 s) never passes an element still to come.
+ */
+
+export interface GenerateOptions {
+  readonly users: number;
+  readonly seed: number;
+  /** Fraction of valid messages re-delivered later with a new messageId. */
+  readonly duplicateRate: number;
+  /** Fraction of events whose payload is malformed. */
+  readonly malformedRate: number;
+  /** Epoch ms around which activity starts (first sessions begin within 6 h of it). */
+  readonly startMs: number;
+  readonly tenants: readonly string[];
+}
+
+export const DEFAULT_OPTIONS: GenerateOptions = {
+  users: 25,
+  seed: 7,
+  duplicateRate: 0.02,
+  malformedRate: 0.01,
+  startMs: Date.UTC(2026, 0, 5, 6),
+  tenants: ["acme", "globex", "initech"],
+};
+
+export const MALFORMED_KINDS = [
+  "not_json",
+  "missing_field",
+  "wrong_type",
+  "unknown_event_type",
+  "bad_event_time",
+  "oversized",
+] as const;
+export type MalformedKind = (typeof MALFORMED_KINDS)[number];
+
+/** Why a message exists: ground truth for tests (Bronze keeps only the `RawMessage`). */
+export type Origin =
+  | { readonly kind: "event"; readonly eventTimeMs: number; readonly offline: boolean }
+  | { readonly kind: "duplicate"; readonly ofMessageId: string }
+  | { readonly kind: "malformed"; readonly reason: MalformedKind };
+
+export interface GeneratedMessage {
+  readonly message: RawMessage;
+  readonly origin: Origin;
+}
+
+/** The publish-time watermark trails the latest publish time by this much. */
+export const WATERMARK_LAG_MS = 10_000;
+const MINUTE_MS = 60_000;
+const HOUR_MS = 60 * MINUTE_MS;
+
+/** mulberry32: a tiny seeded PRNG with a 2^32 period; `next()` is uniform in [0, 1). */
+export class Rng {
+  private state: number;
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  /** An integer in [lo, hi]. */
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+  /** Log-uniform in [lo, hi): most values near lo, a long tail towards hi. */
+  logUniform(lo: number, hi: number): number {
+    return Math.round(lo * (hi / lo) ** this.next());
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)] as T;
+  }
+  weighted<T>(entries: readonly (readonly [T, number])[]): T {
+    const total = entries.reduce((s, [, w]) => s + w, 0);
+    let r = this.next() * total;
+    for (const [v, w] of entries) {
+      r -= w;
+      if (r < 0) return v;
+    }
+    return (entries[entries.length - 1] as readonly [T, number])[0];
+  }
+  hex(chars: number): string {
+    let s = "";
+    while (s.length < chars)
+      s += Math.floor(this.next() * 0x100000000)
+        .toString(16)
+        .padStart(8, "0");
+    return s.slice(0, chars);
+  }
+  uuid(): string {
+    const h = this.hex(32);
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20)}`;
+  }
+}
+
+type Payload = Record<string, unknown>;
+/** How a user's client writes event time: ISO-8601 with a fixed UTC offset (minutes; 0 is "Z") or epoch ms. */
+type TimeFormat = { readonly kind: "iso"; readonly offsetMin: number } | { readonly kind: "epoch" };
+
+interface UserProfile {
+  readonly userId: string;
+  readonly tenant: string;
+  readonly platform: Platform;
+  readonly otherPlatform: Platform;
+  readonly devices: Readonly<Record<Platform, string>>;
+  readonly timeFormat: TimeFormat;
+  readonly acquisitionSource: string;
+  readonly currency: string;
+  signedUp: boolean;
+}
+
+/** An event as it happened, before delivery. */
+interface Draft {
+  readonly payload: Payload;
+  readonly eventTimeMs: number;
+}
+
+/** A message before its messageId is assigned (ids follow publish order). */
+interface Pending {
+  readonly data: string;
+  readonly attributes: Record<string, string>;
+  readonly publishTime: number;
+  readonly origin: Exclude<Origin, { kind: "duplicate" }> | { readonly kind: "duplicate"; readonly of: Pending };
+}
+
+const DEVICES: Readonly<Record<Platform, readonly string[]>> = {
+  web: ["Chrome 131 / macOS", "Firefox 133 / Windows", "Safari 18 / macOS", "Edge 131 / Windows"],
+  ios: ["iPhone15,2 / iOS 18.2", "iPhone14,5 / iOS 17.6", "iPad13,4 / iPadOS 18.1"],
+  android: ["Pixel 8 / Android 15", "SM-S918B / Android 14", "moto g84 / Android 14"],
+};
+const OFFSETS_MIN = [0, 0, 60, 120, -300, -480, 330, 540];
+const SOURCES = ["organic", "google_ads", "referral", "newsletter", "facebook"];
+const BROWSE_PAGES = ["/", "/pricing", "/docs", "/features", "/blog/launch-week", "/account", "/search"];
+const PLANS: readonly (readonly [string, number])[] = [
+  ["basic", 9.99],
+  ["pro", 29],
+  ["team", 79],
+];
+
+/** The sign-up funnel: each step is reached with probability `p` from the one before. */
+const FUNNEL: readonly { type: string; page: string; button?: string; p: number; signup?: true }[] = [
+  { type: "page_view", page: "/", p: 1 },
+  { type: "button_click", page: "/", button: "cta", p: 0.7 },
+  { type: "page_view", page: "/pricing", p: 0.95 },
+  { type: "button_click", page: "/pricing", button: "plan_select", p: 0.75 },
+  { type: "page_view", page: "/signup", p: 0.9, signup: true },
+  { type: "button_click", page: "/signup", button: "signup_submit", p: 0.7, signup: true },
+  { type: "user_signup", page: "/signup", p: 0.97, signup: true },
+  { type: "page_view", page: "/checkout", p: 0.85 },
+  { type: "button_click", page: "/checkout", button: "checkout", p: 0.8 },
+  { type: "purchase", page: "/checkout", p: 0.85 },
+];
+
+function makeUser(rng: Rng, index: number, tenants: readonly string[]): UserProfile {
+  const platform = rng.weighted<Platform>([
+    ["web", 5],
+    ["ios", 3],
+    ["android", 3],
+  ]);
+  const otherPlatform = platform === "web" ? rng.pick<Platform>(["ios", "android"]) : "web";
+  const devices = { web: rng.pick(DEVICES.web), ios: rng.pick(DEVICES.ios), android: rng.pick(DEVICES.android) };
+  const timeFormat: TimeFormat =
+    platform === "android" && rng.chance(0.4) ? { kind: "epoch" } : { kind: "iso", offsetMin: rng.pick(OFFSETS_MIN) };
+  const tenant = rng.pick(tenants);
+  return {
+    userId: `u_${String(index + 1).padStart(4, "0")}_${rng.hex(6)}`,
+    tenant,
+    platform,
+    otherPlatform,
+    devices,
+    timeFormat,
+    acquisitionSource: rng.pick(SOURCES),
+    currency: rng.pick(["USD", "USD", "EUR", "GBP"]),
+    signedUp: rng.chance(0.3),
+  };
+}
+
+/** Event time as the client writes it: `2026-01-05T08:00:00.000+02:00`, `...Z`, or epoch ms. */
+export function formatEventTime(ms: number, offsetMin: number | "epoch"): string | number {
+  if (offsetMin === "epoch") return ms;
+  if (offsetMin === 0) return new Date(ms).toISOString();
+  const local = new Date(ms + offsetMin * MINUTE_MS).toISOString().slice(0, 23);
+  const abs = Math.abs(offsetMin);
+  const hh = String(Math.floor(abs / 60)).padStart(2, "0");
+  const mm = String(abs % 60).padStart(2, "0");
+  return `${local}${offsetMin < 0 ? "-" : "+"}${hh}:${mm}`;
+}
+
+/** Builds one event's payload with the schema's common fields plus `extra`. */
+function event(rng: Rng, u: UserProfile, platform: Platform, type: string, timeMs: number, extra: Payload): Draft {
+  const fmt = u.timeFormat.kind === "epoch" ? "epoch" : u.timeFormat.offsetMin;
+  const payload: Payload = {
+    event_id: rng.uuid(),
+    event_type: type,
+    user_id: u.userId,
+    tenant_id: u.tenant,
+    event_time: formatEventTime(timeMs, platform === u.platform ? fmt : 0),
+    platform,
+    schema_version: 1,
+    device: u.devices[platform],
+    ...extra,
+  };
+  return { payload, eventTimeMs: timeMs };
+}
+
+/** The typed content of one funnel step (page, button, purchase fields, signup source). */
+function funnelExtra(
+  rng: Rng,
+  u: UserProfile,
+  step: (typeof FUNNEL)[number],
+  plan: readonly [string, number],
+): Payload {
+  const base: Payload = { page: step.page };
+  if (step.button) return { ...base, button: step.button, properties: { plan: plan[0] } };
+  if (step.type === "user_signup") return { ...base, acquisition_source: u.acquisitionSource };
+  if (step.type === "purchase") {
+    const items = rng.weighted([
+      [1, 8],
+      [2, 2],
+      [3, 1],
+    ]);
+    const amount = Math.round(plan[1] * items * 100) / 100;
+    return {
+      ...base,
+      amount,
+      currency: u.currency,
+      items,
+      properties: { plan: plan[0], order_id: `ord_${rng.hex(10)}` },
+    };
+  }
+  return { ...base, properties: step.page === "/" ? { utm_source: u.acquisitionSource } : { referrer: "internal" } };
+}
+
+/** The event types of a session's body: funnel steps until drop-off, or browsing with a few misc events. */
+function sessionBody(rng: Rng, u: UserProfile, platform: Platform): { type: string; extra: Payload }[] {
+  const out: { type: string; extra: Payload }[] = [];
+  if (rng.chance(0.4)) {
+    const plan = rng.pick(PLANS);
+    for (const step of FUNNEL) {
+      if (step.signup && u.signedUp) continue;
+      if (!rng.chance(step.p)) break;
+      out.push({ type: step.type, extra: funnelExtra(rng, u, step, plan) });
+      if (step.type === "user_signup") u.signedUp = true;
+    }
+    return out;
+  }
+  const views = rng.int(2, 12);
+  for (let i = 0; i < views; i++) {
+    const page = rng.pick(BROWSE_PAGES);
+    out.push({ type: "page_view", extra: { page, properties: { referrer: i === 0 ? "direct" : "internal" } } });
+    if (rng.chance(0.12)) out.push({ type: "button_click", extra: { page, button: "cta" } });
+    if (rng.chance(0.08)) {
+      const action = rng.pick(["search", "scroll", "share", "favorite"]);
+      out.push({ type: "user_activity", extra: { page, properties: { action } } });
+    }
+  }
+  if (u.signedUp && rng.chance(0.1)) {
+    const items = rng.int(1, 4);
+    const amount = Math.round(items * rng.int(500, 4000)) / 100;
+    const properties = { order_id: `ord_${rng.hex(10)}` };
+    out.push({ type: "order", extra: { page: "/account", amount, currency: u.currency, items, properties } });
+  }
+  if (platform === "web" && rng.chance(0.04)) {
+    const properties = {
+      sku: `SKU-${rng.int(100, 999)}`,
+      delta: rng.int(-20, 50),
+      warehouse: rng.pick(["fra1", "iad2"]),
+    };
+    out.push({ type: "inventory", extra: { page: "/admin/inventory", properties } });
+  }
+  return out;
+}
+
+/** One session's events in event-time order; mobile sessions open with session_start and close with app_background. */
+function session(rng: Rng, u: UserProfile, startMs: number): { platform: Platform; drafts: Draft[] } {
+  const platform = rng.chance(0.9) ? u.platform : u.otherPlatform;
+  const mobile = platform !== "web";
+  const body = sessionBody(rng, u, platform);
+  const steps = [
+    ...(mobile ? [{ type: "session_start", extra: { page: "/", properties: { cold_start: rng.chance(0.5) } } }] : []),
+    ...body,
+    ...(mobile ? [{ type: "app_background", extra: { properties: { screen_count: body.length } } }] : []),
+  ];
+  let t = startMs;
+  const drafts = steps.map((s) => {
+    t += rng.logUniform(2_000, 150_000);
+    return event(rng, u, platform, s.type, t, s.extra);
+  });
+  return { platform, drafts };
+}
+
+/** Publish times: web at once; mobile mostly at once, but sometimes offline from some event on, flushed late. */
+function deliver(rng: Rng, platform: Platform, drafts: readonly Draft[]): Pending[] {
+  const offlineFrom =
+    platform !== "web" && rng.chance(0.3) ? rng.int(0, Math.max(0, drafts.length - 1)) : drafts.length;
+  const last = drafts[drafts.length - 1];
+  const flushAt = (last?.eventTimeMs ?? 0) + rng.logUniform(2 * MINUTE_MS, 4 * HOUR_MS);
+  return drafts.map((d, i) => {
+    const offline = i >= offlineFrom;
+    const publishTime = offline ? flushAt + (i - offlineFrom) * 3 : d.eventTimeMs + rng.int(40, 600);
+    const origin: Origin = { kind: "event", eventTimeMs: d.eventTimeMs, offline };
+    return { data: JSON.stringify(d.payload), attributes: attributesOf(d.payload), publishTime, origin };
+  });
+}
+
+/** Pub/Sub attributes the client sets: tenant, type and schema version, when it knows them. */
+function attributesOf(p: Payload): Record<string, string> {
+  const a: Record<string, string> = {};
+  if (typeof p.tenant_id === "string") a.tenant_id = p.tenant_id;
+  if (typeof p.event_type === "string") a.event_type = p.event_type;
+  if (typeof p.schema_version === "number" || typeof p.schema_version === "string") {
+    a.schema_version = String(p.schema_version);
+  }
+  return a;
+}
+
+/** Corrupts a payload in one of the ways real clients do; every result fails `parseEvent`. */
+function corrupt(rng: Rng, p: Payload, reason: MalformedKind): { data: string; attributes: Record<string, string> } {
+  const q: Payload = { ...p };
+  switch (reason) {
+    case "not_json": {
+      const text = JSON.stringify(p);
+      const data = rng.chance(0.5)
+        ? text.slice(0, rng.int(1, text.length - 2))
+        : `event_type=${String(p.event_type)}&user_id=${String(p.user_id)}`;
+      return { data, attributes: attributesOf(p) };
+    }
+    case "missing_field":
+      delete q[rng.pick(["event_id", "user_id", "tenant_id", "event_type", "platform", "event_time"])];
+      break;
+    case "wrong_type": {
+      const field = rng.pick(["user_id", "schema_version", "event_time", "properties", "amount"]);
+      if (field === "user_id") q.user_id = Number.parseInt(String(p.user_id).slice(2, 6), 10);
+      else if (field === "schema_version") q.schema_version = "1";
+      else if (field === "event_time")
+        q.event_time = typeof p.event_time === "number" ? String(p.event_time) : [p.event_time];
+      else if (field === "properties") q.properties = ["oops"];
+      else q.amount = String(typeof p.amount === "number" ? p.amount : "12.50");
+      break;
+    }
+    case "unknown_event_type":
+      q.event_type = rng.pick(["page_veiw", "screen_view", "add_to_cart", "PageView"]);
+      break;
+    case "bad_event_time":
+      q.event_time = rng.pick(["2026-01-05 10:15:00", "2026-01-05T10:15:00", "yesterday", "2026-13-45T99:00:00Z"]);
+      break;
+    case "oversized":
+      q.properties = { debug_trace: rng.hex(256).repeat(rng.int(260, 320)) };
+      break;
+  }
+  return { data: JSON.stringify(q), attributes: attributesOf(q) };
+}
+
+/** Replaces a fraction of events with malformed payloads and re-delivers a fraction of valid ones. */
+function addFaults(rng: Rng, opts: GenerateOptions, pending: readonly Pending[]): Pending[] {
+  const out: Pending[] = [];
+  for (const m of pending) {
+    if (rng.chance(opts.malformedRate)) {
+      const reason = rng.weighted<MalformedKind>([
+        ["not_json", 3],
+        ["missing_field", 3],
+        ["wrong_type", 3],
+        ["unknown_event_type", 2],
+        ["bad_event_time", 2],
+        ["oversized", 0.4],
+      ]);
+      const bad = corrupt(rng, JSON.parse(m.data) as Payload, reason);
+      out.push({ ...bad, publishTime: m.publishTime, origin: { kind: "malformed", reason } });
+      continue;
+    }
+    out.push(m);
+    if (rng.chance(opts.duplicateRate)) {
+      const publishTime = m.publishTime + rng.logUniform(1_000, 10 * MINUTE_MS);
+      out.push({ data: m.data, attributes: m.attributes, publishTime, origin: { kind: "duplicate", of: m } });
+    }
+  }
+  return out;
+}
+
+/** All messages in publish-time order, each with its origin. messageIds are numeric strings in publish order. */
+export function generateMessages(options: Partial<GenerateOptions> = {}): GeneratedMessage[] {
+  const opts: GenerateOptions = { ...DEFAULT_OPTIONS, ...options };
+  const rng = new Rng(opts.seed);
+  const pending: Pending[] = [];
+  for (let i = 0; i < opts.users; i++) {
+    const u = makeUser(rng, i, opts.tenants);
+    let start = opts.startMs + rng.int(0, 6 * HOUR_MS);
+    const sessions = rng.int(3, 10);
+    for (let s = 0; s < sessions; s++) {
+      const { platform, drafts } = session(rng, u, start);
+      pending.push(...deliver(rng, platform, drafts));
+      const end = drafts[drafts.length - 1]?.eventTimeMs ?? start;
+      start = end + (rng.chance(0.15) ? rng.int(3, 25) * MINUTE_MS : rng.logUniform(35 * MINUTE_MS, 8 * HOUR_MS));
+    }
+  }
+  const ordered = addFaults(rng, opts, pending)
+    .map((m, seq) => ({ m, seq }))
+    .sort((a, b) => a.m.publishTime - b.m.publishTime || a.seq - b.seq)
+    .map(({ m }) => m);
+  const idBase = 4_000_000_000_000_000 + (opts.seed >>> 0) * 1_000_000;
+  const ids = new Map<Pending, string>(ordered.map((m, i) => [m, String(idBase + i * 7)]));
+  return ordered.map((m) => {
+    const messageId = ids.get(m) as string;
+    const origin: Origin =
+      m.origin.kind === "duplicate" ? { kind: "duplicate", ofMessageId: ids.get(m.origin.of) as string } : m.origin;
+    return { message: { messageId, publishTime: m.publishTime, attributes: m.attributes, data: m.data }, origin };
+  });
+}
+
+/**
+ * The fixture stream's lines: per bundle (messages published within the same second) a `processingTime` line (end
+ * of that second), an `input` line (value = RawMessage, timestamp = publishTime) and a `watermark` line
+ * `W' = max(W, maxPublishTime - WATERMARK_LAG_MS)`; at the end `{"watermark": "inf"}`.
+ */
+export function* generateStream(options: Partial<GenerateOptions> = {}): Generator<string> {
+  const opts: GenerateOptions = { ...DEFAULT_OPTIONS, ...options };
+  yield `# Tidemark user events: ${describeOptions(opts)}. Format: io/test-stream/jsonl.ts; timestamps are publish times.`;
+  const messages = generateMessages(opts);
+  let watermark = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < messages.length; ) {
+    const second = Math.floor((messages[i] as GeneratedMessage).message.publishTime / 1000);
+    const bundle: RawMessage[] = [];
+    while (i < messages.length && Math.floor((messages[i] as GeneratedMessage).message.publishTime / 1000) === second) {
+      bundle.push((messages[i++] as GeneratedMessage).message);
+    }
+    yield JSON.stringify({ processingTime: (second + 1) * 1000 });
+    yield JSON.stringify({ input: bundle.map((m) => ({ value: m, timestamp: m.publishTime })) });
+    const next = Math.max(watermark, ...bundle.map((m) => m.publishTime - WATERMARK_LAG_MS));
+    if (next > watermark) yield JSON.stringify({ watermark: next });
+    watermark = next;
+  }
+  yield JSON.stringify({ watermark: "inf" });
+}
+
+/** The CLI flags that regenerate a stream with these options. */
+export function describeOptions(o: GenerateOptions): string {
+  const start = new Date(o.startMs).toISOString();
+  return `--users=${o.users} --seed=${o.seed} --duplicates=${o.duplicateRate} --malformed=${o.malformedRate} --start=${start}`;
+}
+
+const HELP = `Usage: npm run generate -- [--users=N] [--seed=S] [--duplicates=R] [--malformed=R] [--start=ISO] [--out=FILE]
+
+Writes a deterministic fixture stream (JSON Lines, see io/test-stream/jsonl.ts) of Pub/Sub user-event messages:
+sessions and sign-up funnels per user, late mobile batches, duplicates (new messageId) and malformed payloads.
+Defaults: --users=${DEFAULT_OPTIONS.users} --seed=${DEFAULT_OPTIONS.seed} --duplicates=${DEFAULT_OPTIONS.duplicateRate} --malformed=${DEFAULT_OPTIONS.malformedRate} --start=${new Date(DEFAULT_OPTIONS.startMs).toISOString()}; stdout without --out.
+Environment: TIDEMARK_USERS, TIDEMARK_SEED, TIDEMARK_DUPLICATES, TIDEMARK_MALFORMED, TIDEMARK_START, TIDEMARK_OUT.`;
+
+function numberOption(name: string, raw: string | undefined, fallback: number, ok: (n: number) => boolean): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === "" || !ok(n)) throw new Error(`--${name} is out of range or not a number: ${JSON.stringify(raw)}`);
+  return n;
+}
+
+/** Reads options from flags, then `TIDEMARK_*` environment variables, then defaults. */
+export function parseCliOptions(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): { options: GenerateOptions; out: string | undefined; help: boolean } {
+  const { values: v } = parseArgs({
+    args: [...args],
+    options: {
+      users: { type: "string" },
+      seed: { type: "string" },
+      duplicates: { type: "string" },
+      malformed: { type: "string" },
+      start: { type: "string" },
+      out: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  const d = DEFAULT_OPTIONS;
+  const rate = (n: number) => n >= 0 && n < 1;
+  const startRaw = v.start ?? env.TIDEMARK_START;
+  const startMs = startRaw === undefined ? d.startMs : Date.parse(startRaw);
+  if (Number.isNaN(startMs)) throw new Error(`--start must be an ISO-8601 time, got ${JSON.stringify(startRaw)}`);
+  const options: GenerateOptions = {
+    ...d,
+    users: numberOption("users", v.users ?? env.TIDEMARK_USERS, d.users, (n) => Number.isInteger(n) && n > 0),
+    seed: numberOption(
+      "seed",
+      v.seed ?? env.TIDEMARK_SEED,
+      d.seed,
+      (n) => Number.isInteger(n) && n >= 0 && n < 2 ** 32,
+    ),
+    duplicateRate: numberOption("duplicates", v.duplicates ?? env.TIDEMARK_DUPLICATES, d.duplicateRate, rate),
+    malformedRate: numberOption("malformed", v.malformed ?? env.TIDEMARK_MALFORMED, d.malformedRate, rate),
+    startMs,
+  };
+  return { options, out: v.out ?? env.TIDEMARK_OUT, help: v.help ?? false };
+}
+
+function main(): void {
+  const { options, out, help } = parseCliOptions(process.argv.slice(2), process.env);
+  if (help) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  let text = "";
+  for (const line of generateStream(options)) text += `${line}\n`;
+  if (out === undefined) process.stdout.write(text);
+  else writeFileSync(out, text);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    main();
+  } catch (e) {
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 1;
+  }
+}
