@@ -62,7 +62,9 @@ export interface ValidationError {
   readonly reason: string;
 }
 
-export type Parsed = { readonly ok: true; readonly event: UserEvent } | { readonly ok: false; readonly error: ValidationError };
+export type Parsed =
+  | { readonly ok: true; readonly event: UserEvent }
+  | { readonly ok: false; readonly error: ValidationError };
 
 /** The largest payload accepted, in bytes (a larger one is kept in Bronze and dead-lettered). */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -72,7 +74,8 @@ const fail = (field: string, reason: string): Parsed => ({ ok: false, error: { f
 function str(o: Record<string, unknown>, field: string, required: boolean): string | undefined | ValidationError {
   const v = o[field];
   if (v === undefined || v === null) return required ? { field, reason: "is missing" } : undefined;
-  if (typeof v !== "string" || v.length === 0) return { field, reason: `must be a non-empty string, got ${JSON.stringify(v)}` };
+  if (typeof v !== "string" || v.length === 0)
+    return { field, reason: `must be a non-empty string, got ${JSON.stringify(v)}` };
   if (v.length > 512) return { field, reason: `is longer than 512 characters (${v.length})` };
   return v;
 }
@@ -85,13 +88,17 @@ const isError = (v: unknown): v is ValidationError => typeof v === "object" && v
  */
 export function parseEventTime(v: unknown): number | ValidationError {
   if (typeof v === "number") {
-    if (!Number.isInteger(v) || v < 0 || v > 8.64e15) return { field: "event_time", reason: `is not epoch milliseconds: ${v}` };
+    if (!Number.isInteger(v) || v < 0 || v > 8.64e15)
+      return { field: "event_time", reason: `is not epoch milliseconds: ${v}` };
     return v;
   }
-  if (typeof v !== "string") return { field: "event_time", reason: `must be an ISO-8601 string or epoch ms, got ${JSON.stringify(v)}` };
+  if (typeof v !== "string")
+    return { field: "event_time", reason: `must be an ISO-8601 string or epoch ms, got ${JSON.stringify(v)}` };
   const dt = DateTime.fromISO(v, { setZone: true });
-  if (!dt.isValid) return { field: "event_time", reason: `is not ISO-8601: ${JSON.stringify(v)} (${dt.invalidReason})` };
-  if (!/([zZ]|[+-]\d\d:?\d\d)$/.test(v)) return { field: "event_time", reason: `has no UTC offset: ${JSON.stringify(v)}` };
+  if (!dt.isValid)
+    return { field: "event_time", reason: `is not ISO-8601: ${JSON.stringify(v)} (${dt.invalidReason})` };
+  if (!/([zZ]|[+-]\d\d:?\d\d)$/.test(v))
+    return { field: "event_time", reason: `has no UTC offset: ${JSON.stringify(v)}` };
   return dt.toMillis();
 }
 

@@ -57,7 +57,13 @@ export const SILVER: TableSchema = {
 };
 
 /** The funnel steps a session can reach, in order. */
-export const FUNNEL_STEPS = ["landing_cta", "plan_selection", "signup_attempt", "purchase_attempt", "purchase"] as const;
+export const FUNNEL_STEPS = [
+  "landing_cta",
+  "plan_selection",
+  "signup_attempt",
+  "purchase_attempt",
+  "purchase",
+] as const;
 
 /** One row per current session: an upsert table (a later pane replaces the row; merged-away sessions are deleted). */
 export const GOLD_SESSIONS: TableSchema = {
@@ -67,7 +73,12 @@ export const GOLD_SESSIONS: TableSchema = {
   partitionBy: "session_start",
   clusterBy: ["tenant_id", "user_id"],
   columns: [
-    c("session_id", "STRING", true, "Stable id: hash of tenant, user and session start (see pipelines/user-sessions/README.md)."),
+    c(
+      "session_id",
+      "STRING",
+      true,
+      "Stable id: hash of tenant, user and session start (see pipelines/user-sessions/README.md).",
+    ),
     c("tenant_id", "STRING", true, "The tenant."),
     c("user_id", "STRING", true, "The user."),
     c("session_start", "TIMESTAMP", true, "Event time of the session's first event."),

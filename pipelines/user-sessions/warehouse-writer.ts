@@ -17,6 +17,12 @@ export class WarehouseWriter {
     private readonly buffer: SinkBuffer,
   ) {}
 
+  /** Rows waiting in the buffer. */
+  pendingRows(): number {
+    const b = this.buffer;
+    return b.bronze.length + b.silver.length + b.sessions.length + b.hourly.length;
+  }
+
   /** Takes what is buffered now and queues its write. */
   flush(): void {
     const b = this.buffer;

@@ -1,0 +1,422 @@
+import { existsSync, mkdirSync, realpathSync, statSync } from "node:fs";
+import { basename, dirname, join, resolve, sep } from "node:path";
+import {
+  BIGINT,
+  BOOLEAN,
+  type DuckDBConnection,
+  DuckDBInstance,
+  DuckDBTimestampTZValue,
+  type DuckDBType,
+  type DuckDBValue,
+  DOUBLE,
+  type JS,
+  LIST,
+  listValue,
+  StatementType,
+  TIMESTAMPTZ,
+  VARCHAR,
+} from "@duckdb/node-api";
+import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow } from "../../schemas/rows.ts";
+import { type Column, type ColumnType, duckdbDdl, type TableSchema } from "../../schemas/table-schema.ts";
+import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, SILVER, TABLES } from "../../schemas/tables.ts";
+import type { Warehouse } from "../warehouse.ts";
+
+/** Options of {@link DuckDbWarehouse.create}. */
+export interface DuckDbWarehouseOptions {
+  /**
+   * The one folder under which missing parent directories are created (default `./data`, resolved against the
+   * working directory). Anywhere else a missing directory is an error: a typo in a path should not silently
+   * create a new, empty warehouse in the wrong place.
+   */
+  readonly autoCreateUnder?: string;
+}
+
+const MEMORY = ":memory:";
+
+/**
+ * Files opened by a `DuckDbWarehouse` of this process, by real path. DuckDB's file lock is a POSIX lock, which
+ * only stops other processes: two instances in one process would both open the file and corrupt it. This set
+ * mirrors that process-wide resource (the one module-level state here), so the second open fails clearly.
+ */
+const openInThisProcess = new Set<string>();
+
+/** The parameter type each column's values are bound as (JSON goes in as text and is cast, and so checked, by DuckDB). */
+const PARAM_TYPES: Record<ColumnType, DuckDBType> = {
+  STRING: VARCHAR,
+  INT64: BIGINT,
+  FLOAT64: DOUBLE,
+  BOOL: BOOLEAN,
+  TIMESTAMP: TIMESTAMPTZ,
+  JSON: VARCHAR,
+  STRING_ARRAY: LIST(VARCHAR),
+};
+
+/** Statement types `query` accepts (DESCRIBE, SHOW, SUMMARIZE and PRAGMA functions are SELECTs to DuckDB). */
+const READ_ONLY: ReadonlySet<StatementType> = new Set([StatementType.SELECT, StatementType.EXPLAIN]);
+
+/**
+ * The medallion tables in an embedded DuckDB file (or `:memory:`).
+ *
+ * Writes go through an appender into a per-table TEMP staging table (no constraints), then one
+ * `INSERT ... SELECT ... ON CONFLICT` merges the batch into the real table, all in one transaction per call:
+ * a call is atomic, and a batch costs one statement instead of one per row.
+ *
+ * Values: times are epoch ms in the rows and TIMESTAMPTZ in DuckDB (bound as exact microseconds, so ms are kept
+ * exactly); JSON columns hold `JSON.stringify` of the object; STRING_ARRAY columns are `VARCHAR[]`. The session
+ * time zone is UTC, so `date_trunc('hour', ...)` in SQL means UTC hours.
+ *
+ * Operations are serialised: DuckDB transactions belong to the connection, so a write must not interleave with
+ * another call's statements.
+ */
+export class DuckDbWarehouse implements Warehouse {
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    /** The path as given, for messages. */
+    readonly path: string,
+    private readonly instance: DuckDBInstance,
+    private readonly con: DuckDBConnection,
+    /** The key in `openInThisProcess`, or null for `:memory:`. */
+    private readonly lockKey: string | null,
+  ) {}
+
+  /**
+   * Opens (creating if needed) the DuckDB file at `path`, or an in-memory database for `:memory:`.
+   * Throws an Error naming the path when its directory does not exist or the file is locked.
+   */
+  static async create(path: string, options: DuckDbWarehouseOptions = {}): Promise<DuckDbWarehouse> {
+    if (path === MEMORY) return DuckDbWarehouse.connect(path, await DuckDBInstance.create(MEMORY), null);
+    ensureDirectory(path, resolve(options.autoCreateUnder ?? "data"));
+    const lockKey = join(realpathSync(dirname(resolve(path))), basename(path));
+    if (openInThisProcess.has(lockKey)) {
+      throw openError(
+        path,
+        "it is already open in this process (close the other DuckDbWarehouse or choose another file)",
+      );
+    }
+    openInThisProcess.add(lockKey);
+    try {
+      return await DuckDbWarehouse.connect(path, await DuckDBInstance.create(path), lockKey);
+    } catch (e) {
+      openInThisProcess.delete(lockKey);
+      throw translateOpenError(path, e);
+    }
+  }
+
+  /** Connects to `instance` (closing it if that fails) with the session time zone set to UTC. */
+  private static async connect(path: string, instance: DuckDBInstance, lockKey: string | null) {
+    try {
+      const con = await instance.connect();
+      await con.run("SET TimeZone = 'UTC'");
+      return new DuckDbWarehouse(path, instance, con, lockKey);
+    } catch (e) {
+      instance.closeSync();
+      throw e;
+    }
+  }
+
+  /** Creates the four tables (if missing) and this connection's staging tables. */
+  open(): Promise<void> {
+    return this.exclusive(async (con) => {
+      for (const table of TABLES) {
+        await con.run(duckdbDdl(table));
+        const cols = table.columns.map((c) => ident(c.name)).join(", ");
+        await con.run(
+          `CREATE TEMP TABLE IF NOT EXISTS ${stageName(table)} AS SELECT ${cols} FROM ${ident(table.name)} LIMIT 0`,
+        );
+      }
+    });
+  }
+
+  /** Appends Bronze rows, ignoring those whose message_id is already there (the first of a batch's duplicates wins). */
+  appendBronze(rows: readonly BronzeRow[]): Promise<void> {
+    return this.write(BRONZE, rows, "ignore");
+  }
+
+  /** Appends Silver rows, ignoring those whose event_id is already there (the first of a batch's duplicates wins). */
+  appendSilver(rows: readonly SilverRow[]): Promise<void> {
+    return this.write(SILVER, rows, "ignore");
+  }
+
+  /** In one transaction: deletes the `deletes` session ids, then upserts `upserts` on session_id (last duplicate wins). */
+  writeSessions(upserts: readonly GoldSessionRow[], deletes: readonly string[]): Promise<void> {
+    if (upserts.length === 0 && deletes.length === 0) return Promise.resolve();
+    return this.exclusive((con) =>
+      inTransaction(con, async () => {
+        if (deletes.length > 0) {
+          const sql = `DELETE FROM ${ident(GOLD_SESSIONS.name)} WHERE session_id IN (SELECT unnest($1))`;
+          await con.run(sql, [listValue([...deletes])], [LIST(VARCHAR)]);
+        }
+        await mergeBatch(con, GOLD_SESSIONS, upserts, "update");
+      }),
+    );
+  }
+
+  /** Upserts hourly rows on (tenant_id, hour_start) (last duplicate wins). */
+  upsertHourly(rows: readonly GoldHourlyRow[]): Promise<void> {
+    return this.write(GOLD_HOURLY, rows, "update");
+  }
+
+  /** Row counts of the four tables, keyed by table name. */
+  counts(): Promise<Record<string, number>> {
+    const sql = `SELECT ${TABLES.map((t) => `(SELECT count(*) FROM ${ident(t.name)}) AS ${ident(t.name)}`).join(", ")}`;
+    return this.exclusive(async (con) => {
+      const [row] = (await con.runAndReadAll(sql)).getRowObjectsJS();
+      return Object.fromEntries(TABLES.map((t) => [t.name, Number(row?.[t.name] ?? 0)]));
+    });
+  }
+
+  /**
+   * Runs one read-only statement (SELECT, WITH, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN) and returns its rows.
+   * Conversions: every DATE and TIMESTAMP becomes epoch ms (a number, like the row types); integers become numbers
+   * when they are safe integers and decimal strings otherwise; columns of type JSON are parsed; lists are arrays.
+   * So `SELECT * FROM silver_events` gives back `SilverRow`s.
+   */
+  query(sql: string): Promise<Record<string, unknown>[]> {
+    return this.exclusive(async (con) => {
+      const extracted = await con.extractStatements(sql);
+      if (extracted.count !== 1) throw new Error(`query() runs one statement; got ${extracted.count}`);
+      const prepared = await extracted.prepare(0);
+      try {
+        if (!READ_ONLY.has(prepared.statementType)) {
+          throw new Error(`query() runs read-only SQL; got a ${StatementType[prepared.statementType]} statement`);
+        }
+        const reader = await prepared.runAndReadAll();
+        const jsonColumns = new Set(
+          reader.columnNames().filter((_, i) => reader.columnType(i).alias?.toUpperCase() === "JSON"),
+        );
+        return reader.getRowObjectsJS().map((row) => convertRow(row, jsonColumns));
+      } finally {
+        prepared.destroySync();
+      }
+    });
+  }
+
+  /**
+   * Closes the connection and the database and releases the file, after the calls already made have finished.
+   * Later calls fail; closing twice is a no-op.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.tail.then(() => this.release());
+    this.tail = this.closing.catch(() => undefined);
+    return this.closing;
+  }
+
+  private release(): void {
+    this.closed = true;
+    this.con.closeSync();
+    this.instance.closeSync();
+    if (this.lockKey !== null) openInThisProcess.delete(this.lockKey);
+  }
+
+  private write(table: TableSchema, rows: readonly object[], conflict: Conflict): Promise<void> {
+    if (rows.length === 0) return Promise.resolve();
+    return this.exclusive((con) => inTransaction(con, () => mergeBatch(con, table, rows, conflict)));
+  }
+
+  /** Runs `op` after every earlier call has finished (whether it succeeded or not). */
+  private exclusive<T>(op: (con: DuckDBConnection) => Promise<T>): Promise<T> {
+    const run = () => {
+      if (this.closed) throw new Error(`the DuckDB warehouse at ${this.path} is closed`);
+      return op(this.con);
+    };
+    const result = this.tail.then(run, run);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** What to do with a row whose key is already in the table. */
+type Conflict = "ignore" | "update";
+
+/** Stages `rows` and merges them into `table`; the caller owns the transaction. */
+async function mergeBatch(con: DuckDBConnection, table: TableSchema, rows: readonly object[], conflict: Conflict) {
+  if (rows.length === 0) return;
+  const values = dedupeByKey(table, rows, conflict).map((row) => toDuckRow(table, row));
+  const appender = await con.createAppender(stageTable(table), "main", "temp");
+  try {
+    for (const row of values) {
+      row.forEach((value, i) => {
+        if (value === null) appender.appendNull();
+        else appender.appendValue(value, PARAM_TYPES[table.columns[i]!.type]);
+      });
+      appender.endRow();
+    }
+  } finally {
+    appender.closeSync();
+  }
+  await con.run(mergeSql(table, conflict));
+  await con.run(`DELETE FROM ${stageName(table)}`);
+}
+
+/**
+ * `INSERT INTO t (cols) SELECT cols FROM stage ON CONFLICT ...`: DO NOTHING for "ignore", and for "update"
+ * `DO UPDATE SET c = excluded.c` for every non-key column.
+ */
+function mergeSql(table: TableSchema, conflict: Conflict): string {
+  const cols = table.columns.map((c) => ident(c.name)).join(", ");
+  const insert = `INSERT INTO ${ident(table.name)} (${cols}) SELECT ${cols} FROM ${stageName(table)}`;
+  const key = table.key.map(ident).join(", ");
+  if (conflict === "ignore") return `${insert} ON CONFLICT (${key}) DO NOTHING`;
+  const sets = table.columns
+    .filter((c) => !table.key.includes(c.name))
+    .map((c) => `${ident(c.name)} = excluded.${ident(c.name)}`);
+  return `${insert} ON CONFLICT (${key}) DO UPDATE SET ${sets.join(", ")}`;
+}
+
+/**
+ * One row per key: the first for "ignore" (as if inserted one by one), the last for "update".
+ * DuckDB does not do this itself: an `ON CONFLICT DO UPDATE` batch with a repeated key silently keeps the first.
+ */
+function dedupeByKey(table: TableSchema, rows: readonly object[], conflict: Conflict): object[] {
+  const byKey = new Map<string, object>();
+  for (const row of rows) {
+    const key = JSON.stringify(table.key.map((k) => field(row, k)));
+    if (conflict === "update" || !byKey.has(key)) byKey.set(key, row);
+  }
+  return [...byKey.values()];
+}
+
+/** The row's values in column order, converted for DuckDB. */
+function toDuckRow(table: TableSchema, row: object): DuckDBValue[] {
+  return table.columns.map((column) => toDuckValue(table, column, field(row, column.name)));
+}
+
+/**
+ * One value for DuckDB. Nulls pass through (DuckDB enforces NOT NULL, inside the transaction); a value of the
+ * wrong JS type is a TypeError naming the column.
+ */
+function toDuckValue(table: TableSchema, column: Column, value: unknown): DuckDBValue {
+  if (value === null || value === undefined) return null;
+  const converted = convertValue(column.type, value);
+  if (converted === undefined) {
+    throw new TypeError(`${table.name}.${column.name}: expected ${column.type}, got ${describe(value)}`);
+  }
+  return converted;
+}
+
+/** The DuckDB value of a non-null JS value, or undefined when it does not fit the column type. */
+function convertValue(type: ColumnType, value: unknown): DuckDBValue | undefined {
+  switch (type) {
+    case "STRING":
+      return typeof value === "string" ? value : undefined;
+    case "INT64":
+      return (typeof value === "number" && Number.isSafeInteger(value)) || typeof value === "bigint"
+        ? value
+        : undefined;
+    case "FLOAT64":
+      return typeof value === "number" ? value : undefined;
+    case "BOOL":
+      return typeof value === "boolean" ? value : undefined;
+    case "TIMESTAMP":
+      // ms → µs exactly: any integer ms below 2^53 / 1000 (the year 287,396) is exact after the multiplication.
+      return typeof value === "number" && Number.isFinite(value)
+        ? new DuckDBTimestampTZValue(BigInt(Math.round(value * 1000)))
+        : undefined;
+    case "JSON":
+      return JSON.stringify(value);
+    case "STRING_ARRAY":
+      return Array.isArray(value) && value.every((s) => typeof s === "string") ? listValue(value) : undefined;
+    default: {
+      const unknownType: never = type;
+      throw new Error(`unknown column type ${String(unknownType)}`);
+    }
+  }
+}
+
+/** A query row with DuckDB's JS values made plain (see `query`). */
+function convertRow(row: Record<string, JS>, jsonColumns: ReadonlySet<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(row)) {
+    out[name] = jsonColumns.has(name) && typeof value === "string" ? JSON.parse(value) : plain(value);
+  }
+  return out;
+}
+
+/** bigint → number when safe (else a decimal string), Date → epoch ms, recursively through lists and structs. */
+function plain(value: JS): unknown {
+  if (typeof value === "bigint") {
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value.toString();
+  }
+  if (value instanceof Date) return value.getTime();
+  if (Array.isArray(value)) return value.map(plain);
+  if (value === null || typeof value !== "object" || value instanceof Uint8Array) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+}
+
+/** Runs `body` in a transaction: COMMIT if it succeeds, ROLLBACK and rethrow if anything fails. */
+async function inTransaction(con: DuckDBConnection, body: () => Promise<void>): Promise<void> {
+  await con.run("BEGIN TRANSACTION");
+  try {
+    await body();
+    await con.run("COMMIT");
+  } catch (e) {
+    // A failed COMMIT has already ended the transaction, and then ROLLBACK fails: the first error is the one to report.
+    await con.run("ROLLBACK").catch(() => undefined);
+    throw e;
+  }
+}
+
+/**
+ * Checks that the directory of `path` exists, creating it only when it lies under `autoCreateUnder`.
+ * Throws an Error naming the path otherwise.
+ */
+function ensureDirectory(path: string, autoCreateUnder: string): void {
+  const dir = dirname(path);
+  const absDir = resolve(dir);
+  if (!existsSync(absDir)) {
+    if (absDir === autoCreateUnder || absDir.startsWith(autoCreateUnder + sep)) {
+      mkdirSync(absDir, { recursive: true });
+      return;
+    }
+    throw openError(path, `directory ${dir} does not exist`);
+  }
+  if (!statSync(absDir).isDirectory()) throw openError(path, `${dir} is not a directory`);
+}
+
+/** Rewrites DuckDB's open errors as ones that name the path and say what to do. */
+function translateOpenError(path: string, e: unknown): Error {
+  const message = e instanceof Error ? e.message : String(e);
+  const lock = /Could not set lock on file .*Conflicting lock is held in (.*?) \(PID (\d+)\)/s.exec(message);
+  if (lock) {
+    const holder = `PID ${lock[2]}, ${lock[1]}`;
+    return openError(
+      path,
+      `it is locked by another process (${holder}) (close the other pipeline or choose another file)`,
+      e,
+    );
+  }
+  return openError(path, message, e);
+}
+
+function openError(path: string, what: string, cause?: unknown): Error {
+  return new Error(`cannot open DuckDB warehouse at ${path}: ${what}`, cause === undefined ? undefined : { cause });
+}
+
+/** The name of the TEMP staging table of `table`. */
+function stageTable(table: TableSchema): string {
+  return `stage_${table.name}`;
+}
+
+/** The staging table of `table`, qualified so it cannot be confused with a real table. */
+function stageName(table: TableSchema): string {
+  return `temp.main.${ident(stageTable(table))}`;
+}
+
+/** A quoted SQL identifier. */
+function ident(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A row's field by column name (the row types' keys are the column names; `test/schemas/rows.test.ts` checks it). */
+function field(row: object, name: string): unknown {
+  return (row as Readonly<Record<string, unknown>>)[name];
+}
+
+function describe(value: unknown): string {
+  return Array.isArray(value) ? "an array" : `${typeof value} ${JSON.stringify(value) ?? String(value)}`;
+}

@@ -1,0 +1,68 @@
+import { describe, expect, it } from "vitest";
+import { Pipeline } from "../../../core/pipeline.ts";
+import { hours, minutes } from "../../../core/time/duration.ts";
+import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
+import { readFixtureStream } from "../../../io/test-stream/jsonl.ts";
+import { collectInto, newSinkBuffer, userSessions } from "../../../pipelines/user-sessions/pipeline.ts";
+import { WarehouseWriter } from "../../../pipelines/user-sessions/warehouse-writer.ts";
+import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
+import { stepMetrics } from "../../../runners/direct/metrics.ts";
+import type { RawMessage } from "../../../schemas/event.ts";
+
+/** Sessions computed independently from Silver with SQL (gaps and islands: a gap of 30 min or more starts a session). */
+const REFERENCE_SESSIONS = `
+WITH ordered AS (
+  SELECT tenant_id, user_id, epoch_ms(event_time) AS t,
+         CASE WHEN lag(epoch_ms(event_time)) OVER w IS NULL
+                OR epoch_ms(event_time) - lag(epoch_ms(event_time)) OVER w >= 30 * 60 * 1000 THEN 1 ELSE 0 END AS starts
+  FROM silver_events
+  WINDOW w AS (PARTITION BY tenant_id, user_id ORDER BY event_time)
+), numbered AS (
+  SELECT *, sum(starts) OVER (PARTITION BY tenant_id, user_id ORDER BY t ROWS UNBOUNDED PRECEDING) AS n FROM ordered
+)
+SELECT tenant_id, user_id, min(t) AS session_start, max(t) + 30 * 60 * 1000 AS session_end, count(*) AS event_count
+FROM numbered GROUP BY tenant_id, user_id, n`;
+
+describe("Gold against a reference computed with SQL over Silver", () => {
+  it("the shipped fixture (late mobile batches, duplicates, malformed payloads): one Gold row per SQL session", async () => {
+    const warehouse = await DuckDbWarehouse.create(":memory:");
+    await warehouse.open();
+    const p = Pipeline.create();
+    const buffer = newSinkBuffer();
+    collectInto(
+      userSessions(p, readFixtureStream<RawMessage>("test/fixtures/events-small.jsonl"), {
+        gapMs: minutes(30),
+        allowedLatenessMs: hours(24),
+      }),
+      buffer,
+    );
+    const writer = new WarehouseWriter(warehouse, buffer);
+    const metrics = await new DirectRunner().run(p, {
+      onStep: () => {
+        if (writer.pendingRows() >= 2_000) writer.flush();
+      },
+    });
+    await writer.done();
+    expect(stepMetrics(metrics, "GoldSessions/Aggregate").droppedLate).toBe(0);
+
+    const key = (r: Record<string, unknown>) =>
+      `${r.tenant_id}|${r.user_id}|${r.session_start}|${r.session_end}|${r.event_count}`;
+    const reference = (await warehouse.query(REFERENCE_SESSIONS)).map(key).sort();
+    const gold = (
+      await warehouse.query("SELECT tenant_id, user_id, session_start, session_end, event_count FROM gold_sessions")
+    )
+      .map(key)
+      .sort();
+    expect(reference.length).toBeGreaterThan(50);
+    expect(gold).toEqual(reference);
+
+    const counts = await warehouse.counts();
+    expect(counts.bronze_messages).toBe(1480);
+    expect(counts.silver_events).toBe(1430);
+    const invalid = await warehouse.query("SELECT count(*) AS n FROM bronze_messages WHERE NOT valid");
+    expect(invalid[0]?.n).toBe(14);
+    const notFinal = await warehouse.query("SELECT count(*) AS n FROM gold_sessions WHERE NOT is_final");
+    expect(notFinal[0]?.n).toBe(0);
+    await warehouse.close();
+  });
+});
