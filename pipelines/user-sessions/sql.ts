@@ -5,7 +5,8 @@ import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
  * the rows as a table (timestamps as ISO strings).
  */
 async function main(args: string[]): Promise<void> {
-  const spec = args.find((a) => a.startsWith("--warehouse="))?.slice("--warehouse=".length) ?? "duckdb:./data/tidemark.duckdb";
+  const spec =
+    args.find((a) => a.startsWith("--warehouse="))?.slice("--warehouse=".length) ?? "duckdb:./data/tidemark.duckdb";
   const sql = args.filter((a) => !a.startsWith("--")).join(" ");
   if (!sql) throw new Error('usage: npm run sql -- "SELECT ..." [--warehouse=duckdb:PATH]');
   if (!spec.startsWith("duckdb:")) throw new Error(`--warehouse must be duckdb:PATH, got ${JSON.stringify(spec)}`);
