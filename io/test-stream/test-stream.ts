@@ -14,15 +14,25 @@ export interface TimestampedValue<T> {
 export class TestStream<T> implements Source<T> {
   readonly bounded = true;
   readonly drivesProcessingTime = true;
+  /**
+   * Versions share one append-only array (like a slice): appending to the newest version pushes in place, so
+   * building a stream of n events is O(n); appending to an older version copies its prefix first.
+   */
   private constructor(
     readonly name: string,
-    readonly events: readonly SourceEvent<T>[],
+    private readonly store: SourceEvent<T>[],
+    private readonly length: number,
     private readonly watermark: number,
     private readonly processingTime: number,
   ) {}
 
   static create<T>(name = "TestStream"): TestStream<T> {
-    return new TestStream<T>(name, [], Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY);
+    return new TestStream<T>(name, [], 0, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY);
+  }
+
+  /** The scripted events of this version, in order. */
+  get events(): readonly SourceEvent<T>[] {
+    return this.store.length === this.length ? this.store : this.store.slice(0, this.length);
   }
 
   /** One bundle of elements, each with its event time. */
@@ -32,7 +42,7 @@ export class TestStream<T> implements Source<T> {
       try {
         return instant(e.timestamp);
       } catch (err) {
-        throw new RangeError(`${this.name}: element ${i} of bundle ${this.events.length}: ${(err as Error).message}`);
+        throw new RangeError(`${this.name}: element ${i} of bundle ${this.length}: ${(err as Error).message}`);
       }
     });
     return this.with({ kind: "elements", values, timestamps });
@@ -42,7 +52,7 @@ export class TestStream<T> implements Source<T> {
     if (t < this.watermark) {
       throw new RangeError(`${this.name}: the watermark cannot go backwards (from ${this.watermark} to ${t})`);
     }
-    return new TestStream(this.name, [...this.events, { kind: "watermark", watermark: t }], t, this.processingTime);
+    return this.with({ kind: "watermark", watermark: t }, t, this.processingTime);
   }
 
   advanceWatermarkToInfinity(): TestStream<T> {
@@ -54,7 +64,7 @@ export class TestStream<T> implements Source<T> {
     if (t < this.processingTime) {
       throw new RangeError(`${this.name}: processing time cannot go backwards (from ${this.processingTime} to ${t})`);
     }
-    return new TestStream(this.name, [...this.events, { kind: "processingTime", time: t }], this.watermark, t);
+    return this.with({ kind: "processingTime", time: t }, this.watermark, t);
   }
 
   /** Moves processing time forward by `deltaMs` (from 0 if it was never set). */
@@ -65,13 +75,16 @@ export class TestStream<T> implements Source<T> {
 
   open() {
     let i = 0;
-    const events = this.events;
+    const store = this.store;
+    const length = this.length;
     return {
-      next: (): SourceEvent<T> | undefined => events[i++],
+      next: (): SourceEvent<T> | undefined => (i < length ? store[i++] : undefined),
     };
   }
 
-  private with(ev: SourceEvent<T>): TestStream<T> {
-    return new TestStream(this.name, [...this.events, ev], this.watermark, this.processingTime);
+  private with(ev: SourceEvent<T>, watermark = this.watermark, processingTime = this.processingTime): TestStream<T> {
+    const store = this.store.length === this.length ? this.store : this.store.slice(0, this.length);
+    store.push(ev);
+    return new TestStream(this.name, store, this.length + 1, watermark, processingTime);
   }
 }

@@ -52,4 +52,26 @@ describe("TestStream", () => {
       /^S: element 1 of bundle 1: not a valid timestamp: 2.5/,
     );
   });
+
+  it("keeps every version independent: extending an older version does not change the newer one", () => {
+    const base = TestStream.create<string>("S").addElements({ value: "a", timestamp: 1 });
+    const left = base.addElements({ value: "b", timestamp: 2 });
+    const right = base.advanceWatermarkTo(5);
+    const reader = left.open();
+    const leftMore = left.addElements({ value: "c", timestamp: 3 });
+    expect(events(base).map((e) => e.kind)).toEqual(["elements"]);
+    expect(events(left).map((e) => e.kind)).toEqual(["elements", "elements"]);
+    expect(events(right).map((e) => e.kind)).toEqual(["elements", "watermark"]);
+    expect(events(leftMore)).toHaveLength(3);
+    let n = 0;
+    while (reader.next() !== undefined) n++;
+    expect(n).toBe(2);
+    expect(left.events).toHaveLength(2);
+  });
+
+  it("builds a stream of 200,000 bundles one at a time", () => {
+    let s = TestStream.create<number>("S");
+    for (let i = 0; i < 200_000; i++) s = s.addElements({ value: i, timestamp: i });
+    expect(s.events).toHaveLength(200_000);
+  });
 });
