@@ -30,7 +30,7 @@
  *   --seed=N          stream seed (default 42)
  *   --reps=K          repetitions per implementation (default 5)
  *   --quick           smoke run: 100,000 events, 1 rep (memory case 1M vs 100k)
- *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory
+ *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate)
  *                     default: generator,sessions,memory
  *                     --only=hand means generator,hand,hand-memory (no engine needed)
  *                     --only=engine means engine,memory (still checked against the hand loop)
@@ -42,10 +42,11 @@
  */
 
 import { spawn } from "node:child_process";
-import { dirname, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runEngineSessionizer } from "./engine-sessionizer.ts";
 import { runHandSessionizer } from "./hand-sessionizer.ts";
+import { MEDALLION_RESULT_MARKER, type MedallionResult } from "./medallion-result.ts";
 import type { SessionizerResult } from "./session-checksum.ts";
 import { createGenerationStats, createSessionStream } from "./session-stream.ts";
 import type { SessionizerRunOptions } from "./session-stream.ts";
@@ -53,6 +54,8 @@ import type { SessionizerRunOptions } from "./session-stream.ts";
 const RESULT_MARKER = "@@tidemark-bench-result ";
 const RATIO_TARGET = 0.35;
 const MEMORY_RATIO_TARGET = 1.3;
+/** The whole medallion pipeline into DuckDB against the engine-only sessionization rate (issue 4). */
+const MEDALLION_RATIO_TARGET = 0.4;
 const WARMUP_FRACTION = 1;
 /** Warm-up runs before the timed one: the engine's larger code reaches its optimised tier after a few runs. */
 const WARMUP_RUNS = 3;
@@ -62,8 +65,16 @@ const KIB_PER_MB = 1024;
 
 /** `noop` loads the same modules and does nothing: the node + tsx RSS floor. */
 type ChildKind = "generator" | "hand" | "engine" | "noop";
-type CaseName = "generator" | "hand" | "engine" | "sessions" | "memory" | "hand-memory";
-const CASE_NAMES: readonly CaseName[] = ["generator", "hand", "engine", "sessions", "memory", "hand-memory"];
+type CaseName = "generator" | "hand" | "engine" | "sessions" | "memory" | "hand-memory" | "medallion";
+const CASE_NAMES: readonly CaseName[] = [
+  "generator",
+  "hand",
+  "engine",
+  "sessions",
+  "memory",
+  "hand-memory",
+  "medallion",
+];
 
 interface Flags {
   events: number;
@@ -196,6 +207,31 @@ function runChild(kind: ChildKind, flags: Flags, events: number, warmup: boolean
   });
 }
 
+/** One run of the whole medallion pipeline into a fresh DuckDB file (bench/medallion.ts), in its own process. */
+function runMedallionChild(events: number, seed: number): Promise<MedallionResult> {
+  progress(`medallion: generating about ${events} messages and running Bronze/Silver/Gold into DuckDB`);
+  const args = ["--import", "tsx", join(BENCH_DIR, "medallion.ts"), `--events=${events}`, `--seed=${seed}`];
+  return new Promise((resolvePromise, rejectPromise) => {
+    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+    let stdout = "";
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (data: string) => {
+      stdout += data;
+    });
+    child.on("error", rejectPromise);
+    child.on("close", (code, signal) => {
+      const line = stdout.split("\n").find((candidate) => candidate.startsWith(MEDALLION_RESULT_MARKER));
+      if (code !== 0 || line === undefined) {
+        rejectPromise(new Failure(`medallion child failed: exit ${code ?? signal}`));
+        return;
+      }
+      const result = JSON.parse(line.slice(MEDALLION_RESULT_MARKER.length)) as MedallionResult;
+      progress(`medallion: ${result.messages} messages in ${(result.elapsedMs / 1000).toFixed(1)} s`);
+      resolvePromise(result);
+    });
+  });
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
@@ -301,6 +337,7 @@ async function parentMain(flags: Flags): Promise<number> {
 
   const runHand = cases.has("hand") || cases.has("sessions") || cases.has("engine");
   const runEngine = cases.has("engine") || cases.has("sessions");
+  let engineOnlyEventsPerSec: number | undefined;
   if (runHand || runEngine) {
     const hand: ChildResult[] = [];
     const engine: ChildResult[] = [];
@@ -321,6 +358,7 @@ async function parentMain(flags: Flags): Promise<number> {
       const checksumMatch = checkAgainstHand(engineResult, handResult, events);
       failed ||= !checksumMatch;
       const engineEventsPerSec = median(engine.map(eventsPerSec));
+      engineOnlyEventsPerSec = engineEventsPerSec;
       // The ratio is the median of the ratios of runs made back to back (rep i of each side), so a slow spell of
       // the machine weighs on both sides of a ratio, not on one side of the medians.
       const ratio = median(engine.map((e, i) => eventsPerSec(e) / eventsPerSec(hand[i] as ChildResult)));
@@ -404,6 +442,29 @@ async function parentMain(flags: Flags): Promise<number> {
     });
   }
 
+  if (cases.has("medallion")) {
+    // The engine-only sessionization rate of this run is the baseline; measure it here if the sessions case did not.
+    if (engineOnlyEventsPerSec === undefined) {
+      engineOnlyEventsPerSec = eventsPerSec(await measure("engine", flags, events, true, "baseline for medallion"));
+    }
+    const medallion = await runMedallionChild(events, flags.seed);
+    const medallionEventsPerSec = medallion.messages / (medallion.elapsedMs / 1000);
+    const ratio = medallionEventsPerSec / engineOnlyEventsPerSec;
+    targetMissed ||= ratio < MEDALLION_RATIO_TARGET;
+    emit({
+      name: `medallion-duckdb-${label(medallion.messages)}`,
+      eventsPerSec: Math.round(medallionEventsPerSec),
+      baselineEventsPerSec: Math.round(engineOnlyEventsPerSec),
+      ratio: round(ratio, 3),
+      target: MEDALLION_RATIO_TARGET,
+      pass: ratio >= MEDALLION_RATIO_TARGET,
+      messages: medallion.messages,
+      rows: medallion.rows,
+      deadLettered: medallion.deadLettered,
+      peakRssMb: round(medallion.maxRssKiB / KIB_PER_MB, 1),
+    });
+  }
+
   if (failed) {
     process.stderr.write("[bench] FAILED: engine output differs from the hand loop\n");
     return 1;
@@ -451,7 +512,7 @@ function parseFlags(argv: readonly string[]): { flags: Flags; child?: ChildKind;
   const only = values.get("only");
   let cases: Set<CaseName>;
   if (only === undefined) {
-    cases = new Set<CaseName>(["generator", "sessions", "memory"]);
+    cases = new Set<CaseName>(["generator", "sessions", "memory", "medallion"]);
   } else {
     cases = new Set<CaseName>();
     for (const raw of only.split(",")) {

@@ -1,15 +1,12 @@
 import { parseArgs } from "node:util";
-import { Pipeline } from "../../core/pipeline.ts";
 import { hours, minutes, seconds } from "../../core/time/duration.ts";
 import { formatInstant } from "../../core/time/instant.ts";
 import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
 import { readFixtureStream } from "../../io/test-stream/jsonl.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
-import { DirectRunner } from "../../runners/direct/direct-runner.ts";
 import { stepMetrics } from "../../runners/direct/metrics.ts";
 import type { RawMessage } from "../../schemas/event.ts";
-import { collectInto, newSinkBuffer, userSessions } from "./pipeline.ts";
-import { WarehouseWriter } from "./warehouse-writer.ts";
+import { runMedallion } from "./run.ts";
 
 const HELP = `Usage: npm run pipeline -- [options]
 
@@ -84,38 +81,23 @@ async function main(): Promise<void> {
   const stream = readFixtureStream<RawMessage>(input);
   const warehouse = await openWarehouse(warehouseSpec);
   await warehouse.open();
-  const p = Pipeline.create();
-  const buffer = newSinkBuffer();
-  collectInto(userSessions(p, stream, opts), buffer);
-  const writer = new WarehouseWriter(warehouse, buffer);
-  const started = performance.now();
-  let lastFlush = started;
   const tty = process.stdout.isTTY === true;
-  const running = new DirectRunner().start(p, {
-    onStep: ({ index }) => {
-      // Write in batches: every 10,000 rows or every second of wall time (each flush is one transaction per table).
-      const now = performance.now();
-      if (writer.pendingRows() >= 10_000 || now - lastFlush > 1_000) {
-        writer.flush();
-        lastFlush = now;
-      }
-      if (tty && index % 20 === 0) {
-        const m = running.metrics();
-        const read = stepMetrics(m, "Read");
-        const agg = stepMetrics(m, "GoldSessions/Aggregate");
-        const rate = read.elementsOut / ((performance.now() - started) / 1000);
-        process.stdout.write(
-          `\r${read.elementsOut} messages, watermark ${formatInstant(read.outputWatermark)}, ` +
-            `${agg.windows ?? 0} sessions open, ${Math.round(rate)} msg/s   `,
-        );
-      }
-    },
+  const run = await runMedallion(stream, warehouse, opts, (running, index, started) => {
+    if (tty && index % 20 === 0) {
+      const m = running.metrics();
+      const read = stepMetrics(m, "Read");
+      const agg = stepMetrics(m, "GoldSessions/Aggregate");
+      const rate = read.elementsOut / ((performance.now() - started) / 1000);
+      process.stdout.write(
+        `\r${read.elementsOut} messages, watermark ${formatInstant(read.outputWatermark)}, ` +
+          `${agg.windows ?? 0} sessions open, ${Math.round(rate)} msg/s   `,
+      );
+    }
   });
-  const metrics = await running.waitUntilFinish();
-  await writer.done();
+  const { metrics, written } = run;
   if (tty) process.stdout.write("\n");
   const counts = await warehouse.counts();
-  const seconds_ = (performance.now() - started) / 1000;
+  const seconds_ = run.elapsedMs / 1000;
   const read = stepMetrics(metrics, "Read");
   const sessions = stepMetrics(metrics, "GoldSessions/Aggregate");
   const hourly = stepMetrics(metrics, "GoldHourly/Aggregate");
@@ -125,7 +107,7 @@ async function main(): Promise<void> {
       `rows: ${Object.entries(counts)
         .map(([t, n]) => `${t} ${n}`)
         .join(", ")}`,
-      `dead-lettered: ${writer.written.deadLetter}; sessions merged away: ${writer.written.sessionDeletes}`,
+      `dead-lettered: ${written.deadLetter}; sessions merged away: ${written.sessionDeletes}`,
       `too late for Gold (beyond allowed lateness, kept in Bronze and Silver): sessions ${sessions.droppedLate}, hourly ${hourly.droppedLate}`,
       "",
       "A few Gold sessions:",
