@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DuckDbWarehouse } from "../io/duckdb/duckdb-warehouse.ts";
-import { parseFixtureStream } from "../io/test-stream/jsonl.ts";
+import { parseFixtureLines } from "../io/test-stream/jsonl.ts";
 import { stepMetrics } from "../runners/direct/metrics.ts";
 import type { RawMessage } from "../schemas/event.ts";
 import { generateStream } from "../pipelines/user-sessions/generate.ts";
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   const events = arg("events", 1_000_000);
   const seed = arg("seed", 42);
   const users = Math.max(1, Math.round(events / MESSAGES_PER_USER));
-  const stream = parseFixtureStream<RawMessage>([...generateStream({ users, seed })].join("\n"), "bench");
+  const stream = parseFixtureLines<RawMessage>(generateStream({ users, seed }), "bench");
   const dir = mkdtempSync(join(tmpdir(), "tidemark-bench-"));
   try {
     const warehouse = await DuckDbWarehouse.create(join(dir, "bench.duckdb"));

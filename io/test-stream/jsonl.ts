@@ -12,10 +12,16 @@ import { TestStream } from "./test-stream.ts";
  * Blank lines and lines starting with '#' are skipped. A bad line is an error naming the file, line and problem.
  */
 export function parseFixtureStream<T = unknown>(text: string, file = "<fixture>"): TestStream<T> {
+  return parseFixtureLines<T>(text.split("\n"), file);
+}
+
+/** `parseFixtureStream` over lines given one at a time (a stream too large for one string). */
+export function parseFixtureLines<T = unknown>(lines: Iterable<string>, file = "<fixture>"): TestStream<T> {
   let stream = TestStream.create<T>(file);
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = (lines[i] as string).trim();
+  let i = -1;
+  for (const raw of lines) {
+    i++;
+    const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
     const where = `${file}:${i + 1}`;
     let ev: unknown;
