@@ -2,6 +2,9 @@
  * The conformance suite: every windowing/trigger transcript (`../shared/conformance/FORMAT.md`) of the shared examples
  * and of `test/conformance/cases/` runs on the direct runner, one test per case. The case files are read when this
  * module loads, so each case is its own test; a missing `cases/` folder just contributes no cases.
+ * The shared examples are read from `../shared/conformance/examples/` when the checkout sits beside it, and otherwise
+ * from the copy in `test/conformance/examples/` (a clean checkout elsewhere, as CI may make); a test keeps the copy
+ * equal to the shared folder whenever both are there.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,7 +19,9 @@ import {
   type TranscriptPane,
 } from "../../runners/direct/conformance.ts";
 
-const EXAMPLES_DIR = fileURLToPath(new URL("../../../shared/conformance/examples/", import.meta.url));
+const SHARED_EXAMPLES_DIR = fileURLToPath(new URL("../../../shared/conformance/examples/", import.meta.url));
+const COPIED_EXAMPLES_DIR = fileURLToPath(new URL("./examples/", import.meta.url));
+const EXAMPLES_DIR = existsSync(SHARED_EXAMPLES_DIR) ? SHARED_EXAMPLES_DIR : COPIED_EXAMPLES_DIR;
 const CASES_DIR = fileURLToPath(new URL("./cases/", import.meta.url));
 
 /** The `.json` files of a folder, sorted; none when the folder does not exist. */
@@ -45,6 +50,16 @@ describe("conformance transcripts on the direct runner", () => {
     expect(FILES.some(([file, cases]) => file.includes("examples/") && Array.isArray(cases) && cases.length > 0)).toBe(
       true,
     );
+  });
+
+  it.skipIf(!existsSync(SHARED_EXAMPLES_DIR))("keeps test/conformance/examples/ equal to the shared examples", () => {
+    const names = (dir: string) => jsonFiles(dir).map((f) => f.slice(dir.length));
+    expect(names(COPIED_EXAMPLES_DIR)).toEqual(names(SHARED_EXAMPLES_DIR));
+    for (const name of names(SHARED_EXAMPLES_DIR)) {
+      expect(readFileSync(join(COPIED_EXAMPLES_DIR, name), "utf8")).toBe(
+        readFileSync(join(SHARED_EXAMPLES_DIR, name), "utf8"),
+      );
+    }
   });
 
   describe.each(FILES)("%s", (_file, cases) => {
