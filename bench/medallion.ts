@@ -14,7 +14,7 @@ import { stepMetrics } from "../runners/direct/metrics.ts";
 import type { RawMessage } from "../schemas/event.ts";
 import { generateStream } from "../pipelines/user-sessions/generate.ts";
 import { runMedallion } from "../pipelines/user-sessions/run.ts";
-import { MEDALLION_RESULT_MARKER, type MedallionResult } from "./medallion-result.ts";
+import { type MedallionResult, RESULT_MARKER } from "./child-result.ts";
 
 /** Messages per generated user, on average (3 to 10 sessions of a few to a few dozen events). */
 const MESSAGES_PER_USER = 53;
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       deadLettered: run.written.deadLetter,
       maxRssKiB: process.resourceUsage().maxRSS,
     };
-    process.stdout.write(MEDALLION_RESULT_MARKER + JSON.stringify(result) + "\n");
+    process.stdout.write(RESULT_MARKER + JSON.stringify(result) + "\n");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -46,12 +46,11 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runEngineSessionizer } from "./engine-sessionizer.ts";
 import { runHandSessionizer } from "./hand-sessionizer.ts";
-import { MEDALLION_RESULT_MARKER, type MedallionResult } from "./medallion-result.ts";
+import { type MedallionResult, RESULT_MARKER } from "./child-result.ts";
 import type { SessionizerResult } from "./session-checksum.ts";
 import { createGenerationStats, createSessionStream } from "./session-stream.ts";
 import type { SessionizerRunOptions } from "./session-stream.ts";
 
-const RESULT_MARKER = "@@tidemark-bench-result ";
 const RATIO_TARGET = 0.35;
 const MEMORY_RATIO_TARGET = 1.3;
 /** The whole medallion pipeline into DuckDB against the engine-only sessionization rate (issue 4). */
@@ -184,6 +183,11 @@ function runChild(kind: ChildKind, flags: Flags, events: number, warmup: boolean
     `--chunk-size=${flags.chunkSize}`,
     `--warmup-events=${warmup ? Math.max(1, Math.round(events * WARMUP_FRACTION)) : 0}`,
   ];
+  return spawnChild<ChildResult>(args, `${kind} child (${events} events)`);
+}
+
+/** Runs `node ARGS` in the repository and resolves with the result line it prints (see child-result.ts). */
+function spawnChild<T>(args: readonly string[], what: string): Promise<T> {
   return new Promise((resolvePromise, rejectPromise) => {
     const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
     let stdout = "";
@@ -194,42 +198,26 @@ function runChild(kind: ChildKind, flags: Flags, events: number, warmup: boolean
     child.on("error", rejectPromise);
     child.on("close", (code, signal) => {
       if (code !== 0) {
-        rejectPromise(new Failure(`${kind} child (${events} events) failed: exit ${code ?? signal}`));
+        rejectPromise(new Failure(`${what} failed: exit ${code ?? signal}`));
         return;
       }
       const line = stdout.split("\n").find((candidate) => candidate.startsWith(RESULT_MARKER));
       if (line === undefined) {
-        rejectPromise(new Failure(`${kind} child (${events} events) printed no result`));
+        rejectPromise(new Failure(`${what} printed no result`));
         return;
       }
-      resolvePromise(JSON.parse(line.slice(RESULT_MARKER.length)) as ChildResult);
+      resolvePromise(JSON.parse(line.slice(RESULT_MARKER.length)) as T);
     });
   });
 }
 
 /** One run of the whole medallion pipeline into a fresh DuckDB file (bench/medallion.ts), in its own process. */
-function runMedallionChild(events: number, seed: number): Promise<MedallionResult> {
+async function runMedallionChild(events: number, seed: number): Promise<MedallionResult> {
   progress(`medallion: generating about ${events} messages and running Bronze/Silver/Gold into DuckDB`);
   const args = ["--import", "tsx", join(BENCH_DIR, "medallion.ts"), `--events=${events}`, `--seed=${seed}`];
-  return new Promise((resolvePromise, rejectPromise) => {
-    const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "inherit"] });
-    let stdout = "";
-    child.stdout.setEncoding("utf8");
-    child.stdout.on("data", (data: string) => {
-      stdout += data;
-    });
-    child.on("error", rejectPromise);
-    child.on("close", (code, signal) => {
-      const line = stdout.split("\n").find((candidate) => candidate.startsWith(MEDALLION_RESULT_MARKER));
-      if (code !== 0 || line === undefined) {
-        rejectPromise(new Failure(`medallion child failed: exit ${code ?? signal}`));
-        return;
-      }
-      const result = JSON.parse(line.slice(MEDALLION_RESULT_MARKER.length)) as MedallionResult;
-      progress(`medallion: ${result.messages} messages in ${(result.elapsedMs / 1000).toFixed(1)} s`);
-      resolvePromise(result);
-    });
-  });
+  const result = await spawnChild<MedallionResult>(args, "medallion child");
+  progress(`medallion: ${result.messages} messages in ${(result.elapsedMs / 1000).toFixed(1)} s`);
+  return result;
 }
 
 function median(values: readonly number[]): number {

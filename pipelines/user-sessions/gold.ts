@@ -43,6 +43,19 @@ export function sessionId(tenant: string, user: string, startMs: number): string
 }
 
 /**
+ * The panes of both Gold tables: early panes every `earlyFiringMs` of processing time while a window runs, the
+ * on-time pane at the watermark, a late pane per late event within the allowed lateness; accumulating, so each pane
+ * is the window's whole aggregate and replaces the previous row.
+ */
+function goldWindowing(opts: GoldOptions) {
+  return {
+    trigger: afterWatermark({ early: afterProcessingTime(opts.earlyFiringMs ?? seconds(5)), late: afterCount(1) }),
+    allowedLatenessMs: opts.allowedLatenessMs ?? hours(24),
+    accumulation: "accumulating",
+  } as const;
+}
+
+/**
  * Gold sessions: per tenant and user, session windows on event time (gap, allowed lateness, early firings,
  * accumulating panes), aggregated, then turned into upserts and deletes: a later pane replaces its session's row,
  * and when sessions merge, the rows of the sessions merged away are deleted. When a session expires its row is
@@ -53,21 +66,12 @@ export function goldSessions(
   name = "GoldSessions",
 ): PTransform<PCollection<UserEvent>, PCollection<SessionWrite>> {
   const gapMs = opts.gapMs ?? minutes(30);
-  const latenessMs = opts.allowedLatenessMs ?? hours(24);
-  const earlyMs = opts.earlyFiringMs ?? seconds(5);
   return {
     name,
     expand: (events) =>
       events
         .apply(map((e: UserEvent) => [`${e.tenant_id}${KEY_SEP}${e.user_id}`, e] as KV<string, UserEvent>, "KeyByUser"))
-        .apply(
-          window<KV<string, UserEvent>>(sessions(gapMs), {
-            trigger: afterWatermark({ early: afterProcessingTime(earlyMs), late: afterCount(1) }),
-            allowedLatenessMs: latenessMs,
-            accumulation: "accumulating",
-          }),
-          "Sessions",
-        )
+        .apply(window<KV<string, UserEvent>>(sessions(gapMs), goldWindowing(opts)), "Sessions")
         .apply(combinePerKey<string, UserEvent, SessionAggregate, SessionAggregate>(sessionAggregateFn), "Aggregate")
         .apply(
           parDo<KV<string, SessionAggregate>, KV<string, GoldSessionRow>>(
@@ -82,7 +86,7 @@ export function goldSessions(
           ),
         )
         .apply(window<KV<string, GoldSessionRow>>(globalWindows()), "AllTime")
-        .apply(sessionWriter(latenessMs), "Writes"),
+        .apply(sessionWriter(goldWindowing(opts).allowedLatenessMs), "Writes"),
   };
 }
 
@@ -178,21 +182,12 @@ export function goldHourly(
   opts: GoldOptions = {},
   name = "GoldHourly",
 ): PTransform<PCollection<UserEvent>, PCollection<GoldHourlyRow>> {
-  const latenessMs = opts.allowedLatenessMs ?? hours(24);
-  const earlyMs = opts.earlyFiringMs ?? seconds(5);
   return {
     name,
     expand: (events) =>
       events
         .apply(map((e: UserEvent) => [e.tenant_id, e] as KV<string, UserEvent>, "KeyByTenant"))
-        .apply(
-          window<KV<string, UserEvent>>(fixed(hours(1)), {
-            trigger: afterWatermark({ early: afterProcessingTime(earlyMs), late: afterCount(1) }),
-            allowedLatenessMs: latenessMs,
-            accumulation: "accumulating",
-          }),
-          "Hourly",
-        )
+        .apply(window<KV<string, UserEvent>>(fixed(hours(1)), goldWindowing(opts)), "Hourly")
         .apply(combinePerKey<string, UserEvent, HourlyAggregate, HourlyAggregate>(hourlyAggregateFn), "Aggregate")
         .apply(
           parDo<KV<string, HourlyAggregate>, GoldHourlyRow>(

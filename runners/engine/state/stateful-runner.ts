@@ -25,6 +25,9 @@ type AnyStatefulDoFn = StatefulDoFn<unknown, unknown, unknown, Record<string, St
 class Slot {
   readonly cells = new Map<string, Cell>();
   readonly timers = new Map<string, TimerRecord>();
+  /** The `state` and `timers` records handed to the DoFn, built on the slot's first call and reused after. */
+  stateView: Record<string, Cell> | undefined = undefined;
+  timerView: Record<string, Timer | { get(id: string): Timer }> | undefined = undefined;
   alive = true;
   constructor(
     readonly key: unknown,
@@ -138,7 +141,7 @@ export class StatefulRunner {
       for (;;) {
         const e = this.nextSorted();
         const t = this.nextValid(this.eventTimers);
-        const g = this.nextExpiry();
+        const g = StatefulRunner.peekLive(this.expiries);
         if (!(e < watermark) && !(t < watermark) && !(g < watermark)) break;
         // In time order; at equal times buffered elements go first, then timers, then expiry.
         if (e <= t && e <= g) {
@@ -181,17 +184,9 @@ export class StatefulRunner {
   earliestHold(): number {
     const buffered = this.sorted.peekItem();
     const b = buffered === undefined ? Number.POSITIVE_INFINITY : buffered.timestamp;
-    return Math.min(this.nextValid(this.holds, true), b, this.earliestLiveWindowEnd());
+    return Math.min(this.nextValid(this.holds, true), b, StatefulRunner.peekLive(this.slotEnds));
   }
 
-  private earliestLiveWindowEnd(): number {
-    for (;;) {
-      const t = this.slotEnds.peekTime();
-      if (t === Number.POSITIVE_INFINITY) return t;
-      if ((this.slotEnds.peekItem() as Slot).alive) return t;
-      this.slotEnds.pop();
-    }
-  }
 
   /** Rebuilds the timer heaps from the live timers when stale entries (moved or cleared timers) outnumber them. */
   private compactIfStale(): void {
@@ -256,12 +251,13 @@ export class StatefulRunner {
     }
   }
 
-  private nextExpiry(): number {
+  /** The earliest time in a slot heap whose slot is still alive (dropping dead slots' entries on the way). */
+  private static peekLive(heap: TimeHeap<Slot>): number {
     for (;;) {
-      const t = this.expiries.peekTime();
+      const t = heap.peekTime();
       if (t === Number.POSITIVE_INFINITY) return t;
-      if ((this.expiries.peekItem() as Slot).alive) return t;
-      this.expiries.pop();
+      if ((heap.peekItem() as Slot).alive) return t;
+      heap.pop();
     }
   }
 
@@ -310,6 +306,7 @@ export class StatefulRunner {
   }
 
   private cells(slot: Slot): Record<string, Cell> {
+    if (slot.stateView !== undefined) return slot.stateView;
     const specs = this.fn.state ?? {};
     const out: Record<string, Cell> = {};
     for (const name of Object.keys(specs)) {
@@ -320,10 +317,12 @@ export class StatefulRunner {
       }
       out[name] = c;
     }
+    slot.stateView = out;
     return out;
   }
 
   private timerCells(slot: Slot): Record<string, Timer | { get(id: string): Timer }> {
+    if (slot.timerView !== undefined) return slot.timerView;
     const specs = this.fn.timers ?? {};
     const out: Record<string, Timer | { get(id: string): Timer }> = {};
     for (const [name, spec] of Object.entries(specs)) {
@@ -331,6 +330,7 @@ export class StatefulRunner {
         ? { get: (id: string) => this.timer(slot, name, id, spec.domain) }
         : this.timer(slot, name, "", spec.domain);
     }
+    slot.timerView = out;
     return out;
   }
 

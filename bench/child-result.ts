@@ -1,0 +1,11 @@
+/** A benchmark child prints its result as one JSON line after this marker; the parent reads that line. */
+export const RESULT_MARKER = "@@tidemark-bench-result ";
+
+/** What bench/medallion.ts reports to bench/run.ts. */
+export interface MedallionResult {
+  messages: number;
+  elapsedMs: number;
+  rows: Record<string, number>;
+  deadLettered: number;
+  maxRssKiB: number;
+}
