@@ -30,7 +30,7 @@
  *   --seed=N          stream seed (default 42)
  *   --reps=K          repetitions per implementation (default 5)
  *   --quick           smoke run: 100,000 events, 1 rep (memory case 1M vs 100k)
- *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate)
+ *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded)
  *                     default: generator,sessions,memory
  *                     --only=hand means generator,hand,hand-memory (no engine needed)
  *                     --only=engine means engine,memory (still checked against the hand loop)
@@ -212,9 +212,13 @@ function spawnChild<T>(args: readonly string[], what: string): Promise<T> {
 }
 
 /** One run of the whole medallion pipeline into a fresh DuckDB file (bench/medallion.ts), in its own process. */
-async function runMedallionChild(events: number, seed: number): Promise<MedallionResult> {
-  progress(`medallion: generating about ${events} messages and running Bronze/Silver/Gold into DuckDB`);
+async function runMedallionChild(events: number, seed: number, discard = false): Promise<MedallionResult> {
+  progress(
+    `medallion: generating about ${events} messages and running Bronze/Silver/Gold ` +
+      (discard ? "with every write discarded (pipeline only)" : "into DuckDB"),
+  );
   const args = ["--import", "tsx", join(BENCH_DIR, "medallion.ts"), `--events=${events}`, `--seed=${seed}`];
+  if (discard) args.push("--warehouse=none");
   const result = await spawnChild<MedallionResult>(args, "medallion child");
   progress(`medallion: ${result.messages} messages in ${(result.elapsedMs / 1000).toFixed(1)} s`);
   return result;
@@ -435,6 +439,8 @@ async function parentMain(flags: Flags): Promise<number> {
     if (engineOnlyEventsPerSec === undefined) {
       engineOnlyEventsPerSec = eventsPerSec(await measure("engine", flags, events, true, "baseline for medallion"));
     }
+    const pipelineOnly = await runMedallionChild(events, flags.seed, true);
+    const pipelineOnlyEventsPerSec = pipelineOnly.messages / (pipelineOnly.elapsedMs / 1000);
     const medallion = await runMedallionChild(events, flags.seed);
     const medallionEventsPerSec = medallion.messages / (medallion.elapsedMs / 1000);
     const ratio = medallionEventsPerSec / engineOnlyEventsPerSec;
@@ -446,6 +452,10 @@ async function parentMain(flags: Flags): Promise<number> {
       ratio: round(ratio, 3),
       target: MEDALLION_RATIO_TARGET,
       pass: ratio >= MEDALLION_RATIO_TARGET,
+      // The same pipeline with its writes discarded, and the share of that rate kept with DuckDB writing.
+      pipelineOnlyEventsPerSec: Math.round(pipelineOnlyEventsPerSec),
+      warehouseKeeps: round(medallionEventsPerSec / pipelineOnlyEventsPerSec, 3),
+      pipelineOnlyPeakRssMb: round(pipelineOnly.maxRssKiB / KIB_PER_MB, 1),
       messages: medallion.messages,
       rows: medallion.rows,
       deadLettered: medallion.deadLettered,

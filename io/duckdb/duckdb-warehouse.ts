@@ -3,7 +3,9 @@ import { basename, dirname, join, resolve, sep } from "node:path";
 import {
   BIGINT,
   BOOLEAN,
+  type DuckDBAppender,
   type DuckDBConnection,
+  DuckDBDataChunk,
   DuckDBInstance,
   DuckDBTimestampTZValue,
   type DuckDBType,
@@ -57,9 +59,10 @@ const READ_ONLY: ReadonlySet<StatementType> = new Set([StatementType.SELECT, Sta
 /**
  * The medallion tables in an embedded DuckDB file (or `:memory:`).
  *
- * Writes go through an appender into a per-table TEMP staging table (no constraints), then one
- * `INSERT ... SELECT ... ON CONFLICT` merges the batch into the real table, all in one transaction per call:
- * a call is atomic, and a batch costs one statement instead of one per row.
+ * Writes go through an appender into a per-table TEMP staging table (no constraints), a column-major data chunk of
+ * up to 2,048 rows at a time, then one `INSERT ... SELECT ... ON CONFLICT` merges the batch into the real table, all
+ * in one transaction per call: a call is atomic, and a batch costs one statement instead of one per row. The
+ * appenders stay open between calls (creating one costs more than a small batch).
  *
  * Values: times are epoch ms in the rows and TIMESTAMPTZ in DuckDB (bound as exact microseconds, so ms are kept
  * exactly); JSON columns hold `JSON.stringify` of the object; STRING_ARRAY columns are `VARCHAR[]`. The session
@@ -72,6 +75,8 @@ export class DuckDbWarehouse implements Warehouse {
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | null = null;
+  /** The open appender of each staging table, by table name. */
+  private readonly appenders = new Map<string, DuckDBAppender>();
 
   private constructor(
     /** The path as given, for messages. */
@@ -149,7 +154,7 @@ export class DuckDbWarehouse implements Warehouse {
           const sql = `DELETE FROM ${ident(GOLD_SESSIONS.name)} WHERE session_id IN (SELECT unnest($1))`;
           await con.run(sql, [listValue([...deletes])], [LIST(VARCHAR)]);
         }
-        await mergeBatch(con, GOLD_SESSIONS, upserts, "update");
+        await this.mergeBatch(con, GOLD_SESSIONS, upserts, "update");
       }),
     );
   }
@@ -206,6 +211,8 @@ export class DuckDbWarehouse implements Warehouse {
 
   private release(): void {
     this.closed = true;
+    for (const appender of this.appenders.values()) appender.closeSync();
+    this.appenders.clear();
     this.con.closeSync();
     this.instance.closeSync();
     if (this.lockKey !== null) openInThisProcess.delete(this.lockKey);
@@ -213,7 +220,34 @@ export class DuckDbWarehouse implements Warehouse {
 
   private write(table: TableSchema, rows: readonly object[], conflict: Conflict): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
-    return this.exclusive((con) => inTransaction(con, () => mergeBatch(con, table, rows, conflict)));
+    return this.exclusive((con) => inTransaction(con, () => this.mergeBatch(con, table, rows, conflict)));
+  }
+
+  /** Stages `rows` and merges them into `table`; the caller owns the transaction. */
+  private async mergeBatch(con: DuckDBConnection, table: TableSchema, rows: readonly object[], conflict: Conflict) {
+    if (rows.length === 0) return;
+    const unique = dedupeByKey(table, rows, conflict);
+    let appender = this.appenders.get(table.name);
+    if (appender === undefined) {
+      appender = await con.createAppender(stageTable(table), "main", "temp");
+      this.appenders.set(table.name, appender);
+    }
+    try {
+      appendRows(appender, table, unique);
+      appender.flushSync();
+    } catch (e) {
+      // A failed append leaves the appender unusable: start afresh next time. What it staged is rolled back with the
+      // caller's transaction.
+      this.appenders.delete(table.name);
+      try {
+        appender.closeSync();
+      } catch {
+        // The appender's own error is the one to report.
+      }
+      throw e;
+    }
+    await con.run(mergeSql(table, conflict));
+    await con.run(`DELETE FROM ${stageName(table)}`);
   }
 
   /** Runs `op` after every earlier call has finished (whether it succeeded or not). */
@@ -231,24 +265,23 @@ export class DuckDbWarehouse implements Warehouse {
 /** What to do with a row whose key is already in the table. */
 type Conflict = "ignore" | "update";
 
-/** Stages `rows` and merges them into `table`; the caller owns the transaction. */
-async function mergeBatch(con: DuckDBConnection, table: TableSchema, rows: readonly object[], conflict: Conflict) {
-  if (rows.length === 0) return;
-  const values = dedupeByKey(table, rows, conflict).map((row) => toDuckRow(table, row));
-  const appender = await con.createAppender(stageTable(table), "main", "temp");
-  try {
-    for (const row of values) {
-      row.forEach((value, i) => {
-        if (value === null) appender.appendNull();
-        else appender.appendValue(value, PARAM_TYPES[table.columns[i]!.type]);
-      });
-      appender.endRow();
-    }
-  } finally {
-    appender.closeSync();
+/** Rows in one appender data chunk (DuckDB's vector size). */
+const CHUNK_ROWS = 2048;
+
+/** Appends `rows` to a staging table's appender, column by column, in data chunks of CHUNK_ROWS rows. */
+function appendRows(appender: DuckDBAppender, table: TableSchema, rows: readonly object[]): void {
+  const types = table.columns.map((c) => PARAM_TYPES[c.type]);
+  for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
+    const n = Math.min(CHUNK_ROWS, rows.length - offset);
+    const chunk = DuckDBDataChunk.create(types, n);
+    const values: DuckDBValue[] = new Array(n);
+    table.columns.forEach((column, c) => {
+      for (let i = 0; i < n; i++)
+        values[i] = toDuckValue(table, column, field(rows[offset + i] as object, column.name));
+      chunk.setColumnValues(c, values);
+    });
+    appender.appendDataChunk(chunk);
   }
-  await con.run(mergeSql(table, conflict));
-  await con.run(`DELETE FROM ${stageName(table)}`);
 }
 
 /**
@@ -270,18 +303,14 @@ function mergeSql(table: TableSchema, conflict: Conflict): string {
  * One row per key: the first for "ignore" (as if inserted one by one), the last for "update".
  * DuckDB does not do this itself: an `ON CONFLICT DO UPDATE` batch with a repeated key silently keeps the first.
  */
-function dedupeByKey(table: TableSchema, rows: readonly object[], conflict: Conflict): object[] {
-  const byKey = new Map<string, object>();
+function dedupeByKey(table: TableSchema, rows: readonly object[], conflict: Conflict): readonly object[] {
+  const byKey = new Map<unknown, object>();
+  const single = table.key.length === 1 ? table.key[0] : undefined;
   for (const row of rows) {
-    const key = JSON.stringify(table.key.map((k) => field(row, k)));
+    const key = single !== undefined ? field(row, single) : JSON.stringify(table.key.map((k) => field(row, k)));
     if (conflict === "update" || !byKey.has(key)) byKey.set(key, row);
   }
   return [...byKey.values()];
-}
-
-/** The row's values in column order, converted for DuckDB. */
-function toDuckRow(table: TableSchema, row: object): DuckDBValue[] {
-  return table.columns.map((column) => toDuckValue(table, column, field(row, column.name)));
 }
 
 /**
@@ -303,9 +332,9 @@ function convertValue(type: ColumnType, value: unknown): DuckDBValue | undefined
     case "STRING":
       return typeof value === "string" ? value : undefined;
     case "INT64":
-      return (typeof value === "number" && Number.isSafeInteger(value)) || typeof value === "bigint"
-        ? value
-        : undefined;
+      // Data chunks take BIGINT values as bigint.
+      if (typeof value === "bigint") return value;
+      return typeof value === "number" && Number.isSafeInteger(value) ? BigInt(value) : undefined;
     case "FLOAT64":
       return typeof value === "number" ? value : undefined;
     case "BOOL":

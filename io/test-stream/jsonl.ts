@@ -1,6 +1,7 @@
-import { readFileSync } from "node:fs";
-import type { SourceEvent } from "../../core/source.ts";
-import { MAX_TIMESTAMP } from "../../core/time/instant.ts";
+import { closeSync, openSync, readFileSync, readSync } from "node:fs";
+import { StringDecoder } from "node:string_decoder";
+import type { Source, SourceEvent, SourceReader } from "../../core/source.ts";
+import { instant, MAX_TIMESTAMP } from "../../core/time/instant.ts";
 import { TestStream } from "./test-stream.ts";
 
 /**
@@ -18,12 +19,118 @@ export function parseFixtureStream<T = unknown>(text: string, file = "<fixture>"
 /** `parseFixtureStream` over lines given one at a time (a stream too large for one string). */
 export function parseFixtureLines<T = unknown>(lines: Iterable<string>, file = "<fixture>"): TestStream<T> {
   let stream = TestStream.create<T>(file);
-  let i = -1;
+  const parser = new FixtureLineParser<T>(file);
+  let i = 0;
   for (const raw of lines) {
-    i++;
+    const ev = parser.parse(raw, ++i);
+    if (ev === undefined) continue;
+    switch (ev.kind) {
+      case "elements":
+        stream = stream.addElements(...ev.values.map((value, j) => ({ value, timestamp: ev.timestamps[j] as number })));
+        break;
+      case "watermark":
+        stream = stream.advanceWatermarkTo(ev.watermark);
+        break;
+      case "processingTime":
+        stream = stream.advanceProcessingTimeTo(ev.time);
+        break;
+    }
+  }
+  return stream;
+}
+
+/**
+ * Reads a fixture stream file into memory. For a file too large for that, `fixtureFileSource` reads it lazily.
+ * A missing file is an error naming it.
+ */
+export function readFixtureStream<T = unknown>(path: string): TestStream<T> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new Error(`cannot read fixture stream ${path}: ${(e as Error).message}`);
+  }
+  return parseFixtureStream<T>(text, path);
+}
+
+/**
+ * A fixture stream read lazily: each line is parsed when the runner asks for the next event, so a stream of any
+ * length runs in bounded memory (the lines themselves come from `lines`, called once per run). Like a TestStream it
+ * drives processing time, and a bad line is an error naming `name`, the line and the problem, raised when reached.
+ */
+export function fixtureLinesSource<T = unknown>(name: string, lines: () => Iterable<string>): Source<T> {
+  return {
+    name,
+    bounded: true,
+    drivesProcessingTime: true,
+    open(): SourceReader<T> {
+      const parser = new FixtureLineParser<T>(name);
+      const it = lines()[Symbol.iterator]();
+      let i = 0;
+      return {
+        next(): SourceEvent<T> | undefined {
+          for (;;) {
+            const line = it.next();
+            if (line.done) return undefined;
+            const ev = parser.parse(line.value, ++i);
+            if (ev !== undefined) return ev;
+          }
+        },
+        close() {
+          it.return?.();
+        },
+      };
+    },
+  };
+}
+
+/** `fixtureLinesSource` over a file, read a megabyte at a time. A missing file is an error naming it, at once. */
+export function fixtureFileSource<T = unknown>(path: string): Source<T> {
+  try {
+    closeSync(openSync(path, "r"));
+  } catch (e) {
+    throw new Error(`cannot read fixture stream ${path}: ${(e as Error).message}`);
+  }
+  return fixtureLinesSource<T>(path, () => fileLines(path));
+}
+
+/** The lines of a UTF-8 file, read in chunks. */
+function* fileLines(path: string): Generator<string> {
+  const fd = openSync(path, "r");
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    const decoder = new StringDecoder("utf8");
+    let rest = "";
+    for (;;) {
+      const n = readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      const text = rest + decoder.write(buffer.subarray(0, n));
+      const lines = text.split("\n");
+      rest = lines.pop() as string;
+      yield* lines;
+    }
+    rest += decoder.end();
+    if (rest !== "") yield rest;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Parses fixture lines one at a time, checking what the TestStream builder checks (timestamps in range, watermark
+ * and processing time never going back), with errors naming the file and line.
+ */
+class FixtureLineParser<T> {
+  private watermark = Number.NEGATIVE_INFINITY;
+  private processingTime = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly file: string) {}
+
+  /** The event of a line, or undefined for a blank or comment line. */
+  parse(raw: string, lineNo: number): SourceEvent<T> | undefined {
     const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const where = `${file}:${i + 1}`;
+    if (line === "" || line.startsWith("#")) return undefined;
+    const where = `${this.file}:${lineNo}`;
     let ev: unknown;
     try {
       ev = JSON.parse(line);
@@ -33,44 +140,51 @@ export function parseFixtureLines<T = unknown>(lines: Iterable<string>, file = "
     if (typeof ev !== "object" || ev === null || Array.isArray(ev)) {
       throw new Error(`${where}: expected an object with "input", "watermark" or "processingTime"`);
     }
-    const o = ev as Record<string, unknown>;
     try {
-      if ("input" in o) {
-        if (!Array.isArray(o.input)) throw new Error(`"input" must be an array of {value, timestamp}`);
-        stream = stream.addElements(
-          ...o.input.map((e: unknown, j: number) => {
-            const el = e as { value?: unknown; timestamp?: unknown };
-            if (typeof el !== "object" || el === null || !("value" in el))
-              throw new Error(`input[${j}] has no "value"`);
-            if (typeof el.timestamp !== "number") throw new Error(`input[${j}] has no numeric "timestamp"`);
-            return { value: el.value as T, timestamp: el.timestamp };
-          }),
-        );
-      } else if ("watermark" in o) {
-        const w = o.watermark;
-        if (w !== "inf" && typeof w !== "number") throw new Error(`"watermark" must be epoch ms or "inf"`);
-        stream = stream.advanceWatermarkTo(w === "inf" ? MAX_TIMESTAMP : (w as number));
-      } else if ("processingTime" in o) {
-        if (typeof o.processingTime !== "number") throw new Error(`"processingTime" must be epoch ms`);
-        stream = stream.advanceProcessingTimeTo(o.processingTime);
-      } else {
-        throw new Error(`expected "input", "watermark" or "processingTime", got keys ${Object.keys(o).join(", ")}`);
-      }
+      return this.event(ev as Record<string, unknown>);
     } catch (e) {
       throw new Error(`${where}: ${(e as Error).message}`);
     }
   }
-  return stream;
-}
 
-export function readFixtureStream<T = unknown>(path: string): TestStream<T> {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new Error(`cannot read fixture stream ${path}: ${(e as Error).message}`);
+  private event(o: Record<string, unknown>): SourceEvent<T> {
+    if ("input" in o) {
+      if (!Array.isArray(o.input)) throw new Error(`"input" must be an array of {value, timestamp}`);
+      const values: T[] = new Array(o.input.length);
+      const timestamps: number[] = new Array(o.input.length);
+      o.input.forEach((e: unknown, j: number) => {
+        const el = e as { value?: unknown; timestamp?: unknown };
+        if (typeof el !== "object" || el === null || !("value" in el)) throw new Error(`input[${j}] has no "value"`);
+        if (typeof el.timestamp !== "number") throw new Error(`input[${j}] has no numeric "timestamp"`);
+        values[j] = el.value as T;
+        try {
+          timestamps[j] = instant(el.timestamp);
+        } catch (err) {
+          throw new RangeError(`input[${j}]: ${(err as Error).message}`);
+        }
+      });
+      return { kind: "elements", values, timestamps };
+    }
+    if ("watermark" in o) {
+      const w = o.watermark;
+      if (w !== "inf" && typeof w !== "number") throw new Error(`"watermark" must be epoch ms or "inf"`);
+      const t = w === "inf" ? MAX_TIMESTAMP : (w as number);
+      if (t < this.watermark)
+        throw new RangeError(`the watermark cannot go backwards (from ${this.watermark} to ${t})`);
+      this.watermark = t;
+      return { kind: "watermark", watermark: t };
+    }
+    if ("processingTime" in o) {
+      const t = o.processingTime;
+      if (typeof t !== "number") throw new Error(`"processingTime" must be epoch ms`);
+      if (t < this.processingTime) {
+        throw new RangeError(`processing time cannot go backwards (from ${this.processingTime} to ${t})`);
+      }
+      this.processingTime = t;
+      return { kind: "processingTime", time: t };
+    }
+    throw new Error(`expected "input", "watermark" or "processingTime", got keys ${Object.keys(o).join(", ")}`);
   }
-  return parseFixtureStream<T>(text, path);
 }
 
 /** Writes a stream in the fixture format (the inverse of `parseFixtureStream`). */

@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { hours, minutes, seconds } from "../../core/time/duration.ts";
 import { formatInstant } from "../../core/time/instant.ts";
 import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
-import { readFixtureStream } from "../../io/test-stream/jsonl.ts";
+import { fixtureFileSource } from "../../io/test-stream/jsonl.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import { stepMetrics } from "../../runners/direct/metrics.ts";
 import type { RawMessage } from "../../schemas/event.ts";
@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     dedupHorizonMs: hours(positive(values, "dedup-hours", 24)),
   };
 
-  const stream = readFixtureStream<RawMessage>(input);
+  const stream = fixtureFileSource<RawMessage>(input);
   const warehouse = await openWarehouse(warehouseSpec);
   await warehouse.open();
   const tty = process.stdout.isTTY === true;

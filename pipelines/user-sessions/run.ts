@@ -1,5 +1,5 @@
 import { Pipeline } from "../../core/pipeline.ts";
-import type { TestStream } from "../../io/test-stream/test-stream.ts";
+import type { Source } from "../../core/source.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import { DirectRunner, type RunningPipeline } from "../../runners/direct/direct-runner.ts";
 import type { RawMessage } from "../../schemas/event.ts";
@@ -7,8 +7,15 @@ import { collectInto, newSinkBuffer, type UserSessionsOptions, userSessions } fr
 import { WarehouseWriter } from "./warehouse-writer.ts";
 
 /** Rows buffered before a write, and the longest a row waits (wall time) before it is written. */
-export const FLUSH_ROWS = 10_000;
+export const FLUSH_ROWS = 50_000;
 export const FLUSH_INTERVAL_MS = 1_000;
+/**
+ * Batches written at once: one being written while the pipeline fills the next. When the warehouse falls further
+ * behind, the pipeline waits (backpressure), so memory stays bounded whatever the stream's length.
+ */
+export const MAX_BATCHES_IN_FLIGHT = 1;
+/** While a batch is being written, the runner yields to the event loop at least this often (wall time). */
+const YIELD_INTERVAL_MS = 2;
 
 export interface MedallionRun {
   readonly metrics: Awaited<ReturnType<RunningPipeline["waitUntilFinish"]>>;
@@ -19,14 +26,16 @@ export interface MedallionRun {
 
 /**
  * Runs the medallion pipeline over a stream on the direct runner and writes its outputs into an open warehouse, in
- * batches (every FLUSH_ROWS rows or FLUSH_INTERVAL_MS of wall time, each batch one transaction per table).
+ * batches (every `flushRows` rows or FLUSH_INTERVAL_MS of wall time, each batch one transaction per table), with
+ * at most MAX_BATCHES_IN_FLIGHT batches queued before the runner waits for the warehouse.
  * `onStep` sees the running pipeline after each runner step (for a progress line).
  */
 export async function runMedallion(
-  stream: TestStream<RawMessage>,
+  stream: Source<RawMessage>,
   warehouse: Warehouse,
   options: UserSessionsOptions,
   onStep?: (running: RunningPipeline, index: number, startedMs: number) => void,
+  flushRows = FLUSH_ROWS,
 ): Promise<MedallionRun> {
   const p = Pipeline.create();
   const buffer = newSinkBuffer();
@@ -34,14 +43,23 @@ export async function runMedallion(
   const writer = new WarehouseWriter(warehouse, buffer);
   const started = performance.now();
   let lastFlush = started;
+  let lastYield = started;
   const running: RunningPipeline = new DirectRunner().start(p, {
     onStep: ({ index }) => {
       const now = performance.now();
-      if (writer.pendingRows() >= FLUSH_ROWS || now - lastFlush > FLUSH_INTERVAL_MS) {
+      onStep?.(running, index, started);
+      if (writer.pendingRows() >= flushRows || now - lastFlush > FLUSH_INTERVAL_MS) {
         writer.flush();
         lastFlush = now;
+        if (writer.inFlight() > MAX_BATCHES_IN_FLIGHT) return writer.waitUntilAtMost(MAX_BATCHES_IN_FLIGHT);
       }
-      onStep?.(running, index, started);
+      // The warehouse works on its own threads, but each of its statements completes through this thread's event
+      // loop: give it a turn now and then, or a batch would wait until the pipeline blocks on it.
+      if (writer.inFlight() > 0 && now - lastYield > YIELD_INTERVAL_MS) {
+        lastYield = now;
+        return new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      return undefined;
     },
   });
   const metrics = await running.waitUntilFinish();

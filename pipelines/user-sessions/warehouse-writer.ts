@@ -9,6 +9,8 @@ import type { SinkBuffer } from "./pipeline.ts";
  */
 export class WarehouseWriter {
   private chain: Promise<void> = Promise.resolve();
+  /** The write of each queued batch, oldest first, until it settles. */
+  private readonly queued: Promise<void>[] = [];
   private failure: unknown;
   readonly written = { bronze: 0, silver: 0, deadLetter: 0, sessionUpserts: 0, sessionDeletes: 0, hourly: 0 };
 
@@ -35,7 +37,7 @@ export class WarehouseWriter {
     const { upserts, deletes } = foldSessions(sessions);
     const hours = foldHourly(hourly);
     this.written.deadLetter += deadLetter.length;
-    this.chain = this.chain.then(async () => {
+    const batch = this.chain.then(async () => {
       if (this.failure) return;
       try {
         if (bronze.length) await this.warehouse.appendBronze(bronze);
@@ -48,9 +50,26 @@ export class WarehouseWriter {
         this.written.sessionDeletes += deletes.length;
         this.written.hourly += hours.length;
       } catch (e) {
-        this.failure = e;
+        this.failure ??= e;
       }
     });
+    this.chain = batch;
+    this.queued.push(batch);
+    void batch.then(() => this.queued.splice(this.queued.indexOf(batch), 1));
+  }
+
+  /** Batches queued and not yet written. */
+  inFlight(): number {
+    return this.queued.length;
+  }
+
+  /**
+   * Resolves when at most `n` batches are still queued, rejecting with the first write failure (the caller's
+   * backpressure: it stops producing while the warehouse catches up).
+   */
+  async waitUntilAtMost(n: number): Promise<void> {
+    while (this.queued.length > n) await this.queued[0];
+    if (this.failure) throw this.failure;
   }
 
   /** Waits for every queued write; rethrows the first failure. */

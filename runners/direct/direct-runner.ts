@@ -23,8 +23,12 @@ import { ViewStore } from "./view-store.ts";
 export interface RunOptions {
   /** Processing time. Default: a virtual clock when every source is bounded or drives processing time, else the wall clock. */
   readonly clock?: Clock;
-  /** Called after each source event has been fully processed (elements, watermarks and timers settled). */
-  readonly onStep?: (step: { readonly index: number; readonly event: SourceEvent<unknown>["kind"] | "end" }) => void;
+  /**
+   * Called after each source event has been fully processed (elements, watermarks and timers settled). When it
+   * returns a promise, the runner reads nothing more until it settles: that is how a sink applies backpressure (a
+   * rejection ends the run with that error).
+   */
+  readonly onStep?: (step: { readonly index: number; readonly event: SourceEvent<unknown>["kind"] | "end" }) => unknown;
 }
 
 /** A run in progress: its metrics can be read at any time. */
@@ -103,7 +107,8 @@ class Execution {
         this.sourceEvents++;
         this.handle(s, ev);
         this.settle();
-        this.options.onStep?.({ index: this.sourceEvents - 1, event: ev?.kind ?? "end" });
+        const pause = this.options.onStep?.({ index: this.sourceEvents - 1, event: ev?.kind ?? "end" });
+        if (pause instanceof Promise) await pause;
       }
       this.checkFinished();
       return this.metrics();

@@ -3,7 +3,7 @@ import { NO_FIRING, type PaneInfo } from "../../../core/pane.ts";
 import type { OnTimerContext, StatefulDoFn, StateSpec, TimeDomain, Timer, TimerSpec } from "../../../core/state.ts";
 import { END_OF_GLOBAL_WINDOW, formatInstant } from "../../../core/time/instant.ts";
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
-import { type BoundedWindow, IntervalWindow } from "../../../core/windows/window.ts";
+import { type BoundedWindow, GlobalWindow, IntervalWindow } from "../../../core/windows/window.ts";
 import { TimeHeap } from "../timers/time-heap.ts";
 import { type Cell, newCell } from "./state-cells.ts";
 
@@ -23,16 +23,19 @@ type AnyStatefulDoFn = StatefulDoFn<unknown, unknown, unknown, Record<string, St
  * (`onWindowExpiration` runs first).
  */
 class Slot {
-  readonly cells = new Map<string, Cell>();
-  readonly timers = new Map<string, TimerRecord>();
-  /** The `state` and `timers` records handed to the DoFn, built on the slot's first call and reused after. */
+  /**
+   * The `state` and `timers` records handed to the DoFn, built on the slot's first call and reused after. The state
+   * record is also where the slot's cells live (a slot is kept lean: a de-duplication step holds millions of them).
+   */
   stateView: Record<string, Cell> | undefined = undefined;
-  timerView: Record<string, Timer | { get(id: string): Timer }> | undefined = undefined;
+  timerView: Record<string, TimerHandle | TimerFamilyHandle> | undefined = undefined;
+  /** Timer records by name and id, made when a timer is first set. */
+  timers: Map<string, TimerRecord> | undefined = undefined;
   alive = true;
   constructor(
     readonly key: unknown,
-    readonly gk: string | number | boolean,
-    readonly windowKey: string,
+    /** The slot's key in the runner's map of global-window slots (the grouping key) or of windowed slots. */
+    readonly mapKey: string | number | boolean,
     readonly window: BoundedWindow,
     readonly gcTime: number,
   ) {}
@@ -76,7 +79,9 @@ export class StatefulRunner {
   outputWatermark = Number.NEGATIVE_INFINITY;
   processingTime = Number.NEGATIVE_INFINITY;
   readonly counters = { elements: 0, droppedExpired: 0, timersFired: 0, outputs: 0 };
-  private readonly slots = new Map<string | number | boolean, Map<string, Slot>>();
+  /** Slots in the global window by grouping key, and in other windows by window and grouping key. */
+  private readonly globalSlots = new Map<string | number | boolean, Slot>();
+  private readonly windowSlots = new Map<string | number | boolean, Slot>();
   private readonly eventTimers = new TimeHeap<HeapEntry>();
   private readonly procTimers = new TimeHeap<HeapEntry>();
   private readonly holds = new TimeHeap<HeapEntry>();
@@ -172,9 +177,7 @@ export class StatefulRunner {
 
   /** Key-and-window slots alive (for metrics and memory checks). */
   slotCount(): number {
-    let n = 0;
-    for (const m of this.slots.values()) n += m.size;
-    return n;
+    return this.globalSlots.size + this.windowSlots.size;
   }
 
   /**
@@ -187,7 +190,6 @@ export class StatefulRunner {
     return Math.min(this.nextValid(this.holds, true), b, StatefulRunner.peekLive(this.slotEnds));
   }
 
-
   /** Rebuilds the timer heaps from the live timers when stale entries (moved or cleared timers) outnumber them. */
   private compactIfStale(): void {
     const size = this.eventTimers.size + this.procTimers.size;
@@ -196,8 +198,9 @@ export class StatefulRunner {
     this.procTimers.clear();
     this.holds.clear();
     let live = 0;
-    for (const perKey of this.slots.values()) {
-      for (const slot of perKey.values()) {
+    for (const slots of [this.globalSlots, this.windowSlots]) {
+      for (const slot of slots.values()) {
+        if (slot.timers === undefined) continue;
         for (const r of slot.timers.values()) {
           if (!r.active) continue;
           const entry = { rec: r, gen: r.gen };
@@ -223,16 +226,16 @@ export class StatefulRunner {
 
   private slotFor(key: unknown, w: BoundedWindow, gcTime: number): Slot {
     const gk = groupingKey(key);
-    let perKey = this.slots.get(gk);
-    if (perKey === undefined) {
-      perKey = new Map();
-      this.slots.set(gk, perKey);
-    }
-    const wk = w instanceof IntervalWindow ? `${w.start}:${w.end}` : w.toString();
-    let slot = perKey.get(wk);
+    const global = w === GlobalWindow.INSTANCE;
+    const slots = global ? this.globalSlots : this.windowSlots;
+    // The window first: a grouping key is a string, number or boolean, and its type is kept in the map key.
+    const mapKey = global
+      ? gk
+      : `${w instanceof IntervalWindow ? `${w.start}:${w.end}` : w.toString()}\u0001${typeof gk}\u0001${gk}`;
+    let slot = slots.get(mapKey);
     if (slot === undefined) {
-      slot = new Slot(key, gk, wk, w, gcTime);
-      perKey.set(wk, slot);
+      slot = new Slot(key, mapKey, w, gcTime);
+      slots.set(mapKey, slot);
       this.expiries.push(gcTime, slot);
       this.slotEnds.push(w.maxTimestamp, slot);
     }
@@ -281,17 +284,18 @@ export class StatefulRunner {
       this.fn.onWindowExpiration(this.timerContext(slot, slot.window.maxTimestamp, slot.gcTime, "", "event") as never);
     }
     slot.alive = false;
-    for (const c of slot.cells.values()) c.clear();
-    slot.cells.clear();
-    for (const r of slot.timers.values()) {
-      if (r.active) this.liveTimers--;
-      r.active = false;
-      r.gen++;
+    if (slot.stateView !== undefined) for (const c of Object.values(slot.stateView)) c.clear();
+    slot.stateView = undefined;
+    if (slot.timers !== undefined) {
+      for (const r of slot.timers.values()) {
+        if (r.active) this.liveTimers--;
+        r.active = false;
+        r.gen++;
+      }
     }
-    slot.timers.clear();
-    const perKey = this.slots.get(slot.gk);
-    perKey?.delete(slot.windowKey);
-    if (perKey?.size === 0) this.slots.delete(slot.gk);
+    slot.timers = undefined;
+    slot.timerView = undefined;
+    (slot.window === GlobalWindow.INSTANCE ? this.globalSlots : this.windowSlots).delete(slot.mapKey);
   }
 
   private emit(slot: Slot, value: unknown, timestamp: number, pane: PaneInfo, tag?: string): void {
@@ -309,100 +313,83 @@ export class StatefulRunner {
     if (slot.stateView !== undefined) return slot.stateView;
     const specs = this.fn.state ?? {};
     const out: Record<string, Cell> = {};
-    for (const name of Object.keys(specs)) {
-      let c = slot.cells.get(name);
-      if (c === undefined) {
-        c = newCell(specs[name] as StateSpec);
-        slot.cells.set(name, c);
-      }
-      out[name] = c;
-    }
+    for (const name of Object.keys(specs)) out[name] = newCell(specs[name] as StateSpec);
     slot.stateView = out;
     return out;
   }
 
-  private timerCells(slot: Slot): Record<string, Timer | { get(id: string): Timer }> {
+  private timerCells(slot: Slot): Record<string, TimerHandle | TimerFamilyHandle> {
     if (slot.timerView !== undefined) return slot.timerView;
     const specs = this.fn.timers ?? {};
-    const out: Record<string, Timer | { get(id: string): Timer }> = {};
+    const out: Record<string, TimerHandle | TimerFamilyHandle> = {};
     for (const [name, spec] of Object.entries(specs)) {
       out[name] = spec.family
-        ? { get: (id: string) => this.timer(slot, name, id, spec.domain) }
-        : this.timer(slot, name, "", spec.domain);
+        ? new TimerFamilyHandle(this, slot, name, spec.domain)
+        : new TimerHandle(this, slot, name, "", spec.domain);
     }
     slot.timerView = out;
     return out;
   }
 
-  private timer(slot: Slot, name: string, id: string, domain: TimeDomain): Timer {
-    const recKey = `${name}\u0000${id}`;
-    const self = this;
-    const record = (): TimerRecord => {
-      let r = slot.timers.get(recKey);
-      if (r === undefined) {
-        r = new TimerRecord(slot, name, id, domain);
-        slot.timers.set(recKey, r);
-      }
-      return r;
-    };
-    return {
-      set(time, opts) {
-        if (!Number.isInteger(time)) throw new RangeError(`timer "${name}": time ${time} is not a whole number of ms`);
-        if (domain === "event" && time > slot.gcTime) {
-          throw new RangeError(
-            `timer "${name}" set for ${formatInstant(time)}, after the expiry of window ${slot.window.toString()} ` +
-              `(${formatInstant(slot.gcTime)}); set it earlier or allow more lateness`,
-          );
-        }
-        const hold = opts?.outputTimestamp ?? (domain === "event" ? time : self.currentTs);
-        // Beam's checks: the output timestamp is not after the window's expiry, and one given explicitly is not before
-        // the current element's (or firing timer's) timestamp by more than the allowed skew.
-        if (hold > slot.gcTime) {
-          throw new RangeError(
-            `timer "${name}": output timestamp ${formatInstant(hold)} is after the expiry of window ` +
-              `${slot.window.toString()} (${formatInstant(slot.gcTime)})`,
-          );
-        }
-        if (opts?.outputTimestamp !== undefined && hold < self.currentTs - self.skewMs) {
-          throw new RangeError(
-            `timer "${name}": output timestamp ${formatInstant(hold)} is before ${formatInstant(self.currentTs)} by more ` +
-              `than the allowed skew of ${self.skewMs} ms`,
-          );
-        }
-        const r = record();
-        if (!r.active) self.liveTimers++;
-        r.gen++;
-        r.active = true;
-        r.time = time;
-        r.holdTs = hold;
-        const entry = { rec: r, gen: r.gen };
-        (domain === "event" ? self.eventTimers : self.procTimers).push(time, entry);
-        self.holds.push(hold, entry);
-        self.compactIfStale();
-      },
-      setRelative(opts) {
-        let t = (domain === "processing" ? self.processingTime : self.currentTs) + (opts.offsetMs ?? 0);
-        const align = opts.alignToMs;
-        if (align !== undefined) {
-          if (!(align > 0)) throw new RangeError(`timer "${name}": alignment must be a positive period, got ${align}`);
-          const rem = ((t % align) + align) % align;
-          if (rem !== 0) t += align - rem;
-        }
-        this.set(t, opts.outputTimestamp === undefined ? undefined : { outputTimestamp: opts.outputTimestamp });
-      },
-      clear() {
-        const r = slot.timers.get(recKey);
-        if (r?.active) {
-          r.active = false;
-          r.gen++;
-          self.liveTimers--;
-        }
-      },
-      time() {
-        const r = slot.timers.get(recKey);
-        return r?.active ? r.time : undefined;
-      },
-    };
+  /** Sets the timer `name`/`id` of `slot` (Beam's checks first: see TimerHandle.set). */
+  setTimer(slot: Slot, name: string, id: string, domain: TimeDomain, time: number, outputTimestamp?: number): void {
+    if (!Number.isInteger(time)) throw new RangeError(`timer "${name}": time ${time} is not a whole number of ms`);
+    if (domain === "event" && time > slot.gcTime) {
+      throw new RangeError(
+        `timer "${name}" set for ${formatInstant(time)}, after the expiry of window ${slot.window.toString()} ` +
+          `(${formatInstant(slot.gcTime)}); set it earlier or allow more lateness`,
+      );
+    }
+    const hold = outputTimestamp ?? (domain === "event" ? time : this.currentTs);
+    // Beam's checks: the output timestamp is not after the window's expiry, and one given explicitly is not before
+    // the current element's (or firing timer's) timestamp by more than the allowed skew.
+    if (hold > slot.gcTime) {
+      throw new RangeError(
+        `timer "${name}": output timestamp ${formatInstant(hold)} is after the expiry of window ` +
+          `${slot.window.toString()} (${formatInstant(slot.gcTime)})`,
+      );
+    }
+    if (outputTimestamp !== undefined && hold < this.currentTs - this.skewMs) {
+      throw new RangeError(
+        `timer "${name}": output timestamp ${formatInstant(hold)} is before ${formatInstant(this.currentTs)} by more ` +
+          `than the allowed skew of ${this.skewMs} ms`,
+      );
+    }
+    slot.timers ??= new Map();
+    const recKey = id === "" ? name : `${name}\u0000${id}`;
+    let r = slot.timers.get(recKey);
+    if (r === undefined) {
+      r = new TimerRecord(slot, name, id, domain);
+      slot.timers.set(recKey, r);
+    }
+    if (!r.active) this.liveTimers++;
+    r.gen++;
+    r.active = true;
+    r.time = time;
+    r.holdTs = hold;
+    const entry = { rec: r, gen: r.gen };
+    (domain === "event" ? this.eventTimers : this.procTimers).push(time, entry);
+    this.holds.push(hold, entry);
+    this.compactIfStale();
+  }
+
+  /** The time the clock of `domain` reads now, for relative timers: processing time, or the current element's. */
+  relativeBase(domain: TimeDomain): number {
+    return domain === "processing" ? this.processingTime : this.currentTs;
+  }
+
+  clearTimer(slot: Slot, name: string, id: string): void {
+    const r = slot.timers?.get(id === "" ? name : `${name}\u0000${id}`);
+    if (r?.active) {
+      r.active = false;
+      r.gen++;
+      this.liveTimers--;
+    }
+  }
+
+  timerTime(slot: Slot, name: string, id: string): number | undefined {
+    const r = slot.timers?.get(id === "" ? name : `${name}\u0000${id}`);
+    return r?.active ? r.time : undefined;
   }
 
   private context(slot: Slot, timestamp: number, pane: PaneInfo) {
@@ -452,5 +439,48 @@ export class StatefulRunner {
       },
     };
     return ctx;
+  }
+}
+
+/** A timer of one slot, as the DoFn sees it (one small object per slot and timer, methods on the prototype). */
+class TimerHandle implements Timer {
+  constructor(
+    private readonly runner: StatefulRunner,
+    private readonly slot: Slot,
+    private readonly name: string,
+    private readonly id: string,
+    private readonly domain: TimeDomain,
+  ) {}
+  set(time: number, opts?: { outputTimestamp?: number }): void {
+    this.runner.setTimer(this.slot, this.name, this.id, this.domain, time, opts?.outputTimestamp);
+  }
+  setRelative(opts: { offsetMs?: number; alignToMs?: number; outputTimestamp?: number }): void {
+    let t = this.runner.relativeBase(this.domain) + (opts.offsetMs ?? 0);
+    const align = opts.alignToMs;
+    if (align !== undefined) {
+      if (!(align > 0)) throw new RangeError(`timer "${this.name}": alignment must be a positive period, got ${align}`);
+      const rem = ((t % align) + align) % align;
+      if (rem !== 0) t += align - rem;
+    }
+    this.set(t, opts.outputTimestamp === undefined ? undefined : { outputTimestamp: opts.outputTimestamp });
+  }
+  clear(): void {
+    this.runner.clearTimer(this.slot, this.name, this.id);
+  }
+  time(): number | undefined {
+    return this.runner.timerTime(this.slot, this.name, this.id);
+  }
+}
+
+/** A timer family of one slot: a timer per id. */
+class TimerFamilyHandle {
+  constructor(
+    private readonly runner: StatefulRunner,
+    private readonly slot: Slot,
+    private readonly name: string,
+    private readonly domain: TimeDomain,
+  ) {}
+  get(id: string): Timer {
+    return new TimerHandle(this.runner, this.slot, this.name, id, this.domain);
   }
 }

@@ -218,6 +218,20 @@ describe("DuckDbWarehouse: Bronze and Silver appends", () => {
     const bad = { ...silver("e1"), lateness_ms: "late" } as unknown as SilverRow;
     await expect(w.appendSilver([silver("e0"), bad])).rejects.toThrow("silver_events.lateness_ms: expected INT64");
     expect(await w.counts()).toMatchObject({ silver_events: 0 });
+    // A failure after the first data chunk was staged: a later batch is not polluted by the staged rows.
+    const many = Array.from({ length: 2100 }, (_, i) => silver(`x${i}`));
+    await expect(w.appendSilver([...many, bad])).rejects.toThrow("silver_events.lateness_ms: expected INT64");
+    await w.appendSilver([silver("e2")]);
+    expect((await w.query("SELECT event_id FROM silver_events")).map((r) => r.event_id)).toEqual(["e2"]);
+  });
+
+  it("writes batches larger than one data chunk (2,048 rows) and many batches through one appender", async () => {
+    const w = await warehouse();
+    const ids = Array.from({ length: 5000 }, (_, i) => `e${i}`);
+    await w.appendSilver(ids.slice(0, 4500).map((id) => silver(id)));
+    await w.appendSilver(ids.slice(4000).map((id) => silver(id)));
+    const [row] = await w.query("SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM silver_events");
+    expect(row).toEqual({ n: 5000, d: 5000 });
   });
 });
 

@@ -99,6 +99,39 @@ describe("DirectRunner with TestStream", () => {
     });
   });
 
+  it("an onStep that returns a promise pauses reading until it settles; a rejection ends the run with its error", async () => {
+    const stream = TestStream.create<number>()
+      .addElements({ value: 1, timestamp: 1 })
+      .addElements({ value: 2, timestamp: 2 })
+      .addElements({ value: 3, timestamp: 3 });
+    const p = Pipeline.create();
+    const seen: number[] = [];
+    p.apply(read(stream)).apply(
+      parDo<number, never>({
+        process(v) {
+          seen.push(v);
+        },
+      }),
+    );
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const running = new DirectRunner().start(p, { onStep: ({ index }) => (index === 0 ? gate : undefined) });
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual([1]);
+    release();
+    await running.waitUntilFinish();
+    expect(seen).toEqual([1, 2, 3]);
+
+    const p2 = Pipeline.create();
+    p2.apply(read(stream));
+    const failing = new DirectRunner().start(p2, {
+      onStep: ({ index }) => (index === 1 ? Promise.reject(new Error("sink is down")) : undefined),
+    });
+    await expect(failing.waitUntilFinish()).rejects.toThrow("sink is down");
+  });
+
   it("early panes on processing time, with the virtual clock", async () => {
     const stream = TestStream.create<Score>()
       .advanceProcessingTimeTo(1_000)
