@@ -12,7 +12,22 @@ export type SourceEvent<T> =
 export interface SourceReader<T> {
   /** The next event, or undefined when the source is exhausted (its watermark then goes to +infinity). */
   next(): SourceEvent<T> | undefined | Promise<SourceEvent<T> | undefined>;
+  /**
+   * A mark covering every element this reader has given so far and no earlier mark covered (Beam's
+   * `UnboundedReader.getCheckpointMark`). The runner takes marks between events, when everything read has been
+   * processed, and finalizes a mark once the effects of what it covers are durable (written by the sinks, or in a
+   * checkpoint): a message queue acknowledges the messages then. Sources that need no acknowledgement omit it.
+   */
+  checkpointMark?(): CheckpointMark;
   close?(): void | Promise<void>;
+}
+
+/** What a source must do once the elements a mark covers are durably processed (Beam's `CheckpointMark`). */
+export interface CheckpointMark {
+  /** Elements the mark covers. */
+  readonly size: number;
+  /** Acknowledges the covered elements. Called at most once. */
+  finalize(): Promise<void>;
 }
 
 /** A source of elements. A bounded source ends; an unbounded one may run forever. */

@@ -1,6 +1,6 @@
 import { NO_FIRING } from "../../core/pane.ts";
 import type { Pipeline } from "../../core/pipeline.ts";
-import type { SourceEvent } from "../../core/source.ts";
+import type { CheckpointMark, SourceEvent } from "../../core/source.ts";
 import { formatInstant, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import { GLOBAL_WINDOWS } from "../../core/windows/window-fn.ts";
 import { DoFnRunner } from "../fn/do-fn-runner.ts";
@@ -34,6 +34,11 @@ export interface RunOptions {
 /** A run in progress: its metrics can be read at any time. */
 export interface RunningPipeline {
   metrics(): MetricsSnapshot;
+  /**
+   * The checkpoint marks of every source that gives them, covering all it has given so far (see
+   * `SourceReader.checkpointMark`). Take them between steps (in `onStep`), when everything read has been processed.
+   */
+  checkpointMarks(): CheckpointMark[];
   /** Resolves with the final metrics when all input is processed; rejects with the first step error. */
   waitUntilFinish(): Promise<MetricsSnapshot>;
 }
@@ -61,12 +66,17 @@ export class DirectRunner {
       failed.catch(() => {});
       return {
         metrics: () => ({ steps: [], processingTime: Number.NEGATIVE_INFINITY, sourceEvents: 0 }),
+        checkpointMarks: () => [],
         waitUntilFinish: () => failed,
       };
     }
     const done = exec.run();
     done.catch(() => {});
-    return { metrics: () => exec.metrics(), waitUntilFinish: () => done };
+    return {
+      metrics: () => exec.metrics(),
+      checkpointMarks: () => exec.checkpointMarks(),
+      waitUntilFinish: () => done,
+    };
   }
 }
 
@@ -163,6 +173,9 @@ class Execution {
       }
       case "watermark":
         if (ev.watermark > s.watermark) s.watermark = Math.min(ev.watermark, MAX_TIMESTAMP);
+        // On the wall clock a source's watermark events are also its heartbeat: processing-time timers fire on time
+        // while it waits for data.
+        if (!(this.clock instanceof VirtualClock)) this.syncProcessingTime();
         return;
       case "processingTime": {
         const c = this.clock;
@@ -241,6 +254,15 @@ class Execution {
         (s) => `  ${s.step} (${s.kind}): in ${formatInstant(s.inputWatermark)} out ${formatInstant(s.outputWatermark)}`,
       )
       .join("\n");
+  }
+
+  checkpointMarks(): CheckpointMark[] {
+    const marks: CheckpointMark[] = [];
+    for (const s of this.plan.sources) {
+      const mark = s.reader?.checkpointMark?.();
+      if (mark !== undefined) marks.push(mark);
+    }
+    return marks;
   }
 
   metrics(): MetricsSnapshot {

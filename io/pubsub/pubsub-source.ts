@@ -1,0 +1,317 @@
+import { Duration, type Message, type PubSub, type Subscription } from "@google-cloud/pubsub";
+import type { CheckpointMark, Source, SourceEvent, SourceReader } from "../../core/source.ts";
+import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
+import { WatermarkEstimator } from "./watermark-estimator.ts";
+
+/** A Pub/Sub message as the pipeline sees it (Bronze stores every field). */
+export interface PubsubMessage {
+  readonly messageId: string;
+  /** Epoch ms. */
+  readonly publishTime: number;
+  readonly attributes: Readonly<Record<string, string>>;
+  /** The payload as text (UTF-8; bytes that are not UTF-8 become U+FFFD). */
+  readonly data: string;
+  readonly orderingKey?: string;
+}
+
+/** Options of {@link pubsubSource}, as Beam's PubsubIO.Read has them, plus flow control and the watermark. */
+export interface PubsubReadOptions {
+  readonly pubsub: PubSub;
+  /** A subscription name or `projects/P/subscriptions/S`. Exactly one of subscription and topic. */
+  readonly subscription?: string;
+  /** A topic: the source reads through a temporary subscription, created at start and deleted at close. */
+  readonly topic?: string;
+  /**
+   * The attribute holding each message's event time (epoch ms digits, or RFC 3339); by default the publish time.
+   * A message whose attribute is missing or unreadable keeps its publish time and is counted (`badTimestamps`).
+   */
+  readonly timestampAttribute?: string;
+  /**
+   * The attribute whose value identifies a message across re-publications: a later message with an id seen in the
+   * last `dedupWindowMs` is dropped (and acknowledged). By default the message id, which drops re-deliveries.
+   */
+  readonly idAttribute?: string;
+  /** How long ids are remembered. Default 10 minutes (as Dataflow's PubsubIO). */
+  readonly dedupWindowMs?: number;
+  /** When false, attributes are not passed on (an empty record). Default true. */
+  readonly withAttributes?: boolean;
+  /** Flow control: messages received and not yet acknowledged. Default 10,000. */
+  readonly maxOutstandingMessages?: number;
+  /** Flow control: bytes received and not yet acknowledged. Default 100 MiB. */
+  readonly maxOutstandingBytes?: number;
+  /** Leases of held messages are extended up to this long. Default 60 minutes. */
+  readonly maxLeaseExtensionMs?: number;
+  /** Watermark: see WatermarkEstimator. Default 10 s out of order, idle after 30 s. */
+  readonly maxOutOfOrdernessMs?: number;
+  readonly idleMs?: number;
+  /** Most messages per bundle. Default 1,000. */
+  readonly maxBundleSize?: number;
+  /** How long a read waits for a message before reporting the watermark instead (a heartbeat). Default 200 ms. */
+  readonly heartbeatMs?: number;
+  /**
+   * Drain: when aborted, the source stops pulling, gives the messages it already holds and ends (the pipeline then
+   * fires every window's final pane, as a Dataflow drain does).
+   */
+  readonly signal?: AbortSignal;
+  /** Wall clock, for tests. Default Date.now. */
+  readonly now?: () => number;
+}
+
+/** What a Pub/Sub reader has done, for metrics and the progress line. */
+export interface PubsubSourceStats {
+  received: number;
+  duplicatesDropped: number;
+  badTimestamps: number;
+  acked: number;
+  /** Received and not yet acknowledged. */
+  outstanding: number;
+  watermark: number;
+}
+
+/**
+ * An unbounded source reading a Pub/Sub subscription by streaming pull. Messages are acknowledged only when the
+ * runner finalizes a checkpoint mark covering them (after their effects are durable); until then the client extends
+ * their leases, and flow control stops delivery at `maxOutstandingMessages`/`maxOutstandingBytes`, so a backlog of
+ * millions is read at the pipeline's pace. A subscription that does not exist is an error naming it, at the first
+ * read.
+ */
+export function pubsubSource(
+  options: PubsubReadOptions,
+  name = "PubsubRead",
+): Source<PubsubMessage> & {
+  /** The stats of the reader opened last. */
+  stats(): PubsubSourceStats;
+} {
+  if ((options.subscription === undefined) === (options.topic === undefined)) {
+    throw new Error("pubsubSource: give exactly one of subscription and topic");
+  }
+  let last: PubsubReader | undefined;
+  return {
+    name,
+    bounded: false,
+    open(): SourceReader<PubsubMessage> {
+      last = new PubsubReader(options);
+      return last;
+    },
+    stats: () =>
+      last?.stats ?? {
+        received: 0,
+        duplicatesDropped: 0,
+        badTimestamps: 0,
+        acked: 0,
+        outstanding: 0,
+        watermark: Number.NEGATIVE_INFINITY,
+      },
+  };
+}
+
+class PubsubReader implements SourceReader<PubsubMessage> {
+  readonly stats: PubsubSourceStats = {
+    received: 0,
+    duplicatesDropped: 0,
+    badTimestamps: 0,
+    acked: 0,
+    outstanding: 0,
+    watermark: Number.NEGATIVE_INFINITY,
+  };
+  private readonly now: () => number;
+  private readonly estimator: WatermarkEstimator;
+  private readonly queue: Message[] = [];
+  /** Messages given to the runner (or dropped as duplicates) and not yet covered by a checkpoint mark. */
+  private unmarked: Message[] = [];
+  private readonly seen = new Map<string, number>();
+  private subscription: Subscription | undefined;
+  private temporary = false;
+  private started: Promise<void> | undefined;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+  private reportedWatermark = Number.NEGATIVE_INFINITY;
+  private draining = false;
+
+  constructor(private readonly options: PubsubReadOptions) {
+    this.now = options.now ?? Date.now;
+    this.estimator = new WatermarkEstimator(
+      { maxOutOfOrdernessMs: options.maxOutOfOrdernessMs ?? 10_000, idleMs: options.idleMs ?? 30_000 },
+      this.now(),
+    );
+  }
+
+  async next(): Promise<SourceEvent<PubsubMessage> | undefined> {
+    this.started ??= this.start();
+    await this.started;
+    for (;;) {
+      if (this.failure) throw this.failure;
+      if (!this.draining && this.options.signal?.aborted) await this.drain();
+      const watermark = this.estimator.current(this.now());
+      this.stats.watermark = watermark;
+      if (watermark > this.reportedWatermark && watermark > MIN_TIMESTAMP) {
+        this.reportedWatermark = watermark;
+        return { kind: "watermark", watermark: Math.min(Math.floor(watermark), MAX_TIMESTAMP) };
+      }
+      if (this.queue.length > 0) {
+        const bundle = this.bundle();
+        if (bundle !== undefined) return bundle;
+        continue;
+      }
+      if (this.draining) return undefined;
+      if (!(await this.waitForMessage())) {
+        // A heartbeat: the runner moves processing time on and sees that the source is alive.
+        return { kind: "watermark", watermark: Math.max(this.reportedWatermark, MIN_TIMESTAMP) };
+      }
+    }
+  }
+
+  checkpointMark(): CheckpointMark {
+    const covered = this.unmarked;
+    this.unmarked = [];
+    let finalized = false;
+    return {
+      size: covered.length,
+      finalize: async () => {
+        if (finalized) return;
+        finalized = true;
+        for (const m of covered) m.ack();
+        this.stats.acked += covered.length;
+        this.stats.outstanding -= covered.length;
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    const sub = this.subscription;
+    this.subscription = undefined;
+    if (sub === undefined) return;
+    sub.removeAllListeners("message");
+    // Messages held and not acknowledged are nacked at close: Pub/Sub delivers them again to the next reader.
+    await sub.close();
+    if (this.temporary) await sub.delete().catch(() => undefined);
+  }
+
+  private async start(): Promise<void> {
+    const { pubsub } = this.options;
+    let sub: Subscription;
+    if (this.options.topic !== undefined) {
+      const topic = pubsub.topic(this.options.topic);
+      const [exists] = await topic.exists();
+      if (!exists) throw new Error(`Pub/Sub topic ${topic.name} does not exist`);
+      const tempName = `tidemark-tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+      [sub] = await topic.createSubscription(tempName);
+      this.temporary = true;
+    } else {
+      sub = pubsub.subscription(this.options.subscription as string);
+      const [exists] = await sub.exists();
+      if (!exists) {
+        throw new Error(
+          `Pub/Sub subscription ${sub.name} does not exist (create it with \`npm run provision\`, or read a topic ` +
+            `through a temporary subscription)`,
+        );
+      }
+    }
+    sub.setOptions({
+      flowControl: {
+        maxMessages: this.options.maxOutstandingMessages ?? 10_000,
+        maxBytes: this.options.maxOutstandingBytes ?? 100 * 2 ** 20,
+        allowExcessMessages: false,
+      },
+      maxExtensionTime: Duration.from({ millis: this.options.maxLeaseExtensionMs ?? 60 * 60_000 }),
+    });
+    sub.on("message", (m: Message) => {
+      if (this.draining) return;
+      this.queue.push(m);
+      this.stats.outstanding++;
+      this.wake?.();
+    });
+    // Streaming-pull errors the client does not retry itself (it retries UNAVAILABLE and the like, so an emulator or
+    // service restart is ridden out) end the run.
+    sub.on("error", (e: Error) => {
+      this.failure = new Error(`Pub/Sub subscription ${sub.name}: ${e.message}`, { cause: e });
+      this.wake?.();
+    });
+    this.subscription = sub;
+  }
+
+  /** Up to maxBundleSize queued messages as a bundle; undefined when all were duplicates. */
+  private bundle(): SourceEvent<PubsubMessage> | undefined {
+    const n = Math.min(this.queue.length, this.options.maxBundleSize ?? 1_000);
+    const taken = this.queue.splice(0, n);
+    const now = this.now();
+    this.forgetOldIds(now);
+    const values: PubsubMessage[] = [];
+    const timestamps: number[] = [];
+    for (const m of taken) {
+      this.unmarked.push(m);
+      this.stats.received++;
+      const id = (this.options.idAttribute !== undefined ? m.attributes[this.options.idAttribute] : undefined) ?? m.id;
+      if (this.seen.has(id)) {
+        this.stats.duplicatesDropped++;
+        continue;
+      }
+      this.seen.set(id, now);
+      const publishTime = m.publishTime.getTime();
+      let timestamp = publishTime;
+      if (this.options.timestampAttribute !== undefined) {
+        const t = parseTimestamp(m.attributes[this.options.timestampAttribute]);
+        if (t === undefined) this.stats.badTimestamps++;
+        else timestamp = t;
+      }
+      this.estimator.observe(timestamp, now);
+      const message: PubsubMessage = {
+        messageId: m.id,
+        publishTime,
+        attributes: this.options.withAttributes === false ? {} : { ...m.attributes },
+        data: m.data.toString("utf8"),
+        ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}),
+      };
+      values.push(message);
+      timestamps.push(timestamp);
+    }
+    return values.length === 0 ? undefined : { kind: "elements", values, timestamps };
+  }
+
+  private forgetOldIds(now: number): void {
+    const horizon = now - (this.options.dedupWindowMs ?? 10 * 60_000);
+    for (const [id, at] of this.seen) {
+      if (at >= horizon) break;
+      this.seen.delete(id);
+    }
+  }
+
+  /** Waits until a message arrives (true) or a heartbeat is due (false). */
+  private waitForMessage(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve(false);
+      }, this.options.heartbeatMs ?? 200);
+      const onAbort = () => this.wake?.();
+      this.options.signal?.addEventListener("abort", onAbort, { once: true });
+      this.wake = () => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        this.options.signal?.removeEventListener("abort", onAbort);
+        resolve(true);
+      };
+    });
+  }
+
+  /**
+   * Stops taking messages; what is already queued is still given out. The stream stays open until close, so the
+   * leases of messages given out last are kept until their checkpoint is finalized; messages that arrive meanwhile
+   * are not taken, and are nacked at close (Pub/Sub delivers them again to the next reader).
+   */
+  private async drain(): Promise<void> {
+    this.draining = true;
+  }
+}
+
+/** Epoch ms digits or an RFC 3339 date-time; undefined otherwise. */
+function parseTimestamp(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (/^-?\d+$/.test(raw)) {
+    const ms = Number(raw);
+    return Number.isSafeInteger(ms) && ms >= MIN_TIMESTAMP && ms <= MAX_TIMESTAMP ? ms : undefined;
+  }
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?([zZ]|[+-]\d{2}:\d{2})$/.test(raw)) return undefined;
+  const ms = Date.parse(raw);
+  return Number.isNaN(ms) ? undefined : ms;
+}

@@ -1,0 +1,166 @@
+import { PubSub } from "@google-cloud/pubsub";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SourceEvent, SourceReader } from "../../../core/source.ts";
+import { type PubsubEmulator, startPubsubEmulator } from "../../../io/pubsub/emulator.ts";
+import { type PubsubMessage, pubsubSource } from "../../../io/pubsub/pubsub-source.ts";
+
+const PROJECT = "tidemark-test";
+let emulator: PubsubEmulator;
+let pubsub: PubSub;
+let n = 0;
+
+beforeAll(async () => {
+  emulator = await startPubsubEmulator();
+  pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emulator.endpoint });
+}, 120_000);
+
+afterAll(async () => {
+  await pubsub?.close();
+  await emulator?.stop();
+});
+
+/** A fresh topic and subscription. */
+async function topicAndSubscription(options: { ordering?: boolean } = {}) {
+  const id = `topic-${n++}`;
+  const [topic] = await pubsub.createTopic(id);
+  const [sub] = await topic.createSubscription(`${id}-sub`, { enableMessageOrdering: options.ordering ?? false });
+  return { topic, sub };
+}
+
+/** Reads until `count` elements have been given (heartbeats and watermarks skipped), collecting events. */
+async function readElements(
+  reader: SourceReader<PubsubMessage>,
+  count: number,
+  events: SourceEvent<PubsubMessage>[] = [],
+) {
+  const out: { value: PubsubMessage; timestamp: number }[] = [];
+  const deadline = Date.now() + 30_000;
+  while (out.length < count) {
+    if (Date.now() > deadline) throw new Error(`only ${out.length} of ${count} elements arrived`);
+    const ev = await reader.next();
+    if (ev === undefined) break;
+    events.push(ev);
+    if (ev.kind === "elements") {
+      for (let i = 0; i < ev.values.length; i++) {
+        out.push({ value: ev.values[i] as PubsubMessage, timestamp: ev.timestamps[i] as number });
+      }
+    }
+  }
+  return out;
+}
+
+describe("pubsubSource against the Pub/Sub emulator", () => {
+  it("gives each message with its id, publish time, attributes and ordering key, timestamped by publish time", async () => {
+    const { topic, sub } = await topicAndSubscription({ ordering: true });
+    const ids = [
+      await topic.publishMessage({ data: Buffer.from('{"a":1}'), attributes: { k: "v" }, orderingKey: "user-1" }),
+      await topic.publishMessage({ data: Buffer.from("not json \u00e9") }),
+    ];
+    const source = pubsubSource({ pubsub, subscription: sub.name });
+    const reader = source.open();
+    const got = await readElements(reader, 2);
+    expect(got.map((g) => g.value.messageId).sort()).toEqual([...ids].sort());
+    const first = got.find((g) => g.value.messageId === ids[0])!;
+    expect(first.value).toMatchObject({ data: '{"a":1}', attributes: { k: "v" }, orderingKey: "user-1" });
+    expect(first.timestamp).toBe(first.value.publishTime);
+    expect(Math.abs(first.value.publishTime - Date.now())).toBeLessThan(60_000);
+    expect(got.find((g) => g.value.messageId === ids[1])!.value.data).toBe("not json \u00e9");
+    await reader.checkpointMark!().finalize();
+    await reader.close?.();
+  });
+
+  it("timestampAttribute sets event time (epoch ms or RFC 3339); an unreadable one keeps the publish time and is counted", async () => {
+    const { topic, sub } = await topicAndSubscription();
+    await topic.publishMessage({ data: Buffer.from("1"), attributes: { ts: "1767225600000" } });
+    await topic.publishMessage({ data: Buffer.from("2"), attributes: { ts: "2026-01-01T01:00:00.250+01:00" } });
+    await topic.publishMessage({ data: Buffer.from("3"), attributes: { ts: "yesterday" } });
+    const source = pubsubSource({ pubsub, subscription: sub.name, timestampAttribute: "ts" });
+    const reader = source.open();
+    const got = await readElements(reader, 3);
+    const byData = Object.fromEntries(got.map((g) => [g.value.data, g]));
+    expect(byData["1"]!.timestamp).toBe(Date.UTC(2026, 0, 1));
+    expect(byData["2"]!.timestamp).toBe(Date.UTC(2026, 0, 1, 0, 0, 0, 250));
+    expect(byData["3"]!.timestamp).toBe(byData["3"]!.value.publishTime);
+    expect(source.stats()).toMatchObject({ received: 3, badTimestamps: 1 });
+    await reader.checkpointMark!().finalize();
+    await reader.close?.();
+  });
+
+  it("idAttribute drops re-published duplicates (they are acknowledged, not given twice)", async () => {
+    const { topic, sub } = await topicAndSubscription();
+    for (const id of ["a", "b", "a", "c", "b"])
+      await topic.publishMessage({ data: Buffer.from(id), attributes: { eid: id } });
+    const source = pubsubSource({ pubsub, subscription: sub.name, idAttribute: "eid" });
+    const reader = source.open();
+    const got = await readElements(reader, 3);
+    expect(got.map((g) => g.value.data).sort()).toEqual(["a", "b", "c"]);
+    // The two duplicates arrive too; wait for them to be counted.
+    while (source.stats().received < 5) await reader.next();
+    expect(source.stats()).toMatchObject({ received: 5, duplicatesDropped: 2 });
+    const mark = reader.checkpointMark!();
+    expect(mark.size).toBe(5);
+    await mark.finalize();
+    await reader.close?.();
+  });
+
+  it("acknowledges only finalized marks: what a reader gave but never finalized is delivered again to the next", async () => {
+    const { topic, sub } = await topicAndSubscription();
+    for (let i = 0; i < 6; i++) await topic.publishMessage({ data: Buffer.from(`m${i}`) });
+    const first = pubsubSource({ pubsub, subscription: sub.name }).open();
+    const got = await readElements(first, 6);
+    expect(got).toHaveLength(6);
+    first.checkpointMark!(); // taken, never finalized (a crash before the sinks committed)
+    await first.close?.();
+
+    const second = pubsubSource({ pubsub, subscription: sub.name }).open();
+    const again = await readElements(second, 6);
+    expect(again.map((g) => g.value.data).sort()).toEqual(["m0", "m1", "m2", "m3", "m4", "m5"]);
+    const mark = second.checkpointMark!();
+    expect(mark.size).toBe(6);
+    await mark.finalize();
+    await second.close?.();
+
+    const third = pubsubSource({ pubsub, subscription: sub.name, heartbeatMs: 50 }).open();
+    // Nothing is left: the reader only heartbeats.
+    for (let i = 0; i < 10; i++) expect((await third.next())?.kind).toBe("watermark");
+    await third.close?.();
+  });
+
+  it("a subscription that does not exist is a clear error naming it", async () => {
+    const reader = pubsubSource({ pubsub, subscription: "nope" }).open();
+    await expect(reader.next()).rejects.toThrow(
+      `Pub/Sub subscription projects/${PROJECT}/subscriptions/nope does not exist`,
+    );
+  });
+
+  it("reads a topic through a temporary subscription that is deleted at close", async () => {
+    const id = `topic-${n++}`;
+    const [topic] = await pubsub.createTopic(id);
+    const reader = pubsubSource({ pubsub, topic: id }).open();
+    await reader.next(); // creates the subscription
+    await topic.publishMessage({ data: Buffer.from("hello") });
+    const got = await readElements(reader, 1);
+    expect(got[0]!.value.data).toBe("hello");
+    const [subs] = await topic.getSubscriptions();
+    expect(subs).toHaveLength(1);
+    await reader.checkpointMark!().finalize();
+    await reader.close?.();
+    const [after] = await topic.getSubscriptions();
+    expect(after).toHaveLength(0);
+  });
+
+  it("drains on abort: gives what it holds, then ends", async () => {
+    const { topic, sub } = await topicAndSubscription();
+    for (let i = 0; i < 3; i++) await topic.publishMessage({ data: Buffer.from(`d${i}`) });
+    const controller = new AbortController();
+    const reader = pubsubSource({ pubsub, subscription: sub.name, signal: controller.signal }).open();
+    const got = await readElements(reader, 3);
+    expect(got).toHaveLength(3);
+    controller.abort();
+    let ev = await reader.next();
+    while (ev !== undefined && ev.kind !== "elements") ev = await reader.next();
+    expect(ev).toBeUndefined();
+    await reader.checkpointMark!().finalize();
+    await reader.close?.();
+  });
+});
