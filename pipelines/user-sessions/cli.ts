@@ -1,7 +1,10 @@
 import { parseArgs } from "node:util";
+import { PubSub } from "@google-cloud/pubsub";
+import type { Source } from "../../core/source.ts";
 import { hours, minutes, seconds } from "../../core/time/duration.ts";
 import { formatInstant } from "../../core/time/instant.ts";
 import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
+import { pubsubSource } from "../../io/pubsub/pubsub-source.ts";
 import { fixtureFileSource } from "../../io/test-stream/jsonl.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import { stepMetrics } from "../../runners/direct/metrics.ts";
@@ -10,10 +13,19 @@ import { runMedallion } from "./run.ts";
 
 const HELP = `Usage: npm run pipeline -- [options]
 
-Runs the user-sessions medallion pipeline (Bronze, Silver, Gold) over a fixture stream into a warehouse.
+Runs the user-sessions medallion pipeline (Bronze, Silver, Gold) over a fixture stream or a Pub/Sub
+subscription into a warehouse.
 
   --runner=direct                 the in-process streaming runner (default); "dataflow" is not available yet
   --input=FILE                    fixture stream, JSON Lines (default test/fixtures/events-small.jsonl)
+  --input=pubsub://projects/P/subscriptions/S
+                                  a Pub/Sub subscription (or pubsub://projects/P/topics/T: a temporary
+                                  subscription); runs until SIGINT/SIGTERM, then drains: every window fires its
+                                  final pane, is written, and the messages are acknowledged
+  --pubsub-endpoint=HOST:PORT     Pub/Sub endpoint, e.g. the emulator's (default $PUBSUB_EMULATOR_HOST, else Google)
+  --timestamp-attribute=NAME      Pub/Sub: event time from this attribute (default the publish time)
+  --id-attribute=NAME             Pub/Sub: de-duplicate re-publications by this attribute (default the message id)
+  --stop-when-idle=SECONDS        Pub/Sub: drain after this long without a message (default: run until stopped)
   --warehouse=duckdb:PATH         embedded DuckDB file (default duckdb:./data/tidemark.duckdb)
   --gap-minutes=N                 session gap (default 30)
   --lateness-hours=N              allowed lateness for sessions and hourly rows (default 24)
@@ -22,7 +34,8 @@ Runs the user-sessions medallion pipeline (Bronze, Silver, Gold) over a fixture 
   --help
 
 Each option can also be set in the environment: TIDEMARK_RUNNER, TIDEMARK_INPUT, TIDEMARK_WAREHOUSE,
-TIDEMARK_GAP_MINUTES, TIDEMARK_LATENESS_HOURS, TIDEMARK_EARLY_SECONDS, TIDEMARK_DEDUP_HOURS.`;
+TIDEMARK_GAP_MINUTES, TIDEMARK_LATENESS_HOURS, TIDEMARK_EARLY_SECONDS, TIDEMARK_DEDUP_HOURS, TIDEMARK_PUBSUB_ENDPOINT,
+TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE.`;
 
 function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
   const v = values[name];
@@ -55,6 +68,10 @@ async function main(): Promise<void> {
       "lateness-hours": { type: "string" },
       "early-seconds": { type: "string" },
       "dedup-hours": { type: "string" },
+      "pubsub-endpoint": { type: "string" },
+      "timestamp-attribute": { type: "string" },
+      "id-attribute": { type: "string" },
+      "stop-when-idle": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -78,11 +95,59 @@ async function main(): Promise<void> {
     dedupHorizonMs: hours(positive(values, "dedup-hours", 24)),
   };
 
-  const stream = fixtureFileSource<RawMessage>(input);
+  const drain = new AbortController();
+  let idle: { readonly seconds: number; received: () => number; last: number; lastAt: number } | undefined;
+  let stream: Source<RawMessage>;
+  let pubsub: PubSub | undefined;
+  if (input.startsWith("pubsub://")) {
+    const m = /^pubsub:\/\/projects\/([^/]+)\/(subscriptions|topics)\/([^/]+)$/.exec(input);
+    if (m === null) {
+      throw new Error(
+        `--input=pubsub://... must be pubsub://projects/P/subscriptions/S or pubsub://projects/P/topics/T, got ${input}`,
+      );
+    }
+    const [, projectId, kind, name] = m as unknown as [string, string, string, string];
+    const endpoint = option(values, "pubsub-endpoint");
+    pubsub = new PubSub({ projectId, ...(endpoint ? { apiEndpoint: endpoint } : {}) });
+    const source = pubsubSource({
+      pubsub,
+      ...(kind === "subscriptions" ? { subscription: name } : { topic: name }),
+      ...optional("timestampAttribute", option(values, "timestamp-attribute")),
+      ...optional("idAttribute", option(values, "id-attribute")),
+      signal: drain.signal,
+    });
+    stream = source;
+    const idleSeconds = option(values, "stop-when-idle");
+    if (idleSeconds !== undefined) {
+      idle = {
+        seconds: positive(values, "stop-when-idle", 0),
+        received: () => source.stats().received,
+        last: 0,
+        lastAt: Date.now(),
+      };
+    }
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      process.once(signal, () => {
+        process.stderr.write(`\n${signal}: draining (final panes, last writes, acknowledgements)...\n`);
+        drain.abort();
+      });
+    }
+  } else {
+    stream = fixtureFileSource<RawMessage>(input);
+  }
   const warehouse = await openWarehouse(warehouseSpec);
   await warehouse.open();
   const tty = process.stdout.isTTY === true;
   const run = await runMedallion(stream, warehouse, opts, (running, index, started) => {
+    if (idle !== undefined) {
+      const received = idle.received();
+      if (received !== idle.last) {
+        idle.last = received;
+        idle.lastAt = Date.now();
+      } else if (!drain.signal.aborted && Date.now() - idle.lastAt > idle.seconds * 1000) {
+        drain.abort();
+      }
+    }
     if (tty && index % 20 === 0) {
       const m = running.metrics();
       const read = stepMetrics(m, "Read");
@@ -107,7 +172,8 @@ async function main(): Promise<void> {
       `rows: ${Object.entries(counts)
         .map(([t, n]) => `${t} ${n}`)
         .join(", ")}`,
-      `dead-lettered: ${written.deadLetter}; sessions merged away: ${written.sessionDeletes}`,
+      `dead-lettered: ${written.deadLetter}; sessions merged away: ${written.sessionDeletes}` +
+        (pubsub ? `; Pub/Sub messages acknowledged: ${written.acknowledged}` : ""),
       `too late for Gold (beyond allowed lateness, kept in Bronze and Silver): sessions ${sessions.droppedLate}, hourly ${hourly.droppedLate}`,
       "",
       "A few Gold sessions:",
@@ -119,6 +185,12 @@ async function main(): Promise<void> {
   );
   for (const r of rows) process.stdout.write(`  ${JSON.stringify(r)}\n`);
   await warehouse.close();
+  await pubsub?.close();
+}
+
+/** `{ [key]: value }` when value is defined, else `{}` (for optional options under exactOptionalPropertyTypes). */
+function optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }
 
 main().catch((e) => {

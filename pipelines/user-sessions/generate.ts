@@ -1,6 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { PubSub } from "@google-cloud/pubsub";
+import { PubsubPublisher, publishAtRate } from "../../io/pubsub/pubsub-sink.ts";
 import type { Platform, RawMessage } from "../../schemas/event.ts";
 
 /**
@@ -459,9 +461,13 @@ export function describeOptions(o: GenerateOptions): string {
 }
 
 const HELP = `Usage: npm run generate -- [--users=N] [--seed=S] [--duplicates=R] [--malformed=R] [--start=ISO] [--out=FILE]
+       npm run generate -- [same options] --to=pubsub://projects/P/topics/T [--rate=N] [--pubsub-endpoint=HOST:PORT]
 
 Writes a deterministic fixture stream (JSON Lines, see io/test-stream/jsonl.ts) of Pub/Sub user-event messages:
 sessions and sign-up funnels per user, late mobile batches, duplicates (new messageId) and malformed payloads.
+With --to it publishes the same messages (payload and attributes, in publish-time order) to a Pub/Sub topic
+instead, at about N messages per second (--rate; as fast as possible without it), to the endpoint given or
+$PUBSUB_EMULATOR_HOST; Pub/Sub assigns message ids and publish times. With --to, --start defaults to now.
 Defaults: --users=${DEFAULT_OPTIONS.users} --seed=${DEFAULT_OPTIONS.seed} --duplicates=${DEFAULT_OPTIONS.duplicateRate} --malformed=${DEFAULT_OPTIONS.malformedRate} --start=${new Date(DEFAULT_OPTIONS.startMs).toISOString()}; stdout without --out.
 Environment: TIDEMARK_USERS, TIDEMARK_SEED, TIDEMARK_DUPLICATES, TIDEMARK_MALFORMED, TIDEMARK_START, TIDEMARK_OUT.`;
 
@@ -476,7 +482,14 @@ function numberOption(name: string, raw: string | undefined, fallback: number, o
 export function parseCliOptions(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-): { options: GenerateOptions; out: string | undefined; help: boolean } {
+): {
+  options: GenerateOptions;
+  out: string | undefined;
+  help: boolean;
+  to: string | undefined;
+  rate: number | undefined;
+  pubsubEndpoint: string | undefined;
+} {
   const { values: v } = parseArgs({
     args: [...args],
     options: {
@@ -486,13 +499,17 @@ export function parseCliOptions(
       malformed: { type: "string" },
       start: { type: "string" },
       out: { type: "string" },
+      to: { type: "string" },
+      rate: { type: "string" },
+      "pubsub-endpoint": { type: "string" },
       help: { type: "boolean" },
     },
   });
+  const to = v.to ?? env.TIDEMARK_TO;
   const d = DEFAULT_OPTIONS;
   const rate = (n: number) => n >= 0 && n < 1;
   const startRaw = v.start ?? env.TIDEMARK_START;
-  const startMs = startRaw === undefined ? d.startMs : Date.parse(startRaw);
+  const startMs = startRaw === undefined ? (to !== undefined ? Date.now() : d.startMs) : Date.parse(startRaw);
   if (Number.isNaN(startMs)) throw new Error(`--start must be an ISO-8601 time, got ${JSON.stringify(startRaw)}`);
   const options: GenerateOptions = {
     ...d,
@@ -507,13 +524,46 @@ export function parseCliOptions(
     malformedRate: numberOption("malformed", v.malformed ?? env.TIDEMARK_MALFORMED, d.malformedRate, rate),
     startMs,
   };
-  return { options, out: v.out ?? env.TIDEMARK_OUT, help: v.help ?? false };
+  const rateRaw = v.rate ?? env.TIDEMARK_RATE;
+  return {
+    options,
+    out: v.out ?? env.TIDEMARK_OUT,
+    help: v.help ?? false,
+    to,
+    rate: rateRaw === undefined ? undefined : numberOption("rate", rateRaw, 0, (n) => n > 0),
+    pubsubEndpoint: v["pubsub-endpoint"] ?? env.TIDEMARK_PUBSUB_ENDPOINT,
+  };
 }
 
-function main(): void {
-  const { options, out, help } = parseCliOptions(process.argv.slice(2), process.env);
+async function main(): Promise<void> {
+  const { options, out, help, to, rate, pubsubEndpoint } = parseCliOptions(process.argv.slice(2), process.env);
   if (help) {
     process.stdout.write(`${HELP}\n`);
+    return;
+  }
+  if (to !== undefined) {
+    const m = /^pubsub:\/\/projects\/([^/]+)\/topics\/([^/]+)$/.exec(to);
+    if (m === null) throw new Error(`--to must be pubsub://projects/P/topics/T, got ${JSON.stringify(to)}`);
+    const pubsub = new PubSub({
+      projectId: m[1] as string,
+      ...(pubsubEndpoint ? { apiEndpoint: pubsubEndpoint } : {}),
+    });
+    try {
+      const publisher = new PubsubPublisher({ pubsub, topic: m[2] as string });
+      await publisher.checkExists();
+      const messages = generateMessages(options).map(({ message }) => ({
+        data: message.data,
+        attributes: message.attributes,
+      }));
+      const started = performance.now();
+      const n = await publishAtRate(publisher, messages, rate);
+      const s = (performance.now() - started) / 1000;
+      process.stderr.write(
+        `published ${n} messages to ${publisher.name} in ${s.toFixed(1)} s (${Math.round(n / s)}/s)\n`,
+      );
+    } finally {
+      await pubsub.close();
+    }
     return;
   }
   let text = "";
@@ -523,10 +573,8 @@ function main(): void {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  try {
-    main();
-  } catch (e) {
+  main().catch((e: unknown) => {
     process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;
-  }
+  });
 }

@@ -1,3 +1,4 @@
+import type { CheckpointMark } from "../../core/source.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import type { GoldHourlyRow, GoldSessionRow } from "../../schemas/rows.ts";
 import type { SinkBuffer } from "./pipeline.ts";
@@ -12,7 +13,16 @@ export class WarehouseWriter {
   /** The write of each queued batch, oldest first, until it settles. */
   private readonly queued: Promise<void>[] = [];
   private failure: unknown;
-  readonly written = { bronze: 0, silver: 0, deadLetter: 0, sessionUpserts: 0, sessionDeletes: 0, hourly: 0 };
+  readonly written = {
+    bronze: 0,
+    silver: 0,
+    deadLetter: 0,
+    sessionUpserts: 0,
+    sessionDeletes: 0,
+    hourly: 0,
+    /** Source elements acknowledged after their batch was committed. */
+    acknowledged: 0,
+  };
 
   constructor(
     private readonly warehouse: Warehouse,
@@ -25,30 +35,44 @@ export class WarehouseWriter {
     return b.bronze.length + b.silver.length + b.sessions.length + b.hourly.length;
   }
 
-  /** Takes what is buffered now and queues its write. */
-  flush(): void {
+  /**
+   * Takes what is buffered now and queues its write; once it is committed, finalizes `marks` (the sources'
+   * checkpoint marks taken with this batch: a message queue acknowledges what they cover then).
+   */
+  flush(marks: readonly CheckpointMark[] = []): void {
     const b = this.buffer;
     const bronze = b.bronze.splice(0);
     const silver = b.silver.splice(0);
     const deadLetter = b.deadLetter.splice(0);
     const sessions = b.sessions.splice(0);
     const hourly = b.hourly.splice(0);
-    if (bronze.length + silver.length + sessions.length + hourly.length + deadLetter.length === 0) return;
+    if (bronze.length + silver.length + sessions.length + hourly.length + deadLetter.length === 0) {
+      if (marks.some((m) => m.size > 0)) this.enqueue(async () => this.finalize(marks));
+      return;
+    }
     const { upserts, deletes } = foldSessions(sessions);
     const hours = foldHourly(hourly);
     this.written.deadLetter += deadLetter.length;
+    this.enqueue(async () => {
+      if (bronze.length) await this.warehouse.appendBronze(bronze);
+      if (silver.length) await this.warehouse.appendSilver(silver);
+      if (upserts.length || deletes.length) await this.warehouse.writeSessions(upserts, deletes);
+      if (hours.length) await this.warehouse.upsertHourly(hours);
+      this.written.bronze += bronze.length;
+      this.written.silver += silver.length;
+      this.written.sessionUpserts += upserts.length;
+      this.written.sessionDeletes += deletes.length;
+      this.written.hourly += hours.length;
+      await this.finalize(marks);
+    });
+  }
+
+  /** Queues `write` after every earlier one; after a failure nothing more is written (nor acknowledged). */
+  private enqueue(write: () => Promise<void>): void {
     const batch = this.chain.then(async () => {
       if (this.failure) return;
       try {
-        if (bronze.length) await this.warehouse.appendBronze(bronze);
-        if (silver.length) await this.warehouse.appendSilver(silver);
-        if (upserts.length || deletes.length) await this.warehouse.writeSessions(upserts, deletes);
-        if (hours.length) await this.warehouse.upsertHourly(hours);
-        this.written.bronze += bronze.length;
-        this.written.silver += silver.length;
-        this.written.sessionUpserts += upserts.length;
-        this.written.sessionDeletes += deletes.length;
-        this.written.hourly += hours.length;
+        await write();
       } catch (e) {
         this.failure ??= e;
       }
@@ -56,6 +80,11 @@ export class WarehouseWriter {
     this.chain = batch;
     this.queued.push(batch);
     void batch.then(() => this.queued.splice(this.queued.indexOf(batch), 1));
+  }
+
+  private async finalize(marks: readonly CheckpointMark[]): Promise<void> {
+    for (const m of marks) await m.finalize();
+    this.written.acknowledged += marks.reduce((n, m) => n + m.size, 0);
   }
 
   /** Batches queued and not yet written. */
@@ -72,9 +101,9 @@ export class WarehouseWriter {
     if (this.failure) throw this.failure;
   }
 
-  /** Waits for every queued write; rethrows the first failure. */
-  async done(): Promise<void> {
-    this.flush();
+  /** Writes what is left and waits for every queued write; rethrows the first failure. */
+  async done(marks: readonly CheckpointMark[] = []): Promise<void> {
+    this.flush(marks);
     await this.chain;
     if (this.failure) throw this.failure;
   }

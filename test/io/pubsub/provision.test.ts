@@ -1,0 +1,143 @@
+import { PubSub } from "@google-cloud/pubsub";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type PubsubEmulator, startPubsubEmulator } from "../../../io/pubsub/emulator.ts";
+import { type PubsubTopology, provision } from "../../../io/pubsub/provision.ts";
+
+const PROJECT = "tidemark-test";
+let emulator: PubsubEmulator;
+let pubsub: PubSub;
+
+beforeAll(async () => {
+  emulator = await startPubsubEmulator();
+  pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emulator.endpoint });
+}, 120_000);
+
+afterAll(async () => {
+  await pubsub?.close();
+  await emulator?.stop();
+});
+
+const topology = (prefix: string, ackDeadlineSeconds = 60): PubsubTopology => ({
+  prefix,
+  topics: [
+    {
+      name: "user-events",
+      subscriptions: [
+        {
+          name: "medallion",
+          ackDeadlineSeconds,
+          retryPolicy: { minBackoffSeconds: 1, maxBackoffSeconds: 60 },
+          deadLetter: { topic: "user-events-dlq", maxDeliveryAttempts: 5 },
+          retentionSeconds: 3600,
+        },
+        { name: "acme-only", filter: 'attributes.tenant_id = "acme"', messageOrdering: true },
+      ],
+    },
+    { name: "user-events-dlq", subscriptions: [{ name: "dlq-inspect" }] },
+  ],
+});
+
+const full = (kind: "topics" | "subscriptions", name: string) => `projects/${PROJECT}/${kind}/${name}`;
+
+describe("provision against the Pub/Sub emulator", () => {
+  it("creates what is missing, then changes nothing on a second run", async () => {
+    const first = await provision(pubsub, topology("a-"));
+    expect(first.added.sort()).toEqual(
+      [
+        full("topics", "a-user-events"),
+        full("topics", "a-user-events-dlq"),
+        full("subscriptions", "a-medallion"),
+        full("subscriptions", "a-acme-only"),
+        full("subscriptions", "a-dlq-inspect"),
+      ].sort(),
+    );
+    const [meta] = await pubsub.subscription("a-medallion").getMetadata();
+    expect(meta).toMatchObject({
+      ackDeadlineSeconds: 60,
+      deadLetterPolicy: { deadLetterTopic: full("topics", "a-user-events-dlq"), maxDeliveryAttempts: 5 },
+    });
+    const [acme] = await pubsub.subscription("a-acme-only").getMetadata();
+    expect(acme).toMatchObject({ filter: 'attributes.tenant_id = "acme"', enableMessageOrdering: true });
+
+    const second = await provision(pubsub, topology("a-"));
+    expect(second.added).toEqual([]);
+    expect(second.changed).toEqual([]);
+    expect(second.unchanged).toHaveLength(5);
+  });
+
+  it("changes a mutable property in place and says which", async () => {
+    await provision(pubsub, topology("b-"));
+    const report = await provision(pubsub, topology("b-", 120));
+    expect(report.changed).toEqual([`${full("subscriptions", "b-medallion")} (ackDeadlineSeconds)`]);
+    const [meta] = await pubsub.subscription("b-medallion").getMetadata();
+    expect(meta.ackDeadlineSeconds).toBe(120);
+  });
+
+  it("refuses a change Pub/Sub cannot make in place, before writing anything", async () => {
+    await provision(pubsub, topology("c-"));
+    const changed: PubsubTopology = {
+      prefix: "c-",
+      topics: [
+        { name: "new-topic" },
+        {
+          name: "user-events",
+          subscriptions: [{ name: "acme-only", filter: 'attributes.tenant_id = "globex"', messageOrdering: true }],
+        },
+      ],
+    };
+    await expect(provision(pubsub, changed)).rejects.toThrow(
+      `subscription ${full("subscriptions", "c-acme-only")}: filter "attributes.tenant_id = \\"acme\\"" cannot be changed`,
+    );
+    const unordered: PubsubTopology = {
+      prefix: "c-",
+      topics: [
+        { name: "user-events", subscriptions: [{ name: "acme-only", filter: 'attributes.tenant_id = "acme"' }] },
+      ],
+    };
+    await expect(provision(pubsub, unordered)).rejects.toThrow(
+      "message ordering is true and cannot be changed in place",
+    );
+    const [exists] = await pubsub.topic("c-new-topic").exists();
+    expect(exists).toBe(false);
+  });
+
+  it("refuses an invalid topology naming the entry", async () => {
+    await expect(
+      provision(pubsub, {
+        topics: [
+          {
+            name: "events",
+            subscriptions: [{ name: "sub-1", deadLetter: { topic: "missing", maxDeliveryAttempts: 5 } }],
+          },
+        ],
+      }),
+    ).rejects.toThrow('subscription "sub-1": dead-letter topic "missing" is not declared');
+    await expect(
+      provision(pubsub, { topics: [{ name: "events", subscriptions: [{ name: "sub-2", ackDeadlineSeconds: 5 }] }] }),
+    ).rejects.toThrow('subscription "sub-2": ackDeadlineSeconds must be 10 to 600, got 5');
+  });
+
+  it("a message nacked on every delivery reaches the dead-letter topic after the configured attempts", async () => {
+    await provision(pubsub, topology("d-"));
+    await pubsub.topic("d-user-events").publishMessage({ data: Buffer.from("poison") });
+    const sub = pubsub.subscription("d-medallion");
+    const attempts: number[] = [];
+    const dead = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not dead-lettered after attempts ${attempts}`)), 60_000);
+      sub.on("message", (m) => {
+        attempts.push(m.deliveryAttempt);
+        m.nack();
+      });
+      const dlq = pubsub.subscription("d-dlq-inspect");
+      dlq.on("message", (m) => {
+        m.ack();
+        clearTimeout(timer);
+        resolve(m.data.toString());
+      });
+    });
+    await sub.close();
+    await pubsub.subscription("d-dlq-inspect").close();
+    expect(dead).toBe("poison");
+    expect(attempts.length).toBeGreaterThanOrEqual(5);
+  }, 90_000);
+});
