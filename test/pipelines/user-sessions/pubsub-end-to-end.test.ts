@@ -1,0 +1,157 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PubSub } from "@google-cloud/pubsub";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
+import { type PubsubEmulator, startPubsubEmulator } from "../../../io/pubsub/emulator.ts";
+import { provision } from "../../../io/pubsub/provision.ts";
+import { PubsubPublisher, publishAtRate } from "../../../io/pubsub/pubsub-sink.ts";
+import { generateMessages } from "../../../pipelines/user-sessions/generate.ts";
+import { REFERENCE_SESSIONS, sessionKey } from "./reference-sessions.ts";
+
+const PROJECT = "tidemark-e2e";
+let emulator: PubsubEmulator;
+let pubsub: PubSub;
+let dir: string;
+
+beforeAll(async () => {
+  emulator = await startPubsubEmulator();
+  pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emulator.endpoint });
+  dir = mkdtempSync(join(tmpdir(), "tidemark-e2e-"));
+}, 120_000);
+
+afterAll(async () => {
+  await pubsub?.close();
+  await emulator?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A topic and its subscription, with a short ack deadline so messages of a killed reader come back soon. */
+async function setUp(prefix: string): Promise<{ topic: string; subscription: string }> {
+  await provision(pubsub, {
+    prefix,
+    topics: [{ name: "events", subscriptions: [{ name: "medallion", ackDeadlineSeconds: 10 }] }],
+  });
+  return { topic: `${prefix}events`, subscription: `${prefix}medallion` };
+}
+
+/** Event times start now, so nothing is behind the wall-clock watermark: no session is cut off as too late. */
+async function publish(
+  topic: string,
+  users: number,
+  seed: number,
+  startMs = Date.now(),
+  ratePerSec?: number,
+): Promise<number> {
+  const publisher = new PubsubPublisher({ pubsub, topic });
+  const messages = generateMessages({ users, seed, startMs }).map(({ message }) => ({
+    data: message.data,
+    attributes: message.attributes,
+  }));
+  return publishAtRate(publisher, messages, ratePerSec);
+}
+
+/** The pipeline's command line on the subscription, as a child process. */
+function pipeline(subscription: string, db: string, idleSeconds: number): ChildProcess {
+  return spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "pipelines/user-sessions/cli.ts",
+      `--input=pubsub://projects/${PROJECT}/subscriptions/${subscription}`,
+      `--pubsub-endpoint=${emulator.endpoint}`,
+      `--warehouse=duckdb:${db}`,
+      `--stop-when-idle=${idleSeconds}`,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+}
+
+function finished(child: ChildProcess): Promise<{ code: number | null; signal: string | null; out: string }> {
+  let out = "";
+  child.stdout?.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr?.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal, out })));
+}
+
+async function tables(db: string) {
+  const w = await DuckDbWarehouse.create(db, { autoCreateUnder: dir });
+  try {
+    return {
+      bronze: (await w.query("SELECT payload FROM bronze_messages ORDER BY payload")).map((r) => r.payload),
+      silver: (await w.query("SELECT event_id FROM silver_events ORDER BY event_id")).map((r) => r.event_id),
+      gold: (await w.query("SELECT * FROM gold_sessions")).map(sessionKey).sort(),
+      reference: (await w.query(REFERENCE_SESSIONS)).map(sessionKey).sort(),
+      dupBronze: (await w.query("SELECT count(*) - count(DISTINCT message_id) AS n FROM bronze_messages"))[0]?.n,
+    };
+  } finally {
+    await w.close();
+  }
+}
+
+describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
+  it("reads a subscription into DuckDB, drains when idle, and acknowledges everything it wrote", async () => {
+    const { topic, subscription } = await setUp("run-");
+    const published = await publish(topic, 12, 5);
+    const db = join(dir, "run.duckdb");
+    const result = await finished(pipeline(subscription, db, 3));
+    expect(result.code, result.out).toBe(0);
+    expect(result.out).toContain(`Pub/Sub messages acknowledged: ${published}`);
+    expect(result.out).toContain("too late for Gold (beyond allowed lateness, kept in Bronze and Silver): sessions 0");
+    const t = await tables(db);
+    expect(t.bronze).toHaveLength(published);
+    expect(t.dupBronze).toBe(0);
+    expect(t.silver.length).toBeGreaterThan(published * 0.9);
+    expect(t.gold.length).toBeGreaterThan(20);
+    expect(t.gold).toEqual(t.reference);
+    // Nothing is left to deliver: a second run reads nothing and writes nothing new.
+    const again = await finished(pipeline(subscription, db, 2));
+    expect(again.code, again.out).toBe(0);
+    expect(again.out).toContain("0 messages in");
+  }, 120_000);
+
+  it("killed with SIGKILL at random points while messages stream in, restarted each time, it ends with the Bronze and Silver of an uninterrupted run", async () => {
+    const plain = await setUp("plain-");
+    const crash = await setUp("crash-");
+    const startMs = Date.now();
+    const users = 30;
+    const publishedPlain = await publish(plain.topic, users, 9, startMs);
+    const plainDb = join(dir, "plain.duckdb");
+    expect((await finished(pipeline(plain.subscription, plainDb, 3))).code).toBe(0);
+
+    // The same messages stream into the crash topic at 150 a second while the pipeline is killed and restarted.
+    const publishing = publish(crash.topic, users, 9, startMs, 150);
+    const crashDb = join(dir, "crash.duckdb");
+    const kills = 3;
+    for (let k = 0; k < kills; k++) {
+      const child = pipeline(crash.subscription, crashDb, 60);
+      const exit = finished(child);
+      await new Promise((r) => setTimeout(r, 2_000 + Math.floor(Math.random() * 2_000)));
+      child.kill("SIGKILL");
+      expect((await exit).signal).toBe("SIGKILL");
+    }
+    const partial = (await tables(crashDb)).bronze.length;
+    expect(await publishing).toBe(publishedPlain);
+    // The kills fell in the middle of the stream: some of it was written, not all.
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(publishedPlain);
+    // The last run goes to the end; messages of killed runs come back after the 10 s ack deadline.
+    const last = await finished(pipeline(crash.subscription, crashDb, 15));
+    expect(last.code, last.out).toBe(0);
+
+    const a = await tables(plainDb);
+    const b = await tables(crashDb);
+    // Payloads (message ids differ between the two topics) and event ids: nothing lost, nothing twice.
+    expect(a.bronze).toHaveLength(publishedPlain);
+    expect(b.bronze).toEqual(a.bronze);
+    expect(b.dupBronze).toBe(0);
+    expect(b.silver).toEqual(a.silver);
+  }, 300_000);
+});
