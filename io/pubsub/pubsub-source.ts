@@ -41,6 +41,11 @@ export interface PubsubReadOptions {
   readonly maxOutstandingBytes?: number;
   /** Leases of held messages are extended up to this long. Default 60 minutes. */
   readonly maxLeaseExtensionMs?: number;
+  /**
+   * The deadline of each lease extension, in seconds (10 to 600). It is how long the messages a crashed reader held
+   * stay invisible before Pub/Sub delivers them again. Default: the client's own (from observed ack latencies).
+   */
+  readonly leaseDeadlineSeconds?: number;
   /** Watermark: see WatermarkEstimator. Default 10 s out of order, idle after 30 s. */
   readonly maxOutOfOrdernessMs?: number;
   readonly idleMs?: number;
@@ -214,6 +219,12 @@ class PubsubReader implements SourceReader<PubsubMessage> {
         allowExcessMessages: false,
       },
       maxExtensionTime: Duration.from({ millis: this.options.maxLeaseExtensionMs ?? 60 * 60_000 }),
+      ...(this.options.leaseDeadlineSeconds === undefined
+        ? {}
+        : {
+            minAckDeadline: Duration.from({ seconds: this.options.leaseDeadlineSeconds }),
+            maxAckDeadline: Duration.from({ seconds: this.options.leaseDeadlineSeconds }),
+          }),
     });
     sub.on("message", (m: Message) => {
       if (this.draining) return;

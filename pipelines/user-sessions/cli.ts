@@ -1,5 +1,6 @@
+import type { PubSub } from "@google-cloud/pubsub";
 import { parseArgs } from "node:util";
-import { PubSub } from "@google-cloud/pubsub";
+import { pubsubClient } from "../../io/pubsub/client.ts";
 import type { Source } from "../../core/source.ts";
 import { hours, minutes, seconds } from "../../core/time/duration.ts";
 import { formatInstant } from "../../core/time/instant.ts";
@@ -26,6 +27,8 @@ subscription into a warehouse.
   --timestamp-attribute=NAME      Pub/Sub: event time from this attribute (default the publish time)
   --id-attribute=NAME             Pub/Sub: de-duplicate re-publications by this attribute (default the message id)
   --stop-when-idle=SECONDS        Pub/Sub: drain after this long without a message (default: run until stopped)
+  --lease-seconds=N               Pub/Sub: deadline of each lease extension, how soon the messages of a crashed run
+                                  come back (10 to 600; default the client's)
   --warehouse=duckdb:PATH         embedded DuckDB file (default duckdb:./data/tidemark.duckdb)
   --gap-minutes=N                 session gap (default 30)
   --lateness-hours=N              allowed lateness for sessions and hourly rows (default 24)
@@ -35,7 +38,7 @@ subscription into a warehouse.
 
 Each option can also be set in the environment: TIDEMARK_RUNNER, TIDEMARK_INPUT, TIDEMARK_WAREHOUSE,
 TIDEMARK_GAP_MINUTES, TIDEMARK_LATENESS_HOURS, TIDEMARK_EARLY_SECONDS, TIDEMARK_DEDUP_HOURS, TIDEMARK_PUBSUB_ENDPOINT,
-TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE.`;
+TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE, TIDEMARK_LEASE_SECONDS.`;
 
 function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
   const v = values[name];
@@ -72,6 +75,7 @@ async function main(): Promise<void> {
       "timestamp-attribute": { type: "string" },
       "id-attribute": { type: "string" },
       "stop-when-idle": { type: "string" },
+      "lease-seconds": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -108,13 +112,16 @@ async function main(): Promise<void> {
     }
     const [, projectId, kind, name] = m as unknown as [string, string, string, string];
     const endpoint = option(values, "pubsub-endpoint");
-    pubsub = new PubSub({ projectId, ...(endpoint ? { apiEndpoint: endpoint } : {}) });
+    pubsub = pubsubClient(projectId, endpoint);
     const source = pubsubSource({
       pubsub,
       ...(kind === "subscriptions" ? { subscription: name } : { topic: name }),
       ...optional("timestampAttribute", option(values, "timestamp-attribute")),
       ...optional("idAttribute", option(values, "id-attribute")),
       signal: drain.signal,
+      ...(option(values, "lease-seconds") === undefined
+        ? {}
+        : { leaseDeadlineSeconds: positive(values, "lease-seconds", 60) }),
     });
     stream = source;
     const idleSeconds = option(values, "stop-when-idle");

@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { PubSub } from "@google-cloud/pubsub";
+import { pubsubClient } from "../../io/pubsub/client.ts";
 import { PubsubPublisher, publishAtRate } from "../../io/pubsub/pubsub-sink.ts";
 import type { Platform, RawMessage } from "../../schemas/event.ts";
 
@@ -544,10 +544,7 @@ async function main(): Promise<void> {
   if (to !== undefined) {
     const m = /^pubsub:\/\/projects\/([^/]+)\/topics\/([^/]+)$/.exec(to);
     if (m === null) throw new Error(`--to must be pubsub://projects/P/topics/T, got ${JSON.stringify(to)}`);
-    const pubsub = new PubSub({
-      projectId: m[1] as string,
-      ...(pubsubEndpoint ? { apiEndpoint: pubsubEndpoint } : {}),
-    });
+    const pubsub = pubsubClient(m[1] as string, pubsubEndpoint);
     try {
       const publisher = new PubsubPublisher({ pubsub, topic: m[2] as string });
       await publisher.checkExists();

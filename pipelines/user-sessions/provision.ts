@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { PubSub } from "@google-cloud/pubsub";
+import { pubsubClient } from "../../io/pubsub/client.ts";
 import { type PubsubTopology, provision } from "../../io/pubsub/provision.ts";
 
 const HELP = `Usage: npm run provision -- --project=P [--config=FILE] [--prefix=NAME-] [--pubsub-endpoint=HOST:PORT]
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const prefix = values.prefix ?? env.TIDEMARK_PREFIX;
   if (prefix !== undefined) topology = { ...topology, prefix };
   const endpoint = values["pubsub-endpoint"] ?? env.TIDEMARK_PUBSUB_ENDPOINT;
-  const pubsub = new PubSub({ projectId: project, ...(endpoint ? { apiEndpoint: endpoint } : {}) });
+  const pubsub = pubsubClient(project, endpoint);
   try {
     const report = await provision(pubsub, topology);
     for (const [what, names] of Object.entries(report)) {

@@ -1,4 +1,5 @@
-import { PubSub } from "@google-cloud/pubsub";
+import type { PubSub } from "@google-cloud/pubsub";
+import { pubsubClient } from "../../../io/pubsub/client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type PubsubEmulator, startPubsubEmulator } from "../../../io/pubsub/emulator.ts";
 import { type PubsubTopology, provision } from "../../../io/pubsub/provision.ts";
@@ -9,7 +10,7 @@ let pubsub: PubSub;
 
 beforeAll(async () => {
   emulator = await startPubsubEmulator();
-  pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emulator.endpoint });
+  pubsub = pubsubClient(PROJECT, emulator.endpoint);
 }, 120_000);
 
 afterAll(async () => {

@@ -1,4 +1,5 @@
-import { PubSub } from "@google-cloud/pubsub";
+import type { PubSub } from "@google-cloud/pubsub";
+import { pubsubClient } from "../../../io/pubsub/client.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SourceEvent, SourceReader } from "../../../core/source.ts";
 import { type PubsubEmulator, startPubsubEmulator } from "../../../io/pubsub/emulator.ts";
@@ -11,7 +12,7 @@ let n = 0;
 
 beforeAll(async () => {
   emulator = await startPubsubEmulator();
-  pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emulator.endpoint });
+  pubsub = pubsubClient(PROJECT, emulator.endpoint);
 }, 120_000);
 
 afterAll(async () => {
