@@ -9,3 +9,15 @@ export interface MedallionResult {
   deadLettered: number;
   maxRssKiB: number;
 }
+
+/** What bench/pubsub.ts reports to bench/run.ts. */
+export interface PubsubBenchResult {
+  messages: number;
+  /** The bare client receiving and acknowledging every message. */
+  bareMs: number;
+  /** The medallion pipeline from the same backlog into DuckDB, drain included. */
+  pipelineMs: number;
+  acknowledged: number;
+  rows: Record<string, number>;
+  maxRssKiB: number;
+}

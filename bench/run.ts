@@ -30,7 +30,7 @@
  *   --seed=N          stream seed (default 42)
  *   --reps=K          repetitions per implementation (default 5)
  *   --quick           smoke run: 100,000 events, 1 rep (memory case 1M vs 100k)
- *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded)
+ *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded), pubsub (the pipeline from a pre-filled emulator subscription against the bare client's receive-and-ack)
  *                     default: generator,sessions,memory
  *                     --only=hand means generator,hand,hand-memory (no engine needed)
  *                     --only=engine means engine,memory (still checked against the hand loop)
@@ -46,7 +46,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runEngineSessionizer } from "./engine-sessionizer.ts";
 import { runHandSessionizer } from "./hand-sessionizer.ts";
-import { type MedallionResult, RESULT_MARKER } from "./child-result.ts";
+import { type MedallionResult, type PubsubBenchResult, RESULT_MARKER } from "./child-result.ts";
 import type { SessionizerResult } from "./session-checksum.ts";
 import { createGenerationStats, createSessionStream } from "./session-stream.ts";
 import type { SessionizerRunOptions } from "./session-stream.ts";
@@ -55,6 +55,10 @@ const RATIO_TARGET = 0.35;
 const MEMORY_RATIO_TARGET = 1.3;
 /** The whole medallion pipeline into DuckDB against the engine-only sessionization rate (issue 4). */
 const MEDALLION_RATIO_TARGET = 0.4;
+/** The pipeline with checkpoints reading a pre-filled subscription against the bare client's receive-and-ack (issue 5). */
+const PUBSUB_RATIO_TARGET = 0.8;
+/** Messages pre-filled into the emulator for the Pub/Sub case. */
+const PUBSUB_MESSAGES = 20_000;
 const WARMUP_FRACTION = 1;
 /** Warm-up runs before the timed one: the engine's larger code reaches its optimised tier after a few runs. */
 const WARMUP_RUNS = 3;
@@ -64,7 +68,7 @@ const KIB_PER_MB = 1024;
 
 /** `noop` loads the same modules and does nothing: the node + tsx RSS floor. */
 type ChildKind = "generator" | "hand" | "engine" | "noop";
-type CaseName = "generator" | "hand" | "engine" | "sessions" | "memory" | "hand-memory" | "medallion";
+type CaseName = "generator" | "hand" | "engine" | "sessions" | "memory" | "hand-memory" | "medallion" | "pubsub";
 const CASE_NAMES: readonly CaseName[] = [
   "generator",
   "hand",
@@ -73,6 +77,7 @@ const CASE_NAMES: readonly CaseName[] = [
   "memory",
   "hand-memory",
   "medallion",
+  "pubsub",
 ];
 
 interface Flags {
@@ -463,6 +468,30 @@ async function parentMain(flags: Flags): Promise<number> {
     });
   }
 
+  if (cases.has("pubsub")) {
+    progress(`pubsub: the emulator, ${PUBSUB_MESSAGES} messages, the bare client then the pipeline into DuckDB`);
+    const r = await spawnChild<PubsubBenchResult>(
+      ["--import", "tsx", join(BENCH_DIR, "pubsub.ts"), `--messages=${PUBSUB_MESSAGES}`],
+      "pubsub child",
+    );
+    const pipelinePerSec = r.messages / (r.pipelineMs / 1000);
+    const barePerSec = r.messages / (r.bareMs / 1000);
+    const ratio = pipelinePerSec / barePerSec;
+    targetMissed ||= ratio < PUBSUB_RATIO_TARGET;
+    emit({
+      name: `pubsub-emulator-${label(r.messages)}`,
+      eventsPerSec: Math.round(pipelinePerSec),
+      baselineEventsPerSec: Math.round(barePerSec),
+      ratio: round(ratio, 3),
+      target: PUBSUB_RATIO_TARGET,
+      pass: ratio >= PUBSUB_RATIO_TARGET,
+      messages: r.messages,
+      acknowledged: r.acknowledged,
+      rows: r.rows,
+      peakRssMb: round(r.maxRssKiB / KIB_PER_MB, 1),
+    });
+  }
+
   if (failed) {
     process.stderr.write("[bench] FAILED: engine output differs from the hand loop\n");
     return 1;
@@ -510,7 +539,7 @@ function parseFlags(argv: readonly string[]): { flags: Flags; child?: ChildKind;
   const only = values.get("only");
   let cases: Set<CaseName>;
   if (only === undefined) {
-    cases = new Set<CaseName>(["generator", "sessions", "memory", "medallion"]);
+    cases = new Set<CaseName>(["generator", "sessions", "memory", "medallion", "pubsub"]);
   } else {
     cases = new Set<CaseName>();
     for (const raw of only.split(",")) {

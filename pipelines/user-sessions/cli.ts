@@ -5,11 +5,13 @@ import type { Source } from "../../core/source.ts";
 import { hours, minutes, seconds } from "../../core/time/duration.ts";
 import { formatInstant } from "../../core/time/instant.ts";
 import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
+import { PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
 import { pubsubSource } from "../../io/pubsub/pubsub-source.ts";
 import { fixtureFileSource } from "../../io/test-stream/jsonl.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import { stepMetrics } from "../../runners/direct/metrics.ts";
 import type { RawMessage } from "../../schemas/event.ts";
+import { withInsightsFeed } from "./insights-feed.ts";
 import { runMedallion } from "./run.ts";
 
 const HELP = `Usage: npm run pipeline -- [options]
@@ -27,6 +29,8 @@ subscription into a warehouse.
   --timestamp-attribute=NAME      Pub/Sub: event time from this attribute (default the publish time)
   --id-attribute=NAME             Pub/Sub: de-duplicate re-publications by this attribute (default the message id)
   --stop-when-idle=SECONDS        Pub/Sub: drain after this long without a message (default: run until stopped)
+  --insights-topic=pubsub://projects/P/topics/T
+                                  also publish every committed Gold session change to this topic (a dashboard feed)
   --lease-seconds=N               Pub/Sub: deadline of each lease extension, how soon the messages of a crashed run
                                   come back (10 to 600; default the client's)
   --warehouse=duckdb:PATH         embedded DuckDB file (default duckdb:./data/tidemark.duckdb)
@@ -38,7 +42,7 @@ subscription into a warehouse.
 
 Each option can also be set in the environment: TIDEMARK_RUNNER, TIDEMARK_INPUT, TIDEMARK_WAREHOUSE,
 TIDEMARK_GAP_MINUTES, TIDEMARK_LATENESS_HOURS, TIDEMARK_EARLY_SECONDS, TIDEMARK_DEDUP_HOURS, TIDEMARK_PUBSUB_ENDPOINT,
-TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE, TIDEMARK_LEASE_SECONDS.`;
+TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE, TIDEMARK_LEASE_SECONDS, TIDEMARK_INSIGHTS_TOPIC.`;
 
 function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
   const v = values[name];
@@ -76,6 +80,7 @@ async function main(): Promise<void> {
       "id-attribute": { type: "string" },
       "stop-when-idle": { type: "string" },
       "lease-seconds": { type: "string" },
+      "insights-topic": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -142,7 +147,17 @@ async function main(): Promise<void> {
   } else {
     stream = fixtureFileSource<RawMessage>(input);
   }
-  const warehouse = await openWarehouse(warehouseSpec);
+  let warehouse = await openWarehouse(warehouseSpec);
+  let insightsClient: PubSub | undefined;
+  const insightsTopic = option(values, "insights-topic");
+  if (insightsTopic !== undefined) {
+    const t = /^pubsub:\/\/projects\/([^/]+)\/topics\/([^/]+)$/.exec(insightsTopic);
+    if (t === null) throw new Error(`--insights-topic must be pubsub://projects/P/topics/T, got ${insightsTopic}`);
+    insightsClient = pubsubClient(t[1] as string, option(values, "pubsub-endpoint"));
+    const publisher = new PubsubPublisher({ pubsub: insightsClient, topic: t[2] as string });
+    await publisher.checkExists();
+    warehouse = withInsightsFeed(warehouse, publisher);
+  }
   await warehouse.open();
   const tty = process.stdout.isTTY === true;
   const run = await runMedallion(stream, warehouse, opts, (running, index, started) => {
@@ -193,6 +208,7 @@ async function main(): Promise<void> {
   for (const r of rows) process.stdout.write(`  ${JSON.stringify(r)}\n`);
   await warehouse.close();
   await pubsub?.close();
+  await insightsClient?.close();
 }
 
 /** `{ [key]: value }` when value is defined, else `{}` (for optional options under exactOptionalPropertyTypes). */

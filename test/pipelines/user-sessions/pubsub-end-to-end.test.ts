@@ -9,6 +9,7 @@ import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { type PubsubEmulator, startPubsubEmulator } from "../../../io/pubsub/emulator.ts";
 import { provision } from "../../../io/pubsub/provision.ts";
 import { PubsubPublisher, publishAtRate } from "../../../io/pubsub/pubsub-sink.ts";
+import { pubsubSource } from "../../../io/pubsub/pubsub-source.ts";
 import { generateMessages } from "../../../pipelines/user-sessions/generate.ts";
 import { REFERENCE_SESSIONS, sessionKey } from "./reference-sessions.ts";
 
@@ -55,7 +56,7 @@ async function publish(
 }
 
 /** The pipeline's command line on the subscription, as a child process. */
-function pipeline(subscription: string, db: string, idleSeconds: number): ChildProcess {
+function pipeline(subscription: string, db: string, idleSeconds: number, extra: readonly string[] = []): ChildProcess {
   return spawn(
     process.execPath,
     [
@@ -67,6 +68,7 @@ function pipeline(subscription: string, db: string, idleSeconds: number): ChildP
       `--warehouse=duckdb:${db}`,
       `--stop-when-idle=${idleSeconds}`,
       "--lease-seconds=10",
+      ...extra,
     ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -101,9 +103,14 @@ async function tables(db: string) {
 describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
   it("reads a subscription into DuckDB, drains when idle, and acknowledges everything it wrote", async () => {
     const { topic, subscription } = await setUp("run-");
+    await provision(pubsub, {
+      prefix: "run-",
+      topics: [{ name: "insights", subscriptions: [{ name: "dashboard", messageOrdering: true }] }],
+    });
     const published = await publish(topic, 12, 5);
     const db = join(dir, "run.duckdb");
-    const result = await finished(pipeline(subscription, db, 3));
+    const insightsTopic = `--insights-topic=pubsub://projects/${PROJECT}/topics/run-insights`;
+    const result = await finished(pipeline(subscription, db, 3, [insightsTopic]));
     expect(result.code, result.out).toBe(0);
     expect(result.out).toContain(`Pub/Sub messages acknowledged: ${published}`);
     expect(result.out).toContain("too late for Gold (beyond allowed lateness, kept in Bronze and Silver): sessions 0");
@@ -113,6 +120,27 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
     expect(t.silver.length).toBeGreaterThan(published * 0.9);
     expect(t.gold.length).toBeGreaterThan(20);
     expect(t.gold).toEqual(t.reference);
+    // The dashboard feed: the last change published per session is the Gold row (merged-away sessions deleted).
+    const last = new Map<string, Record<string, unknown> | null>();
+    const feed = pubsubSource({ pubsub, subscription: "run-dashboard", heartbeatMs: 100 }).open();
+    for (let quiet = 0; quiet < 10; ) {
+      const ev = await feed.next();
+      if (ev?.kind !== "elements") {
+        quiet++;
+        continue;
+      }
+      quiet = 0;
+      for (const m of ev.values) {
+        const insight = JSON.parse(m.data) as { kind: string; session_id?: string; session?: Record<string, unknown> };
+        if (insight.kind === "delete") last.set(insight.session_id as string, null);
+        else last.set(insight.session?.session_id as string, insight.session as Record<string, unknown>);
+      }
+    }
+    await feed.checkpointMark?.().finalize();
+    await feed.close?.();
+    const live = [...last.values()].filter((r): r is Record<string, unknown> => r !== null);
+    expect(live.map(sessionKey).sort()).toEqual(t.gold);
+    expect(live.every((r) => r.is_final === true)).toBe(true);
     // Nothing is left to deliver: a second run reads nothing and writes nothing new.
     const again = await finished(pipeline(subscription, db, 2));
     expect(again.code, again.out).toBe(0);
