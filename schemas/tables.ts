@@ -7,11 +7,15 @@ const c = (name: string, type: Column["type"], required: boolean, description: s
   description,
 });
 
-/** Every message as received, valid or not. Append-only; idempotent on message_id. */
+/**
+ * Every message as received, valid or not. Append-only; idempotent on (message_id, publish_time): a re-delivery
+ * has both the same, while a message id alone is unique only within one topic (and an emulator restarted empty
+ * hands out the same ids again).
+ */
 export const BRONZE: TableSchema = {
   name: "bronze_messages",
   description: "Every message received, exactly as received, including payloads that are not valid events.",
-  key: ["message_id"],
+  key: ["message_id", "publish_time"],
   partitionBy: "ingest_time",
   columns: [
     c("message_id", "STRING", true, "The transport's message id (Pub/Sub messageId)."),

@@ -122,11 +122,27 @@ export class DuckDbWarehouse implements Warehouse {
     }
   }
 
-  /** Creates the four tables (if missing) and this connection's staging tables. */
+  /**
+   * Creates the four tables (if missing) and this connection's staging tables. A table made by an older version
+   * with another primary key is an error naming the file, the table and both keys, before anything is written.
+   */
   open(): Promise<void> {
     return this.exclusive(async (con) => {
       for (const table of TABLES) {
         await con.run(duckdbDdl(table));
+        const reader = await con.runAndReadAll(
+          `SELECT constraint_column_names AS cols FROM duckdb_constraints()
+           WHERE schema_name = 'main' AND table_name = $1 AND constraint_type = 'PRIMARY KEY'`,
+          [table.name],
+        );
+        const [row] = reader.getRowObjectsJS();
+        const key = (row?.cols as string[] | undefined) ?? [];
+        if (key.join(",") !== table.key.join(",")) {
+          throw new Error(
+            `the DuckDB warehouse at ${this.path}: table ${table.name} has primary key (${key.join(", ")}) but this ` +
+              `version keys it on (${table.key.join(", ")}); write to a new file, or recreate the table`,
+          );
+        }
         const cols = table.columns.map((c) => ident(c.name)).join(", ");
         await con.run(
           `CREATE TEMP TABLE IF NOT EXISTS ${stageName(table)} AS SELECT ${cols} FROM ${ident(table.name)} LIMIT 0`,

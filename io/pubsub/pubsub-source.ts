@@ -28,7 +28,8 @@ export interface PubsubReadOptions {
   readonly timestampAttribute?: string;
   /**
    * The attribute whose value identifies a message across re-publications: a later message with an id seen in the
-   * last `dedupWindowMs` is dropped (and acknowledged). By default the message id, which drops re-deliveries.
+   * last `dedupWindowMs` is dropped (and acknowledged). By default the message id with its publish time, which
+   * drops re-deliveries.
    */
   readonly idAttribute?: string;
   /** How long ids are remembered. Default 10 minutes (as Dataflow's PubsubIO). */
@@ -252,13 +253,17 @@ class PubsubReader implements SourceReader<PubsubMessage> {
     for (const m of taken) {
       this.unmarked.push(m);
       this.stats.received++;
-      const id = (this.options.idAttribute !== undefined ? m.attributes[this.options.idAttribute] : undefined) ?? m.id;
+      const publishTime = m.publishTime.getTime();
+      // A re-delivery has the same message id and publish time (an id alone is unique only within a topic, and an
+      // emulator restarted empty reuses ids).
+      const id =
+        (this.options.idAttribute !== undefined ? m.attributes[this.options.idAttribute] : undefined) ??
+        `${m.id}@${publishTime}`;
       if (this.seen.has(id)) {
         this.stats.duplicatesDropped++;
         continue;
       }
       this.seen.set(id, now);
-      const publishTime = m.publishTime.getTime();
       let timestamp = publishTime;
       if (this.options.timestampAttribute !== undefined) {
         const t = parseTimestamp(m.attributes[this.options.timestampAttribute]);
@@ -290,18 +295,17 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   /** Waits until a message arrives (true) or a heartbeat is due (false). */
   private waitForMessage(): Promise<boolean> {
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = undefined;
-        resolve(false);
-      }, this.options.heartbeatMs ?? 200);
-      const onAbort = () => this.wake?.();
-      this.options.signal?.addEventListener("abort", onAbort, { once: true });
-      this.wake = () => {
+      const signal = this.options.signal;
+      const settle = (arrived: boolean) => {
         clearTimeout(timer);
         this.wake = undefined;
-        this.options.signal?.removeEventListener("abort", onAbort);
-        resolve(true);
+        signal?.removeEventListener("abort", onAbort);
+        resolve(arrived);
       };
+      const onAbort = () => settle(true);
+      const timer = setTimeout(() => settle(false), this.options.heartbeatMs ?? 200);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.wake = () => settle(true);
     });
   }
 

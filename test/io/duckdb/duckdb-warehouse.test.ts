@@ -173,6 +173,12 @@ describe("DuckDbWarehouse: Bronze and Silver appends", () => {
     expect(await w.counts()).toMatchObject({ bronze_messages: 3 });
   });
 
+  it("Bronze keeps one message id published at two times as two messages (ids are unique per topic only)", async () => {
+    const w = await warehouse();
+    await w.appendBronze([bronze("m1"), bronze("m1", { publish_time: bronze("m1").publish_time + 1 })]);
+    expect(await w.counts()).toMatchObject({ bronze_messages: 2 });
+  });
+
   it("Silver is idempotent on event_id and round-trips every column (query returns SilverRows)", async () => {
     const w = await warehouse();
     const e1 = silver("e1");
@@ -366,6 +372,21 @@ describe("DuckDbWarehouse: query", () => {
 });
 
 describe("DuckDbWarehouse: opening files", () => {
+  it("refuses a file whose table has another primary key (an older version's), naming both keys", async () => {
+    const path = join(dir, "old-key.duckdb");
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const old = await DuckDBInstance.create(path);
+    const con = await old.connect();
+    await con.run("CREATE TABLE bronze_messages (message_id VARCHAR PRIMARY KEY, publish_time TIMESTAMPTZ)");
+    con.closeSync();
+    old.closeSync();
+    const w = await DuckDbWarehouse.create(path, { autoCreateUnder: dir });
+    await expect(w.open()).rejects.toThrow(
+      `table bronze_messages has primary key (message_id) but this version keys it on (message_id, publish_time)`,
+    );
+    await w.close();
+  });
+
   it("names the path and the missing directory, and creates nothing", async () => {
     const path = join(dir, "nope", "x.duckdb");
     await expect(DuckDbWarehouse.create(path)).rejects.toThrow(

@@ -189,4 +189,25 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
     expect(b.dupBronze).toBe(0);
     expect(b.silver).toEqual(a.silver);
   }, 300_000);
+
+  it("rides out an emulator restart: reconnects once the subscription is back and goes on", async () => {
+    const port = emulator.port;
+    const { topic, subscription } = await setUp("restart-");
+    const first = await publish(topic, 4, 21);
+    const db = join(dir, "restart.duckdb");
+    const child = pipeline(subscription, db, 20);
+    const exit = finished(child);
+    await new Promise((r) => setTimeout(r, 5_000));
+    // The emulator goes away and comes back empty on the same port; the topology is provisioned again.
+    await pubsub.close();
+    await emulator.stop();
+    emulator = await startPubsubEmulator({ port });
+    pubsub = pubsubClient(PROJECT, emulator.endpoint);
+    await setUp("restart-");
+    const second = await publish(topic, 4, 22);
+    const result = await exit;
+    expect(result.code, result.out).toBe(0);
+    const t = await tables(db);
+    expect(t.bronze.length, result.out).toBe(first + second);
+  }, 180_000);
 });
