@@ -12,10 +12,15 @@ import type {
 } from "../../../core/state.ts";
 import { assertNever } from "../../../core/util/assert-never.ts";
 
-/** The in-memory state cells of one key and window. Each reports whether it holds anything (for memory checks). */
+/**
+ * The in-memory state cells of one key and window. Each reports whether it holds anything (for memory checks), and
+ * gives its contents as plain data for a checkpoint (`snapshot`) and takes them back (`restore`, on an empty cell).
+ */
 export interface Cell {
   isEmptyCell(): boolean;
   clear(): void;
+  snapshot(): unknown;
+  restore(data: unknown): void;
 }
 
 class ValueCell<T> implements ValueState<T>, Cell {
@@ -34,6 +39,12 @@ class ValueCell<T> implements ValueState<T>, Cell {
   }
   isEmptyCell(): boolean {
     return !this.has;
+  }
+  snapshot(): unknown {
+    return this.value;
+  }
+  restore(data: unknown): void {
+    this.write(data as T);
   }
 }
 
@@ -54,6 +65,12 @@ class BagCell<T> implements BagState<T>, Cell {
   isEmptyCell(): boolean {
     return this.items.length === 0;
   }
+  snapshot(): unknown {
+    return this.items;
+  }
+  restore(data: unknown): void {
+    this.items = [...(data as T[])];
+  }
 }
 
 class CombiningCell<I, A, O> implements CombiningState<I, O>, Cell {
@@ -70,6 +87,12 @@ class CombiningCell<I, A, O> implements CombiningState<I, O>, Cell {
   }
   isEmptyCell(): boolean {
     return this.acc === undefined;
+  }
+  snapshot(): unknown {
+    return this.acc;
+  }
+  restore(data: unknown): void {
+    this.acc = data as A;
   }
 }
 
@@ -99,6 +122,12 @@ class MapCell<K, V> implements MapState<K, V>, Cell {
   isEmptyCell(): boolean {
     return this.map.size === 0;
   }
+  snapshot(): unknown {
+    return this.entries();
+  }
+  restore(data: unknown): void {
+    for (const [k, v] of data as [K, V][]) this.put(k, v);
+  }
 }
 
 class SetCell<T> implements SetState<T>, Cell {
@@ -124,6 +153,12 @@ class SetCell<T> implements SetState<T>, Cell {
   isEmptyCell(): boolean {
     return this.items.size === 0;
   }
+  snapshot(): unknown {
+    return this.read();
+  }
+  restore(data: unknown): void {
+    for (const v of data as T[]) this.add(v);
+  }
 }
 
 class MultimapCell<K, V> implements MultimapState<K, V>, Cell {
@@ -148,6 +183,12 @@ class MultimapCell<K, V> implements MultimapState<K, V>, Cell {
   }
   isEmptyCell(): boolean {
     return this.map.size === 0;
+  }
+  snapshot(): unknown {
+    return [...this.map.values()].map((e) => [e.key, e.values]);
+  }
+  restore(data: unknown): void {
+    for (const [k, values] of data as [K, V[]][]) for (const v of values) this.put(k, v);
   }
 }
 
@@ -182,6 +223,12 @@ class OrderedListCell<T> implements OrderedListState<T>, Cell {
   }
   isEmptyCell(): boolean {
     return this.items.length === 0;
+  }
+  snapshot(): unknown {
+    return this.items;
+  }
+  restore(data: unknown): void {
+    this.items = [...(data as Stamped<T>[])];
   }
   /** First index with timestamp >= t. */
   private lowerBound(t: number): number {

@@ -4,7 +4,9 @@ import type { OnTimerContext, StatefulDoFn, StateSpec, TimeDomain, Timer, TimerS
 import { END_OF_GLOBAL_WINDOW, formatInstant } from "../../../core/time/instant.ts";
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import { type BoundedWindow, GlobalWindow, IntervalWindow } from "../../../core/windows/window.ts";
+import { OrderedTimeHeap } from "../timers/ordered-time-heap.ts";
 import { TimeHeap } from "../timers/time-heap.ts";
+import { decodeWindow, type EncodedWindow, encodeWindow } from "../window-codec.ts";
 import { type Cell, newCell } from "./state-cells.ts";
 
 /** Where a stateful DoFn's outputs go. */
@@ -33,6 +35,8 @@ class Slot {
   timers: Map<string, TimerRecord> | undefined = undefined;
   alive = true;
   constructor(
+    /** Creation order: slots expiring at the same time expire in this order. */
+    readonly seq: number,
     readonly key: unknown,
     /** The slot's key in the runner's map of global-window slots (the grouping key) or of windowed slots. */
     readonly mapKey: string | number | boolean,
@@ -44,6 +48,8 @@ class Slot {
 /** One set timer. `gen` changes when it is moved or cleared, so heap entries of its old settings are ignored. */
 class TimerRecord {
   gen = 0;
+  /** When it was last set (the runner's sequence): timers due at the same time fire in this order. */
+  seq = 0;
   active = false;
   time = Number.NEGATIVE_INFINITY;
   holdTs = Number.NEGATIVE_INFINITY;
@@ -56,11 +62,53 @@ class TimerRecord {
 }
 
 interface Buffered {
+  readonly seq: number;
   readonly slot: Slot;
   readonly key: unknown;
   readonly value: unknown;
   readonly timestamp: number;
   readonly pane: PaneInfo;
+}
+
+/** A StatefulRunner's state as plain data (see `snapshot`). */
+export interface StatefulSnapshot {
+  /** The runner's sequence counter (orders slots, timers and buffered elements). */
+  readonly seq: number;
+  readonly inputWatermark: number;
+  readonly outputWatermark: number;
+  readonly processingTime: number;
+  readonly counters: StatefulRunner["counters"];
+  readonly slots: readonly {
+    readonly seq: number;
+    readonly key: unknown;
+    readonly window: EncodedWindow;
+    readonly gcTime: number;
+    /** Contents of the non-empty cells, by state name. */
+    readonly cells: Readonly<Record<string, unknown>>;
+    readonly timers: readonly {
+      readonly name: string;
+      readonly id: string;
+      readonly domain: TimeDomain;
+      readonly time: number;
+      readonly holdTs: number;
+      readonly seq: number;
+    }[];
+  }[];
+  /** Elements held for time-sorted delivery, with the index of their slot. */
+  readonly sorted: readonly {
+    readonly seq: number;
+    readonly slot: number;
+    readonly value: unknown;
+    readonly timestamp: number;
+    readonly pane: PaneInfo;
+  }[];
+}
+
+/** What the runner needs of its heaps to skip stale entries. */
+interface Peekable<T> {
+  peekTime(): number;
+  peekItem(): T | undefined;
+  pop(): T | undefined;
 }
 
 interface HeapEntry {
@@ -82,16 +130,18 @@ export class StatefulRunner {
   /** Slots in the global window by grouping key, and in other windows by window and grouping key. */
   private readonly globalSlots = new Map<string | number | boolean, Slot>();
   private readonly windowSlots = new Map<string | number | boolean, Slot>();
-  private readonly eventTimers = new TimeHeap<HeapEntry>();
-  private readonly procTimers = new TimeHeap<HeapEntry>();
+  private readonly eventTimers = new OrderedTimeHeap<HeapEntry>();
+  private readonly procTimers = new OrderedTimeHeap<HeapEntry>();
   private readonly holds = new TimeHeap<HeapEntry>();
-  private readonly expiries = new TimeHeap<Slot>();
+  private readonly expiries = new OrderedTimeHeap<Slot>();
   /** Windows with state by their max timestamp: each holds the output watermark until it is cleaned up. */
   private readonly slotEnds = new TimeHeap<Slot>();
   /** Timers set and not yet fired, cleared or expired. */
   private liveTimers = 0;
   /** Elements held for time-sorted delivery, by timestamp + allowed lateness. */
-  private readonly sorted = new TimeHeap<Buffered>();
+  private readonly sorted = new OrderedTimeHeap<Buffered>();
+  /** Orders slots, timer settings and buffered elements (ties at equal times), and survives checkpoints. */
+  private seq = 0;
   private readonly latenessMs: number;
   private readonly skewMs: number;
   /** The element or timer being handled: its timestamp, for default output timestamps and skew checks. */
@@ -126,7 +176,8 @@ export class StatefulRunner {
           this.counters.droppedExpired++;
           continue;
         }
-        this.sorted.push(timestamp + this.latenessMs, { slot, key, value, timestamp, pane });
+        const seq = this.seq++;
+        this.sorted.push(timestamp + this.latenessMs, seq, { seq, slot, key, value, timestamp, pane });
         continue;
       }
       this.deliver(slot, key, value, timestamp, pane);
@@ -175,6 +226,100 @@ export class StatefulRunner {
     if (o > this.outputWatermark) this.outputWatermark = o;
   }
 
+  /**
+   * The runner's whole state as plain data, for a checkpoint: watermarks, processing time, counters, and per live
+   * key and window its non-empty cells and set timers, plus elements waiting for time-sorted delivery. Take it
+   * between bundles. User values (keys, cell contents, elements) are kept as they are: the checkpoint store clones
+   * them (plain data, Map, Set, typed arrays).
+   */
+  snapshot(): StatefulSnapshot {
+    const index = new Map<Slot, number>();
+    const slots: StatefulSnapshot["slots"][number][] = [];
+    for (const map of [this.globalSlots, this.windowSlots]) {
+      for (const slot of map.values()) {
+        index.set(slot, slots.length);
+        const cells: Record<string, unknown> = {};
+        for (const [name, cell] of Object.entries(slot.stateView ?? {})) {
+          if (!cell.isEmptyCell()) cells[name] = cell.snapshot();
+        }
+        const timers = [...(slot.timers?.values() ?? [])]
+          .filter((r) => r.active)
+          .map((r) => ({ name: r.name, id: r.id, domain: r.domain, time: r.time, holdTs: r.holdTs, seq: r.seq }));
+        slots.push({
+          seq: slot.seq,
+          key: slot.key,
+          window: encodeWindow(slot.window),
+          gcTime: slot.gcTime,
+          cells,
+          timers,
+        });
+      }
+    }
+    const sorted: StatefulSnapshot["sorted"][number][] = [];
+    for (const b of this.sorted.values()) {
+      const i = index.get(b.slot);
+      if (i !== undefined && b.slot.alive) {
+        sorted.push({ seq: b.seq, slot: i, value: b.value, timestamp: b.timestamp, pane: b.pane });
+      }
+    }
+    return {
+      seq: this.seq,
+      inputWatermark: this.inputWatermark,
+      outputWatermark: this.outputWatermark,
+      processingTime: this.processingTime,
+      counters: { ...this.counters },
+      slots,
+      sorted,
+    };
+  }
+
+  /** Takes the state of `snapshot` (from a runner of the same DoFn and windowing), on a runner that has none. */
+  restore(snap: StatefulSnapshot): void {
+    if (this.slotCount() > 0 || this.inputWatermark !== Number.NEGATIVE_INFINITY) {
+      throw new Error("restore() needs a fresh StatefulRunner");
+    }
+    this.inputWatermark = snap.inputWatermark;
+    this.outputWatermark = snap.outputWatermark;
+    this.processingTime = snap.processingTime;
+    Object.assign(this.counters, snap.counters);
+    this.seq = snap.seq;
+    const slots = snap.slots.map((d) => {
+      const slot = this.slotFor(d.key, decodeWindow(d.window), d.gcTime, d.seq);
+      const cells = this.cells(slot);
+      for (const [name, data] of Object.entries(d.cells)) {
+        const cell = cells[name];
+        if (cell === undefined) throw new Error(`checkpoint has state "${name}" that the DoFn does not declare`);
+        cell.restore(data);
+      }
+      for (const t of d.timers) {
+        slot.timers ??= new Map();
+        const r = new TimerRecord(slot, t.name, t.id, t.domain);
+        slot.timers.set(t.id === "" ? t.name : `${t.name}\u0000${t.id}`, r);
+        r.gen = 1;
+        r.seq = t.seq;
+        r.active = true;
+        r.time = t.time;
+        r.holdTs = t.holdTs;
+        this.liveTimers++;
+        const entry = { rec: r, gen: r.gen };
+        (t.domain === "event" ? this.eventTimers : this.procTimers).push(t.time, t.seq, entry);
+        this.holds.push(t.holdTs, entry);
+      }
+      return slot;
+    });
+    for (const b of snap.sorted) {
+      const slot = slots[b.slot] as Slot;
+      this.sorted.push(b.timestamp + this.latenessMs, b.seq, {
+        seq: b.seq,
+        slot,
+        key: slot.key,
+        value: b.value,
+        timestamp: b.timestamp,
+        pane: b.pane,
+      });
+    }
+  }
+
   /** Key-and-window slots alive (for metrics and memory checks). */
   slotCount(): number {
     return this.globalSlots.size + this.windowSlots.size;
@@ -204,7 +349,7 @@ export class StatefulRunner {
         for (const r of slot.timers.values()) {
           if (!r.active) continue;
           const entry = { rec: r, gen: r.gen };
-          (r.domain === "event" ? this.eventTimers : this.procTimers).push(r.time, entry);
+          (r.domain === "event" ? this.eventTimers : this.procTimers).push(r.time, r.seq, entry);
           this.holds.push(r.holdTs, entry);
           live++;
         }
@@ -224,7 +369,7 @@ export class StatefulRunner {
 
   // ---- internals ---------------------------------------------------------------------------------------------
 
-  private slotFor(key: unknown, w: BoundedWindow, gcTime: number): Slot {
+  private slotFor(key: unknown, w: BoundedWindow, gcTime: number, seq?: number): Slot {
     const gk = groupingKey(key);
     const global = w === GlobalWindow.INSTANCE;
     const slots = global ? this.globalSlots : this.windowSlots;
@@ -234,16 +379,16 @@ export class StatefulRunner {
       : `${w instanceof IntervalWindow ? `${w.start}:${w.end}` : w.toString()}\u0001${typeof gk}\u0001${gk}`;
     let slot = slots.get(mapKey);
     if (slot === undefined) {
-      slot = new Slot(key, mapKey, w, gcTime);
+      slot = new Slot(seq ?? this.seq++, key, mapKey, w, gcTime);
       slots.set(mapKey, slot);
-      this.expiries.push(gcTime, slot);
+      this.expiries.push(gcTime, slot.seq, slot);
       this.slotEnds.push(w.maxTimestamp, slot);
     }
     return slot;
   }
 
   /** The time of the first live entry of a timer heap (dropping stale ones), or +Infinity. */
-  private nextValid(heap: TimeHeap<HeapEntry>, holds = false): number {
+  private nextValid(heap: Peekable<HeapEntry>, holds = false): number {
     for (;;) {
       const t = heap.peekTime();
       if (t === Number.POSITIVE_INFINITY) return t;
@@ -255,7 +400,7 @@ export class StatefulRunner {
   }
 
   /** The earliest time in a slot heap whose slot is still alive (dropping dead slots' entries on the way). */
-  private static peekLive(heap: TimeHeap<Slot>): number {
+  private static peekLive(heap: Peekable<Slot>): number {
     for (;;) {
       const t = heap.peekTime();
       if (t === Number.POSITIVE_INFINITY) return t;
@@ -368,7 +513,8 @@ export class StatefulRunner {
     r.time = time;
     r.holdTs = hold;
     const entry = { rec: r, gen: r.gen };
-    (domain === "event" ? this.eventTimers : this.procTimers).push(time, entry);
+    r.seq = this.seq++;
+    (domain === "event" ? this.eventTimers : this.procTimers).push(time, r.seq, entry);
     this.holds.push(hold, entry);
     this.compactIfStale();
   }

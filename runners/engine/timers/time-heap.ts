@@ -67,6 +67,11 @@ export class TimeHeap<T> {
     return top;
   }
 
+  /** The items, in no particular order (for checkpoints). */
+  values(): T[] {
+    return this.items.slice(0, this.n) as T[];
+  }
+
   clear(): void {
     this.items.fill(undefined, 0, this.n);
     this.n = 0;
