@@ -19,18 +19,20 @@ import { StatefulRunner, type StatefulSnapshot } from "../../../../runners/engin
 import { sumFn } from "../../../../transforms/combine.ts";
 
 /** A DoFn that uses every kind of state and timer, and reports them in its outputs. */
-const fn = {
-  state: {
-    seen: valueState<number>(),
-    bag: bagState<string>(),
-    total: combiningState(sumFn),
-    byValue: mapState<string, number>(),
-    distinct: setState<string>(),
-    ordered: orderedListState<string>(),
-  },
-  timers: { flush: eventTimer(), tick: processingTimer(), each: timerFamily("event") },
+const STATE = {
+  seen: valueState<number>(),
+  bag: bagState<string>(),
+  total: combiningState(sumFn),
+  byValue: mapState<string, number>(),
+  distinct: setState<string>(),
+  ordered: orderedListState<string>(),
+};
+const TIMERS = { flush: eventTimer(), tick: processingTimer(), each: timerFamily("event") };
+const fn: StatefulDoFn<string, string, string, typeof STATE, typeof TIMERS> = {
+  state: STATE,
+  timers: TIMERS,
   allowedTimestampSkewMs: Number.POSITIVE_INFINITY,
-  process([key, v]: [string, string], ctx: any) {
+  process([key, v], ctx) {
     const n = (ctx.state.seen.read() ?? 0) + 1;
     ctx.state.seen.write(n);
     ctx.state.bag.add(v);
@@ -46,24 +48,24 @@ const fn = {
     ctx.output(`${key}:${v}#${n}`);
   },
   onTimer: {
-    flush(ctx: any) {
+    flush(ctx) {
       ctx.output(
         `flush ${ctx.key} ${ctx.state.bag.read().join(",")} total=${ctx.state.total.read()} ` +
           `distinct=${[...ctx.state.distinct.read()].sort().join(",")} ordered=${ctx.state.ordered
             .read()
-            .map((s: { value: string }) => s.value)
+            .map((s) => s.value)
             .join(",")} map=${JSON.stringify(ctx.state.byValue.entries())}`,
       );
       ctx.state.bag.clear();
     },
-    tick(ctx: any) {
+    tick(ctx) {
       ctx.output(`tick ${ctx.key} seen=${ctx.state.seen.read()}`);
     },
-    each(ctx: any) {
+    each(ctx) {
       ctx.output(`each ${ctx.key} ${ctx.timerId} at ${ctx.firingTime}`);
     },
   },
-} as unknown as StatefulDoFn<string, string, string, never, never>;
+};
 
 type Op =
   | { kind: "element"; key: string; value: string; ts: number; window: "global" | number }
@@ -90,8 +92,13 @@ function script(seed: number): Op[] {
         ts,
         window: rnd() < 0.5 ? "global" : Math.floor(ts / 200) * 200,
       });
-    } else if (r < 0.85) ops.push({ kind: "watermark", t: (wm += Math.floor(rnd() * 120)) });
-    else ops.push({ kind: "processing", t: (pt += Math.floor(rnd() * 80)) });
+    } else if (r < 0.85) {
+      wm += Math.floor(rnd() * 120);
+      ops.push({ kind: "watermark", t: wm });
+    } else {
+      pt += Math.floor(rnd() * 80);
+      ops.push({ kind: "processing", t: pt });
+    }
   }
   ops.push({ kind: "watermark", t: 10_000_000 });
   return ops;
