@@ -56,9 +56,16 @@ async function main(): Promise<void> {
     await warehouse.open();
     const drain = new AbortController();
     const source = pubsubSource({ pubsub, subscription: "pipeline", signal: drain.signal });
-    const run = await runMedallion(source, warehouse, {}, () => {
-      if (source.stats().received >= published) drain.abort();
-    });
+    const run = await runMedallion(
+      source,
+      warehouse,
+      {},
+      {
+        onStep: () => {
+          if (source.stats().received >= published) drain.abort();
+        },
+      },
+    );
     const rows = await warehouse.counts();
     await warehouse.close();
     const result: PubsubBenchResult = {

@@ -19,6 +19,11 @@ export interface SourceReader<T> {
    * checkpoint): a message queue acknowledges the messages then. Sources that need no acknowledgement omit it.
    */
   checkpointMark?(): CheckpointMark;
+  /**
+   * What the reader must remember across a restart, as plain data (a position in a file, the ids it has seen):
+   * taken with the runner's checkpoint and given back to `Source.open`. Readers without such state omit it.
+   */
+  snapshot?(): unknown;
   close?(): void | Promise<void>;
 }
 
@@ -36,5 +41,6 @@ export interface Source<T> {
   readonly bounded: boolean;
   /** True when the source drives processing time itself (a fixture stream); the runner then uses a virtual clock. */
   readonly drivesProcessingTime?: boolean;
-  open(): SourceReader<T>;
+  /** Opens a reader; `restored` is what a reader's `snapshot` returned, when resuming from a checkpoint. */
+  open(restored?: unknown): SourceReader<T>;
 }

@@ -95,8 +95,8 @@ export function pubsubSource(
   return {
     name,
     bounded: false,
-    open(): SourceReader<PubsubMessage> {
-      last = new PubsubReader(options);
+    open(restored?: unknown): SourceReader<PubsubMessage> {
+      last = new PubsubReader(options, restored as PubsubReaderSnapshot | undefined);
       return last;
     },
     stats: () =>
@@ -109,6 +109,13 @@ export function pubsubSource(
         watermark: Number.NEGATIVE_INFINITY,
       },
   };
+}
+
+/** What a reader keeps across a restart: the ids it has seen (to drop re-deliveries) and its watermark. */
+interface PubsubReaderSnapshot {
+  readonly seen: readonly (readonly [string, number])[];
+  readonly estimator: { maxSeen: number; watermark: number };
+  readonly reportedWatermark: number;
 }
 
 class PubsubReader implements SourceReader<PubsubMessage> {
@@ -134,12 +141,33 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   private reportedWatermark = Number.NEGATIVE_INFINITY;
   private draining = false;
 
-  constructor(private readonly options: PubsubReadOptions) {
+  constructor(
+    private readonly options: PubsubReadOptions,
+    restored?: PubsubReaderSnapshot,
+  ) {
     this.now = options.now ?? Date.now;
     this.estimator = new WatermarkEstimator(
       { maxOutOfOrdernessMs: options.maxOutOfOrdernessMs ?? 10_000, idleMs: options.idleMs ?? 30_000 },
       this.now(),
     );
+    if (restored !== undefined) {
+      for (const [id, at] of restored.seen) this.seen.set(id, at);
+      this.estimator.restore(restored.estimator);
+      this.reportedWatermark = restored.reportedWatermark;
+    }
+  }
+
+  /**
+   * The ids seen within the de-duplication window and the watermark: a message given before the checkpoint and
+   * delivered again after a restart (it was not acknowledged yet) is then dropped, since its effects are in the
+   * checkpoint.
+   */
+  snapshot(): PubsubReaderSnapshot {
+    return {
+      seen: [...this.seen],
+      estimator: this.estimator.snapshot(),
+      reportedWatermark: this.reportedWatermark,
+    };
   }
 
   async next(): Promise<SourceEvent<PubsubMessage> | undefined> {

@@ -41,6 +41,17 @@ export class WatermarkEstimator {
     this.lastArrival = now;
   }
 
+  /** What a checkpoint keeps: the newest timestamp seen and the watermark reached. */
+  snapshot(): { maxSeen: number; watermark: number } {
+    return { maxSeen: this.maxSeen, watermark: this.watermark };
+  }
+
+  /** Goes on from a checkpoint (the idle clock starts again now). */
+  restore(s: { maxSeen: number; watermark: number }): void {
+    this.maxSeen = s.maxSeen;
+    this.watermark = s.watermark;
+  }
+
   /** The watermark at wall time `now`. */
   current(now: number): number {
     const { maxOutOfOrdernessMs, idleMs } = this.options;

@@ -63,10 +63,16 @@ export function fixtureLinesSource<T = unknown>(name: string, lines: () => Itera
     name,
     bounded: true,
     drivesProcessingTime: true,
-    open(): SourceReader<T> {
+    /** `restored`: a reader's snapshot (lines read, watermark and processing time): reading goes on after them. */
+    open(restored?: unknown): SourceReader<T> {
       const parser = new FixtureLineParser<T>(name);
       const it = lines()[Symbol.iterator]();
       let i = 0;
+      const from = restored as { line: number; watermark: number; processingTime: number } | undefined;
+      if (from !== undefined) {
+        while (i < from.line && !it.next().done) i++;
+        parser.resume(from.watermark, from.processingTime);
+      }
       return {
         next(): SourceEvent<T> | undefined {
           for (;;) {
@@ -76,6 +82,7 @@ export function fixtureLinesSource<T = unknown>(name: string, lines: () => Itera
             if (ev !== undefined) return ev;
           }
         },
+        snapshot: () => ({ line: i, ...parser.position() }),
         close() {
           it.return?.();
         },
@@ -125,6 +132,17 @@ class FixtureLineParser<T> {
   private processingTime = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly file: string) {}
+
+  /** The watermark and processing time so far (a reader's snapshot). */
+  position(): { watermark: number; processingTime: number } {
+    return { watermark: this.watermark, processingTime: this.processingTime };
+  }
+
+  /** Goes on from a position (when a reader resumes from a checkpoint). */
+  resume(watermark: number, processingTime: number): void {
+    this.watermark = watermark;
+    this.processingTime = processingTime;
+  }
 
   /** The event of a line, or undefined for a blank or comment line. */
   parse(raw: string, lineNo: number): SourceEvent<T> | undefined {

@@ -73,12 +73,14 @@ export class TestStream<T> implements Source<T> {
     return this.advanceProcessingTimeTo(from + deltaMs);
   }
 
-  open() {
-    let i = 0;
+  /** A reader from the start, or from the event after the last one a checkpointed reader gave (`restored`). */
+  open(restored?: unknown) {
+    let i = typeof restored === "number" ? restored : 0;
     const store = this.store;
     const length = this.length;
     return {
       next: (): SourceEvent<T> | undefined => (i < length ? store[i++] : undefined),
+      snapshot: (): number => i,
     };
   }
 

@@ -31,6 +31,8 @@ subscription into a warehouse.
   --stop-when-idle=SECONDS        Pub/Sub: drain after this long without a message (default: run until stopped)
   --insights-topic=pubsub://projects/P/topics/T
                                   also publish every committed Gold session change to this topic (a dashboard feed)
+  --checkpoint-dir=DIR            checkpoint the runner's whole state here every 5 s (after the warehouse commits,
+                                  before messages are acknowledged) and resume from it after a crash
   --lease-seconds=N               Pub/Sub: deadline of each lease extension, how soon the messages of a crashed run
                                   come back (10 to 600; default the client's)
   --warehouse=duckdb:PATH         embedded DuckDB file (default duckdb:./data/tidemark.duckdb)
@@ -42,7 +44,7 @@ subscription into a warehouse.
 
 Each option can also be set in the environment: TIDEMARK_RUNNER, TIDEMARK_INPUT, TIDEMARK_WAREHOUSE,
 TIDEMARK_GAP_MINUTES, TIDEMARK_LATENESS_HOURS, TIDEMARK_EARLY_SECONDS, TIDEMARK_DEDUP_HOURS, TIDEMARK_PUBSUB_ENDPOINT,
-TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE, TIDEMARK_LEASE_SECONDS, TIDEMARK_INSIGHTS_TOPIC.`;
+TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE, TIDEMARK_LEASE_SECONDS, TIDEMARK_INSIGHTS_TOPIC, TIDEMARK_CHECKPOINT_DIR.`;
 
 function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
   const v = values[name];
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
       "stop-when-idle": { type: "string" },
       "lease-seconds": { type: "string" },
       "insights-topic": { type: "string" },
+      "checkpoint-dir": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -160,26 +163,30 @@ async function main(): Promise<void> {
   }
   await warehouse.open();
   const tty = process.stdout.isTTY === true;
-  const run = await runMedallion(stream, warehouse, opts, (running, index, started) => {
-    if (idle !== undefined) {
-      const received = idle.received();
-      if (received !== idle.last) {
-        idle.last = received;
-        idle.lastAt = Date.now();
-      } else if (!drain.signal.aborted && Date.now() - idle.lastAt > idle.seconds * 1000) {
-        drain.abort();
+  const checkpointDir = option(values, "checkpoint-dir");
+  const run = await runMedallion(stream, warehouse, opts, {
+    ...(checkpointDir === undefined ? {} : { checkpointDir }),
+    onStep: (running, index, started) => {
+      if (idle !== undefined) {
+        const received = idle.received();
+        if (received !== idle.last) {
+          idle.last = received;
+          idle.lastAt = Date.now();
+        } else if (!drain.signal.aborted && Date.now() - idle.lastAt > idle.seconds * 1000) {
+          drain.abort();
+        }
       }
-    }
-    if (tty && index % 20 === 0) {
-      const m = running.metrics();
-      const read = stepMetrics(m, "Read");
-      const agg = stepMetrics(m, "GoldSessions/Aggregate");
-      const rate = read.elementsOut / ((performance.now() - started) / 1000);
-      process.stdout.write(
-        `\r${read.elementsOut} messages, watermark ${formatInstant(read.outputWatermark)}, ` +
-          `${agg.windows ?? 0} sessions open, ${Math.round(rate)} msg/s   `,
-      );
-    }
+      if (tty && index % 20 === 0) {
+        const m = running.metrics();
+        const read = stepMetrics(m, "Read");
+        const agg = stepMetrics(m, "GoldSessions/Aggregate");
+        const rate = read.elementsOut / ((performance.now() - started) / 1000);
+        process.stdout.write(
+          `\r${read.elementsOut} messages, watermark ${formatInstant(read.outputWatermark)}, ` +
+            `${agg.windows ?? 0} sessions open, ${Math.round(rate)} msg/s   `,
+        );
+      }
+    },
   });
   const { metrics, written } = run;
   if (tty) process.stdout.write("\n");
@@ -190,7 +197,8 @@ async function main(): Promise<void> {
   const hourly = stepMetrics(metrics, "GoldHourly/Aggregate");
   process.stdout.write(
     [
-      `${read.elementsOut} messages in ${seconds_.toFixed(1)} s into ${warehouseSpec}`,
+      `${read.elementsOut} messages in ${seconds_.toFixed(1)} s into ${warehouseSpec}` +
+        (run.resumedFrom === undefined ? "" : ` (resumed from checkpoint ${run.resumedFrom})`),
       `rows: ${Object.entries(counts)
         .map(([t, n]) => `${t} ${n}`)
         .join(", ")}`,

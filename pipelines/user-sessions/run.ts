@@ -1,7 +1,8 @@
 import { Pipeline } from "../../core/pipeline.ts";
 import type { Source } from "../../core/source.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
-import { DirectRunner, type RunningPipeline } from "../../runners/direct/direct-runner.ts";
+import { CheckpointStore } from "../../runners/direct/checkpoint-store.ts";
+import { DirectRunner, type ExecutionSnapshot, type RunningPipeline } from "../../runners/direct/direct-runner.ts";
 import type { RawMessage } from "../../schemas/event.ts";
 import { collectInto, newSinkBuffer, type UserSessionsOptions, userSessions } from "./pipeline.ts";
 import { WarehouseWriter } from "./warehouse-writer.ts";
@@ -22,24 +23,58 @@ export interface MedallionRun {
   readonly written: WarehouseWriter["written"];
   /** Wall time from the start of the run until the last write is committed. */
   readonly elapsedMs: number;
+  /** The checkpoint the run resumed from (its sequence number), if any. */
+  readonly resumedFrom: number | undefined;
+  readonly checkpoints: number;
+}
+
+/** How `runMedallion` runs, beside the pipeline's own options. */
+export interface MedallionRunOptions {
+  /** Sees the running pipeline after each runner step (for a progress line). */
+  readonly onStep?: (running: RunningPipeline, index: number, startedMs: number) => void;
+  /** Rows buffered before a write. Default FLUSH_ROWS. */
+  readonly flushRows?: number;
+  /**
+   * Checkpoints: the runner's whole state is written to this folder (atomically) every `checkpointIntervalMs`, after
+   * the warehouse has committed every row it covers, and only then are the sources' messages acknowledged. A run
+   * started on a folder with a checkpoint resumes from it. After a clean end (input exhausted or drained) the
+   * checkpoints are removed: the next run starts afresh.
+   */
+  readonly checkpointDir?: string;
+  /** Default 5 s. */
+  readonly checkpointIntervalMs?: number;
+}
+
+/** The checkpoint `runMedallion` writes. */
+interface MedallionCheckpoint {
+  readonly runner: ExecutionSnapshot;
 }
 
 /**
  * Runs the medallion pipeline over a stream on the direct runner and writes its outputs into an open warehouse, in
  * batches (every `flushRows` rows or FLUSH_INTERVAL_MS of wall time, each batch one transaction per table), with
- * at most MAX_BATCHES_IN_FLIGHT batches queued before the runner waits for the warehouse. A source's elements are
- * acknowledged (its checkpoint marks finalized) once the batch holding their Bronze and Silver rows is committed.
- * Until the runner checkpoints its state (issue 5), their share of open Gold windows lives only in memory: after a
- * crash, Bronze and Silver are complete (at-least-once delivery, idempotent writes) and Gold may miss it.
- * `onStep` sees the running pipeline after each runner step (for a progress line).
+ * at most MAX_BATCHES_IN_FLIGHT batches queued before the runner waits for the warehouse.
+ *
+ * Acknowledgement: without checkpoints, a source's elements are acknowledged once the batch holding their Bronze and
+ * Silver rows is committed (after a crash, Bronze and Silver are complete, Gold windows open at the crash are lost
+ * with the process). With `checkpointDir`, the order is: rows committed, then the checkpoint of the state that
+ * produced them written, then the elements acknowledged. After a crash the run resumes from the last checkpoint and
+ * the source delivers again what was not acknowledged; rows written after that checkpoint are written again
+ * (idempotent: Bronze and Silver by key, Gold upserts), and re-delivered elements whose effects are in the
+ * checkpoint are dropped by the source's de-duplication (its seen ids are in the checkpoint).
  */
 export async function runMedallion(
   stream: Source<RawMessage>,
   warehouse: Warehouse,
   options: UserSessionsOptions,
-  onStep?: (running: RunningPipeline, index: number, startedMs: number) => void,
-  flushRows = FLUSH_ROWS,
+  run: MedallionRunOptions = {},
 ): Promise<MedallionRun> {
+  const flushRows = run.flushRows ?? FLUSH_ROWS;
+  const store =
+    run.checkpointDir === undefined ? undefined : new CheckpointStore<MedallionCheckpoint>(run.checkpointDir);
+  const resumed = store?.latest();
+  let seq = resumed?.seq ?? 0;
+  let checkpoints = 0;
   const p = Pipeline.create();
   const buffer = newSinkBuffer();
   collectInto(userSessions(p, stream, options), buffer);
@@ -47,21 +82,41 @@ export async function runMedallion(
   const started = performance.now();
   let lastFlush = started;
   let lastYield = started;
+  let lastCheckpoint = started;
+  /** Writes what is buffered; with checkpoints, and when one is due (or `force`), checkpoints and acknowledges too. */
+  const flush = (now: number, force: boolean) => {
+    lastFlush = now;
+    if (store === undefined) {
+      writer.flush(running.checkpointMarks());
+      return;
+    }
+    if (!force && now - lastCheckpoint < (run.checkpointIntervalMs ?? 5_000)) {
+      writer.flush();
+      return;
+    }
+    lastCheckpoint = now;
+    // Encoded now, while the state is the one that produced exactly the rows flushed so far; written once they are
+    // committed.
+    const encoded = store.encode(++seq, { runner: running.snapshot() });
+    writer.flush(running.checkpointMarks(), () => {
+      store.writeEncoded(encoded);
+      checkpoints++;
+    });
+  };
   const running: RunningPipeline = new DirectRunner().start(p, {
+    ...(resumed === undefined ? {} : { restore: resumed.state.runner }),
     onStep: ({ index, event }) => {
       const now = performance.now();
-      onStep?.(running, index, started);
+      run.onStep?.(running, index, started);
       if (event === "end") {
         // The source is exhausted (or drained) and every window has fired: write the rest and acknowledge it before
         // the runner closes the source.
-        writer.flush(running.checkpointMarks());
+        flush(now, true);
         return writer.waitUntilAtMost(0);
       }
       if (writer.pendingRows() >= flushRows || now - lastFlush > FLUSH_INTERVAL_MS) {
-        // Everything the sources gave so far has been processed: its rows are in this batch, and the marks taken
-        // now are finalized (messages acknowledged) once the batch is committed.
-        writer.flush(running.checkpointMarks());
-        lastFlush = now;
+        // Everything the sources gave so far has been processed: its rows are in this batch.
+        flush(now, false);
         if (writer.inFlight() > MAX_BATCHES_IN_FLIGHT) return writer.waitUntilAtMost(MAX_BATCHES_IN_FLIGHT);
       }
       // The warehouse works on its own threads, but each of its statements completes through this thread's event
@@ -75,5 +130,13 @@ export async function runMedallion(
   });
   const metrics = await running.waitUntilFinish();
   await writer.done();
-  return { metrics, written: writer.written, elapsedMs: performance.now() - started };
+  // A clean end: the next run starts afresh.
+  store?.clear();
+  return {
+    metrics,
+    written: writer.written,
+    elapsedMs: performance.now() - started,
+    resumedFrom: resumed?.seq,
+    checkpoints,
+  };
 }

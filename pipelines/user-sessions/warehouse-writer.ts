@@ -36,10 +36,11 @@ export class WarehouseWriter {
   }
 
   /**
-   * Takes what is buffered now and queues its write; once it is committed, finalizes `marks` (the sources'
-   * checkpoint marks taken with this batch: a message queue acknowledges what they cover then).
+   * Takes what is buffered now and queues its write; once it is committed, runs `beforeAcknowledging` (a checkpoint
+   * write) and then finalizes `marks` (the sources' checkpoint marks taken with this batch: a message queue
+   * acknowledges what they cover then).
    */
-  flush(marks: readonly CheckpointMark[] = []): void {
+  flush(marks: readonly CheckpointMark[] = [], beforeAcknowledging?: () => void): void {
     const b = this.buffer;
     const bronze = b.bronze.splice(0);
     const silver = b.silver.splice(0);
@@ -47,7 +48,12 @@ export class WarehouseWriter {
     const sessions = b.sessions.splice(0);
     const hourly = b.hourly.splice(0);
     if (bronze.length + silver.length + sessions.length + hourly.length + deadLetter.length === 0) {
-      if (marks.some((m) => m.size > 0)) this.enqueue(async () => this.finalize(marks));
+      if (marks.some((m) => m.size > 0) || beforeAcknowledging !== undefined) {
+        this.enqueue(async () => {
+          beforeAcknowledging?.();
+          await this.finalize(marks);
+        });
+      }
       return;
     }
     const { upserts, deletes } = foldSessions(sessions);
@@ -63,6 +69,7 @@ export class WarehouseWriter {
       this.written.sessionUpserts += upserts.length;
       this.written.sessionDeletes += deletes.length;
       this.written.hourly += hours.length;
+      beforeAcknowledging?.();
       await this.finalize(marks);
     });
   }

@@ -19,6 +19,12 @@ export interface StoredCheckpoint<S> {
   readonly state: S;
 }
 
+/** A checkpoint encoded and not yet written. */
+export interface EncodedCheckpoint {
+  readonly seq: number;
+  readonly body: Buffer;
+}
+
 const PREFIX = "checkpoint-";
 const SUFFIX = ".bin";
 const MAGIC = Buffer.from("TMCK1\n");
@@ -42,8 +48,20 @@ export class CheckpointStore<S> {
 
   /** Writes checkpoint `seq` durably: when it returns, `latest` gives it, whatever happens next. */
   write(seq: number, state: S): void {
+    this.writeEncoded(this.encode(seq, state));
+  }
+
+  /**
+   * Encodes checkpoint `seq` now, to write it later with `writeEncoded`: the state is copied at this moment, so it
+   * may go on changing while the write waits (for the sinks to commit what the checkpoint covers).
+   */
+  encode(seq: number, state: S): EncodedCheckpoint {
     if (!Number.isSafeInteger(seq) || seq < 0) throw new RangeError(`checkpoint sequence must be >= 0, got ${seq}`);
-    const body = serialize({ seq, state } satisfies StoredCheckpoint<S>);
+    return { seq, body: serialize({ seq, state } satisfies StoredCheckpoint<S>) };
+  }
+
+  /** Writes an encoded checkpoint durably. */
+  writeEncoded({ seq, body }: EncodedCheckpoint): void {
     const header = Buffer.alloc(MAGIC.length + 12);
     MAGIC.copy(header);
     header.writeUInt32BE(checksum(body), MAGIC.length);
@@ -61,6 +79,11 @@ export class CheckpointStore<S> {
     renameSync(tmp, final);
     syncDir(this.dir);
     for (const old of this.sequences().slice(0, -this.keep)) rmSync(join(this.dir, fileName(old)), { force: true });
+  }
+
+  /** Removes every checkpoint (after a run that ended cleanly). */
+  clear(): void {
+    for (const seq of this.sequences()) rmSync(join(this.dir, fileName(seq)), { force: true });
   }
 
   /** The newest checkpoint that reads back intact, or undefined when there is none. */

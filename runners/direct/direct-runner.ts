@@ -29,6 +29,33 @@ export interface RunOptions {
    * rejection ends the run with that error).
    */
   readonly onStep?: (step: { readonly index: number; readonly event: SourceEvent<unknown>["kind"] | "end" }) => unknown;
+  /**
+   * Resume from a checkpoint: the snapshot a run of the same pipeline took (`RunningPipeline.snapshot`). Sources
+   * are reopened from their readers' snapshots; every stage takes back its state.
+   */
+  readonly restore?: ExecutionSnapshot;
+}
+
+/** The direct runner's whole state between two steps, as plain data (see `RunningPipeline.snapshot`). */
+export interface ExecutionSnapshot {
+  readonly version: 1;
+  /** The plan's step names, to refuse a checkpoint of another pipeline. */
+  readonly steps: readonly string[];
+  readonly sourceEvents: number;
+  /** Processing time of a virtual clock (the wall clock needs none). */
+  readonly processingTime: number;
+  readonly sources: readonly {
+    readonly watermark: number;
+    readonly done: boolean;
+    readonly elementsOut: number;
+    readonly reader: unknown;
+  }[];
+  /** Each keyed stage's state, in plan order. */
+  readonly stages: readonly unknown[];
+  /** Each side input's contents, by view id. */
+  readonly views: readonly (readonly [string, unknown])[];
+  /** Element counters of the other steps, in plan order (null where a step has none or they live in its stage). */
+  readonly counters: readonly (number | { elementsIn: number; elementsOut: number } | null)[];
 }
 
 /** A run in progress: its metrics can be read at any time. */
@@ -39,6 +66,11 @@ export interface RunningPipeline {
    * `SourceReader.checkpointMark`). Take them between steps (in `onStep`), when everything read has been processed.
    */
   checkpointMarks(): CheckpointMark[];
+  /**
+   * The run's whole state (sources' positions, watermarks, every window, trigger, state cell and timer, counters), as
+   * plain data for a checkpoint. Take it between steps (in `onStep`), with `checkpointMarks`.
+   */
+  snapshot(): ExecutionSnapshot;
   /** Resolves with the final metrics when all input is processed; rejects with the first step error. */
   waitUntilFinish(): Promise<MetricsSnapshot>;
 }
@@ -67,6 +99,9 @@ export class DirectRunner {
       return {
         metrics: () => ({ steps: [], processingTime: Number.NEGATIVE_INFINITY, sourceEvents: 0 }),
         checkpointMarks: () => [],
+        snapshot: () => {
+          throw e;
+        },
         waitUntilFinish: () => failed,
       };
     }
@@ -75,6 +110,7 @@ export class DirectRunner {
     return {
       metrics: () => exec.metrics(),
       checkpointMarks: () => exec.checkpointMarks(),
+      snapshot: () => exec.snapshot(),
       waitUntilFinish: () => done,
     };
   }
@@ -105,7 +141,9 @@ class Execution {
     const plan = this.plan;
     try {
       for (const r of plan.doFns) r.setup();
-      for (const s of plan.sources) s.reader = s.source.open();
+      const restore = this.options.restore;
+      if (restore !== undefined) this.restore(restore);
+      else for (const s of plan.sources) s.reader = s.source.open();
       this.syncProcessingTime();
       this.settle();
       let next = 0;
@@ -254,6 +292,69 @@ class Execution {
         (s) => `  ${s.step} (${s.kind}): in ${formatInstant(s.inputWatermark)} out ${formatInstant(s.outputWatermark)}`,
       )
       .join("\n");
+  }
+
+  snapshot(): ExecutionSnapshot {
+    const plan = this.plan;
+    return {
+      version: 1,
+      steps: plan.steps.map((st) => st.name),
+      sourceEvents: this.sourceEvents,
+      processingTime: this.clock.isVirtual ? this.clock.now() : Number.NaN,
+      sources: plan.sources.map((s) => ({
+        watermark: s.watermark,
+        done: s.done,
+        elementsOut: s.elementsOut,
+        reader: s.reader?.snapshot?.(),
+      })),
+      stages: plan.groups.map((g) => g.snapshot()),
+      views: [...plan.stores].map(([id, store]) => [id, store.snapshot()] as const),
+      counters: plan.steps.map((st) => {
+        const n = st.node;
+        if (n instanceof DoFnRunner) return { ...n.counters };
+        if (n instanceof WindowIntoNode || n instanceof FlattenNode || n instanceof FusedSessionAssign)
+          return n.elements;
+        return null;
+      }),
+    };
+  }
+
+  /** Takes back a snapshot of the same pipeline (before anything is read): sources reopen where they were. */
+  private restore(snap: ExecutionSnapshot): void {
+    const plan = this.plan;
+    const steps = plan.steps.map((st) => st.name);
+    if (snap.version !== 1 || steps.join("\u0000") !== snap.steps.join("\u0000")) {
+      throw new Error(
+        `the checkpoint was taken from another pipeline (its steps: ${snap.steps.join(", ")}; this pipeline's: ` +
+          `${steps.join(", ")}); start without it, or from a checkpoint of this pipeline`,
+      );
+    }
+    this.sourceEvents = snap.sourceEvents;
+    if (this.clock instanceof VirtualClock && Number.isFinite(snap.processingTime)) {
+      this.clock.advanceTo(snap.processingTime);
+    }
+    plan.sources.forEach((s, i) => {
+      const saved = snap.sources[i] as ExecutionSnapshot["sources"][number];
+      s.watermark = saved.watermark;
+      s.done = saved.done;
+      s.elementsOut = saved.elementsOut;
+      s.reader = s.source.open(saved.reader);
+    });
+    plan.groups.forEach((g, i) => {
+      g.restore(snap.stages[i]);
+    });
+    for (const [id, state] of snap.views) plan.stores.get(id)?.restore(state);
+    plan.steps.forEach((st, i) => {
+      const c = snap.counters[i];
+      const n = st.node;
+      if (n instanceof DoFnRunner && typeof c === "object" && c !== null) Object.assign(n.counters, c);
+      else if (
+        (n instanceof WindowIntoNode || n instanceof FlattenNode || n instanceof FusedSessionAssign) &&
+        typeof c === "number"
+      ) {
+        n.elements = c;
+      }
+    });
   }
 
   checkpointMarks(): CheckpointMark[] {

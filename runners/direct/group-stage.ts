@@ -4,7 +4,7 @@ import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
 import type { BoundedWindow } from "../../core/windows/window.ts";
 import { ReduceFnError } from "../engine/reduce/reduce-fn-error.ts";
 import { bufferingReduceFn, combiningReduceFn, type ReduceFn } from "../engine/reduce/reduce-fn.ts";
-import { type PaneSink, ReduceRunner } from "../engine/reduce/reduce-runner.ts";
+import { type PaneSink, ReduceRunner, type ReduceSnapshot } from "../engine/reduce/reduce-runner.ts";
 import type { ElementMeta } from "../fn/receiver.ts";
 import type { KeyedStage } from "./keyed-stage.ts";
 import { StepError } from "../fn/step-error.ts";
@@ -115,6 +115,14 @@ export class GroupStage implements KeyedStage, PaneSink<unknown, unknown> {
   private wrap(e: unknown): unknown {
     if (e instanceof ReduceFnError) return new StepError(this.stepName, e.timestamp, e.window, e.cause, e.phase);
     return e;
+  }
+
+  snapshot(): unknown {
+    return this.reduce.snapshot();
+  }
+
+  restore(state: unknown): void {
+    this.reduce.restore(state as ReduceSnapshot);
   }
 
   emitPane(key: unknown, value: unknown, timestamp: number, window: BoundedWindow, pane: PaneInfo): void {

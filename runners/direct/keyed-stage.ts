@@ -16,4 +16,8 @@ export interface KeyedStage extends Receiver {
   /** Keys-and-windows held (for metrics and the end-of-input check). */
   stateCount(): number;
   counts(): { elementsIn: number; elementsOut: number; droppedLate: number; droppedClosed: number };
+  /** Its state as plain data, between steps (its queue is then empty), for a checkpoint. */
+  snapshot(): unknown;
+  /** Takes a `snapshot` back, on a stage that has not started. */
+  restore(state: unknown): void;
 }

@@ -1,3 +1,4 @@
+import { decodeWindow, type EncodedWindow, encodeWindow } from "../engine/window-codec.ts";
 import type { PaneInfo } from "../../core/pane.ts";
 import type { AnyView } from "../../core/view.ts";
 import type { BoundedWindow } from "../../core/windows/window.ts";
@@ -88,6 +89,26 @@ export class SideInputStage implements KeyedStage, SideInputReader {
   }
 
   finishBundle(): void {}
+
+  /** The pushed-back elements and the input watermark (the side inputs' contents are their stores'). */
+  snapshot(): unknown {
+    return {
+      inputWatermark: this.inputWatermark,
+      pushedBack: this.pushedBack,
+      pushed: this.pushed.map((p) => ({ ...p, window: encodeWindow(p.window) })),
+    };
+  }
+
+  restore(state: unknown): void {
+    const s = state as {
+      inputWatermark: number;
+      pushedBack: number;
+      pushed: (Omit<Pushed, "window"> & { window: EncodedWindow })[];
+    };
+    this.inputWatermark = s.inputWatermark;
+    this.pushedBack = s.pushedBack;
+    this.pushed = s.pushed.map((p) => ({ ...p, window: decodeWindow(p.window) }));
+  }
 
   advanceInputWatermark(watermark: number): void {
     if (watermark > this.inputWatermark) this.inputWatermark = watermark;

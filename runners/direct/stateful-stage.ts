@@ -1,6 +1,6 @@
 import type { StatefulDoFn, StateSpec, TimerSpec } from "../../core/state.ts";
 import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
-import { StatefulRunner } from "../engine/state/stateful-runner.ts";
+import { StatefulRunner, type StatefulSnapshot } from "../engine/state/stateful-runner.ts";
 import type { ElementMeta, Receiver } from "../fn/receiver.ts";
 import { StepError } from "../fn/step-error.ts";
 import { requireKv } from "./group-stage.ts";
@@ -81,6 +81,14 @@ export class StatefulStage implements KeyedStage {
   counts() {
     const c = this.runner.counters;
     return { elementsIn: c.elements, elementsOut: c.outputs, droppedLate: c.droppedExpired, droppedClosed: 0 };
+  }
+
+  snapshot(): unknown {
+    return this.runner.snapshot();
+  }
+
+  restore(state: unknown): void {
+    this.runner.restore(state as StatefulSnapshot);
   }
 
   private guard(f: () => void): void {

@@ -1,9 +1,11 @@
+import { decodeWindow, type EncodedWindow, encodeWindow } from "../engine/window-codec.ts";
 import { canonicalJson, groupingKey } from "../../core/kv.ts";
+import { NO_FIRING } from "../../core/pane.ts";
 import type { AnyView } from "../../core/view.ts";
 import { sideInputWindow } from "../../core/windows/window-mapping.ts";
 import type { BoundedWindow } from "../../core/windows/window.ts";
 import { IntervalWindow } from "../../core/windows/window.ts";
-import type { ElementMeta, Receiver } from "../fn/receiver.ts";
+import { ElementMeta, type Receiver } from "../fn/receiver.ts";
 
 interface ViewWindow {
   readonly window: BoundedWindow;
@@ -86,6 +88,23 @@ export class ViewStore implements Receiver {
         );
       }
     }
+  }
+
+  /** The contents of every window, as plain data, for a checkpoint. */
+  snapshot(): unknown {
+    return {
+      elements: this.elements,
+      windows: [...this.windows.values()].map((vw) => ({ window: encodeWindow(vw.window), values: vw.values })),
+    };
+  }
+
+  /** Takes a `snapshot` back (each window's contents as its last pane gave them). */
+  restore(state: unknown): void {
+    const s = state as { elements: number; windows: { window: EncodedWindow; values: unknown[] }[] };
+    for (const w of s.windows) {
+      this.receive([undefined, w.values], new ElementMeta().set(0, [decodeWindow(w.window)], NO_FIRING));
+    }
+    this.elements = s.elements;
   }
 
   /** Windows whose contents are kept (for metrics). */

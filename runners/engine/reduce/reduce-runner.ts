@@ -4,9 +4,10 @@ import { END_OF_GLOBAL_WINDOW, MAX_TIMESTAMP } from "../../../core/time/instant.
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import { isMerging } from "../../../core/windows/window-fn.ts";
 import type { BoundedWindow } from "../../../core/windows/window.ts";
-import { TimeHeap } from "../timers/time-heap.ts";
+import { OrderedTimeHeap } from "../timers/ordered-time-heap.ts";
 import { machineFromSpec } from "../triggers/from-spec.ts";
 import type { TriggerEnv, TriggerMachine, TriggerState } from "../triggers/machine.ts";
+import { decodeWindow, type EncodedWindow, encodeWindow } from "../window-codec.ts";
 import { MergingWindows } from "./merging-windows.ts";
 import { describePane } from "./pane-tracker.ts";
 import { ReduceFnError } from "./reduce-fn-error.ts";
@@ -28,6 +29,68 @@ export interface ReduceCounters {
   merges: number;
 }
 
+/** One window of one key in a `ReduceSnapshot`: everything `WindowState` keeps, as plain data. */
+export interface WindowSnapshot {
+  /** The window's id (its creation number: see `WindowState.id`); other parts of the snapshot refer to it. */
+  readonly id: number;
+  readonly window: EncodedWindow;
+  /** The accumulator (combining) or the buffered values (grouping), as the reduce function keeps them. */
+  readonly acc: unknown;
+  /** Elements since the last pane. */
+  readonly nonEmpty: number;
+  /** NaN when not held. */
+  readonly elementHold: number;
+  readonly extraHold: number;
+  readonly prevPane: PaneInfo | null;
+  readonly closed: boolean;
+  readonly timerAtMax: boolean;
+  readonly timerAtGc: boolean;
+  /** The time of its entry in the window index (+Infinity when none): a lower bound of its next timer or hold. */
+  readonly heapAt: number;
+  /** Whether it was already listed as touched in the current bundle (so it is not listed twice). */
+  readonly touchedInBundle: boolean;
+  readonly trigger: { readonly finished: number; readonly leaf: readonly number[] | null };
+}
+
+/**
+ * A ReduceRunner's whole state as plain data (see `ReduceRunner.snapshot`). Windows are referred to by id, keys by
+ * their position in `keys`.
+ */
+export interface ReduceSnapshot {
+  readonly inputWatermark: number;
+  readonly outputWatermark: number;
+  readonly processingTime: number;
+  readonly counters: ReduceCounters;
+  /** The next window id. */
+  readonly windowSeq: number;
+  /** Key sweeps so far (keys' `emptySince` counts them). */
+  readonly sweeps: number;
+  /** In the order of the runner's key map; each key's open windows oldest first, then its closed ones in order. */
+  readonly keys: readonly {
+    readonly key: unknown;
+    readonly groupKey: string | number | boolean;
+    readonly emptySince: number;
+    /** False for a key already swept that an element of the current bundle still waits on (see `deferred`). */
+    readonly inMap: boolean;
+    readonly windows: readonly WindowSnapshot[];
+  }[];
+  /** Keys waiting for the sweep, in order (positions in `keys`). */
+  readonly emptied: readonly number[];
+  /** Live processing-time timers: the time and the window's id. */
+  readonly procTimers: readonly { readonly time: number; readonly window: number }[];
+  /** Windows touched in the current bundle, in order (ids; taken between bundles, this is empty). */
+  readonly touched: readonly number[];
+  /** Elements of the current bundle waiting to be retried at its end (taken between bundles, none). */
+  readonly deferred: readonly {
+    readonly key: number;
+    readonly value: unknown;
+    readonly timestamp: number;
+    readonly start: number;
+    readonly end: number;
+    readonly window?: EncodedWindow;
+  }[];
+}
+
 type KS<K, A> = KeyState<K, A>;
 /** At most this many expired window states are kept for reuse. */
 const MAX_POOLED_WINDOWS = 65_536;
@@ -35,6 +98,7 @@ const STATELESS_TRIGGER: TriggerState = Object.freeze({ finished: 0, leaf: null 
 interface ProcTimer<K, A> {
   readonly ws: WindowState<K, A>;
   readonly gen: number;
+  readonly time: number;
 }
 type WS<K, A> = WindowState<K, A>;
 
@@ -58,13 +122,19 @@ export class ReduceRunner<K, V, A, O> {
   private readonly trigger: TriggerMachine;
   private readonly holds: WatermarkHolds;
   private readonly merging: MergingWindows<K, A> | undefined;
-  /** Windows by their earliest event timer or hold (lazily: entries are lower bounds). */
-  private readonly index = new TimeHeap<WS<K, A>>();
+  /**
+   * Windows by their earliest event timer or hold (lazily: entries are lower bounds), and at equal times by window
+   * id, so windows due together are evaluated in creation order whatever the heap's history (and after a restore).
+   */
+  private readonly index = new OrderedTimeHeap<WS<K, A>>();
   private readonly parked: WS<K, A>[] = [];
   /** Expired window states and swept key states kept for reuse. */
   private readonly pool: WS<K, A>[] = [];
   private readonly keyPool: KS<K, A>[] = [];
-  private readonly procTimers = new TimeHeap<ProcTimer<K, A>>();
+  /** Processing-time timers by time, then window id (as the index). */
+  private readonly procTimers = new OrderedTimeHeap<ProcTimer<K, A>>();
+  /** The next window id (see `WindowState.id`); survives checkpoints. */
+  private windowSeq = 0;
   /** Windows touched in this bundle: `touched[0..touchedCount)`; the array is reused, never shrunk. */
   private readonly touched: (WS<K, A> | undefined)[] = [];
   private touchedCount = 0;
@@ -125,7 +195,7 @@ export class ReduceRunner<K, V, A, O> {
       setProcessingTimer(t) {
         const ws = self.current;
         if (!ws) throw new Error("trigger set a timer outside a window evaluation");
-        self.procTimers.push(t, { ws, gen: ws.gen });
+        self.procTimers.push(t, ws.id, { ws, gen: ws.gen, time: t });
       },
     };
   }
@@ -262,12 +332,11 @@ export class ReduceRunner<K, V, A, O> {
 
   /** A fresh, empty state for window `w` of key `ks` (not yet in any list). */
   newWindowState(ks: KS<K, A>, w: BoundedWindow | undefined): WS<K, A> {
-    const reused = this.pool.pop();
-    if (reused !== undefined) {
-      reused.reuse(ks, w, this.newTriggerState(), this.latenessMs, END_OF_GLOBAL_WINDOW);
-      return reused;
-    }
-    return new WindowState<K, A>(ks, w, this.newTriggerState(), this.latenessMs, END_OF_GLOBAL_WINDOW);
+    let ws = this.pool.pop();
+    if (ws !== undefined) ws.reuse(ks, w, this.newTriggerState(), this.latenessMs, END_OF_GLOBAL_WINDOW);
+    else ws = new WindowState<K, A>(ks, w, this.newTriggerState(), this.latenessMs, END_OF_GLOBAL_WINDOW);
+    ws.id = this.windowSeq++;
+    return ws;
   }
 
   /** A fresh trigger state; triggers that keep none (the default trigger) share one frozen empty state. */
@@ -409,7 +478,7 @@ export class ReduceRunner<K, V, A, O> {
     const k = ws.indexKey();
     if (k < ws.heapAt) {
       ws.heapAt = k;
-      this.index.push(k, ws);
+      this.index.push(k, ws.id, ws);
     }
   }
 
@@ -432,8 +501,9 @@ export class ReduceRunner<K, V, A, O> {
         const heap = this.index;
         while (heap.peekTime() < watermark) {
           const t = heap.peekTime();
+          const id = heap.peekSeq();
           const ws = heap.pop() as WS<K, A>;
-          if (!ws.alive || ws.heapAt !== t) continue;
+          if (!ws.alive || ws.heapAt !== t || ws.id !== id) continue;
           ws.heapAt = Number.POSITIVE_INFINITY;
           parked.push(ws);
           if (ws.nextEventTimer() >= watermark) continue;
@@ -477,7 +547,7 @@ export class ReduceRunner<K, V, A, O> {
       const t = heap.peekTime();
       if (!(t < bound)) return Number.POSITIVE_INFINITY;
       const ws = heap.peekItem() as WS<K, A>;
-      if (!ws.alive || ws.heapAt !== t) {
+      if (!ws.alive || ws.heapAt !== t || ws.id !== heap.peekSeq()) {
         heap.pop();
         continue;
       }
@@ -583,6 +653,156 @@ export class ReduceRunner<K, V, A, O> {
   kill(ws: WS<K, A>): void {
     ws.alive = false;
     ws.acc = undefined;
+  }
+
+  // ---- checkpoints -------------------------------------------------------------------------------------------------
+
+  /**
+   * The runner's whole logical state as plain data, for a checkpoint: watermarks, processing time, counters, and per
+   * key (in map order) its windows with their accumulators, holds, panes, trigger state and timers, plus the live
+   * processing-time timers, the keys waiting for the sweep, and a bundle's pending work if taken within one. Caches
+   * (state pools, stale heap entries) are left out. User values (keys, accumulators, buffered values) are kept as they
+   * are: the checkpoint store clones them. Take it between calls.
+   */
+  snapshot(): ReduceSnapshot {
+    const keyIndex = new Map<KS<K, A>, number>();
+    const keys: ReduceSnapshot["keys"][number][] = [];
+    const addKey = (ks: KS<K, A>, inMap: boolean): number => {
+      const windows: WindowSnapshot[] = [];
+      for (const ws of ks.active) windows.push(this.windowSnapshot(ws));
+      for (const ws of ks.closed) windows.push(this.windowSnapshot(ws));
+      keyIndex.set(ks, keys.length);
+      keys.push({ key: ks.key, groupKey: ks.groupKey, emptySince: ks.emptySince, inMap, windows });
+      return keys.length - 1;
+    };
+    for (const ks of this.keys.values()) addKey(ks, true);
+    const procTimers: { time: number; window: number }[] = [];
+    for (const p of this.procTimers.values()) {
+      if (p.ws.alive && p.ws.gen === p.gen) procTimers.push({ time: p.time, window: p.ws.id });
+    }
+    const touched: number[] = [];
+    for (let i = 0; i < this.touchedCount; i++) {
+      const ws = this.touched[i] as WS<K, A>;
+      if (ws.alive) touched.push(ws.id);
+    }
+    const deferred = this.deferred.map((d) => ({
+      key: keyIndex.get(d.ks) ?? addKey(d.ks, false),
+      value: d.value,
+      timestamp: d.timestamp,
+      start: d.start,
+      end: d.end,
+      ...(d.window === undefined ? {} : { window: encodeWindow(d.window) }),
+    }));
+    return {
+      inputWatermark: this.inputWatermark,
+      outputWatermark: this.outputWatermark,
+      processingTime: this.processingTime,
+      counters: { ...this.counters },
+      windowSeq: this.windowSeq,
+      sweeps: this.sweeps,
+      keys,
+      emptied: this.emptied.map((ks) => keyIndex.get(ks) as number),
+      procTimers,
+      touched,
+      deferred,
+    };
+  }
+
+  private windowSnapshot(ws: WS<K, A>): WindowSnapshot {
+    const leaf = ws.trig.leaf;
+    return {
+      id: ws.id,
+      // Session windows keep their bounds and make the window object only on demand.
+      window: Number.isNaN(ws.start) ? encodeWindow(ws.window) : { start: ws.start, end: ws.end },
+      acc: ws.acc,
+      nonEmpty: ws.nonEmpty,
+      elementHold: ws.elementHold,
+      extraHold: ws.extraHold,
+      prevPane: ws.prevPane,
+      closed: ws.closed,
+      timerAtMax: ws.timerAtMax,
+      timerAtGc: ws.timerAtGc,
+      heapAt: ws.heapAt,
+      touchedInBundle: ws.epoch === this.epoch,
+      trigger: { finished: ws.trig.finished, leaf: leaf === null ? null : Array.from(leaf) },
+    };
+  }
+
+  /**
+   * Takes the state of `snapshot` (from a runner of the same windowing strategy and reduce function), on a runner that
+   * has none; rebuilds the key and window states, the window index and the processing-time timers. The runner takes
+   * over the snapshot's values (accumulators are then updated in place): restore a decoded snapshot only once.
+   */
+  restore(snap: ReduceSnapshot): void {
+    if (
+      this.keys.size > 0 ||
+      this.counters.elements > 0 ||
+      this.inputWatermark !== Number.NEGATIVE_INFINITY ||
+      this.processingTime !== Number.NEGATIVE_INFINITY
+    ) {
+      throw new Error("restore() needs a fresh ReduceRunner");
+    }
+    this.inputWatermark = snap.inputWatermark;
+    this.outputWatermark = snap.outputWatermark;
+    this.processingTime = snap.processingTime;
+    Object.assign(this.counters, snap.counters);
+    this.windowSeq = snap.windowSeq;
+    this.sweeps = snap.sweeps;
+    const byId = new Map<number, WS<K, A>>();
+    const keys = snap.keys.map((d) => {
+      const ks = new KeyState<K, A>(d.key as K, d.groupKey);
+      ks.emptySince = d.emptySince;
+      if (d.inMap) this.keys.set(d.groupKey, ks);
+      for (const w of d.windows) {
+        const ws = this.restoreWindow(ks, w);
+        if (ws.closed) ks.addClosed(ws);
+        else ks.addActive(ws);
+        byId.set(ws.id, ws);
+      }
+      return ks;
+    });
+    for (const i of snap.emptied) this.emptied.push(keys[i] as KS<K, A>);
+    const windowOf = (id: number): WS<K, A> => {
+      const ws = byId.get(id);
+      if (ws === undefined) throw new Error(`checkpoint refers to window ${id}, which it does not have`);
+      return ws;
+    };
+    for (const p of snap.procTimers) {
+      const ws = windowOf(p.window);
+      this.procTimers.push(p.time, ws.id, { ws, gen: ws.gen, time: p.time });
+    }
+    for (const id of snap.touched) this.touched[this.touchedCount++] = windowOf(id);
+    for (const d of snap.deferred) {
+      const ks = keys[d.key] as KS<K, A>;
+      const { value, timestamp, start, end } = d;
+      if (d.window === undefined) this.deferred.push({ ks, value: value as V, timestamp, start, end });
+      else this.deferred.push({ ks, value: value as V, timestamp, start, end, window: decodeWindow(d.window) });
+    }
+  }
+
+  /** A window state from its snapshot, filed in the window index (not yet in its key's lists). */
+  private restoreWindow(ks: KS<K, A>, w: WindowSnapshot): WS<K, A> {
+    const trig = this.newTriggerState();
+    if (trig !== STATELESS_TRIGGER) {
+      trig.finished = w.trigger.finished;
+      if (trig.leaf !== null && w.trigger.leaf !== null) trig.leaf.set(w.trigger.leaf);
+    }
+    const ws = new WindowState<K, A>(ks, decodeWindow(w.window), trig, this.latenessMs, END_OF_GLOBAL_WINDOW);
+    ws.id = w.id;
+    ws.acc = w.acc as A | undefined;
+    ws.nonEmpty = w.nonEmpty;
+    ws.elementHold = w.elementHold;
+    ws.extraHold = w.extraHold;
+    ws.prevPane = w.prevPane;
+    ws.closed = w.closed;
+    ws.timerAtMax = w.timerAtMax;
+    ws.timerAtGc = w.timerAtGc;
+    if (w.touchedInBundle) ws.epoch = this.epoch;
+    if (w.heapAt < Number.POSITIVE_INFINITY) {
+      ws.heapAt = w.heapAt;
+      this.index.push(w.heapAt, ws.id, ws);
+    }
+    return ws;
   }
 
   // ---- introspection -----------------------------------------------------------------------------------------------

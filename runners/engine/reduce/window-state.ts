@@ -32,6 +32,12 @@ export class WindowState<K, A> {
   epoch = -1;
   /** Bumped when the state takes on a new window (a merge), so timers set for the old window are ignored. */
   gen = 0;
+  /**
+   * The stage's creation number of this window (a reused state object gets a new one): windows due at the same time
+   * are evaluated in this order, which is kept by checkpoints. Index entries carry it, so entries left from the
+   * object's earlier window are told apart from its live one.
+   */
+  id = 0;
   // Number fields start as numbers: a field first defined as undefined would box every time value stored in it.
   maxTs = Number.NEGATIVE_INFINITY;
   gcTime = Number.NEGATIVE_INFINITY;

@@ -23,6 +23,11 @@ export class OrderedTimeHeap<T> {
     return this.n === 0 ? undefined : this.items[0];
   }
 
+  /** The sequence number of the first entry, or NaN when empty. */
+  peekSeq(): number {
+    return this.n === 0 ? Number.NaN : (this.seqs[0] as number);
+  }
+
   push(time: number, seq: number, item: T): void {
     if (this.n === this.times.length) this.grow();
     let i = this.n++;

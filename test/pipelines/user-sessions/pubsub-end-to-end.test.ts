@@ -147,7 +147,7 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
     expect(again.out).toContain("0 messages in");
   }, 120_000);
 
-  it("killed with SIGKILL at random points while messages stream in, restarted each time, it ends with the Bronze and Silver of an uninterrupted run", async () => {
+  it("killed with SIGKILL at random points while messages stream in, restarted each time from its checkpoint, it ends with the Bronze, Silver and Gold of an uninterrupted run", async () => {
     const plain = await setUp("plain-");
     const crash = await setUp("crash-");
     const startMs = Date.now();
@@ -159,9 +159,10 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
     // The same messages stream into the crash topic at 150 a second while the pipeline is killed and restarted.
     const publishing = publish(crash.topic, users, 9, startMs, 150);
     const crashDb = join(dir, "crash.duckdb");
+    const checkpoints = [`--checkpoint-dir=${join(dir, "crash-checkpoints")}`];
     const kills = 3;
     for (let k = 0; k < kills; k++) {
-      const child = pipeline(crash.subscription, crashDb, 60);
+      const child = pipeline(crash.subscription, crashDb, 60, checkpoints);
       const exit = finished(child);
       await new Promise((r) => setTimeout(r, 3_000 + Math.floor(Math.random() * 2_000)));
       child.kill("SIGKILL");
@@ -176,7 +177,7 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
     // Restarted until a run finds nothing left: messages the killed runs held come back once their 10 s leases
     // run out (two runs at most, in practice).
     for (let run = 0; run < 5; run++) {
-      const last = await finished(pipeline(crash.subscription, crashDb, 12));
+      const last = await finished(pipeline(crash.subscription, crashDb, 12, checkpoints));
       expect(last.code, last.out).toBe(0);
       if (last.out.includes("\n0 messages in") || last.out.startsWith("0 messages in")) break;
     }
@@ -188,6 +189,8 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
     expect(b.bronze).toEqual(a.bronze);
     expect(b.dupBronze).toBe(0);
     expect(b.silver).toEqual(a.silver);
+    expect(b.gold.length).toBeGreaterThan(20);
+    expect(b.gold).toEqual(a.gold);
   }, 300_000);
 
   it("rides out an emulator restart: reconnects once the subscription is back and goes on", async () => {

@@ -20,7 +20,7 @@ describe("runMedallion: batched writes with backpressure", () => {
   it("small batches give the same tables as one batch, and the runner never runs more than two batches ahead", async () => {
     const whole = await DuckDbWarehouse.create(":memory:");
     await whole.open();
-    await runMedallion(fixtureFileSource<RawMessage>(FIXTURE), whole, {}, undefined, 1_000_000);
+    await runMedallion(fixtureFileSource<RawMessage>(FIXTURE), whole, {}, { flushRows: 1_000_000 });
 
     const batched = await DuckDbWarehouse.create(":memory:");
     await batched.open();
@@ -40,11 +40,13 @@ describe("runMedallion: batched writes with backpressure", () => {
       fixtureFileSource<RawMessage>(FIXTURE),
       batched,
       {},
-      (running) => {
-        const read = stepMetrics(running.metrics(), "Read").elementsOut;
-        maxAhead = Math.max(maxAhead, read - committed);
+      {
+        onStep: (running) => {
+          const read = stepMetrics(running.metrics(), "Read").elementsOut;
+          maxAhead = Math.max(maxAhead, read - committed);
+        },
+        flushRows,
       },
-      flushRows,
     );
     expect(stepMetrics(run.metrics, "Read").elementsOut).toBe(1480);
     expect(bronzeWrites).toBeGreaterThan(10);
@@ -62,7 +64,7 @@ describe("runMedallion: batched writes with backpressure", () => {
     w.appendSilver = async () => {
       throw new Error("warehouse is full");
     };
-    await expect(runMedallion(fixtureFileSource<RawMessage>(FIXTURE), w, {}, undefined, 50)).rejects.toThrow(
+    await expect(runMedallion(fixtureFileSource<RawMessage>(FIXTURE), w, {}, { flushRows: 50 })).rejects.toThrow(
       "warehouse is full",
     );
     await w.close();

@@ -1,0 +1,102 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
+import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
+import type { Warehouse } from "../../../io/warehouse.ts";
+import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
+import { CheckpointStore } from "../../../runners/direct/checkpoint-store.ts";
+import type { RawMessage } from "../../../schemas/event.ts";
+import { TABLES } from "../../../schemas/tables.ts";
+
+const FIXTURE = "test/fixtures/events-small.jsonl";
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+async function snapshot(w: Warehouse): Promise<Record<string, unknown[]>> {
+  const out: Record<string, unknown[]> = {};
+  for (const t of TABLES) out[t.name] = await w.query(`SELECT * FROM ${t.name} ORDER BY ALL`);
+  return out;
+}
+
+class Crash extends Error {}
+
+describe("runMedallion with checkpoints", () => {
+  it.each([40, 300, 900])(
+    "crashed after %i steps and resumed from its last checkpoint, it ends with the tables of an uninterrupted run",
+    async (crashAt) => {
+      const whole = await DuckDbWarehouse.create(":memory:");
+      await whole.open();
+      await runMedallion(fixtureFileSource<RawMessage>(FIXTURE), whole, {}, { flushRows: 100 });
+      const expected = await snapshot(whole);
+      await whole.close();
+
+      const dir = mkdtempSync(join(tmpdir(), "tidemark-ckpt-run-"));
+      dirs.push(dir);
+      const w = await DuckDbWarehouse.create(":memory:");
+      await w.open();
+      // Checkpoint at every flush (every 100 rows), then crash mid-stream.
+      const first = runMedallion(
+        fixtureFileSource<RawMessage>(FIXTURE),
+        w,
+        {},
+        {
+          flushRows: 100,
+          checkpointDir: dir,
+          checkpointIntervalMs: 0,
+          onStep: (_running, index) => {
+            if (index === crashAt) throw new Crash(`crash at step ${index}`);
+          },
+        },
+      );
+      await expect(first).rejects.toThrow(Crash);
+      const store = new CheckpointStore(dir);
+      const resumedFrom = store.latest()?.seq;
+      // Step 40 comes before the first checkpoint: that run starts again from the beginning.
+      if (crashAt >= 300) expect(resumedFrom).toBeGreaterThan(0);
+      else expect(resumedFrom).toBeUndefined();
+
+      const second = await runMedallion(
+        fixtureFileSource<RawMessage>(FIXTURE),
+        w,
+        {},
+        {
+          flushRows: 100,
+          checkpointDir: dir,
+          checkpointIntervalMs: 0,
+        },
+      );
+      expect(second.resumedFrom).toBe(resumedFrom);
+      expect(await snapshot(w)).toEqual(expected);
+      // A clean end removes the checkpoints: the next run starts afresh.
+      expect(store.sequences()).toEqual([]);
+      await w.close();
+    },
+  );
+
+  it("refuses a checkpoint of another pipeline, naming the steps", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tidemark-ckpt-other-"));
+    dirs.push(dir);
+    new CheckpointStore(dir).write(1, {
+      runner: {
+        version: 1,
+        steps: ["Read", "Other"],
+        sourceEvents: 0,
+        processingTime: 0,
+        sources: [],
+        stages: [],
+        views: [],
+        counters: [],
+      },
+    });
+    const w = await DuckDbWarehouse.create(":memory:");
+    await w.open();
+    await expect(runMedallion(fixtureFileSource<RawMessage>(FIXTURE), w, {}, { checkpointDir: dir })).rejects.toThrow(
+      "the checkpoint was taken from another pipeline (its steps: Read, Other;",
+    );
+    await w.close();
+  });
+});
