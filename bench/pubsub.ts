@@ -2,8 +2,9 @@
  * The Pub/Sub benchmark's child: starts the official emulator, publishes about `--messages` generated user-event
  * messages to one topic with two subscriptions, then drains them twice, in the same process:
  * - the bare client: a streaming-pull subscriber that acknowledges each message on receipt (the baseline);
- * - the medallion pipeline: Pub/Sub source → Bronze/Silver/Gold → a fresh DuckDB file, each message acknowledged
- *   once the batch holding it is committed, until every message is in; the drain (final panes, last writes) is timed.
+ * - the medallion pipeline: Pub/Sub source → Bronze/Silver/Gold → a fresh DuckDB file, with checkpoints every 5 s
+ *   (each message acknowledged once the checkpoint covering it is written), until every message is in; the drain
+ *   (final panes, last writes, last checkpoint) is timed.
  * Publishing is not timed. Prints one result line.
  */
 import { mkdtempSync, rmSync } from "node:fs";
