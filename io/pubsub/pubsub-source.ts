@@ -69,6 +69,8 @@ export interface PubsubSourceStats {
   duplicatesDropped: number;
   badTimestamps: number;
   acked: number;
+  /** Nacked at close (taken and never acknowledged). */
+  nacked: number;
   /** Received and not yet acknowledged. */
   outstanding: number;
   watermark: number;
@@ -105,6 +107,7 @@ export function pubsubSource(
         duplicatesDropped: 0,
         badTimestamps: 0,
         acked: 0,
+        nacked: 0,
         outstanding: 0,
         watermark: Number.NEGATIVE_INFINITY,
       },
@@ -124,6 +127,7 @@ class PubsubReader implements SourceReader<PubsubMessage> {
     duplicatesDropped: 0,
     badTimestamps: 0,
     acked: 0,
+    nacked: 0,
     outstanding: 0,
     watermark: Number.NEGATIVE_INFINITY,
   };
@@ -132,6 +136,8 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   private readonly queue: Message[] = [];
   /** Messages given to the runner (or dropped as duplicates) and not yet covered by a checkpoint mark. */
   private unmarked: Message[] = [];
+  /** The messages of marks taken and not yet finalized. */
+  private readonly pendingMarks = new Set<Message[]>();
   private readonly seen = new Map<string, number>();
   private subscription: Subscription | undefined;
   private temporary = false;
@@ -198,12 +204,14 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   checkpointMark(): CheckpointMark {
     const covered = this.unmarked;
     this.unmarked = [];
+    this.pendingMarks.add(covered);
     let finalized = false;
     return {
       size: covered.length,
       finalize: async () => {
         if (finalized) return;
         finalized = true;
+        this.pendingMarks.delete(covered);
         for (const m of covered) m.ack();
         this.stats.acked += covered.length;
         this.stats.outstanding -= covered.length;
@@ -211,12 +219,23 @@ class PubsubReader implements SourceReader<PubsubMessage> {
     };
   }
 
+  /**
+   * Closes the stream. Every message this reader took and did not acknowledge (its run failed, or ended before the
+   * marks covering them were finalized) is nacked: Pub/Sub delivers it again at once (after the subscription's
+   * retry backoff), counting the delivery attempt, so a message whose processing keeps failing reaches the
+   * subscription's dead-letter topic after its maximum attempts.
+   */
   async close(): Promise<void> {
     const sub = this.subscription;
     this.subscription = undefined;
     if (sub === undefined) return;
     sub.removeAllListeners("message");
-    // Messages held and not acknowledged are nacked at close: Pub/Sub delivers them again to the next reader.
+    const unacknowledged = [...this.queue, ...this.unmarked, ...[...this.pendingMarks].flat()];
+    this.queue.length = 0;
+    this.unmarked = [];
+    this.pendingMarks.clear();
+    for (const m of unacknowledged) m.nack();
+    this.stats.nacked += unacknowledged.length;
     await sub.close();
     if (this.temporary) await sub.delete().catch(() => undefined);
   }
