@@ -1,11 +1,11 @@
 import { Pipeline } from "../../core/pipeline.ts";
 import type { Source } from "../../core/source.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
-import { CheckpointStore } from "../../runners/direct/checkpoint-store.ts";
+import { CheckpointStore, type EncodedCheckpoint } from "../../runners/direct/checkpoint-store.ts";
 import { DirectRunner, type ExecutionSnapshot, type RunningPipeline } from "../../runners/direct/direct-runner.ts";
 import type { RawMessage } from "../../schemas/event.ts";
 import { collectInto, newSinkBuffer, type UserSessionsOptions, userSessions } from "./pipeline.ts";
-import { WarehouseWriter } from "./warehouse-writer.ts";
+import { type SessionChanges, WarehouseWriter } from "./warehouse-writer.ts";
 
 /** Rows buffered before a write, and the longest a row waits (wall time) before it is written. */
 export const FLUSH_ROWS = 50_000;
@@ -45,9 +45,11 @@ export interface MedallionRunOptions {
   readonly checkpointIntervalMs?: number;
 }
 
-/** The checkpoint `runMedallion` writes. */
+/** The checkpoint `runMedallion` writes: the runner's state and the Gold changes it produced since the last one. */
 interface MedallionCheckpoint {
   readonly runner: ExecutionSnapshot;
+  /** Written to Gold right after the checkpoint (and again on resume, in case the run died in between). */
+  readonly sessions: SessionChanges;
 }
 
 /**
@@ -59,9 +61,12 @@ interface MedallionCheckpoint {
  * Silver rows is committed (after a crash, Bronze and Silver are complete, Gold windows open at the crash are lost
  * with the process). With `checkpointDir`, the order is: rows committed, then the checkpoint of the state that
  * produced them written, then the elements acknowledged. After a crash the run resumes from the last checkpoint and
- * the source delivers again what was not acknowledged; rows written after that checkpoint are written again
- * (idempotent: Bronze and Silver by key, Gold upserts), and re-delivered elements whose effects are in the
- * checkpoint are dropped by the source's de-duplication (its seen ids are in the checkpoint).
+ * the source delivers again what was not acknowledged. Bronze, Silver and hourly rows written after that checkpoint
+ * are written again under the same keys; Gold session changes are written only after the checkpoint that produced
+ * them (which carries them, and they are written again on resume), because a replay may see messages in another
+ * order and produce other intermediate sessions: Gold never holds a row the restored state does not know.
+ * Re-delivered elements whose effects are in the checkpoint are dropped by the source's de-duplication (its seen ids
+ * are in the checkpoint).
  */
 export async function runMedallion(
   stream: Source<RawMessage>,
@@ -79,6 +84,13 @@ export async function runMedallion(
   const buffer = newSinkBuffer();
   collectInto(userSessions(p, stream, options), buffer);
   const writer = new WarehouseWriter(warehouse, buffer);
+  // The Gold changes of the checkpoint resumed from may not have been written before the run died.
+  if (resumed !== undefined) {
+    if (resumed.state.sessions === undefined) {
+      throw new Error(`${run.checkpointDir} holds a checkpoint that is not the medallion pipeline's`);
+    }
+    await writer.replaySessions(resumed.state.sessions);
+  }
   const started = performance.now();
   let lastFlush = started;
   let lastYield = started;
@@ -87,21 +99,27 @@ export async function runMedallion(
   const flush = (now: number, force: boolean) => {
     lastFlush = now;
     if (store === undefined) {
-      writer.flush(running.checkpointMarks());
+      writer.flush({ marks: running.checkpointMarks() });
       return;
     }
     if (!force && now - lastCheckpoint < (run.checkpointIntervalMs ?? 5_000)) {
-      writer.flush();
+      // Bronze, Silver and hourly rows have keys a replay reproduces; Gold changes wait for their checkpoint.
+      writer.flush({ holdSessions: true });
       return;
     }
     lastCheckpoint = now;
-    // Encoded now, while the state is the one that produced exactly the rows flushed so far; written once they are
-    // committed.
-    const encoded = store.encode(++seq, { runner: running.snapshot() });
-    writer.flush(running.checkpointMarks(), () => {
-      store.writeEncoded(encoded);
-      checkpoints++;
+    // The state is encoded now, while it is the one that produced exactly what is flushed so far; the file is written
+    // once those rows are committed, then the Gold changes, then the messages are acknowledged.
+    let encoded: EncodedCheckpoint | undefined;
+    const runner = running.snapshot();
+    const sessions = writer.flush({
+      marks: running.checkpointMarks(),
+      beforeSessions: () => {
+        store.writeEncoded(encoded as EncodedCheckpoint);
+        checkpoints++;
+      },
     });
+    encoded = store.encode(++seq, { runner, sessions });
   };
   const running: RunningPipeline = new DirectRunner().start(p, {
     ...(resumed === undefined ? {} : { restore: resumed.state.runner }),

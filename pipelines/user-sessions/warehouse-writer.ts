@@ -36,42 +36,54 @@ export class WarehouseWriter {
   }
 
   /**
-   * Takes what is buffered now and queues its write; once it is committed, runs `beforeAcknowledging` (a checkpoint
-   * write) and then finalizes `marks` (the sources' checkpoint marks taken with this batch: a message queue
-   * acknowledges what they cover then).
+   * Takes what is buffered now and queues its write, in this order: Bronze, Silver and hourly rows; then
+   * `beforeSessions` (a checkpoint write); then the Gold session changes; then `marks` are finalized (the sources'
+   * checkpoint marks taken with this batch: a message queue acknowledges what they cover then).
+   * With `holdSessions` the session changes stay in the buffer for a later flush (a checkpointed run writes them only
+   * after the checkpoint that produced them, so a replay after a crash never leaves rows the restored state does not
+   * know). Returns the session changes this flush will write (folded), for the checkpoint to carry.
    */
-  flush(marks: readonly CheckpointMark[] = [], beforeAcknowledging?: () => void): void {
+  flush(
+    options: {
+      readonly marks?: readonly CheckpointMark[];
+      readonly holdSessions?: boolean;
+      readonly beforeSessions?: () => void;
+    } = {},
+  ): SessionChanges {
+    const { marks = [], holdSessions = false, beforeSessions } = options;
     const b = this.buffer;
     const bronze = b.bronze.splice(0);
     const silver = b.silver.splice(0);
     const deadLetter = b.deadLetter.splice(0);
-    const sessions = b.sessions.splice(0);
+    const sessions = holdSessions ? [] : b.sessions.splice(0);
     const hourly = b.hourly.splice(0);
-    if (bronze.length + silver.length + sessions.length + hourly.length + deadLetter.length === 0) {
-      if (marks.some((m) => m.size > 0) || beforeAcknowledging !== undefined) {
-        this.enqueue(async () => {
-          beforeAcknowledging?.();
-          await this.finalize(marks);
-        });
-      }
-      return;
-    }
-    const { upserts, deletes } = foldSessions(sessions);
+    const changes = foldSessions(sessions);
+    const { upserts, deletes } = changes;
     const hours = foldHourly(hourly);
     this.written.deadLetter += deadLetter.length;
+    const nothing = bronze.length + silver.length + sessions.length + hourly.length === 0;
+    if (nothing && !marks.some((m) => m.size > 0) && beforeSessions === undefined) return changes;
     this.enqueue(async () => {
       if (bronze.length) await this.warehouse.appendBronze(bronze);
       if (silver.length) await this.warehouse.appendSilver(silver);
-      if (upserts.length || deletes.length) await this.warehouse.writeSessions(upserts, deletes);
       if (hours.length) await this.warehouse.upsertHourly(hours);
+      beforeSessions?.();
+      if (upserts.length || deletes.length) await this.warehouse.writeSessions(upserts, deletes);
       this.written.bronze += bronze.length;
       this.written.silver += silver.length;
       this.written.sessionUpserts += upserts.length;
       this.written.sessionDeletes += deletes.length;
       this.written.hourly += hours.length;
-      beforeAcknowledging?.();
       await this.finalize(marks);
     });
+    return changes;
+  }
+
+  /** Writes session changes a checkpoint carried (its run may have crashed before writing them). Idempotent. */
+  async replaySessions(changes: SessionChanges): Promise<void> {
+    if (changes.upserts.length || changes.deletes.length) {
+      await this.warehouse.writeSessions(changes.upserts, changes.deletes);
+    }
   }
 
   /** Queues `write` after every earlier one; after a failure nothing more is written (nor acknowledged). */
@@ -109,15 +121,21 @@ export class WarehouseWriter {
   }
 
   /** Writes what is left and waits for every queued write; rethrows the first failure. */
-  async done(marks: readonly CheckpointMark[] = []): Promise<void> {
-    this.flush(marks);
+  async done(): Promise<void> {
+    this.flush();
     await this.chain;
     if (this.failure) throw this.failure;
   }
 }
 
+/** Gold session changes folded: the last operation per session id. */
+export interface SessionChanges {
+  readonly upserts: GoldSessionRow[];
+  readonly deletes: string[];
+}
+
 /** The last operation per session id wins. */
-export function foldSessions(writes: SinkBuffer["sessions"]): { upserts: GoldSessionRow[]; deletes: string[] } {
+export function foldSessions(writes: SinkBuffer["sessions"]): SessionChanges {
   const last = new Map<string, GoldSessionRow | null>();
   for (const w of writes) {
     if (w.kind === "upsert") {

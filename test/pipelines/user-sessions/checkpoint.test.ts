@@ -81,6 +81,7 @@ describe("runMedallion with checkpoints", () => {
     const dir = mkdtempSync(join(tmpdir(), "tidemark-ckpt-other-"));
     dirs.push(dir);
     new CheckpointStore(dir).write(1, {
+      sessions: { upserts: [], deletes: [] },
       runner: {
         version: 1,
         steps: ["Read", "Other"],
