@@ -405,3 +405,110 @@ function reverseWindowIds(s: ReduceSnapshot): void {
     touched: s.touched.map(flip),
   });
 }
+
+/**
+ * Gold-like sessions (gap 30, early firings after 5 of processing time, a late pane per late element, accumulating,
+ * long allowed lateness), fed fused (`processElementInSession`) or with assigned windows: few keys, events out of
+ * order, many of them falling between sessions of their key so that they merge them. After every step the runner's
+ * open windows of each key must not overlap, and a run restored at any point must continue exactly as the whole run.
+ */
+describe("ReduceRunner snapshot and restore: Gold-like sessions with out-of-order events", () => {
+  const GAP = 30;
+  const gold = (fused: boolean, allowedLatenessMs: number): Config => ({
+    name: `gold sessions${fused ? " fused" : ""}, lateness ${allowedLatenessMs}`,
+    windowFn: sessions(GAP),
+    trigger: afterWatermark({ early: afterProcessingTime(5), late: afterCount(1) }),
+    accumulation: "accumulating",
+    allowedLatenessMs,
+    sum: false,
+    fused,
+  });
+
+  function goldScript(seed: number, length = 160): Op[] {
+    let s = seed >>> 0 || 1;
+    const rand = (n: number) => {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      return (s >>> 0) % n;
+    };
+    const ops: Op[] = [{ kind: "processingTime", to: 0 }];
+    let watermark = 0;
+    let clock = 0;
+    let value = 0;
+    const recent: number[] = [];
+    for (let i = 0; i < length; i++) {
+      const r = rand(10);
+      if (r < 6) {
+        const n = 1 + rand(5);
+        const keys = 2 + rand(6);
+        for (let j = 0; j < n; j++) {
+          let t: number;
+          const how = rand(5);
+          if (how === 0 && recent.length > 1) {
+            // Between two earlier events: may bridge two sessions.
+            const a = recent[rand(recent.length)] as number;
+            const b = recent[rand(recent.length)] as number;
+            t = Math.floor((a + b) / 2);
+          } else if (how === 1) t = Math.max(0, watermark - rand(120));
+          else if (how === 2 && recent.length > 0) t = (recent[rand(recent.length)] as number) + GAP * (rand(3) - 1);
+          else t = watermark + rand(150);
+          recent.push(t);
+          if (recent.length > 12) recent.shift();
+          ops.push({ kind: "element", key: `u${rand(keys)}`, value: value++, t });
+        }
+        ops.push({ kind: "finishBundle" });
+      } else if (r < 8) {
+        watermark += rand(60);
+        ops.push({ kind: "watermark", to: watermark });
+      } else {
+        clock += 1 + rand(8);
+        ops.push({ kind: "processingTime", to: clock });
+      }
+    }
+    ops.push({ kind: "watermark", to: Number.MAX_SAFE_INTEGER });
+    return ops;
+  }
+
+  function overlaps(r: ReduceRunner<string, number, unknown, unknown>): string | undefined {
+    for (const ks of r.keys.values()) {
+      const a = ks.active;
+      for (let i = 0; i < a.length; i++)
+        for (let j = i + 1; j < a.length; j++) {
+          const x = a[i]!;
+          const y = a[j]!;
+          if (x.start < y.end && y.start < x.end) return `${String(ks.key)}: [${x.start},${x.end}) [${y.start},${y.end})`;
+        }
+    }
+    return undefined;
+  }
+
+  describe.each([
+    [false, 1440],
+    [true, 1440],
+    [false, 60],
+    [true, 60],
+    [true, 0],
+  ])("fused %s, lateness %i", (fused, lateness) => {
+    const c = gold(fused, lateness);
+    it.each(Array.from({ length: 12 }, (_, i) => i + 1))("seed %i", (seed) => {
+      const ops = goldScript(seed * 104729 + (fused ? 1 : 0));
+      const whole = runWhole(c, ops);
+      for (let cut = 0; cut <= ops.length; cut++) {
+        const out: Observed[] = [];
+        const first = makeRunner(c, out);
+        for (const op of ops.slice(0, cut)) apply(c, first, op, out);
+        const snap = deserialize(serialize(first.snapshot())) as ReduceSnapshot;
+        const second = makeRunner(c, out);
+        second.restore(snap);
+        for (const [i, op] of ops.slice(cut).entries()) {
+          apply(c, second, op, out);
+          const bad = overlaps(second);
+          expect(bad, `cut at ${cut}, op ${cut + i}`).toBeUndefined();
+        }
+        expect(out, `cut at ${cut}`).toEqual(whole.out);
+        expect(second.counters, `cut at ${cut}`).toEqual(whole.runner.counters);
+      }
+    });
+  });
+});
