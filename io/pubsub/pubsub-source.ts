@@ -101,16 +101,19 @@ export function pubsubSource(
       last = new PubsubReader(options, restored as PubsubReaderSnapshot | undefined);
       return last;
     },
-    stats: () =>
-      last?.stats ?? {
-        received: 0,
-        duplicatesDropped: 0,
-        badTimestamps: 0,
-        acked: 0,
-        nacked: 0,
-        outstanding: 0,
-        watermark: Number.NEGATIVE_INFINITY,
-      },
+    stats: () => last?.stats ?? emptyStats(),
+  };
+}
+
+function emptyStats(): PubsubSourceStats {
+  return {
+    received: 0,
+    duplicatesDropped: 0,
+    badTimestamps: 0,
+    acked: 0,
+    nacked: 0,
+    outstanding: 0,
+    watermark: Number.NEGATIVE_INFINITY,
   };
 }
 
@@ -122,15 +125,7 @@ interface PubsubReaderSnapshot {
 }
 
 class PubsubReader implements SourceReader<PubsubMessage> {
-  readonly stats: PubsubSourceStats = {
-    received: 0,
-    duplicatesDropped: 0,
-    badTimestamps: 0,
-    acked: 0,
-    nacked: 0,
-    outstanding: 0,
-    watermark: Number.NEGATIVE_INFINITY,
-  };
+  readonly stats: PubsubSourceStats = emptyStats();
   private readonly now: () => number;
   private readonly estimator: WatermarkEstimator;
   private readonly queue: Message[] = [];

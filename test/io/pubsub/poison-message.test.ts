@@ -1,8 +1,7 @@
 import type { PubSub } from "@google-cloud/pubsub";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Pipeline } from "../../../core/pipeline.ts";
-import { pubsubClient } from "../../../io/pubsub/client.ts";
-import { type PubsubEmulator, startPubsubEmulator } from "../../../io/pubsub/emulator.ts";
+import { useEmulator } from "./emulator-fixture.ts";
 import { provision } from "../../../io/pubsub/provision.ts";
 import { type PubsubMessage, pubsubSource } from "../../../io/pubsub/pubsub-source.ts";
 import { DirectRunner, type RunningPipeline } from "../../../runners/direct/direct-runner.ts";
@@ -10,22 +9,12 @@ import { parDo } from "../../../transforms/par-do.ts";
 import { read } from "../../../transforms/read.ts";
 
 const PROJECT = "tidemark-poison";
-let emulator: PubsubEmulator;
-let pubsub: PubSub;
-
-beforeAll(async () => {
-  emulator = await startPubsubEmulator();
-  pubsub = pubsubClient(PROJECT, emulator.endpoint);
-}, 120_000);
-
-afterAll(async () => {
-  await pubsub?.close();
-  await emulator?.stop();
-});
+const fixture = useEmulator(PROJECT);
+const pubsub = (): PubSub => fixture.client();
 
 describe("a message whose processing keeps failing", () => {
   it("is nacked by each failing run and reaches the dead-letter topic after the configured attempts; nothing is lost", async () => {
-    await provision(pubsub, {
+    await provision(pubsub(), {
       topics: [
         {
           name: "events",
@@ -41,7 +30,9 @@ describe("a message whose processing keeps failing", () => {
       ],
     });
     for (const data of ["ok-1", "poison", "ok-2"])
-      await pubsub.topic("events").publishMessage({ data: Buffer.from(data) });
+      await pubsub()
+        .topic("events")
+        .publishMessage({ data: Buffer.from(data) });
 
     const processed: string[] = [];
     let failedRuns = 0;
@@ -50,7 +41,7 @@ describe("a message whose processing keeps failing", () => {
       const drain = new AbortController();
       // One message per bundle, so a message processed before the failing one is acknowledged, not nacked with it.
       const source = pubsubSource({
-        pubsub,
+        pubsub: pubsub(),
         subscription: "main",
         signal: drain.signal,
         heartbeatMs: 50,
@@ -90,7 +81,7 @@ describe("a message whose processing keeps failing", () => {
     expect(cleanRuns).toBe(1);
     // Pub/Sub gave up on it after five failed deliveries (a run may also fail before seeing it again: at least 4).
     expect(failedRuns).toBeGreaterThanOrEqual(4);
-    const dead = pubsubSource({ pubsub, subscription: "dead-letter-inspect", heartbeatMs: 50 }).open();
+    const dead = pubsubSource({ pubsub: pubsub(), subscription: "dead-letter-inspect", heartbeatMs: 50 }).open();
     const deadLettered = new Set<string>();
     for (let quiet = 0; quiet < 40; ) {
       const ev = await dead.next();

@@ -1,22 +1,11 @@
 import type { PubSub } from "@google-cloud/pubsub";
-import { pubsubClient } from "../../../io/pubsub/client.ts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type PubsubEmulator, startPubsubEmulator } from "../../../io/pubsub/emulator.ts";
+import { describe, expect, it } from "vitest";
+import { useEmulator } from "./emulator-fixture.ts";
 import { type PubsubTopology, provision } from "../../../io/pubsub/provision.ts";
 
 const PROJECT = "tidemark-test";
-let emulator: PubsubEmulator;
-let pubsub: PubSub;
-
-beforeAll(async () => {
-  emulator = await startPubsubEmulator();
-  pubsub = pubsubClient(PROJECT, emulator.endpoint);
-}, 120_000);
-
-afterAll(async () => {
-  await pubsub?.close();
-  await emulator?.stop();
-});
+const fixture = useEmulator(PROJECT);
+const pubsub = (): PubSub => fixture.client();
 
 const topology = (prefix: string, ackDeadlineSeconds = 60): PubsubTopology => ({
   prefix,
@@ -42,7 +31,7 @@ const full = (kind: "topics" | "subscriptions", name: string) => `projects/${PRO
 
 describe("provision against the Pub/Sub emulator", () => {
   it("creates what is missing, then changes nothing on a second run", async () => {
-    const first = await provision(pubsub, topology("a-"));
+    const first = await provision(pubsub(), topology("a-"));
     expect(first.added.sort()).toEqual(
       [
         full("topics", "a-user-events"),
@@ -52,30 +41,30 @@ describe("provision against the Pub/Sub emulator", () => {
         full("subscriptions", "a-dlq-inspect"),
       ].sort(),
     );
-    const [meta] = await pubsub.subscription("a-medallion").getMetadata();
+    const [meta] = await pubsub().subscription("a-medallion").getMetadata();
     expect(meta).toMatchObject({
       ackDeadlineSeconds: 60,
       deadLetterPolicy: { deadLetterTopic: full("topics", "a-user-events-dlq"), maxDeliveryAttempts: 5 },
     });
-    const [acme] = await pubsub.subscription("a-acme-only").getMetadata();
+    const [acme] = await pubsub().subscription("a-acme-only").getMetadata();
     expect(acme).toMatchObject({ filter: 'attributes.tenant_id = "acme"', enableMessageOrdering: true });
 
-    const second = await provision(pubsub, topology("a-"));
+    const second = await provision(pubsub(), topology("a-"));
     expect(second.added).toEqual([]);
     expect(second.changed).toEqual([]);
     expect(second.unchanged).toHaveLength(5);
   });
 
   it("changes a mutable property in place and says which", async () => {
-    await provision(pubsub, topology("b-"));
-    const report = await provision(pubsub, topology("b-", 120));
+    await provision(pubsub(), topology("b-"));
+    const report = await provision(pubsub(), topology("b-", 120));
     expect(report.changed).toEqual([`${full("subscriptions", "b-medallion")} (ackDeadlineSeconds)`]);
-    const [meta] = await pubsub.subscription("b-medallion").getMetadata();
+    const [meta] = await pubsub().subscription("b-medallion").getMetadata();
     expect(meta.ackDeadlineSeconds).toBe(120);
   });
 
   it("refuses a change Pub/Sub cannot make in place, before writing anything", async () => {
-    await provision(pubsub, topology("c-"));
+    await provision(pubsub(), topology("c-"));
     const changed: PubsubTopology = {
       prefix: "c-",
       topics: [
@@ -86,7 +75,7 @@ describe("provision against the Pub/Sub emulator", () => {
         },
       ],
     };
-    await expect(provision(pubsub, changed)).rejects.toThrow(
+    await expect(provision(pubsub(), changed)).rejects.toThrow(
       `subscription ${full("subscriptions", "c-acme-only")}: filter "attributes.tenant_id = \\"acme\\"" cannot be changed`,
     );
     const unordered: PubsubTopology = {
@@ -95,16 +84,16 @@ describe("provision against the Pub/Sub emulator", () => {
         { name: "user-events", subscriptions: [{ name: "acme-only", filter: 'attributes.tenant_id = "acme"' }] },
       ],
     };
-    await expect(provision(pubsub, unordered)).rejects.toThrow(
+    await expect(provision(pubsub(), unordered)).rejects.toThrow(
       "message ordering is true and cannot be changed in place",
     );
-    const [exists] = await pubsub.topic("c-new-topic").exists();
+    const [exists] = await pubsub().topic("c-new-topic").exists();
     expect(exists).toBe(false);
   });
 
   it("refuses an invalid topology naming the entry", async () => {
     await expect(
-      provision(pubsub, {
+      provision(pubsub(), {
         topics: [
           {
             name: "events",
@@ -114,14 +103,16 @@ describe("provision against the Pub/Sub emulator", () => {
       }),
     ).rejects.toThrow('subscription "sub-1": dead-letter topic "missing" is not declared');
     await expect(
-      provision(pubsub, { topics: [{ name: "events", subscriptions: [{ name: "sub-2", ackDeadlineSeconds: 5 }] }] }),
+      provision(pubsub(), { topics: [{ name: "events", subscriptions: [{ name: "sub-2", ackDeadlineSeconds: 5 }] }] }),
     ).rejects.toThrow('subscription "sub-2": ackDeadlineSeconds must be 10 to 600, got 5');
   });
 
   it("a message nacked on every delivery reaches the dead-letter topic after the configured attempts", async () => {
-    await provision(pubsub, topology("d-"));
-    await pubsub.topic("d-user-events").publishMessage({ data: Buffer.from("poison") });
-    const sub = pubsub.subscription("d-medallion");
+    await provision(pubsub(), topology("d-"));
+    await pubsub()
+      .topic("d-user-events")
+      .publishMessage({ data: Buffer.from("poison") });
+    const sub = pubsub().subscription("d-medallion");
     const attempts: number[] = [];
     const dead = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not dead-lettered after attempts ${attempts}`)), 60_000);
@@ -129,7 +120,7 @@ describe("provision against the Pub/Sub emulator", () => {
         attempts.push(m.deliveryAttempt);
         m.nack();
       });
-      const dlq = pubsub.subscription("d-dlq-inspect");
+      const dlq = pubsub().subscription("d-dlq-inspect");
       dlq.on("message", (m) => {
         m.ack();
         clearTimeout(timer);
@@ -137,7 +128,7 @@ describe("provision against the Pub/Sub emulator", () => {
       });
     });
     await sub.close();
-    await pubsub.subscription("d-dlq-inspect").close();
+    await pubsub().subscription("d-dlq-inspect").close();
     expect(dead).toBe("poison");
     expect(attempts.length).toBeGreaterThanOrEqual(5);
   }, 90_000);

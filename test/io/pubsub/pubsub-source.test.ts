@@ -1,29 +1,18 @@
 import type { PubSub } from "@google-cloud/pubsub";
-import { pubsubClient } from "../../../io/pubsub/client.ts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { SourceEvent, SourceReader } from "../../../core/source.ts";
-import { type PubsubEmulator, startPubsubEmulator } from "../../../io/pubsub/emulator.ts";
+import { useEmulator } from "./emulator-fixture.ts";
 import { type PubsubMessage, pubsubSource } from "../../../io/pubsub/pubsub-source.ts";
 
 const PROJECT = "tidemark-test";
-let emulator: PubsubEmulator;
-let pubsub: PubSub;
+const fixture = useEmulator(PROJECT);
+const pubsub = (): PubSub => fixture.client();
 let n = 0;
-
-beforeAll(async () => {
-  emulator = await startPubsubEmulator();
-  pubsub = pubsubClient(PROJECT, emulator.endpoint);
-}, 120_000);
-
-afterAll(async () => {
-  await pubsub?.close();
-  await emulator?.stop();
-});
 
 /** A fresh topic and subscription. */
 async function topicAndSubscription(options: { ordering?: boolean } = {}) {
   const id = `topic-${n++}`;
-  const [topic] = await pubsub.createTopic(id);
+  const [topic] = await pubsub().createTopic(id);
   const [sub] = await topic.createSubscription(`${id}-sub`, { enableMessageOrdering: options.ordering ?? false });
   return { topic, sub };
 }
@@ -57,7 +46,7 @@ describe("pubsubSource against the Pub/Sub emulator", () => {
       await topic.publishMessage({ data: Buffer.from('{"a":1}'), attributes: { k: "v" }, orderingKey: "user-1" }),
       await topic.publishMessage({ data: Buffer.from("not json \u00e9") }),
     ];
-    const source = pubsubSource({ pubsub, subscription: sub.name });
+    const source = pubsubSource({ pubsub: pubsub(), subscription: sub.name });
     const reader = source.open();
     const got = await readElements(reader, 2);
     expect(got.map((g) => g.value.messageId).sort()).toEqual([...ids].sort());
@@ -75,7 +64,7 @@ describe("pubsubSource against the Pub/Sub emulator", () => {
     await topic.publishMessage({ data: Buffer.from("1"), attributes: { ts: "1767225600000" } });
     await topic.publishMessage({ data: Buffer.from("2"), attributes: { ts: "2026-01-01T01:00:00.250+01:00" } });
     await topic.publishMessage({ data: Buffer.from("3"), attributes: { ts: "yesterday" } });
-    const source = pubsubSource({ pubsub, subscription: sub.name, timestampAttribute: "ts" });
+    const source = pubsubSource({ pubsub: pubsub(), subscription: sub.name, timestampAttribute: "ts" });
     const reader = source.open();
     const got = await readElements(reader, 3);
     const byData = Object.fromEntries(got.map((g) => [g.value.data, g]));
@@ -91,7 +80,7 @@ describe("pubsubSource against the Pub/Sub emulator", () => {
     const { topic, sub } = await topicAndSubscription();
     for (const id of ["a", "b", "a", "c", "b"])
       await topic.publishMessage({ data: Buffer.from(id), attributes: { eid: id } });
-    const source = pubsubSource({ pubsub, subscription: sub.name, idAttribute: "eid" });
+    const source = pubsubSource({ pubsub: pubsub(), subscription: sub.name, idAttribute: "eid" });
     const reader = source.open();
     const got = await readElements(reader, 3);
     expect(got.map((g) => g.value.data).sort()).toEqual(["a", "b", "c"]);
@@ -107,13 +96,13 @@ describe("pubsubSource against the Pub/Sub emulator", () => {
   it("acknowledges only finalized marks: what a reader gave but never finalized is delivered again to the next", async () => {
     const { topic, sub } = await topicAndSubscription();
     for (let i = 0; i < 6; i++) await topic.publishMessage({ data: Buffer.from(`m${i}`) });
-    const first = pubsubSource({ pubsub, subscription: sub.name }).open();
+    const first = pubsubSource({ pubsub: pubsub(), subscription: sub.name }).open();
     const got = await readElements(first, 6);
     expect(got).toHaveLength(6);
     first.checkpointMark!(); // taken, never finalized (a crash before the sinks committed)
     await first.close?.();
 
-    const second = pubsubSource({ pubsub, subscription: sub.name }).open();
+    const second = pubsubSource({ pubsub: pubsub(), subscription: sub.name }).open();
     const again = await readElements(second, 6);
     expect(again.map((g) => g.value.data).sort()).toEqual(["m0", "m1", "m2", "m3", "m4", "m5"]);
     const mark = second.checkpointMark!();
@@ -121,14 +110,14 @@ describe("pubsubSource against the Pub/Sub emulator", () => {
     await mark.finalize();
     await second.close?.();
 
-    const third = pubsubSource({ pubsub, subscription: sub.name, heartbeatMs: 50 }).open();
+    const third = pubsubSource({ pubsub: pubsub(), subscription: sub.name, heartbeatMs: 50 }).open();
     // Nothing is left: the reader only heartbeats.
     for (let i = 0; i < 10; i++) expect((await third.next())?.kind).toBe("watermark");
     await third.close?.();
   });
 
   it("a subscription that does not exist is a clear error naming it", async () => {
-    const reader = pubsubSource({ pubsub, subscription: "nope" }).open();
+    const reader = pubsubSource({ pubsub: pubsub(), subscription: "nope" }).open();
     await expect(reader.next()).rejects.toThrow(
       `Pub/Sub subscription projects/${PROJECT}/subscriptions/nope does not exist`,
     );
@@ -136,8 +125,8 @@ describe("pubsubSource against the Pub/Sub emulator", () => {
 
   it("reads a topic through a temporary subscription that is deleted at close", async () => {
     const id = `topic-${n++}`;
-    const [topic] = await pubsub.createTopic(id);
-    const reader = pubsubSource({ pubsub, topic: id }).open();
+    const [topic] = await pubsub().createTopic(id);
+    const reader = pubsubSource({ pubsub: pubsub(), topic: id }).open();
     await reader.next(); // creates the subscription
     await topic.publishMessage({ data: Buffer.from("hello") });
     const got = await readElements(reader, 1);
@@ -154,7 +143,7 @@ describe("pubsubSource against the Pub/Sub emulator", () => {
     const { topic, sub } = await topicAndSubscription();
     for (let i = 0; i < 3; i++) await topic.publishMessage({ data: Buffer.from(`d${i}`) });
     const controller = new AbortController();
-    const reader = pubsubSource({ pubsub, subscription: sub.name, signal: controller.signal }).open();
+    const reader = pubsubSource({ pubsub: pubsub(), subscription: sub.name, signal: controller.signal }).open();
     const got = await readElements(reader, 3);
     expect(got).toHaveLength(3);
     controller.abort();
