@@ -3,6 +3,9 @@ import type { CheckpointMark, Source, SourceEvent, SourceReader } from "../../co
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import { WatermarkEstimator } from "./watermark-estimator.ts";
 
+/** The gRPC status of a missing resource. */
+const NOT_FOUND = 5;
+
 /** A Pub/Sub message as the pipeline sees it (Bronze stores every field). */
 export interface PubsubMessage {
   readonly messageId: string;
@@ -59,6 +62,12 @@ export interface PubsubReadOptions {
    * fires every window's final pane, as a Dataflow drain does).
    */
   readonly signal?: AbortSignal;
+  /**
+   * How long the reader waits for its subscription (or, reading a topic, the topic) to be back when it disappears
+   * mid-run, as when an emulator restarts empty and the topology is provisioned again. Default 60 s; then the run
+   * fails naming it.
+   */
+  readonly missingGraceMs?: number;
   /** Wall clock, for tests. Default Date.now. */
   readonly now?: () => number;
 }
@@ -74,6 +83,8 @@ export interface PubsubSourceStats {
   /** Received and not yet acknowledged. */
   outstanding: number;
   watermark: number;
+  /** Times the subscription went away mid-run and the reader reconnected (or waited to). */
+  reconnects: number;
 }
 
 /**
@@ -114,6 +125,7 @@ function emptyStats(): PubsubSourceStats {
     nacked: 0,
     outstanding: 0,
     watermark: Number.NEGATIVE_INFINITY,
+    reconnects: 0,
   };
 }
 
@@ -141,6 +153,7 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   private wake: (() => void) | undefined;
   private reportedWatermark = Number.NEGATIVE_INFINITY;
   private draining = false;
+  private reconnecting: Promise<void> | undefined;
 
   constructor(
     private readonly options: PubsubReadOptions,
@@ -242,9 +255,7 @@ class PubsubReader implements SourceReader<PubsubMessage> {
       const topic = pubsub.topic(this.options.topic);
       const [exists] = await topic.exists();
       if (!exists) throw new Error(`Pub/Sub topic ${topic.name} does not exist`);
-      const tempName = `tidemark-tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-      [sub] = await topic.createSubscription(tempName);
-      this.temporary = true;
+      sub = await this.temporarySubscription();
     } else {
       sub = pubsub.subscription(this.options.subscription as string);
       const [exists] = await sub.exists();
@@ -255,6 +266,18 @@ class PubsubReader implements SourceReader<PubsubMessage> {
         );
       }
     }
+    this.attach(sub);
+  }
+
+  private async temporarySubscription(): Promise<Subscription> {
+    const topic = this.options.pubsub.topic(this.options.topic as string);
+    const tempName = `tidemark-tmp-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+    const [sub] = await topic.createSubscription(tempName);
+    this.temporary = true;
+    return sub;
+  }
+
+  private attach(sub: Subscription): void {
     sub.setOptions({
       flowControl: {
         maxMessages: this.options.maxOutstandingMessages ?? 10_000,
@@ -270,18 +293,55 @@ class PubsubReader implements SourceReader<PubsubMessage> {
           }),
     });
     sub.on("message", (m: Message) => {
-      if (this.draining) return;
+      if (this.draining || this.subscription !== sub) return;
       this.queue.push(m);
       this.stats.outstanding++;
       this.wake?.();
     });
-    // Streaming-pull errors the client does not retry itself (it retries UNAVAILABLE and the like, so an emulator or
-    // service restart is ridden out) end the run.
-    sub.on("error", (e: Error) => {
+    // The client retries UNAVAILABLE and the like itself, so a service or emulator restart is ridden out. NOT_FOUND
+    // after a good start means the subscription went away (an emulator restarted empty, a topology re-provisioned):
+    // the reader waits up to `missingGraceMs` for it to be back, then reconnects. Any other error ends the run.
+    sub.on("error", (e: Error & { code?: number }) => {
+      if (this.subscription !== sub) return;
+      if (e.code === NOT_FOUND && !this.draining && this.reconnecting === undefined) {
+        this.stats.reconnects++;
+        this.reconnecting = this.reconnect(sub).finally(() => {
+          this.reconnecting = undefined;
+        });
+        return;
+      }
       this.failure = new Error(`Pub/Sub subscription ${sub.name}: ${e.message}`, { cause: e });
       this.wake?.();
     });
     this.subscription = sub;
+  }
+
+  /** Closes a subscription that went away and opens it again once it (or, for a temporary one, its topic) exists. */
+  private async reconnect(lost: Subscription): Promise<void> {
+    lost.removeAllListeners("message");
+    await lost.close().catch(() => undefined);
+    const deadline = this.now() + (this.options.missingGraceMs ?? 60_000);
+    const { pubsub } = this.options;
+    for (;;) {
+      if (this.subscription !== lost) return; // closed meanwhile
+      const back = this.temporary
+        ? (await pubsub.topic(this.options.topic as string).exists().catch(() => [false]))[0]
+        : (await pubsub.subscription(lost.name).exists().catch(() => [false]))[0];
+      if (back) {
+        if (this.subscription !== lost) return;
+        this.attach(this.temporary ? await this.temporarySubscription() : pubsub.subscription(lost.name));
+        return;
+      }
+      if (this.now() >= deadline) {
+        const what = this.temporary ? `topic ${this.options.topic}` : `subscription ${lost.name}`;
+        this.failure = new Error(
+          `Pub/Sub ${what} does not exist any more (still missing after ${this.options.missingGraceMs ?? 60_000} ms)`,
+        );
+        this.wake?.();
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
 
   /** Up to maxBundleSize queued messages as a bundle; undefined when all were duplicates. */

@@ -6,7 +6,7 @@ import { hours, minutes, seconds } from "../../core/time/duration.ts";
 import { formatInstant } from "../../core/time/instant.ts";
 import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
 import { PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
-import { pubsubSource } from "../../io/pubsub/pubsub-source.ts";
+import { type PubsubSourceStats, pubsubSource } from "../../io/pubsub/pubsub-source.ts";
 import { fixtureFileSource } from "../../io/test-stream/jsonl.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import { stepMetrics } from "../../runners/direct/metrics.ts";
@@ -111,6 +111,7 @@ async function main(): Promise<void> {
   let idle: { readonly seconds: number; received: () => number; last: number; lastAt: number } | undefined;
   let stream: Source<RawMessage>;
   let pubsub: PubSub | undefined;
+  let pubsubStats: (() => PubsubSourceStats) | undefined;
   if (input.startsWith("pubsub://")) {
     const m = /^pubsub:\/\/projects\/([^/]+)\/(subscriptions|topics)\/([^/]+)$/.exec(input);
     if (m === null) {
@@ -132,6 +133,7 @@ async function main(): Promise<void> {
         : { leaseDeadlineSeconds: positive(values, "lease-seconds", 60) }),
     });
     stream = source;
+    pubsubStats = () => source.stats();
     const idleSeconds = option(values, "stop-when-idle");
     if (idleSeconds !== undefined) {
       idle = {
@@ -204,6 +206,7 @@ async function main(): Promise<void> {
         .join(", ")}`,
       `dead-lettered: ${written.deadLetter}; sessions merged away: ${written.sessionDeletes}` +
         (pubsub ? `; Pub/Sub messages acknowledged: ${written.acknowledged}` : ""),
+      ...(pubsubStats === undefined ? [] : [pubsubLine(pubsubStats())]),
       `too late for Gold (beyond allowed lateness, kept in Bronze and Silver): sessions ${sessions.droppedLate}, hourly ${hourly.droppedLate}`,
       "",
       "A few Gold sessions:",
@@ -217,6 +220,13 @@ async function main(): Promise<void> {
   await warehouse.close();
   await pubsub?.close();
   await insightsClient?.close();
+}
+
+function pubsubLine(s: PubsubSourceStats): string {
+  return (
+    `Pub/Sub: ${s.received} received, ${s.duplicatesDropped} re-deliveries dropped, ` +
+    `${s.badTimestamps} unreadable timestamp attributes, ${s.reconnects} reconnects after the subscription went away`
+  );
 }
 
 /** `{ [key]: value }` when value is defined, else `{}` (for optional options under exactOptionalPropertyTypes). */

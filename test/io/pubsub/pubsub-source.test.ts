@@ -123,6 +123,38 @@ describe("pubsubSource against the Pub/Sub emulator", () => {
     );
   });
 
+  it("a subscription deleted mid-run: the reader waits for it, reconnects when it is back, and fails naming it when it stays away", async () => {
+    const { topic, sub } = await topicAndSubscription();
+    await topic.publishMessage({ data: Buffer.from("before") });
+    const source = pubsubSource({ pubsub: pubsub(), subscription: sub.name, missingGraceMs: 20_000 });
+    const reader = source.open();
+    expect((await readElements(reader, 1)).map((g) => g.value.data)).toEqual(["before"]);
+    await reader.checkpointMark!().finalize();
+    await sub.delete();
+    await new Promise((r) => setTimeout(r, 1_500));
+    await topic.createSubscription(sub.name.split("/").pop() as string);
+    await topic.publishMessage({ data: Buffer.from("after") });
+    expect((await readElements(reader, 1)).map((g) => g.value.data)).toEqual(["after"]);
+    expect(source.stats().reconnects).toBeGreaterThanOrEqual(1);
+    await reader.checkpointMark!().finalize();
+    await reader.close?.();
+
+    const gone = await topicAndSubscription();
+    const short = pubsubSource({ pubsub: pubsub(), subscription: gone.sub.name, missingGraceMs: 1_000 });
+    const r2 = short.open();
+    await r2.next();
+    await gone.sub.delete();
+    const deadline = Date.now() + 30_000;
+    let failure: unknown;
+    while (failure === undefined && Date.now() < deadline) {
+      await r2.next().catch((e: unknown) => {
+        failure = e;
+      });
+    }
+    expect(String(failure)).toContain(`subscription ${gone.sub.name} does not exist any more`);
+    await r2.close?.();
+  }, 60_000);
+
   it("reads a topic through a temporary subscription that is deleted at close", async () => {
     const id = `topic-${n++}`;
     const [topic] = await pubsub().createTopic(id);

@@ -208,11 +208,15 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
     await emulator.stop();
     emulator = await startPubsubEmulator({ port });
     pubsub = pubsubClient(PROJECT, emulator.endpoint);
+    // The pipeline reconnects before the topology is back, and finds its subscription missing (NOT_FOUND): it
+    // waits for it rather than failing.
+    await new Promise((r) => setTimeout(r, 3_000));
     await setUp("restart-");
     const second = await publish(topic, 4, 22);
     const result = await exit;
     expect(result.code, result.out).toBe(0);
     const t = await tables(db);
     expect(t.bronze.length, result.out).toBe(first + second);
+    expect(result.out).toMatch(/[1-9]\d* reconnects after the subscription went away/);
   }, 180_000);
 });
