@@ -324,9 +324,8 @@ class PubsubReader implements SourceReader<PubsubMessage> {
     const { pubsub } = this.options;
     for (;;) {
       if (this.subscription !== lost) return; // closed meanwhile
-      const back = this.temporary
-        ? (await pubsub.topic(this.options.topic as string).exists().catch(() => [false]))[0]
-        : (await pubsub.subscription(lost.name).exists().catch(() => [false]))[0];
+      const awaited = this.temporary ? pubsub.topic(this.options.topic as string) : pubsub.subscription(lost.name);
+      const [back] = await awaited.exists().catch(() => [false]);
       if (back) {
         if (this.subscription !== lost) return;
         this.attach(this.temporary ? await this.temporarySubscription() : pubsub.subscription(lost.name));
