@@ -147,9 +147,11 @@ describe("pubsubSource against the Pub/Sub emulator", () => {
     const deadline = Date.now() + 30_000;
     let failure: unknown;
     while (failure === undefined && Date.now() < deadline) {
-      await r2.next().catch((e: unknown) => {
+      try {
+        await r2.next();
+      } catch (e) {
         failure = e;
-      });
+      }
     }
     expect(String(failure)).toContain(`subscription ${gone.sub.name} does not exist any more`);
     await r2.close?.();
