@@ -29,6 +29,8 @@ subscription into a warehouse.
   --timestamp-attribute=NAME      Pub/Sub: event time from this attribute (default the publish time)
   --id-attribute=NAME             Pub/Sub: de-duplicate re-publications by this attribute (default the message id)
   --stop-when-idle=SECONDS        Pub/Sub: drain after this long without a message (default: run until stopped)
+  --max-messages=N                Pub/Sub: drain once N messages have been read in all (counted across resumes from
+                                  checkpoints, re-deliveries once), as Beam's withMaxNumRecords bounds a read
   --insights-topic=pubsub://projects/P/topics/T
                                   also publish every committed Gold session change to this topic (a dashboard feed)
   --checkpoint-dir=DIR            checkpoint the runner's whole state here every 5 s (after the warehouse commits,
@@ -44,7 +46,7 @@ subscription into a warehouse.
 
 Each option can also be set in the environment: TIDEMARK_RUNNER, TIDEMARK_INPUT, TIDEMARK_WAREHOUSE,
 TIDEMARK_GAP_MINUTES, TIDEMARK_LATENESS_HOURS, TIDEMARK_EARLY_SECONDS, TIDEMARK_DEDUP_HOURS, TIDEMARK_PUBSUB_ENDPOINT,
-TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE, TIDEMARK_LEASE_SECONDS, TIDEMARK_INSIGHTS_TOPIC, TIDEMARK_CHECKPOINT_DIR.`;
+TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE, TIDEMARK_MAX_MESSAGES, TIDEMARK_LEASE_SECONDS, TIDEMARK_INSIGHTS_TOPIC, TIDEMARK_CHECKPOINT_DIR.`;
 
 function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
   const v = values[name];
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
       "timestamp-attribute": { type: "string" },
       "id-attribute": { type: "string" },
       "stop-when-idle": { type: "string" },
+      "max-messages": { type: "string" },
       "lease-seconds": { type: "string" },
       "insights-topic": { type: "string" },
       "checkpoint-dir": { type: "string" },
@@ -164,11 +167,17 @@ async function main(): Promise<void> {
     warehouse = withInsightsFeed(warehouse, publisher);
   }
   await warehouse.open();
+  const maxMessages = option(values, "max-messages") === undefined ? undefined : positive(values, "max-messages", 0);
+  if (maxMessages !== undefined && pubsub === undefined) throw new Error("--max-messages applies to a Pub/Sub input");
   const tty = process.stdout.isTTY === true;
   const checkpointDir = option(values, "checkpoint-dir");
   const run = await runMedallion(stream, warehouse, opts, {
     ...(checkpointDir === undefined ? {} : { checkpointDir }),
     onStep: (running, index, started) => {
+      if (maxMessages !== undefined && !drain.signal.aborted) {
+        // The Read step's count is restored with a checkpoint: it counts every message of the job once.
+        if (stepMetrics(running.metrics(), "Read").elementsOut >= maxMessages) drain.abort();
+      }
       if (idle !== undefined) {
         const received = idle.received();
         if (received !== idle.last) {
