@@ -38,12 +38,38 @@ export function duckdbDdl(t: TableSchema): string {
   return `CREATE TABLE IF NOT EXISTS ${t.name} (\n${cols.join(",\n")},\n  PRIMARY KEY (${t.key.join(", ")})\n)`;
 }
 
+/** A BigQuery field (REST API shape). */
+export interface BigQueryFieldSpec {
+  readonly name: string;
+  readonly type: string;
+  readonly mode: "REQUIRED" | "NULLABLE" | "REPEATED";
+  readonly description: string;
+}
+
 /** The BigQuery JSON schema (the file `bq mk --schema` takes). */
-export function bigQuerySchema(t: TableSchema): object[] {
+export function bigQuerySchema(t: TableSchema): BigQueryFieldSpec[] {
   return t.columns.map((c) => ({
     name: c.name,
     type: c.type === "STRING_ARRAY" ? "STRING" : c.type,
     mode: c.type === "STRING_ARRAY" ? "REPEATED" : c.required ? "REQUIRED" : "NULLABLE",
     description: c.description,
   }));
+}
+
+/**
+ * The BigQuery table resource (REST API shape, the body of `tables.insert` without its reference): the schema, the
+ * description, day partitioning on `partitionBy` and clustering on `clusterBy`.
+ */
+export function bigQueryTable(t: TableSchema): {
+  description: string;
+  schema: { fields: BigQueryFieldSpec[] };
+  timePartitioning?: { type: "DAY"; field: string };
+  clustering?: { fields: string[] };
+} {
+  return {
+    description: t.description,
+    schema: { fields: bigQuerySchema(t) },
+    ...(t.partitionBy === undefined ? {} : { timePartitioning: { type: "DAY" as const, field: t.partitionBy } }),
+    ...(t.clusterBy === undefined ? {} : { clustering: { fields: [...t.clusterBy] } }),
+  };
 }
