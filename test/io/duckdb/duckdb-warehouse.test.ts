@@ -8,7 +8,7 @@ import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import type { GoldSessionRow, SilverRow } from "../../../schemas/rows.ts";
 import type { ColumnType } from "../../../schemas/table-schema.ts";
 import { TABLES } from "../../../schemas/tables.ts";
-import { bronze, hourly, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
+import { bronze, session, silver, warehouseContract } from "../warehouse-contract.ts";
 
 /** The DuckDB type names `information_schema.columns.data_type` reports for each column type. */
 const DATA_TYPES: Record<ColumnType, string> = {
