@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bigQuerySchema, bigQueryTable } from "./table-schema.ts";
-import { TABLES } from "./tables.ts";
+import { TABLES, WRITE_ERRORS } from "./tables.ts";
 
 /**
  * The files in `deploy/bigquery/` generated from the schemas (the one source of truth): per table, its JSON schema
@@ -11,7 +11,7 @@ import { TABLES } from "./tables.ts";
  */
 export function bigQueryDeployFiles(): Record<string, string> {
   const files: Record<string, string> = {};
-  for (const t of TABLES) {
+  for (const t of [...TABLES, WRITE_ERRORS]) {
     files[`deploy/bigquery/${t.name}.schema.json`] = `${JSON.stringify(bigQuerySchema(t), null, 2)}\n`;
     files[`deploy/bigquery/${t.name}.table.json`] = `${JSON.stringify(bigQueryTable(t), null, 2)}\n`;
   }

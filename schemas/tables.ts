@@ -131,3 +131,21 @@ export const GOLD_HOURLY: TableSchema = {
 };
 
 export const TABLES: readonly TableSchema[] = [BRONZE, SILVER, GOLD_SESSIONS, GOLD_HOURLY];
+
+/**
+ * Rows a warehouse could not write (a value of the wrong type, a missing required value): kept here with the reason
+ * instead of failing the batch or vanishing. The BigQuery sink writes it; it is not one of the medallion tables.
+ */
+export const WRITE_ERRORS: TableSchema = {
+  name: "write_errors",
+  description: "Rows a sink could not write to their table, with the reason (a dead-letter table).",
+  key: ["target_table", "row_key"],
+  partitionBy: "failed_at",
+  columns: [
+    c("target_table", "STRING", true, "The table the row was meant for."),
+    c("row_key", "STRING", true, "The row's key columns as JSON, or the whole row when they are unreadable."),
+    c("reason", "STRING", true, "What is wrong with the row: the column and the value."),
+    c("row_json", "STRING", true, "The row as JSON text."),
+    c("failed_at", "TIMESTAMP", true, "When the write was refused (processing time)."),
+  ],
+};

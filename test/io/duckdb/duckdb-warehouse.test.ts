@@ -97,6 +97,16 @@ describe("DuckDbWarehouse: Bronze and Silver appends", () => {
 });
 
 describe("DuckDbWarehouse: timestamps", () => {
+  it("keeps millisecond precision exactly before 1970", async () => {
+    const w = await warehouse();
+    const times = [-1, -999, -86_400_000 * 365 * 30 + 7];
+    await w.appendBronze(times.map((t, i) => bronze(`m${i}`, { publish_time: t, ingest_time: t + 1 })));
+    const rows = await w.query(
+      "SELECT publish_time, ingest_time, epoch_ms(publish_time) AS ms FROM bronze_messages ORDER BY message_id",
+    );
+    expect(rows).toEqual(times.map((t) => ({ publish_time: t, ingest_time: t + 1, ms: t })));
+  });
+
   it("uses UTC for SQL on the timestamps", async () => {
     const w = await warehouse();
     await w.appendSilver([silver("e1", { event_time: Date.UTC(2024, 0, 1, 23, 59, 59, 999) })]);
