@@ -170,8 +170,9 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
       0,
     );
 
-    // The same messages stream into the crash topic at 150 a second while the pipeline is killed and restarted.
-    const publishing = publish(crash.topic, users, 9, startMs, 150);
+    // The same messages stream into the crash topic at 60 a second (about 26 s) while the pipeline is killed and
+    // restarted: each run checkpoints first after 5 s, so the three kills fall within about 20 s.
+    const publishing = publish(crash.topic, users, 9, startMs, 60);
     const crashDb = join(dir, "crash.duckdb");
     const checkpointDir = join(dir, "crash-checkpoints");
     const checkpoints = [`--checkpoint-dir=${checkpointDir}`];
