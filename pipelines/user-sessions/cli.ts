@@ -4,6 +4,7 @@ import { pubsubClient } from "../../io/pubsub/client.ts";
 import type { Source } from "../../core/source.ts";
 import { hours, minutes, seconds } from "../../core/time/duration.ts";
 import { formatInstant } from "../../core/time/instant.ts";
+import { BigQueryWarehouse } from "../../io/bigquery/bigquery-warehouse.ts";
 import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
 import { PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
 import { type PubsubSourceStats, pubsubSource } from "../../io/pubsub/pubsub-source.ts";
@@ -38,6 +39,13 @@ subscription into a warehouse.
   --lease-seconds=N               Pub/Sub: deadline of each lease extension, how soon the messages of a crashed run
                                   come back (10 to 600; default the client's)
   --warehouse=duckdb:PATH         embedded DuckDB file (default duckdb:./data/tidemark.duckdb)
+  --warehouse=bigquery://PROJECT/DATASET
+                                  BigQuery: tables created (or evolved) from the schemas; Bronze and Silver
+                                  appended, Gold upserted, each idempotently (see io/bigquery)
+  --bigquery-endpoint=URL         BigQuery REST endpoint, e.g. the emulator's http://127.0.0.1:9050 (default Google)
+  --bigquery-storage-endpoint=HOST:PORT
+                                  the Storage Write API over plaintext gRPC, e.g. the emulator's (default Google)
+  --bigquery-append=METHOD        storage-write (default, the Storage Write API) or insert-all
   --gap-minutes=N                 session gap (default 30)
   --lateness-hours=N              allowed lateness for sessions and hourly rows (default 24)
   --early-seconds=N               early panes of a running session after N s of processing time (default 5)
@@ -46,7 +54,9 @@ subscription into a warehouse.
 
 Each option can also be set in the environment: TIDEMARK_RUNNER, TIDEMARK_INPUT, TIDEMARK_WAREHOUSE,
 TIDEMARK_GAP_MINUTES, TIDEMARK_LATENESS_HOURS, TIDEMARK_EARLY_SECONDS, TIDEMARK_DEDUP_HOURS, TIDEMARK_PUBSUB_ENDPOINT,
-TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE, TIDEMARK_MAX_MESSAGES, TIDEMARK_LEASE_SECONDS, TIDEMARK_INSIGHTS_TOPIC, TIDEMARK_CHECKPOINT_DIR.`;
+TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE, TIDEMARK_MAX_MESSAGES,
+TIDEMARK_LEASE_SECONDS, TIDEMARK_INSIGHTS_TOPIC, TIDEMARK_CHECKPOINT_DIR, TIDEMARK_BIGQUERY_ENDPOINT,
+TIDEMARK_BIGQUERY_STORAGE_ENDPOINT, TIDEMARK_BIGQUERY_APPEND.`;
 
 function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
   const v = values[name];
@@ -62,11 +72,27 @@ function positive(values: Record<string, string | boolean | undefined>, name: st
   return n;
 }
 
-async function openWarehouse(spec: string): Promise<Warehouse> {
+async function openWarehouse(spec: string, values: Record<string, string | boolean | undefined>): Promise<Warehouse> {
   if (spec.startsWith("duckdb:")) return DuckDbWarehouse.create(spec.slice("duckdb:".length));
-  if (spec.startsWith("bigquery://"))
-    throw new Error("--warehouse=bigquery://... comes with the BigQuery issue; use duckdb:PATH for now");
-  throw new Error(`--warehouse must be duckdb:PATH, got ${JSON.stringify(spec)}`);
+  if (spec.startsWith("bigquery://")) {
+    const { projectId, dataset } = BigQueryWarehouse.parseSpec(spec);
+    const apiEndpoint = option(values, "bigquery-endpoint");
+    const storageEndpoint = option(values, "bigquery-storage-endpoint");
+    const append = option(values, "bigquery-append") ?? "storage-write";
+    if (append !== "storage-write" && append !== "insert-all") {
+      throw new Error(`--bigquery-append must be storage-write or insert-all, got ${JSON.stringify(append)}`);
+    }
+    // An emulator has no metadata server to ask for credentials.
+    if (apiEndpoint !== undefined) process.env.METADATA_SERVER_DETECTION ??= "none";
+    return new BigQueryWarehouse({
+      projectId,
+      dataset,
+      appendMethod: append,
+      ...(apiEndpoint === undefined ? {} : { apiEndpoint }),
+      ...(storageEndpoint === undefined ? {} : { storageEndpoint }),
+    });
+  }
+  throw new Error(`--warehouse must be duckdb:PATH or bigquery://PROJECT/DATASET, got ${JSON.stringify(spec)}`);
 }
 
 async function main(): Promise<void> {
@@ -84,6 +110,9 @@ async function main(): Promise<void> {
       "id-attribute": { type: "string" },
       "stop-when-idle": { type: "string" },
       "max-messages": { type: "string" },
+      "bigquery-endpoint": { type: "string" },
+      "bigquery-storage-endpoint": { type: "string" },
+      "bigquery-append": { type: "string" },
       "lease-seconds": { type: "string" },
       "insights-topic": { type: "string" },
       "checkpoint-dir": { type: "string" },
@@ -155,7 +184,7 @@ async function main(): Promise<void> {
   } else {
     stream = fixtureFileSource<RawMessage>(input);
   }
-  let warehouse = await openWarehouse(warehouseSpec);
+  let warehouse = await openWarehouse(warehouseSpec, values);
   let insightsClient: PubSub | undefined;
   const insightsTopic = option(values, "insights-topic");
   if (insightsTopic !== undefined) {

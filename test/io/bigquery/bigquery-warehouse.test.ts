@@ -1,46 +1,118 @@
-import { afterAll, afterEach, beforeAll } from "vitest";
-import { type AppendMethod, BigQueryWarehouse } from "../../../io/bigquery/bigquery-warehouse.ts";
-import { type BigQueryEmulator, startBigQueryEmulator } from "../../../io/bigquery/emulator.ts";
-import { TABLES, WRITE_ERRORS } from "../../../schemas/tables.ts";
-import { warehouseContract } from "../warehouse-contract.ts";
+import { describe, expect, it } from "vitest";
+import { BigQueryWarehouse } from "../../../io/bigquery/bigquery-warehouse.ts";
+import type { SilverRow } from "../../../schemas/rows.ts";
+import { bigQueryTable } from "../../../schemas/table-schema.ts";
+import { BRONZE, SILVER, TABLES, WRITE_ERRORS } from "../../../schemas/tables.ts";
+import { bronze, silver, T0, warehouseContract } from "../warehouse-contract.ts";
+import { useBigQueryEmulator } from "./emulator-fixture.ts";
 
-let emulator: BigQueryEmulator;
-let opened: BigQueryWarehouse[] = [];
-/**
- * One dataset for every test, emptied before each: the emulator resolves a bare table name in the first dataset it
- * holds whatever the query's default dataset (real BigQuery uses the default dataset).
- */
-const DATASET = "contract";
+const bq = useBigQueryEmulator();
 
-beforeAll(async () => {
-  process.env.METADATA_SERVER_DETECTION = "none";
-  emulator = await startBigQueryEmulator();
-}, 120_000);
+warehouseContract("BigQueryWarehouse (Storage Write API, emulator)", () => bq.warehouse("storage-write"));
+warehouseContract("BigQueryWarehouse (insertAll, emulator)", () => bq.warehouse("insert-all"));
 
-afterAll(async () => {
-  await emulator?.stop();
-});
+describe("BigQueryWarehouse: tables", () => {
+  let n = 0;
+  /** A warehouse on a dataset of its own (checked through the API only: see DATASET). */
+  const onOwnDataset = () => {
+    const e = bq.emulator();
+    const w = new BigQueryWarehouse({
+      projectId: e.projectId,
+      dataset: `evolve_${n++}`,
+      apiEndpoint: e.apiEndpoint,
+      storageEndpoint: e.grpcEndpoint,
+    });
+    return w;
+  };
 
-afterEach(async () => {
-  for (const w of opened) await w.close();
-  opened = [];
-});
-
-/** A warehouse on the emulator's dataset, opened, its tables emptied. */
-async function bigQueryWarehouse(appendMethod: AppendMethod): Promise<BigQueryWarehouse> {
-  const w = new BigQueryWarehouse({
-    projectId: emulator.projectId,
-    dataset: DATASET,
-    apiEndpoint: emulator.apiEndpoint,
-    storageEndpoint: emulator.grpcEndpoint,
-    appendMethod,
+  it("creates every table with its description, column descriptions, day partitioning and clustering", async () => {
+    const w = onOwnDataset();
+    await w.open();
+    for (const t of [...TABLES, WRITE_ERRORS]) {
+      const [meta] = await w.bq
+        .dataset(`evolve_${n - 1}`)
+        .table(t.name)
+        .getMetadata();
+      const want = bigQueryTable(t);
+      expect(meta.description, t.name).toBe(want.description);
+      expect(meta.timePartitioning, t.name).toMatchObject(want.timePartitioning ?? {});
+      expect(meta.clustering?.fields, t.name).toEqual(want.clustering?.fields);
+      expect(
+        meta.schema.fields.map((f: Record<string, unknown>) => [f.name, f.type, f.mode ?? "NULLABLE", f.description]),
+      ).toEqual(want.schema.fields.map((f) => [f.name, f.type, f.mode, f.description]));
+    }
+    await w.close();
   });
-  opened.push(w);
-  await w.open();
-  const tables = [...TABLES, WRITE_ERRORS].map((t) => `DELETE FROM \`${DATASET}.${t.name}\` WHERE TRUE`);
-  await w.bq.query({ query: tables.join(";\n") });
-  return w;
-}
 
-warehouseContract("BigQueryWarehouse (Storage Write API, emulator)", () => bigQueryWarehouse("storage-write"));
-warehouseContract("BigQueryWarehouse (insertAll, emulator)", () => bigQueryWarehouse("insert-all"));
+  it("adds a column the schema gained (NULLABLE) to an existing table, keeping its rows' columns", async () => {
+    const w = onOwnDataset();
+    const ds = w.bq.dataset(`evolve_${n - 1}`);
+    await ds.create();
+    const older = bigQueryTable(SILVER);
+    await ds.createTable("silver_events", {
+      ...older,
+      schema: { fields: older.schema.fields.filter((f) => f.name !== "button") },
+    });
+    await w.open();
+    const [meta] = await ds.table("silver_events").getMetadata();
+    const button = meta.schema.fields.find((f: { name: string }) => f.name === "button");
+    expect(button).toMatchObject({ name: "button", type: "STRING", mode: "NULLABLE" });
+    expect(meta.schema.fields).toHaveLength(SILVER.columns.length);
+    await w.close();
+  });
+
+  it("refuses an incompatible table before any write, naming the table and the columns", async () => {
+    const w = onOwnDataset();
+    const ds = w.bq.dataset(`evolve_${n - 1}`);
+    await ds.create();
+    const older = bigQueryTable(BRONZE);
+    await ds.createTable("bronze_messages", {
+      ...older,
+      schema: {
+        fields: older.schema.fields.map((f) => (f.name === "payload" ? { ...f, type: "INT64" } : f)),
+      },
+    });
+    await expect(w.open()).rejects.toThrow(
+      `BigQuery table ${bq.emulator().projectId}.evolve_${n - 1}.bronze_messages is incompatible with the schema, nothing was written`,
+    );
+    await expect(w.open()).rejects.toThrow("payload: type INT64 in the table, STRING in the schema");
+    // Nothing after the refused table was created.
+    expect((await ds.table("silver_events").exists())[0]).toBe(false);
+    await w.close();
+  });
+});
+
+describe("BigQueryWarehouse: bad rows and queries", () => {
+  it("a row that does not fit its table goes to write_errors with the reason; the rest of the batch is written", async () => {
+    const w = await bq.warehouse();
+    const bad = { ...silver("e2"), lateness_ms: "late" } as unknown as SilverRow;
+    const missing = { ...silver("e3"), user_id: null } as unknown as SilverRow;
+    await w.appendSilver([silver("e1"), bad, missing]);
+    expect((await w.query("SELECT event_id FROM silver_events")).map((r) => r.event_id)).toEqual(["e1"]);
+    const errors = await w.query("SELECT target_table, row_key, reason, row_json FROM write_errors ORDER BY row_key");
+    expect(errors.map((e) => [e.target_table, e.row_key, e.reason])).toEqual([
+      ["silver_events", '["e2"]', 'silver_events.lateness_ms: expected INT64, got string "late"'],
+      ["silver_events", '["e3"]', "silver_events.user_id: required, got null"],
+    ]);
+    expect(JSON.parse(String(errors[0]?.row_json))).toMatchObject({ event_id: "e2", lateness_ms: "late" });
+  });
+
+  it("query() refuses statements that write and multiple statements", async () => {
+    const w = await bq.warehouse();
+    await w.appendBronze([bronze("m1")]);
+    await expect(w.query("DELETE FROM bronze_messages WHERE TRUE")).rejects.toThrow(
+      "query() runs read-only SQL; got a DELETE statement",
+    );
+    await expect(w.query("SELECT 1; DROP TABLE bronze_messages")).rejects.toThrow("query() runs one statement; got 2");
+    await expect(w.query("SELECT ';' AS semi -- ; not a statement\n;")).resolves.toEqual([{ semi: ";" }]);
+    expect(await w.counts()).toMatchObject({ bronze_messages: 1 });
+  });
+
+  it("turns INT64 into numbers when safe and decimal strings otherwise; DATE and TIMESTAMP into epoch ms", async () => {
+    const w = await bq.warehouse();
+    const [row] = await w.query(
+      "SELECT 42 AS small, 9007199254740993 AS big, DATE '2024-03-10' AS d, TIMESTAMP '2024-03-10 12:00:00.123+00' AS t, [1, 2] AS list",
+    );
+    expect(row).toEqual({ small: 42, big: "9007199254740993", d: Date.UTC(2024, 2, 10), t: T0, list: [1, 2] });
+  });
+});
