@@ -21,3 +21,13 @@ export interface PubsubBenchResult {
   rows: Record<string, number>;
   maxRssKiB: number;
 }
+
+/** What bench/bigquery.ts reports to bench/run.ts. */
+export interface BigQueryBenchResult {
+  rows: number;
+  /** appendSilver through the Storage Write API (staging + one INSERT per batch). */
+  storageWriteMs: number;
+  /** The same through insertAll (the baseline). */
+  insertAllMs: number;
+  maxRssKiB: number;
+}

@@ -30,7 +30,7 @@
  *   --seed=N          stream seed (default 42)
  *   --reps=K          repetitions per implementation (default 5)
  *   --quick           smoke run: 100,000 events, 1 rep (memory case 1M vs 100k)
- *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded), pubsub (the pipeline from a pre-filled emulator subscription against the bare client's receive-and-ack)
+ *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded), pubsub (the pipeline from a pre-filled emulator subscription against the bare client's receive-and-ack), bigquery (Silver rows into the BigQuery emulator through the Storage Write API against insertAll)
  *                     default: generator,sessions,memory
  *                     --only=hand means generator,hand,hand-memory (no engine needed)
  *                     --only=engine means engine,memory (still checked against the hand loop)
@@ -46,7 +46,12 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runEngineSessionizer } from "./engine-sessionizer.ts";
 import { runHandSessionizer } from "./hand-sessionizer.ts";
-import { type MedallionResult, type PubsubBenchResult, RESULT_MARKER } from "./child-result.ts";
+import {
+  type BigQueryBenchResult,
+  type MedallionResult,
+  type PubsubBenchResult,
+  RESULT_MARKER,
+} from "./child-result.ts";
 import type { SessionizerResult } from "./session-checksum.ts";
 import { createGenerationStats, createSessionStream } from "./session-stream.ts";
 import type { SessionizerRunOptions } from "./session-stream.ts";
@@ -57,6 +62,8 @@ const MEMORY_RATIO_TARGET = 1.3;
 const MEDALLION_RATIO_TARGET = 0.4;
 /** The pipeline with checkpoints reading a pre-filled subscription against the bare client's receive-and-ack (issue 5). */
 const PUBSUB_RATIO_TARGET = 0.8;
+/** Silver rows written to the BigQuery emulator by each append method. */
+const BIGQUERY_ROWS = 50_000;
 /** Messages pre-filled into the emulator for the Pub/Sub case. */
 const PUBSUB_MESSAGES = 20_000;
 const WARMUP_FRACTION = 1;
@@ -68,7 +75,16 @@ const KIB_PER_MB = 1024;
 
 /** `noop` loads the same modules and does nothing: the node + tsx RSS floor. */
 type ChildKind = "generator" | "hand" | "engine" | "noop";
-type CaseName = "generator" | "hand" | "engine" | "sessions" | "memory" | "hand-memory" | "medallion" | "pubsub";
+type CaseName =
+  | "generator"
+  | "hand"
+  | "engine"
+  | "sessions"
+  | "memory"
+  | "hand-memory"
+  | "medallion"
+  | "pubsub"
+  | "bigquery";
 const CASE_NAMES: readonly CaseName[] = [
   "generator",
   "hand",
@@ -78,6 +94,7 @@ const CASE_NAMES: readonly CaseName[] = [
   "hand-memory",
   "medallion",
   "pubsub",
+  "bigquery",
 ];
 
 interface Flags {
@@ -492,6 +509,25 @@ async function parentMain(flags: Flags): Promise<number> {
     });
   }
 
+  if (cases.has("bigquery")) {
+    progress(`bigquery: the emulator, ${BIGQUERY_ROWS} Silver rows through the Storage Write API, then insertAll`);
+    const r = await spawnChild<BigQueryBenchResult>(
+      ["--import", "tsx", join(BENCH_DIR, "bigquery.ts"), `--rows=${BIGQUERY_ROWS}`],
+      "bigquery child",
+    );
+    const storageWritePerSec = r.rows / (r.storageWriteMs / 1000);
+    const insertAllPerSec = r.rows / (r.insertAllMs / 1000);
+    emit({
+      name: `bigquery-emulator-${label(r.rows)}`,
+      rowsPerSec: Math.round(storageWritePerSec),
+      baselineRowsPerSec: Math.round(insertAllPerSec),
+      ratio: round(storageWritePerSec / insertAllPerSec, 3),
+      method: "appendSilver: staging append + one idempotent INSERT per 5,000-row batch",
+      baseline: "insertAll",
+      peakRssMb: round(r.maxRssKiB / KIB_PER_MB, 1),
+    });
+  }
+
   if (failed) {
     process.stderr.write("[bench] FAILED: engine output differs from the hand loop\n");
     return 1;
@@ -539,7 +575,7 @@ function parseFlags(argv: readonly string[]): { flags: Flags; child?: ChildKind;
   const only = values.get("only");
   let cases: Set<CaseName>;
   if (only === undefined) {
-    cases = new Set<CaseName>(["generator", "sessions", "memory", "medallion", "pubsub"]);
+    cases = new Set<CaseName>(["generator", "sessions", "memory", "medallion", "pubsub", "bigquery"]);
   } else {
     cases = new Set<CaseName>();
     for (const raw of only.split(",")) {
