@@ -7,6 +7,7 @@ import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow } from "../../
 import { bigQuerySchema, bigQueryTable, type ColumnType, type TableSchema } from "../../schemas/table-schema.ts";
 import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, SILVER, TABLES, WRITE_ERRORS } from "../../schemas/tables.ts";
 import type { Warehouse } from "../warehouse.ts";
+import { retrying } from "./retry.ts";
 import { planSchemaChange } from "./schema-evolution.ts";
 
 /** How rows reach BigQuery's staging tables (see {@link BigQueryWarehouse}). */
@@ -30,9 +31,6 @@ export interface BigQueryWarehouseOptions {
 /** Most rows per staging append (the Storage Write API takes up to 10 MB a request). */
 const MAX_ROWS_PER_APPEND = 5_000;
 const MAX_BYTES_PER_APPEND = 5 * 2 ** 20;
-/** Transient errors are retried this many times, with exponential backoff from RETRY_BASE_MS. */
-const RETRIES = 4;
-const RETRY_BASE_MS = 200;
 
 type StreamConnection = Awaited<ReturnType<managedwriter.WriterClient["createStreamConnection"]>>;
 type JSONList = Parameters<managedwriter.JSONWriter["appendRows"]>[0];
@@ -248,10 +246,10 @@ export class BigQueryWarehouse implements Warehouse {
       });
     }
     if (bad.length > 0) {
-      // Straight into write_errors: its rows are already plain and unique enough (key + time) for an append.
+      // Straight into write_errors (an append-only record; the insertId drops a retried request's copy).
       await this.insertAll(
         WRITE_ERRORS.name,
-        bad.map((r) => toInsertAll(WRITE_ERRORS, r)),
+        bad.map((r) => ({ insertId: `${r.row_key}@${failedAt}`, json: toInsertAll(WRITE_ERRORS, r) })),
       );
     }
     return good;
@@ -263,9 +261,14 @@ export class BigQueryWarehouse implements Warehouse {
     const staging = this.stagingOf(table);
     for (const chunk of chunks(rows)) {
       if ((this.options.appendMethod ?? "storage-write") === "insert-all") {
+        // The insertId (batch and key) lets BigQuery drop the copy a retried request would add (best effort; the
+        // move out of staging keeps one row per key anyway).
         await this.insertAll(
           staging.name,
-          chunk.map((r) => ({ ...toInsertAll(table, r), _batch: batch })),
+          chunk.map((r) => ({
+            insertId: `${batch}:${keyOf(table, r)}`,
+            json: { ...toInsertAll(table, r), _batch: batch },
+          })),
         );
       } else {
         const json = chunk.map((r) => ({ ...toStorageWrite(table, r), _batch: batch }));
@@ -288,12 +291,16 @@ export class BigQueryWarehouse implements Warehouse {
     return batch;
   }
 
-  private async insertAll(tableName: string, rows: readonly Record<string, unknown>[]): Promise<void> {
+  /** `tabledata.insertAll` in chunks, each retried on transient errors. */
+  private async insertAll(
+    tableName: string,
+    rows: readonly { insertId: string; json: Record<string, unknown> }[],
+  ): Promise<void> {
     const table = this.dataset.table(tableName);
     for (const chunk of chunks(rows)) {
       await retrying(`insertAll into ${tableName}`, async () => {
         try {
-          await table.insert(chunk as Record<string, unknown>[], { raw: false, skipInvalidRows: false });
+          await table.insert(chunk, { raw: true, skipInvalidRows: false });
         } catch (e) {
           throw describeInsertError(tableName, e);
         }
@@ -452,29 +459,6 @@ function* chunks<T>(rows: readonly T[]): Generator<T[]> {
     yield rows.slice(start, end);
     start = end;
   }
-}
-
-/** Retries `body` on transient errors (unavailable, deadline, rate limits, internal), with exponential backoff. */
-async function retrying<T>(what: string, body: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await body();
-    } catch (e) {
-      if (attempt >= RETRIES || !transient(e)) {
-        throw attempt === 0
-          ? e
-          : new Error(`${what} failed after ${attempt + 1} attempts: ${message(e)}`, { cause: e });
-      }
-      await new Promise((r) => setTimeout(r, RETRY_BASE_MS * 2 ** attempt));
-    }
-  }
-}
-
-function transient(e: unknown): boolean {
-  const code = (e as { code?: unknown })?.code;
-  // gRPC UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED; HTTP 429, 500, 502, 503, 504.
-  if (typeof code === "number") return [4, 8, 10, 14, 429, 502, 503, 504].includes(code);
-  return /ECONNRESET|ECONNREFUSED|socket hang up/.test(message(e));
 }
 
 function describeInsertError(table: string, e: unknown): Error {
