@@ -537,7 +537,3 @@ function safeJson(value: unknown): string {
     return String(value);
   }
 }
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
