@@ -34,8 +34,11 @@ subscription into a warehouse.
                                   checkpoints, re-deliveries once), as Beam's withMaxNumRecords bounds a read
   --insights-topic=pubsub://projects/P/topics/T
                                   also publish every committed Gold session change to this topic (a dashboard feed)
-  --checkpoint-dir=DIR            checkpoint the runner's whole state here every 5 s (after the warehouse commits,
-                                  before messages are acknowledged) and resume from it after a crash
+  --checkpoint-dir=DIR            checkpoint the runner's whole state here (after the warehouse commits, before
+                                  messages are acknowledged) and resume from it after a crash
+  --checkpoint-seconds=N          how often to checkpoint (default 5)
+  --batch-rows=N                  rows per warehouse batch: a batch is written when it holds N rows, or after 1 s
+                                  (default 50000)
   --lease-seconds=N               Pub/Sub: deadline of each lease extension, how soon the messages of a crashed run
                                   come back (10 to 600; default the client's)
   --warehouse=duckdb:PATH         embedded DuckDB file (default duckdb:./data/tidemark.duckdb)
@@ -55,8 +58,8 @@ subscription into a warehouse.
 Each option can also be set in the environment: TIDEMARK_RUNNER, TIDEMARK_INPUT, TIDEMARK_WAREHOUSE,
 TIDEMARK_GAP_MINUTES, TIDEMARK_LATENESS_HOURS, TIDEMARK_EARLY_SECONDS, TIDEMARK_DEDUP_HOURS, TIDEMARK_PUBSUB_ENDPOINT,
 TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE, TIDEMARK_MAX_MESSAGES,
-TIDEMARK_LEASE_SECONDS, TIDEMARK_INSIGHTS_TOPIC, TIDEMARK_CHECKPOINT_DIR, TIDEMARK_BIGQUERY_ENDPOINT,
-TIDEMARK_BIGQUERY_STORAGE_ENDPOINT, TIDEMARK_BIGQUERY_APPEND.`;
+TIDEMARK_LEASE_SECONDS, TIDEMARK_INSIGHTS_TOPIC, TIDEMARK_CHECKPOINT_DIR, TIDEMARK_CHECKPOINT_SECONDS,
+TIDEMARK_BATCH_ROWS, TIDEMARK_BIGQUERY_ENDPOINT, TIDEMARK_BIGQUERY_STORAGE_ENDPOINT, TIDEMARK_BIGQUERY_APPEND.`;
 
 function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
   const v = values[name];
@@ -116,6 +119,8 @@ async function main(): Promise<void> {
       "lease-seconds": { type: "string" },
       "insights-topic": { type: "string" },
       "checkpoint-dir": { type: "string" },
+      "checkpoint-seconds": { type: "string" },
+      "batch-rows": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -202,6 +207,8 @@ async function main(): Promise<void> {
   const checkpointDir = option(values, "checkpoint-dir");
   const run = await runMedallion(stream, warehouse, opts, {
     ...(checkpointDir === undefined ? {} : { checkpointDir }),
+    checkpointIntervalMs: positive(values, "checkpoint-seconds", 5) * 1000,
+    ...(option(values, "batch-rows") === undefined ? {} : { flushRows: positive(values, "batch-rows", 0) }),
     onStep: (running, index, started) => {
       if (maxMessages !== undefined && !drain.signal.aborted) {
         // The Read step's count is restored with a checkpoint: it counts every message of the job once.

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -26,6 +26,36 @@ async function duckdbTables() {
 }
 
 class Crash extends Error {}
+
+/** The pipeline's command line on the fixture into the emulator's dataset, as a child process. */
+function cli(extra: readonly string[]) {
+  const e = bq.emulator();
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      "pipelines/user-sessions/cli.ts",
+      `--input=${FIXTURE}`,
+      `--warehouse=bigquery://${e.projectId}/${DATASET}`,
+      `--bigquery-endpoint=${e.apiEndpoint}`,
+      `--bigquery-storage-endpoint=${e.grpcEndpoint}`,
+      ...extra,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let text = "";
+  child.stdout.on("data", (b: Buffer) => {
+    text += b.toString();
+  });
+  child.stderr.on("data", (b: Buffer) => {
+    text += b.toString();
+  });
+  const exit = new Promise<{ code: number | null; signal: string | null; text: string }>((resolve) =>
+    child.once("exit", (code, signal) => resolve({ code, signal, text })),
+  );
+  return { child, exit };
+}
 
 /** `w` whose `nth` write (of any kind) commits and then throws, as a process killed before it heard back. */
 function crashingAfterWrite(w: Warehouse, nth: number): Warehouse {
@@ -81,32 +111,35 @@ describe("the medallion pipeline into BigQuery (emulator)", () => {
     180_000,
   );
 
+  it("killed with SIGKILL during its writes and restarted from its checkpoint (command line): the DuckDB run's tables", async () => {
+    const expected = await duckdbTables();
+    const w = await bq.warehouse();
+    const checkpointDir = join(dir, "ckpt-sigkill");
+    const first = cli(["--checkpoint-dir", checkpointDir, "--checkpoint-seconds=0.2", "--batch-rows=150"]);
+    // Killed a random moment after its first checkpoint, while batches are still being written.
+    const deadline = Date.now() + 60_000;
+    while (!existsSync(checkpointDir) || readdirSync(checkpointDir).length === 0) {
+      if (Date.now() > deadline) throw new Error("no checkpoint within 60 s");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 1_000)));
+    first.child.kill("SIGKILL");
+    const killed = await first.exit;
+    expect(killed.signal, killed.text).toBe("SIGKILL");
+    const partial = (await w.counts()).bronze_messages as number;
+    // A checkpoint is written after its batch is committed: part of the stream is in, not all.
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(1480);
+    const second = await cli(["--checkpoint-dir", checkpointDir, "--checkpoint-seconds=0.2", "--batch-rows=150"]).exit;
+    expect(second.code, second.text).toBe(0);
+    expect(second.text).toContain("(resumed from checkpoint");
+    expect(await tablesOf(w)).toEqual(expected);
+  }, 180_000);
+
   it("runs from the command line: --warehouse=bigquery://PROJECT/DATASET", async () => {
     const w = await bq.warehouse();
     const e = bq.emulator();
-    const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [
-          "--import",
-          "tsx",
-          "pipelines/user-sessions/cli.ts",
-          `--input=${FIXTURE}`,
-          `--warehouse=bigquery://${e.projectId}/${DATASET}`,
-          `--bigquery-endpoint=${e.apiEndpoint}`,
-          `--bigquery-storage-endpoint=${e.grpcEndpoint}`,
-        ],
-        { stdio: ["ignore", "pipe", "pipe"] },
-      );
-      let text = "";
-      child.stdout.on("data", (b: Buffer) => {
-        text += b.toString();
-      });
-      child.stderr.on("data", (b: Buffer) => {
-        text += b.toString();
-      });
-      child.once("exit", (code) => resolve({ code, text }));
-    });
+    const out = await cli([]).exit;
     expect(out.code, out.text).toBe(0);
     expect(out.text).toContain(`into bigquery://${e.projectId}/${DATASET}`);
     expect(out.text).toMatch(/rows: bronze_messages 1480, silver_events \d+, gold_sessions \d+/);
