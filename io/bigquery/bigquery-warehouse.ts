@@ -249,7 +249,7 @@ export class BigQueryWarehouse implements Warehouse {
       // Straight into write_errors (an append-only record; the insertId drops a retried request's copy).
       await this.insertAll(
         WRITE_ERRORS.name,
-        bad.map((r) => ({ insertId: `${r.row_key}@${failedAt}`, json: toInsertAll(WRITE_ERRORS, r) })),
+        bad.map((r) => ({ insertId: `${r.row_key}@${failedAt}`, json: toApiRow(WRITE_ERRORS, r, isoTimestamp) })),
       );
     }
     return good;
@@ -267,11 +267,11 @@ export class BigQueryWarehouse implements Warehouse {
           staging.name,
           chunk.map((r) => ({
             insertId: `${batch}:${keyOf(table, r)}`,
-            json: { ...toInsertAll(table, r), _batch: batch },
+            json: { ...toApiRow(table, r, isoTimestamp), _batch: batch },
           })),
         );
       } else {
-        const json = chunk.map((r) => ({ ...toStorageWrite(table, r), _batch: batch }));
+        const json = chunk.map((r) => ({ ...toApiRow(table, r, microsTimestamp), _batch: batch }));
         await retrying(`Storage Write API append to ${staging.name}`, async () => {
           const writer = await this.writerFor(staging);
           try {
@@ -422,27 +422,18 @@ function lastPerKey(table: TableSchema, rows: readonly object[]): object[] {
   return [...last.values()];
 }
 
-/** A row for insertAll: TIMESTAMP as ISO strings (exact to the ms), JSON as text. */
-function toInsertAll(table: TableSchema, row: object): Record<string, unknown> {
-  const values = row as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
-  for (const c of table.columns) {
-    const v = values[c.name];
-    if (v === null || v === undefined) continue;
-    out[c.name] =
-      c.type === "TIMESTAMP" ? new Date(v as number).toISOString() : c.type === "JSON" ? JSON.stringify(v) : v;
-  }
-  return out;
-}
+/** TIMESTAMP values as each API takes them: insertAll an ISO string (exact to the ms), the Storage Write API µs. */
+const isoTimestamp = (ms: number): string => new Date(ms).toISOString();
+const microsTimestamp = (ms: number): number => ms * 1000;
 
-/** A row for the Storage Write API's JSON writer: TIMESTAMP as epoch microseconds, JSON as text. */
-function toStorageWrite(table: TableSchema, row: object): Record<string, unknown> {
+/** A row for insertAll or the Storage Write API's JSON writer: nulls left out, JSON as text, times by `time`. */
+function toApiRow(table: TableSchema, row: object, time: (ms: number) => unknown): Record<string, unknown> {
   const values = row as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const c of table.columns) {
     const v = values[c.name];
     if (v === null || v === undefined) continue;
-    out[c.name] = c.type === "TIMESTAMP" ? (v as number) * 1000 : c.type === "JSON" ? JSON.stringify(v) : v;
+    out[c.name] = c.type === "TIMESTAMP" ? time(v as number) : c.type === "JSON" ? JSON.stringify(v) : v;
   }
   return out;
 }
