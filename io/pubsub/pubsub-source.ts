@@ -327,8 +327,13 @@ class PubsubReader implements SourceReader<PubsubMessage> {
       const awaited = this.temporary ? pubsub.topic(this.options.topic as string) : pubsub.subscription(lost.name);
       const [back] = await awaited.exists().catch(() => [false]);
       if (back) {
-        if (this.subscription !== lost) return;
-        this.attach(this.temporary ? await this.temporarySubscription() : pubsub.subscription(lost.name));
+        const next = this.temporary ? await this.temporarySubscription() : pubsub.subscription(lost.name);
+        if (this.subscription !== lost) {
+          // Closed while the new subscription was being made.
+          if (this.temporary) await next.delete().catch(() => undefined);
+          return;
+        }
+        this.attach(next);
         return;
       }
       if (this.now() >= deadline) {
