@@ -100,10 +100,14 @@ export class BigQueryWarehouse implements Warehouse {
     if (!exists) {
       await this.bq.createDataset(this.options.dataset, { location: this.options.location ?? "US" });
     }
+    // Every table is checked before any is created or changed: an incompatible one leaves the dataset as it was.
+    const changes: (() => Promise<unknown>)[] = [];
     for (const table of [...TABLES, WRITE_ERRORS]) {
-      await this.ensureTable(table);
-      if (table !== WRITE_ERRORS) await this.ensureStaging(table);
+      const change = await this.planTable(table);
+      if (change !== undefined) changes.push(change);
     }
+    for (const change of changes) await change();
+    for (const table of TABLES) await this.ensureStaging(table);
   }
 
   appendBronze(rows: readonly BronzeRow[]): Promise<void> {
@@ -149,17 +153,17 @@ export class BigQueryWarehouse implements Warehouse {
 
   // --- tables
 
-  private async ensureTable(table: TableSchema): Promise<void> {
+  /**
+   * What `table` needs: to be created, to be evolved (the new field list), or nothing. Throws, naming every column,
+   * when the existing table is incompatible; `open` plans every table before it changes any.
+   */
+  private async planTable(table: TableSchema): Promise<(() => Promise<unknown>) | undefined> {
     const t = this.dataset.table(table.name);
     const [exists] = await t.exists();
-    if (!exists) {
-      await this.dataset.createTable(table.name, bigQueryTable(table));
-      return;
-    }
+    if (!exists) return () => this.dataset.createTable(table.name, bigQueryTable(table));
     const [meta] = await t.getMetadata();
-    const wanted = bigQuerySchema(table);
-    const plan = planSchemaChange(`${this.name}.${table.name}`, meta.schema?.fields ?? [], wanted);
-    if (plan.add.length === 0 && plan.relax.length === 0) return;
+    const plan = planSchemaChange(`${this.name}.${table.name}`, meta.schema?.fields ?? [], bigQuerySchema(table));
+    if (plan.add.length === 0 && plan.relax.length === 0) return undefined;
     const relax = new Set(plan.relax.map((n) => n.toLowerCase()));
     const fields = [
       ...(meta.schema?.fields ?? []).map((f: { name: string; mode?: string }) =>
@@ -167,7 +171,7 @@ export class BigQueryWarehouse implements Warehouse {
       ),
       ...plan.add,
     ];
-    await t.setMetadata({ schema: { fields } });
+    return () => t.setMetadata({ schema: { fields } });
   }
 
   /** The staging twin of `table`, named by a hash of its schema: a schema change gets a fresh one. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { BigQueryWarehouse } from "../../../io/bigquery/bigquery-warehouse.ts";
 import type { SilverRow } from "../../../schemas/rows.ts";
 import { bigQueryTable } from "../../../schemas/table-schema.ts";
-import { BRONZE, SILVER, TABLES, WRITE_ERRORS } from "../../../schemas/tables.ts";
+import { GOLD_SESSIONS, SILVER, TABLES, WRITE_ERRORS } from "../../../schemas/tables.ts";
 import { bronze, silver, T0, warehouseContract } from "../warehouse-contract.ts";
 import { useBigQueryEmulator } from "./emulator-fixture.ts";
 
@@ -61,23 +61,29 @@ describe("BigQueryWarehouse: tables", () => {
     await w.close();
   });
 
-  it("refuses an incompatible table before any write, naming the table and the columns", async () => {
+  it("refuses an incompatible table before any write or change, naming the table and the columns", async () => {
     const w = onOwnDataset();
     const ds = w.bq.dataset(`evolve_${n - 1}`);
     await ds.create();
-    const older = bigQueryTable(BRONZE);
-    await ds.createTable("bronze_messages", {
-      ...older,
-      schema: {
-        fields: older.schema.fields.map((f) => (f.name === "payload" ? { ...f, type: "INT64" } : f)),
-      },
+    // Silver (checked before Gold) lacks a column it could gain; Gold has a column of another type.
+    const silverTable = bigQueryTable(SILVER);
+    await ds.createTable("silver_events", {
+      ...silverTable,
+      schema: { fields: silverTable.schema.fields.filter((f) => f.name !== "button") },
     });
-    await expect(w.open()).rejects.toThrow(
-      `BigQuery table ${bq.emulator().projectId}.evolve_${n - 1}.bronze_messages is incompatible with the schema, nothing was written`,
-    );
-    await expect(w.open()).rejects.toThrow("payload: type INT64 in the table, STRING in the schema");
-    // Nothing after the refused table was created.
-    expect((await ds.table("silver_events").exists())[0]).toBe(false);
+    const gold = bigQueryTable(GOLD_SESSIONS);
+    await ds.createTable("gold_sessions", {
+      ...gold,
+      schema: { fields: gold.schema.fields.map((f) => (f.name === "revenue" ? { ...f, type: "STRING" } : f)) },
+    });
+    const refusal = `BigQuery table ${bq.emulator().projectId}.evolve_${n - 1}.gold_sessions is incompatible with the schema, nothing was written`;
+    await expect(w.open()).rejects.toThrow(refusal);
+    await expect(w.open()).rejects.toThrow("revenue: type STRING in the table, FLOAT64 in the schema");
+    // Every table is checked first: nothing was created, and Silver did not gain its column.
+    const [tables] = await ds.getTables();
+    expect(tables.map((t) => t.id).sort()).toEqual(["gold_sessions", "silver_events"]);
+    const [meta] = await ds.table("silver_events").getMetadata();
+    expect(meta.schema.fields.map((f: { name: string }) => f.name)).not.toContain("button");
     await w.close();
   });
 });
