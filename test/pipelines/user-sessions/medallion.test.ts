@@ -91,6 +91,37 @@ describe("the user-sessions medallion pipeline", () => {
     expect(gold[0]?.event_count).toBe(1);
   });
 
+  it("de-duplicates an event id for the horizon of processing time after it was first seen, then counts it again", async () => {
+    const first = msg(0, 0);
+    const again = (publishOffsetMs: number) => ({
+      value: { ...first.value, messageId: `again-${publishOffsetMs}` },
+      timestamp: T0 + publishOffsetMs,
+    });
+    const other = msg(minutes(5), minutes(5));
+    const stream = TestStream.create<RawMessage>()
+      .advanceProcessingTimeTo(T0)
+      .addElements(first, other)
+      .advanceProcessingTimeTo(T0 + hours(1))
+      .addElements(again(hours(1))) // within the 2 h horizon: dropped
+      .advanceProcessingTimeTo(T0 + hours(2) - 1)
+      .addElements(again(hours(2) - 1)) // still within it (first seen at T0): dropped
+      .advanceProcessingTimeTo(T0 + hours(2))
+      .addElements(again(hours(2))) // the horizon has passed: it counts again, and is remembered from now
+      .advanceProcessingTimeTo(T0 + hours(3))
+      .addElements(again(hours(3))) // within the new horizon: dropped
+      .advanceProcessingTimeTo(T0 + hours(30))
+      .addElements(again(hours(30))) // long after, past several sweeps: counts again
+      .advanceWatermarkToInfinity();
+    const { buffer } = await run(stream, { dedupHorizonMs: hours(2) });
+    expect(buffer.bronze).toHaveLength(7);
+    expect(buffer.silver.map((r) => [r.event_id, r.ingest_time - T0])).toEqual([
+      [first.value.data.match(/"event_id":"(e\d+)"/)?.[1], 0],
+      [other.value.data.match(/"event_id":"(e\d+)"/)?.[1], 0],
+      [first.value.data.match(/"event_id":"(e\d+)"/)?.[1], hours(2)],
+      [first.value.data.match(/"event_id":"(e\d+)"/)?.[1], hours(30)],
+    ]);
+  });
+
   it("a re-delivered message counts once; malformed payloads are kept in Bronze and dead-lettered with the reason", async () => {
     const first = msg(0, 0);
     const redelivered = { ...first, value: { ...first.value, messageId: "again" }, timestamp: first.timestamp + 1 };
