@@ -1,5 +1,5 @@
-/** Transient errors are retried this many times, with exponential backoff from RETRY_BASE_MS. */
-const RETRIES = 4;
+/** Transient errors are retried this many times, with exponential backoff from RETRY_BASE_MS (12.6 s in all). */
+const RETRIES = 6;
 const RETRY_BASE_MS = 200;
 
 /**

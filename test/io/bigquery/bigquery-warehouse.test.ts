@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { startBigQueryEmulator } from "../../../io/bigquery/emulator.ts";
+import { freePort } from "../../../io/local-server.ts";
 import { BigQueryWarehouse } from "../../../io/bigquery/bigquery-warehouse.ts";
 import type { SilverRow } from "../../../schemas/rows.ts";
 import { bigQueryTable } from "../../../schemas/table-schema.ts";
@@ -121,4 +126,40 @@ describe("BigQueryWarehouse: bad rows and queries", () => {
     );
     expect(row).toEqual({ small: 42, big: "9007199254740993", d: Date.UTC(2024, 2, 10), t: T0, list: [1, 2] });
   });
+});
+
+describe("BigQueryWarehouse: an unavailable server", () => {
+  it("retries a write while the emulator restarts (its data kept in a file) and completes it, with both append methods", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tidemark-bq-restart-"));
+    const databaseFile = join(dir, "bq.db");
+    const [port, grpcPort] = [await freePort(), await freePort()];
+    let emulator = await startBigQueryEmulator({ port, grpcPort, databaseFile });
+    try {
+      for (const appendMethod of ["storage-write", "insert-all"] as const) {
+        const w = new BigQueryWarehouse({
+          projectId: emulator.projectId,
+          dataset: "restart",
+          apiEndpoint: emulator.apiEndpoint,
+          storageEndpoint: emulator.grpcEndpoint,
+          appendMethod,
+        });
+        await w.open();
+        await w.appendBronze([bronze(`${appendMethod}-1`)]);
+        await emulator.stop();
+        // The write starts while nothing listens, and is retried with backoff until the emulator is back.
+        const writing = w.appendBronze([bronze(`${appendMethod}-2`), bronze(`${appendMethod}-3`)]);
+        await new Promise((r) => setTimeout(r, 300));
+        emulator = await startBigQueryEmulator({ port, grpcPort, databaseFile });
+        await writing;
+        const rows = await w.query(
+          `SELECT message_id FROM \`${emulator.projectId}.restart.bronze_messages\` WHERE STARTS_WITH(message_id, '${appendMethod}') ORDER BY message_id`,
+        );
+        expect(rows.map((r) => r.message_id)).toEqual([1, 2, 3].map((i) => `${appendMethod}-${i}`));
+        await w.close();
+      }
+    } finally {
+      await emulator.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

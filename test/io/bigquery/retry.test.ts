@@ -23,7 +23,7 @@ describe("retrying", () => {
     expect(sleeps).toEqual([200, 400]);
   });
 
-  it("gives up after five attempts, naming what failed and the last error", async () => {
+  it("gives up after seven attempts, naming what failed and the last error", async () => {
     let calls = 0;
     const run = retrying(
       "Storage Write API append to t",
@@ -33,8 +33,8 @@ describe("retrying", () => {
       },
       async () => undefined,
     );
-    await expect(run).rejects.toThrow("Storage Write API append to t failed after 5 attempts: backend unavailable");
-    expect(calls).toBe(5);
+    await expect(run).rejects.toThrow("Storage Write API append to t failed after 7 attempts: backend unavailable");
+    expect(calls).toBe(7);
   });
 
   it("does not retry a permanent error, and throws it as it is", async () => {
