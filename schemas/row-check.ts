@@ -41,6 +41,7 @@ function fits(column: Column, value: unknown): boolean {
   }
 }
 
+/** A value as error messages show it: its type and JSON. */
 export function describe(value: unknown): string {
   return Array.isArray(value) ? "an array" : `${typeof value} ${JSON.stringify(value) ?? String(value)}`;
 }

@@ -1,5 +1,13 @@
 import { createHash, randomUUID } from "node:crypto";
-import { BigQuery, BigQueryDate, BigQueryTimestamp, type Dataset } from "@google-cloud/bigquery";
+import {
+  BigQuery,
+  BigQueryDate,
+  BigQueryDatetime,
+  BigQueryTime,
+  BigQueryTimestamp,
+  type Dataset,
+  Geography,
+} from "@google-cloud/bigquery";
 import { adapt, managedwriter } from "@google-cloud/bigquery-storage";
 import { grpc } from "google-gax";
 import { rowProblem } from "../../schemas/row-check.ts";
@@ -483,7 +491,10 @@ function plain(value: unknown): unknown {
   if (value instanceof Buffer) return value;
   // NUMERIC and BIGNUMERIC come as Big.js values.
   if (value.constructor?.name === "Big") return Number(String(value));
-  if ("value" in value && Object.keys(value).length === 1) return (value as { value: unknown }).value;
+  // DATETIME, TIME and GEOGRAPHY as their text; a STRUCT (a plain object) field by field.
+  if (value instanceof BigQueryDatetime || value instanceof BigQueryTime || value instanceof Geography) {
+    return value.value;
+  }
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
 }
 

@@ -18,6 +18,7 @@ import {
   TIMESTAMPTZ,
   VARCHAR,
 } from "@duckdb/node-api";
+import { describe } from "../../schemas/row-check.ts";
 import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow } from "../../schemas/rows.ts";
 import { type Column, type ColumnType, duckdbDdl, type TableSchema } from "../../schemas/table-schema.ts";
 import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, SILVER, TABLES } from "../../schemas/tables.ts";
@@ -460,8 +461,4 @@ function ident(name: string): string {
 /** A row's field by column name (the row types' keys are the column names; `test/schemas/rows.test.ts` checks it). */
 function field(row: object, name: string): unknown {
   return (row as Readonly<Record<string, unknown>>)[name];
-}
-
-function describe(value: unknown): string {
-  return Array.isArray(value) ? "an array" : `${typeof value} ${JSON.stringify(value) ?? String(value)}`;
 }

@@ -125,6 +125,11 @@ describe("BigQueryWarehouse: bad rows and queries", () => {
       "SELECT 42 AS small, 9007199254740993 AS big, DATE '2024-03-10' AS d, TIMESTAMP '2024-03-10 12:00:00.123+00' AS t, [1, 2] AS list",
     );
     expect(row).toEqual({ small: 42, big: "9007199254740993", d: Date.UTC(2024, 2, 10), t: T0, list: [1, 2] });
+    const [nested] = await w.query(
+      "SELECT STRUCT('v' AS value) AS one, DATETIME '2024-03-10 12:00:00' AS dt, [STRUCT(TIMESTAMP '2024-03-10 12:00:00.123+00' AS seen)] AS list",
+    );
+    // A STRUCT whose only field is named "value" stays a struct; nested TIMESTAMPs are epoch ms too.
+    expect(nested).toEqual({ one: { value: "v" }, dt: "2024-03-10T12:00:00", list: [{ seen: T0 }] });
   });
 });
 
