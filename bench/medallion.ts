@@ -4,6 +4,12 @@
  * medallion pipeline (Bronze, Silver, Gold sessions and hourly rows) on the direct runner into a fresh DuckDB file
  * and prints one result line. Generating the stream's lines is not timed; parsing them (lazily, as from a file), the
  * run, every warehouse write and the final commit are.
+ *
+ * `--floor`: instead of the pipeline, a hand-written loop doing only the work every implementation of the medallion
+ * must do per message, whatever its engine: read the fixture line, parse and validate the payload (the pipeline's own
+ * `parseEvent`), build the Bronze row and, for a valid event, check its id against a map and build the Silver row.
+ * No windows, no Gold, no state beyond the map (never swept), no warehouse: its rate bounds from above the rate of
+ * any medallion on this machine, so it says what share of the engine-only rate is reachable at all.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +18,11 @@ import { DuckDbWarehouse } from "../io/duckdb/duckdb-warehouse.ts";
 import type { Warehouse } from "../io/warehouse.ts";
 import { fixtureLinesSource } from "../io/test-stream/jsonl.ts";
 import { stepMetrics } from "../runners/direct/metrics.ts";
-import type { RawMessage } from "../schemas/event.ts";
+import type { Source } from "../core/source.ts";
+import { parseEvent, type RawMessage } from "../schemas/event.ts";
+import type { BronzeRow, SilverRow } from "../schemas/rows.ts";
+import { bronzeRow } from "../pipelines/user-sessions/bronze.ts";
+import { silverRow } from "../pipelines/user-sessions/silver.ts";
 import { generateStream } from "../pipelines/user-sessions/generate.ts";
 import { runMedallion } from "../pipelines/user-sessions/run.ts";
 import { type MedallionResult, RESULT_MARKER } from "./child-result.ts";
@@ -33,6 +43,19 @@ async function main(): Promise<void> {
   // The stream's lines are generated before the clock starts; parsing them is part of the run, as when reading a file.
   const lines = [...generateStream({ users, seed })];
   const stream = fixtureLinesSource<RawMessage>("bench", () => lines);
+  if (process.argv.includes("--floor")) {
+    const started = performance.now();
+    const counts = floorLoop(stream);
+    const result: MedallionResult = {
+      messages: counts.messages,
+      elapsedMs: performance.now() - started,
+      rows: { bronze_messages: counts.bronze, silver_events: counts.silver },
+      deadLettered: counts.deadLettered,
+      maxRssKiB: process.resourceUsage().maxRSS,
+    };
+    process.stdout.write(RESULT_MARKER + JSON.stringify(result) + "\n");
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), "tidemark-bench-"));
   try {
     const warehouse = discard ? discardingWarehouse() : await DuckDbWarehouse.create(join(dir, "bench.duckdb"));
@@ -51,6 +74,52 @@ async function main(): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Rows held before they are dropped, as the pipeline's buffer holds them until a write (FLUSH_ROWS). */
+const FLOOR_BATCH_ROWS = 50_000;
+
+/** The floor: the per-message work no medallion can skip (see the header), in one loop over the source. */
+function floorLoop(stream: Source<RawMessage>) {
+  const reader = stream.open();
+  const firstSeen = new Map<string, number>();
+  let bronzeRows: BronzeRow[] = [];
+  let silverRows: SilverRow[] = [];
+  let watermark = Number.NEGATIVE_INFINITY;
+  let processingTime = Number.NEGATIVE_INFINITY;
+  const counts = { messages: 0, bronze: 0, silver: 0, deadLettered: 0 };
+  for (;;) {
+    const ev = reader.next();
+    if (ev === undefined) break;
+    if (ev instanceof Promise) throw new Error("the floor loop reads a synchronous source (a fixture stream)");
+    if (ev.kind === "watermark") watermark = ev.watermark;
+    else if (ev.kind === "processingTime") processingTime = ev.time;
+    else {
+      for (const message of ev.values) {
+        counts.messages++;
+        const ingestTime = Number.isFinite(processingTime) ? processingTime : message.publishTime;
+        const parsed = parseEvent(message.data);
+        bronzeRows.push(bronzeRow(message, parsed, ingestTime));
+        if (!parsed.ok) {
+          counts.deadLettered++;
+          continue;
+        }
+        const id = parsed.event.event_id;
+        if (firstSeen.has(id)) continue;
+        firstSeen.set(id, ingestTime);
+        silverRows.push(silverRow({ message, event: parsed.event, ingestTime }, watermark));
+      }
+      if (bronzeRows.length >= FLOOR_BATCH_ROWS) {
+        counts.bronze += bronzeRows.length;
+        counts.silver += silverRows.length;
+        bronzeRows = [];
+        silverRows = [];
+      }
+    }
+  }
+  counts.bronze += bronzeRows.length;
+  counts.silver += silverRows.length;
+  return counts;
 }
 
 /** A warehouse that takes every write and keeps nothing (its counts are empty). */

@@ -30,7 +30,7 @@
  *   --seed=N          stream seed (default 42)
  *   --reps=K          repetitions per implementation (default 5)
  *   --quick           smoke run: 100,000 events, 1 rep (memory case 1M vs 100k)
- *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded), pubsub (the pipeline from a pre-filled emulator subscription against the bare client's receive-and-ack), bigquery (Silver rows into the BigQuery emulator through the Storage Write API against insertAll)
+ *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded, and the floor loop: only the reading, parsing and row building every medallion must do, the reachable ceiling), pubsub (the pipeline from a pre-filled emulator subscription against the bare client's receive-and-ack), bigquery (Silver rows into the BigQuery emulator through the Storage Write API against insertAll)
  *                     default: generator,sessions,memory
  *                     --only=hand means generator,hand,hand-memory (no engine needed)
  *                     --only=engine means engine,memory (still checked against the hand loop)
@@ -234,13 +234,20 @@ function spawnChild<T>(args: readonly string[], what: string): Promise<T> {
 }
 
 /** One run of the whole medallion pipeline into a fresh DuckDB file (bench/medallion.ts), in its own process. */
-async function runMedallionChild(events: number, seed: number, discard = false): Promise<MedallionResult> {
-  progress(
-    `medallion: generating about ${events} messages and running Bronze/Silver/Gold ` +
-      (discard ? "with every write discarded (pipeline only)" : "into DuckDB"),
-  );
+async function runMedallionChild(
+  events: number,
+  seed: number,
+  mode: "duckdb" | "discard" | "floor" = "duckdb",
+): Promise<MedallionResult> {
+  const what = {
+    duckdb: "running Bronze/Silver/Gold into DuckDB",
+    discard: "running Bronze/Silver/Gold with every write discarded (pipeline only)",
+    floor: "running the floor loop (read, parse, validate, Bronze and Silver rows; no engine, no warehouse)",
+  }[mode];
+  progress(`medallion: generating about ${events} messages and ${what}`);
   const args = ["--import", "tsx", join(BENCH_DIR, "medallion.ts"), `--events=${events}`, `--seed=${seed}`];
-  if (discard) args.push("--warehouse=none");
+  if (mode === "discard") args.push("--warehouse=none");
+  if (mode === "floor") args.push("--floor");
   const result = await spawnChild<MedallionResult>(args, "medallion child");
   progress(`medallion: ${result.messages} messages in ${(result.elapsedMs / 1000).toFixed(1)} s`);
   return result;
@@ -461,7 +468,9 @@ async function parentMain(flags: Flags): Promise<number> {
     if (engineOnlyEventsPerSec === undefined) {
       engineOnlyEventsPerSec = eventsPerSec(await measure("engine", flags, events, true, "baseline for medallion"));
     }
-    const pipelineOnly = await runMedallionChild(events, flags.seed, true);
+    const floor = await runMedallionChild(events, flags.seed, "floor");
+    const floorEventsPerSec = floor.messages / (floor.elapsedMs / 1000);
+    const pipelineOnly = await runMedallionChild(events, flags.seed, "discard");
     const pipelineOnlyEventsPerSec = pipelineOnly.messages / (pipelineOnly.elapsedMs / 1000);
     const medallion = await runMedallionChild(events, flags.seed);
     const medallionEventsPerSec = medallion.messages / (medallion.elapsedMs / 1000);
@@ -478,6 +487,13 @@ async function parentMain(flags: Flags): Promise<number> {
       pipelineOnlyEventsPerSec: Math.round(pipelineOnlyEventsPerSec),
       warehouseKeeps: round(medallionEventsPerSec / pipelineOnlyEventsPerSec, 3),
       pipelineOnlyPeakRssMb: round(pipelineOnly.maxRssKiB / KIB_PER_MB, 1),
+      // The floor loop (bench/medallion.ts --floor): only the work every medallion must do per message, so its share
+      // of the engine-only rate is the most any implementation could reach here; and the share of it the medallion
+      // keeps.
+      floorEventsPerSec: Math.round(floorEventsPerSec),
+      floorRatio: round(floorEventsPerSec / engineOnlyEventsPerSec, 3),
+      ofFloor: round(medallionEventsPerSec / floorEventsPerSec, 3),
+      pipelineOnlyOfFloor: round(pipelineOnlyEventsPerSec / floorEventsPerSec, 3),
       messages: medallion.messages,
       rows: medallion.rows,
       deadLettered: medallion.deadLettered,

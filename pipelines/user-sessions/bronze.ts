@@ -1,7 +1,7 @@
 import type { PCollection } from "../../core/pcollection.ts";
 import type { PTransform } from "../../core/ptransform.ts";
 import { parDo } from "../../transforms/par-do.ts";
-import { parseEvent, type RawMessage, type UserEvent, type ValidationError } from "../../schemas/event.ts";
+import { type Parsed, parseEvent, type RawMessage, type UserEvent, type ValidationError } from "../../schemas/event.ts";
 import type { BronzeRow } from "../../schemas/rows.ts";
 
 /** A valid event with the message it came in. */
@@ -39,16 +39,7 @@ export function bronze(name = "Bronze"): PTransform<PCollection<RawMessage>, Bro
             process(message, ctx) {
               const ingestTime = Number.isFinite(ctx.processingTime) ? ctx.processingTime : message.publishTime;
               const parsed = parseEvent(message.data);
-              ctx.output({
-                message_id: message.messageId,
-                publish_time: message.publishTime,
-                ingest_time: ingestTime,
-                attributes: { ...message.attributes },
-                payload: message.data,
-                valid: parsed.ok,
-                error_field: parsed.ok ? null : parsed.error.field,
-                error_reason: parsed.ok ? null : parsed.error.reason,
-              });
+              ctx.output(bronzeRow(message, parsed, ingestTime));
               if (parsed.ok) ctx.outputTo("events", { message, event: parsed.event, ingestTime });
               else ctx.outputTo("deadLetter", { message, error: parsed.error, ingestTime });
             },
@@ -58,5 +49,19 @@ export function bronze(name = "Bronze"): PTransform<PCollection<RawMessage>, Bro
       );
       return { bronze: outs.main, events: outs.events, deadLetter: outs.deadLetter };
     },
+  };
+}
+
+/** The Bronze row of a message: exactly as received, with whether it parsed and, if not, why. */
+export function bronzeRow(message: RawMessage, parsed: Parsed, ingestTime: number): BronzeRow {
+  return {
+    message_id: message.messageId,
+    publish_time: message.publishTime,
+    ingest_time: ingestTime,
+    attributes: { ...message.attributes },
+    payload: message.data,
+    valid: parsed.ok,
+    error_field: parsed.ok ? null : parsed.error.field,
+    error_reason: parsed.ok ? null : parsed.error.reason,
   };
 }
