@@ -32,9 +32,14 @@ const DUCKDB_TYPES: Record<ColumnType, string> = {
   STRING_ARRAY: "VARCHAR[]",
 };
 
-/** `CREATE TABLE IF NOT EXISTS` for DuckDB, with the key as primary key. */
-export function duckdbDdl(t: TableSchema): string {
-  const cols = t.columns.map((c) => `  ${c.name} ${DUCKDB_TYPES[c.type]}${c.required ? " NOT NULL" : ""}`);
+/**
+ * `CREATE TABLE IF NOT EXISTS` for DuckDB: with the key as primary key, or (`primaryKey: false`, for a table whose
+ * writer keeps the key unique itself) with the key columns only NOT NULL.
+ */
+export function duckdbDdl(t: TableSchema, options: { readonly primaryKey?: boolean } = {}): string {
+  const notNull = (c: Column) => c.required || (options.primaryKey === false && t.key.includes(c.name));
+  const cols = t.columns.map((c) => `  ${c.name} ${DUCKDB_TYPES[c.type]}${notNull(c) ? " NOT NULL" : ""}`);
+  if (options.primaryKey === false) return `CREATE TABLE IF NOT EXISTS ${t.name} (\n${cols.join(",\n")}\n)`;
   return `CREATE TABLE IF NOT EXISTS ${t.name} (\n${cols.join(",\n")},\n  PRIMARY KEY (${t.key.join(", ")})\n)`;
 }
 

@@ -61,8 +61,8 @@ const READ_ONLY: ReadonlySet<StatementType> = new Set([StatementType.SELECT, Sta
  * The medallion tables in an embedded DuckDB file (or `:memory:`).
  *
  * Writes go through an appender into a per-table TEMP staging table (no constraints), a column-major data chunk of
- * up to 2,048 rows at a time, then one `INSERT ... SELECT ... ON CONFLICT` merges the batch into the real table, all
- * in one transaction per call: a call is atomic, and a batch costs one statement instead of one per row. The
+ * up to 2,048 rows at a time, then one `INSERT ... SELECT` merges the batch into the real table (only new keys for
+ * Bronze and Silver, `ON CONFLICT DO UPDATE` for Gold), all in one transaction per call: a call is atomic, and a batch costs one statement instead of one per row. The
  * appenders stay open between calls (creating one costs more than a small batch).
  *
  * Values: times are epoch ms in the rows and TIMESTAMPTZ in DuckDB (bound as exact microseconds, so ms are kept
@@ -130,7 +130,8 @@ export class DuckDbWarehouse implements Warehouse {
   open(): Promise<void> {
     return this.exclusive(async (con) => {
       for (const table of TABLES) {
-        await con.run(duckdbDdl(table));
+        const appendOnly = APPEND_ONLY.has(table.name);
+        await con.run(duckdbDdl(table, { primaryKey: !appendOnly }));
         const reader = await con.runAndReadAll(
           `SELECT constraint_column_names AS cols FROM duckdb_constraints()
            WHERE schema_name = 'main' AND table_name = $1 AND constraint_type = 'PRIMARY KEY'`,
@@ -138,7 +139,8 @@ export class DuckDbWarehouse implements Warehouse {
         );
         const [row] = reader.getRowObjectsJS();
         const key = (row?.cols as string[] | undefined) ?? [];
-        if (key.join(",") !== table.key.join(",")) {
+        // An append-only table has no primary key (a file from an older version may have one: it must be the key).
+        if (!(appendOnly && key.length === 0) && key.join(",") !== table.key.join(",")) {
           throw new Error(
             `the DuckDB warehouse at ${this.path}: table ${table.name} has primary key (${key.join(", ")}) but this ` +
               `version keys it on (${table.key.join(", ")}); write to a new file, or recreate the table`,
@@ -282,6 +284,15 @@ export class DuckDbWarehouse implements Warehouse {
 /** What to do with a row whose key is already in the table. */
 type Conflict = "ignore" | "update";
 
+/**
+ * The tables written with "ignore" (Bronze and Silver): their key is kept unique by the writer, which inserts only
+ * the keys not yet in the table (an anti-join, one per batch), and not by a primary key. DuckDB's primary key is an
+ * ART index updated row by row: measured on 1,000,000 rows in batches of 50,000, the anti-join took 2.2 s in all
+ * against 7.7 s (and 0.09 s against 0.86 s for the last batch). Writes are serialised on one connection and the file
+ * is locked to one process, so no other writer can slip a key in between. Gold tables, upserted, keep theirs.
+ */
+const APPEND_ONLY: ReadonlySet<string> = new Set([BRONZE.name, SILVER.name]);
+
 /** Rows in one appender data chunk (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
 
@@ -302,14 +313,20 @@ function appendRows(appender: DuckDBAppender, table: TableSchema, rows: readonly
 }
 
 /**
- * `INSERT INTO t (cols) SELECT cols FROM stage ON CONFLICT ...`: DO NOTHING for "ignore", and for "update"
- * `DO UPDATE SET c = excluded.c` for every non-key column.
+ * "ignore": `INSERT INTO t (cols) SELECT cols FROM stage AS s WHERE NOT EXISTS (a row of t with s's key)`;
+ * "update": `INSERT ... ON CONFLICT (key) DO UPDATE SET c = excluded.c` for every non-key column.
  */
 function mergeSql(table: TableSchema, conflict: Conflict): string {
   const cols = table.columns.map((c) => ident(c.name)).join(", ");
   const insert = `INSERT INTO ${ident(table.name)} (${cols}) SELECT ${cols} FROM ${stageName(table)}`;
   const key = table.key.map(ident).join(", ");
-  if (conflict === "ignore") return `${insert} ON CONFLICT (${key}) DO NOTHING`;
+  if (conflict === "ignore") {
+    const same = table.key.map((k) => `t.${ident(k)} = s.${ident(k)}`).join(" AND ");
+    return (
+      `INSERT INTO ${ident(table.name)} (${cols}) SELECT ${cols} FROM ${stageName(table)} AS s ` +
+      `WHERE NOT EXISTS (SELECT 1 FROM ${ident(table.name)} AS t WHERE ${same})`
+    );
+  }
   const sets = table.columns
     .filter((c) => !table.key.includes(c.name))
     .map((c) => `${ident(c.name)} = excluded.${ident(c.name)}`);
@@ -324,10 +341,20 @@ function dedupeByKey(table: TableSchema, rows: readonly object[], conflict: Conf
   const byKey = new Map<unknown, object>();
   const single = table.key.length === 1 ? table.key[0] : undefined;
   for (const row of rows) {
-    const key = single !== undefined ? field(row, single) : JSON.stringify(table.key.map((k) => field(row, k)));
+    const key = single !== undefined ? field(row, single) : compositeKey(table.key, row);
     if (conflict === "update" || !byKey.has(key)) byKey.set(key, row);
   }
   return [...byKey.values()];
+}
+
+/** A composite key as one string, unambiguous: each part (a string or a number) prefixed with its length. */
+function compositeKey(columns: readonly string[], row: object): string {
+  let key = "";
+  for (const column of columns) {
+    const part = String(field(row, column));
+    key += `${part.length}:${part}`;
+  }
+  return key;
 }
 
 /**
