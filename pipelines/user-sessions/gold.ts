@@ -42,6 +42,27 @@ export function sessionId(tenant: string, user: string, startMs: number): string
   return createHash("sha256").update(`${tenant}${KEY_SEP}${user}${KEY_SEP}${startMs}`).digest("hex").slice(0, 24);
 }
 
+/** Users whose latest session id a `SessionIdCache` keeps before it starts afresh (it only saves hashing). */
+const SESSION_ID_CACHE_USERS = 65_536;
+
+/**
+ * `sessionId` remembered per user for the latest session start seen: a session's panes (early, on time, late) all
+ * have the same start, so most panes reuse the id instead of hashing again. A plain memo of a pure function, not
+ * state: a restored or another worker's pipeline computes the same ids.
+ */
+class SessionIdCache {
+  private readonly latest = new Map<string, { readonly start: number; readonly id: string }>();
+
+  get(key: string, tenant: string, user: string, start: number): string {
+    const hit = this.latest.get(key);
+    if (hit !== undefined && hit.start === start) return hit.id;
+    const id = sessionId(tenant, user, start);
+    if (this.latest.size >= SESSION_ID_CACHE_USERS) this.latest.clear();
+    this.latest.set(key, { start, id });
+    return id;
+  }
+}
+
 /**
  * The panes of both Gold tables: early panes every `earlyFiringMs` of processing time while a window runs, the
  * on-time pane at the watermark, a late pane per late event within the allowed lateness; accumulating, so each pane
@@ -68,8 +89,9 @@ export function goldSessions(
   const gapMs = opts.gapMs ?? minutes(30);
   return {
     name,
-    expand: (events) =>
-      events
+    expand: (events) => {
+      const ids = new SessionIdCache();
+      return events
         .apply(map((e: UserEvent) => [`${e.tenant_id}${KEY_SEP}${e.user_id}`, e] as KV<string, UserEvent>, "KeyByUser"))
         .apply(window<KV<string, UserEvent>>(sessions(gapMs), goldWindowing(opts)), "Sessions")
         .apply(combinePerKey<string, UserEvent, SessionAggregate, SessionAggregate>(sessionAggregateFn), "Aggregate")
@@ -79,18 +101,21 @@ export function goldSessions(
               process([key, agg], ctx) {
                 const [tenant, user] = key.split(KEY_SEP) as [string, string];
                 const w = ctx.window as IntervalWindow;
-                ctx.output([key, sessionRow(tenant, user, agg, w, ctx.pane, ctx.processingTime)]);
+                const id = ids.get(key, tenant, user, w.start);
+                ctx.output([key, sessionRow(id, tenant, user, agg, w, ctx.pane, ctx.processingTime)]);
               },
             },
             "ToRow",
           ),
         )
         .apply(window<KV<string, GoldSessionRow>>(globalWindows()), "AllTime")
-        .apply(sessionWriter(goldWindowing(opts).allowedLatenessMs), "Writes"),
+        .apply(sessionWriter(goldWindowing(opts).allowedLatenessMs), "Writes");
+    },
   };
 }
 
 function sessionRow(
+  id: string,
   tenant: string,
   user: string,
   agg: SessionAggregate,
@@ -99,7 +124,7 @@ function sessionRow(
   now: number,
 ): GoldSessionRow {
   return {
-    session_id: sessionId(tenant, user, w.start),
+    session_id: id,
     tenant_id: tenant,
     user_id: user,
     session_start: w.start,
