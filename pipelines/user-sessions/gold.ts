@@ -184,14 +184,21 @@ function sessionWriter(
         ctx.timers.expire.get(row.session_id).clear();
         return;
       }
+      const before = ctx.state.live.get(row.session_id);
       ctx.state.live.put(row.session_id, { start: row.session_start, end: row.session_end, row });
-      // After the session window has expired (and its last pane, if any, has come through).
-      ctx.timers.expire.get(row.session_id).set(row.session_end + latenessMs);
+      // After the session window has expired (and its last pane, if any, has come through). Set once per session;
+      // when the session has grown since, the timer finds a later expiry and sets itself again (not a timer move
+      // per pane).
+      if (before === undefined) ctx.timers.expire.get(row.session_id).set(row.session_end + latenessMs);
     },
     onTimer: {
       expire(ctx) {
         const s = ctx.state.live.get(ctx.timerId);
         if (s === undefined) return;
+        if (s.end + latenessMs > ctx.firingTime) {
+          ctx.timers.expire.get(ctx.timerId).set(s.end + latenessMs);
+          return;
+        }
         ctx.state.live.remove(ctx.timerId);
         ctx.output({ kind: "upsert", row: { ...s.row, is_final: true } });
       },

@@ -76,6 +76,29 @@ describe("the user-sessions medallion pipeline", () => {
     expect(buffer.silver.filter((r) => r.is_late)).toHaveLength(1);
   });
 
+  it("writes a session's final row once, when the watermark passes its latest end plus the lateness", async () => {
+    const stream = TestStream.create<RawMessage>()
+      .advanceProcessingTimeTo(T0)
+      .addElements(msg(0, 0))
+      .advanceProcessingTimeTo(T0 + minutes(1)) // early pane: [0, 30m)
+      .addElements(msg(minutes(10), minutes(10)))
+      .advanceProcessingTimeTo(T0 + minutes(11)) // early pane: [0, 40m)
+      .addElements(msg(minutes(20), minutes(20)))
+      .advanceProcessingTimeTo(T0 + minutes(21)) // early pane: [0, 50m)
+      // Past the first pane's end plus the 2 h lateness, not the session's: not final yet (on-time pane).
+      .advanceWatermarkTo(T0 + minutes(30) + hours(2) + minutes(1))
+      .addElements(msg(minutes(45), hours(3))) // late, still allowed: [0, 75m)
+      .advanceWatermarkTo(T0 + minutes(50) + hours(2) + minutes(1))
+      .advanceWatermarkToInfinity();
+    const { gold, buffer } = await run(stream);
+    const writes = buffer.sessions.filter((w) => w.kind === "upsert").map((w) => w.row);
+    expect(writes.length).toBeGreaterThan(4);
+    expect(writes.every((r) => r.session_id === sessionId("acme", "u1", T0))).toBe(true);
+    expect(writes.filter((r) => r.is_final)).toHaveLength(1);
+    expect(writes.at(-1)).toMatchObject({ is_final: true, event_count: 4, session_end: T0 + minutes(75) });
+    expect(gold).toHaveLength(1);
+  });
+
   it("events later than the allowed lateness are counted, not lost: they stay in Bronze and Silver", async () => {
     const stream = TestStream.create<RawMessage>()
       .advanceProcessingTimeTo(T0)
