@@ -443,7 +443,8 @@ export class StatefulRunner {
     (slot.window === GlobalWindow.INSTANCE ? this.globalSlots : this.windowSlots).delete(slot.mapKey);
   }
 
-  private emit(slot: Slot, value: unknown, timestamp: number, pane: PaneInfo, tag?: string): void {
+  /** Outputs a value of `slot` (for the contexts the DoFn is called with). */
+  emit(slot: Slot, value: unknown, timestamp: number, pane: PaneInfo, tag?: string): void {
     if (timestamp < this.currentTs - this.skewMs) {
       throw new RangeError(
         `cannot output with timestamp ${formatInstant(timestamp)}: it is ${this.currentTs - timestamp} ms before ` +
@@ -538,53 +539,61 @@ export class StatefulRunner {
     return r?.active ? r.time : undefined;
   }
 
-  private context(slot: Slot, timestamp: number, pane: PaneInfo) {
-    const self = this;
-    return {
-      key: slot.key,
-      timestamp,
-      window: slot.window,
-      pane,
-      state: this.cells(slot),
-      timers: this.timerCells(slot),
-      processingTime: this.processingTime,
-      inputWatermark: this.inputWatermark,
-      output(value: unknown) {
-        self.emit(slot, value, timestamp, pane);
-      },
-      outputWithTimestamp(value: unknown, ts: number) {
-        self.emit(slot, value, ts, pane);
-      },
-      outputTo(tag: string, value: unknown, ts?: number) {
-        self.emit(slot, value, ts ?? timestamp, pane, tag);
-      },
-    };
+  private context(slot: Slot, timestamp: number, pane: PaneInfo): StatefulCallContext {
+    return new StatefulCallContext(this, slot, timestamp, pane, this.cells(slot), this.timerCells(slot));
   }
 
   private timerContext(slot: Slot, timestamp: number, firingTime: number, id: string, domain: TimeDomain) {
-    const self = this;
-    const ctx: OnTimerContext<unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>> = {
-      key: slot.key,
-      timestamp,
-      firingTime,
-      timerId: id,
-      domain,
-      window: slot.window,
-      state: this.cells(slot) as never,
-      timers: this.timerCells(slot) as never,
-      processingTime: this.processingTime,
-      inputWatermark: this.inputWatermark,
-      output(value) {
-        self.emit(slot, value, timestamp, NO_FIRING);
-      },
-      outputWithTimestamp(value, ts) {
-        self.emit(slot, value, ts, NO_FIRING);
-      },
-      outputTo(tag, value, ts) {
-        self.emit(slot, value, ts ?? timestamp, NO_FIRING, tag);
-      },
-    };
+    const ctx = new StatefulCallContext(this, slot, timestamp, NO_FIRING, this.cells(slot), this.timerCells(slot));
+    ctx.firingTime = firingTime;
+    ctx.timerId = id;
+    ctx.domain = domain;
     return ctx;
+  }
+}
+
+/**
+ * What `process`, `onTimer` and `onWindowExpiration` see: one object per call, its methods on the prototype (no
+ * closures allocated per element). Valid during the call only, as Beam's contexts.
+ */
+class StatefulCallContext {
+  readonly processingTime: number;
+  readonly inputWatermark: number;
+  /** For timer callbacks (OnTimerContext). */
+  firingTime = 0;
+  timerId = "";
+  domain: TimeDomain = "event";
+
+  constructor(
+    private readonly runner: StatefulRunner,
+    private readonly slot: Slot,
+    readonly timestamp: number,
+    readonly pane: PaneInfo,
+    readonly state: Record<string, Cell>,
+    readonly timers: Record<string, TimerHandle | TimerFamilyHandle>,
+  ) {
+    this.processingTime = runner.processingTime;
+    this.inputWatermark = runner.inputWatermark;
+  }
+
+  get key(): unknown {
+    return this.slot.key;
+  }
+
+  get window(): BoundedWindow {
+    return this.slot.window;
+  }
+
+  output(value: unknown): void {
+    this.runner.emit(this.slot, value, this.timestamp, this.pane);
+  }
+
+  outputWithTimestamp(value: unknown, ts: number): void {
+    this.runner.emit(this.slot, value, ts, this.pane);
+  }
+
+  outputTo(tag: string, value: unknown, ts?: number): void {
+    this.runner.emit(this.slot, value, ts ?? this.timestamp, this.pane, tag);
   }
 }
 
