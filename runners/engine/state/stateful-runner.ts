@@ -540,11 +540,25 @@ export class StatefulRunner {
   }
 
   private context(slot: Slot, timestamp: number, pane: PaneInfo): StatefulCallContext {
-    return new StatefulCallContext(this, slot, timestamp, pane, this.cells(slot), this.timerCells(slot));
+    return new StatefulCallContext(
+      this,
+      slot,
+      timestamp,
+      pane,
+      this.cells(slot) as never,
+      this.timerCells(slot) as never,
+    );
   }
 
   private timerContext(slot: Slot, timestamp: number, firingTime: number, id: string, domain: TimeDomain) {
-    const ctx = new StatefulCallContext(this, slot, timestamp, NO_FIRING, this.cells(slot), this.timerCells(slot));
+    const ctx = new StatefulCallContext(
+      this,
+      slot,
+      timestamp,
+      NO_FIRING,
+      this.cells(slot) as never,
+      this.timerCells(slot) as never,
+    );
     ctx.firingTime = firingTime;
     ctx.timerId = id;
     ctx.domain = domain;
@@ -556,7 +570,9 @@ export class StatefulRunner {
  * What `process`, `onTimer` and `onWindowExpiration` see: one object per call, its methods on the prototype (no
  * closures allocated per element). Valid during the call only, as Beam's contexts.
  */
-class StatefulCallContext {
+type AnyTimerContext = OnTimerContext<unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
+
+class StatefulCallContext implements AnyTimerContext {
   readonly processingTime: number;
   readonly inputWatermark: number;
   /** For timer callbacks (OnTimerContext). */
@@ -569,8 +585,8 @@ class StatefulCallContext {
     private readonly slot: Slot,
     readonly timestamp: number,
     readonly pane: PaneInfo,
-    readonly state: Record<string, Cell>,
-    readonly timers: Record<string, TimerHandle | TimerFamilyHandle>,
+    readonly state: AnyTimerContext["state"],
+    readonly timers: AnyTimerContext["timers"],
   ) {
     this.processingTime = runner.processingTime;
     this.inputWatermark = runner.inputWatermark;
