@@ -140,7 +140,8 @@ export function parseRfc3339(v: string): number | undefined {
 
 /** Parses and validates a message's payload. Never throws: a bad payload is a `ValidationError`. */
 export function parseEvent(data: string): Parsed {
-  if (Buffer.byteLength(data, "utf8") > MAX_PAYLOAD_BYTES) {
+  // A string's UTF-8 length is at most three bytes per UTF-16 unit: measure only when it could be too large.
+  if (data.length * 3 > MAX_PAYLOAD_BYTES && Buffer.byteLength(data, "utf8") > MAX_PAYLOAD_BYTES) {
     return fail("payload", `is larger than ${MAX_PAYLOAD_BYTES} bytes (${Buffer.byteLength(data, "utf8")})`);
   }
   let json: unknown;
@@ -151,29 +152,31 @@ export function parseEvent(data: string): Parsed {
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) return fail("payload", "is not a JSON object");
   const o = json as Record<string, unknown>;
-  const fields: Record<string, string | undefined> = {};
-  for (const [f, req] of [
-    ["event_id", true],
-    ["event_type", true],
-    ["user_id", true],
-    ["tenant_id", true],
-    ["platform", true],
-    ["device", false],
-    ["page", false],
-    ["currency", false],
-    ["acquisition_source", false],
-    ["button", false],
-  ] as const) {
-    const v = str(o, f, req);
-    if (isError(v)) return { ok: false, error: v };
-    fields[f] = v;
-  }
-  const type = fields.event_type as string;
-  if (!(EVENT_TYPES as readonly string[]).includes(type)) {
+  // The string fields, checked in this order (the first problem is the one reported).
+  const eventId = str(o, "event_id", true);
+  if (isError(eventId)) return { ok: false, error: eventId };
+  const type = str(o, "event_type", true);
+  if (isError(type)) return { ok: false, error: type };
+  const userId = str(o, "user_id", true);
+  if (isError(userId)) return { ok: false, error: userId };
+  const tenantId = str(o, "tenant_id", true);
+  if (isError(tenantId)) return { ok: false, error: tenantId };
+  const platform = str(o, "platform", true);
+  if (isError(platform)) return { ok: false, error: platform };
+  const device = str(o, "device", false);
+  if (isError(device)) return { ok: false, error: device };
+  const page = str(o, "page", false);
+  if (isError(page)) return { ok: false, error: page };
+  const currency = str(o, "currency", false);
+  if (isError(currency)) return { ok: false, error: currency };
+  const acquisitionSource = str(o, "acquisition_source", false);
+  if (isError(acquisitionSource)) return { ok: false, error: acquisitionSource };
+  const button = str(o, "button", false);
+  if (isError(button)) return { ok: false, error: button };
+  if (!EVENT_TYPE_SET.has(type as string)) {
     return fail("event_type", `is not a known event type: ${JSON.stringify(type)} (known: ${EVENT_TYPES.join(", ")})`);
   }
-  const platform = fields.platform as string;
-  if (!(PLATFORMS as readonly string[]).includes(platform)) {
+  if (!PLATFORM_SET.has(platform as string)) {
     return fail("platform", `must be one of ${PLATFORMS.join(", ")}, got ${JSON.stringify(platform)}`);
   }
   const version = o.schema_version;
@@ -186,32 +189,38 @@ export function parseEvent(data: string): Parsed {
   if (props !== undefined && (typeof props !== "object" || props === null || Array.isArray(props))) {
     return fail("properties", "must be a JSON object");
   }
-  for (const f of ["amount", "items"] as const) {
-    const v = o[f];
-    if (v !== undefined && (typeof v !== "number" || !Number.isFinite(v) || v < 0)) {
-      return fail(f, `must be a non-negative number, got ${JSON.stringify(v)}`);
-    }
+  const amount = o.amount;
+  if (amount !== undefined && (typeof amount !== "number" || !Number.isFinite(amount) || amount < 0)) {
+    return fail("amount", `must be a non-negative number, got ${JSON.stringify(amount)}`);
   }
-  if ((type === "purchase" || type === "order") && typeof o.amount !== "number") {
+  const items = o.items;
+  if (items !== undefined && (typeof items !== "number" || !Number.isFinite(items) || items < 0)) {
+    return fail("items", `must be a non-negative number, got ${JSON.stringify(items)}`);
+  }
+  if ((type === "purchase" || type === "order") && typeof amount !== "number") {
     return fail("amount", `is required for ${type} events`);
   }
-  const event: UserEvent = {
-    event_id: fields.event_id as string,
+  // Optional fields are absent, not undefined, when not sent (set one by one: no object spread per field).
+  const event: { -readonly [F in keyof UserEvent]: UserEvent[F] } = {
+    event_id: eventId as string,
     event_type: type as EventType,
-    user_id: fields.user_id as string,
-    tenant_id: fields.tenant_id as string,
+    user_id: userId as string,
+    tenant_id: tenantId as string,
     event_time_ms: time,
     event_time_raw: typeof o.event_time === "string" ? o.event_time : String(o.event_time),
     platform: platform as Platform,
     schema_version: version,
-    ...(fields.device ? { device: fields.device } : {}),
-    ...(fields.page ? { page: fields.page } : {}),
-    ...(props ? { properties: props as Record<string, unknown> } : {}),
-    ...(typeof o.amount === "number" ? { amount: o.amount } : {}),
-    ...(fields.currency ? { currency: fields.currency } : {}),
-    ...(typeof o.items === "number" ? { items: o.items } : {}),
-    ...(fields.acquisition_source ? { acquisition_source: fields.acquisition_source } : {}),
-    ...(fields.button ? { button: fields.button } : {}),
   };
+  if (device) event.device = device;
+  if (page) event.page = page;
+  if (props) event.properties = props as Record<string, unknown>;
+  if (typeof amount === "number") event.amount = amount;
+  if (currency) event.currency = currency;
+  if (typeof items === "number") event.items = items;
+  if (acquisitionSource) event.acquisition_source = acquisitionSource;
+  if (button) event.button = button;
   return { ok: true, event };
 }
+
+const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
+const PLATFORM_SET: ReadonlySet<string> = new Set(PLATFORMS);
