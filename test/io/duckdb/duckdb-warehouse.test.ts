@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import type { GoldSessionRow, SilverRow } from "../../../schemas/rows.ts";
-import type { ColumnType } from "../../../schemas/table-schema.ts";
-import { BRONZE, SILVER, TABLES } from "../../../schemas/tables.ts";
-import { bronze, session, silver, warehouseContract } from "../warehouse-contract.ts";
+import { type ColumnType, duckdbDdl } from "../../../schemas/table-schema.ts";
+import { GOLD_HOURLY, GOLD_SESSIONS, TABLES } from "../../../schemas/tables.ts";
+import { bronze, hourly, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
 
 /** The DuckDB type names `information_schema.columns.data_type` reports for each column type. */
 const DATA_TYPES: Record<ColumnType, string> = {
@@ -68,9 +68,8 @@ describe("DuckDbWarehouse: tables", () => {
         `SELECT constraint_column_names AS cols FROM duckdb_constraints()
          WHERE table_name = '${table.name}' AND constraint_type = 'PRIMARY KEY'`,
       );
-      // Bronze and Silver keep their key unique by inserting only new keys (no index); Gold is upserted on its key.
-      if (table === BRONZE || table === SILVER) expect(pk).toBeUndefined();
-      else expect(pk?.cols).toEqual(table.key);
+      // The writer keeps every key unique (new keys only for Bronze and Silver, delete-then-insert for Gold): no index.
+      expect(pk).toBeUndefined();
     }
     expect(await w.counts()).toEqual({ bronze_messages: 0, silver_events: 0, gold_sessions: 0, gold_tenant_hourly: 0 });
   });
@@ -217,6 +216,42 @@ describe("DuckDbWarehouse: opening files", () => {
       "m2",
       "m3",
     ]);
+  });
+
+  it("opens a file of an earlier version (Gold tables with a primary key) and upserts through it", async () => {
+    const path = join(dir, "keyed-gold.duckdb");
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const old = await DuckDBInstance.create(path);
+    const con = await old.connect();
+    await con.run(duckdbDdl(GOLD_SESSIONS, { primaryKey: true }));
+    await con.run(duckdbDdl(GOLD_HOURLY, { primaryKey: true }));
+    con.closeSync();
+    old.closeSync();
+    const w = await DuckDbWarehouse.create(path, { autoCreateUnder: dir });
+    opened.push(w);
+    await w.open();
+    await w.writeSessions([session("s1"), session("s2"), session("s3")], []);
+    const grown = session("s1", { event_count: 9, pane_index: 2 });
+    await w.writeSessions([grown, session("s1", { event_count: 5 }), grown], ["s2"]);
+    expect(await sessionsById(w)).toEqual([grown, session("s3")]);
+    await w.upsertHourly([hourly("t1", T0), hourly("t2", T0)]);
+    await w.upsertHourly([hourly("t1", T0, { events: 42 })]);
+    expect(await w.query("SELECT tenant_id, events FROM gold_tenant_hourly ORDER BY 1")).toEqual([
+      { tenant_id: "t1", events: 42 },
+      { tenant_id: "t2", events: hourly("t2", T0).events },
+    ]);
+    const [pk] = await w.query(
+      `SELECT constraint_column_names AS cols FROM duckdb_constraints()
+       WHERE table_name = 'gold_sessions' AND constraint_type = 'PRIMARY KEY'`,
+    );
+    expect(pk?.cols).toEqual(["session_id"]);
+  });
+
+  it("refuses a checkpoint threshold that is not a positive whole number of MB, naming the path", async () => {
+    const path = join(dir, "t.duckdb");
+    await expect(DuckDbWarehouse.create(path, { autoCreateUnder: dir, checkpointThresholdMb: 0 })).rejects.toThrow(
+      `cannot open DuckDB warehouse at ${path}: checkpointThresholdMb must be a positive integer, got 0`,
+    );
   });
 
   it("names the path and the missing directory, and creates nothing", async () => {
