@@ -3,13 +3,17 @@
  * `npm run generate`: sessions, funnels, late mobile batches, duplicates, malformed payloads), then runs the whole
  * medallion pipeline (Bronze, Silver, Gold sessions and hourly rows) on the direct runner into a fresh DuckDB file
  * and prints one result line. Generating the stream's lines is not timed; parsing them (lazily, as from a file), the
- * run, every warehouse write and the final commit are.
+ * run, every warehouse write, the final commit and closing the file (DuckDB's last checkpoint) are.
  *
  * `--floor`: instead of the pipeline, a hand-written loop doing only the work every implementation of the medallion
  * must do per message, whatever its engine: read the fixture line, parse and validate the payload (the pipeline's own
  * `parseEvent`), build the Bronze row and, for a valid event, check its id against a map and build the Silver row.
  * No windows, no Gold, no state beyond the map (never swept), no warehouse: its rate bounds from above the rate of
  * any medallion on this machine, so it says what share of the engine-only rate is reachable at all.
+ *
+ * `--parse-floor`: less still, the one thing no implementation can skip whatever its code: `JSON.parse` of each line
+ * of the stream and of each message's payload (a payload must be parsed to be validated, and the stream's format is
+ * JSON lines). No validation, no rows, no objects of its own. Its rate is a hard ceiling for one core of this machine.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -43,6 +47,19 @@ async function main(): Promise<void> {
   // The stream's lines are generated before the clock starts; parsing them is part of the run, as when reading a file.
   const lines = [...generateStream({ users, seed })];
   const stream = fixtureLinesSource<RawMessage>("bench", () => lines);
+  if (process.argv.includes("--parse-floor")) {
+    const started = performance.now();
+    const counts = parseFloorLoop(lines);
+    const result: MedallionResult = {
+      messages: counts.messages,
+      elapsedMs: performance.now() - started,
+      rows: {},
+      deadLettered: counts.notJson,
+      maxRssKiB: process.resourceUsage().maxRSS,
+    };
+    process.stdout.write(RESULT_MARKER + JSON.stringify(result) + "\n");
+    return;
+  }
   if (process.argv.includes("--floor")) {
     const started = performance.now();
     const counts = floorLoop(stream);
@@ -60,12 +77,15 @@ async function main(): Promise<void> {
   try {
     const warehouse = discard ? discardingWarehouse() : await DuckDbWarehouse.create(join(dir, "bench.duckdb"));
     await warehouse.open();
+    const started = performance.now();
     const run = await runMedallion(stream, warehouse, {});
     const rows = await warehouse.counts();
+    // Timed until the warehouse is closed: its last checkpoint (the log folded into the file) is part of the work.
     await warehouse.close();
+    const elapsedMs = performance.now() - started;
     const result: MedallionResult = {
       messages: stepMetrics(run.metrics, "Read").elementsOut,
-      elapsedMs: run.elapsedMs,
+      elapsedMs,
       rows,
       deadLettered: run.written.deadLetter,
       maxRssKiB: process.resourceUsage().maxRSS,
@@ -119,6 +139,29 @@ function floorLoop(stream: Source<RawMessage>) {
   }
   counts.bronze += bronzeRows.length;
   counts.silver += silverRows.length;
+  return counts;
+}
+
+/**
+ * The parse floor (see the header): `JSON.parse` of every stream line and of every message payload, nothing more.
+ * Counts the messages and the payloads that are not JSON (so the parsed values are used and the work is not dead).
+ */
+function parseFloorLoop(lines: readonly string[]) {
+  const counts = { messages: 0, notJson: 0 };
+  for (const line of lines) {
+    if (line.length === 0 || line.charCodeAt(0) === 35 /* '#': a comment */) continue;
+    const ev = JSON.parse(line) as { input?: { value: { data: string } }[] };
+    const input = ev.input;
+    if (input === undefined) continue;
+    for (let i = 0; i < input.length; i++) {
+      counts.messages++;
+      try {
+        if (typeof JSON.parse((input[i] as { value: { data: string } }).value.data) !== "object") counts.notJson++;
+      } catch {
+        counts.notJson++;
+      }
+    }
+  }
   return counts;
 }
 

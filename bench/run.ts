@@ -237,17 +237,19 @@ function spawnChild<T>(args: readonly string[], what: string): Promise<T> {
 async function runMedallionChild(
   events: number,
   seed: number,
-  mode: "duckdb" | "discard" | "floor" = "duckdb",
+  mode: "duckdb" | "discard" | "floor" | "parse-floor" = "duckdb",
 ): Promise<MedallionResult> {
   const what = {
     duckdb: "running Bronze/Silver/Gold into DuckDB",
     discard: "running Bronze/Silver/Gold with every write discarded (pipeline only)",
     floor: "running the floor loop (read, parse, validate, Bronze and Silver rows; no engine, no warehouse)",
+    "parse-floor": "running the parse floor (JSON.parse of every line and payload, nothing else)",
   }[mode];
   progress(`medallion: generating about ${events} messages and ${what}`);
   const args = ["--import", "tsx", join(BENCH_DIR, "medallion.ts"), `--events=${events}`, `--seed=${seed}`];
   if (mode === "discard") args.push("--warehouse=none");
   if (mode === "floor") args.push("--floor");
+  if (mode === "parse-floor") args.push("--parse-floor");
   const result = await spawnChild<MedallionResult>(args, "medallion child");
   progress(`medallion: ${result.messages} messages in ${(result.elapsedMs / 1000).toFixed(1)} s`);
   return result;
@@ -468,6 +470,8 @@ async function parentMain(flags: Flags): Promise<number> {
     if (engineOnlyEventsPerSec === undefined) {
       engineOnlyEventsPerSec = eventsPerSec(await measure("engine", flags, events, true, "baseline for medallion"));
     }
+    const parseFloor = await runMedallionChild(events, flags.seed, "parse-floor");
+    const parseFloorEventsPerSec = parseFloor.messages / (parseFloor.elapsedMs / 1000);
     const floor = await runMedallionChild(events, flags.seed, "floor");
     const floorEventsPerSec = floor.messages / (floor.elapsedMs / 1000);
     const pipelineOnly = await runMedallionChild(events, flags.seed, "discard");
@@ -494,6 +498,9 @@ async function parentMain(flags: Flags): Promise<number> {
       floorRatio: round(floorEventsPerSec / engineOnlyEventsPerSec, 3),
       ofFloor: round(medallionEventsPerSec / floorEventsPerSec, 3),
       pipelineOnlyOfFloor: round(pipelineOnlyEventsPerSec / floorEventsPerSec, 3),
+      // Less than any medallion can do: JSON.parse of each line and payload, nothing else (one core's hard ceiling).
+      parseFloorEventsPerSec: Math.round(parseFloorEventsPerSec),
+      parseFloorRatio: round(parseFloorEventsPerSec / engineOnlyEventsPerSec, 3),
       messages: medallion.messages,
       rows: medallion.rows,
       deadLettered: medallion.deadLettered,
