@@ -1,9 +1,16 @@
 import type { KV } from "../../core/kv.ts";
 import type { PCollection } from "../../core/pcollection.ts";
 import type { PTransform } from "../../core/ptransform.ts";
-import { type MapStateSpec, mapState, processingTimer, type TimerSpec } from "../../core/state.ts";
+import {
+  type MapStateSpec,
+  mapState,
+  type OrderedListStateSpec,
+  orderedListState,
+  processingTimer,
+  type TimerSpec,
+} from "../../core/state.ts";
 import { type Duration, hours } from "../../core/time/duration.ts";
-import { END_OF_GLOBAL_WINDOW } from "../../core/time/instant.ts";
+import { END_OF_GLOBAL_WINDOW, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import type { UserEvent } from "../../schemas/event.ts";
 import type { SilverRow } from "../../schemas/rows.ts";
 import { map } from "../../transforms/element-wise.ts";
@@ -54,15 +61,16 @@ export function silver(
             string,
             ReceivedEvent,
             SilverRow,
-            { seen: MapStateSpec<string, number> },
+            { seen: MapStateSpec<string, number>; order: OrderedListStateSpec<string> },
             { sweep: TimerSpec },
             { events: UserEvent }
           >(
             {
-              // Per shard of event ids: each id with the processing time it was first seen. An id is a duplicate
-              // while that time is within the horizon; a sweep timer per shard forgets expired ids (not a timer
-              // per id: one state entry and no timer per event).
-              state: { seen: mapState<string, number>() },
+              // Per shard of event ids: each id with the processing time it was first seen (`seen`), and the same
+              // ids sorted by that time (`order`, Beam's OrderedListState). An id is a duplicate while its time is
+              // within the horizon; a sweep timer per shard forgets the expired ids, reading only those from `order`
+              // (a range read, not a scan of every id: no timer per id, and each id is visited once).
+              state: { seen: mapState<string, number>(), order: orderedListState<string>() },
               timers: { sweep: processingTimer() },
               // Events move from their arrival time back to their event time: any skew is allowed.
               allowedTimestampSkewMs: Number.POSITIVE_INFINITY,
@@ -76,20 +84,28 @@ export function silver(
                   ctx.timers.sweep.set(ctx.processingTime + horizonMs, { outputTimestamp: END_OF_GLOBAL_WINDOW });
                 }
                 seen.put(e.event_id, ctx.processingTime);
+                ctx.state.order.add(ctx.processingTime, e.event_id);
                 ctx.outputWithTimestamp(silverRow(r, ctx.inputWatermark), e.event_time_ms);
                 ctx.outputTo("events", e, e.event_time_ms);
               },
               onTimer: {
                 sweep(ctx) {
-                  const seen = ctx.state.seen;
-                  let oldest = Number.POSITIVE_INFINITY;
-                  for (const [id, at] of seen.entries()) {
-                    if (at + horizonMs <= ctx.processingTime) seen.remove(id);
-                    else if (at < oldest) oldest = at;
+                  const { seen, order } = ctx.state;
+                  // Ids first seen at or before now - horizon have expired. An id seen again after it expired is in
+                  // `order` twice: only the entry matching its current time in `seen` removes it.
+                  const expiredBefore = ctx.processingTime - horizonMs + 1;
+                  for (const { timestamp, value: id } of order.readRange(MIN_TIMESTAMP, expiredBefore)) {
+                    if (seen.get(id) === timestamp) seen.remove(id);
                   }
-                  if (oldest === Number.POSITIVE_INFINITY) return;
-                  // Next sweep when the oldest id left expires, but not more often than 1/24 of the horizon.
-                  const next = Math.max(oldest + horizonMs, ctx.processingTime + horizonMs / SWEEPS_PER_HORIZON);
+                  order.clearRange(MIN_TIMESTAMP, expiredBefore);
+                  if (order.isEmpty()) return;
+                  // Next sweep when the oldest id left expires, but not more often than 1/24 of the horizon: at that
+                  // bound if some id expires by then (a short range read), else when the oldest one does.
+                  const earliest = ctx.processingTime + horizonMs / SWEEPS_PER_HORIZON;
+                  const next =
+                    order.readRange(expiredBefore, earliest - horizonMs + 1).length > 0
+                      ? earliest
+                      : (order.read()[0] as { readonly timestamp: number }).timestamp + horizonMs;
                   ctx.timers.sweep.set(next, { outputTimestamp: END_OF_GLOBAL_WINDOW });
                 },
               },

@@ -201,8 +201,11 @@ interface Stamped<T> {
 class OrderedListCell<T> implements OrderedListState<T>, Cell {
   private items: Stamped<T>[] = [];
   add(timestamp: number, value: T): void {
-    const i = this.upperBound(timestamp);
-    this.items.splice(i, 0, { timestamp, value });
+    const items = this.items;
+    // Values mostly come in time order: appending needs no search.
+    const last = items[items.length - 1];
+    if (last === undefined || last.timestamp <= timestamp) items.push({ timestamp, value });
+    else items.splice(this.upperBound(timestamp), 0, { timestamp, value });
   }
   read(): readonly Stamped<T>[] {
     return this.items.slice();
