@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { KV } from "../../core/kv.ts";
 import type { PCollection } from "../../core/pcollection.ts";
 import type { PTransform } from "../../core/ptransform.ts";
-import { type MapStateSpec, mapState, type TimerFamilySpec, timerFamily } from "../../core/state.ts";
+import { type TimerFamilySpec, timerFamily, type ValueStateSpec, valueState } from "../../core/state.ts";
 import { type Duration, hours, minutes, seconds } from "../../core/time/duration.ts";
 import { afterCount, afterProcessingTime, afterWatermark } from "../../core/triggers/trigger.ts";
 import { fixed, globalWindows, sessions } from "../../core/windows/window-fn.ts";
@@ -148,7 +148,9 @@ function sessionRow(
   };
 }
 
+/** A session written and not yet final: its window and its latest row. */
 interface Live {
+  readonly id: string;
   readonly start: number;
   readonly end: number;
   readonly row: GoldSessionRow;
@@ -157,6 +159,9 @@ interface Live {
 /**
  * Per user, the sessions written so far: a new pane's window contains the windows it merged, so any live session
  * inside it under another id is deleted; at a session's expiry its last row is written again as final.
+ *
+ * The live sessions are one small array per user (a value state), scanned in full by every pane: a user has a few
+ * sessions within the allowed lateness, and the scan is the cheapest way to find those a grown window swallowed.
  */
 function sessionWriter(
   latenessMs: number,
@@ -165,41 +170,52 @@ function sessionWriter(
     string,
     GoldSessionRow,
     SessionWrite,
-    { live: MapStateSpec<string, Live> },
+    { sessions: ValueStateSpec<readonly Live[]> },
     { expire: TimerFamilySpec }
   >({
-    state: { live: mapState<string, Live>() },
+    // Named apart from the earlier version's map state ("live"): a checkpoint of that version is refused, naming it.
+    state: { sessions: valueState<readonly Live[]>() },
     timers: { expire: timerFamily("event") },
     process([, row], ctx) {
-      for (const [id, s] of ctx.state.live.entries()) {
-        if (id !== row.session_id && s.start >= row.session_start && s.end <= row.session_end) {
-          ctx.state.live.remove(id);
-          ctx.timers.expire.get(id).clear();
-          ctx.output({ kind: "delete", sessionId: id });
-        }
+      const id = row.session_id;
+      const start = row.session_start;
+      // The state's array is never changed in place: a pane writes a new one (a checkpoint may hold the old).
+      const next: Live[] = [];
+      let known = false;
+      for (const s of ctx.state.sessions.read() ?? []) {
+        // Within a user, a session's id is a function of its start: comparing starts (numbers, in the object) is
+        // the same test as comparing ids, without reading each id's characters.
+        if (s.start === start) known = true;
+        else if (s.start >= start && s.end <= row.session_end) {
+          ctx.timers.expire.get(s.id).clear();
+          ctx.output({ kind: "delete", sessionId: s.id });
+        } else next.push(s);
       }
       ctx.output({ kind: "upsert", row });
       if (row.is_final) {
-        ctx.state.live.remove(row.session_id);
-        ctx.timers.expire.get(row.session_id).clear();
-        return;
+        ctx.timers.expire.get(id).clear();
+      } else {
+        next.push({ id, start, end: row.session_end, row });
+        // After the session window has expired (and its last pane, if any, has come through). Set once per session;
+        // when the session has grown since, the timer finds a later expiry and sets itself again (not a timer move
+        // per pane).
+        if (!known) ctx.timers.expire.get(id).set(row.session_end + latenessMs);
       }
-      const before = ctx.state.live.get(row.session_id);
-      ctx.state.live.put(row.session_id, { start: row.session_start, end: row.session_end, row });
-      // After the session window has expired (and its last pane, if any, has come through). Set once per session;
-      // when the session has grown since, the timer finds a later expiry and sets itself again (not a timer move
-      // per pane).
-      if (before === undefined) ctx.timers.expire.get(row.session_id).set(row.session_end + latenessMs);
+      if (next.length === 0) ctx.state.sessions.clear();
+      else ctx.state.sessions.write(next);
     },
     onTimer: {
       expire(ctx) {
-        const s = ctx.state.live.get(ctx.timerId);
+        const live = ctx.state.sessions.read() ?? [];
+        const s = live.find((l) => l.id === ctx.timerId);
         if (s === undefined) return;
         if (s.end + latenessMs > ctx.firingTime) {
           ctx.timers.expire.get(ctx.timerId).set(s.end + latenessMs);
           return;
         }
-        ctx.state.live.remove(ctx.timerId);
+        const rest = live.filter((l) => l !== s);
+        if (rest.length === 0) ctx.state.sessions.clear();
+        else ctx.state.sessions.write(rest);
         ctx.output({ kind: "upsert", row: { ...s.row, is_final: true } });
       },
     },

@@ -61,22 +61,24 @@ export function silver(
             string,
             ReceivedEvent,
             SilverRow,
-            { seen: MapStateSpec<string, number>; order: OrderedListStateSpec<string> },
+            { firstSeen: MapStateSpec<string, number>; order: OrderedListStateSpec<string> },
             { sweep: TimerSpec },
             { events: UserEvent }
           >(
             {
-              // Per shard of event ids: each id with the processing time it was first seen (`seen`), and the same
+              // Per shard of event ids: each id with the processing time it was first seen (`firstSeen`), and the same
               // ids sorted by that time (`order`, Beam's OrderedListState). An id is a duplicate while its time is
               // within the horizon; a sweep timer per shard forgets the expired ids, reading only those from `order`
               // (a range read, not a scan of every id: no timer per id, and each id is visited once).
-              state: { seen: mapState<string, number>(), order: orderedListState<string>() },
+              // ("firstSeen", not the earlier version's "seen": a checkpoint of that version, which has no `order`, is
+              // refused, naming the state, instead of keeping its ids forever.)
+              state: { firstSeen: mapState<string, number>(), order: orderedListState<string>() },
               timers: { sweep: processingTimer() },
               // Events move from their arrival time back to their event time: any skew is allowed.
               allowedTimestampSkewMs: Number.POSITIVE_INFINITY,
               process([, r], ctx) {
                 const e = r.event;
-                const seen = ctx.state.seen;
+                const seen = ctx.state.firstSeen;
                 const firstSeen = seen.get(e.event_id);
                 if (firstSeen !== undefined && firstSeen + horizonMs > ctx.processingTime) return;
                 // The timer outputs nothing, so it must not hold the watermark: its output timestamp is the end of time.
@@ -90,7 +92,7 @@ export function silver(
               },
               onTimer: {
                 sweep(ctx) {
-                  const { seen, order } = ctx.state;
+                  const { firstSeen: seen, order } = ctx.state;
                   // Ids first seen at or before now - horizon have expired. An id seen again after it expired is in
                   // `order` twice: only the entry matching its current time in `seen` removes it.
                   const expiredBefore = ctx.processingTime - horizonMs + 1;
