@@ -146,6 +146,17 @@ describe("StatefulRunner snapshot and restore", () => {
     },
   );
 
+  it("restore refuses a snapshot with a state the DoFn does not declare (another version's), naming it", () => {
+    const r = runner([]);
+    r.advanceProcessingTime(0);
+    r.processElement("k", "a", 5, [GlobalWindow.INSTANCE], NO_FIRING);
+    const snap = deserialize(serialize(r.snapshot())) as StatefulSnapshot;
+    const slot = snap.slots[0] as { cells: Record<string, unknown> };
+    slot.cells.live = slot.cells.byValue;
+    delete slot.cells.byValue;
+    expect(() => runner([]).restore(snap)).toThrow('checkpoint has state "live" that the DoFn does not declare');
+  });
+
   it("restore refuses a runner that already has state", () => {
     const r = runner([]);
     r.advanceProcessingTime(0);
