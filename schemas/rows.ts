@@ -6,7 +6,7 @@ export interface BronzeRow {
   message_id: string;
   publish_time: number;
   ingest_time: number;
-  attributes: Record<string, string>;
+  attributes: Readonly<Record<string, string>>;
   payload: string;
   valid: boolean;
   error_field: string | null;
@@ -32,7 +32,7 @@ export interface SilverRow {
   items: number | null;
   acquisition_source: string | null;
   button: string | null;
-  properties: Record<string, unknown> | null;
+  properties: Readonly<Record<string, unknown>> | null;
   message_id: string;
 }
 

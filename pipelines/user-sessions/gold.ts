@@ -42,24 +42,37 @@ export function sessionId(tenant: string, user: string, startMs: number): string
   return createHash("sha256").update(`${tenant}${KEY_SEP}${user}${KEY_SEP}${startMs}`).digest("hex").slice(0, 24);
 }
 
-/** Users whose latest session id a `SessionIdCache` keeps before it starts afresh (it only saves hashing). */
+/** Users whose latest session id a `SessionIdCache` keeps before it starts afresh (it only saves work). */
 const SESSION_ID_CACHE_USERS = 65_536;
 
+/** A user key's tenant and user, and the id of its latest session start. */
+interface UserSession {
+  readonly tenant: string;
+  readonly user: string;
+  readonly start: number;
+  readonly id: string;
+}
+
 /**
- * `sessionId` remembered per user for the latest session start seen: a session's panes (early, on time, late) all
- * have the same start, so most panes reuse the id instead of hashing again. A plain memo of a pure function, not
- * state: a restored or another worker's pipeline computes the same ids.
+ * `sessionId` remembered per user for the latest session start seen, with the key split into tenant and user: a
+ * session's panes (early, on time, late) all have the same start, so most panes reuse the id instead of hashing
+ * again, and the key is split once per user. A plain memo of pure functions, not state: a restored or another
+ * worker's pipeline computes the same ids.
  */
 class SessionIdCache {
-  private readonly latest = new Map<string, { readonly start: number; readonly id: string }>();
+  private readonly latest = new Map<string, UserSession>();
 
-  get(key: string, tenant: string, user: string, start: number): string {
+  get(key: string, start: number): UserSession {
     const hit = this.latest.get(key);
-    if (hit !== undefined && hit.start === start) return hit.id;
-    const id = sessionId(tenant, user, start);
-    if (this.latest.size >= SESSION_ID_CACHE_USERS) this.latest.clear();
-    this.latest.set(key, { start, id });
-    return id;
+    if (hit !== undefined && hit.start === start) return hit;
+    let tenant: string;
+    let user: string;
+    if (hit !== undefined) ({ tenant, user } = hit);
+    else [tenant, user] = key.split(KEY_SEP) as [string, string];
+    const entry = { tenant, user, start, id: sessionId(tenant, user, start) };
+    if (hit === undefined && this.latest.size >= SESSION_ID_CACHE_USERS) this.latest.clear();
+    this.latest.set(key, entry);
+    return entry;
   }
 }
 
@@ -99,9 +112,8 @@ export function goldSessions(
           parDo<KV<string, SessionAggregate>, KV<string, GoldSessionRow>>(
             {
               process([key, agg], ctx) {
-                const [tenant, user] = key.split(KEY_SEP) as [string, string];
                 const w = ctx.window as IntervalWindow;
-                const id = ids.get(key, tenant, user, w.start);
+                const { id, tenant, user } = ids.get(key, w.start);
                 ctx.output([key, sessionRow(id, tenant, user, agg, w, ctx.pane, ctx.processingTime)]);
               },
             },

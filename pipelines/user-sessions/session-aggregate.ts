@@ -78,9 +78,9 @@ export const sessionAggregateFn: CombineFn<UserEvent, SessionAggregate, SessionA
       if (acc.entry === null || t < acc.entry.t) acc.entry = { t, page: e.page };
       if (acc.exit === null || t >= acc.exit.t) acc.exit = { t, page: e.page };
     }
-    union(acc.platforms, [e.platform]);
+    if (!acc.platforms.includes(e.platform)) acc.platforms.push(e.platform);
     const step = funnelStep(e);
-    if (step) union(acc.funnel, [step]);
+    if (step && !acc.funnel.includes(step)) acc.funnel.push(step);
     if (e.event_type === "user_signup" && e.acquisition_source) acc.acquisitionSource = e.acquisition_source;
     return acc;
   },

@@ -142,7 +142,7 @@ export function silverRow(r: ReceivedEvent, watermarkAtArrival: number): SilverR
     items: e.items ?? null,
     acquisition_source: e.acquisition_source ?? null,
     button: e.button ?? null,
-    properties: e.properties ? { ...e.properties } : null,
+    properties: e.properties ?? null,
     message_id: r.message.messageId,
   };
 }
