@@ -44,7 +44,7 @@ function discard<T>(pc: PCollection<T>, name: string): void {
 }
 
 /** One run of the pipeline cut after `prefix`; returns its wall time and the messages read. */
-async function run(prefix: Prefix): Promise<{ ms: number; messages: number }> {
+async function run(prefix: Prefix): Promise<{ ms: number; cpuMs: number; messages: number }> {
   const p = Pipeline.create();
   let messages = 0;
   const source = fixtureLinesSource<RawMessage>("bench", () => lines);

@@ -96,31 +96,46 @@ class CombiningCell<I, A, O> implements CombiningState<I, O>, Cell {
   }
 }
 
+/**
+ * Values by grouping key. Keys that are their own grouping key (strings, numbers, booleans: most keys) are not stored
+ * twice; other keys are kept beside, to give them back in `entries`.
+ */
 class MapCell<K, V> implements MapState<K, V>, Cell {
-  private readonly map = new Map<string | number | boolean, readonly [K, V]>();
+  private readonly values = new Map<string | number | boolean, V>();
+  /** The original keys whose grouping key is not the key itself (objects, arrays, ...). */
+  private readonly objectKeys = new Map<string | number | boolean, K>();
   get(key: K): V | undefined {
-    return this.map.get(groupingKey(key))?.[1];
+    return this.values.get(groupingKey(key));
   }
   put(key: K, value: V): void {
-    this.map.set(groupingKey(key), [key, value]);
+    const gk = groupingKey(key);
+    if (gk !== (key as unknown)) this.objectKeys.set(gk, key);
+    this.values.set(gk, value);
   }
   has(key: K): boolean {
-    return this.map.has(groupingKey(key));
+    return this.values.has(groupingKey(key));
   }
   remove(key: K): void {
-    this.map.delete(groupingKey(key));
+    const gk = groupingKey(key);
+    if (this.values.delete(gk) && this.objectKeys.size > 0) this.objectKeys.delete(gk);
   }
   entries(): readonly (readonly [K, V])[] {
-    return [...this.map.values()];
+    const out: (readonly [K, V])[] = [];
+    const objectKeys = this.objectKeys;
+    for (const [gk, v] of this.values) {
+      out.push([objectKeys.size > 0 && objectKeys.has(gk) ? (objectKeys.get(gk) as K) : (gk as K), v]);
+    }
+    return out;
   }
   size(): number {
-    return this.map.size;
+    return this.values.size;
   }
   clear(): void {
-    this.map.clear();
+    this.values.clear();
+    this.objectKeys.clear();
   }
   isEmptyCell(): boolean {
-    return this.map.size === 0;
+    return this.values.size === 0;
   }
   snapshot(): unknown {
     return this.entries();
