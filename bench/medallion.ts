@@ -50,27 +50,14 @@ async function main(): Promise<void> {
   if (process.argv.includes("--parse-floor")) {
     const started = performance.now();
     const counts = parseFloorLoop(lines);
-    const result: MedallionResult = {
-      messages: counts.messages,
-      elapsedMs: performance.now() - started,
-      rows: {},
-      deadLettered: counts.notJson,
-      maxRssKiB: process.resourceUsage().maxRSS,
-    };
-    process.stdout.write(RESULT_MARKER + JSON.stringify(result) + "\n");
+    report(counts.messages, performance.now() - started, {}, counts.notJson);
     return;
   }
   if (process.argv.includes("--floor")) {
     const started = performance.now();
     const counts = floorLoop(stream);
-    const result: MedallionResult = {
-      messages: counts.messages,
-      elapsedMs: performance.now() - started,
-      rows: { bronze_messages: counts.bronze, silver_events: counts.silver },
-      deadLettered: counts.deadLettered,
-      maxRssKiB: process.resourceUsage().maxRSS,
-    };
-    process.stdout.write(RESULT_MARKER + JSON.stringify(result) + "\n");
+    const rows = { bronze_messages: counts.bronze, silver_events: counts.silver };
+    report(counts.messages, performance.now() - started, rows, counts.deadLettered);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), "tidemark-bench-"));
@@ -83,17 +70,22 @@ async function main(): Promise<void> {
     // Timed until the warehouse is closed: its last checkpoint (the log folded into the file) is part of the work.
     await warehouse.close();
     const elapsedMs = performance.now() - started;
-    const result: MedallionResult = {
-      messages: stepMetrics(run.metrics, "Read").elementsOut,
-      elapsedMs,
-      rows,
-      deadLettered: run.written.deadLetter,
-      maxRssKiB: process.resourceUsage().maxRSS,
-    };
-    process.stdout.write(RESULT_MARKER + JSON.stringify(result) + "\n");
+    report(stepMetrics(run.metrics, "Read").elementsOut, elapsedMs, rows, run.written.deadLetter);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Prints the result line bench/run.ts reads. */
+function report(messages: number, elapsedMs: number, rows: Record<string, number>, deadLettered: number): void {
+  const result: MedallionResult = {
+    messages,
+    elapsedMs,
+    rows,
+    deadLettered,
+    maxRssKiB: process.resourceUsage().maxRSS,
+  };
+  process.stdout.write(RESULT_MARKER + JSON.stringify(result) + "\n");
 }
 
 /** Rows held before they are dropped, as the pipeline's buffer holds them until a write (FLUSH_ROWS). */
