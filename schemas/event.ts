@@ -77,8 +77,16 @@ function str(o: Record<string, unknown>, field: string, required: boolean): stri
   if (typeof v !== "string" || v.length === 0)
     return { field, reason: `must be a non-empty string, got ${JSON.stringify(v)}` };
   if (v.length > 512) return { field, reason: `is longer than 512 characters (${v.length})` };
+  // A lone surrogate (a JSON escape such as \ud800 without its pair) is not Unicode: it has no UTF-8 form, so a
+  // warehouse would store U+FFFD instead, and two different ids could become one key there.
+  if (!(v as WellFormedString).isWellFormed()) {
+    return { field, reason: `is not valid Unicode (a lone surrogate): ${JSON.stringify(v)}` };
+  }
   return v;
 }
+
+/** `String.prototype.isWellFormed` (ES2024, in Node 20; the project's lib is ES2023). */
+type WellFormedString = string & { isWellFormed(): boolean };
 
 const isError = (v: unknown): v is ValidationError => typeof v === "object" && v !== null && "reason" in v;
 

@@ -48,7 +48,11 @@ export function silver(
   opts: SilverOptions = {},
   name = "Silver",
 ): PTransform<PCollection<ReceivedEvent>, SilverOutputs> {
-  const horizonMs = opts.dedupHorizonMs ?? hours(24);
+  // Timers are set in whole milliseconds: a horizon given in fractional hours is rounded to the millisecond.
+  const horizonMs = Math.round(opts.dedupHorizonMs ?? hours(24));
+  if (!(horizonMs >= 1)) throw new RangeError(`dedupHorizonMs must be at least 1 ms, got ${opts.dedupHorizonMs}`);
+  /** The shortest time between two sweeps of a shard (whole ms). */
+  const minSweepMs = Math.ceil(horizonMs / SWEEPS_PER_HORIZON);
   return {
     name,
     expand: (received) => {
@@ -102,8 +106,9 @@ export function silver(
                   order.clearRange(MIN_TIMESTAMP, expiredBefore);
                   if (order.isEmpty()) return;
                   // Next sweep when the oldest id left expires, but not more often than 1/24 of the horizon: at that
-                  // bound if some id expires by then (a short range read), else when the oldest one does.
-                  const earliest = ctx.processingTime + horizonMs / SWEEPS_PER_HORIZON;
+                  // bound if some id expires by then (a short range read), else when the oldest one does (this reads
+                  // the whole list, which happens only when the shard has seen no new id for a while).
+                  const earliest = ctx.processingTime + minSweepMs;
                   const next =
                     order.readRange(expiredBefore, earliest - horizonMs + 1).length > 0
                       ? earliest

@@ -5,6 +5,7 @@ import { TestStream } from "../../../io/test-stream/test-stream.ts";
 import { foldSessions } from "../../../pipelines/user-sessions/warehouse-writer.ts";
 import { sessionId } from "../../../pipelines/user-sessions/gold.ts";
 import { collectInto, newSinkBuffer, userSessions } from "../../../pipelines/user-sessions/pipeline.ts";
+import { dedupShard } from "../../../pipelines/user-sessions/silver.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import { stepMetrics } from "../../../runners/direct/metrics.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
@@ -145,6 +146,39 @@ describe("the user-sessions medallion pipeline", () => {
     ]);
   });
 
+  it("takes a horizon that is not a whole number of sweeps (1,001 ms) and keeps its edges", async () => {
+    // Two ids of one shard, 20 ms apart: the shard's first sweep (at 1,001 ms) finds the second expiring within the
+    // next 1/24 of the horizon, so it sets the next sweep 1,001 / 24 ms later, rounded up to a whole millisecond.
+    const a = "dup-0";
+    let n = 1;
+    while (dedupShard(`dup-${n}`) !== dedupShard(a)) n++;
+    const b = `dup-${n}`;
+    const stream = TestStream.create<RawMessage>()
+      .advanceProcessingTimeTo(T0)
+      .addElements(msg(0, 0, { event_id: a }))
+      .advanceProcessingTimeTo(T0 + 20)
+      .addElements(msg(20, 20, { event_id: b }))
+      .advanceProcessingTimeTo(T0 + 1_000)
+      .addElements(msg(1_000, 1_000, { event_id: a })) // within the horizon: dropped
+      .advanceProcessingTimeTo(T0 + 1_001)
+      .addElements(msg(1_001, 1_001, { event_id: a })) // the horizon has passed: counts again
+      .advanceProcessingTimeTo(T0 + 1_020)
+      .addElements(msg(1_020, 1_020, { event_id: b })) // still within b's horizon: dropped
+      .advanceProcessingTimeTo(T0 + 1_021)
+      .addElements(msg(1_021, 1_021, { event_id: b })) // b's horizon has passed: counts again
+      .advanceProcessingTimeTo(T0 + 60_000)
+      .addElements(msg(60_000, 60_000, { event_id: a })) // long after, past many sweeps: counts again
+      .advanceWatermarkToInfinity();
+    const { buffer } = await run(stream, { dedupHorizonMs: 1_001 });
+    expect(buffer.silver.map((r) => [r.event_id, r.ingest_time - T0])).toEqual([
+      [a, 0],
+      [b, 20],
+      [a, 1_001],
+      [b, 1_021],
+      [a, 60_000],
+    ]);
+  });
+
   it("a re-delivered message counts once; malformed payloads are kept in Bronze and dead-lettered with the reason", async () => {
     const first = msg(0, 0);
     const redelivered = { ...first, value: { ...first.value, messageId: "again" }, timestamp: first.timestamp + 1 };
@@ -156,9 +190,10 @@ describe("the user-sessions medallion pipeline", () => {
       .addElements(first, redelivered, bad("{not json", 1), bad(JSON.stringify({ event_id: "x" }), 2))
       .addElements(msg(1_000, 1_000, { event_type: "teleport" }), msg(2_000, 2_000, { platform: "tv" }))
       .addElements(bad("x".repeat(70 * 1024), 3))
+      .addElements(msg(3_000, 3_000, { user_id: "u\ud800" })) // a lone surrogate: no UTF-8 form
       .advanceWatermarkToInfinity();
     const { buffer } = await run(stream);
-    expect(buffer.bronze).toHaveLength(7);
+    expect(buffer.bronze).toHaveLength(8);
     expect(buffer.silver.map((r) => r.event_id)).toEqual([first.value.data.match(/"event_id":"(e\d+)"/)?.[1]]);
     expect(buffer.deadLetter.map((d) => `${d.error.field}: ${d.error.reason}`).sort()).toEqual([
       "event_type: is missing",
@@ -166,6 +201,7 @@ describe("the user-sessions medallion pipeline", () => {
       "payload: is larger than 65536 bytes (71680)",
       expect.stringMatching(/^payload: is not JSON/),
       'platform: must be one of web, ios, android, got "tv"',
+      'user_id: is not valid Unicode (a lone surrogate): "u\\ud800"',
     ]);
     const invalid = buffer.bronze.filter((r) => !r.valid);
     expect(invalid.map((r) => r.payload)).toContain("{not json");
