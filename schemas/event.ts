@@ -160,27 +160,15 @@ export function parseEvent(data: string): Parsed {
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) return fail("payload", "is not a JSON object");
   const o = json as Record<string, unknown>;
-  // The string fields, checked in this order (the first problem is the one reported).
-  const eventId = str(o, "event_id", true);
-  if (isError(eventId)) return { ok: false, error: eventId };
-  const type = str(o, "event_type", true);
-  if (isError(type)) return { ok: false, error: type };
-  const userId = str(o, "user_id", true);
-  if (isError(userId)) return { ok: false, error: userId };
-  const tenantId = str(o, "tenant_id", true);
-  if (isError(tenantId)) return { ok: false, error: tenantId };
-  const platform = str(o, "platform", true);
-  if (isError(platform)) return { ok: false, error: platform };
-  const device = str(o, "device", false);
-  if (isError(device)) return { ok: false, error: device };
-  const page = str(o, "page", false);
-  if (isError(page)) return { ok: false, error: page };
-  const currency = str(o, "currency", false);
-  if (isError(currency)) return { ok: false, error: currency };
-  const acquisitionSource = str(o, "acquisition_source", false);
-  if (isError(acquisitionSource)) return { ok: false, error: acquisitionSource };
-  const button = str(o, "button", false);
-  if (isError(button)) return { ok: false, error: button };
+  // The string fields, checked in STRING_FIELDS order (the first problem is the one reported).
+  const strings: (string | undefined)[] = new Array(STRING_FIELDS.length);
+  for (let i = 0; i < STRING_FIELDS.length; i++) {
+    const [field, required] = STRING_FIELDS[i] as (typeof STRING_FIELDS)[number];
+    const v = str(o, field, required);
+    if (isError(v)) return { ok: false, error: v };
+    strings[i] = v;
+  }
+  const [eventId, type, userId, tenantId, platform, device, page, currency, acquisitionSource, button] = strings;
   if (!EVENT_TYPE_SET.has(type as string)) {
     return fail("event_type", `is not a known event type: ${JSON.stringify(type)} (known: ${EVENT_TYPES.join(", ")})`);
   }
@@ -229,6 +217,20 @@ export function parseEvent(data: string): Parsed {
   if (button) event.button = button;
   return { ok: true, event };
 }
+
+/** The string fields of an event and whether each is required, in the order `parseEvent` checks and unpacks them. */
+const STRING_FIELDS = [
+  ["event_id", true],
+  ["event_type", true],
+  ["user_id", true],
+  ["tenant_id", true],
+  ["platform", true],
+  ["device", false],
+  ["page", false],
+  ["currency", false],
+  ["acquisition_source", false],
+  ["button", false],
+] as const;
 
 const EVENT_TYPE_SET: ReadonlySet<string> = new Set(EVENT_TYPES);
 const PLATFORM_SET: ReadonlySet<string> = new Set(PLATFORMS);
