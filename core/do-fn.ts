@@ -42,13 +42,29 @@ export interface FinishBundleContext<O, Tags extends object = OutputTags> {
 /**
  * A user function applied element by element, with Beam's lifecycle: `setup` once per instance, `startBundle` and
  * `finishBundle` around each bundle, `process` per element and window, `teardown` at the end.
+ *
+ * Asynchronous I/O: `process` and `finishBundle` may return a promise (a write to a warehouse, a publish). The runner
+ * does not wait for it before the next element; it counts it as the step's work in flight: the bundle is committed
+ * (checkpointed, its source messages acknowledged) only once every promise it made has settled, a step with too many
+ * promises pending stops the runner reading (backpressure), and a rejected promise fails the run with a `StepError`
+ * naming the step. What a DoFn outputs it outputs before its promise's first `await`: the context is valid during
+ * the call only, and an output made later is refused with an error. A DoFn whose writes must happen in order chains
+ * them itself (the runner does not order the promises of one step).
  */
 export interface DoFn<I, O, Tags extends object = OutputTags> {
   setup?(): void;
   startBundle?(): void;
-  process(element: I, ctx: ProcessContext<I, O, Tags>): void;
-  finishBundle?(ctx: FinishBundleContext<O, Tags>): void;
+  process(element: I, ctx: ProcessContext<I, O, Tags>): void | Promise<void>;
+  finishBundle?(ctx: FinishBundleContext<O, Tags>): void | Promise<void>;
   teardown?(): void;
   /** How far back `outputWithTimestamp` may move an element's timestamp. Default 0. */
   readonly allowedTimestampSkewMs?: number;
+  /**
+   * Beam's `@RequiresStableInput`: the DoFn sees an element only once the state that produced it is durable, so a
+   * replay after a crash gives it the same elements again (never other ones, computed from messages replayed in
+   * another order). For a sink whose writes are not idempotent under any replay order. A runner with checkpoints
+   * holds such a step's input until the checkpoint that covers it is written, and delivers it again on resume; the
+   * step's writes must be idempotent under a replay of the same input.
+   */
+  readonly requiresStableInput?: boolean;
 }

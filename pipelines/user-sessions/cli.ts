@@ -1,5 +1,4 @@
 import type { PubSub } from "@google-cloud/pubsub";
-import { parseArgs } from "node:util";
 import { pubsubClient } from "../../io/pubsub/client.ts";
 import type { Source } from "../../core/source.ts";
 import { hours, minutes, seconds } from "../../core/time/duration.ts";
@@ -14,134 +13,188 @@ import { stepMetrics } from "../../runners/direct/metrics.ts";
 import type { RawMessage } from "../../schemas/event.ts";
 import { withInsightsFeed } from "./insights-feed.ts";
 import { runMedallion } from "./run.ts";
+import { describeOptions, type OptionValues, parseOptions } from "../../core/options.ts";
+import type { CommitInfo, CommitPhase } from "../../runners/direct/direct-runner.ts";
+import { RUNNER_OPTIONS, runnerNamed } from "../../runners/runner.ts";
+
+/** The medallion's own options, beside the runner's (`RUNNER_OPTIONS`); parsed once, in one object. */
+export const MEDALLION_OPTIONS = {
+  input: {
+    type: "string",
+    default: "test/fixtures/events-small.jsonl",
+    value: "FILE|pubsub://...",
+    help:
+      "a fixture stream (JSON Lines), or pubsub://projects/P/subscriptions/S (or pubsub://projects/P/topics/T: a " +
+      "temporary subscription), read until SIGINT/SIGTERM, then drained: every window fires its final pane, is " +
+      "written, and the messages are acknowledged",
+  },
+  warehouse: {
+    type: "string",
+    default: "duckdb:./data/tidemark.duckdb",
+    value: "duckdb:PATH|bigquery://PROJECT/DATASET",
+    help:
+      "an embedded DuckDB file, or BigQuery (tables created or evolved from the schemas; Bronze and Silver " +
+      "appended, Gold upserted, each idempotently)",
+  },
+  pubsubEndpoint: {
+    type: "string",
+    value: "HOST:PORT",
+    help: "Pub/Sub endpoint, e.g. the emulator's (default $PUBSUB_EMULATOR_HOST, else Google)",
+  },
+  timestampAttribute: {
+    type: "string",
+    value: "NAME",
+    help: "Pub/Sub: event time from this attribute (default the publish time)",
+  },
+  idAttribute: {
+    type: "string",
+    value: "NAME",
+    help: "Pub/Sub: de-duplicate re-publications by this attribute (default the message id)",
+  },
+  stopWhenIdle: {
+    type: "number",
+    range: "positive",
+    value: "SECONDS",
+    help: "Pub/Sub: drain after this long without a message",
+  },
+  maxMessages: {
+    type: "number",
+    range: "whole",
+    help:
+      "Pub/Sub: drain once N messages have been read in all (counted across resumes from checkpoints, re-deliveries " +
+      "once), as Beam's withMaxNumRecords bounds a read",
+  },
+  leaseSeconds: {
+    type: "number",
+    range: "positive",
+    value: "N",
+    help: "Pub/Sub: deadline of each lease extension, how soon the messages of a crashed run come back (10 to 600)",
+  },
+  insightsTopic: {
+    type: "string",
+    value: "pubsub://projects/P/topics/T",
+    help: "also publish every committed Gold session change to this topic (a dashboard feed)",
+  },
+  batchRows: { type: "number", range: "whole", default: 50_000, help: "rows per warehouse batch (per table)" },
+  bigqueryEndpoint: {
+    type: "string",
+    value: "URL",
+    help: "BigQuery REST endpoint, e.g. the emulator's (default Google)",
+  },
+  bigqueryStorageEndpoint: {
+    type: "string",
+    value: "HOST:PORT",
+    help: "the Storage Write API over plaintext gRPC, e.g. the emulator's (default Google)",
+  },
+  bigqueryAppend: {
+    type: "string",
+    default: "storage-write",
+    choices: ["storage-write", "insert-all"],
+    value: "METHOD",
+    help: "how rows reach BigQuery's staging tables: the Storage Write API or insertAll",
+  },
+  gapMinutes: { type: "number", range: "positive", default: 30, help: "session gap" },
+  latenessHours: {
+    type: "number",
+    range: "positive",
+    default: 24,
+    help: "allowed lateness for sessions and hourly rows",
+  },
+  earlySeconds: {
+    type: "number",
+    range: "positive",
+    default: 5,
+    help: "early panes of a running session after N s of processing time",
+  },
+  dedupHours: {
+    type: "number",
+    range: "positive",
+    default: 24,
+    help: "how long an event id is remembered to drop re-deliveries",
+  },
+  killAt: {
+    type: "string",
+    value: "PHASE:N",
+    help:
+      "testing: SIGKILL this process at the Nth commit's PHASE (writes-started, writes-done, checkpoint-written, " +
+      "stable-input-written, finalized), or a moment after it with PHASE+ (a crash test's fault injection)",
+  },
+} as const;
+
+const OPTIONS = {
+  ...RUNNER_OPTIONS,
+  ...MEDALLION_OPTIONS,
+  jobName: { ...RUNNER_OPTIONS.jobName, default: "user-sessions" },
+} as const;
+type Options = OptionValues<typeof OPTIONS>;
 
 const HELP = `Usage: npm run pipeline -- [options]
 
 Runs the user-sessions medallion pipeline (Bronze, Silver, Gold) over a fixture stream or a Pub/Sub
-subscription into a warehouse.
+subscription into a warehouse. The job is one graph (read, Bronze, Silver, Gold, the warehouse sinks); --runner
+says where it runs. Every option can also be set in the environment (the variable named with it).
 
-  --runner=direct                 the in-process streaming runner (default); "dataflow" is not available yet
-  --input=FILE                    fixture stream, JSON Lines (default test/fixtures/events-small.jsonl)
-  --input=pubsub://projects/P/subscriptions/S
-                                  a Pub/Sub subscription (or pubsub://projects/P/topics/T: a temporary
-                                  subscription); runs until SIGINT/SIGTERM, then drains: every window fires its
-                                  final pane, is written, and the messages are acknowledged
-  --pubsub-endpoint=HOST:PORT     Pub/Sub endpoint, e.g. the emulator's (default $PUBSUB_EMULATOR_HOST, else Google)
-  --timestamp-attribute=NAME      Pub/Sub: event time from this attribute (default the publish time)
-  --id-attribute=NAME             Pub/Sub: de-duplicate re-publications by this attribute (default the message id)
-  --stop-when-idle=SECONDS        Pub/Sub: drain after this long without a message (default: run until stopped)
-  --max-messages=N                Pub/Sub: drain once N messages have been read in all (counted across resumes from
-                                  checkpoints, re-deliveries once), as Beam's withMaxNumRecords bounds a read
-  --insights-topic=pubsub://projects/P/topics/T
-                                  also publish every committed Gold session change to this topic (a dashboard feed)
-  --checkpoint-dir=DIR            checkpoint the runner's whole state here (after the warehouse commits, before
-                                  messages are acknowledged) and resume from it after a crash
-  --checkpoint-seconds=N          how often to checkpoint (default 5)
-  --batch-rows=N                  rows per warehouse batch: a batch is written when it holds N rows, or after 1 s
-                                  (default 50000)
-  --lease-seconds=N               Pub/Sub: deadline of each lease extension, how soon the messages of a crashed run
-                                  come back (10 to 600; default the client's)
-  --warehouse=duckdb:PATH         embedded DuckDB file (default duckdb:./data/tidemark.duckdb)
-  --warehouse=bigquery://PROJECT/DATASET
-                                  BigQuery: tables created (or evolved) from the schemas; Bronze and Silver
-                                  appended, Gold upserted, each idempotently (see io/bigquery)
-  --bigquery-endpoint=URL         BigQuery REST endpoint, e.g. the emulator's http://127.0.0.1:9050 (default Google)
-  --bigquery-storage-endpoint=HOST:PORT
-                                  the Storage Write API over plaintext gRPC, e.g. the emulator's (default Google)
-  --bigquery-append=METHOD        storage-write (default, the Storage Write API) or insert-all
-  --gap-minutes=N                 session gap (default 30)
-  --lateness-hours=N              allowed lateness for sessions and hourly rows (default 24)
-  --early-seconds=N               early panes of a running session after N s of processing time (default 5)
-  --dedup-hours=N                 how long an event id is remembered to drop re-deliveries (default 24)
-  --help
+${describeOptions(OPTIONS)}
+  --help`;
 
-Each option can also be set in the environment: TIDEMARK_RUNNER, TIDEMARK_INPUT, TIDEMARK_WAREHOUSE,
-TIDEMARK_GAP_MINUTES, TIDEMARK_LATENESS_HOURS, TIDEMARK_EARLY_SECONDS, TIDEMARK_DEDUP_HOURS, TIDEMARK_PUBSUB_ENDPOINT,
-TIDEMARK_TIMESTAMP_ATTRIBUTE, TIDEMARK_ID_ATTRIBUTE, TIDEMARK_STOP_WHEN_IDLE, TIDEMARK_MAX_MESSAGES,
-TIDEMARK_LEASE_SECONDS, TIDEMARK_INSIGHTS_TOPIC, TIDEMARK_CHECKPOINT_DIR, TIDEMARK_CHECKPOINT_SECONDS,
-TIDEMARK_BATCH_ROWS, TIDEMARK_BIGQUERY_ENDPOINT, TIDEMARK_BIGQUERY_STORAGE_ENDPOINT, TIDEMARK_BIGQUERY_APPEND.`;
-
-function option(values: Record<string, string | boolean | undefined>, name: string): string | undefined {
-  const v = values[name];
-  if (typeof v === "string") return v;
-  return process.env[`TIDEMARK_${name.toUpperCase().replaceAll("-", "_")}`];
-}
-
-function positive(values: Record<string, string | boolean | undefined>, name: string, fallback: number): number {
-  const raw = option(values, name);
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number, got ${JSON.stringify(raw)}`);
-  return n;
-}
-
-async function openWarehouse(spec: string, values: Record<string, string | boolean | undefined>): Promise<Warehouse> {
+async function openWarehouse(o: Options): Promise<Warehouse> {
+  const spec = o.warehouse;
   if (spec.startsWith("duckdb:")) return DuckDbWarehouse.create(spec.slice("duckdb:".length));
   if (spec.startsWith("bigquery://")) {
     const { projectId, dataset } = BigQueryWarehouse.parseSpec(spec);
-    const apiEndpoint = option(values, "bigquery-endpoint");
-    const storageEndpoint = option(values, "bigquery-storage-endpoint");
-    const append = option(values, "bigquery-append") ?? "storage-write";
-    if (append !== "storage-write" && append !== "insert-all") {
-      throw new Error(`--bigquery-append must be storage-write or insert-all, got ${JSON.stringify(append)}`);
-    }
     // An emulator has no metadata server to ask for credentials.
-    if (apiEndpoint !== undefined) process.env.METADATA_SERVER_DETECTION ??= "none";
+    if (o.bigqueryEndpoint !== undefined) process.env.METADATA_SERVER_DETECTION ??= "none";
     return new BigQueryWarehouse({
       projectId,
       dataset,
-      appendMethod: append,
-      ...(apiEndpoint === undefined ? {} : { apiEndpoint }),
-      ...(storageEndpoint === undefined ? {} : { storageEndpoint }),
+      appendMethod: o.bigqueryAppend as "storage-write" | "insert-all",
+      ...(o.bigqueryEndpoint === undefined ? {} : { apiEndpoint: o.bigqueryEndpoint }),
+      ...(o.bigqueryStorageEndpoint === undefined ? {} : { storageEndpoint: o.bigqueryStorageEndpoint }),
     });
   }
   throw new Error(`--warehouse must be duckdb:PATH or bigquery://PROJECT/DATASET, got ${JSON.stringify(spec)}`);
 }
 
+const COMMIT_PHASES: readonly CommitPhase[] = [
+  "writes-started",
+  "writes-done",
+  "checkpoint-written",
+  "stable-input-written",
+  "finalized",
+];
+
+/** `--kill-at=PHASE:N` (or `PHASE+:N`, a random 0-20 ms after the phase): SIGKILLs this process there. */
+function killAt(spec: string | undefined): ((phase: CommitPhase, commit: CommitInfo) => void) | undefined {
+  if (spec === undefined) return undefined;
+  const m = /^([a-z-]+)(\+?):(\d+)$/.exec(spec);
+  if (m === null || !COMMIT_PHASES.includes(m[1] as CommitPhase)) {
+    throw new Error(`--kill-at must be PHASE:N or PHASE+:N with PHASE one of ${COMMIT_PHASES.join(", ")}, got ${spec}`);
+  }
+  const [, phase, later, nth] = m as unknown as [string, CommitPhase, string, string];
+  let seen = 0;
+  return (p) => {
+    if (p !== phase || ++seen !== Number(nth)) return;
+    const kill = () => process.kill(process.pid, "SIGKILL");
+    if (later === "+") setTimeout(kill, Math.floor(Math.random() * 20));
+    else kill();
+  };
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      runner: { type: "string" },
-      input: { type: "string" },
-      warehouse: { type: "string" },
-      "gap-minutes": { type: "string" },
-      "lateness-hours": { type: "string" },
-      "early-seconds": { type: "string" },
-      "dedup-hours": { type: "string" },
-      "pubsub-endpoint": { type: "string" },
-      "timestamp-attribute": { type: "string" },
-      "id-attribute": { type: "string" },
-      "stop-when-idle": { type: "string" },
-      "max-messages": { type: "string" },
-      "bigquery-endpoint": { type: "string" },
-      "bigquery-storage-endpoint": { type: "string" },
-      "bigquery-append": { type: "string" },
-      "lease-seconds": { type: "string" },
-      "insights-topic": { type: "string" },
-      "checkpoint-dir": { type: "string" },
-      "checkpoint-seconds": { type: "string" },
-      "batch-rows": { type: "string" },
-      help: { type: "boolean" },
-    },
-  });
-  if (values.help) {
+  const { help, options: o } = parseOptions(OPTIONS, process.argv.slice(2), process.env);
+  if (help) {
     process.stdout.write(`${HELP}\n`);
     return;
   }
-  const runner = option(values, "runner") ?? "direct";
-  if (runner === "dataflow") {
-    throw new Error(
-      "--runner=dataflow needs the portable runner and a Google Cloud project (a later issue); run with --runner=direct",
-    );
-  }
-  if (runner !== "direct") throw new Error(`--runner must be direct or dataflow, got ${JSON.stringify(runner)}`);
-  const input = option(values, "input") ?? "test/fixtures/events-small.jsonl";
-  const warehouseSpec = option(values, "warehouse") ?? "duckdb:./data/tidemark.duckdb";
+  // The runner is checked before anything is opened.
+  const runner = runnerNamed(o.runner);
+  if (runner.unavailable !== undefined) throw new Error(runner.unavailable);
+  const input = o.input;
   const opts = {
-    gapMs: minutes(positive(values, "gap-minutes", 30)),
-    allowedLatenessMs: hours(positive(values, "lateness-hours", 24)),
-    earlyFiringMs: seconds(positive(values, "early-seconds", 5)),
-    dedupHorizonMs: hours(positive(values, "dedup-hours", 24)),
+    gapMs: minutes(o.gapMinutes),
+    allowedLatenessMs: hours(o.latenessHours),
+    earlyFiringMs: seconds(o.earlySeconds),
+    dedupHorizonMs: hours(o.dedupHours),
   };
 
   const drain = new AbortController();
@@ -157,28 +210,19 @@ async function main(): Promise<void> {
       );
     }
     const [, projectId, kind, name] = m as unknown as [string, string, string, string];
-    const endpoint = option(values, "pubsub-endpoint");
-    pubsub = pubsubClient(projectId, endpoint);
+    pubsub = pubsubClient(projectId, o.pubsubEndpoint);
     const source = pubsubSource({
       pubsub,
       ...(kind === "subscriptions" ? { subscription: name } : { topic: name }),
-      ...optional("timestampAttribute", option(values, "timestamp-attribute")),
-      ...optional("idAttribute", option(values, "id-attribute")),
+      ...optional("timestampAttribute", o.timestampAttribute),
+      ...optional("idAttribute", o.idAttribute),
       signal: drain.signal,
-      ...(option(values, "lease-seconds") === undefined
-        ? {}
-        : { leaseDeadlineSeconds: positive(values, "lease-seconds", 60) }),
+      ...(o.leaseSeconds === undefined ? {} : { leaseDeadlineSeconds: o.leaseSeconds }),
     });
     stream = source;
     pubsubStats = () => source.stats();
-    const idleSeconds = option(values, "stop-when-idle");
-    if (idleSeconds !== undefined) {
-      idle = {
-        seconds: positive(values, "stop-when-idle", 0),
-        received: () => source.stats().received,
-        last: 0,
-        lastAt: Date.now(),
-      };
+    if (o.stopWhenIdle !== undefined) {
+      idle = { seconds: o.stopWhenIdle, received: () => source.stats().received, last: 0, lastAt: Date.now() };
     }
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       process.once(signal, () => {
@@ -189,26 +233,26 @@ async function main(): Promise<void> {
   } else {
     stream = fixtureFileSource<RawMessage>(input);
   }
-  let warehouse = await openWarehouse(warehouseSpec, values);
+  const maxMessages = o.maxMessages;
+  if (maxMessages !== undefined && pubsub === undefined) throw new Error("--max-messages applies to a Pub/Sub input");
+  let warehouse = await openWarehouse(o);
   let insightsClient: PubSub | undefined;
-  const insightsTopic = option(values, "insights-topic");
+  const insightsTopic = o.insightsTopic;
   if (insightsTopic !== undefined) {
     const t = /^pubsub:\/\/projects\/([^/]+)\/topics\/([^/]+)$/.exec(insightsTopic);
     if (t === null) throw new Error(`--insights-topic must be pubsub://projects/P/topics/T, got ${insightsTopic}`);
-    insightsClient = pubsubClient(t[1] as string, option(values, "pubsub-endpoint"));
+    insightsClient = pubsubClient(t[1] as string, o.pubsubEndpoint);
     const publisher = new PubsubPublisher({ pubsub: insightsClient, topic: t[2] as string });
     await publisher.checkExists();
     warehouse = withInsightsFeed(warehouse, publisher);
   }
   await warehouse.open();
-  const maxMessages = option(values, "max-messages") === undefined ? undefined : positive(values, "max-messages", 0);
-  if (maxMessages !== undefined && pubsub === undefined) throw new Error("--max-messages applies to a Pub/Sub input");
   const tty = process.stdout.isTTY === true;
-  const checkpointDir = option(values, "checkpoint-dir");
+  const onCommit = killAt(o.killAt);
   const run = await runMedallion(stream, warehouse, opts, {
-    ...(checkpointDir === undefined ? {} : { checkpointDir }),
-    checkpointIntervalMs: positive(values, "checkpoint-seconds", 5) * 1000,
-    ...(option(values, "batch-rows") === undefined ? {} : { flushRows: positive(values, "batch-rows", 0) }),
+    flushRows: o.batchRows,
+    runner: o,
+    ...(onCommit === undefined ? {} : { onCommit }),
     onStep: (running, index, started) => {
       if (maxMessages !== undefined && !drain.signal.aborted) {
         // The Read step's count is restored with a checkpoint: it counts every message of the job once.
@@ -244,7 +288,7 @@ async function main(): Promise<void> {
   const hourly = stepMetrics(metrics, "GoldHourly/Aggregate");
   process.stdout.write(
     [
-      `${read.elementsOut} messages in ${seconds_.toFixed(1)} s into ${warehouseSpec}` +
+      `${read.elementsOut} messages in ${seconds_.toFixed(1)} s into ${o.warehouse} (${runner.name} runner)` +
         (run.resumedFrom === undefined ? "" : ` (resumed from checkpoint ${run.resumedFrom})`),
       `rows: ${Object.entries(counts)
         .map(([t, n]) => `${t} ${n}`)

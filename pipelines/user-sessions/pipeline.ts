@@ -3,11 +3,12 @@ import type { Pipeline } from "../../core/pipeline.ts";
 import type { Source } from "../../core/source.ts";
 import type { RawMessage } from "../../schemas/event.ts";
 import type { BronzeRow, GoldHourlyRow, SilverRow } from "../../schemas/rows.ts";
-import { parDo } from "../../transforms/par-do.ts";
+import type { Warehouse } from "../../io/warehouse.ts";
 import { read } from "../../transforms/read.ts";
 import { bronze, type DeadLetter } from "./bronze.ts";
 import { type GoldOptions, goldHourly, goldSessions, type SessionWrite } from "./gold.ts";
 import { type SilverOptions, silver } from "./silver.ts";
+import { type MedallionWrites, writeMedallion } from "./sinks.ts";
 
 export type UserSessionsOptions = SilverOptions & GoldOptions;
 
@@ -38,33 +39,17 @@ export function userSessions(
   };
 }
 
-/** Rows produced and not yet written, per table, in arrival order. */
-export interface SinkBuffer {
-  bronze: BronzeRow[];
-  silver: SilverRow[];
-  deadLetter: DeadLetter[];
-  sessions: SessionWrite[];
-  hourly: GoldHourlyRow[];
-}
-
-export function newSinkBuffer(): SinkBuffer {
-  return { bronze: [], silver: [], deadLetter: [], sessions: [], hourly: [] };
-}
-
-/** Appends every output of the pipeline to the buffer (the warehouse writer drains it). */
-export function collectInto(outputs: MedallionOutputs, buffer: SinkBuffer): void {
-  const into = <T>(pc: PCollection<T>, list: () => T[], name: string) =>
-    pc.apply(
-      parDo<T, never>({
-        process(v) {
-          list().push(v);
-        },
-      }),
-      name,
-    );
-  into(outputs.bronze, () => buffer.bronze, "CollectBronze");
-  into(outputs.silver, () => buffer.silver, "CollectSilver");
-  into(outputs.deadLetter, () => buffer.deadLetter, "CollectDeadLetter");
-  into(outputs.sessions, () => buffer.sessions, "CollectSessions");
-  into(outputs.hourly, () => buffer.hourly, "CollectHourly");
+/**
+ * The whole medallion job as one graph: read, Bronze, Silver, Gold, and the warehouse sinks (`sinks.ts`). The same
+ * graph goes to whichever runner runs it; `writes` counts the rows the sinks commit (in this process).
+ */
+export function medallion(
+  p: Pipeline,
+  source: Source<RawMessage>,
+  warehouse: Warehouse,
+  opts: UserSessionsOptions & { readonly batchRows?: number } = {},
+): { readonly tables: MedallionOutputs; readonly writes: MedallionWrites } {
+  const tables = userSessions(p, source, opts);
+  const writes = writeMedallion(tables, warehouse, opts.batchRows === undefined ? {} : { batchRows: opts.batchRows });
+  return { tables, writes };
 }

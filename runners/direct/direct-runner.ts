@@ -3,8 +3,11 @@ import type { Pipeline } from "../../core/pipeline.ts";
 import type { CheckpointMark, SourceEvent } from "../../core/source.ts";
 import { formatInstant, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import { GLOBAL_WINDOWS } from "../../core/windows/window-fn.ts";
+import { AsyncWork } from "../fn/async-work.ts";
 import { DoFnRunner } from "../fn/do-fn-runner.ts";
 import { StepError } from "../fn/step-error.ts";
+import { CheckpointLock } from "./checkpoint-lock.ts";
+import { CheckpointStore, type EncodedCheckpoint } from "./checkpoint-store.ts";
 import { type Clock, SystemClock, VirtualClock } from "./clock.ts";
 import type { KeyedStage } from "./keyed-stage.ts";
 import type { MetricsSnapshot, StepMetrics } from "./metrics.ts";
@@ -18,6 +21,7 @@ import {
   WindowIntoNode,
 } from "./plan.ts";
 import { SideInputStage } from "./side-input-stage.ts";
+import { type EncodedHeldElement, type HeldElement, StableInputBuffer } from "./stable-input.ts";
 import { ViewStore } from "./view-store.ts";
 
 export interface RunOptions {
@@ -31,9 +35,68 @@ export interface RunOptions {
   readonly onStep?: (step: { readonly index: number; readonly event: SourceEvent<unknown>["kind"] | "end" }) => unknown;
   /**
    * Resume from a checkpoint: the snapshot a run of the same pipeline took (`RunningPipeline.snapshot`). Sources
-   * are reopened from their readers' snapshots; every stage takes back its state.
+   * are reopened from their readers' snapshots; every stage takes back its state. (With `checkpoint`, the runner
+   * resumes from its folder by itself.)
    */
   readonly restore?: ExecutionSnapshot;
+  /**
+   * Checkpoints: the runner writes its whole state to `dir` every `intervalMs` (default 5 s), resumes from the
+   * latest one when started on a folder that has one, and removes them after a clean end. See `Execution.commit`
+   * for what a checkpoint covers. One process at a time may use a folder (`CheckpointLock`).
+   */
+  readonly checkpoint?: { readonly dir: string; readonly intervalMs?: number };
+  /** Without checkpoints, how often (wall ms) the runner commits: finishes sinks' bundles and finalizes sources. Default 1 s. */
+  readonly commitIntervalMs?: number;
+  /**
+   * How long (wall ms) a sink's bundle may stay open across source events before the runner finishes it (a sink
+   * writes its batch in `finishBundle`), as the Flink runner's `maxBundleTimeMills`. Only sinks (DoFns whose outputs
+   * reach no grouping) keep a bundle open: nothing waits on them, so no watermark is held. Default 0: every source
+   * event, and every batch of panes, is a bundle of its own.
+   */
+  readonly maxBundleMs?: number;
+  /**
+   * Backpressure: how many promises one step may have pending (asynchronous writes) before the runner stops reading
+   * until the oldest settles. Default 1: one write in flight while the step fills its next batch.
+   */
+  readonly maxPendingPerStep?: number;
+  /**
+   * Called at each phase of every commit, in order (for progress, and for tests that crash the run at a phase). A
+   * returned promise is awaited before the commit goes on.
+   */
+  readonly onCommit?: (phase: CommitPhase, commit: CommitInfo) => unknown;
+}
+
+/**
+ * The phases of a commit, in order: `writes-started` (every open sink bundle finished, the state snapshot taken),
+ * `writes-done` (every write the covered bundles started has settled), `checkpoint-written` (the snapshot is durable;
+ * checkpointed runs only), `stable-input-written` (the held input of steps requiring stable input has been handed
+ * to them and their writes have settled; checkpointed runs only), `finalized` (the sources' checkpoint marks are
+ * finalized: a message queue has acknowledged what they cover).
+ */
+export type CommitPhase =
+  | "writes-started"
+  | "writes-done"
+  | "checkpoint-written"
+  | "stable-input-written"
+  | "finalized";
+
+export interface CommitInfo {
+  /** The checkpoint's sequence number (checkpointed runs), or the commit's number. */
+  readonly seq: number;
+  /** Source elements the commit's marks cover. */
+  readonly marked: number;
+  /** Whether this is the commit at the end of the run. */
+  readonly final: boolean;
+}
+
+/** What the runner committed, for the run's summary. */
+export interface CommitStats {
+  /** Checkpoints written by this run. */
+  readonly checkpoints: number;
+  /** The checkpoint this run resumed from (its sequence number), if any. */
+  readonly resumedFrom: number | undefined;
+  /** Source elements whose checkpoint marks were finalized (acknowledged). */
+  readonly finalized: number;
 }
 
 /** The direct runner's whole state between two steps, as plain data (see `RunningPipeline.snapshot`). */
@@ -56,6 +119,16 @@ export interface ExecutionSnapshot {
   readonly views: readonly (readonly [string, unknown])[];
   /** Element counters of the other steps, in plan order (null where a step has none or they live in its stage). */
   readonly counters: readonly (number | { elementsIn: number; elementsOut: number } | null)[];
+  /**
+   * Input held for steps that require stable input, by step name: taken with this snapshot, handed to the step once
+   * the checkpoint is written, and again when a run resumes from it.
+   */
+  readonly stableInputs?: readonly (readonly [string, readonly EncodedHeldElement[]])[];
+}
+
+/** What a checkpoint file holds: the runner's snapshot (an envelope, so later versions can add beside it). */
+interface StoredRun {
+  readonly runner: ExecutionSnapshot;
 }
 
 /** A run in progress: its metrics can be read at any time. */
@@ -71,6 +144,8 @@ export interface RunningPipeline {
    * plain data for a checkpoint. Take it between steps (in `onStep`), with `checkpointMarks`.
    */
   snapshot(): ExecutionSnapshot;
+  /** What the runner has committed so far: checkpoints written, the one resumed from, elements finalized. */
+  commitStats(): CommitStats;
   /** Resolves with the final metrics when all input is processed; rejects with the first step error. */
   waitUntilFinish(): Promise<MetricsSnapshot>;
 }
@@ -102,6 +177,7 @@ export class DirectRunner {
         snapshot: () => {
           throw e;
         },
+        commitStats: () => ({ checkpoints: 0, resumedFrom: undefined, finalized: 0 }),
         waitUntilFinish: () => failed,
       };
     }
@@ -111,17 +187,41 @@ export class DirectRunner {
       metrics: () => exec.metrics(),
       checkpointMarks: () => exec.checkpointMarks(),
       snapshot: () => exec.snapshot(),
+      commitStats: () => exec.commitStats(),
       waitUntilFinish: () => done,
     };
   }
 }
+
+/** Between two yields to the event loop while asynchronous work is pending (wall ms): I/O completes on this thread. */
+const YIELD_INTERVAL_MS = 2;
 
 class Execution {
   private readonly plan: Plan;
   private readonly clock: Clock;
   private readonly startedDoFns: DoFnRunner[] = [];
   private readonly startedGroups: KeyedStage[] = [];
+  /** Sinks (terminal DoFns) with an open bundle: finished by age, at a commit, or at the end. */
+  private readonly openSinks: DoFnRunner[] = [];
+  private readonly asyncWork = new AsyncWork();
+  private readonly store: CheckpointStore<StoredRun> | undefined;
+  private readonly commitIntervalMs: number;
+  private readonly maxBundleMs: number;
+  private readonly maxPending: number;
   private sourceEvents = 0;
+  private seq = 0;
+  private checkpoints = 0;
+  private resumedFrom: number | undefined;
+  private finalized = 0;
+  /** The commit in progress (at most one at a time). */
+  private committing: Promise<void> | undefined;
+  private commitFailure: unknown;
+  /** Set when the run fails: a commit in progress writes no checkpoint and finalizes nothing after that. */
+  private failed = false;
+  private lastCommitMs = 0;
+  private lastYieldMs = 0;
+  /** Input held for stable-input steps in the checkpoint resumed from, handed to them as the run starts. */
+  private restoredHeld: HeldElement[][] = [];
 
   constructor(
     pipeline: Pipeline,
@@ -129,23 +229,53 @@ class Execution {
   ) {
     this.plan = new Plan(
       pipeline.graph(),
-      (r) => this.startedDoFns.push(r),
+      (r) => {
+        if (this.maxBundleMs > 0 && this.plan.terminal.has(r)) {
+          r.bundleStartedMs = performance.now();
+          this.openSinks.push(r);
+        } else {
+          this.startedDoFns.push(r);
+        }
+      },
       (g) => this.startedGroups.push(g),
+      { holdStableInput: options.checkpoint !== undefined },
     );
     const virtual = this.plan.sources.every((s) => s.source.bounded || s.source.drivesProcessingTime === true);
     this.clock = options.clock ?? (virtual ? new VirtualClock(MIN_TIMESTAMP) : new SystemClock());
-    for (const r of this.plan.doFns) r.clock = this.clock;
+    for (const r of this.plan.doFns) {
+      r.clock = this.clock;
+      r.asyncWork = this.asyncWork;
+    }
+    const cp = options.checkpoint;
+    this.store = cp === undefined ? undefined : new CheckpointStore<StoredRun>(cp.dir);
+    this.commitIntervalMs = cp === undefined ? (options.commitIntervalMs ?? 1_000) : (cp.intervalMs ?? 5_000);
+    this.maxBundleMs = options.maxBundleMs ?? 0;
+    this.maxPending = options.maxPendingPerStep ?? 1;
+    if (!(this.maxPending >= 1)) throw new RangeError(`maxPendingPerStep must be at least 1, got ${this.maxPending}`);
   }
 
   async run(): Promise<MetricsSnapshot> {
     const plan = this.plan;
+    let lock: CheckpointLock | undefined;
     try {
+      if (this.store !== undefined) lock = CheckpointLock.acquire(this.store.dir);
       for (const r of plan.doFns) r.setup();
-      const restore = this.options.restore;
+      const stored = this.store?.latest();
+      if (stored !== undefined && (typeof stored.state !== "object" || stored.state?.runner === undefined)) {
+        throw new Error(`${this.store?.dir} holds a checkpoint that is not a Tidemark runner's; give another folder`);
+      }
+      const restore = stored?.state.runner ?? this.options.restore;
+      if (stored !== undefined) {
+        this.resumedFrom = stored.seq;
+        this.seq = stored.seq;
+      }
       if (restore !== undefined) this.restore(restore);
       else for (const s of plan.sources) s.reader = s.source.open();
       this.syncProcessingTime();
       this.settle();
+      if (this.restoredHeld.some((h) => h.length > 0)) this.releaseHeld(this.restoredHeld);
+      this.restoredHeld = [];
+      this.lastCommitMs = performance.now();
       let next = 0;
       for (;;) {
         const live = plan.sources.filter((s) => !s.done);
@@ -157,10 +287,23 @@ class Execution {
         this.settle();
         const pause = this.options.onStep?.({ index: this.sourceEvents - 1, event: ev?.kind ?? "end" });
         if (pause instanceof Promise) await pause;
+        await this.afterStep();
       }
       this.checkFinished();
+      // The end: every window has fired. Commit what is left (the last checkpoint, the held input, the last marks).
+      await this.committing;
+      this.throwIfFailed();
+      await this.commit(true);
+      // A clean end: the next run on this folder starts afresh.
+      this.store?.clear();
       return this.metrics();
+    } catch (e) {
+      this.failed = true;
+      throw e;
     } finally {
+      // Let the work in flight settle (it may not be abandoned mid-write), then close and tear down.
+      await this.committing?.catch(() => {});
+      await this.asyncWork.idle();
       for (const s of plan.sources) await s.reader?.close?.();
       for (const r of plan.doFns) {
         try {
@@ -169,7 +312,123 @@ class Execution {
           // A teardown failure must not hide the error that ended the run.
         }
       }
+      lock?.release();
     }
+  }
+
+  /**
+   * Between source events: finishes sinks' bundles that are old enough, starts a commit when one is due, waits while
+   * a step has too much asynchronous work pending (backpressure), and lets the event loop turn now and then.
+   */
+  private async afterStep(): Promise<void> {
+    this.throwIfFailed();
+    const now = performance.now();
+    if (this.openSinks.length > 0) {
+      const old = this.openSinks.filter((r) => now - r.bundleStartedMs >= this.maxBundleMs);
+      if (old.length > 0) this.finishSinks(old);
+    }
+    if (this.committing === undefined && now - this.lastCommitMs >= this.commitIntervalMs) {
+      this.lastCommitMs = now;
+      const c = this.commit(false).then(
+        () => {
+          this.committing = undefined;
+        },
+        (e: unknown) => {
+          this.committing = undefined;
+          this.commitFailure ??= e;
+        },
+      );
+      this.committing = c;
+    }
+    for (;;) {
+      const over = this.asyncWork.stepsOver(this.maxPending);
+      if (over.length === 0) break;
+      await this.asyncWork.oldestOf(over[0] as string);
+      this.throwIfFailed();
+    }
+    if ((this.asyncWork.size > 0 || this.committing !== undefined) && now - this.lastYieldMs > YIELD_INTERVAL_MS) {
+      this.lastYieldMs = now;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    this.throwIfFailed();
+  }
+
+  private throwIfFailed(): void {
+    if (this.asyncWork.failure !== undefined) throw this.asyncWork.failure;
+    if (this.commitFailure !== undefined) throw this.commitFailure;
+  }
+
+  /** Finishes the open bundles of `sinks` (all open sink bundles by default): their batches are written. */
+  private finishSinks(sinks: readonly DoFnRunner[] = this.openSinks.slice()): void {
+    for (const r of sinks) {
+      const i = this.openSinks.indexOf(r);
+      if (i >= 0) this.openSinks.splice(i, 1);
+      r.finishBundle();
+    }
+    // A finishBundle may output (to other sinks): finish what that started too.
+    this.finishBundles();
+  }
+
+  /**
+   * A commit, at a point between source events where everything read has been processed:
+   * 1. every open sink bundle is finished (its batch written), the sources' checkpoint marks are taken (they cover
+   *    all that was read) and, with checkpoints, the state is snapshotted, taking the input held for steps that
+   *    require stable input with it;
+   * 2. every asynchronous write started so far settles (so every row the snapshot's state has produced is written);
+   * 3. with checkpoints, the snapshot is written durably; then the held input is handed to its steps and their
+   *    writes settle (they see only input that a replay from this checkpoint gives them again);
+   * 4. the marks are finalized: the sources acknowledge what they cover.
+   * The runner goes on reading while 2 to 4 are under way; at most one commit runs at a time. After a crash, a run
+   * resumes from the last checkpoint written: what its state produced is in the warehouse, and the sources deliver
+   * again what was not acknowledged.
+   */
+  private async commit(final: boolean): Promise<void> {
+    this.finishSinks();
+    const marks = this.checkpointMarks();
+    const marked = marks.reduce((n, m) => n + m.size, 0);
+    const seq = ++this.seq;
+    const info: CommitInfo = { seq, marked, final };
+    let held: HeldElement[][] = [];
+    let encoded: EncodedCheckpoint | undefined;
+    if (this.store !== undefined) {
+      held = this.plan.stableInputs.map((b) => b.take());
+      encoded = this.store.encode(seq, { runner: this.snapshot(held) });
+    }
+    await this.options.onCommit?.("writes-started", info);
+    await this.asyncWork.settledUpTo(this.asyncWork.lastSeq);
+    await this.options.onCommit?.("writes-done", info);
+    if (this.failed) return;
+    if (this.store !== undefined && encoded !== undefined) {
+      this.store.writeEncoded(encoded);
+      this.checkpoints++;
+      await this.options.onCommit?.("checkpoint-written", info);
+      if (this.failed) return;
+      this.releaseHeld(held);
+      await this.asyncWork.settledUpTo(this.asyncWork.lastSeq);
+      await this.options.onCommit?.("stable-input-written", info);
+    }
+    if (this.failed) return;
+    for (const m of marks) await m.finalize();
+    this.finalized += marked;
+    await this.options.onCommit?.("finalized", info);
+  }
+
+  /** Hands held input to the steps that require stable input (its checkpoint is durable) and writes their batches. */
+  private releaseHeld(held: readonly (readonly HeldElement[])[]): void {
+    const steps: DoFnRunner[] = [];
+    this.plan.stableInputs.forEach((b, i) => {
+      const elements = held[i] ?? [];
+      if (elements.length === 0) return;
+      b.release(elements);
+      steps.push(b.runner);
+    });
+    this.finishBundles();
+    this.finishSinks(steps);
+    this.settle();
+  }
+
+  commitStats(): CommitStats {
+    return { checkpoints: this.checkpoints, resumedFrom: this.resumedFrom, finalized: this.finalized };
   }
 
   private handle(s: SourceNode, ev: SourceEvent<unknown> | undefined): void {
@@ -294,7 +553,11 @@ class Execution {
       .join("\n");
   }
 
-  snapshot(): ExecutionSnapshot {
+  /**
+   * The run's state as plain data. `held`: the input taken from the stable-input buffers for this snapshot (a
+   * commit's); without it, what the buffers hold now.
+   */
+  snapshot(held?: readonly (readonly HeldElement[])[]): ExecutionSnapshot {
     const plan = this.plan;
     return {
       version: 1,
@@ -316,6 +579,9 @@ class Execution {
           return n.elements;
         return null;
       }),
+      stableInputs: plan.stableInputs.map(
+        (b, i) => [b.stepName, StableInputBuffer.encode(held?.[i] ?? b.contents())] as const,
+      ),
     };
   }
 
@@ -344,6 +610,17 @@ class Execution {
       g.restore(snap.stages[i]);
     });
     for (const [id, state] of snap.views) plan.stores.get(id)?.restore(state);
+    // Input held for stable-input steps at that checkpoint: durable now, handed to its steps as the run starts.
+    const held = new Map(snap.stableInputs ?? []);
+    for (const [step] of held) {
+      if (!plan.stableInputs.some((b) => b.stepName === step)) {
+        throw new Error(
+          `the checkpoint holds input for step "${step}", which does not require stable input in this pipeline ` +
+            "(or the run does not checkpoint); start it from a checkpoint taken with the same settings",
+        );
+      }
+    }
+    this.restoredHeld = plan.stableInputs.map((b) => StableInputBuffer.decode(held.get(b.stepName) ?? []));
     plan.steps.forEach((st, i) => {
       const c = snap.counters[i];
       const n = st.node;

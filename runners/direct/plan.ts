@@ -10,6 +10,7 @@ import { ElementMeta, type Receiver, receiverOf } from "../fn/receiver.ts";
 import { GroupStage } from "./group-stage.ts";
 import type { KeyedStage } from "./keyed-stage.ts";
 import { SideInputStage } from "./side-input-stage.ts";
+import { StableInputBuffer } from "./stable-input.ts";
 import { StatefulStage, TagRouter } from "./stateful-stage.ts";
 import { ViewStore } from "./view-store.ts";
 
@@ -116,11 +117,24 @@ export class Plan {
   /** Side inputs' materialized contents, by view id, and the producers feeding each. */
   readonly stores = new Map<string, ViewStore>();
   private readonly viewUpstream = new Map<string, readonly Producer[]>();
+  /**
+   * DoFns whose outputs reach no grouping, stateful step or side input (sinks): nothing waits on their bundles, so
+   * the runner may keep a bundle open across source events (a sink batches within it) without holding a watermark.
+   */
+  readonly terminal = new Set<DoFnRunner>();
+  /** The held input of each DoFn that requires stable input (only when the run checkpoints). */
+  readonly stableInputs: StableInputBuffer[] = [];
 
-  constructor(graph: PipelineGraph, onDoFnBundle: (r: DoFnRunner) => void, onGroupBundle: (g: KeyedStage) => void) {
+  constructor(
+    graph: PipelineGraph,
+    onDoFnBundle: (r: DoFnRunner) => void,
+    onGroupBundle: (g: KeyedStage) => void,
+    options: { readonly holdStableInput?: boolean } = {},
+  ) {
     const consumers = new Map<PCollectionId, Receiver[]>();
     const producerOf = new Map<PCollectionId, TransformNode>();
     for (const t of graph.primitives) for (const pc of Object.values(t.outputs)) producerOf.set(pc, t);
+    const feedsKeyed = feedsKeyedSteps(graph);
     const receiverFor = (pc: PCollectionId | undefined): Receiver =>
       pc === undefined ? receiverOf([]) : receiverOf(consumers.get(pc) ?? []);
     const addConsumer = (pc: PCollectionId, r: Receiver) => {
@@ -171,7 +185,21 @@ export class Plan {
           const r = new DoFnRunner(t.fullName, p.doFn, main, tagged, onDoFnBundle);
           this.doFns.unshift(r);
           nodes.set(t, r);
-          for (const pc of t.inputs) addConsumer(pc, r);
+          if (!feedsKeyed.has(t)) this.terminal.add(r);
+          let input: Receiver = r;
+          if (p.doFn.requiresStableInput === true && options.holdStableInput === true) {
+            if (feedsKeyed.has(t)) {
+              throw new Error(
+                `step "${t.fullName}" requires stable input and its outputs feed a grouping or a side input: the ` +
+                  "direct runner holds such a step's input until a checkpoint, and cannot hold the downstream " +
+                  "watermark for it yet; make the step a sink (no consumers), or run without requiresStableInput",
+              );
+            }
+            const buffer = new StableInputBuffer(t.fullName, r);
+            this.stableInputs.unshift(buffer);
+            input = buffer;
+          }
+          for (const pc of t.inputs) addConsumer(pc, input);
           break;
         }
         case "createView": {
@@ -282,6 +310,47 @@ export class Plan {
     for (const p of producers) w = Math.min(w, producerWatermark(p));
     return w;
   }
+}
+
+/**
+ * The transforms from which elements reach a grouping, a stateful step, a side-input ParDo or a view (directly or
+ * through element-wise steps). The others are sinks: what they output, nothing downstream waits for.
+ */
+function feedsKeyedSteps(graph: PipelineGraph): Set<TransformNode> {
+  const consumersOf = new Map<PCollectionId, TransformNode[]>();
+  for (const t of graph.primitives) {
+    for (const pc of t.inputs) {
+      const list = consumersOf.get(pc);
+      if (list) list.push(t);
+      else consumersOf.set(pc, [t]);
+    }
+  }
+  const isKeyed = (t: TransformNode): boolean => {
+    const p = t.primitive;
+    if (p === undefined) return false;
+    switch (p.kind) {
+      case "groupByKey":
+      case "combinePerKey":
+      case "statefulParDo":
+      case "createView":
+        return true;
+      case "parDo":
+        return (p.sideInputs?.length ?? 0) > 0;
+      default:
+        return false;
+    }
+  };
+  const feeds = new Set<TransformNode>();
+  // Consumers come after their producers: walking backwards, every consumer is decided before its producer.
+  for (let i = graph.primitives.length - 1; i >= 0; i--) {
+    const t = graph.primitives[i] as TransformNode;
+    for (const pc of Object.values(t.outputs)) {
+      for (const c of consumersOf.get(pc) ?? []) {
+        if (isKeyed(c) || feeds.has(c)) feeds.add(t);
+      }
+    }
+  }
+  return feeds;
 }
 
 /** A producer's output watermark, held back by what it has produced but not yet delivered. */

@@ -4,6 +4,7 @@ import { NO_FIRING, type PaneInfo } from "../../core/pane.ts";
 import { formatInstant, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import type { BoundedWindow } from "../../core/windows/window.ts";
 import { GLOBAL_WINDOW } from "../../core/windows/window.ts";
+import { type AsyncWork, isThenable } from "./async-work.ts";
 import { ElementMeta, type Receiver } from "./receiver.ts";
 import { StepError } from "./step-error.ts";
 
@@ -28,7 +29,16 @@ export class DoFnRunner implements Receiver {
   readonly counters: DoFnCounters = { elementsIn: 0, elementsOut: 0 };
   /** Where processing time comes from; the runner sets its clock. */
   clock: { now(): number } = { now: () => Number.NaN };
+  /**
+   * Where the promises the DoFn returns are counted (the runner sets it). Without it, a DoFn that returns a promise
+   * fails the step: nothing would wait for its work.
+   */
+  asyncWork: AsyncWork | undefined;
+  /** When the current bundle started (the runner's wall-clock ms), for runners that bound a bundle's age. */
+  bundleStartedMs = 0;
   private inBundle = false;
+  /** True during a `finishBundle` call: outputs are accepted only then. */
+  private finishing = false;
   private isSetUp = false;
   private readonly skewMs: number;
   private readonly ctx: Ctx;
@@ -50,11 +60,13 @@ export class DoFnRunner implements Receiver {
     const self = this;
     this.finishCtx = {
       output(value, timestamp, window) {
+        self.checkFinishing();
         self.checkTimestamp(timestamp);
         self.counters.elementsOut++;
         main.receive(value, self.finishMeta.set(timestamp, [window], NO_FIRING));
       },
       outputTo(tag, value, timestamp, window) {
+        self.checkFinishing();
         self.checkTimestamp(timestamp);
         self.counters.elementsOut++;
         self.ctx.taggedReceiver(tag).receive(value, self.finishMeta.set(timestamp, [window], NO_FIRING));
@@ -81,23 +93,52 @@ export class DoFnRunner implements Receiver {
     if (windows.length === 1) {
       ctx.window = windows[0] as BoundedWindow;
       ctx.windows = windows;
+      let r: void | Promise<void>;
+      ctx.open = true;
       try {
-        fn.process(value, ctx);
+        r = fn.process(value, ctx);
       } catch (e) {
         throw this.wrap(e, timestamp, ctx.window);
       }
+      ctx.open = false;
+      if (r !== undefined) this.track(r, timestamp, ctx.window);
       return;
     }
     for (let i = 0; i < windows.length; i++) {
       const w = windows[i] as BoundedWindow;
       ctx.window = w;
       ctx.windows = [w];
+      let r: void | Promise<void>;
+      ctx.open = true;
       try {
-        fn.process(value, ctx);
+        r = fn.process(value, ctx);
       } catch (e) {
         throw this.wrap(e, timestamp, w);
       }
+      ctx.open = false;
+      if (r !== undefined) this.track(r, timestamp, w);
     }
+  }
+
+  /** Counts a promise `process` returned as the step's work in flight. */
+  private track(r: unknown, timestamp: number, window: BoundedWindow): void {
+    if (!isThenable(r)) return;
+    const work = this.asyncWork;
+    if (work === undefined) {
+      throw new StepError(
+        this.stepName,
+        timestamp,
+        window,
+        new Error("process returned a promise, but this runner does not run asynchronous DoFns"),
+      );
+    }
+    work.track(
+      this.stepName,
+      Promise.resolve(r).catch((e: unknown) => {
+        throw this.wrap(e, timestamp, window);
+      }),
+      "processing an element",
+    );
   }
 
   private startBundle(): void {
@@ -106,10 +147,41 @@ export class DoFnRunner implements Receiver {
     if (this.fn.startBundle) this.guard(() => this.fn.startBundle?.(), "in startBundle");
   }
 
+  /** True while a bundle is open (started by an element, not yet finished). */
+  get bundleOpen(): boolean {
+    return this.inBundle;
+  }
+
   finishBundle(): void {
     if (!this.inBundle) return;
     this.inBundle = false;
-    if (this.fn.finishBundle) this.guard(() => this.fn.finishBundle?.(this.finishCtx), "in finishBundle");
+    const finish = this.fn.finishBundle;
+    if (finish === undefined) return;
+    let r: unknown = null;
+    this.finishing = true;
+    try {
+      this.guard(() => {
+        r = finish.call(this.fn, this.finishCtx);
+      }, "in finishBundle");
+    } finally {
+      this.finishing = false;
+    }
+    if (!isThenable(r)) return;
+    const work = this.asyncWork;
+    if (work === undefined) {
+      throw new StepError(
+        this.stepName,
+        undefined,
+        undefined,
+        new Error("finishBundle returned a promise, but this runner does not run asynchronous DoFns"),
+        "in finishBundle",
+      );
+    }
+    work.track(this.stepName, r, "in finishBundle");
+  }
+
+  private checkFinishing(): void {
+    if (!this.finishing) throw asyncOutputError(this.stepName, "finishBundle");
   }
 
   teardown(): void {
@@ -153,8 +225,23 @@ export class DoFnRunner implements Receiver {
   }
 }
 
+/** The error for an output made after the call that owned the context returned (after an `await`). */
+function asyncOutputError(step: string, call: string): StepError {
+  return new StepError(
+    step,
+    undefined,
+    undefined,
+    new Error(
+      `an output was made after ${call} returned (after an await?): a DoFn outputs during the call, before its ` +
+        "promise's first await; the context is not valid afterwards",
+    ),
+  );
+}
+
 class Ctx implements ProcessContext<unknown, unknown, Record<string, unknown>> {
   element: unknown = undefined;
+  /** True during the `process` call that owns this context: outputs are accepted only then. */
+  open = false;
   timestamp = Number.NEGATIVE_INFINITY;
   window: BoundedWindow = GLOBAL_WINDOW;
   windows: readonly BoundedWindow[] = [GLOBAL_WINDOW];
@@ -185,6 +272,7 @@ class Ctx implements ProcessContext<unknown, unknown, Record<string, unknown>> {
   }
 
   output(value: unknown): void {
+    if (!this.open) throw asyncOutputError(this.runner.stepName, "process");
     this.counters.elementsOut++;
     const m = this.out;
     m.timestamp = this.timestamp;
@@ -194,6 +282,7 @@ class Ctx implements ProcessContext<unknown, unknown, Record<string, unknown>> {
   }
 
   outputWithTimestamp(value: unknown, timestamp: number): void {
+    if (!this.open) throw asyncOutputError(this.runner.stepName, "process");
     this.runner.checkOutputTimestamp(this.timestamp, timestamp);
     this.counters.elementsOut++;
     const m = this.out;
@@ -204,6 +293,7 @@ class Ctx implements ProcessContext<unknown, unknown, Record<string, unknown>> {
   }
 
   outputTo(tag: string, value: unknown, timestamp?: number): void {
+    if (!this.open) throw asyncOutputError(this.runner.stepName, "process");
     const r = this.taggedReceiver(tag);
     if (timestamp !== undefined) this.runner.checkOutputTimestamp(this.timestamp, timestamp);
     this.counters.elementsOut++;

@@ -3,8 +3,7 @@ import { Pipeline } from "../../../core/pipeline.ts";
 import { hours, minutes } from "../../../core/time/duration.ts";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { readFixtureStream } from "../../../io/test-stream/jsonl.ts";
-import { collectInto, newSinkBuffer, userSessions } from "../../../pipelines/user-sessions/pipeline.ts";
-import { WarehouseWriter } from "../../../pipelines/user-sessions/warehouse-writer.ts";
+import { medallion } from "../../../pipelines/user-sessions/pipeline.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import { stepMetrics } from "../../../runners/direct/metrics.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
@@ -15,21 +14,12 @@ describe("Gold against a reference computed with SQL over Silver", () => {
     const warehouse = await DuckDbWarehouse.create(":memory:");
     await warehouse.open();
     const p = Pipeline.create();
-    const buffer = newSinkBuffer();
-    collectInto(
-      userSessions(p, readFixtureStream<RawMessage>("test/fixtures/events-small.jsonl"), {
-        gapMs: minutes(30),
-        allowedLatenessMs: hours(24),
-      }),
-      buffer,
-    );
-    const writer = new WarehouseWriter(warehouse, buffer);
-    const metrics = await new DirectRunner().run(p, {
-      onStep: () => {
-        if (writer.pendingRows() >= 2_000) writer.flush();
-      },
+    medallion(p, readFixtureStream<RawMessage>("test/fixtures/events-small.jsonl"), warehouse, {
+      gapMs: minutes(30),
+      allowedLatenessMs: hours(24),
+      batchRows: 2_000,
     });
-    await writer.done();
+    const metrics = await new DirectRunner().run(p, { maxBundleMs: 1_000 });
     expect(stepMetrics(metrics, "GoldSessions/Aggregate").droppedLate).toBe(0);
 
     const key = (r: Record<string, unknown>) =>

@@ -2,14 +2,15 @@ import { describe, expect, it } from "vitest";
 import { Pipeline } from "../../../core/pipeline.ts";
 import { hours, minutes } from "../../../core/time/duration.ts";
 import { TestStream } from "../../../io/test-stream/test-stream.ts";
-import { foldSessions } from "../../../pipelines/user-sessions/warehouse-writer.ts";
 import { sessionId } from "../../../pipelines/user-sessions/gold.ts";
-import { collectInto, newSinkBuffer, userSessions } from "../../../pipelines/user-sessions/pipeline.ts";
+import { userSessions } from "../../../pipelines/user-sessions/pipeline.ts";
+import { foldSessions } from "../../../pipelines/user-sessions/sinks.ts";
 import { dedupShard } from "../../../pipelines/user-sessions/silver.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import { stepMetrics } from "../../../runners/direct/metrics.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
 import type { GoldSessionRow } from "../../../schemas/rows.ts";
+import { collectInto, newCollected } from "./collect.ts";
 
 const T0 = Date.UTC(2026, 0, 1, 12);
 let ids = 0;
@@ -41,7 +42,7 @@ function msg(
 /** Runs the pipeline over a stream and applies the session writes like the warehouse does. */
 async function run(stream: TestStream<RawMessage>, opts = {}) {
   const p = Pipeline.create();
-  const buffer = newSinkBuffer();
+  const buffer = newCollected();
   collectInto(userSessions(p, stream, { gapMs: minutes(30), allowedLatenessMs: hours(2), ...opts }), buffer);
   const metrics = await new DirectRunner().run(p);
   const gold = new Map<string, GoldSessionRow>();

@@ -22,7 +22,9 @@ function logging<T>(log: string[], overrides: Partial<DoFn<T, T>> = {}): DoFn<T,
       log.push(`process ${JSON.stringify(v)}`);
       ctx.output(v);
     },
-    finishBundle: () => log.push("finishBundle"),
+    finishBundle: () => {
+      log.push("finishBundle");
+    },
     teardown: () => log.push("teardown"),
     ...overrides,
   };

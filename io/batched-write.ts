@@ -1,0 +1,54 @@
+import type { DoFn } from "../core/do-fn.ts";
+import type { PCollection } from "../core/pcollection.ts";
+import type { PTransform } from "../core/ptransform.ts";
+import { parDo } from "../transforms/par-do.ts";
+
+export interface BatchedWriteOptions<T> {
+  /** Writes one batch (one transaction, one request). Rejecting fails the run, naming the step. */
+  readonly write: (batch: T[]) => Promise<void>;
+  /** Rows per batch: a batch is written as soon as it holds this many, and at the end of every bundle. */
+  readonly maxRows: number;
+  /**
+   * Beam's `@RequiresStableInput`: set it when a replay of the input in another order could leave other rows (the
+   * Gold session writes: a replay may make other intermediate sessions). Not needed when the writes are idempotent by
+   * key whatever the replay gives (Bronze and Silver: one row per message or event id, whatever the order).
+   */
+  readonly requiresStableInput?: boolean;
+}
+
+/**
+ * A sink: writes a PCollection in batches, as Beam's sinks do. Rows are batched within a bundle and a batch is
+ * written when it is full (`maxRows`) and in `finishBundle`; the runner decides how long a bundle is (the direct
+ * runner keeps a sink's bundle open up to its `maxBundleMs`). Batches are written one after another in order (a later
+ * batch never overtakes an earlier one, so the last write of a key wins); each write is a promise the runner counts
+ * as the step's work in flight, so it commits (checkpoints, acknowledges) only what is written, and stops reading
+ * while the step has too many writes pending. Where a batch must span bundles that a runner keeps small, put a
+ * `GroupIntoBatches` before it.
+ */
+export function batchedWrite<T>(options: BatchedWriteOptions<T>): PTransform<PCollection<T>, PCollection<never>> {
+  const { write, maxRows } = options;
+  if (!(Number.isInteger(maxRows) && maxRows > 0)) {
+    throw new RangeError(`batchedWrite: maxRows must be a positive whole number, got ${maxRows}`);
+  }
+  let batch: T[] = [];
+  let chain: Promise<void> = Promise.resolve();
+  const flush = (): Promise<void> | undefined => {
+    if (batch.length === 0) return undefined;
+    const rows = batch;
+    batch = [];
+    chain = chain.then(() => write(rows));
+    return chain;
+  };
+  const fn: DoFn<T, never> = {
+    requiresStableInput: options.requiresStableInput === true,
+    process(row) {
+      batch.push(row);
+      if (batch.length >= maxRows) return flush();
+      return undefined;
+    },
+    finishBundle() {
+      return flush();
+    },
+  };
+  return parDo(fn);
+}

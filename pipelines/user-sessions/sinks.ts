@@ -1,0 +1,132 @@
+import type { Warehouse } from "../../io/warehouse.ts";
+import { batchedWrite } from "../../io/batched-write.ts";
+import type { GoldHourlyRow, GoldSessionRow } from "../../schemas/rows.ts";
+import { parDo } from "../../transforms/par-do.ts";
+import type { SessionWrite } from "./gold.ts";
+import type { MedallionOutputs } from "./pipeline.ts";
+
+/** Default rows per warehouse batch (`--batch-rows`). */
+export const BATCH_ROWS = 50_000;
+
+/** Rows written per table (counted when their batch is committed), and dead letters seen. */
+export interface MedallionWrites {
+  bronze: number;
+  silver: number;
+  deadLetter: number;
+  sessionUpserts: number;
+  sessionDeletes: number;
+  hourly: number;
+}
+
+export function newMedallionWrites(): MedallionWrites {
+  return { bronze: 0, silver: 0, deadLetter: 0, sessionUpserts: 0, sessionDeletes: 0, hourly: 0 };
+}
+
+/**
+ * Attaches the warehouse sinks to the medallion's tables, one transform per table:
+ * - `WriteBronze`, `WriteSilver`: appended in batches; idempotent by key (message id, event id) whatever a replay
+ *   gives, so they need no stable input and are written as soon as their batch is full or their bundle ends.
+ * - `WriteHourly`: hourly rows upserted by (tenant, hour), the last row of a key in a batch winning; a replay
+ *   recomputes the same rows from the checkpointed aggregate state, so no stable input either.
+ * - `WriteSessions`: Gold session changes, folded per batch (the last change of a session id wins, so a session
+ *   updated then merged away is deleted), with **stable input**: a replay may see messages in another order and
+ *   produce other intermediate sessions, so the writer sees only changes whose state is in a durable checkpoint
+ *   (and sees them again, identical, after a crash). Gold never holds a row the restored state does not know.
+ * - `CountDeadLetters`: dead letters are kept in Bronze (with their error); this only counts them.
+ */
+export function writeMedallion(
+  tables: MedallionOutputs,
+  warehouse: Warehouse,
+  options: { readonly batchRows?: number } = {},
+  writes: MedallionWrites = newMedallionWrites(),
+): MedallionWrites {
+  const maxRows = options.batchRows ?? BATCH_ROWS;
+  tables.bronze.apply(
+    batchedWrite({
+      maxRows,
+      write: async (rows) => {
+        await warehouse.appendBronze(rows);
+        writes.bronze += rows.length;
+      },
+    }),
+    "WriteBronze",
+  );
+  tables.silver.apply(
+    batchedWrite({
+      maxRows,
+      write: async (rows) => {
+        await warehouse.appendSilver(rows);
+        writes.silver += rows.length;
+      },
+    }),
+    "WriteSilver",
+  );
+  tables.hourly.apply(
+    batchedWrite({
+      maxRows,
+      write: async (rows) => {
+        const last = foldHourly(rows);
+        await warehouse.upsertHourly(last);
+        writes.hourly += last.length;
+      },
+    }),
+    "WriteHourly",
+  );
+  tables.sessions.apply(
+    batchedWrite({
+      maxRows,
+      requiresStableInput: true,
+      write: async (changes) => {
+        const { upserts, deletes } = foldSessions(changes);
+        if (upserts.length === 0 && deletes.length === 0) return;
+        await warehouse.writeSessions(upserts, deletes);
+        writes.sessionUpserts += upserts.length;
+        writes.sessionDeletes += deletes.length;
+      },
+    }),
+    "WriteSessions",
+  );
+  tables.deadLetter.apply(
+    parDo<unknown, never>({
+      process() {
+        writes.deadLetter++;
+      },
+    }),
+    "CountDeadLetters",
+  );
+  return writes;
+}
+
+/** Gold session changes folded: the last operation per session id. */
+export interface SessionChanges {
+  readonly upserts: GoldSessionRow[];
+  readonly deletes: string[];
+}
+
+/** The last operation per session id wins. */
+export function foldSessions(writes: readonly SessionWrite[]): SessionChanges {
+  const last = new Map<string, GoldSessionRow | null>();
+  for (const w of writes) {
+    if (w.kind === "upsert") {
+      last.delete(w.row.session_id);
+      last.set(w.row.session_id, w.row);
+    } else {
+      last.delete(w.sessionId);
+      last.set(w.sessionId, null);
+    }
+  }
+  const upserts: GoldSessionRow[] = [];
+  const deletes: string[] = [];
+  for (const [id, row] of last) {
+    if (row === null) deletes.push(id);
+    else upserts.push(row);
+  }
+  return { upserts, deletes };
+}
+
+/** The last row per (tenant, hour) wins. */
+function foldHourly(rows: readonly GoldHourlyRow[]): GoldHourlyRow[] {
+  const last = new Map<string, GoldHourlyRow>();
+  for (const r of rows) last.set(`${r.tenant_id}\u0000${r.hour_start}`, r);
+  return [...last.values()];
+}

@@ -1,0 +1,109 @@
+import type { Pipeline } from "../core/pipeline.ts";
+import type { OptionValues } from "../core/options.ts";
+import type { CommitPhase, CommitInfo, RunningPipeline } from "./direct/direct-runner.ts";
+import { DirectRunner } from "./direct/direct-runner.ts";
+
+/**
+ * The options every runner reads (Beam's `PipelineOptions`, `StreamingOptions` and the runner's own), declared once;
+ * a pipeline's command line adds its own declarations beside them and parses both in one go (`core/options.ts`).
+ */
+export const RUNNER_OPTIONS = {
+  runner: {
+    type: "string",
+    default: "direct",
+    value: "NAME",
+    help: "where the pipeline runs: direct (in this process); prism and dataflow come with the portable runner",
+  },
+  jobName: { type: "string", default: "tidemark-job", value: "NAME", help: "the job's name" },
+  streaming: {
+    type: "boolean",
+    default: true,
+    help: "run as a streaming job (the direct runner always streams; Dataflow's streaming mode)",
+  },
+  checkpointDir: {
+    type: "string",
+    value: "DIR",
+    help:
+      "checkpoint the runner's whole state here and resume from it after a crash; one process at a time per folder " +
+      "(default: no checkpoints)",
+  },
+  checkpointSeconds: { type: "number", range: "non-negative", default: 5, help: "how often to checkpoint" },
+  maxBundleMs: {
+    type: "number",
+    range: "non-negative",
+    default: 1000,
+    value: "MS",
+    help: "how long a sink's bundle (its write batch) may stay open across source events",
+  },
+} as const;
+
+export type RunnerOptions = OptionValues<typeof RUNNER_OPTIONS>;
+
+/** What a run's caller may observe: each step of the sources, each phase of each commit. */
+export interface RunHooks {
+  readonly onStep?: (running: RunningPipeline, step: { readonly index: number; readonly event: string }) => unknown;
+  readonly onCommit?: (phase: CommitPhase, commit: CommitInfo) => unknown;
+}
+
+/** A runner: takes a pipeline graph and the options, and runs it. */
+export interface PipelineRunner {
+  readonly name: string;
+  /** Why the runner cannot run pipelines yet, when it cannot (checked before anything is opened). */
+  readonly unavailable?: string;
+  start(pipeline: Pipeline, options: RunnerOptions, hooks?: RunHooks): RunningPipeline;
+}
+
+/** The runner of `--runner=direct`: the in-process streaming runner, with the options mapped to its own. */
+export const DIRECT: PipelineRunner = {
+  name: "direct",
+  start(pipeline, options, hooks = {}) {
+    let running: RunningPipeline | undefined;
+    const onStep = hooks.onStep;
+    running = new DirectRunner().start(pipeline, {
+      ...(options.checkpointDir === undefined
+        ? {}
+        : { checkpoint: { dir: options.checkpointDir, intervalMs: options.checkpointSeconds * 1000 } }),
+      maxBundleMs: options.maxBundleMs,
+      ...(onStep === undefined ? {} : { onStep: (step) => onStep(running as RunningPipeline, step) }),
+      ...(hooks.onCommit === undefined ? {} : { onCommit: hooks.onCommit }),
+    });
+    return running;
+  },
+};
+
+/** A runner that is named but not available yet: choosing it fails with the reason, before anything runs. */
+function unavailable(name: string, reason: string): PipelineRunner {
+  const message = `--runner=${name} is not available yet: ${reason}; run with --runner=direct`;
+  return {
+    name,
+    unavailable: message,
+    start() {
+      throw new Error(message);
+    },
+  };
+}
+
+/** Every runner `--runner` can name. A constant table: adding a runner is adding a line here. */
+export const RUNNERS: ReadonlyMap<string, PipelineRunner> = new Map([
+  ["direct", DIRECT],
+  [
+    "prism",
+    unavailable("prism", "it needs the portable runner (Beam's Runner, Fn and Job APIs), which is the next issue"),
+  ],
+  [
+    "dataflow",
+    unavailable(
+      "dataflow",
+      "it needs the portable runner and a Google Cloud project; it comes after the portable runner",
+    ),
+  ],
+]);
+
+/** The runner named `name`, or an error listing the ones there are. */
+export function runnerNamed(name: string): PipelineRunner {
+  const r = RUNNERS.get(name);
+  if (r === undefined) {
+    throw new Error(`--runner must be one of ${[...RUNNERS.keys()].join(", ")}, got ${JSON.stringify(name)}`);
+  }
+  return r;
+}
