@@ -34,6 +34,12 @@ export interface BigQueryWarehouseOptions {
   readonly appendMethod?: AppendMethod;
   /** Wall clock for `failed_at`, for tests. */
   readonly now?: () => number;
+  /**
+   * Writes to different tables may run at once (each sink writes its own table). BigQuery takes concurrent DML on
+   * different tables; the emulator's SQLite allows one writer ("database is locked"). Default: true against Google,
+   * false when `apiEndpoint` is set (an emulator): then writes run one at a time, in the order they were asked.
+   */
+  readonly concurrentWrites?: boolean;
 }
 
 /** Most rows per staging append (the Storage Write API takes up to 10 MB a request). */
@@ -119,19 +125,30 @@ export class BigQueryWarehouse implements Warehouse {
   }
 
   appendBronze(rows: readonly BronzeRow[]): Promise<void> {
-    return this.append(BRONZE, rows);
+    return this.serial(() => this.append(BRONZE, rows));
   }
 
   appendSilver(rows: readonly SilverRow[]): Promise<void> {
-    return this.append(SILVER, rows);
+    return this.serial(() => this.append(SILVER, rows));
   }
 
-  async writeSessions(upserts: readonly GoldSessionRow[], deletes: readonly string[]): Promise<void> {
-    await this.replace(GOLD_SESSIONS, upserts, deletes);
+  writeSessions(upserts: readonly GoldSessionRow[], deletes: readonly string[]): Promise<void> {
+    return this.serial(() => this.replace(GOLD_SESSIONS, upserts, deletes));
   }
 
-  async upsertHourly(rows: readonly GoldHourlyRow[]): Promise<void> {
-    await this.replace(GOLD_HOURLY, rows, []);
+  upsertHourly(rows: readonly GoldHourlyRow[]): Promise<void> {
+    return this.serial(() => this.replace(GOLD_HOURLY, rows, []));
+  }
+
+  /** The end of the queue of writes, when they run one at a time (see `concurrentWrites`). */
+  private writeTail: Promise<unknown> = Promise.resolve();
+
+  /** Runs a write now, or after the writes asked before it when writes run one at a time. */
+  private serial(write: () => Promise<void>): Promise<void> {
+    if (this.options.concurrentWrites ?? this.options.apiEndpoint === undefined) return write();
+    const result = this.writeTail.then(write, write);
+    this.writeTail = result.catch(() => undefined);
+    return result;
   }
 
   async counts(): Promise<Record<string, number>> {

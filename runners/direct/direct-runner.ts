@@ -219,7 +219,11 @@ class Execution {
   /** Set when the run fails: a commit in progress writes no checkpoint and finalizes nothing after that. */
   private failed = false;
   private lastCommitMs = 0;
+  private commitStartedMs = 0;
   private lastYieldMs = 0;
+  /** Source elements read, and the last asynchronous work started, as of the last commit. */
+  private readAtCommit = 0;
+  private asyncAtCommit = 0;
   /** Input held for stable-input steps in the checkpoint resumed from, handed to them as the run starts. */
   private restoredHeld: HeldElement[][] = [];
 
@@ -327,8 +331,15 @@ class Execution {
       const old = this.openSinks.filter((r) => now - r.bundleStartedMs >= this.maxBundleMs);
       if (old.length > 0) this.finishSinks(old);
     }
-    if (this.committing === undefined && now - this.lastCommitMs >= this.commitIntervalMs) {
-      this.lastCommitMs = now;
+    const due = now - this.lastCommitMs >= this.commitIntervalMs;
+    if (due && this.committing !== undefined && now - this.commitStartedMs > Math.max(this.commitIntervalMs, 1_000)) {
+      // At most one commit at a time; one that has run past the next due time (and at least a second) makes the
+      // runner wait: this bounds what is read and not yet committed (unacknowledged) when the sinks fall behind.
+      await this.committing;
+      this.throwIfFailed();
+    }
+    if (due && this.committing === undefined && this.hasUncommitted()) {
+      this.lastCommitMs = this.commitStartedMs = performance.now();
       const c = this.commit(false).then(
         () => {
           this.committing = undefined;
@@ -346,11 +357,31 @@ class Execution {
       await this.asyncWork.oldestOf(over[0] as string);
       this.throwIfFailed();
     }
-    if ((this.asyncWork.size > 0 || this.committing !== undefined) && now - this.lastYieldMs > YIELD_INTERVAL_MS) {
+    // Writes complete through this thread's event loop: give it a turn now and then while any is pending, and at
+    // every step while a commit is due (so it completes within a few steps).
+    const overdue = this.committing !== undefined && performance.now() - this.lastCommitMs >= this.commitIntervalMs;
+    if (overdue || (this.asyncWork.size > 0 && now - this.lastYieldMs > YIELD_INTERVAL_MS)) {
       this.lastYieldMs = now;
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
     this.throwIfFailed();
+  }
+
+  /**
+   * Whether a commit would do anything: elements were read since the last one (their marks to finalize, their state
+   * to checkpoint), a sink has a bundle open or wrote since, or input is held for a stable-input step. A checkpoint
+   * of state changes alone (watermarks, timers that output nothing) is left to the next commit: nothing outside
+   * depends on it, and a replay from the previous checkpoint computes it again.
+   */
+  private hasUncommitted(): boolean {
+    let read = 0;
+    for (const s of this.plan.sources) read += s.elementsOut;
+    return (
+      read !== this.readAtCommit ||
+      this.openSinks.length > 0 ||
+      this.asyncWork.lastSeq !== this.asyncAtCommit ||
+      this.plan.stableInputs.some((b) => b.size > 0)
+    );
   }
 
   private throwIfFailed(): void {
@@ -384,6 +415,8 @@ class Execution {
    */
   private async commit(final: boolean): Promise<void> {
     this.finishSinks();
+    this.readAtCommit = 0;
+    for (const s of this.plan.sources) this.readAtCommit += s.elementsOut;
     const marks = this.checkpointMarks();
     const marked = marks.reduce((n, m) => n + m.size, 0);
     const seq = ++this.seq;
@@ -394,8 +427,9 @@ class Execution {
       held = this.plan.stableInputs.map((b) => b.take());
       encoded = this.store.encode(seq, { runner: this.snapshot(held) });
     }
+    this.asyncAtCommit = this.asyncWork.lastSeq;
     await this.options.onCommit?.("writes-started", info);
-    await this.asyncWork.settledUpTo(this.asyncWork.lastSeq);
+    await this.asyncWork.settledUpTo(this.asyncAtCommit);
     await this.options.onCommit?.("writes-done", info);
     if (this.failed) return;
     if (this.store !== undefined && encoded !== undefined) {

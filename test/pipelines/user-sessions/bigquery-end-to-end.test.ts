@@ -7,6 +7,7 @@ import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
 import type { Warehouse } from "../../../io/warehouse.ts";
 import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
+import { StepError } from "../../../runners/fn/step-error.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
 import { DATASET, tablesOf, useBigQueryEmulator } from "../../io/bigquery/emulator-fixture.ts";
 
@@ -88,23 +89,33 @@ describe("the medallion pipeline into BigQuery (emulator)", () => {
     }
   }, 180_000);
 
-  it.each([3, 17])(
+  it.each([1, 6])(
     "killed after write %i committed, resumed from its checkpoint: no duplicate, the same tables",
     async (nth) => {
       const expected = await duckdbTables();
       const w = await bq.warehouse();
       const checkpointDir = join(dir, `ckpt-${nth}`);
-      const options = { flushRows: 400, checkpointDir, checkpointIntervalMs: 0 };
-      await expect(
-        runMedallion(fixtureFileSource<RawMessage>(FIXTURE), crashingAfterWrite(w, nth), {}, options),
-      ).rejects.toThrow(Crash);
+      const options = { flushRows: 100, checkpointDir, checkpointIntervalMs: 0 };
+      // The write's failure ends the run as a StepError naming the sink, caused by the crash.
+      const crashed = await runMedallion(
+        fixtureFileSource<RawMessage>(FIXTURE),
+        crashingAfterWrite(w, nth),
+        {},
+        options,
+      )
+        .then(() => undefined)
+        .catch((e: unknown) => e);
+      expect(crashed).toBeInstanceOf(StepError);
+      expect((crashed as StepError).cause).toBeInstanceOf(Crash);
       // The killed run committed part of the stream; the resumed one writes much of it again, under the same keys.
       const partial = (await w.counts()).bronze_messages as number;
       expect(partial).toBeGreaterThan(0);
       expect(partial).toBeLessThan(1480);
       const resumed = await runMedallion(fixtureFileSource<RawMessage>(FIXTURE), w, {}, options);
-      // Write 3 is in the first batch, before its checkpoint: that run starts over. Write 17 is batches later.
-      if (nth === 3) expect(resumed.resumedFrom).toBeUndefined();
+      // Write 1 (Bronze's first batch) comes before the first checkpoint, which is written only once it has settled: that
+      // run starts over. By write 6 the first checkpoint is written (after writes 1 and 2, Bronze and Silver of the first
+      // commit). With batches of at most 100 rows, six writes hold at most 600 of the 1480 messages.
+      if (nth === 1) expect(resumed.resumedFrom).toBeUndefined();
       else expect(resumed.resumedFrom).toBeGreaterThan(0);
       expect(await tablesOf(w)).toEqual(expected);
     },
@@ -118,7 +129,7 @@ describe("the medallion pipeline into BigQuery (emulator)", () => {
     const first = cli(["--checkpoint-dir", checkpointDir, "--checkpoint-seconds=0.2", "--batch-rows=150"]);
     // Killed a random moment after its first checkpoint, while batches are still being written.
     const deadline = Date.now() + 60_000;
-    while (!existsSync(checkpointDir) || readdirSync(checkpointDir).length === 0) {
+    while (!existsSync(checkpointDir) || !readdirSync(checkpointDir).some((f) => f.startsWith("checkpoint-"))) {
       if (Date.now() > deadline) throw new Error("no checkpoint within 60 s");
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -1,0 +1,159 @@
+import { describe, expect, it } from "vitest";
+import type { DoFn } from "../../../core/do-fn.ts";
+import { Pipeline } from "../../../core/pipeline.ts";
+import { batchedWrite } from "../../../io/batched-write.ts";
+import { TestStream } from "../../../io/test-stream/test-stream.ts";
+import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
+import { StepError } from "../../../runners/fn/step-error.ts";
+import { map } from "../../../transforms/element-wise.ts";
+import { parDo } from "../../../transforms/par-do.ts";
+import { read } from "../../../transforms/read.ts";
+
+/** A stream of `n` numbers, one per bundle, at timestamps 0..n-1. */
+function numbers(n: number): TestStream<number> {
+  let s = TestStream.create<number>();
+  for (let i = 0; i < n; i++) s = s.addElements({ value: i, timestamp: i });
+  return s.advanceWatermarkToInfinity();
+}
+
+/** Resolves after a few turns of the event loop (a write that completes later, as I/O does). */
+function later(turns: number): Promise<void> {
+  let p = Promise.resolve();
+  for (let i = 0; i < turns; i++) p = p.then(() => new Promise<void>((r) => setImmediate(r)));
+  return p;
+}
+
+describe("DirectRunner: asynchronous DoFns", () => {
+  it("waits for every promise before the run ends, and writes of a batched sink complete in order", async () => {
+    const written: number[][] = [];
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const p = Pipeline.create();
+    p.apply(read(numbers(50))).apply(
+      batchedWrite<number>({
+        maxRows: 7,
+        write: async (rows) => {
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          // Later batches complete faster: without the sink's chain they would overtake earlier ones.
+          await later(1 + Math.floor(Math.random() * 5));
+          written.push(rows);
+          inFlight--;
+        },
+      }),
+      "Write",
+    );
+    await new DirectRunner().run(p, { maxBundleMs: 60_000 });
+    expect(written.flat()).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(written.every((b) => b.length <= 7)).toBe(true);
+    // The sink's chain writes one batch at a time.
+    expect(maxInFlight).toBe(1);
+  });
+
+  it("a rejected write fails the run with a StepError naming the step, the original error as cause", async () => {
+    const p = Pipeline.create();
+    const cause = new Error("warehouse is full");
+    p.apply(read(numbers(10))).apply(
+      parDo<number, never>({
+        async process(v) {
+          await later(2);
+          if (v === 4) throw cause;
+        },
+      }),
+      "Sink",
+    );
+    const e = await new DirectRunner().run(p).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(StepError);
+    expect((e as StepError).step).toBe("Sink");
+    expect((e as StepError).message).toContain("warehouse is full");
+    expect((e as StepError).cause).toBe(cause);
+  });
+
+  it("a rejected finishBundle fails the run naming the step and the phase", async () => {
+    const p = Pipeline.create();
+    p.apply(read(numbers(3))).apply(
+      parDo<number, never>({
+        process() {},
+        async finishBundle() {
+          throw new Error("flush refused");
+        },
+      }),
+      "Flush",
+    );
+    await expect(new DirectRunner().run(p)).rejects.toThrow('step "Flush" failed in finishBundle: flush refused');
+  });
+
+  it("outputs are made during the call: an output after an await is refused with an error naming the step", async () => {
+    const p = Pipeline.create();
+    p.apply(read(numbers(3)))
+      .apply(
+        parDo<number, number>({
+          async process(v, ctx) {
+            ctx.output(v); // during the call: fine
+            await later(1);
+            ctx.output(v * 10); // after the call returned
+          },
+        }),
+        "Enrich",
+      )
+      .apply(map((v: number) => v));
+    await expect(new DirectRunner().run(p)).rejects.toThrow(
+      /step "Enrich" failed.*an output was made after process returned/,
+    );
+  });
+
+  it("backpressure: the runner stops reading while a step has more promises pending than allowed", async () => {
+    let read_ = 0;
+    let done = 0;
+    let maxAhead = 0;
+    const slow: DoFn<number, never> = {
+      process() {
+        read_++;
+        return later(3).then(() => {
+          done++;
+        });
+      },
+    };
+    const p = Pipeline.create();
+    p.apply(read(numbers(200))).apply(parDo(slow), "Slow");
+    await new DirectRunner().run(p, {
+      maxPendingPerStep: 2,
+      onStep: () => {
+        maxAhead = Math.max(maxAhead, read_ - done);
+      },
+    });
+    expect(done).toBe(200);
+    // Between source events at most 2 writes are pending (the runner waits for the oldest before reading on); the
+    // step that just ran may have added one.
+    expect(maxAhead).toBeLessThanOrEqual(3);
+    expect(maxAhead).toBeGreaterThanOrEqual(2);
+  });
+
+  it("without backpressure the same stream would run ahead (the bound above is the runner's doing)", async () => {
+    let read_ = 0;
+    let done = 0;
+    let maxAhead = 0;
+    const p = Pipeline.create();
+    p.apply(read(numbers(200))).apply(
+      parDo<number, never>({
+        process() {
+          read_++;
+          return later(3).then(() => {
+            done++;
+          });
+        },
+      }),
+      "Slow",
+    );
+    await new DirectRunner().run(p, {
+      maxPendingPerStep: 1_000,
+      onStep: () => {
+        maxAhead = Math.max(maxAhead, read_ - done);
+      },
+    });
+    expect(maxAhead).toBeGreaterThan(20);
+  });
+});
