@@ -16,9 +16,19 @@ export * from "./core/triggers/trigger.ts";
 export * from "./core/windowing-strategy.ts";
 export { customWindows, fixed, globalWindows, sessions, sliding, type WindowFn } from "./core/windows/window-fn.ts";
 export { type BoundedWindow, GLOBAL_WINDOW, GlobalWindow, IntervalWindow } from "./core/windows/window.ts";
+export { type BatchedWriteOptions, batchedWrite } from "./io/batched-write.ts";
 export { TestStream, type TimestampedValue } from "./io/test-stream/test-stream.ts";
 export { type Clock, SystemClock, VirtualClock } from "./runners/direct/clock.ts";
-export { DirectRunner, type RunningPipeline, type RunOptions } from "./runners/direct/direct-runner.ts";
+export {
+  type CommitInfo,
+  type CommitPhase,
+  type CommitStats,
+  DirectRunner,
+  type RunningPipeline,
+  type RunOptions,
+} from "./runners/direct/direct-runner.ts";
+export { type PipelineRunner, RUNNER_OPTIONS, type RunnerOptions, RUNNERS, runnerNamed } from "./runners/runner.ts";
+export { describeOptions, type OptionSpecs, type OptionValues, OptionsError, parseOptions } from "./core/options.ts";
 export { type MetricsSnapshot, type StepMetrics, stepMetrics } from "./runners/direct/metrics.ts";
 export { StepError } from "./runners/fn/step-error.ts";
 export * from "./transforms/combine.ts";
@@ -26,6 +36,7 @@ export { distinct } from "./transforms/distinct.ts";
 export { filter, flatMap, map, withKeys, withTimestamps } from "./transforms/element-wise.ts";
 export { flatten, flattenAll } from "./transforms/flatten.ts";
 export { groupByKey } from "./transforms/group-by-key.ts";
+export { type GroupIntoBatchesOptions, groupIntoBatches } from "./transforms/group-into-batches.ts";
 export { type ParDo, type ParDoOutputs, parDo } from "./transforms/par-do.ts";
 export { partition } from "./transforms/partition.ts";
 export { assertThat, type CapturedElement, PAssertError, PAssertion, PaneSelection } from "./transforms/passert.ts";

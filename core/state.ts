@@ -235,9 +235,14 @@ export interface StatefulDoFn<
 > {
   readonly state?: S;
   readonly timers?: T;
-  process(element: readonly [K, V], ctx: StatefulProcessContext<K, O, S, T, Tags>): void;
-  readonly onTimer?: { readonly [N in keyof T]?: (ctx: OnTimerContext<K, O, S, T, Tags>) => void };
-  onWindowExpiration?(ctx: OnTimerContext<K, O, S, T, Tags>): void;
+  /**
+   * Like a DoFn's, `process`, the `onTimer` handlers and `onWindowExpiration` may return a promise (asynchronous
+   * I/O), counted as the step's work in flight; state is read and written, and outputs made, during the call, before
+   * the promise's first await.
+   */
+  process(element: readonly [K, V], ctx: StatefulProcessContext<K, O, S, T, Tags>): void | Promise<void>;
+  readonly onTimer?: { readonly [N in keyof T]?: (ctx: OnTimerContext<K, O, S, T, Tags>) => void | Promise<void> };
+  onWindowExpiration?(ctx: OnTimerContext<K, O, S, T, Tags>): void | Promise<void>;
   /** How far back `outputWithTimestamp` may move a timestamp. Default 0. */
   readonly allowedTimestampSkewMs?: number;
   /**

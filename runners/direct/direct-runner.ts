@@ -21,6 +21,7 @@ import {
   WindowIntoNode,
 } from "./plan.ts";
 import { SideInputStage } from "./side-input-stage.ts";
+import { StatefulStage } from "./stateful-stage.ts";
 import { type EncodedHeldElement, type HeldElement, StableInputBuffer } from "./stable-input.ts";
 import { ViewStore } from "./view-store.ts";
 
@@ -250,6 +251,7 @@ class Execution {
       r.clock = this.clock;
       r.asyncWork = this.asyncWork;
     }
+    for (const g of this.plan.groups) if (g instanceof StatefulStage) g.asyncWork = this.asyncWork;
     const cp = options.checkpoint;
     this.store = cp === undefined ? undefined : new CheckpointStore<StoredRun>(cp.dir);
     this.commitIntervalMs = cp === undefined ? (options.commitIntervalMs ?? 1_000) : (cp.intervalMs ?? 5_000);

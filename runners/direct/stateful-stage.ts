@@ -1,6 +1,7 @@
 import type { StatefulDoFn, StateSpec, TimerSpec } from "../../core/state.ts";
 import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
 import { StatefulRunner, type StatefulSnapshot } from "../engine/state/stateful-runner.ts";
+import type { AsyncWork } from "../fn/async-work.ts";
 import type { ElementMeta, Receiver } from "../fn/receiver.ts";
 import { StepError } from "../fn/step-error.ts";
 import { requireKv } from "./group-stage.ts";
@@ -16,6 +17,8 @@ export class StatefulStage implements KeyedStage {
   readonly runner: StatefulRunner;
   readonly queue = new OutputQueue();
   inBundle = false;
+  /** Where the promises the DoFn returns are counted (the runner sets it). */
+  asyncWork: AsyncWork | undefined;
 
   constructor(
     readonly stepName: string,
@@ -36,6 +39,10 @@ export class StatefulStage implements KeyedStage {
           );
         }
         queue.push(enveloped ? new Tagged(tag ?? "main", value) : value, timestamp, window, pane);
+      },
+      async: (promise, phase) => {
+        if (this.asyncWork === undefined) throw new Error(`${phase} returned a promise, but nothing awaits it`);
+        this.asyncWork.track(stepName, promise, phase);
       },
     });
   }

@@ -13,6 +13,11 @@ import { type Cell, newCell } from "./state-cells.ts";
 export interface StatefulSink {
   /** `tag` is undefined for the main output. */
   output(value: unknown, timestamp: number, window: BoundedWindow, pane: PaneInfo, tag: string | undefined): void;
+  /**
+   * Takes a promise the DoFn returned from `process`, an `onTimer` handler or `onWindowExpiration` (its asynchronous
+   * I/O): the runner counts it as the step's work in flight. Without it, a returned promise is an error.
+   */
+  async?(promise: PromiseLike<unknown>, phase: string): void;
 }
 
 type AnyStatefulDoFn = StatefulDoFn<unknown, unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
@@ -187,7 +192,16 @@ export class StatefulRunner {
   private deliver(slot: Slot, key: unknown, value: unknown, timestamp: number, pane: PaneInfo): void {
     this.currentTs = timestamp;
     const ctx = this.context(slot, timestamp, pane);
-    this.fn.process([key, value], ctx as never);
+    const r: unknown = this.fn.process([key, value], ctx as never);
+    ctx.open = false;
+    if (r !== undefined) this.async(r, "processing an element");
+  }
+
+  /** Hands a promise a DoFn call returned to the runner (see `StatefulSink.async`). */
+  private async(r: unknown, phase: string): void {
+    if (typeof (r as { then?: unknown } | null)?.then !== "function") return;
+    if (this.sink.async === undefined) throw new Error(`${phase} returned a promise, but this runner does not await it`);
+    this.sink.async(r as PromiseLike<unknown>, phase);
   }
 
   /** Fires every event timer strictly before the new watermark and expires windows, in time order. */
@@ -420,13 +434,19 @@ export class StatefulRunner {
       throw new Error(`timer "${rec.name}" fired but the DoFn has no onTimer.${rec.name} handler`);
     }
     this.currentTs = rec.holdTs;
-    handler(this.timerContext(rec.slot, rec.holdTs, rec.time, rec.id, rec.domain) as never);
+    const ctx = this.timerContext(rec.slot, rec.holdTs, rec.time, rec.id, rec.domain);
+    const r: unknown = handler(ctx as never);
+    ctx.open = false;
+    if (r !== undefined) this.async(r, `in onTimer.${rec.name}`);
   }
 
   private expire(slot: Slot): void {
     if (this.fn.onWindowExpiration) {
       this.currentTs = slot.window.maxTimestamp;
-      this.fn.onWindowExpiration(this.timerContext(slot, slot.window.maxTimestamp, slot.gcTime, "", "event") as never);
+      const ctx = this.timerContext(slot, slot.window.maxTimestamp, slot.gcTime, "", "event");
+      const r: unknown = this.fn.onWindowExpiration(ctx as never);
+      ctx.open = false;
+      if (r !== undefined) this.async(r, "in onWindowExpiration");
     }
     slot.alive = false;
     if (slot.stateView !== undefined) for (const c of Object.values(slot.stateView)) c.clear();
@@ -573,6 +593,8 @@ export class StatefulRunner {
 type AnyTimerContext = OnTimerContext<unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
 
 class StatefulCallContext implements AnyTimerContext {
+  /** True during the call: outputs are accepted only then (not after an await). */
+  open = true;
   readonly processingTime: number;
   readonly inputWatermark: number;
   /** For timer callbacks (OnTimerContext). */
@@ -601,15 +623,27 @@ class StatefulCallContext implements AnyTimerContext {
   }
 
   output(value: unknown): void {
+    this.checkOpen();
     this.runner.emit(this.slot, value, this.timestamp, this.pane);
   }
 
   outputWithTimestamp(value: unknown, ts: number): void {
+    this.checkOpen();
     this.runner.emit(this.slot, value, ts, this.pane);
   }
 
   outputTo(tag: string, value: unknown, ts?: number): void {
+    this.checkOpen();
     this.runner.emit(this.slot, value, ts ?? this.timestamp, this.pane, tag);
+  }
+
+  private checkOpen(): void {
+    if (!this.open) {
+      throw new Error(
+        "an output was made after the call returned (after an await?): a stateful DoFn outputs, and reads and " +
+          "writes its state, during the call, before its promise's first await",
+      );
+    }
   }
 }
 

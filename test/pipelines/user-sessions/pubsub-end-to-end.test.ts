@@ -215,6 +215,41 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
     expect(b.gold, story).toEqual(a.gold);
   }, 300_000);
 
+  it("killed with SIGKILL at each phase of a commit (during a batch write, between the writes and their checkpoint, during finalization), restarted each time: the Bronze, Silver and Gold of an uninterrupted run", async () => {
+    const plain = await setUp("phase-plain-");
+    const crash = await setUp("phase-crash-");
+    const startMs = Date.now();
+    const users = 15;
+    const published = await publish(plain.topic, users, 11, startMs);
+    const plainDb = join(dir, "phase-plain.duckdb");
+    expect((await finished(pipeline(plain.subscription, plainDb, 60, [`--max-messages=${published}`]))).code).toBe(0);
+
+    const publishing = publish(crash.topic, users, 11, startMs, 60);
+    const crashDb = join(dir, "phase-crash.duckdb");
+    const checkpoints = [`--checkpoint-dir=${join(dir, "phase-checkpoints")}`, "--checkpoint-seconds=1"];
+    // Each run kills itself (the command line's fault injection) at its second commit: as its writes start (a
+    // random 0-20 ms into them), once they are done and before the checkpoint is written, and a random 0-20 ms
+    // after the stable-input writes, while the messages are being acknowledged.
+    for (const at of ["writes-started+:2", "writes-done:2", "stable-input-written+:2"]) {
+      const run = await finished(pipeline(crash.subscription, crashDb, 60, [...checkpoints, `--kill-at=${at}`]));
+      expect(run.signal, `${at}\n${run.out}`).toBe("SIGKILL");
+    }
+    expect(await publishing).toBe(published);
+    const last = await finished(
+      pipeline(crash.subscription, crashDb, 120, [...checkpoints, `--max-messages=${published}`]),
+    );
+    expect(last.code, last.out).toBe(0);
+    const story = last.out.split("\n").slice(0, 5).join("\n");
+    const a = await tables(plainDb);
+    const b = await tables(crashDb);
+    expect(a.bronze).toHaveLength(published);
+    expect(b.bronze, story).toEqual(a.bronze);
+    expect(b.dupBronze).toBe(0);
+    expect(b.silver, story).toEqual(a.silver);
+    expect(b.gold.length).toBeGreaterThan(10);
+    expect(b.gold, story).toEqual(a.gold);
+  }, 300_000);
+
   it("rides out an emulator restart: reconnects once the subscription is back and goes on", async () => {
     const port = emulator.port;
     const { topic, subscription } = await setUp("restart-");

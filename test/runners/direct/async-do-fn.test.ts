@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { DoFn } from "../../../core/do-fn.ts";
+import type { KV } from "../../../core/kv.ts";
 import { Pipeline } from "../../../core/pipeline.ts";
+import { eventTimer, type TimerSpec, type ValueStateSpec, valueState } from "../../../core/state.ts";
 import { batchedWrite } from "../../../io/batched-write.ts";
 import { TestStream } from "../../../io/test-stream/test-stream.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
@@ -8,6 +10,7 @@ import { StepError } from "../../../runners/fn/step-error.ts";
 import { map } from "../../../transforms/element-wise.ts";
 import { parDo } from "../../../transforms/par-do.ts";
 import { read } from "../../../transforms/read.ts";
+import { statefulParDo } from "../../../transforms/stateful-par-do.ts";
 
 /** A stream of `n` numbers, one per bundle, at timestamps 0..n-1. */
 function numbers(n: number): TestStream<number> {
@@ -155,5 +158,72 @@ describe("DirectRunner: asynchronous DoFns", () => {
       },
     });
     expect(maxAhead).toBeGreaterThan(20);
+  });
+});
+
+describe("DirectRunner: asynchronous stateful DoFns", () => {
+  it("promises from process and onTimer are awaited, and a rejected onTimer fails the run naming the step and timer", async () => {
+    const written: string[] = [];
+    const fn = (failTimer: boolean) =>
+      statefulParDo<string, number, never, { sum: ValueStateSpec<number> }, { flush: TimerSpec }>({
+        state: { sum: valueState<number>() },
+        timers: { flush: eventTimer() },
+        async process([key, v], ctx) {
+          ctx.state.sum.write((ctx.state.sum.read() ?? 0) + v);
+          ctx.timers.flush.set(ctx.window.maxTimestamp);
+          await later(2);
+          written.push(`element ${key}=${v}`);
+        },
+        onTimer: {
+          async flush(ctx) {
+            const sum = ctx.state.sum.read();
+            await later(2);
+            if (failTimer) throw new Error("cannot write the sum");
+            written.push(`sum ${ctx.key}=${sum}`);
+          },
+        },
+      });
+    const stream = TestStream.create<KV<string, number>>()
+      .addElements(
+        { value: ["a", 1], timestamp: 1 },
+        { value: ["a", 2], timestamp: 2 },
+        { value: ["b", 5], timestamp: 3 },
+      )
+      .advanceWatermarkToInfinity();
+    const p = Pipeline.create();
+    p.apply(read(stream)).apply(fn(false), "Sum");
+    await new DirectRunner().run(p);
+    expect(written.filter((w) => w.startsWith("element")).sort()).toEqual([
+      "element a=1",
+      "element a=2",
+      "element b=5",
+    ]);
+    expect(written.filter((w) => w.startsWith("sum")).sort()).toEqual(["sum a=3", "sum b=5"]);
+
+    const q = Pipeline.create();
+    q.apply(read(stream)).apply(fn(true), "Sum");
+    await expect(new DirectRunner().run(q)).rejects.toThrow('step "Sum" failed in onTimer.flush: cannot write the sum');
+  });
+
+  it("a stateful output after an await is refused", async () => {
+    const p = Pipeline.create();
+    p.apply(
+      read(
+        TestStream.create<KV<string, number>>()
+          .addElements({ value: ["a", 1], timestamp: 1 })
+          .advanceWatermarkToInfinity(),
+      ),
+    ).apply(
+      statefulParDo<string, number, number>({
+        async process([, v], ctx) {
+          await later(1);
+          ctx.output(v);
+        },
+      }),
+      "Late",
+    );
+    await expect(new DirectRunner().run(p)).rejects.toThrow(
+      /step "Late" failed.*an output was made after the call returned/,
+    );
   });
 });

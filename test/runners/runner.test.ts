@@ -1,0 +1,44 @@
+import { describe, expect, it } from "vitest";
+import { Pipeline } from "../../core/pipeline.ts";
+import { TestStream } from "../../io/test-stream/test-stream.ts";
+import { RUNNER_OPTIONS, RUNNERS, type RunnerOptions, runnerNamed } from "../../runners/runner.ts";
+import { parseOptions } from "../../core/options.ts";
+import { parDo } from "../../transforms/par-do.ts";
+import { read } from "../../transforms/read.ts";
+
+describe("the runner registry", () => {
+  it("runs a graph on the runner the options name", async () => {
+    const { options } = parseOptions(RUNNER_OPTIONS, ["--runner=direct"]);
+    const seen: number[] = [];
+    const p = Pipeline.create();
+    p.apply(
+      read(TestStream.create<number>().addElements({ value: 1, timestamp: 0 }, { value: 2, timestamp: 1 })),
+    ).apply(
+      parDo<number, never>({
+        process(v) {
+          seen.push(v);
+        },
+      }),
+    );
+    await runnerNamed(options.runner)
+      .start(p, options as RunnerOptions)
+      .waitUntilFinish();
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it("prism and dataflow are named but refused, with the reason, before anything runs", () => {
+    for (const name of ["prism", "dataflow"]) {
+      const r = RUNNERS.get(name);
+      expect(r?.unavailable).toMatch(
+        new RegExp(`^--runner=${name} is not available yet: .*; run with --runner=direct$`),
+      );
+      expect(() => r?.start(Pipeline.create(), parseOptions(RUNNER_OPTIONS, []).options)).toThrow(
+        r?.unavailable as string,
+      );
+    }
+  });
+
+  it("an unknown runner is refused, listing the ones there are", () => {
+    expect(() => runnerNamed("flink")).toThrow('--runner must be one of direct, prism, dataflow, got "flink"');
+  });
+});
