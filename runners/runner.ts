@@ -64,6 +64,7 @@ export const DIRECT: PipelineRunner = {
         ? {}
         : { checkpoint: { dir: options.checkpointDir, intervalMs: options.checkpointSeconds * 1000 } }),
       maxBundleMs: options.maxBundleMs,
+      jobName: options.jobName,
       ...(onStep === undefined ? {} : { onStep: (step) => onStep(running as RunningPipeline, step) }),
       ...(hooks.onCommit === undefined ? {} : { onCommit: hooks.onCommit }),
     });

@@ -41,35 +41,27 @@ export function writeMedallion(
   writes: MedallionWrites = newMedallionWrites(),
 ): MedallionWrites {
   const maxRows = options.batchRows ?? BATCH_ROWS;
-  tables.bronze.apply(
-    batchedWrite({
+  /** A sink of `write`, counting the rows each committed batch holds in `writes[counter]`. */
+  const sink = <T>(write: (rows: T[]) => Promise<number>, counter: "bronze" | "silver" | "hourly") =>
+    batchedWrite<T>({
       maxRows,
       write: async (rows) => {
-        await warehouse.appendBronze(rows);
-        writes.bronze += rows.length;
+        writes[counter] += await write(rows);
       },
-    }),
+    });
+  tables.bronze.apply(
+    sink((rows) => warehouse.appendBronze(rows).then(() => rows.length), "bronze"),
     "WriteBronze",
   );
   tables.silver.apply(
-    batchedWrite({
-      maxRows,
-      write: async (rows) => {
-        await warehouse.appendSilver(rows);
-        writes.silver += rows.length;
-      },
-    }),
+    sink((rows) => warehouse.appendSilver(rows).then(() => rows.length), "silver"),
     "WriteSilver",
   );
   tables.hourly.apply(
-    batchedWrite({
-      maxRows,
-      write: async (rows) => {
-        const last = foldHourly(rows);
-        await warehouse.upsertHourly(last);
-        writes.hourly += last.length;
-      },
-    }),
+    sink((rows: GoldHourlyRow[]) => {
+      const last = foldHourly(rows);
+      return warehouse.upsertHourly(last).then(() => last.length);
+    }, "hourly"),
     "WriteHourly",
   );
   tables.sessions.apply(

@@ -4,6 +4,7 @@ import { join } from "node:path";
 
 /** Who holds a checkpoint folder. */
 export interface LockOwner {
+  readonly job?: string;
   readonly pid: number;
   readonly host: string;
   readonly startedAt: string;
@@ -23,9 +24,14 @@ export class CheckpointLock {
   private constructor(private readonly path: string) {}
 
   /** Takes the lock on `dir` (which must exist), or throws naming the process that holds it. */
-  static acquire(dir: string): CheckpointLock {
+  static acquire(dir: string, job?: string): CheckpointLock {
     const path = join(dir, FILE);
-    const me: LockOwner = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString() };
+    const me: LockOwner = {
+      ...(job === undefined ? {} : { job }),
+      pid: process.pid,
+      host: hostname(),
+      startedAt: new Date().toISOString(),
+    };
     for (let attempt = 0; attempt < 3; attempt++) {
       let fd: number;
       try {
@@ -43,7 +49,8 @@ export class CheckpointLock {
           continue;
         }
         throw new Error(
-          `checkpoint folder ${dir} is in use by process ${owner.pid} on ${owner.host} (since ${owner.startedAt}): ` +
+          `checkpoint folder ${dir} is in use by ${owner.job === undefined ? "" : `job "${owner.job}", `}process ` +
+            `${owner.pid} on ${owner.host} (since ${owner.startedAt}): ` +
             "two runs of one job must not share checkpoints. Stop that run first" +
             (owner.host === me.host ? "" : `, or remove ${path} once it is known to be gone`) +
             ", or give this run another --checkpoint-dir",
@@ -71,7 +78,12 @@ function readOwner(path: string): LockOwner | undefined {
   try {
     const o = JSON.parse(readFileSync(path, "utf8")) as Partial<LockOwner>;
     if (typeof o.pid !== "number" || typeof o.host !== "string") return undefined;
-    return { pid: o.pid, host: o.host, startedAt: String(o.startedAt) };
+    return {
+      ...(typeof o.job === "string" ? { job: o.job } : {}),
+      pid: o.pid,
+      host: o.host,
+      startedAt: String(o.startedAt),
+    };
   } catch {
     return undefined;
   }

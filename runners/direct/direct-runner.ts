@@ -46,6 +46,11 @@ export interface RunOptions {
    * for what a checkpoint covers. One process at a time may use a folder (`CheckpointLock`).
    */
   readonly checkpoint?: { readonly dir: string; readonly intervalMs?: number };
+  /**
+   * The job's name: kept in each checkpoint and in the folder's lock, so that a run of another job on the folder is
+   * refused, naming both.
+   */
+  readonly jobName?: string;
   /** Without checkpoints, how often (wall ms) the runner commits: finishes sinks' bundles and finalizes sources. Default 1 s. */
   readonly commitIntervalMs?: number;
   /**
@@ -130,6 +135,7 @@ export interface ExecutionSnapshot {
 /** What a checkpoint file holds: the runner's snapshot (an envelope, so later versions can add beside it). */
 interface StoredRun {
   readonly runner: ExecutionSnapshot;
+  readonly jobName?: string;
 }
 
 /** A run in progress: its metrics can be read at any time. */
@@ -264,11 +270,18 @@ class Execution {
     const plan = this.plan;
     let lock: CheckpointLock | undefined;
     try {
-      if (this.store !== undefined) lock = CheckpointLock.acquire(this.store.dir);
+      if (this.store !== undefined) lock = CheckpointLock.acquire(this.store.dir, this.options.jobName);
       for (const r of plan.doFns) r.setup();
       const stored = this.store?.latest();
       if (stored !== undefined && (typeof stored.state !== "object" || stored.state?.runner === undefined)) {
         throw new Error(`${this.store?.dir} holds a checkpoint that is not a Tidemark runner's; give another folder`);
+      }
+      const job = this.options.jobName;
+      if (stored?.state.jobName !== undefined && job !== undefined && stored.state.jobName !== job) {
+        throw new Error(
+          `${this.store?.dir} holds the checkpoints of job "${stored.state.jobName}", not of "${job}": give this job ` +
+            "its own --checkpoint-dir",
+        );
       }
       const restore = stored?.state.runner ?? this.options.restore;
       if (stored !== undefined) {
@@ -427,7 +440,8 @@ class Execution {
     let encoded: EncodedCheckpoint | undefined;
     if (this.store !== undefined) {
       held = this.plan.stableInputs.map((b) => b.take());
-      encoded = this.store.encode(seq, { runner: this.snapshot(held) });
+      const jobName = this.options.jobName;
+      encoded = this.store.encode(seq, { runner: this.snapshot(held), ...(jobName === undefined ? {} : { jobName }) });
     }
     this.asyncAtCommit = this.asyncWork.lastSeq;
     await this.options.onCommit?.("writes-started", info);

@@ -123,21 +123,24 @@ export class DoFnRunner implements Receiver {
   /** Counts a promise `process` returned as the step's work in flight. */
   private track(r: unknown, timestamp: number, window: BoundedWindow): void {
     if (!isThenable(r)) return;
-    const work = this.asyncWork;
-    if (work === undefined) {
-      throw new StepError(
-        this.stepName,
-        timestamp,
-        window,
-        new Error("process returned a promise, but this runner does not run asynchronous DoFns"),
-      );
-    }
-    work.track(
+    this.work("process", timestamp, window).track(
       this.stepName,
       Promise.resolve(r).catch((e: unknown) => {
         throw this.wrap(e, timestamp, window);
       }),
       "processing an element",
+    );
+  }
+
+  /** Where a returned promise is counted; a runner that set none does not run asynchronous DoFns. */
+  private work(call: string, timestamp?: number, window?: BoundedWindow): AsyncWork {
+    if (this.asyncWork !== undefined) return this.asyncWork;
+    throw new StepError(
+      this.stepName,
+      timestamp,
+      window,
+      new Error(`${call} returned a promise, but this runner does not run asynchronous DoFns`),
+      call === "process" ? undefined : `in ${call}`,
     );
   }
 
@@ -167,17 +170,7 @@ export class DoFnRunner implements Receiver {
       this.finishing = false;
     }
     if (!isThenable(r)) return;
-    const work = this.asyncWork;
-    if (work === undefined) {
-      throw new StepError(
-        this.stepName,
-        undefined,
-        undefined,
-        new Error("finishBundle returned a promise, but this runner does not run asynchronous DoFns"),
-        "in finishBundle",
-      );
-    }
-    work.track(this.stepName, r, "in finishBundle");
+    this.work("finishBundle").track(this.stepName, r, "in finishBundle");
   }
 
   private checkFinishing(): void {

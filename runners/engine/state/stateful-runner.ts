@@ -200,7 +200,8 @@ export class StatefulRunner {
   /** Hands a promise a DoFn call returned to the runner (see `StatefulSink.async`). */
   private async(r: unknown, phase: string): void {
     if (typeof (r as { then?: unknown } | null)?.then !== "function") return;
-    if (this.sink.async === undefined) throw new Error(`${phase} returned a promise, but this runner does not await it`);
+    if (this.sink.async === undefined)
+      throw new Error(`${phase} returned a promise, but this runner does not await it`);
     this.sink.async(r as PromiseLike<unknown>, phase);
   }
 

@@ -112,6 +112,22 @@ async function tables(db: string) {
   }
 }
 
+/**
+ * The crashed job's tables equal the uninterrupted one's: Bronze payloads (message ids differ between the two topics)
+ * and Silver event ids (nothing lost, nothing twice), and Gold sessions. `out` is the last run's output, for failures.
+ */
+async function expectSameTables(plainDb: string, crashDb: string, published: number, out: string, minGold: number) {
+  const story = out.split("\n").slice(0, 5).join("\n");
+  const a = await tables(plainDb);
+  const b = await tables(crashDb);
+  expect(a.bronze).toHaveLength(published);
+  expect(b.bronze, story).toEqual(a.bronze);
+  expect(b.dupBronze).toBe(0);
+  expect(b.silver, story).toEqual(a.silver);
+  expect(b.gold.length).toBeGreaterThan(minGold);
+  expect(b.gold, story).toEqual(a.gold);
+}
+
 describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
   it("reads a subscription into DuckDB, drains when idle, and acknowledges everything it wrote", async () => {
     const { topic, subscription } = await setUp("run-");
@@ -201,18 +217,7 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
       pipeline(crash.subscription, crashDb, 120, [...checkpoints, `--max-messages=${publishedPlain}`]),
     );
     expect(last.code, last.out).toBe(0);
-    // What the last run printed first, for the failure messages.
-    const story = last.out.split("\n").slice(0, 5).join("\n");
-
-    const a = await tables(plainDb);
-    const b = await tables(crashDb);
-    // Payloads (message ids differ between the two topics) and event ids: nothing lost, nothing twice.
-    expect(a.bronze).toHaveLength(publishedPlain);
-    expect(b.bronze, story).toEqual(a.bronze);
-    expect(b.dupBronze).toBe(0);
-    expect(b.silver, story).toEqual(a.silver);
-    expect(b.gold.length).toBeGreaterThan(20);
-    expect(b.gold, story).toEqual(a.gold);
+    await expectSameTables(plainDb, crashDb, publishedPlain, last.out, 20);
   }, 300_000);
 
   it("killed with SIGKILL at each phase of a commit (during a batch write, between the writes and their checkpoint, during finalization), restarted each time: the Bronze, Silver and Gold of an uninterrupted run", async () => {
@@ -239,15 +244,7 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
       pipeline(crash.subscription, crashDb, 120, [...checkpoints, `--max-messages=${published}`]),
     );
     expect(last.code, last.out).toBe(0);
-    const story = last.out.split("\n").slice(0, 5).join("\n");
-    const a = await tables(plainDb);
-    const b = await tables(crashDb);
-    expect(a.bronze).toHaveLength(published);
-    expect(b.bronze, story).toEqual(a.bronze);
-    expect(b.dupBronze).toBe(0);
-    expect(b.silver, story).toEqual(a.silver);
-    expect(b.gold.length).toBeGreaterThan(10);
-    expect(b.gold, story).toEqual(a.gold);
+    await expectSameTables(plainDb, crashDb, published, last.out, 10);
   }, 300_000);
 
   it("rides out an emulator restart: reconnects once the subscription is back and goes on", async () => {

@@ -314,3 +314,28 @@ describe("DirectRunner: the checkpoint folder lock", () => {
     );
   });
 });
+
+describe("DirectRunner: checkpoints of another job", () => {
+  it("a run of another job on a folder with checkpoints is refused, naming both jobs", async () => {
+    const dir = tempDir();
+    const queue = new TestQueue(messages());
+    const p = Pipeline.create();
+    p.apply(read(queue.source()), "Read").apply(parDo<QueueMessage, never>({ process() {} }), "Sink");
+    // A crash leaves the folder with checkpoints of job "a".
+    await expect(
+      new DirectRunner().run(p, {
+        jobName: "a",
+        checkpoint: { dir, intervalMs: 0 },
+        onStep: ({ index }) => {
+          if (index === 10) throw new Crash("crash");
+        },
+      }),
+    ).rejects.toThrow(Crash);
+    await expect(new DirectRunner().run(p, { jobName: "b", checkpoint: { dir } })).rejects.toThrow(
+      `${dir} holds the checkpoints of job "a", not of "b": give this job its own --checkpoint-dir`,
+    );
+    // Job "a" itself resumes.
+    await new DirectRunner().run(p, { jobName: "a", checkpoint: { dir } });
+    expect(queue.acked.size).toBe(60);
+  });
+});
