@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds a Go tool the tests and scripts start (never vendored: fetched by name and version from the Go module
-# proxy) into .cache/go-tools/bin, once; later calls reuse the binary. Prints the binary's path.
+# proxy) into a cache outside the clone, $TIDEMARK_CACHE/go-tools/bin (default ~/.cache/tidemark), once and keyed by
+# tool and version: later calls, other clones and CI runs on the same machine reuse the binary. Prints its path.
 #   scripts/go-tool.sh bigquery-emulator   # github.com/goccy/bigquery-emulator v0.8.1 (first build ~5-6 min, ~6 GB)
 #   scripts/go-tool.sh prism               # github.com/apache/beam/sdks/v2 v2.77.0, ./go/cmd/prism
 # `go install MODULE@VERSION` is refused here (the proxy serves the version but not its version list), so the module
 # is downloaded with `go mod download -json` and built in the directory that prints.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cache="$root/.cache/go-tools"
+cache="${TIDEMARK_CACHE:-$HOME/.cache/tidemark}/go-tools"
 case "${1:-}" in
   bigquery-emulator) module=github.com/goccy/bigquery-emulator; version=v0.8.1; pkg=./cmd/bigquery-emulator ;;
   prism) module=github.com/apache/beam/sdks/v2; version=v2.77.0; pkg=./go/cmd/prism ;;

@@ -1,15 +1,15 @@
 import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { answersHttp, freePort, startLocalServer } from "../local-server.ts";
 
 /** The emulator version the project builds (`scripts/go-tool.sh bigquery-emulator`). */
 export const BIGQUERY_EMULATOR_VERSION = "v0.8.1";
 
-/** Where `scripts/go-tool.sh bigquery-emulator` puts the binary. */
+/** Where `scripts/go-tool.sh bigquery-emulator` puts the binary: a cache outside the clone, shared by clones. */
 export const DEFAULT_BIGQUERY_EMULATOR_BIN = join(
-  dirname(fileURLToPath(import.meta.url)),
-  "../../.cache/go-tools/bin",
+  process.env.TIDEMARK_CACHE ?? join(homedir(), ".cache", "tidemark"),
+  "go-tools/bin",
   `bigquery-emulator-${BIGQUERY_EMULATOR_VERSION}`,
 );
 
