@@ -404,15 +404,26 @@ class Execution {
     if (this.commitFailure !== undefined) throw this.commitFailure;
   }
 
-  /** Finishes the open bundles of `sinks` (all open sink bundles by default): their batches are written. */
-  private finishSinks(sinks: readonly DoFnRunner[] = this.openSinks.slice()): void {
-    for (const r of sinks) {
-      const i = this.openSinks.indexOf(r);
-      if (i >= 0) this.openSinks.splice(i, 1);
-      r.finishBundle();
+  /**
+   * Finishes the open bundles of `sinks` (their batches are written). Without `sinks`, finishes every open sink
+   * bundle, including those opened meanwhile by what a finishing bundle output (a commit needs all of them).
+   */
+  private finishSinks(sinks?: readonly DoFnRunner[]): void {
+    const open = this.openSinks;
+    if (sinks !== undefined) {
+      for (const r of sinks) {
+        const i = open.indexOf(r);
+        if (i >= 0) open.splice(i, 1);
+        r.finishBundle();
+      }
+      this.finishBundles();
+      return;
     }
-    // A finishBundle may output (to other sinks): finish what that started too.
-    this.finishBundles();
+    while (open.length > 0) {
+      (open.shift() as DoFnRunner).finishBundle();
+      // A finishBundle may output to other steps, which start bundles: finish those too.
+      this.finishBundles();
+    }
   }
 
   /**
@@ -465,15 +476,12 @@ class Execution {
 
   /** Hands held input to the steps that require stable input (its checkpoint is durable) and writes their batches. */
   private releaseHeld(held: readonly (readonly HeldElement[])[]): void {
-    const steps: DoFnRunner[] = [];
     this.plan.stableInputs.forEach((b, i) => {
       const elements = held[i] ?? [];
-      if (elements.length === 0) return;
-      b.release(elements);
-      steps.push(b.runner);
+      if (elements.length > 0) b.release(elements);
     });
     this.finishBundles();
-    this.finishSinks(steps);
+    this.finishSinks();
     this.settle();
   }
 

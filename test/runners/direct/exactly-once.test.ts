@@ -8,6 +8,7 @@ import type { KV } from "../../../core/kv.ts";
 import { Pipeline } from "../../../core/pipeline.ts";
 import { type ValueStateSpec, valueState } from "../../../core/state.ts";
 import { batchedWrite } from "../../../io/batched-write.ts";
+import { GLOBAL_WINDOW } from "../../../core/windows/window.ts";
 import { type CommitPhase, DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import { map } from "../../../transforms/element-wise.ts";
 import { parDo } from "../../../transforms/par-do.ts";
@@ -255,6 +256,47 @@ describe("DirectRunner: commits and source finalization", () => {
     for (const names of bySeq.values()) expect(names).toEqual(order);
     // A clean end removes the checkpoints and the lock.
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe("DirectRunner: sinks fed by a sink's finishBundle", () => {
+  it("a commit finishes the bundles that other sinks' finishBundle opened: nothing is acknowledged unwritten", async () => {
+    const queue = new TestQueue(messages(), "same");
+    const log = queue.log;
+    const p = Pipeline.create();
+    let held: string[] = [];
+    p.apply(read(queue.source()), "Read")
+      .apply(
+        // Buffers its bundle and outputs it in finishBundle (a common Beam pattern); a sink itself (no grouping after).
+        parDo<QueueMessage, string>({
+          process(m) {
+            held.push(m.id);
+          },
+          finishBundle(ctx) {
+            for (const id of held) ctx.output(id, 0, GLOBAL_WINDOW);
+            held = [];
+          },
+        }),
+        "Buffer",
+      )
+      .apply(
+        batchedWrite<string>({
+          maxRows: 1_000,
+          write: async (ids) => {
+            await new Promise((r) => setImmediate(r));
+            log.push(`write ${ids.join(",")}`);
+          },
+        }),
+        "Write",
+      );
+    await new DirectRunner().run(p, { maxBundleMs: 60_000, commitIntervalMs: 0 });
+    const written = new Set<string>();
+    for (const line of log) {
+      if (line.startsWith("write ")) for (const id of line.slice(6).split(",")) written.add(id);
+      if (line.startsWith("ack ")) for (const id of line.slice(4).split(",")) expect(written.has(id), id).toBe(true);
+    }
+    expect(written.size).toBe(60);
+    expect(queue.acked.size).toBe(60);
   });
 });
 
