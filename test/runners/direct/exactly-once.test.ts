@@ -346,6 +346,19 @@ describe("DirectRunner: the checkpoint folder lock", () => {
     expect(seen).toHaveLength(60);
   });
 
+  it("a lock with this process's pid from an earlier start (a restarted container) is taken over", async () => {
+    const dir = tempDir();
+    const earlier = Date.now() - process.uptime() * 1000 - 60_000;
+    writeFileSync(
+      join(dir, "LOCK"),
+      JSON.stringify({ pid: process.pid, host: hostname(), startedAt: "earlier", processStart: earlier }),
+    );
+    const p = Pipeline.create();
+    p.apply(read(new TestQueue(messages()).source())).apply(parDo<QueueMessage, never>({ process() {} }), "Sink");
+    await new DirectRunner().run(p, { checkpoint: { dir } });
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
   it("a lock held by another host is refused with the file to remove once that process is known to be gone", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, "LOCK"), JSON.stringify({ pid: 1, host: "another-host", startedAt: "earlier" }));
