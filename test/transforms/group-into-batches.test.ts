@@ -57,12 +57,35 @@ describe("groupIntoBatches (Beam's GroupIntoBatches)", () => {
     expect(batches.filter((b) => b.key === "b")).toEqual([{ key: "b", values: [1, 2, 3], timestamp: 3 }]);
   });
 
-  it("batches by byte size", async () => {
+  it("batches by byte size: out when the size is reached, and before an element that would go past it", async () => {
     const s = TestStream.create<KV<string, string>>()
       .addElements(kv("k", "aaaa", 1), kv("k", "bbbb", 2), kv("k", "cc", 3), kv("k", "dddddddddd", 4), kv("k", "e", 5))
+      .addElements(kv("k", "ffffff", 6), kv("k", "gggggg", 7))
       .advanceWatermarkToInfinity();
     const batches = await batchesOf(s, { batchSize: 100, batchSizeBytes: 10, byteSize: (v) => v.length });
-    expect(batches.map((b) => b.values)).toEqual([["aaaa", "bbbb", "cc"], ["dddddddddd"], ["e"]]);
+    expect(batches.map((b) => b.values)).toEqual([["aaaa", "bbbb", "cc"], ["dddddddddd"], ["e", "ffffff"], ["gggggg"]]);
+  });
+
+  it("what is left goes out when the window expires (its end plus the allowed lateness): late values still join", async () => {
+    const s = TestStream.create<KV<string, number>>()
+      .addElements(kv("k", 1, 1), kv("k", 2, 2))
+      .advanceWatermarkTo(50) // past the window's end [0, 10), not its expiry (10 + 100)
+      .addElements(kv("k", 3, 5)) // late, within the allowed lateness
+      .advanceWatermarkToInfinity();
+    const out: number[][] = [];
+    const p = Pipeline.create();
+    p.apply(read(s))
+      .apply(window<KV<string, number>>(fixed(10), { allowedLatenessMs: 100 }))
+      .apply(groupIntoBatches<string, number>({ batchSize: 10 }))
+      .apply(
+        parDo<KV<string, number[]>, never>({
+          process([, values]) {
+            out.push(values);
+          },
+        }),
+      );
+    await new DirectRunner().run(p);
+    expect(out).toEqual([[1, 2, 3]]);
   });
 
   it("outputs a batch once it has been buffered for the maximum duration of processing time", async () => {

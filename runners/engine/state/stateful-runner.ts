@@ -594,7 +594,7 @@ export class StatefulRunner {
 type AnyTimerContext = OnTimerContext<unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
 
 class StatefulCallContext implements AnyTimerContext {
-  /** True during the call: outputs are accepted only then (not after an await). */
+  /** True during the call: outputs, state and timers are reachable only then (not after an await). */
   open = true;
   readonly processingTime: number;
   readonly inputWatermark: number;
@@ -608,11 +608,26 @@ class StatefulCallContext implements AnyTimerContext {
     private readonly slot: Slot,
     readonly timestamp: number,
     readonly pane: PaneInfo,
-    readonly state: AnyTimerContext["state"],
-    readonly timers: AnyTimerContext["timers"],
+    private readonly stateCells: AnyTimerContext["state"],
+    private readonly timerCells: AnyTimerContext["timers"],
   ) {
     this.processingTime = runner.processingTime;
     this.inputWatermark = runner.inputWatermark;
+  }
+
+  /**
+   * The key and window's state, during the call only: after an await the window may have expired and its state been
+   * cleared, or a commit have taken its snapshot, so a later read or write would be lost or misplaced. (A reference
+   * kept from before the await is not checked: do not keep one.)
+   */
+  get state(): AnyTimerContext["state"] {
+    this.checkOpen();
+    return this.stateCells;
+  }
+
+  get timers(): AnyTimerContext["timers"] {
+    this.checkOpen();
+    return this.timerCells;
   }
 
   get key(): unknown {
@@ -641,8 +656,8 @@ class StatefulCallContext implements AnyTimerContext {
   private checkOpen(): void {
     if (!this.open) {
       throw new Error(
-        "an output was made after the call returned (after an await?): a stateful DoFn outputs, and reads and " +
-          "writes its state, during the call, before its promise's first await",
+        "an output, state or timer was used after the call returned (after an await?): a stateful DoFn outputs, " +
+          "reads and writes its state and sets its timers during the call, before its promise's first await",
       );
     }
   }

@@ -205,6 +205,29 @@ describe("DirectRunner: asynchronous stateful DoFns", () => {
     await expect(new DirectRunner().run(q)).rejects.toThrow('step "Sum" failed in onTimer.flush: cannot write the sum');
   });
 
+  it("a stateful state access after an await is refused (its window may have expired meanwhile)", async () => {
+    const p = Pipeline.create();
+    p.apply(
+      read(
+        TestStream.create<KV<string, number>>()
+          .addElements({ value: ["a", 1], timestamp: 1 })
+          .advanceWatermarkToInfinity(),
+      ),
+    ).apply(
+      statefulParDo<string, number, number, { n: ValueStateSpec<number> }>({
+        state: { n: valueState<number>() },
+        async process([, v], ctx) {
+          await later(1);
+          ctx.state.n.write(v);
+        },
+      }),
+      "LateState",
+    );
+    await expect(new DirectRunner().run(p)).rejects.toThrow(
+      /step "LateState" failed.*an output, state or timer was used after the call returned/,
+    );
+  });
+
   it("a stateful output after an await is refused", async () => {
     const p = Pipeline.create();
     p.apply(
@@ -223,7 +246,7 @@ describe("DirectRunner: asynchronous stateful DoFns", () => {
       "Late",
     );
     await expect(new DirectRunner().run(p)).rejects.toThrow(
-      /step "Late" failed.*an output was made after the call returned/,
+      /step "Late" failed.*an output, state or timer was used after the call returned/,
     );
   });
 });
