@@ -41,6 +41,11 @@ export function batchedWrite<T>(options: BatchedWriteOptions<T>): PTransform<PCo
   };
   const fn: DoFn<T, never> = {
     requiresStableInput: options.requiresStableInput === true,
+    setup() {
+      // A new run of the same pipeline starts clean (a failed run may have left rows and a rejected chain).
+      batch = [];
+      chain = Promise.resolve();
+    },
     process(row) {
       batch.push(row);
       if (batch.length >= maxRows) return flush();

@@ -142,8 +142,9 @@ interface StoredRun {
 export interface RunningPipeline {
   metrics(): MetricsSnapshot;
   /**
-   * The checkpoint marks of every source that gives them, covering all it has given so far (see
-   * `SourceReader.checkpointMark`). Take them between steps (in `onStep`), when everything read has been processed.
+   * The checkpoint marks of every source that gives them, covering all it has given so far and no earlier mark (see
+   * `SourceReader.checkpointMark`). The runner takes and finalizes marks itself at each commit; a caller that takes
+   * marks takes those elements out of the runner's commits and must finalize them itself (for tests of sources).
    */
   checkpointMarks(): CheckpointMark[];
   /**
@@ -231,6 +232,8 @@ class Execution {
   /** Source elements read, and the last asynchronous work started, as of the last commit. */
   private readAtCommit = 0;
   private asyncAtCommit = 0;
+  /** Input a commit has taken from the stable-input buffers and not yet handed over (for `snapshot()` meanwhile). */
+  private heldInCommit: HeldElement[][] = [];
   /** Input held for stable-input steps in the checkpoint resumed from, handed to them as the run starts. */
   private restoredHeld: HeldElement[][] = [];
 
@@ -451,6 +454,7 @@ class Execution {
     let encoded: EncodedCheckpoint | undefined;
     if (this.store !== undefined) {
       held = this.plan.stableInputs.map((b) => b.take());
+      this.heldInCommit = held;
       const jobName = this.options.jobName;
       encoded = this.store.encode(seq, { runner: this.snapshot(held), ...(jobName === undefined ? {} : { jobName }) });
     }
@@ -460,16 +464,33 @@ class Execution {
     await this.options.onCommit?.("writes-done", info);
     if (this.failed) return;
     if (this.store !== undefined && encoded !== undefined) {
-      this.store.writeEncoded(encoded);
+      try {
+        this.store.writeEncoded(encoded);
+      } catch (e) {
+        throw new Error(`could not write checkpoint ${seq} to ${this.store.dir}: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
       this.checkpoints++;
       await this.options.onCommit?.("checkpoint-written", info);
       if (this.failed) return;
       this.releaseHeld(held);
+      this.heldInCommit = [];
       await this.asyncWork.settledUpTo(this.asyncWork.lastSeq);
       await this.options.onCommit?.("stable-input-written", info);
     }
     if (this.failed) return;
-    for (const m of marks) await m.finalize();
+    for (const m of marks) {
+      try {
+        await m.finalize();
+      } catch (e) {
+        throw new Error(
+          `could not finalize the checkpoint mark of ${m.size} source elements (commit ${seq}; they will be delivered ` +
+            `again): ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+    }
     this.finalized += marked;
     await this.options.onCommit?.("finalized", info);
   }
@@ -613,7 +634,7 @@ class Execution {
 
   /**
    * The run's state as plain data. `held`: the input taken from the stable-input buffers for this snapshot (a
-   * commit's); without it, what the buffers hold now.
+   * commit's); without it, what the buffers hold now and what a commit in progress has taken and not handed over.
    */
   snapshot(held?: readonly (readonly HeldElement[])[]): ExecutionSnapshot {
     const plan = this.plan;
@@ -638,7 +659,11 @@ class Execution {
         return null;
       }),
       stableInputs: plan.stableInputs.map(
-        (b, i) => [b.stepName, StableInputBuffer.encode(held?.[i] ?? b.contents())] as const,
+        (b, i) =>
+          [
+            b.stepName,
+            StableInputBuffer.encode(held?.[i] ?? [...(this.heldInCommit[i] ?? []), ...b.contents()]),
+          ] as const,
       ),
     };
   }
@@ -669,7 +694,7 @@ class Execution {
     });
     for (const [id, state] of snap.views) plan.stores.get(id)?.restore(state);
     // Input held for stable-input steps at that checkpoint: durable now, handed to its steps as the run starts.
-    const held = new Map(snap.stableInputs ?? []);
+    const held = new Map((snap.stableInputs ?? []).filter(([, elements]) => elements.length > 0));
     for (const [step] of held) {
       if (!plan.stableInputs.some((b) => b.stepName === step)) {
         throw new Error(
