@@ -1,0 +1,70 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ServiceClient } from "../../../runners/portable/grpc.ts";
+import { type Prism, startPrism } from "../../../runners/portable/prism.ts";
+import { JobService } from "../../../runners/portable/proto/generated/org/apache/beam/model/job_management/v1/beam_job_api_pb.ts";
+import { URNS } from "../../../runners/portable/urns.ts";
+
+let prism: Prism;
+beforeAll(async () => {
+  prism = await startPrism();
+}, 120_000);
+afterAll(async () => {
+  await prism?.stop();
+});
+
+describe("the Job API client against Beam's Prism runner (v2.77.0, started on a free 127.0.0.1 port)", () => {
+  it("lists no jobs on a fresh Prism, and prepares a job (a pipeline proto from the generated code is accepted)", async () => {
+    const jobs = new ServiceClient(JobService, prism.jobEndpoint);
+    try {
+      expect((await jobs.unary("getJobs", {})).jobInfo).toEqual([]);
+      const prepared = await jobs.unary("prepare", {
+        jobName: "tidemark-smoke",
+        pipeline: {
+          rootTransformIds: ["impulse"],
+          components: {
+            transforms: {
+              impulse: {
+                uniqueName: "Impulse",
+                spec: { urn: URNS.primitives.IMPULSE as string },
+                outputs: { out: "pc" },
+              },
+            },
+            pcollections: {
+              pc: { uniqueName: "Impulse.out", coderId: "bytes", isBounded: 2, windowingStrategyId: "global" },
+            },
+            coders: {
+              bytes: { spec: { urn: URNS.coders.BYTES as string } },
+              window: { spec: { urn: URNS.coders.GLOBAL_WINDOW as string } },
+            },
+            windowingStrategies: {
+              global: {
+                windowFn: { urn: URNS.windowFns.global },
+                mergeStatus: 1,
+                windowCoderId: "window",
+                trigger: { trigger: { case: "default", value: {} } },
+                accumulationMode: 1,
+                outputTime: 1,
+                closingBehavior: 1,
+                onTimeBehavior: 1,
+                environmentId: "",
+              },
+            },
+          },
+        },
+      });
+      expect(prepared.preparationId).not.toBe("");
+      // Prism asks for the job's artifacts at this endpoint (an empty manifest is all a worker from this project needs).
+      expect(prepared.artifactStagingEndpoint?.url).toMatch(/:\d+$/);
+    } finally {
+      jobs.close();
+    }
+  });
+
+  it("a call to a port where nothing listens fails with the service, the method and the address", async () => {
+    const nowhere = new ServiceClient(JobService, "127.0.0.1:1");
+    await expect(nowhere.unary("getJobs", {}, 2_000)).rejects.toThrow(
+      "org.apache.beam.model.job_management.v1.JobService/GetJobs at 127.0.0.1:1:",
+    );
+    nowhere.close();
+  });
+});
