@@ -78,6 +78,38 @@ export class ServiceClient<S extends GenServiceMethods> {
     return { [Symbol.asyncIterator]: () => iterable[Symbol.asyncIterator](), cancel: () => call.cancel() };
   }
 
+  /**
+   * A bidirectional call: `send` writes a request, `end` closes the sending side, and the call iterates over the
+   * responses.
+   */
+  bidiStream<K extends keyof S & string>(
+    method: K,
+  ): AsyncIterable<ReturnType<typeof fromBinary<S[K]["output"] & DescMessage>>> & {
+    send(request: MessageInitShape<S[K]["input"] & DescMessage>): void;
+    end(): void;
+    cancel(): void;
+  } {
+    const m = this.methods.get(method);
+    if (m === undefined || m.methodKind !== "bidi_streaming") {
+      throw new Error(`${this.service.typeName}/${method} is not a bidirectional-streaming method`);
+    }
+    const call = this.client.makeBidiStreamRequest(
+      `/${this.service.typeName}/${m.name}`,
+      (v: unknown) => Buffer.from(toBinary(m.input, v as never)),
+      (b: Buffer) => fromBinary(m.output, b),
+      this.callMetadata(),
+    );
+    const iterable = call as unknown as AsyncIterable<never>;
+    return {
+      [Symbol.asyncIterator]: () => iterable[Symbol.asyncIterator](),
+      send: (request) => {
+        call.write(create(m.input, request as never));
+      },
+      end: () => call.end(),
+      cancel: () => call.cancel(),
+    };
+  }
+
   private callMetadata(): grpc.Metadata {
     const md = new grpc.Metadata();
     for (const [k, v] of Object.entries(this.metadata)) md.set(k, v);

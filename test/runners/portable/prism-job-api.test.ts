@@ -1,8 +1,47 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ServiceClient } from "../../../runners/portable/grpc.ts";
+import { JobClient } from "../../../runners/portable/job-client.ts";
 import { type Prism, startPrism } from "../../../runners/portable/prism.ts";
 import { JobService } from "../../../runners/portable/proto/generated/org/apache/beam/model/job_management/v1/beam_job_api_pb.ts";
+import { PipelineSchema } from "../../../runners/portable/proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
 import { URNS } from "../../../runners/portable/urns.ts";
+
+/** The smallest pipeline: an Impulse in the global window (nothing for an SDK worker to run). */
+function impulseOnly(): MessageInitShape<typeof PipelineSchema> {
+  return {
+    rootTransformIds: ["impulse"],
+    components: {
+      transforms: {
+        impulse: {
+          uniqueName: "Impulse",
+          spec: { urn: URNS.primitives.IMPULSE as string },
+          outputs: { out: "pc" },
+        },
+      },
+      pcollections: {
+        pc: { uniqueName: "Impulse.out", coderId: "bytes", isBounded: 2, windowingStrategyId: "global" },
+      },
+      coders: {
+        bytes: { spec: { urn: URNS.coders.BYTES as string } },
+        window: { spec: { urn: URNS.coders.GLOBAL_WINDOW as string } },
+      },
+      windowingStrategies: {
+        global: {
+          windowFn: { urn: URNS.windowFns.global },
+          mergeStatus: 1,
+          windowCoderId: "window",
+          trigger: { trigger: { case: "default", value: {} } },
+          accumulationMode: 1,
+          outputTime: 1,
+          closingBehavior: 1,
+          onTimeBehavior: 1,
+          environmentId: "",
+        },
+      },
+    },
+  };
+}
 
 let prism: Prism;
 beforeAll(async () => {
@@ -17,46 +56,24 @@ describe("the Job API client against Beam's Prism runner (v2.77.0, started on a 
     const jobs = new ServiceClient(JobService, prism.jobEndpoint);
     try {
       expect((await jobs.unary("getJobs", {})).jobInfo).toEqual([]);
-      const prepared = await jobs.unary("prepare", {
-        jobName: "tidemark-smoke",
-        pipeline: {
-          rootTransformIds: ["impulse"],
-          components: {
-            transforms: {
-              impulse: {
-                uniqueName: "Impulse",
-                spec: { urn: URNS.primitives.IMPULSE as string },
-                outputs: { out: "pc" },
-              },
-            },
-            pcollections: {
-              pc: { uniqueName: "Impulse.out", coderId: "bytes", isBounded: 2, windowingStrategyId: "global" },
-            },
-            coders: {
-              bytes: { spec: { urn: URNS.coders.BYTES as string } },
-              window: { spec: { urn: URNS.coders.GLOBAL_WINDOW as string } },
-            },
-            windowingStrategies: {
-              global: {
-                windowFn: { urn: URNS.windowFns.global },
-                mergeStatus: 1,
-                windowCoderId: "window",
-                trigger: { trigger: { case: "default", value: {} } },
-                accumulationMode: 1,
-                outputTime: 1,
-                closingBehavior: 1,
-                onTimeBehavior: 1,
-                environmentId: "",
-              },
-            },
-          },
-        },
-      });
+      const prepared = await jobs.unary("prepare", { jobName: "tidemark-smoke", pipeline: impulseOnly() });
       expect(prepared.preparationId).not.toBe("");
       // Prism asks for the job's artifacts at this endpoint (an empty manifest is all a worker from this project needs).
       expect(prepared.artifactStagingEndpoint?.url).toMatch(/:\d+$/);
     } finally {
       jobs.close();
+    }
+  });
+
+  it("runs a job to the end: prepared, its artifacts offered, run, followed on the state stream to DONE", async () => {
+    const client = new JobClient(prism.jobEndpoint);
+    try {
+      const jobId = await client.run(create(PipelineSchema, impulseOnly()), "tidemark-impulse");
+      const result = await client.waitUntilFinish(jobId);
+      expect(result.state).toBe("DONE");
+      expect(result.jobId).toBe(jobId);
+    } finally {
+      client.close();
     }
   });
 
