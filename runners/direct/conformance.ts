@@ -54,7 +54,7 @@ export interface CaseResult {
 
 const SHARED_KEY = "\u0000shared";
 
-function windowFnOf(c: TranscriptCase): WindowFn {
+export function windowFnOf(c: TranscriptCase): WindowFn {
   const w = c.windowing;
   switch (w.kind) {
     case "global":
