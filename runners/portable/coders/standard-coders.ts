@@ -3,6 +3,7 @@ import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../../core/time/instant.ts";
 import { type BoundedWindow, GlobalWindow, IntervalWindow } from "../../../core/windows/window.ts";
 import { URNS } from "../urns.ts";
 import { ByteReader, ByteWriter } from "./bytes.ts";
+import { valueCoder } from "./value-coder.ts";
 
 /**
  * A coder: Beam's encoding of a value, in the nested context (what a coder writes inside another: self-delimiting).
@@ -300,3 +301,6 @@ export function timerCoder<K>(key: Coder<K>, window: Coder<BoundedWindow>): Code
     },
   };
 }
+
+/** Tidemark's deterministic value coder (see `value-coder.ts`). */
+export const VALUE: Coder<unknown> = valueCoder(() => new ByteWriter());
