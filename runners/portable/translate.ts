@@ -70,6 +70,14 @@ const stepSpec = (urn: string, step: string, extra: Record<string, unknown> = {}
 
 type TransformInit = MessageInitShape<typeof PTransformSchema>;
 
+/** A ParDo's function spec: Beam's ParDo URN and the payload (the DoFn named by step, and its declarations). */
+function parDoSpec(payload: MessageInitShape<typeof ParDoPayloadSchema>) {
+  return {
+    urn: URNS.primitives.PAR_DO as string,
+    payload: toBinary(ParDoPayloadSchema, create(ParDoPayloadSchema, payload)),
+  };
+}
+
 /**
  * Translates a Tidemark pipeline graph to Beam's `Pipeline` proto (Runner API), for a portable runner:
  * - `read`: a composite of an `Impulse` and a ParDo that reads the source in the worker (`tidemark:dofn:read:v1`);
@@ -161,13 +169,7 @@ export function translate(
         };
         transforms[`${idOf(t)}/Read`] = {
           uniqueName: `${t.fullName}/Read`,
-          spec: {
-            urn: URNS.primitives.PAR_DO as string,
-            payload: toBinary(
-              ParDoPayloadSchema,
-              create(ParDoPayloadSchema, { doFn: stepSpec(TIDEMARK_URNS.readDoFn, t.fullName) }),
-            ),
-          },
+          spec: parDoSpec({ doFn: stepSpec(TIDEMARK_URNS.readDoFn, t.fullName) }),
           inputs: { in0: impulseOut },
           outputs: { main: out },
           environmentId: ENVIRONMENT_ID,
@@ -190,17 +192,11 @@ export function translate(
         if (requiresStable) requirements.add(URNS.requirements.REQUIRES_STABLE_INPUT as string);
         transforms[idOf(t)] = {
           ...base,
-          spec: {
-            urn: URNS.primitives.PAR_DO as string,
-            payload: toBinary(
-              ParDoPayloadSchema,
-              create(ParDoPayloadSchema, {
-                doFn: stepSpec(TIDEMARK_URNS.doFn, t.fullName),
-                sideInputs,
-                requiresStableInput: requiresStable,
-              }),
-            ),
-          },
+          spec: parDoSpec({
+            doFn: stepSpec(TIDEMARK_URNS.doFn, t.fullName),
+            sideInputs,
+            requiresStableInput: requiresStable,
+          }),
           inputs,
           environmentId: ENVIRONMENT_ID,
         };
@@ -231,19 +227,13 @@ export function translate(
         }
         transforms[idOf(t)] = {
           ...base,
-          spec: {
-            urn: URNS.primitives.PAR_DO as string,
-            payload: toBinary(
-              ParDoPayloadSchema,
-              create(ParDoPayloadSchema, {
-                doFn: stepSpec(TIDEMARK_URNS.doFn, t.fullName),
-                stateSpecs,
-                timerFamilySpecs,
-                onWindowExpirationTimerFamilySpec: expiration,
-                requiresTimeSortedInput: p.doFn.requiresTimeSortedInput === true,
-              }),
-            ),
-          },
+          spec: parDoSpec({
+            doFn: stepSpec(TIDEMARK_URNS.doFn, t.fullName),
+            stateSpecs,
+            timerFamilySpecs,
+            onWindowExpirationTimerFamilySpec: expiration,
+            requiresTimeSortedInput: p.doFn.requiresTimeSortedInput === true,
+          }),
           inputs: { main: input },
           environmentId: ENVIRONMENT_ID,
         };
@@ -290,13 +280,7 @@ export function translate(
         };
         transforms[`${idOf(t)}/CombineValues`] = {
           uniqueName: `${t.fullName}/CombineValues`,
-          spec: {
-            urn: URNS.primitives.PAR_DO as string,
-            payload: toBinary(
-              ParDoPayloadSchema,
-              create(ParDoPayloadSchema, { doFn: stepSpec(TIDEMARK_URNS.combineValuesDoFn, t.fullName) }),
-            ),
-          },
+          spec: parDoSpec({ doFn: stepSpec(TIDEMARK_URNS.combineValuesDoFn, t.fullName) }),
           inputs: { in0: groupedPc },
           outputs: { ...t.outputs },
           environmentId: ENVIRONMENT_ID,

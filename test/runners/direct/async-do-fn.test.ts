@@ -161,6 +161,13 @@ describe("DirectRunner: asynchronous DoFns", () => {
   });
 });
 
+/** One key-value element, then the end of input. */
+function oneKv(): TestStream<KV<string, number>> {
+  return TestStream.create<KV<string, number>>()
+    .addElements({ value: ["a", 1], timestamp: 1 })
+    .advanceWatermarkToInfinity();
+}
+
 describe("DirectRunner: asynchronous stateful DoFns", () => {
   it("promises from process and onTimer are awaited, and a rejected onTimer fails the run naming the step and timer", async () => {
     const written: string[] = [];
@@ -207,13 +214,7 @@ describe("DirectRunner: asynchronous stateful DoFns", () => {
 
   it("a stateful state access after an await is refused (its window may have expired meanwhile)", async () => {
     const p = Pipeline.create();
-    p.apply(
-      read(
-        TestStream.create<KV<string, number>>()
-          .addElements({ value: ["a", 1], timestamp: 1 })
-          .advanceWatermarkToInfinity(),
-      ),
-    ).apply(
+    p.apply(read(oneKv())).apply(
       statefulParDo<string, number, number, { n: ValueStateSpec<number> }>({
         state: { n: valueState<number>() },
         async process([, v], ctx) {
@@ -230,13 +231,7 @@ describe("DirectRunner: asynchronous stateful DoFns", () => {
 
   it("a stateful output after an await is refused", async () => {
     const p = Pipeline.create();
-    p.apply(
-      read(
-        TestStream.create<KV<string, number>>()
-          .addElements({ value: ["a", 1], timestamp: 1 })
-          .advanceWatermarkToInfinity(),
-      ),
-    ).apply(
+    p.apply(read(oneKv())).apply(
       statefulParDo<string, number, number>({
         async process([, v], ctx) {
           await later(1);

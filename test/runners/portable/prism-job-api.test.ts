@@ -1,8 +1,8 @@
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ServiceClient } from "../../../runners/portable/grpc.ts";
 import { JobClient } from "../../../runners/portable/job-client.ts";
-import { type Prism, startPrism } from "../../../runners/portable/prism.ts";
+import { usePrism } from "./prism-fixture.ts";
 import { JobService } from "../../../runners/portable/proto/generated/org/apache/beam/model/job_management/v1/beam_job_api_pb.ts";
 import { PipelineSchema } from "../../../runners/portable/proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
 import { URNS } from "../../../runners/portable/urns.ts";
@@ -43,17 +43,11 @@ function impulseOnly(): MessageInitShape<typeof PipelineSchema> {
   };
 }
 
-let prism: Prism;
-beforeAll(async () => {
-  prism = await startPrism();
-}, 120_000);
-afterAll(async () => {
-  await prism?.stop();
-});
+const prism = usePrism();
 
 describe("the Job API client against Beam's Prism runner (v2.77.0, started on a free 127.0.0.1 port)", () => {
   it("lists no jobs on a fresh Prism, and prepares a job (a pipeline proto from the generated code is accepted)", async () => {
-    const jobs = new ServiceClient(JobService, prism.jobEndpoint);
+    const jobs = new ServiceClient(JobService, prism().jobEndpoint);
     try {
       expect((await jobs.unary("getJobs", {})).jobInfo).toEqual([]);
       const prepared = await jobs.unary("prepare", { jobName: "tidemark-smoke", pipeline: impulseOnly() });
@@ -66,7 +60,7 @@ describe("the Job API client against Beam's Prism runner (v2.77.0, started on a 
   });
 
   it("runs a job to the end: prepared, its artifacts offered, run, followed on the state stream to DONE", async () => {
-    const client = new JobClient(prism.jobEndpoint);
+    const client = new JobClient(prism().jobEndpoint);
     try {
       const jobId = await client.run(create(PipelineSchema, impulseOnly()), "tidemark-impulse");
       const result = await client.waitUntilFinish(jobId);

@@ -1,5 +1,5 @@
 import { fromBinary } from "@bufbuild/protobuf";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { KV } from "../../../core/kv.ts";
 import { Pipeline } from "../../../core/pipeline.ts";
 import { minutes } from "../../../core/time/duration.ts";
@@ -10,7 +10,7 @@ import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
 import { TestStream } from "../../../io/test-stream/test-stream.ts";
 import { medallion } from "../../../pipelines/user-sessions/pipeline.ts";
 import { ServiceClient } from "../../../runners/portable/grpc.ts";
-import { type Prism, startPrism } from "../../../runners/portable/prism.ts";
+import { usePrism } from "./prism-fixture.ts";
 import { JobService } from "../../../runners/portable/proto/generated/org/apache/beam/model/job_management/v1/beam_job_api_pb.ts";
 import {
   type Pipeline as PipelineProto,
@@ -129,16 +129,10 @@ describe("Tidemark graphs as Beam Runner API pipelines", () => {
 });
 
 describe("the translated medallion job on Prism's Job API", () => {
-  let prism: Prism;
-  beforeAll(async () => {
-    prism = await startPrism();
-  }, 120_000);
-  afterAll(async () => {
-    await prism?.stop();
-  });
+  const prism = usePrism();
 
   it("what Prism v2.77.0 refuses in it: the stable-input requirement, then Gold's triggers on merging windows", async () => {
-    const jobs = new ServiceClient(JobService, prism.jobEndpoint);
+    const jobs = new ServiceClient(JobService, prism().jobEndpoint);
     try {
       await expect(
         jobs.unary("prepare", { jobName: "medallion", pipeline: await medallionProto("require") }),
