@@ -1,10 +1,19 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { Pipeline } from "../../../core/pipeline.ts";
+import { TestStream } from "../../../io/test-stream/test-stream.ts";
+import { BeamFnExternalWorkerPool } from "../../../runners/portable/proto/generated/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.ts";
+import { translate } from "../../../runners/portable/translate.ts";
+import { map } from "../../../transforms/element-wise.ts";
+import { read } from "../../../transforms/read.ts";
 import { describe, expect, it } from "vitest";
-import { ServiceClient } from "../../../runners/portable/grpc.ts";
+import { ServiceClient, serveUnary } from "../../../runners/portable/grpc.ts";
 import { JobClient } from "../../../runners/portable/job-client.ts";
 import { usePrism } from "./prism-fixture.ts";
 import { JobService } from "../../../runners/portable/proto/generated/org/apache/beam/model/job_management/v1/beam_job_api_pb.ts";
-import { PipelineSchema } from "../../../runners/portable/proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
+import {
+  ExternalPayloadSchema,
+  PipelineSchema,
+} from "../../../runners/portable/proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
 import { URNS } from "../../../runners/portable/urns.ts";
 
 /** The smallest pipeline: an Impulse in the global window (nothing for an SDK worker to run). */
@@ -68,6 +77,43 @@ describe("the Job API client against Beam's Prism runner (v2.77.0, started on a 
       expect(result.jobId).toBe(jobId);
     } finally {
       client.close();
+    }
+  });
+
+  it("an EXTERNAL environment: Prism asks the worker pool to start a worker (id, control endpoint); a cancelled job ends CANCELLED", async () => {
+    const requests: { workerId: string; control: string | undefined }[] = [];
+    const pool = await serveUnary(BeamFnExternalWorkerPool, {
+      startWorker: (req) => {
+        requests.push({ workerId: req.workerId, control: req.controlEndpoint?.url });
+        return {};
+      },
+      stopWorker: () => ({}),
+    });
+    const client = new JobClient(prism().jobEndpoint);
+    try {
+      const p = Pipeline.create();
+      p.apply(read(TestStream.create<number>().addElements({ value: 1, timestamp: 0 }))).apply(
+        map((x: number) => x + 1),
+      );
+      const environment = {
+        urn: URNS.environments.EXTERNAL as string,
+        payload: toBinary(
+          ExternalPayloadSchema,
+          create(ExternalPayloadSchema, { endpoint: { url: `127.0.0.1:${pool.port}` } }),
+        ),
+      };
+      const jobId = await client.run(translate(p.graph(), environment, { stableInput: "omit" }), "tidemark-pool");
+      for (let i = 0; i < 100 && requests.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      // The worker for environment "tidemark" of this job, told where the runner's control service is.
+      expect(requests).toHaveLength(1);
+      expect(requests[0]?.workerId).toMatch(/tidemark/);
+      expect(requests[0]?.control).toMatch(/:\d+$/);
+      // No worker connects (the Fn API worker is the next step): the job waits, and is cancelled cleanly.
+      await client.cancel(jobId);
+      expect((await client.waitUntilFinish(jobId)).state).toBe("CANCELLED");
+    } finally {
+      client.close();
+      await pool.stop();
     }
   });
 
