@@ -1,3 +1,4 @@
+import { parseOptions } from "../../core/options.ts";
 import { Pipeline } from "../../core/pipeline.ts";
 import type { Source } from "../../core/source.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
@@ -51,7 +52,8 @@ export async function runMedallion(
     ...(run.flushRows === undefined ? {} : { batchRows: run.flushRows }),
   });
   const runnerOptions: RunnerOptions = {
-    ...defaults(),
+    // The runner options' defaults (no command line, no environment: the caller's options say the rest).
+    ...parseOptions(RUNNER_OPTIONS, []).options,
     ...run.runner,
     ...(run.checkpointDir === undefined ? {} : { checkpointDir: run.checkpointDir }),
     ...(run.checkpointIntervalMs === undefined ? {} : { checkpointSeconds: run.checkpointIntervalMs / 1000 }),
@@ -71,11 +73,4 @@ export async function runMedallion(
     resumedFrom: stats.resumedFrom,
     checkpoints: stats.checkpoints,
   };
-}
-
-/** The runner options' defaults. */
-function defaults(): RunnerOptions {
-  const out: Record<string, unknown> = {};
-  for (const [k, spec] of Object.entries(RUNNER_OPTIONS)) out[k] = "default" in spec ? spec.default : undefined;
-  return out as unknown as RunnerOptions;
 }

@@ -345,9 +345,10 @@ class Execution {
   private async afterStep(): Promise<void> {
     this.throwIfFailed();
     const now = performance.now();
-    if (this.openSinks.length > 0) {
-      const old = this.openSinks.filter((r) => now - r.bundleStartedMs >= this.maxBundleMs);
-      if (old.length > 0) this.finishSinks(old);
+    // Sinks open their bundles in order: only when the oldest is due is there anything to finish.
+    const first = this.openSinks[0];
+    if (first !== undefined && now - first.bundleStartedMs >= this.maxBundleMs) {
+      this.finishSinks(this.openSinks.filter((r) => now - r.bundleStartedMs >= this.maxBundleMs));
     }
     const due = now - this.lastCommitMs >= this.commitIntervalMs;
     if (due && this.committing !== undefined && now - this.commitStartedMs > Math.max(this.commitIntervalMs, 1_000)) {
@@ -369,11 +370,10 @@ class Execution {
       );
       this.committing = c;
     }
-    for (;;) {
-      const over = this.asyncWork.stepsOver(this.maxPending);
-      if (over.length === 0) break;
-      await this.asyncWork.oldestOf(over[0] as string);
+    for (let over = this.asyncWork.stepOver(this.maxPending); over !== undefined; ) {
+      await this.asyncWork.oldestOf(over);
       this.throwIfFailed();
+      over = this.asyncWork.stepOver(this.maxPending);
     }
     // Writes complete through this thread's event loop: give it a turn now and then while any is pending, and at
     // every step while a commit is due (so it completes within a few steps).
@@ -392,14 +392,19 @@ class Execution {
    * depends on it, and a replay from the previous checkpoint computes it again.
    */
   private hasUncommitted(): boolean {
-    let read = 0;
-    for (const s of this.plan.sources) read += s.elementsOut;
     return (
-      read !== this.readAtCommit ||
+      this.elementsRead() !== this.readAtCommit ||
       this.openSinks.length > 0 ||
       this.asyncWork.lastSeq !== this.asyncAtCommit ||
       this.plan.stableInputs.some((b) => b.size > 0)
     );
+  }
+
+  /** Elements the sources have given so far. */
+  private elementsRead(): number {
+    let read = 0;
+    for (const s of this.plan.sources) read += s.elementsOut;
+    return read;
   }
 
   private throwIfFailed(): void {
@@ -444,8 +449,7 @@ class Execution {
    */
   private async commit(final: boolean): Promise<void> {
     this.finishSinks();
-    this.readAtCommit = 0;
-    for (const s of this.plan.sources) this.readAtCommit += s.elementsOut;
+    this.readAtCommit = this.elementsRead();
     const marks = this.checkpointMarks();
     const marked = marks.reduce((n, m) => n + m.size, 0);
     const seq = ++this.seq;

@@ -65,11 +65,6 @@ export class StableInputBuffer implements Receiver {
     for (const e of elements) this.target.receive(e.value, m.set(e.timestamp, e.windows, e.pane));
   }
 
-  /** The DoFn these elements are for. */
-  get runner(): DoFnRunner {
-    return this.target;
-  }
-
   static encode(elements: readonly HeldElement[]): EncodedHeldElement[] {
     return elements.map((e) => ({
       value: e.value,

@@ -16,7 +16,7 @@ interface Pending {
  *   settled (a commit waits for the work of the bundles it covers, not for work started after it).
  * - The first rejection is kept as a `StepError` naming the step; the runner checks `failure` at every step and ends
  *   the run with it. Later promises still settle (nothing is left running unobserved).
- * - `pendingOf(step)` and `oldestOf(step)` let the runner bound the work in flight per step (backpressure).
+ * - `stepOver(n)` and `oldestOf(step)` let the runner bound the work in flight per step (backpressure).
  */
 export class AsyncWork {
   private seq = 0;
@@ -60,16 +60,10 @@ export class AsyncWork {
     return this.pending.size;
   }
 
-  /** Promises of `step` not yet settled. */
-  pendingOf(step: string): number {
-    return this.perStep.get(step)?.length ?? 0;
-  }
-
-  /** Steps with more than `n` promises pending. */
-  stepsOver(n: number): string[] {
-    const out: string[] = [];
-    for (const [step, list] of this.perStep) if (list.length > n) out.push(step);
-    return out;
+  /** A step with more than `n` promises pending, if any (checked between source events: no array is made). */
+  stepOver(n: number): string | undefined {
+    for (const [step, list] of this.perStep) if (list.length > n) return step;
+    return undefined;
   }
 
   /** Resolves when the oldest pending promise of `step` has settled (at once when it has none). */
@@ -80,13 +74,8 @@ export class AsyncWork {
 
   /** Resolves when every promise numbered up to `seq` has settled; rejects with the first failure, if any. */
   async settledUpTo(seq: number): Promise<void> {
-    for (;;) {
-      let oldest: Pending | undefined;
-      for (const p of this.pending.values()) {
-        if (p.seq <= seq) oldest = p;
-        break; // a Map iterates in insertion order: the first entry is the oldest pending
-      }
-      if (oldest === undefined) break;
+    // A Map iterates in insertion order: the first entry is the oldest pending promise.
+    for (let oldest = this.oldest(); oldest !== undefined && oldest.seq <= seq; oldest = this.oldest()) {
       await oldest.done;
     }
     if (this.failure) throw this.failure;
@@ -94,10 +83,11 @@ export class AsyncWork {
 
   /** Resolves when nothing is pending (failures are left in `failure`). */
   async idle(): Promise<void> {
-    while (this.pending.size > 0) {
-      const first = this.pending.values().next().value as Pending;
-      await first.done;
-    }
+    for (let oldest = this.oldest(); oldest !== undefined; oldest = this.oldest()) await oldest.done;
+  }
+
+  private oldest(): Pending | undefined {
+    return this.pending.values().next().value;
   }
 }
 

@@ -150,11 +150,6 @@ export class DoFnRunner implements Receiver {
     if (this.fn.startBundle) this.guard(() => this.fn.startBundle?.(), "in startBundle");
   }
 
-  /** True while a bundle is open (started by an element, not yet finished). */
-  get bundleOpen(): boolean {
-    return this.inBundle;
-  }
-
   finishBundle(): void {
     if (!this.inBundle) return;
     this.inBundle = false;
