@@ -175,6 +175,17 @@ export async function serveUnary<S extends GenServiceMethods>(
   );
   return {
     port: bound,
-    stop: () => new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
+    // Graceful first; calls a peer keeps open are cut after a second.
+    stop: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 1_000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
   };
 }

@@ -54,12 +54,28 @@ export class JobClient {
         // The stream ends with the job (or is cancelled below).
       }
     })();
-    let state = JobState_Enum.UNSPECIFIED;
     const stateStream = this.jobs.serverStream("getStateStream", { jobId });
-    for await (const event of stateStream) {
-      state = event.state;
-      if (TERMINAL.has(state)) break;
-    }
+    const streamed = (async () => {
+      let state = JobState_Enum.UNSPECIFIED;
+      for await (const event of stateStream) {
+        state = event.state;
+        if (TERMINAL.has(state)) break;
+      }
+      return state;
+    })();
+    // The state is also asked for every half second: a stream that misses the terminal state (seen once with a job
+    // cancelled while it waited for its worker) must not leave the caller waiting forever.
+    let finished = false;
+    const polled = (async () => {
+      while (!finished) {
+        await new Promise((r) => setTimeout(r, 500));
+        const s = await this.jobs.unary("getState", { jobId }, 5_000).catch(() => undefined);
+        if (s !== undefined && TERMINAL.has(s.state)) return s.state;
+      }
+      return undefined;
+    })();
+    const state = await Promise.race([streamed, polled.then((s) => s ?? streamed)]);
+    finished = true;
     stateStream.cancel();
     messageStream.cancel();
     await collecting;
