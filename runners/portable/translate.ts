@@ -2,6 +2,7 @@ import { create, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { canonicalJson } from "../../core/kv.ts";
 import type { PipelineGraph } from "../../core/pipeline.ts";
 import type { PCollectionId, TransformNode } from "../../core/primitives.ts";
+import type { SourceEvent } from "../../core/source.ts";
 import type { StateSpec, TimerSpec } from "../../core/state.ts";
 import { assertNever } from "../../core/util/assert-never.ts";
 import type { AnyView } from "../../core/view.ts";
@@ -9,6 +10,8 @@ import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
 import {
   BYTES,
   type Coder,
+  encodeToBytes,
+  toBeamMs,
   GLOBAL_WINDOW_CODER,
   INTERVAL_WINDOW_CODER,
   iterableCoder,
@@ -19,6 +22,12 @@ import {
 } from "./coders/standard-coders.ts";
 import {
   CombinePayloadSchema,
+  TestStreamPayload_Event_AddElementsSchema,
+  TestStreamPayload_EventSchema,
+  TestStreamPayload_Event_AdvanceProcessingTimeSchema,
+  TestStreamPayload_Event_AdvanceWatermarkSchema,
+  TestStreamPayload_TimestampedElementSchema,
+  TestStreamPayloadSchema,
   IsBounded_Enum,
   ParDoPayloadSchema,
   type PCollectionSchema,
@@ -60,6 +69,80 @@ export interface TranslateOptions {
    * following required features: beam:requirement:pardo:stable_input:v1" (measured).
    */
   readonly stableInput?: "require" | "omit";
+  /**
+   * The events of the fixture streams (sources that drive processing time), by read step: such a read becomes Beam's
+   * TestStream (`beam:transform:teststream:v1`), which the runner replays with its watermark and processing-time
+   * moves. `readTestStreams` collects them. Other reads run in the worker (Impulse, then a reading ParDo).
+   */
+  readonly testStreams?: ReadonlyMap<string, readonly SourceEvent<unknown>[]>;
+}
+
+/** Reads every event of each fixture stream of the graph (for `TranslateOptions.testStreams`). */
+export async function readTestStreams(graph: PipelineGraph): Promise<Map<string, SourceEvent<unknown>[]>> {
+  const out = new Map<string, SourceEvent<unknown>[]>();
+  for (const t of graph.transforms.values()) {
+    const p = t.primitive;
+    if (p?.kind !== "read" || p.source.drivesProcessingTime !== true) continue;
+    const reader = p.source.open();
+    const events: SourceEvent<unknown>[] = [];
+    try {
+      for (let e = await reader.next(); e !== undefined; e = await reader.next()) events.push(e);
+    } finally {
+      await reader.close?.();
+    }
+    out.set(t.fullName, events);
+  }
+  return out;
+}
+
+/** A fixture stream's events as Beam's TestStream payload (processing time as advances, elements encoded). */
+function testStreamPayload(events: readonly SourceEvent<unknown>[], coderId: string, coder: Coder<unknown>) {
+  const out: MessageInitShape<typeof TestStreamPayload_EventSchema>[] = [];
+  let clock: number | undefined;
+  for (const e of events) {
+    switch (e.kind) {
+      case "elements":
+        out.push({
+          event: {
+            case: "elementEvent",
+            value: create(TestStreamPayload_Event_AddElementsSchema, {
+              elements: e.values.map((v, i) =>
+                create(TestStreamPayload_TimestampedElementSchema, {
+                  encodedElement: encodeToBytes(coder, v),
+                  timestamp: toBeamMs(e.timestamps[i] as number),
+                }),
+              ),
+            }),
+          },
+        });
+        break;
+      case "watermark":
+        out.push({
+          event: {
+            case: "watermarkEvent",
+            value: create(TestStreamPayload_Event_AdvanceWatermarkSchema, { newWatermark: toBeamMs(e.watermark) }),
+          },
+        });
+        break;
+      case "processingTime":
+        out.push({
+          event: {
+            case: "processingTimeEvent",
+            value: create(TestStreamPayload_Event_AdvanceProcessingTimeSchema, {
+              advanceDuration: BigInt(e.time - (clock ?? e.time)),
+            }),
+          },
+        });
+        clock = e.time;
+        break;
+      default:
+        assertNever(e);
+    }
+  }
+  return toBinary(
+    TestStreamPayloadSchema,
+    create(TestStreamPayloadSchema, { coderId, events: out.map((e) => create(TestStreamPayload_EventSchema, e)) }),
+  );
 }
 
 /** A function spec naming a step of the pipeline module (what the worker looks up). */
@@ -154,6 +237,18 @@ export function translate(
     switch (p.kind) {
       case "read": {
         const out = t.outputs.main as PCollectionId;
+        const fixture = options.testStreams?.get(t.fullName);
+        if (fixture !== undefined) {
+          const coderId = pcollections[out]?.coderId ?? "";
+          transforms[idOf(t)] = {
+            ...base,
+            spec: {
+              urn: URNS.primitives.TEST_STREAM as string,
+              payload: testStreamPayload(fixture, coderId, keyed.has(out) ? kvValue : value),
+            },
+          };
+          break;
+        }
         const impulseOut = `${out}/impulse`;
         const strategy = graph.pcollections.get(out)?.windowing;
         pcollections[impulseOut] = {

@@ -27,6 +27,16 @@ export class ByteWriter {
 
   /** Beam's VarInt: unsigned LEB128 of the value as a 64-bit two's-complement integer (a negative takes 10 bytes). */
   varint(n: number | bigint): void {
+    if (typeof n === "number" && n >= 0 && n <= 0x7fffffff && Number.isInteger(n)) {
+      // The common case (lengths, counts), without BigInt.
+      let x = n;
+      while (x >= 0x80) {
+        this.byte((x & 0x7f) | 0x80);
+        x >>>= 7;
+      }
+      this.byte(x);
+      return;
+    }
     let v = BigInt.asUintN(64, BigInt(n));
     if (v < 0x80n) {
       this.byte(Number(v));
@@ -59,6 +69,11 @@ export class ByteWriter {
 
   finish(): Uint8Array {
     return this.buf.slice(0, this.length);
+  }
+
+  /** Empties the buffer (keeping its memory) for the next use. */
+  reset(): void {
+    this.length = 0;
   }
 }
 
@@ -109,6 +124,18 @@ export class ByteReader {
 
   /** A VarInt that must be a safe JavaScript integer (lengths, counts, indices). */
   varint(): number {
+    // Fast path: up to four bytes (values below 2^28), without BigInt.
+    const buf = this.buf;
+    let o = this.offset;
+    let result = 0;
+    for (let shift = 0; shift < 28 && o < buf.length; shift += 7) {
+      const b = buf[o++] as number;
+      result |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) {
+        this.offset = o;
+        return result;
+      }
+    }
     const v = this.varintBig();
     if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) {
       throw new RangeError(`varint ${v} at offset ${this.offset} is beyond JavaScript's safe integers`);

@@ -1,5 +1,5 @@
 import { NO_FIRING, type PaneInfo, type PaneTiming } from "../../../core/pane.ts";
-import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../../core/time/instant.ts";
+import { END_OF_GLOBAL_WINDOW, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../../core/time/instant.ts";
 import { type BoundedWindow, GlobalWindow, IntervalWindow } from "../../../core/windows/window.ts";
 import { URNS } from "../urns.ts";
 import { ByteReader, ByteWriter } from "./bytes.ts";
@@ -141,16 +141,28 @@ export function lengthPrefixCoder<T>(inner: Coder<T>): Coder<T> {
  */
 const BEAM_MIN_MS = -9223372036854775n;
 const BEAM_MAX_MS = 9223372036854775n;
+/** Both ends of the global window lie one day before the end of time. */
+const DAY_MS = 86_400_000n;
+const BEAM_END_OF_GLOBAL_WINDOW_MS = BEAM_MAX_MS - DAY_MS;
+const END_OF_GLOBAL = BigInt(END_OF_GLOBAL_WINDOW);
 
-function toBeamMs(t: number): bigint {
+/**
+ * A Tidemark instant as Beam's: the ends of time to Beam's, and the last day before the end (from the end of the
+ * global window) to Beam's last day, so the end of the global window is Beam's end of the global window.
+ */
+export function toBeamMs(t: number): bigint {
   if (t <= MIN_TIMESTAMP) return BEAM_MIN_MS;
   if (t >= MAX_TIMESTAMP) return BEAM_MAX_MS;
+  if (t >= END_OF_GLOBAL_WINDOW) return BEAM_END_OF_GLOBAL_WINDOW_MS + BigInt(t - END_OF_GLOBAL_WINDOW);
   return BigInt(t);
 }
 
+/** Beam's instant as Tidemark's (the inverse of `toBeamMs`; Beam's times between the two ranges' ends clamp). */
 function fromBeamMs(t: bigint): number {
   if (t <= BigInt(MIN_TIMESTAMP)) return MIN_TIMESTAMP;
-  if (t >= BigInt(MAX_TIMESTAMP)) return MAX_TIMESTAMP;
+  if (t >= BEAM_MAX_MS) return MAX_TIMESTAMP;
+  if (t >= BEAM_END_OF_GLOBAL_WINDOW_MS) return Number(END_OF_GLOBAL + (t - BEAM_END_OF_GLOBAL_WINDOW_MS));
+  if (t >= END_OF_GLOBAL) return END_OF_GLOBAL_WINDOW - 1;
   return Number(t);
 }
 

@@ -1,0 +1,557 @@
+import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import type { CombineFn } from "../../../core/combine-fn.ts";
+import type { DoFn } from "../../../core/do-fn.ts";
+import { groupingKey } from "../../../core/kv.ts";
+import { NO_FIRING } from "../../../core/pane.ts";
+import type { PipelineGraph } from "../../../core/pipeline.ts";
+import type { PCollectionId, TransformNode } from "../../../core/primitives.ts";
+import type { SourceReader } from "../../../core/source.ts";
+import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
+import { assignWindows, GLOBAL_WINDOWS, type WindowFn } from "../../../core/windows/window-fn.ts";
+import { type BoundedWindow, GLOBAL_WINDOW } from "../../../core/windows/window.ts";
+import { AsyncWork } from "../../fn/async-work.ts";
+import { DoFnRunner } from "../../fn/do-fn-runner.ts";
+import { ElementMeta, type Receiver, receiverOf } from "../../fn/receiver.ts";
+import { StepError } from "../../fn/step-error.ts";
+import { ByteReader, ByteWriter } from "../coders/bytes.ts";
+import type { Coder, TimerValue, WindowedValue } from "../coders/standard-coders.ts";
+import {
+  type ProcessBundleDescriptor,
+  type ProcessBundleResponseSchema,
+  RemoteGrpcPortSchema,
+} from "../proto/generated/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.ts";
+import {
+  CombinePayloadSchema,
+  ParDoPayloadSchema,
+  type PTransform,
+} from "../proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
+import { TIDEMARK_URNS } from "../translate.ts";
+import { URNS } from "../urns.ts";
+import { CoderTable } from "./coder-table.ts";
+import type { DataChannel } from "./data-channel.ts";
+import { FnStatefulStep } from "./fn-stateful.ts";
+import type { StateChannel } from "./state-channel.ts";
+
+/** The runner's data ports in a bundle descriptor (Beam's `RemoteGrpcRead` / `RemoteGrpcWrite`). */
+export const DATA_INPUT_URN = "beam:runner:source:v1";
+export const DATA_OUTPUT_URN = "beam:runner:sink:v1";
+/** Beam's standard monitoring info of elements per PCollection, and its type. */
+const ELEMENT_COUNT_URN = "beam:metric:element_count:v1";
+const SUM_INT64_TYPE = "beam:metrics:sum_int64:v1";
+
+/** What a bundle processor needs of its worker: the pipeline module's graph, and the runner's channels. */
+export interface WorkerServices {
+  readonly graph: PipelineGraph;
+  data(url: string): DataChannel;
+  state(url: string): StateChannel;
+}
+
+type BundleResponse = MessageInitShape<typeof ProcessBundleResponseSchema>;
+
+/** Counts the elements of one PCollection on their way to its consumers. */
+class Counted implements Receiver {
+  count = 0;
+  constructor(private readonly target: Receiver) {}
+  receive(value: unknown, meta: ElementMeta): void {
+    this.count++;
+    this.target.receive(value, meta);
+  }
+}
+
+/** Encodes a PCollection's elements into the runner's data port, in blocks of about a megabyte. */
+class DataSink implements Receiver {
+  private readonly writer = new ByteWriter();
+  instructionId = "";
+  constructor(
+    readonly transformId: string,
+    private readonly coder: Coder<WindowedValue<unknown>>,
+    private readonly channel: DataChannel,
+  ) {}
+  receive(value: unknown, meta: ElementMeta): void {
+    this.coder.encode({ value, timestamp: meta.timestamp, windows: meta.windows, pane: meta.pane }, this.writer);
+    if (this.writer.length >= 1 << 20) this.flush(false);
+  }
+  flush(isLast: boolean): void {
+    if (this.writer.length === 0 && !isLast) return;
+    this.channel.sendData(this.instructionId, this.transformId, this.writer.finish(), isLast);
+    this.writer.reset();
+  }
+}
+
+/** Decodes the runner's blocks for a data input and pushes the elements on (after reading a stateful step's state). */
+class DataSource {
+  private readonly meta = new ElementMeta();
+  constructor(
+    readonly transformId: string,
+    private readonly coder: Coder<WindowedValue<unknown>>,
+    private readonly target: Receiver,
+    /** A stateful step this input feeds directly: its keys' state is read before a block is processed. */
+    private readonly stateful: FnStatefulStep | undefined,
+  ) {}
+  async consume(bytes: Uint8Array): Promise<void> {
+    const r = new ByteReader(bytes);
+    if (this.stateful === undefined) {
+      while (r.remaining > 0) {
+        const wv = this.coder.decode(r);
+        this.target.receive(wv.value, this.meta.set(wv.timestamp, wv.windows, wv.pane));
+      }
+      return;
+    }
+    const items: WindowedValue<unknown>[] = [];
+    while (r.remaining > 0) items.push(this.coder.decode(r));
+    await this.stateful.prefetch(
+      items.map((wv) => ({ key: (wv.value as readonly unknown[])[0], windows: wv.windows })),
+    );
+    for (const wv of items) this.target.receive(wv.value, this.meta.set(wv.timestamp, wv.windows, wv.pane));
+  }
+}
+
+/** Reads a Tidemark source in the worker (the `read` translation: Impulse, then this step), all of it. */
+class ReadSource implements Receiver {
+  private readonly meta = new ElementMeta();
+  readonly pending: Promise<void>[] = [];
+  constructor(
+    private readonly step: string,
+    private readonly node: TransformNode,
+    private readonly target: Receiver,
+  ) {}
+  receive(): void {
+    this.pending.push(this.readAll());
+  }
+  private async readAll(): Promise<void> {
+    const p = this.node.primitive;
+    if (p?.kind !== "read") throw new Error(`step "${this.step}" is not a read`);
+    const reader: SourceReader<unknown> = p.source.open();
+    try {
+      for (;;) {
+        const event = await reader.next();
+        if (event === undefined) break;
+        if (event.kind !== "elements") continue;
+        for (let i = 0; i < event.values.length; i++) {
+          this.target.receive(event.values[i], this.meta.set(event.timestamps[i] as number, GLOBAL_WINDOWS, NO_FIRING));
+        }
+      }
+    } catch (e) {
+      throw e instanceof StepError ? e : new StepError(this.step, undefined, undefined, e, "reading its source");
+    } finally {
+      await reader.close?.();
+    }
+  }
+}
+
+/** Beam's WindowInto: each element's windows assigned by the window function. */
+class AssignWindows implements Receiver {
+  private readonly meta = new ElementMeta();
+  constructor(
+    private readonly fn: WindowFn,
+    private readonly target: Receiver,
+  ) {}
+  receive(value: unknown, meta: ElementMeta): void {
+    this.target.receive(
+      value,
+      this.meta.set(meta.timestamp, assignWindows(this.fn, meta.timestamp, meta.windows), meta.pane),
+    );
+  }
+}
+
+/** A window's key in a map: the global window, or an interval's bounds. */
+function windowKey(w: BoundedWindow): string {
+  return w === GLOBAL_WINDOW ? "g" : `${w.maxTimestamp}:${(w as { start?: number }).start ?? ""}`;
+}
+
+/**
+ * The first part of a lifted combine (Beam's combine_per_key_precombine): within the bundle, the values of each key
+ * and window are added to one accumulator, output when the bundle ends at the timestamp the windowing's timestamp
+ * combiner gives (the window's end, or the earliest or latest input).
+ */
+class Precombine implements Receiver {
+  private readonly table = new Map<string, { key: unknown; window: BoundedWindow; acc: unknown; ts: number }>();
+  private readonly meta = new ElementMeta();
+  constructor(
+    private readonly fn: CombineFn<unknown, unknown, unknown>,
+    private readonly strategy: WindowingStrategy,
+    private readonly target: Receiver,
+  ) {}
+  receive(value: unknown, meta: ElementMeta): void {
+    const [k, v] = value as readonly [unknown, unknown];
+    const gk = groupingKey(k);
+    for (const w of meta.windows) {
+      const id = `${typeof gk}:${String(gk)}\u0000${windowKey(w)}`;
+      let e = this.table.get(id);
+      if (e === undefined) {
+        e = { key: k, window: w, acc: this.fn.createAccumulator(), ts: meta.timestamp };
+        this.table.set(id, e);
+      }
+      e.acc = this.fn.addInput(e.acc, v);
+      if (this.strategy.timestampCombiner === "earliest") e.ts = Math.min(e.ts, meta.timestamp);
+      else if (this.strategy.timestampCombiner === "latest") e.ts = Math.max(e.ts, meta.timestamp);
+    }
+  }
+  flush(): void {
+    for (const e of this.table.values()) {
+      const ts = this.strategy.timestampCombiner === "endOfWindow" ? e.window.maxTimestamp : e.ts;
+      this.target.receive([e.key, e.acc], this.meta.set(ts, [e.window], NO_FIRING));
+    }
+    this.table.clear();
+  }
+}
+
+/** Merges a key's grouped accumulators (combine_per_key_merge_accumulators). */
+class MergeAccumulators implements Receiver {
+  constructor(
+    private readonly fn: CombineFn<unknown, unknown, unknown>,
+    private readonly target: Receiver,
+  ) {}
+  receive(value: unknown, meta: ElementMeta): void {
+    const [k, accs] = value as readonly [unknown, readonly unknown[]];
+    this.target.receive([k, this.fn.mergeAccumulators(accs)], meta);
+  }
+}
+
+/** Extracts a key's output from its accumulator (combine_per_key_extract_outputs). */
+class ExtractOutputs implements Receiver {
+  constructor(
+    private readonly fn: CombineFn<unknown, unknown, unknown>,
+    private readonly target: Receiver,
+  ) {}
+  receive(value: unknown, meta: ElementMeta): void {
+    const [k, acc] = value as readonly [unknown, unknown];
+    this.target.receive([k, this.fn.extractOutput(acc)], meta);
+  }
+}
+
+/** Combines a key's grouped values (the combine_per_key composite when the runner does not lift it). */
+class CombineValues implements Receiver {
+  constructor(
+    private readonly fn: CombineFn<unknown, unknown, unknown>,
+    private readonly target: Receiver,
+  ) {}
+  receive(value: unknown, meta: ElementMeta): void {
+    const [k, values] = value as readonly [unknown, readonly unknown[]];
+    let acc = this.fn.createAccumulator();
+    for (const v of values) acc = this.fn.addInput(acc, v);
+    this.target.receive([k, this.fn.extractOutput(acc)], meta);
+  }
+}
+
+/** A Tidemark step's name from a function spec's payload (`{ step }`). */
+function stepOf(payload: Uint8Array): string {
+  const step = (JSON.parse(new TextDecoder().decode(payload)) as { step?: unknown }).step;
+  if (typeof step !== "string") throw new Error("a Tidemark function spec without a step name");
+  return step;
+}
+
+/**
+ * Runs the bundles of one `ProcessBundleDescriptor`: the descriptor's transforms become receivers (data inputs and
+ * outputs on the runner's data channel; Tidemark's DoFns, found by step name in the pipeline module's graph, through
+ * the same `DoFnRunner` as the direct runner; stateful DoFns with the runner's state; combines, WindowInto and
+ * Flatten), built once and reused for every bundle. One bundle at a time.
+ */
+export class BundleProcessor {
+  private readonly coders: CoderTable;
+  private readonly byName = new Map<string, TransformNode>();
+  private readonly consumers = new Map<string, string[]>();
+  private readonly receivers = new Map<string, Receiver>();
+  private readonly counted = new Map<string, Counted>();
+  private readonly sources: DataSource[] = [];
+  private readonly sinks: DataSink[] = [];
+  private readonly reads: ReadSource[] = [];
+  private readonly precombines: Precombine[] = [];
+  private readonly stateful = new Map<string, FnStatefulStep>();
+  private readonly doFnRunners: DoFnRunner[] = [];
+  /** DoFnRunners with a bundle open, in the order they opened it. */
+  private started: DoFnRunner[] = [];
+  private asyncWork = new AsyncWork();
+  private instructionId = "";
+  private readonly dataChannels = new Set<DataChannel>();
+  private readonly clock = { now: () => Date.now() };
+
+  constructor(
+    readonly descriptor: ProcessBundleDescriptor,
+    private readonly services: WorkerServices,
+  ) {
+    this.coders = new CoderTable(descriptor.coders);
+    for (const t of services.graph.transforms.values()) this.byName.set(t.fullName, t);
+    for (const [id, t] of Object.entries(descriptor.transforms)) {
+      for (const pc of Object.values(t.inputs)) {
+        const list = this.consumers.get(pc);
+        if (list === undefined) this.consumers.set(pc, [id]);
+        else list.push(id);
+      }
+    }
+    for (const [id, t] of Object.entries(descriptor.transforms)) {
+      if (t.spec?.urn === DATA_INPUT_URN) this.buildSource(id, t);
+    }
+    // Transforms no input reaches (a read's Impulse output comes through a data input, so none are expected).
+    for (const id of Object.keys(descriptor.transforms)) this.receiverOfTransform(id);
+    for (const r of this.doFnRunners) r.setup();
+  }
+
+  private node(step: string): TransformNode {
+    const n = this.byName.get(step);
+    if (n === undefined) {
+      throw new Error(
+        `the pipeline module has no step "${step}": the worker must build the same pipeline as the launcher`,
+      );
+    }
+    return n;
+  }
+
+  private buildSource(id: string, t: PTransform): void {
+    const port = fromBinary(RemoteGrpcPortSchema, t.spec?.payload ?? new Uint8Array());
+    const out = Object.values(t.outputs)[0] as string;
+    const target = this.receiverOfPCollection(out);
+    const consumerIds = this.consumers.get(out) ?? [];
+    const stateful = consumerIds.map((c) => this.stateful.get(c)).find((s) => s !== undefined);
+    this.sources.push(
+      new DataSource(id, this.coders.get(port.coderId) as Coder<WindowedValue<unknown>>, target, stateful),
+    );
+    this.channel(port.apiServiceDescriptor?.url ?? "");
+  }
+
+  private channel(url: string): DataChannel {
+    const c = this.services.data(url);
+    this.dataChannels.add(c);
+    return c;
+  }
+
+  private receiverOfPCollection(pc: string): Receiver {
+    let c = this.counted.get(pc);
+    if (c === undefined) {
+      c = new Counted(receiverOf((this.consumers.get(pc) ?? []).map((id) => this.receiverOfTransform(id))));
+      this.counted.set(pc, c);
+    }
+    return c;
+  }
+
+  private receiverOfTransform(id: string): Receiver {
+    let r = this.receivers.get(id);
+    if (r === undefined) {
+      r = this.build(id, this.descriptor.transforms[id] as PTransform);
+      this.receivers.set(id, r);
+    }
+    return r;
+  }
+
+  private outputOf(t: PTransform): Receiver {
+    return receiverOf(Object.values(t.outputs).map((pc) => this.receiverOfPCollection(pc)));
+  }
+
+  private build(id: string, t: PTransform): Receiver {
+    const urn = t.spec?.urn ?? "";
+    const payload = t.spec?.payload ?? new Uint8Array();
+    switch (urn) {
+      case DATA_INPUT_URN:
+        // Built first (buildSource); nothing sends to it within the bundle.
+        return { receive() {} };
+      case DATA_OUTPUT_URN: {
+        const port = fromBinary(RemoteGrpcPortSchema, payload);
+        const sink = new DataSink(
+          id,
+          this.coders.get(port.coderId) as Coder<WindowedValue<unknown>>,
+          this.channel(port.apiServiceDescriptor?.url ?? ""),
+        );
+        this.sinks.push(sink);
+        return sink;
+      }
+      case URNS.primitives.FLATTEN:
+        return this.outputOf(t);
+      case URNS.primitives.ASSIGN_WINDOWS: {
+        const n = this.node(t.uniqueName);
+        if (n.primitive?.kind !== "windowInto") throw new Error(`step "${t.uniqueName}" is not a WindowInto`);
+        return new AssignWindows(n.primitive.strategy.windowFn, this.outputOf(t));
+      }
+      case URNS.combineComponents.COMBINE_PER_KEY_PRECOMBINE: {
+        const { fn, strategy } = this.combineOf(t, payload);
+        const pre = new Precombine(fn, strategy, this.outputOf(t));
+        this.precombines.push(pre);
+        return pre;
+      }
+      case URNS.combineComponents.COMBINE_PER_KEY_MERGE_ACCUMULATORS:
+        return new MergeAccumulators(this.combineOf(t, payload).fn, this.outputOf(t));
+      case URNS.combineComponents.COMBINE_PER_KEY_EXTRACT_OUTPUTS:
+        return new ExtractOutputs(this.combineOf(t, payload).fn, this.outputOf(t));
+      case URNS.primitives.PAR_DO:
+        return this.parDo(id, t, payload);
+      default:
+        throw new Error(`transform ${id} (${t.uniqueName}) has URN ${urn}, which the Tidemark worker does not run`);
+    }
+  }
+
+  private combineOf(t: PTransform, payload: Uint8Array) {
+    const spec = fromBinary(CombinePayloadSchema, payload).combineFn;
+    const n = this.node(stepOf(spec?.payload ?? new Uint8Array()));
+    if (n.primitive?.kind !== "combinePerKey") throw new Error(`step "${n.fullName}" is not a combine`);
+    const input = Object.values(t.inputs)[0] as string;
+    const strategyId = this.descriptor.pcollections[input]?.windowingStrategyId ?? "";
+    const ws = this.descriptor.windowingStrategies[strategyId];
+    // The strategy's timestamp combiner, from the Tidemark graph (the combine's input).
+    const strategy = this.services.graph.pcollections.get(n.inputs[0] as PCollectionId)?.windowing;
+    if (strategy === undefined || ws === undefined) throw new Error(`no windowing strategy for ${t.uniqueName}`);
+    return { fn: n.primitive.combineFn, strategy };
+  }
+
+  private parDo(id: string, t: PTransform, payload: Uint8Array): Receiver {
+    const pardo = fromBinary(ParDoPayloadSchema, payload);
+    const fnUrn = pardo.doFn?.urn ?? "";
+    const step = stepOf(pardo.doFn?.payload ?? new Uint8Array());
+    const n = this.node(step);
+    const p = n.primitive;
+    if (fnUrn === TIDEMARK_URNS.readDoFn) {
+      const read = new ReadSource(step, n, this.outputOf(t));
+      this.reads.push(read);
+      return read;
+    }
+    if (fnUrn === TIDEMARK_URNS.combineValuesDoFn) {
+      if (p?.kind !== "combinePerKey") throw new Error(`step "${step}" is not a combine`);
+      return new CombineValues(p.combineFn, this.outputOf(t));
+    }
+    if (fnUrn !== TIDEMARK_URNS.doFn) throw new Error(`transform ${id}: unknown DoFn URN ${fnUrn}`);
+    const tagged = new Map<string, Receiver>();
+    for (const [tag, pc] of Object.entries(t.outputs)) {
+      if (tag !== "main") tagged.set(tag, this.receiverOfPCollection(pc));
+    }
+    const mainPc = t.outputs.main;
+    const main = mainPc === undefined ? receiverOf([]) : this.receiverOfPCollection(mainPc);
+    if (p?.kind === "statefulParDo") return this.statefulParDo(id, t, n, main, tagged);
+    if (p?.kind !== "parDo") throw new Error(`step "${step}" is not a ParDo`);
+    if ((p.sideInputs ?? []).length > 0) {
+      throw new Error(`step "${step}": side inputs are not yet read through the Fn API state channel`);
+    }
+    const runner = new DoFnRunner(step, p.doFn as DoFn<unknown, unknown, Record<string, unknown>>, main, tagged, (r) =>
+      this.started.push(r),
+    );
+    runner.clock = this.clock;
+    this.doFnRunners.push(runner);
+    return runner;
+  }
+
+  private statefulParDo(
+    id: string,
+    t: PTransform,
+    n: TransformNode,
+    main: Receiver,
+    tagged: ReadonlyMap<string, Receiver>,
+  ): Receiver {
+    const p = n.primitive;
+    if (p?.kind !== "statefulParDo") throw new Error(`step "${n.fullName}" is not a stateful ParDo`);
+    const input = t.inputs.main ?? (Object.values(t.inputs)[0] as string);
+    const inputCoderId = this.descriptor.pcollections[input]?.coderId ?? "";
+    const kvProto = this.descriptor.coders[inputCoderId];
+    const keyCoder = this.coders.get(kvProto?.componentCoderIds[0] ?? "");
+    const strategy = this.services.graph.pcollections.get(n.inputs[0] as PCollectionId)?.windowing as WindowingStrategy;
+    const pardo = fromBinary(ParDoPayloadSchema, t.spec?.payload ?? new Uint8Array());
+    const timerCoders = new Map<string, Coder<TimerValue<unknown>>>();
+    for (const [family, spec] of Object.entries(pardo.timerFamilySpecs)) {
+      timerCoders.set(family, this.coders.get(spec.timerFamilyCoderId) as Coder<TimerValue<unknown>>);
+    }
+    const wsProto = this.descriptor.windowingStrategies[this.descriptor.pcollections[input]?.windowingStrategyId ?? ""];
+    const windowCoder = this.coders.get(wsProto?.windowCoderId ?? "") as Coder<BoundedWindow>;
+    const url = this.descriptor.stateApiServiceDescriptor?.url ?? "";
+    const timerUrl = this.descriptor.timerApiServiceDescriptor?.url ?? "";
+    const timerChannel = timerCoders.size > 0 ? this.channel(timerUrl) : undefined;
+    const step: FnStatefulStep = new FnStatefulStep(
+      n.fullName,
+      id,
+      p.doFn,
+      strategy,
+      keyCoder,
+      windowCoder,
+      timerCoders,
+      this.services.state(url),
+      { main, tagged },
+      (family, bytes) => timerChannel?.sendTimers(this.instructionId, id, family, bytes),
+    );
+    this.stateful.set(id, step);
+    return step;
+  }
+
+  /** Processes bundle `instructionId`: its inputs and timers to the end, then finishes and answers. */
+  async process(instructionId: string): Promise<BundleResponse> {
+    this.instructionId = instructionId;
+    this.asyncWork = new AsyncWork();
+    for (const r of this.doFnRunners) r.asyncWork = this.asyncWork;
+    for (const s of this.sinks) s.instructionId = instructionId;
+    for (const s of this.stateful.values()) {
+      s.instructionId = instructionId;
+      s.asyncWork = this.asyncWork;
+    }
+    for (const c of this.counted.values()) c.count = 0;
+    this.started = [];
+    const expected = new Set<string>();
+    for (const s of this.sources) expected.add(s.transformId);
+    for (const [id, s] of this.stateful) for (const f of s.timerFamilies) expected.add(`${id}\u0000${f}`);
+    const inboxes = [...this.dataChannels].map((c) => c.inbox(instructionId));
+    try {
+      // Inputs arrive on the channels of the descriptor's data ports (one, in practice).
+      const inbox = inboxes[0];
+      while (expected.size > 0 && inbox !== undefined) {
+        const item = await inbox.next();
+        if (item.kind === "data") {
+          const source = this.sources.find((s) => s.transformId === item.transformId);
+          if (source === undefined) throw new Error(`data for transform ${item.transformId}, which is no input here`);
+          if (item.bytes.length > 0) await source.consume(item.bytes);
+          if (item.isLast) expected.delete(item.transformId);
+        } else {
+          const step = this.stateful.get(item.transformId);
+          if (step === undefined) throw new Error(`timers for transform ${item.transformId}, which has none here`);
+          if (item.bytes.length > 0) await this.fireTimers(step, item.family, item.bytes);
+          if (item.isLast) expected.delete(`${item.transformId}\u0000${item.family}`);
+        }
+      }
+      await Promise.all(this.reads.flatMap((r) => r.pending.splice(0)));
+      for (const pre of this.precombines) pre.flush();
+      for (let i = 0; i < this.started.length; i++) (this.started[i] as DoFnRunner).finishBundle();
+      await this.asyncWork.idle();
+      if (this.asyncWork.failure !== undefined) throw this.asyncWork.failure;
+      await Promise.all([...this.stateful.values()].map((s) => s.finishBundle()));
+      for (const s of this.sinks) s.flush(true);
+      for (const [id, s] of this.stateful) {
+        const channel = this.channel(this.descriptor.timerApiServiceDescriptor?.url ?? "");
+        for (const f of s.timerFamilies) channel.sendTimers(instructionId, id, f, new Uint8Array(), true);
+      }
+      return { monitoringInfos: this.monitoringInfos(), requiresFinalization: false };
+    } catch (e) {
+      for (const s of this.stateful.values()) s.reset();
+      await this.asyncWork.idle();
+      throw e;
+    } finally {
+      for (const c of this.dataChannels) c.release(instructionId);
+    }
+  }
+
+  private async fireTimers(step: FnStatefulStep, family: string, bytes: Uint8Array): Promise<void> {
+    const coder = this.coders.get(
+      fromBinary(
+        ParDoPayloadSchema,
+        (this.descriptor.transforms[step.transformId] as PTransform).spec?.payload ?? new Uint8Array(),
+      ).timerFamilySpecs[family]?.timerFamilyCoderId ?? "",
+    ) as Coder<TimerValue<unknown>>;
+    const r = new ByteReader(bytes);
+    const timers: TimerValue<unknown>[] = [];
+    while (r.remaining > 0) timers.push(coder.decode(r));
+    await step.prefetch(timers.map((t) => ({ key: t.userKey, windows: t.windows })));
+    for (const t of timers) step.fire(family, t);
+  }
+
+  /** Element counts per PCollection of this bundle (Beam's `beam:metric:element_count:v1`). */
+  monitoringInfos() {
+    const out = [];
+    for (const [pc, c] of this.counted) {
+      if (this.descriptor.pcollections[pc] === undefined) continue;
+      const w = new ByteWriter();
+      w.varint(c.count);
+      out.push({ urn: ELEMENT_COUNT_URN, type: SUM_INT64_TYPE, labels: { PCOLLECTION: pc }, payload: w.finish() });
+    }
+    return out;
+  }
+
+  /** Element counts per PCollection so far in the current bundle (for progress requests). */
+  counts(): ReadonlyMap<string, number> {
+    return new Map([...this.counted].map(([pc, c]) => [pc, c.count]));
+  }
+
+  teardown(): void {
+    for (const r of this.doFnRunners) r.teardown();
+  }
+}

@@ -1,0 +1,481 @@
+import { NO_FIRING, type PaneInfo } from "../../../core/pane.ts";
+import type { OnTimerContext, StatefulDoFn, StateSpec, TimeDomain, Timer, TimerSpec } from "../../../core/state.ts";
+import { formatInstant } from "../../../core/time/instant.ts";
+import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
+import type { BoundedWindow } from "../../../core/windows/window.ts";
+import { type Cell, newCell } from "../../engine/state/state-cells.ts";
+import type { AsyncWork } from "../../fn/async-work.ts";
+import { ElementMeta, type Receiver } from "../../fn/receiver.ts";
+import { StepError } from "../../fn/step-error.ts";
+import { ByteReader, ByteWriter } from "../coders/bytes.ts";
+import { type Coder, encodeToBytes, lengthPrefixCoder, type TimerValue, VALUE } from "../coders/standard-coders.ts";
+import type { StateChannel } from "./state-channel.ts";
+
+type AnyStatefulDoFn = StatefulDoFn<unknown, unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
+type AnyTimerContext = OnTimerContext<unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
+
+/** The timer family the worker sets per key and window for `onWindowExpiration` (the translation declares it). */
+export const EXPIRATION_FAMILY = "__onWindowExpiration";
+
+/** How a cell's contents are stored in the runner: one bag element, its snapshot in Tidemark's value coder. */
+const CELL = lengthPrefixCoder(VALUE);
+
+/** A set or cleared timer of one key and window, sent to the runner when the bundle ends (the last setting wins). */
+interface TimerSetting {
+  readonly family: string;
+  readonly id: string;
+  readonly clear: boolean;
+  readonly time: number;
+  readonly hold: number;
+}
+
+/** One key and window in the current bundle: its cells (loaded from the runner), the timers set. */
+class Slot {
+  cells: Record<string, Cell> = {};
+  /** Each cell's bytes as loaded (undefined: empty in the runner). */
+  loaded: Record<string, Uint8Array | undefined> = {};
+  ready = false;
+  loading: Promise<void> | undefined;
+  readonly timers = new Map<string, TimerSetting>();
+  timerView: Record<string, TimerHandle | TimerFamilyHandle> | undefined;
+  expirationSet = false;
+  constructor(
+    readonly key: unknown,
+    readonly keyBytes: Uint8Array,
+    readonly window: BoundedWindow,
+    readonly windowBytes: Uint8Array,
+    readonly gcTime: number,
+  ) {}
+}
+
+/**
+ * A stateful DoFn in the Fn API worker (Beam's FnApiDoFnRunner for state and timers): per key and window, the
+ * declared cells are read from the runner's bag user state before the bundle's elements (or timers) of that key and
+ * window are processed, kept for the rest of the bundle (the per-bundle cache), and written back when the bundle ends,
+ * only where they changed. Timers set during the bundle are sent to the runner on the transform's timer families when
+ * it ends; the runner delivers them back when they fire, and the step calls `onTimer`.
+ *
+ * What the Fn API does not give an SDK, and so the contexts cannot either: the input watermark (`inputWatermark` is
+ * -Infinity) and timers set in earlier bundles (`Timer.time()` knows only those set in this bundle). Processing time
+ * is the worker's wall clock. Dropping expired input is the runner's.
+ */
+export class FnStatefulStep implements Receiver {
+  private readonly slots = new Map<string, Slot>();
+  private readonly skewMs: number;
+  /** The current call's timestamp (outputs may not move before it by more than the skew). */
+  private currentTs = 0;
+  instructionId = "";
+  /** Where the promises the DoFn returns are counted (the bundle processor sets it per bundle). */
+  asyncWork: AsyncWork | undefined;
+  readonly counters = { elements: 0, timersFired: 0, outputs: 0 };
+
+  constructor(
+    readonly stepName: string,
+    readonly transformId: string,
+    private readonly fn: AnyStatefulDoFn,
+    private readonly strategy: WindowingStrategy,
+    private readonly keyCoder: Coder<unknown>,
+    private readonly windowCoder: Coder<BoundedWindow>,
+    private readonly timerCoders: ReadonlyMap<string, Coder<TimerValue<unknown>>>,
+    private readonly state: StateChannel,
+    private readonly outputs: {
+      readonly main: Receiver;
+      readonly tagged: ReadonlyMap<string, Receiver>;
+    },
+    private readonly sendTimers: (family: string, bytes: Uint8Array) => void,
+  ) {
+    this.skewMs = fn.allowedTimestampSkewMs ?? 0;
+  }
+
+  /** The timer families the runner sends this step (each ends with `is_last`). */
+  get timerFamilies(): readonly string[] {
+    return [...this.timerCoders.keys()];
+  }
+
+  private slotKey(keyBytes: Uint8Array, windowBytes: Uint8Array): string {
+    return `${Buffer.from(keyBytes).toString("latin1")}\u0000${Buffer.from(windowBytes).toString("latin1")}`;
+  }
+
+  private slotFor(key: unknown, window: BoundedWindow): Slot {
+    const keyBytes = encodeToBytes(this.keyCoder, key);
+    const windowBytes = encodeToBytes(this.windowCoder, window);
+    const k = this.slotKey(keyBytes, windowBytes);
+    let s = this.slots.get(k);
+    if (s === undefined) {
+      s = new Slot(key, keyBytes, window, windowBytes, gcTimeOf(window, this.strategy.allowedLatenessMs));
+      this.slots.set(k, s);
+    }
+    return s;
+  }
+
+  private stateKey(slot: Slot, name: string) {
+    return {
+      type: {
+        case: "bagUserState" as const,
+        value: { transformId: this.transformId, userStateId: name, window: slot.windowBytes, key: slot.keyBytes },
+      },
+    };
+  }
+
+  /** Reads the cells of every key and window of `items` not yet read in this bundle (all requests at once). */
+  async prefetch(
+    items: readonly { readonly key: unknown; readonly windows: readonly BoundedWindow[] }[],
+  ): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const it of items) {
+      for (const w of it.windows) {
+        const slot = this.slotFor(it.key, w);
+        if (slot.ready) continue;
+        slot.loading ??= this.load(slot);
+        waits.push(slot.loading);
+      }
+    }
+    await Promise.all(waits);
+  }
+
+  private async load(slot: Slot): Promise<void> {
+    const specs = this.fn.state ?? {};
+    await Promise.all(
+      Object.entries(specs).map(async ([name, spec]) => {
+        const cell = newCell(spec);
+        const bytes = await this.state.get(this.instructionId, this.stateKey(slot, name));
+        if (bytes.length > 0) {
+          // One element; a runner that kept several (appends without a clear) gives them in order: the last wins.
+          const r = new ByteReader(bytes);
+          let data: unknown;
+          while (r.remaining > 0) data = CELL.decode(r);
+          cell.restore(data);
+          slot.loaded[name] = bytes;
+        }
+        slot.cells[name] = cell;
+      }),
+    );
+    slot.ready = true;
+  }
+
+  private readySlot(key: unknown, window: BoundedWindow): Slot {
+    const slot = this.slotFor(key, window);
+    if (!slot.ready) {
+      throw new StepError(
+        this.stepName,
+        undefined,
+        window,
+        new Error("the state of a key was not read before its element: the runner fused other steps before this one"),
+      );
+    }
+    return slot;
+  }
+
+  receive(value: unknown, meta: ElementMeta): void {
+    const kv = value as readonly [unknown, unknown];
+    if (!Array.isArray(kv) || kv.length !== 2) {
+      throw new StepError(
+        this.stepName,
+        meta.timestamp,
+        meta.windows[0],
+        new TypeError("a stateful DoFn needs KV input"),
+      );
+    }
+    for (const w of meta.windows) {
+      const slot = this.readySlot(kv[0], w);
+      this.counters.elements++;
+      this.currentTs = meta.timestamp;
+      if (this.fn.onWindowExpiration !== undefined && !slot.expirationSet) this.setExpiration(slot);
+      const ctx = new CallContext(this, slot, meta.timestamp, meta.pane);
+      let r: unknown;
+      try {
+        r = this.fn.process(kv as never, ctx as never);
+      } catch (e) {
+        throw e instanceof StepError ? e : new StepError(this.stepName, meta.timestamp, w, e);
+      } finally {
+        ctx.open = false;
+      }
+      this.track(r, "processing an element");
+    }
+  }
+
+  /** Fires one timer the runner delivered (its key and window's state already read). */
+  fire(family: string, t: TimerValue<unknown>): void {
+    if (t.clearBit) return;
+    for (const w of t.windows) {
+      const slot = this.readySlot(t.userKey, w);
+      const hold = t.holdTimestamp ?? w.maxTimestamp;
+      this.currentTs = hold;
+      this.counters.timersFired++;
+      // A timer that fired is no longer set (unless the callback sets it again).
+      slot.timers.delete(`${family}\u0000${t.dynamicTimerTag}`);
+      const expiring = family === EXPIRATION_FAMILY;
+      const handler = expiring ? this.fn.onWindowExpiration?.bind(this.fn) : this.fn.onTimer?.[family];
+      if (handler === undefined) {
+        throw new StepError(
+          this.stepName,
+          hold,
+          w,
+          new Error(`timer "${family}" fired but the DoFn has no onTimer.${family} handler`),
+        );
+      }
+      const spec = this.fn.timers?.[family];
+      const ctx = new CallContext(this, slot, hold, NO_FIRING);
+      ctx.firingTime = t.fireTimestamp ?? hold;
+      ctx.timerId = t.dynamicTimerTag;
+      ctx.domain = spec?.domain ?? "event";
+      let r: unknown;
+      try {
+        r = handler(ctx as never);
+      } catch (e) {
+        throw e instanceof StepError ? e : new StepError(this.stepName, hold, w, e, `in onTimer.${family}`);
+      } finally {
+        ctx.open = false;
+      }
+      this.track(r, expiring ? "in onWindowExpiration" : `in onTimer.${family}`);
+      if (expiring) {
+        // The window has expired: its state goes (written back as cleared when the bundle ends).
+        for (const c of Object.values(slot.cells)) c.clear();
+      }
+    }
+  }
+
+  private track(r: unknown, phase: string): void {
+    if (r === undefined || typeof (r as { then?: unknown } | null)?.then !== "function") return;
+    if (this.asyncWork === undefined) throw new Error(`${phase} returned a promise, but nothing awaits it`);
+    this.asyncWork.track(this.stepName, r as PromiseLike<unknown>, phase);
+  }
+
+  private setExpiration(slot: Slot): void {
+    slot.expirationSet = true;
+    slot.timers.set(`${EXPIRATION_FAMILY}\u0000`, {
+      family: EXPIRATION_FAMILY,
+      id: "",
+      clear: false,
+      time: slot.gcTime,
+      hold: slot.window.maxTimestamp,
+    });
+  }
+
+  emit(slot: Slot, value: unknown, timestamp: number, pane: PaneInfo, tag: string | undefined): void {
+    if (timestamp < this.currentTs - this.skewMs) {
+      throw new RangeError(
+        `cannot output with timestamp ${formatInstant(timestamp)}: it is ${this.currentTs - timestamp} ms before ` +
+          `${formatInstant(this.currentTs)}, more than the allowed skew of ${this.skewMs} ms`,
+      );
+    }
+    const target = tag === undefined || tag === "main" ? this.outputs.main : this.outputs.tagged.get(tag);
+    if (target === undefined) {
+      throw new Error(`output tag "${tag}" was not declared; declare it with statefulParDo(fn).withOutputs("${tag}")`);
+    }
+    this.counters.outputs++;
+    target.receive(value, this.meta.set(timestamp, [slot.window], pane));
+  }
+
+  private readonly meta = new ElementMeta();
+
+  setTimer(slot: Slot, name: string, id: string, domain: TimeDomain, time: number, outputTimestamp?: number): void {
+    if (!Number.isInteger(time)) throw new RangeError(`timer "${name}": time ${time} is not a whole number of ms`);
+    if (domain === "event" && time > slot.gcTime) {
+      throw new RangeError(
+        `timer "${name}" set for ${formatInstant(time)}, after the expiry of window ${slot.window.toString()} ` +
+          `(${formatInstant(slot.gcTime)}); set it earlier or allow more lateness`,
+      );
+    }
+    const hold = outputTimestamp ?? (domain === "event" ? time : this.currentTs);
+    if (hold > slot.gcTime) {
+      throw new RangeError(
+        `timer "${name}": output timestamp ${formatInstant(hold)} is after the expiry of window ` +
+          `${slot.window.toString()} (${formatInstant(slot.gcTime)})`,
+      );
+    }
+    if (outputTimestamp !== undefined && hold < this.currentTs - this.skewMs) {
+      throw new RangeError(
+        `timer "${name}": output timestamp ${formatInstant(hold)} is before ${formatInstant(this.currentTs)} by more ` +
+          `than the allowed skew of ${this.skewMs} ms`,
+      );
+    }
+    slot.timers.set(`${name}\u0000${id}`, { family: name, id, clear: false, time, hold });
+  }
+
+  clearTimer(slot: Slot, name: string, id: string): void {
+    slot.timers.set(`${name}\u0000${id}`, { family: name, id, clear: true, time: 0, hold: 0 });
+  }
+
+  timerTime(slot: Slot, name: string, id: string): number | undefined {
+    const t = slot.timers.get(`${name}\u0000${id}`);
+    return t === undefined || t.clear ? undefined : t.time;
+  }
+
+  relativeBase(domain: TimeDomain): number {
+    return domain === "processing" ? Date.now() : this.currentTs;
+  }
+
+  timerView(slot: Slot): Record<string, TimerHandle | TimerFamilyHandle> {
+    if (slot.timerView !== undefined) return slot.timerView;
+    const out: Record<string, TimerHandle | TimerFamilyHandle> = {};
+    for (const [name, spec] of Object.entries(this.fn.timers ?? {})) {
+      out[name] = spec.family
+        ? new TimerFamilyHandle(this, slot, name, spec.domain)
+        : new TimerHandle(this, slot, name, "", spec.domain);
+    }
+    slot.timerView = out;
+    return out;
+  }
+
+  /**
+   * Ends the bundle: writes back each cell that changed (clear, then its new contents), sends the timers set or
+   * cleared, and forgets the bundle's cache. Resolves when the runner has taken every state write.
+   */
+  async finishBundle(): Promise<void> {
+    const writes: Promise<void>[] = [];
+    const timerBuffers = new Map<string, ByteWriter>();
+    for (const slot of this.slots.values()) {
+      if (!slot.ready) continue;
+      for (const [name, cell] of Object.entries(slot.cells)) {
+        const before = slot.loaded[name];
+        const after = cell.isEmptyCell() ? undefined : encodeToBytes(CELL, cell.snapshot());
+        if (before === undefined && after === undefined) continue;
+        if (before !== undefined && after !== undefined && Buffer.compare(before, after) === 0) continue;
+        const key = this.stateKey(slot, name);
+        writes.push(
+          (async () => {
+            if (before !== undefined) await this.state.clear(this.instructionId, key);
+            if (after !== undefined) await this.state.append(this.instructionId, key, after);
+          })(),
+        );
+      }
+      for (const t of slot.timers.values()) {
+        const coder = this.timerCoders.get(t.family);
+        if (coder === undefined) throw new Error(`timer family "${t.family}" is not declared on ${this.transformId}`);
+        let w = timerBuffers.get(t.family);
+        if (w === undefined) {
+          w = new ByteWriter();
+          timerBuffers.set(t.family, w);
+        }
+        coder.encode(
+          t.clear
+            ? { userKey: slot.key, dynamicTimerTag: t.id, windows: [slot.window], clearBit: true }
+            : {
+                userKey: slot.key,
+                dynamicTimerTag: t.id,
+                windows: [slot.window],
+                clearBit: false,
+                fireTimestamp: t.time,
+                holdTimestamp: t.hold,
+                pane: NO_FIRING,
+              },
+          w,
+        );
+      }
+    }
+    this.slots.clear();
+    for (const [family, w] of timerBuffers) this.sendTimers(family, w.finish());
+    await Promise.all(writes);
+  }
+
+  /** Forgets a failed bundle's cache. */
+  reset(): void {
+    this.slots.clear();
+  }
+}
+
+/** When a window's state expires: the end of the window plus the allowed lateness (the global window's never). */
+function gcTimeOf(window: BoundedWindow, latenessMs: number): number {
+  return window.maxTimestamp + latenessMs;
+}
+
+/** What `process`, `onTimer` and `onWindowExpiration` see (valid during the call only). */
+class CallContext implements AnyTimerContext {
+  open = true;
+  readonly processingTime = Date.now();
+  readonly inputWatermark = Number.NEGATIVE_INFINITY;
+  firingTime = 0;
+  timerId = "";
+  domain: TimeDomain = "event";
+
+  constructor(
+    private readonly step: FnStatefulStep,
+    private readonly slot: Slot,
+    readonly timestamp: number,
+    readonly pane: PaneInfo,
+  ) {}
+
+  get state(): AnyTimerContext["state"] {
+    this.checkOpen();
+    return this.slot.cells as never;
+  }
+
+  get timers(): AnyTimerContext["timers"] {
+    this.checkOpen();
+    return this.step.timerView(this.slot) as never;
+  }
+
+  get key(): unknown {
+    return this.slot.key;
+  }
+
+  get window(): BoundedWindow {
+    return this.slot.window;
+  }
+
+  output(value: unknown): void {
+    this.checkOpen();
+    this.step.emit(this.slot, value, this.timestamp, this.pane, undefined);
+  }
+
+  outputWithTimestamp(value: unknown, ts: number): void {
+    this.checkOpen();
+    this.step.emit(this.slot, value, ts, this.pane, undefined);
+  }
+
+  outputTo(tag: string, value: unknown, ts?: number): void {
+    this.checkOpen();
+    this.step.emit(this.slot, value, ts ?? this.timestamp, this.pane, tag);
+  }
+
+  private checkOpen(): void {
+    if (!this.open) {
+      throw new Error(
+        "an output, state or timer was used after the call returned (after an await?): a stateful DoFn outputs, " +
+          "reads and writes its state and sets its timers during the call, before its promise's first await",
+      );
+    }
+  }
+}
+
+class TimerHandle implements Timer {
+  constructor(
+    private readonly step: FnStatefulStep,
+    private readonly slot: Slot,
+    private readonly name: string,
+    private readonly id: string,
+    private readonly domain: TimeDomain,
+  ) {}
+  set(time: number, opts?: { outputTimestamp?: number }): void {
+    this.step.setTimer(this.slot, this.name, this.id, this.domain, time, opts?.outputTimestamp);
+  }
+  setRelative(opts: { offsetMs?: number; alignToMs?: number; outputTimestamp?: number }): void {
+    let t = this.step.relativeBase(this.domain) + (opts.offsetMs ?? 0);
+    const align = opts.alignToMs;
+    if (align !== undefined) {
+      if (!(align > 0)) throw new RangeError(`timer "${this.name}": alignment must be a positive period, got ${align}`);
+      const rem = ((t % align) + align) % align;
+      if (rem !== 0) t += align - rem;
+    }
+    this.set(t, opts.outputTimestamp === undefined ? undefined : { outputTimestamp: opts.outputTimestamp });
+  }
+  clear(): void {
+    this.step.clearTimer(this.slot, this.name, this.id);
+  }
+  time(): number | undefined {
+    return this.step.timerTime(this.slot, this.name, this.id);
+  }
+}
+
+class TimerFamilyHandle {
+  constructor(
+    private readonly step: FnStatefulStep,
+    private readonly slot: Slot,
+    private readonly name: string,
+    private readonly domain: TimeDomain,
+  ) {}
+  get(id: string): Timer {
+    return new TimerHandle(this.step, this.slot, this.name, id, this.domain);
+  }
+}

@@ -1,0 +1,50 @@
+import type { PipelineGraph } from "../../../core/pipeline.ts";
+import { serveUnary } from "../grpc.ts";
+import { BeamFnExternalWorkerPool } from "../proto/generated/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.ts";
+import { FnHarness } from "./harness.ts";
+
+/** A running worker pool: its port, the workers it started, and how to stop it. */
+export interface WorkerPool {
+  readonly port: number;
+  readonly workers: ReadonlyMap<string, FnHarness>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Beam's external worker pool (`BeamFnExternalWorkerPool`, for EXTERNAL and LOOPBACK environments) in this process:
+ * when the runner asks for a worker (its id and control endpoint), a Fn API harness for `graph` starts here, so the
+ * DoFns run in the process that built the pipeline (the pipeline module's own objects, its sinks' connections too).
+ * `StopWorker` closes it.
+ */
+export async function startWorkerPool(graph: PipelineGraph): Promise<WorkerPool> {
+  const workers = new Map<string, FnHarness>();
+  const server = await serveUnary(BeamFnExternalWorkerPool, {
+    startWorker: (req) => {
+      const controlUrl = req.controlEndpoint?.url;
+      if (controlUrl === undefined || controlUrl === "") throw new Error("StartWorker without a control endpoint");
+      const harness = new FnHarness({
+        workerId: req.workerId,
+        controlUrl,
+        ...(req.loggingEndpoint?.url === undefined ? {} : { loggingUrl: req.loggingEndpoint.url }),
+        graph,
+      });
+      workers.set(req.workerId, harness);
+      void harness.done.then(() => workers.delete(req.workerId));
+      return {};
+    },
+    stopWorker: (req) => {
+      workers.get(req.workerId)?.close();
+      workers.delete(req.workerId);
+      return {};
+    },
+  });
+  return {
+    port: server.port,
+    workers,
+    async stop() {
+      for (const w of workers.values()) w.close();
+      workers.clear();
+      await server.stop();
+    },
+  };
+}
