@@ -2,6 +2,7 @@ import type { Pipeline } from "../core/pipeline.ts";
 import type { OptionValues } from "../core/options.ts";
 import type { CommitPhase, CommitInfo, RunningPipeline } from "./direct/direct-runner.ts";
 import { DirectRunner } from "./direct/direct-runner.ts";
+import { startOnPrism } from "./portable/prism-runner.ts";
 
 /**
  * The options every runner reads (Beam's `PipelineOptions`, `StreamingOptions` and the runner's own), declared once;
@@ -12,7 +13,9 @@ export const RUNNER_OPTIONS = {
     type: "string",
     default: "direct",
     value: "NAME",
-    help: "where the pipeline runs: direct (in this process); prism and dataflow come with the portable runner",
+    help:
+      "where the pipeline runs: direct (in this process), prism (Beam's Prism runner, started for the run, with the " +
+      "DoFns in a Fn API worker in this process); dataflow comes next",
   },
   jobName: { type: "string", default: "tidemark-job", value: "NAME", help: "the job's name" },
   streaming: {
@@ -72,6 +75,21 @@ export const DIRECT: PipelineRunner = {
   },
 };
 
+/**
+ * The runner of `--runner=prism`: Beam's Prism (v2.77.0, built by `scripts/go-tool.sh prism`) started for the run on
+ * 127.0.0.1, the graph submitted through the Job API, the DoFns run by a Fn API worker in this process. Prism keeps
+ * its state in memory: there are no checkpoints (`--checkpoint-dir` is refused).
+ */
+export const PRISM: PipelineRunner = {
+  name: "prism",
+  start(pipeline, options) {
+    if (options.checkpointDir !== undefined) {
+      throw new Error("--checkpoint-dir is the direct runner's: Prism keeps its state in memory, without checkpoints");
+    }
+    return startOnPrism(pipeline, { jobName: options.jobName });
+  },
+};
+
 /** A runner that is named but not available yet: choosing it fails with the reason, before anything runs. */
 function unavailable(name: string, reason: string): PipelineRunner {
   const message = `--runner=${name} is not available yet: ${reason}; run with --runner=direct`;
@@ -87,10 +105,7 @@ function unavailable(name: string, reason: string): PipelineRunner {
 /** Every runner `--runner` can name. A constant table: adding a runner is adding a line here. */
 export const RUNNERS: ReadonlyMap<string, PipelineRunner> = new Map([
   ["direct", DIRECT],
-  [
-    "prism",
-    unavailable("prism", "it needs the portable runner (Beam's Runner, Fn and Job APIs), which is the next issue"),
-  ],
+  ["prism", PRISM],
   [
     "dataflow",
     unavailable(

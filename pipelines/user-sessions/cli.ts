@@ -16,6 +16,7 @@ import { runMedallion } from "./run.ts";
 import { describeOptions, type OptionValues, parseOptions } from "../../core/options.ts";
 import type { CommitInfo, CommitPhase } from "../../runners/direct/direct-runner.ts";
 import { RUNNER_OPTIONS, runnerNamed } from "../../runners/runner.ts";
+import { GOLD_TRIGGERS, type GoldTrigger } from "./gold.ts";
 
 /** The medallion's own options, beside the runner's (`RUNNER_OPTIONS`); parsed once, in one object. */
 export const MEDALLION_OPTIONS = {
@@ -106,6 +107,15 @@ export const MEDALLION_OPTIONS = {
     default: 5,
     help: "early panes of a running session after N s of processing time",
   },
+  goldTrigger: {
+    type: "string",
+    choices: GOLD_TRIGGERS,
+    value: "NAME",
+    help:
+      "Gold's panes: early-late (early panes, on time, a late pane per late event) or watermark (on time, a late " +
+      "pane per late bundle); default early-late, and watermark on --runner=prism, which refuses early and " +
+      "per-element late firings on session windows",
+  },
   dedupHours: {
     type: "number",
     range: "positive",
@@ -194,6 +204,7 @@ async function main(): Promise<void> {
     gapMs: minutes(o.gapMinutes),
     allowedLatenessMs: hours(o.latenessHours),
     earlyFiringMs: seconds(o.earlySeconds),
+    trigger: (o.goldTrigger ?? (o.runner === "prism" ? "watermark" : "early-late")) as GoldTrigger,
     dedupHorizonMs: hours(o.dedupHours),
   };
 

@@ -4,7 +4,7 @@ import type { PCollection } from "../../core/pcollection.ts";
 import type { PTransform } from "../../core/ptransform.ts";
 import { type TimerFamilySpec, timerFamily, type ValueStateSpec, valueState } from "../../core/state.ts";
 import { type Duration, hours, minutes, seconds } from "../../core/time/duration.ts";
-import { afterCount, afterProcessingTime, afterWatermark } from "../../core/triggers/trigger.ts";
+import { afterCount, afterProcessingTime, afterWatermark, defaultTrigger } from "../../core/triggers/trigger.ts";
 import { fixed, globalWindows, sessions } from "../../core/windows/window-fn.ts";
 import type { IntervalWindow } from "../../core/windows/window.ts";
 import type { UserEvent } from "../../schemas/event.ts";
@@ -24,7 +24,16 @@ export interface GoldOptions {
   readonly allowedLatenessMs?: Duration;
   /** Early panes: a running session is visible this long (processing time) after its first new event. Default 5 s. */
   readonly earlyFiringMs?: Duration;
+  /**
+   * `early-late` (default): early panes, the on-time pane, a late pane per late event. `watermark`: the on-time pane
+   * and a late pane per late bundle (Beam's default trigger), for runners that refuse early and per-element late
+   * firings on merging windows (Prism v2.77.0: "stateful triggers with merging windows", Beam issue 31438).
+   */
+  readonly trigger?: GoldTrigger;
 }
+
+export const GOLD_TRIGGERS = ["early-late", "watermark"] as const;
+export type GoldTrigger = (typeof GOLD_TRIGGERS)[number];
 
 /** An upsert of a session row, or the deletion of a session merged into another. */
 export type SessionWrite =
@@ -78,12 +87,16 @@ class SessionIdCache {
 
 /**
  * The panes of both Gold tables: early panes every `earlyFiringMs` of processing time while a window runs, the
- * on-time pane at the watermark, a late pane per late event within the allowed lateness; accumulating, so each pane
- * is the window's whole aggregate and replaces the previous row.
+ * on-time pane at the watermark, a late pane per late event within the allowed lateness (or, with the `watermark`
+ * trigger, the on-time pane and a late pane per late bundle); accumulating, so each pane is the window's whole
+ * aggregate and replaces the previous row.
  */
 function goldWindowing(opts: GoldOptions) {
   return {
-    trigger: afterWatermark({ early: afterProcessingTime(opts.earlyFiringMs ?? seconds(5)), late: afterCount(1) }),
+    trigger:
+      opts.trigger === "watermark"
+        ? defaultTrigger()
+        : afterWatermark({ early: afterProcessingTime(opts.earlyFiringMs ?? seconds(5)), late: afterCount(1) }),
     allowedLatenessMs: opts.allowedLatenessMs ?? hours(24),
     accumulation: "accumulating",
   } as const;

@@ -59,7 +59,7 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
       const errors = result.messages.filter((m) => m.startsWith("ERROR")).join("; ");
       throw new Error(`the Prism job ${jobId} ended ${result.state}${errors === "" ? "" : `: ${errors}`}`);
     }
-    return { result, metrics: emptyMetrics(pipeline) };
+    return { result, metrics: metricsOf(pipeline, pool.elementCounts) };
   } finally {
     client?.close();
     await pool.stop();
@@ -67,12 +67,17 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
   }
 }
 
-function emptyMetrics(pipeline: Pipeline): MetricsSnapshot {
+/**
+ * Per-step counts from the worker's element counts per PCollection (what a step read and what it output). Prism
+ * reports no per-step drops, and watermarks are the runner's: after a finished job they are all +Infinity.
+ */
+function metricsOf(pipeline: Pipeline, counts: ReadonlyMap<string, number>): MetricsSnapshot {
+  const sum = (pcs: readonly string[]) => pcs.reduce((n, pc) => n + (counts.get(pc) ?? 0), 0);
   const steps: StepMetrics[] = pipeline.graph().primitives.map((t) => ({
     step: t.fullName,
     kind: t.primitive?.kind ?? "composite",
-    elementsIn: 0,
-    elementsOut: 0,
+    elementsIn: sum(t.inputs),
+    elementsOut: sum(Object.values(t.outputs)),
     droppedLate: 0,
     droppedClosed: 0,
     inputWatermark: Number.POSITIVE_INFINITY,
@@ -85,7 +90,7 @@ function emptyMetrics(pipeline: Pipeline): MetricsSnapshot {
 export function startOnPrism(pipeline: Pipeline, options: PrismRunOptions = {}): RunningPipeline {
   const run = runOnPrism(pipeline, options);
   run.catch(() => {});
-  let last: MetricsSnapshot = emptyMetrics(pipeline);
+  let last: MetricsSnapshot = metricsOf(pipeline, new Map());
   return {
     metrics: () => last,
     checkpointMarks: () => [],

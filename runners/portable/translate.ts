@@ -15,6 +15,7 @@ import {
   GLOBAL_WINDOW_CODER,
   INTERVAL_WINDOW_CODER,
   iterableCoder,
+  KEY,
   kvCoder,
   lengthPrefixCoder,
   timerCoder,
@@ -182,8 +183,9 @@ export function translate(
   const stable = options.stableInput ?? "require";
   const coders = new CoderTable();
   const value = lengthPrefixCoder(VALUE);
-  const kvValue = kvCoder(value, value);
-  const grouped = kvCoder(value, iterableCoder(value));
+  const key = lengthPrefixCoder(KEY);
+  const kvValue = kvCoder(key, value);
+  const grouped = kvCoder(key, iterableCoder(value));
   const keyed = keyedPCollections(graph);
   const strategies = new Map<string, string>();
   const windowingStrategies: Record<string, MessageInitShape<typeof WindowingStrategySchema>> = {};
@@ -300,10 +302,10 @@ export function translate(
       case "statefulParDo": {
         const input = t.inputs[0] as PCollectionId;
         const strategy = graph.pcollections.get(input)?.windowing as WindowingStrategy;
-        const timerCoderId = coders.id(timerCoder(value, windowCoderOf(strategy)));
+        const timerCoderId = coders.id(timerCoder(key, windowCoderOf(strategy)));
         const stateSpecs: Record<string, MessageInitShape<typeof StateSpecSchema>> = {};
         for (const [name, spec] of Object.entries(p.doFn.state ?? {})) {
-          stateSpecs[name] = stateSpecProto(spec, coders.id(value), t.fullName, name);
+          stateSpecs[name] = stateSpecProto(spec, coders.id(value));
         }
         const timerFamilySpecs: Record<string, { timeDomain: TimeDomain_Enum; timerFamilyCoderId: string }> = {};
         for (const [name, spec] of Object.entries(p.doFn.timers ?? {}) as [string, TimerSpec][]) {
@@ -438,6 +440,7 @@ export function translate(
               URNS.coders.WINDOWED_VALUE,
             ].map((u) => u as string),
             VALUE.urn,
+            KEY.urn,
           ],
         },
       },
@@ -474,54 +477,16 @@ function sideInputSpec(v: AnyView) {
 }
 
 /**
- * A state spec as Beam's proto, with the Fn API protocol that carries it, as Beam's SDKs set it: value, bag and
- * combining state over bag user state, map, set and multimap over multimap user state, ordered lists over their own.
- * (Prism v2.77.0 refuses a state spec without its protocol: "unsupported feature StateSpec.Protocol.Urn", measured.)
+ * A state spec as Beam's proto. The worker keeps each cell in one bag user state (`runners/portable/worker/
+ * fn-stateful.ts`: the cell's contents as one element, rewritten when they change), so every spec is declared as the
+ * runner sees it used: a value as read-modify-write state, every other kind as a bag, over the bag protocol. (Prism
+ * v2.77.0 refuses a state spec without its protocol: "unsupported feature StateSpec.Protocol.Urn", measured.)
  */
-function stateSpecProto(
-  spec: StateSpec,
-  valueCoderId: string,
-  step: string,
-  name: string,
-): MessageInitShape<typeof StateSpecSchema> {
-  const bagProtocol = { urn: URNS.userState.BAG as string };
-  const multimapProtocol = { urn: URNS.userState.MULTIMAP as string };
-  switch (spec.kind) {
-    case "value":
-      return { spec: { case: "readModifyWriteSpec", value: { coderId: valueCoderId } }, protocol: bagProtocol };
-    case "bag":
-      return { spec: { case: "bagSpec", value: { elementCoderId: valueCoderId } }, protocol: bagProtocol };
-    case "combining":
-      return {
-        spec: {
-          case: "combiningSpec",
-          value: {
-            accumulatorCoderId: valueCoderId,
-            combineFn: stepSpec(TIDEMARK_URNS.combineFn, step, { state: name }),
-          },
-        },
-        protocol: bagProtocol,
-      };
-    case "map":
-      return {
-        spec: { case: "mapSpec", value: { keyCoderId: valueCoderId, valueCoderId } },
-        protocol: multimapProtocol,
-      };
-    case "set":
-      return { spec: { case: "setSpec", value: { elementCoderId: valueCoderId } }, protocol: multimapProtocol };
-    case "multimap":
-      return {
-        spec: { case: "multimapSpec", value: { keyCoderId: valueCoderId, valueCoderId } },
-        protocol: multimapProtocol,
-      };
-    case "orderedList":
-      return {
-        spec: { case: "orderedListSpec", value: { elementCoderId: valueCoderId } },
-        protocol: { urn: URNS.userState.ORDERED_LIST as string },
-      };
-    default:
-      return assertNever(spec);
-  }
+function stateSpecProto(spec: StateSpec, valueCoderId: string): MessageInitShape<typeof StateSpecSchema> {
+  const protocol = { urn: URNS.userState.BAG as string };
+  if (spec.kind === "value")
+    return { spec: { case: "readModifyWriteSpec", value: { coderId: valueCoderId } }, protocol };
+  return { spec: { case: "bagSpec", value: { elementCoderId: valueCoderId } }, protocol };
 }
 
 /** The pipeline's coders, each once, components first, by structure (URN and component ids). */

@@ -314,5 +314,8 @@ export function timerCoder<K>(key: Coder<K>, window: Coder<BoundedWindow>): Code
   };
 }
 
-/** Tidemark's deterministic value coder (see `value-coder.ts`). */
+/** Tidemark's value coder (see `value-coder.ts`). */
 export const VALUE: Coder<unknown> = valueCoder(() => new ByteWriter());
+
+/** Tidemark's deterministic key coder (see `value-coder.ts`): what runners group by. */
+export const KEY: Coder<unknown> = valueCoder(() => new ByteWriter(), true);

@@ -2,10 +2,13 @@ import type { Coder } from "./standard-coders.ts";
 import type { ByteReader, ByteWriter } from "./bytes.ts";
 
 /**
- * Tidemark's coder for its values (elements, keys, accumulators), `tidemark:coder:value:v1`: a tag byte, then the
- * value's bytes, recursively. **Deterministic**: equal values encode to equal bytes (object keys sorted, Map
- * entries and Set elements sorted by their encoded bytes, -0 as 0, one NaN), which runners need, since they group
- * by the encoded bytes of keys. Runners do not know it, so the translation wraps it in a length prefix.
+ * Tidemark's coders for its values (elements, accumulators, state), `tidemark:coder:value:v1`, and for its keys,
+ * `tidemark:coder:key:v1`: a tag byte, then the value's bytes, recursively. The key coder is **deterministic**: equal
+ * values encode to equal bytes (object keys sorted, Map entries and Set elements sorted by their encoded bytes, -0 as
+ * 0, one NaN), which runners need, since they group by the encoded bytes of keys. The value coder writes object keys,
+ * Map entries and Set elements in their insertion order instead (a value decodes as it was: a Pub/Sub message's
+ * attributes keep their order), and is cheaper (no sorting). Runners know neither, so the translation wraps them in
+ * a length prefix.
  *
  * | tag | value | bytes after the tag |
  * | --- | --- | --- |
@@ -26,6 +29,8 @@ import type { ByteReader, ByteWriter } from "./bytes.ts";
  * as a plain object (elements are data, as in Beam).
  */
 export const VALUE_CODER_URN = "tidemark:coder:value:v1";
+/** The same encoding with a canonical order (see `valueCoder`): the coder of keys. */
+export const KEY_CODER_URN = "tidemark:coder:key:v1";
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
@@ -36,7 +41,17 @@ function writeString(s: string, w: ByteWriter): void {
   w.bytes(b);
 }
 
-function write(v: unknown, w: ByteWriter, path: string, encodeAlone: (v: unknown, path: string) => Uint8Array): void {
+/**
+ * Writes `v`. `encodeAlone` is set for the deterministic (key) encoding: Map entries, Set elements and object keys
+ * are then written in a canonical order; without it they are written in their insertion order, which decoding
+ * restores (a value comes back as it went in, its JSON the same).
+ */
+function write(
+  v: unknown,
+  w: ByteWriter,
+  path: string,
+  encodeAlone: ((v: unknown, path: string) => Uint8Array) | undefined,
+): void {
   switch (typeof v) {
     case "undefined":
       w.byte(0);
@@ -86,31 +101,56 @@ function write(v: unknown, w: ByteWriter, path: string, encodeAlone: (v: unknown
   }
   if (v instanceof Map) {
     w.byte(11);
-    const entries = [...v.entries()].map(
-      ([k, val], i) => [encodeAlone(k, `${path}.<key ${i}>`), k, val] as [Uint8Array, unknown, unknown],
-    );
-    entries.sort((a, b) => compareBytes(a[0], b[0]));
-    w.varint(entries.length);
-    for (const [keyBytes, k, val] of entries) {
-      w.bytes(keyBytes);
-      write(val, w, `${path}.get(${String(k)})`, encodeAlone);
+    if (encodeAlone !== undefined) {
+      writeSortedEntries(v, w, path, encodeAlone);
+      return;
+    }
+    w.varint(v.size);
+    let i = 0;
+    for (const [k, val] of v) {
+      write(k, w, `${path}.<key ${i++}>`, undefined);
+      write(val, w, `${path}.get(${String(k)})`, undefined);
     }
     return;
   }
   if (v instanceof Set) {
     w.byte(12);
-    const elements = [...v].map((e, i) => encodeAlone(e, `${path}.<element ${i}>`)).sort(compareBytes);
-    w.varint(elements.length);
-    for (const e of elements) w.bytes(e);
+    if (encodeAlone !== undefined) {
+      const elements = [...v].map((e, i) => encodeAlone(e, `${path}.<element ${i}>`)).sort(compareBytes);
+      w.varint(elements.length);
+      for (const e of elements) w.bytes(e);
+      return;
+    }
+    w.varint(v.size);
+    let i = 0;
+    for (const e of v) write(e, w, `${path}.<element ${i++}>`, undefined);
     return;
   }
   const o = v as Record<string, unknown>;
-  const keys = Object.keys(o).sort();
+  const keys = encodeAlone === undefined ? Object.keys(o) : Object.keys(o).sort();
   w.byte(8);
   w.varint(keys.length);
   for (const k of keys) {
     writeString(k, w);
     write(o[k], w, `${path}.${k}`, encodeAlone);
+  }
+}
+
+/** A Map's entries in the order of their keys' encodings (the key coder's canonical order). */
+function writeSortedEntries(
+  v: Map<unknown, unknown>,
+  w: ByteWriter,
+  path: string,
+  encodeAlone: (v: unknown, path: string) => Uint8Array,
+): void {
+  const entries = [...v.entries()].map(
+    ([k, val], i) => [encodeAlone(k, `${path}.<key ${i}>`), k, val] as [Uint8Array, unknown, unknown],
+  );
+  entries.sort((a, b) => compareBytes(a[0], b[0]));
+  w.varint(entries.length);
+  for (const [keyBytes, k, val] of entries) {
+    w.bytes(keyBytes);
+    write(val, w, `${path}.get(${String(k)})`, encodeAlone);
   }
 }
 
@@ -183,16 +223,22 @@ function read(r: ByteReader): unknown {
   }
 }
 
-export function valueCoder(makeWriter: () => ByteWriter): Coder<unknown> {
+/**
+ * Tidemark's value coder: `deterministic` (the key coder, `tidemark:coder:key:v1`) writes Map entries, Set
+ * elements and object keys in a canonical order, so equal keys give equal bytes; otherwise (`tidemark:coder:value:v1`)
+ * in their insertion order, which decoding keeps. Both read either encoding.
+ */
+export function valueCoder(makeWriter: () => ByteWriter, deterministic = false): Coder<unknown> {
   const encodeAlone = (v: unknown, path: string): Uint8Array => {
     const w = makeWriter();
     write(v, w, path, encodeAlone);
     return w.finish();
   };
+  const canonical = deterministic ? encodeAlone : undefined;
   return {
-    urn: VALUE_CODER_URN,
+    urn: deterministic ? KEY_CODER_URN : VALUE_CODER_URN,
     components: [],
-    encode: (v, w) => write(v, w, "value", encodeAlone),
+    encode: (v, w) => write(v, w, "value", canonical),
     decode: read,
   };
 }

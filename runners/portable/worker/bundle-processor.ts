@@ -83,6 +83,8 @@ class DataSource {
   private readonly meta = new ElementMeta();
   constructor(
     readonly transformId: string,
+    /** The PCollection it produces. */
+    readonly output: string,
     private readonly coder: Coder<WindowedValue<unknown>>,
     private readonly target: Receiver,
     /** A stateful step this input feeds directly: its keys' state is read before a block is processed. */
@@ -304,7 +306,7 @@ export class BundleProcessor {
     const consumerIds = this.consumers.get(out) ?? [];
     const stateful = consumerIds.map((c) => this.stateful.get(c)).find((s) => s !== undefined);
     this.sources.push(
-      new DataSource(id, this.coders.get(port.coderId) as Coder<WindowedValue<unknown>>, target, stateful),
+      new DataSource(id, out, this.coders.get(port.coderId) as Coder<WindowedValue<unknown>>, target, stateful),
     );
     this.channel(port.apiServiceDescriptor?.url ?? "");
   }
@@ -546,9 +548,16 @@ export class BundleProcessor {
     return out;
   }
 
-  /** Element counts per PCollection so far in the current bundle (for progress requests). */
-  counts(): ReadonlyMap<string, number> {
-    return new Map([...this.counted].map(([pc, c]) => [pc, c.count]));
+  /**
+   * Element counts per PCollection in the current bundle, apart for those that came in through a data input: a
+   * PCollection that crosses from one bundle descriptor to another is counted in both, and the caller takes one.
+   */
+  counts(): { readonly produced: ReadonlyMap<string, number>; readonly received: ReadonlyMap<string, number> } {
+    const inbound = new Set(this.sources.map((s) => s.output));
+    const produced = new Map<string, number>();
+    const received = new Map<string, number>();
+    for (const [pc, c] of this.counted) (inbound.has(pc) ? received : produced).set(pc, c.count);
+    return { produced, received };
   }
 
   teardown(): void {

@@ -7,6 +7,7 @@ import {
   GLOBAL_WINDOW_CODER,
   INTERVAL_WINDOW_CODER,
   iterableCoder,
+  KEY,
   kvCoder,
   lengthPrefixCoder,
   STRING_UTF8,
@@ -87,11 +88,14 @@ export class CoderTable {
       case c.LENGTH_PREFIX: {
         const inner = this.proto(p.componentCoderIds[0] ?? "");
         if (inner.spec?.urn === VALUE.urn) return lengthPrefixCoder(VALUE);
+        if (inner.spec?.urn === KEY.urn) return lengthPrefixCoder(KEY);
         const known = KNOWN.has(inner.spec?.urn ?? "");
         return known ? lengthPrefixCoder(part(0)) : BYTES;
       }
       case VALUE.urn:
         return VALUE;
+      case KEY.urn:
+        return KEY;
       default:
         throw new Error(`coder ${id} has URN ${JSON.stringify(urn)}, which the Tidemark worker does not implement`);
     }
@@ -105,4 +109,5 @@ const KNOWN = new Set<string>([
   ),
   ...["WINDOWED_VALUE", "TIMER", "LENGTH_PREFIX"].map((k) => URNS.coders[k] as string),
   VALUE.urn,
+  KEY.urn,
 ]);

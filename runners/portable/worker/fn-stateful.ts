@@ -57,7 +57,8 @@ class Slot {
  *
  * What the Fn API does not give an SDK, and so the contexts cannot either: the input watermark (`inputWatermark` is
  * -Infinity) and timers set in earlier bundles (`Timer.time()` knows only those set in this bundle). Processing time
- * is the worker's wall clock. Dropping expired input is the runner's.
+ * is the worker's wall clock, or a processing-time timer's firing time in its callback if later (see `now`). Dropping
+ * expired input is the runner's.
  */
 export class FnStatefulStep implements Receiver {
   private readonly slots = new Map<string, Slot>();
@@ -68,6 +69,8 @@ export class FnStatefulStep implements Receiver {
   /** Where the promises the DoFn returns are counted (the bundle processor sets it per bundle). */
   asyncWork: AsyncWork | undefined;
   readonly counters = { elements: 0, timersFired: 0, outputs: 0 };
+  /** During a processing-time timer's callback, its firing time: the runner's clock is there (see `now`). */
+  private clockFloor = Number.NEGATIVE_INFINITY;
 
   constructor(
     readonly stepName: string,
@@ -215,6 +218,8 @@ export class FnStatefulStep implements Receiver {
         );
       }
       const spec = this.fn.timers?.[family];
+      this.clockFloor =
+        spec?.domain === "processing" && t.fireTimestamp !== undefined ? t.fireTimestamp : Number.NEGATIVE_INFINITY;
       const ctx = new CallContext(this, slot, hold, NO_FIRING);
       ctx.firingTime = t.fireTimestamp ?? hold;
       ctx.timerId = t.dynamicTimerTag;
@@ -226,6 +231,7 @@ export class FnStatefulStep implements Receiver {
         throw e instanceof StepError ? e : new StepError(this.stepName, hold, w, e, `in onTimer.${family}`);
       } finally {
         ctx.open = false;
+        this.clockFloor = Number.NEGATIVE_INFINITY;
       }
       this.track(r, expiring ? "in onWindowExpiration" : `in onTimer.${family}`);
       if (expiring) {
@@ -302,8 +308,18 @@ export class FnStatefulStep implements Receiver {
     return t === undefined || t.clear ? undefined : t.time;
   }
 
+  /**
+   * Processing time: the worker's clock; in a processing-time timer's callback, not before the timer's firing time
+   * (the runner's clock, which a runner replaying a TestStream moves itself: Prism v2.77.0 fires the remaining
+   * processing-time timers at the end of time when its input ends, and a callback that sets its timer again relative
+   * to the worker's clock would be fired again at once, for ever).
+   */
+  now(): number {
+    return Math.max(Date.now(), this.clockFloor);
+  }
+
   relativeBase(domain: TimeDomain): number {
-    return domain === "processing" ? Date.now() : this.currentTs;
+    return domain === "processing" ? this.now() : this.currentTs;
   }
 
   timerView(slot: Slot): Record<string, TimerHandle | TimerFamilyHandle> {
@@ -383,7 +399,7 @@ function gcTimeOf(window: BoundedWindow, latenessMs: number): number {
 /** What `process`, `onTimer` and `onWindowExpiration` see (valid during the call only). */
 class CallContext implements AnyTimerContext {
   open = true;
-  readonly processingTime = Date.now();
+  readonly processingTime: number;
   readonly inputWatermark = Number.NEGATIVE_INFINITY;
   firingTime = 0;
   timerId = "";
@@ -394,7 +410,9 @@ class CallContext implements AnyTimerContext {
     private readonly slot: Slot,
     readonly timestamp: number,
     readonly pane: PaneInfo,
-  ) {}
+  ) {
+    this.processingTime = step.now();
+  }
 
   get state(): AnyTimerContext["state"] {
     this.checkOpen();

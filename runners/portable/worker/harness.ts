@@ -27,6 +27,8 @@ export interface HarnessOptions {
   readonly loggingUrl?: string;
   /** The pipeline module's graph: the worker finds the DoFns the descriptors name here, by step name. */
   readonly graph: PipelineGraph;
+  /** Called with each finished bundle's element counts per PCollection. */
+  readonly onBundleDone?: (counts: ReturnType<BundleProcessor["counts"]>) => void;
 }
 
 /**
@@ -127,7 +129,9 @@ export class FnHarness {
         const run = previous.then(async () => {
           this.active.set(req.instructionId, processor);
           try {
-            return await processor.process(req.instructionId);
+            const response = await processor.process(req.instructionId);
+            this.options.onBundleDone?.(processor.counts());
+            return response;
           } finally {
             this.active.delete(req.instructionId);
           }

@@ -1,12 +1,15 @@
 import type { PipelineGraph } from "../../../core/pipeline.ts";
 import { serveUnary } from "../grpc.ts";
 import { BeamFnExternalWorkerPool } from "../proto/generated/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.ts";
+import type { BundleProcessor } from "./bundle-processor.ts";
 import { FnHarness } from "./harness.ts";
 
 /** A running worker pool: its port, the workers it started, and how to stop it. */
 export interface WorkerPool {
   readonly port: number;
   readonly workers: ReadonlyMap<string, FnHarness>;
+  /** Elements per PCollection id over every bundle the pool's workers finished. */
+  readonly elementCounts: ReadonlyMap<string, number>;
   stop(): Promise<void>;
 }
 
@@ -18,6 +21,22 @@ export interface WorkerPool {
  */
 export async function startWorkerPool(graph: PipelineGraph): Promise<WorkerPool> {
   const workers = new Map<string, FnHarness>();
+  // A PCollection that crosses between bundle descriptors is counted where it is made and where it is read: the
+  // larger of the two totals is its count (a PCollection only read, a grouping's output, has only the second).
+  const produced = new Map<string, number>();
+  const received = new Map<string, number>();
+  const elementCounts = new Map<string, number>();
+  const onBundleDone = (counts: ReturnType<BundleProcessor["counts"]>) => {
+    const add = (into: Map<string, number>, from: ReadonlyMap<string, number>) => {
+      for (const [pc, n] of from) {
+        const total = (into.get(pc) ?? 0) + n;
+        into.set(pc, total);
+        elementCounts.set(pc, Math.max(produced.get(pc) ?? 0, received.get(pc) ?? 0));
+      }
+    };
+    add(produced, counts.produced);
+    add(received, counts.received);
+  };
   const server = await serveUnary(BeamFnExternalWorkerPool, {
     startWorker: (req) => {
       const controlUrl = req.controlEndpoint?.url;
@@ -27,6 +46,7 @@ export async function startWorkerPool(graph: PipelineGraph): Promise<WorkerPool>
         controlUrl,
         ...(req.loggingEndpoint?.url === undefined ? {} : { loggingUrl: req.loggingEndpoint.url }),
         graph,
+        onBundleDone,
       });
       workers.set(req.workerId, harness);
       void harness.done.then(() => workers.delete(req.workerId));
@@ -41,6 +61,7 @@ export async function startWorkerPool(graph: PipelineGraph): Promise<WorkerPool>
   return {
     port: server.port,
     workers,
+    elementCounts,
     async stop() {
       for (const w of workers.values()) w.close();
       workers.clear();

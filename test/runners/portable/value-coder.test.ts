@@ -3,12 +3,14 @@ import { canonicalJson } from "../../../core/kv.ts";
 import {
   decodeFromBytes,
   encodeToBytes,
+  KEY,
   lengthPrefixCoder,
   VALUE,
 } from "../../../runners/portable/coders/standard-coders.ts";
-import { VALUE_CODER_URN } from "../../../runners/portable/coders/value-coder.ts";
+import { KEY_CODER_URN, VALUE_CODER_URN } from "../../../runners/portable/coders/value-coder.ts";
 
-const enc = (v: unknown) => Buffer.from(encodeToBytes(VALUE, v)).toString("hex");
+/** The key coder's bytes (what runners group by). */
+const enc = (v: unknown) => Buffer.from(encodeToBytes(KEY, v)).toString("hex");
 
 describe("Tidemark's value coder (tidemark:coder:value:v1)", () => {
   it("round-trips the values elements are made of", () => {
@@ -40,7 +42,27 @@ describe("Tidemark's value coder (tidemark:coder:value:v1)", () => {
     expect(VALUE.urn).toBe(VALUE_CODER_URN);
   });
 
-  it("is deterministic: equal values give equal bytes whatever their insertion order (runners group keys by bytes)", () => {
+  it("keeps a value's insertion order (its JSON comes back the same); the key coder reads the same encoding", () => {
+    const v = {
+      z: 1,
+      a: new Map([
+        ["y", 2],
+        ["x", 1],
+      ]),
+      m: new Set(["b", "a"]),
+    };
+    const back = decodeFromBytes(VALUE, encodeToBytes(VALUE, v)) as typeof v;
+    expect(Object.keys(back)).toEqual(["z", "a", "m"]);
+    expect([...back.a.keys()]).toEqual(["y", "x"]);
+    expect([...back.m]).toEqual(["b", "a"]);
+    // Keys come back canonical: sorted.
+    const key = decodeFromBytes(KEY, encodeToBytes(KEY, v)) as typeof v;
+    expect(Object.keys(key)).toEqual(["a", "m", "z"]);
+    expect(decodeFromBytes(VALUE, encodeToBytes(KEY, v))).toEqual(v);
+    expect(KEY.urn).toBe(KEY_CODER_URN);
+  });
+
+  it("the key coder is deterministic: equal values give equal bytes whatever their insertion order (runners group keys by bytes)", () => {
     expect(enc({ a: 1, b: { c: 2, d: 3 } })).toBe(enc({ b: { d: 3, c: 2 }, a: 1 }));
     expect(enc(-0)).toBe(enc(0));
     expect(enc(Number.NaN)).toBe(enc(0 / 0));
