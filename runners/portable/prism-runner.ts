@@ -56,8 +56,11 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
     const jobId = await client.run(proto, options.jobName ?? "tidemark");
     const result = await client.waitUntilFinish(jobId);
     if (result.state !== "DONE") {
-      const errors = result.messages.filter((m) => m.startsWith("ERROR")).join("; ");
-      throw new Error(`the Prism job ${jobId} ended ${result.state}${errors === "" ? "" : `: ${errors}`}`);
+      // The worker's own error first (it names the step), then what Prism said.
+      const errors = [...pool.failures.slice(0, 1), ...result.messages.filter((m) => m.startsWith("ERROR"))];
+      throw new Error(
+        `the Prism job ${jobId} ended ${result.state}${errors.length === 0 ? "" : `: ${errors.join("; ")}`}`,
+      );
     }
     return { result, metrics: metricsOf(pipeline, pool.elementCounts) };
   } finally {

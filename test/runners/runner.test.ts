@@ -26,8 +26,15 @@ describe("the runner registry", () => {
     expect(seen).toEqual([1, 2]);
   });
 
-  it("prism and dataflow are named but refused, with the reason, before anything runs", () => {
-    for (const name of ["prism", "dataflow"]) {
+  it("prism runs (a test runs the medallion on it: medallion-prism.test.ts) but refuses checkpoints, which are the direct runner's", () => {
+    const prism = RUNNERS.get("prism");
+    expect(prism?.unavailable).toBeUndefined();
+    const options = parseOptions(RUNNER_OPTIONS, ["--runner=prism", "--checkpoint-dir=/tmp/x"]).options;
+    expect(() => prism?.start(Pipeline.create(), options)).toThrow("--checkpoint-dir is the direct runner's");
+  });
+
+  it("dataflow is named but refused, with the reason, before anything runs", () => {
+    for (const name of ["dataflow"]) {
       const r = RUNNERS.get(name);
       expect(r?.unavailable).toMatch(
         new RegExp(`^--runner=${name} is not available yet: .*; run with --runner=direct$`),

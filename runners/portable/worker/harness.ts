@@ -29,6 +29,8 @@ export interface HarnessOptions {
   readonly graph: PipelineGraph;
   /** Called with each finished bundle's element counts per PCollection. */
   readonly onBundleDone?: (counts: ReturnType<BundleProcessor["counts"]>) => void;
+  /** Called with the error of each instruction that failed (a bundle's error names the step). */
+  readonly onFailure?: (message: string) => void;
 }
 
 /**
@@ -111,6 +113,7 @@ export class FnHarness {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       this.log("error", message, id);
+      this.options.onFailure?.(message);
       response = { instructionId: id, error: message };
     }
     this.call.send(response);

@@ -8,6 +8,8 @@ import { FnHarness } from "./harness.ts";
 export interface WorkerPool {
   readonly port: number;
   readonly workers: ReadonlyMap<string, FnHarness>;
+  /** The errors of the instructions the pool's workers failed, in order. */
+  readonly failures: readonly string[];
   /** Elements per PCollection id over every bundle the pool's workers finished. */
   readonly elementCounts: ReadonlyMap<string, number>;
   stop(): Promise<void>;
@@ -26,6 +28,7 @@ export async function startWorkerPool(graph: PipelineGraph): Promise<WorkerPool>
   const produced = new Map<string, number>();
   const received = new Map<string, number>();
   const elementCounts = new Map<string, number>();
+  const failures: string[] = [];
   const onBundleDone = (counts: ReturnType<BundleProcessor["counts"]>) => {
     const add = (into: Map<string, number>, from: ReadonlyMap<string, number>) => {
       for (const [pc, n] of from) {
@@ -47,6 +50,7 @@ export async function startWorkerPool(graph: PipelineGraph): Promise<WorkerPool>
         ...(req.loggingEndpoint?.url === undefined ? {} : { loggingUrl: req.loggingEndpoint.url }),
         graph,
         onBundleDone,
+        onFailure: (message) => failures.push(message),
       });
       workers.set(req.workerId, harness);
       void harness.done.then(() => workers.delete(req.workerId));
@@ -62,6 +66,7 @@ export async function startWorkerPool(graph: PipelineGraph): Promise<WorkerPool>
     port: server.port,
     workers,
     elementCounts,
+    failures,
     async stop() {
       for (const w of workers.values()) w.close();
       workers.clear();

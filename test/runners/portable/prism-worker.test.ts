@@ -1,0 +1,234 @@
+import { describe, expect, it } from "vitest";
+import { Pipeline } from "../../../core/pipeline.ts";
+import {
+  bagState,
+  combiningState,
+  eventTimer,
+  mapState,
+  multimapState,
+  orderedListState,
+  processingTimer,
+  setState,
+  valueState,
+} from "../../../core/state.ts";
+import { defaultTrigger } from "../../../core/triggers/trigger.ts";
+import { fixed, sessions } from "../../../core/windows/window-fn.ts";
+import { TestStream } from "../../../io/test-stream/test-stream.ts";
+import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
+import { runOnPrism } from "../../../runners/portable/prism-runner.ts";
+import { combinePerKey, sumFn } from "../../../transforms/combine.ts";
+import { map } from "../../../transforms/element-wise.ts";
+import { groupByKey } from "../../../transforms/group-by-key.ts";
+import { parDo } from "../../../transforms/par-do.ts";
+import { read } from "../../../transforms/read.ts";
+import { statefulParDo } from "../../../transforms/stateful-par-do.ts";
+import { window } from "../../../transforms/window-into.ts";
+import { usePrism } from "./prism-fixture.ts";
+
+const M = 60_000;
+
+/** Runs the pipeline `build` makes on Prism and on the direct runner; each run's collected lines, sorted. */
+async function both(prism: string, build: (out: string[]) => Pipeline): Promise<{ prism: string[]; direct: string[] }> {
+  const a: string[] = [];
+  const b: string[] = [];
+  await runOnPrism(build(a), { jobEndpoint: prism });
+  await new DirectRunner().run(build(b));
+  return { prism: a.sort(), direct: b.sort() };
+}
+
+/** Collects each element with its timestamp and window. */
+const collect = (out: string[]) =>
+  parDo<unknown, never>({
+    process(e, ctx) {
+      out.push(`${JSON.stringify(e)} @${ctx.timestamp} ${ctx.window.toString()}`);
+    },
+  });
+
+describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
+  const prism = usePrism();
+
+  it("a lifted combine and a GroupByKey in fixed windows give the direct runner's output", async () => {
+    const build = (out: string[]) => {
+      const p = Pipeline.create();
+      const s = TestStream.create<number>()
+        .addElements(...Array.from({ length: 300 }, (_, i) => ({ value: i, timestamp: i * 1000 })))
+        .advanceWatermarkToInfinity();
+      const keyed = p
+        .apply(read(s))
+        .apply(map((x: number) => [`k${x % 7}`, x] as [string, number], "Key"))
+        .apply(window<[string, number]>(fixed(M)), "Minutes");
+      keyed.apply(combinePerKey(sumFn), "Sum").apply(collect(out), "CollectSum");
+      keyed
+        .apply(groupByKey(), "Group")
+        .apply(map(([k, vs]: readonly [string, Iterable<number>]) => [k, [...vs].sort((x, y) => x - y)], "Sort"))
+        .apply(collect(out), "CollectGroups");
+      return p;
+    };
+    const r = await both(prism().jobEndpoint, build);
+    expect(r.prism.length).toBe(2 * 7 * 5);
+    expect(r.prism).toEqual(r.direct);
+  });
+
+  it("a stateful DoFn: every state kind read and written across bundles, event timers (one set from a timer) as the direct runner", async () => {
+    const build = (out: string[]) => {
+      const p = Pipeline.create();
+      let s = TestStream.create<number>();
+      for (let b = 0; b < 6; b++) {
+        s = s
+          .addElements(...Array.from({ length: 40 }, (_, i) => ({ value: b * 40 + i, timestamp: (b * 40 + i) * 500 })))
+          .advanceWatermarkTo((b + 1) * 40 * 500);
+      }
+      p.apply(read(s.advanceWatermarkToInfinity()))
+        .apply(map((x: number) => [x % 4, x] as [number, number], "Key"))
+        .apply(
+          statefulParDo<number, number, unknown, never, never>({
+            state: {
+              count: valueState<number>(),
+              items: bagState<number>(),
+              total: combiningState(sumFn),
+              byFive: mapState<number, number>(),
+              parity: setState<string>(),
+              multi: multimapState<number, number>(),
+              ordered: orderedListState<number>(),
+            } as never,
+            timers: { flush: eventTimer(), again: eventTimer() } as never,
+            process([, v], ctx) {
+              const st = ctx.state as never as Record<string, any>;
+              st.count.write((st.count.read() ?? 0) + 1);
+              st.items.add(v);
+              st.total.add(v);
+              st.byFive.put(v % 5, (st.byFive.get(v % 5) ?? 0) + 1);
+              st.parity.add(v % 2 === 0 ? "even" : "odd");
+              st.multi.put(v % 3, v);
+              st.ordered.add(ctx.timestamp, v);
+              // Every 20 s of event time, a flush of what came since.
+              (ctx.timers as never as Record<string, any>).flush.set(
+                Math.floor(ctx.timestamp / 20_000) * 20_000 + 19_999,
+              );
+            },
+            onTimer: {
+              flush(ctx: any) {
+                const st = ctx.state as never as Record<string, any>;
+                ctx.output({
+                  key: ctx.key,
+                  at: ctx.firingTime,
+                  count: st.count.read(),
+                  items: (st.items.read() as number[]).reduce((a, b) => a + b, 0),
+                  total: st.total.read(),
+                  byFive: [...st.byFive.entries()].sort(),
+                  parity: [...st.parity.read()].sort(),
+                  multi: (st.multi.get(1) as number[]).length,
+                  ordered: (st.ordered.readRange(ctx.firingTime - 19_999, ctx.firingTime + 1) as unknown[]).length,
+                });
+                st.items.clear();
+                st.ordered.clearRange(0, ctx.firingTime - 19_999);
+                // A timer set from a timer: it fires too, a second later.
+                (ctx.timers as never as Record<string, any>).again.set(ctx.firingTime + 1000);
+              },
+              again(ctx: any) {
+                ctx.output({ key: ctx.key, again: ctx.firingTime });
+              },
+            } as never,
+          }),
+          "Stateful",
+        )
+        .apply(collect(out), "Collect");
+      return p;
+    };
+    const r = await both(prism().jobEndpoint, build);
+    expect(r.prism.filter((l) => l.includes('"again"')).length).toBe(4 * 6);
+    expect(r.prism.length).toBe(2 * 4 * 6);
+    expect(r.prism).toEqual(r.direct);
+  });
+
+  it("a processing-time timer fires, and its callback sees its firing time as processing time", async () => {
+    const out: string[] = [];
+    const p = Pipeline.create();
+    const s = TestStream.create<number>()
+      .advanceProcessingTime(0)
+      .addElements({ value: 1, timestamp: 0 })
+      .advanceProcessingTime(60_000)
+      .advanceWatermarkToInfinity();
+    p.apply(read(s))
+      .apply(map((x: number) => ["k", x] as [string, number], "Key"))
+      .apply(
+        statefulParDo<string, number, string, never, never>({
+          timers: { tick: processingTimer() } as never,
+          process(_, ctx) {
+            (ctx.timers as never as Record<string, any>).tick.setRelative({ offsetMs: 1000 });
+          },
+          onTimer: {
+            tick(ctx: any) {
+              ctx.output(`tick ${ctx.processingTime >= ctx.firingTime}`);
+            },
+          } as never,
+        }),
+        "Ticker",
+      )
+      .apply(
+        parDo<string, never>({
+          process(e) {
+            out.push(e);
+          },
+        }),
+        "Collect",
+      );
+    await runOnPrism(p, { jobEndpoint: prism().jobEndpoint });
+    expect(out).toEqual(["tick true"]);
+  });
+
+  it("a DoFn that throws fails the job, and the error names the step", async () => {
+    const p = Pipeline.create();
+    p.apply(read(TestStream.create<number>().addElements({ value: 1, timestamp: 0 }))).apply(
+      parDo<number, number>({
+        process(x) {
+          if (x === 1) throw new Error("bad element 1");
+        },
+      }),
+      "Explodes",
+    );
+    await expect(runOnPrism(p, { jobEndpoint: prism().jobEndpoint })).rejects.toThrow(
+      /ended FAILED.*step "Explodes" failed processing an element.*bad element 1/s,
+    );
+  });
+
+  it("where Prism differs: a late element merging into a fired session also fires a pane of its own proto-session, and on-time panes are labelled EARLY", async () => {
+    const build = (out: string[]) => {
+      const p = Pipeline.create();
+      const s = TestStream.create<number>()
+        .addElements({ value: 1, timestamp: 0 }, { value: 2, timestamp: 10 * M })
+        .advanceWatermarkTo(120 * M)
+        .addElements({ value: 3, timestamp: 20 * M })
+        .advanceWatermarkToInfinity();
+      p.apply(read(s))
+        .apply(map((x: number) => ["k", x] as [string, number], "Key"))
+        .apply(
+          window<[string, number]>(sessions(30 * M), {
+            trigger: defaultTrigger(),
+            allowedLatenessMs: 24 * 60 * M,
+            accumulation: "accumulating",
+          }),
+          "Sessions",
+        )
+        .apply(combinePerKey(sumFn), "Sum")
+        .apply(
+          parDo<unknown, never>({
+            process(e, ctx) {
+              out.push(`${JSON.stringify(e)} ${ctx.window.toString()} ${ctx.pane.timing}`);
+            },
+          }),
+          "Collect",
+        );
+      return p;
+    };
+    const r = await both(prism().jobEndpoint, build);
+    // Beam's semantics (the direct runner): the on-time pane of [0, 40m), then the late pane of the merged [0, 50m).
+    expect(r.direct).toEqual(['["k",3] [0, 2400000) ON_TIME', '["k",6] [0, 3000000) LATE']);
+    // Prism v2.77.0: the same sums and windows, labelled EARLY, and a third pane for the late element's own window.
+    expect(r.prism).toEqual([
+      '["k",3] [0, 2400000) EARLY',
+      '["k",3] [1200000, 3000000) LATE',
+      '["k",6] [0, 3000000) EARLY',
+    ]);
+  });
+});
