@@ -91,8 +91,13 @@ const compareValues = (a: unknown, b: unknown): number => {
   return sa < sb ? -1 : sa > sb ? 1 : 0;
 };
 
-/** Runs one transcript case on the direct runner and compares every `expect` step. */
-export async function runCase(c: TranscriptCase): Promise<CaseResult> {
+/** A transcript case as a pipeline: its stream, windowed and grouped, each pane captured. */
+export function casePipeline(c: TranscriptCase): {
+  readonly pipeline: Pipeline;
+  readonly captured: TranscriptPane[];
+  /** Per action, the number of source events up to and including it. */
+  readonly eventOfAction: readonly number[];
+} {
   let stream = TestStream.create<KV<unknown, unknown>>(`Transcript(${c.name})`);
   const eventOfAction: number[] = [];
   let events = 0;
@@ -140,6 +145,12 @@ export async function runCase(c: TranscriptCase): Promise<CaseResult> {
         },
       }),
     );
+  return { pipeline: p, captured, eventOfAction };
+}
+
+/** Runs one transcript case on the direct runner and compares every `expect` step. */
+export async function runCase(c: TranscriptCase): Promise<CaseResult> {
+  const { pipeline: p, captured, eventOfAction } = casePipeline(c);
   // boundary[e] = number of panes captured once source event e-1 was processed (boundary[0] = before any).
   const boundary: number[] = [0];
   await new DirectRunner().run(p, { onStep: () => boundary.push(captured.length) });
