@@ -31,3 +31,13 @@ export interface BigQueryBenchResult {
   insertAllMs: number;
   maxRssKiB: number;
 }
+
+/** What bench/prism.ts reports to bench/run.ts: each side's faster run on the same Prism and events. */
+export interface PrismBenchResult {
+  events: number;
+  tidemark: { sessions: number; events: number; checksum: number; ms: number };
+  beamPython: { sessions: number; events: number; checksum: number; ms: number };
+  tidemarkRuns: number[];
+  beamPythonRuns: number[];
+  same: boolean;
+}

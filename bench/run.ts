@@ -30,7 +30,7 @@
  *   --seed=N          stream seed (default 42)
  *   --reps=K          repetitions per implementation (default 5)
  *   --quick           smoke run: 100,000 events, 1 rep (memory case 1M vs 100k)
- *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded, and the floor loop: only the reading, parsing and row building every medallion must do, the reachable ceiling), pubsub (the pipeline from a pre-filled emulator subscription against the bare client's receive-and-ack), bigquery (Silver rows into the BigQuery emulator through the Storage Write API against insertAll)
+ *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded, and the floor loop: only the reading, parsing and row building every medallion must do, the reachable ceiling), pubsub (the pipeline from a pre-filled emulator subscription against the bare client's receive-and-ack), bigquery (Silver rows into the BigQuery emulator through the Storage Write API against insertAll), prism (the sessions job on Prism v2.77.0 through Tidemark against Apache Beam Python 2.77.0 on the same Prism and events)
  *                     default: generator,sessions,memory
  *                     --only=hand means generator,hand,hand-memory (no engine needed)
  *                     --only=engine means engine,memory (still checked against the hand loop)
@@ -49,6 +49,7 @@ import { runHandSessionizer } from "./hand-sessionizer.ts";
 import {
   type BigQueryBenchResult,
   type MedallionResult,
+  type PrismBenchResult,
   type PubsubBenchResult,
   RESULT_MARKER,
 } from "./child-result.ts";
@@ -62,6 +63,10 @@ const MEMORY_RATIO_TARGET = 1.3;
 const MEDALLION_RATIO_TARGET = 0.4;
 /** The pipeline with checkpoints reading a pre-filled subscription against the bare client's receive-and-ack (issue 5). */
 const PUBSUB_RATIO_TARGET = 0.8;
+/** The sessions job on Prism through Tidemark against Beam Python 2.77.0 on the same Prism and events (issue 13). */
+const PRISM_RATIO_TARGET = 3;
+/** Events of the prism case (Beam Python takes about 9 s for 100,000 on the 2-core box). */
+const PRISM_EVENTS = 100_000;
 /** Silver rows written to the BigQuery emulator by each append method. */
 const BIGQUERY_ROWS = 50_000;
 /** Messages pre-filled into the emulator for the Pub/Sub case. */
@@ -84,7 +89,8 @@ type CaseName =
   | "hand-memory"
   | "medallion"
   | "pubsub"
-  | "bigquery";
+  | "bigquery"
+  | "prism";
 const CASE_NAMES: readonly CaseName[] = [
   "generator",
   "hand",
@@ -95,6 +101,7 @@ const CASE_NAMES: readonly CaseName[] = [
   "medallion",
   "pubsub",
   "bigquery",
+  "prism",
 ];
 
 interface Flags {
@@ -551,6 +558,30 @@ async function parentMain(flags: Flags): Promise<number> {
     });
   }
 
+  if (cases.has("prism")) {
+    progress(`prism: the sessions job, ${PRISM_EVENTS} events, through Tidemark and Beam Python 2.77.0 on one Prism`);
+    const r = await spawnChild<PrismBenchResult>(
+      ["--import", "tsx", join(BENCH_DIR, "prism.ts"), `--events=${PRISM_EVENTS}`],
+      "prism child",
+    );
+    const ratio = r.beamPython.ms / r.tidemark.ms;
+    targetMissed ||= ratio < PRISM_RATIO_TARGET;
+    failed ||= !r.same;
+    emit({
+      name: `prism-sessions-${label(r.events)}`,
+      eventsPerSec: Math.round(r.events / (r.tidemark.ms / 1000)),
+      baselineEventsPerSec: Math.round(r.events / (r.beamPython.ms / 1000)),
+      ratio: round(ratio, 3),
+      target: PRISM_RATIO_TARGET,
+      pass: ratio >= PRISM_RATIO_TARGET,
+      baseline: "Apache Beam Python 2.77.0 on the same Prism v2.77.0 (LOOPBACK worker)",
+      sessions: r.tidemark.sessions,
+      sameSessions: r.same,
+      tidemarkRunsMs: r.tidemarkRuns,
+      beamPythonRunsMs: r.beamPythonRuns,
+    });
+  }
+
   if (failed) {
     process.stderr.write("[bench] FAILED: engine output differs from the hand loop\n");
     return 1;
@@ -598,7 +629,7 @@ function parseFlags(argv: readonly string[]): { flags: Flags; child?: ChildKind;
   const only = values.get("only");
   let cases: Set<CaseName>;
   if (only === undefined) {
-    cases = new Set<CaseName>(["generator", "sessions", "memory", "medallion", "pubsub", "bigquery"]);
+    cases = new Set<CaseName>(["generator", "sessions", "memory", "medallion", "pubsub", "bigquery", "prism"]);
   } else {
     cases = new Set<CaseName>();
     for (const raw of only.split(",")) {

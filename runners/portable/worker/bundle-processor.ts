@@ -8,7 +8,7 @@ import type { PCollectionId, TransformNode } from "../../../core/primitives.ts";
 import type { SourceReader } from "../../../core/source.ts";
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import { assignWindows, GLOBAL_WINDOWS, type WindowFn } from "../../../core/windows/window-fn.ts";
-import { type BoundedWindow, GLOBAL_WINDOW } from "../../../core/windows/window.ts";
+import { type BoundedWindow, GLOBAL_WINDOW, type IntervalWindow } from "../../../core/windows/window.ts";
 import { AsyncWork } from "../../fn/async-work.ts";
 import { DoFnRunner } from "../../fn/do-fn-runner.ts";
 import { ElementMeta, type Receiver, receiverOf } from "../../fn/receiver.ts";
@@ -164,38 +164,88 @@ function windowKey(w: BoundedWindow): string {
 /**
  * The first part of a lifted combine (Beam's combine_per_key_precombine): within the bundle, the values of each key
  * and window are added to one accumulator, output when the bundle ends at the timestamp the windowing's timestamp
- * combiner gives (the window's end, or the earliest or latest input).
+ * combiner gives (the window's end, or the earliest or latest input). With session windows, a key's overlapping
+ * windows are merged here already (their accumulators merged, the window their span), as the runner would merge
+ * them: merging is associative, so the runner's result is the same, and it groups one element per session of the
+ * bundle instead of one per event.
  */
 class Precombine implements Receiver {
-  private readonly table = new Map<string, { key: unknown; window: BoundedWindow; acc: unknown; ts: number }>();
+  private readonly table = new Map<string, PartialCombine[]>();
   private readonly meta = new ElementMeta();
+  private readonly merging: boolean;
   constructor(
     private readonly fn: CombineFn<unknown, unknown, unknown>,
     private readonly strategy: WindowingStrategy,
     private readonly target: Receiver,
-  ) {}
+  ) {
+    this.merging = strategy.windowFn.kind === "sessions";
+  }
   receive(value: unknown, meta: ElementMeta): void {
     const [k, v] = value as readonly [unknown, unknown];
     const gk = groupingKey(k);
+    const keyId = `${typeof gk}:${String(gk)}`;
     for (const w of meta.windows) {
-      const id = `${typeof gk}:${String(gk)}\u0000${windowKey(w)}`;
-      let e = this.table.get(id);
-      if (e === undefined) {
-        e = { key: k, window: w, acc: this.fn.createAccumulator(), ts: meta.timestamp };
-        this.table.set(id, e);
+      const id = this.merging ? keyId : `${keyId}\u0000${windowKey(w)}`;
+      let list = this.table.get(id);
+      if (list === undefined) {
+        list = [];
+        this.table.set(id, list);
       }
-      e.acc = this.fn.addInput(e.acc, v);
-      if (this.strategy.timestampCombiner === "earliest") e.ts = Math.min(e.ts, meta.timestamp);
-      else if (this.strategy.timestampCombiner === "latest") e.ts = Math.max(e.ts, meta.timestamp);
+      if (!this.merging) {
+        let e = list[0];
+        if (e === undefined) {
+          e = { key: k, window: w, acc: this.fn.createAccumulator(), ts: meta.timestamp };
+          list.push(e);
+        }
+        e.acc = this.fn.addInput(e.acc, v);
+        e.ts = this.combineTs(e.ts, meta.timestamp);
+        continue;
+      }
+      this.addMerging(list, k, w as IntervalWindow, v, meta.timestamp);
     }
   }
+  private combineTs(a: number, b: number): number {
+    const c = this.strategy.timestampCombiner;
+    return c === "earliest" ? Math.min(a, b) : c === "latest" ? Math.max(a, b) : a;
+  }
+  /** Adds a value in proto-session `w` to a key's sessions of this bundle, merging every one it overlaps. */
+  private addMerging(list: PartialCombine[], key: unknown, w: IntervalWindow, v: unknown, ts: number): void {
+    let window = w;
+    let acc = this.fn.addInput(this.fn.createAccumulator(), v);
+    let time = ts;
+    for (let merged = true; merged; ) {
+      merged = false;
+      for (let i = 0; i < list.length; i++) {
+        const e = list[i] as PartialCombine;
+        const ew = e.window as IntervalWindow;
+        if (!ew.intersects(window)) continue;
+        window = ew.span(window);
+        acc = this.fn.mergeAccumulators([e.acc, acc]);
+        time = this.combineTs(e.ts, time);
+        list.splice(i, 1);
+        merged = true;
+        break;
+      }
+    }
+    list.push({ key, window, acc, ts: time });
+  }
   flush(): void {
-    for (const e of this.table.values()) {
-      const ts = this.strategy.timestampCombiner === "endOfWindow" ? e.window.maxTimestamp : e.ts;
-      this.target.receive([e.key, e.acc], this.meta.set(ts, [e.window], NO_FIRING));
+    for (const list of this.table.values()) {
+      for (const e of list) {
+        const ts = this.strategy.timestampCombiner === "endOfWindow" ? e.window.maxTimestamp : e.ts;
+        this.target.receive([e.key, e.acc], this.meta.set(ts, [e.window], NO_FIRING));
+      }
     }
     this.table.clear();
   }
+}
+
+/** A key's accumulator in one window, within a bundle. */
+interface PartialCombine {
+  readonly key: unknown;
+  window: BoundedWindow;
+  acc: unknown;
+  ts: number;
 }
 
 /** Merges a key's grouped accumulators (combine_per_key_merge_accumulators). */
