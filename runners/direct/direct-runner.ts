@@ -23,7 +23,7 @@ import {
 import { SideInputStage } from "./side-input-stage.ts";
 import { StatefulStage } from "./stateful-stage.ts";
 import { type EncodedHeldElement, type HeldElement, StableInputBuffer } from "./stable-input.ts";
-import { ViewStore } from "./view-store.ts";
+import { ViewStore } from "../fn/view-store.ts";
 
 export interface RunOptions {
   /** Processing time. Default: a virtual clock when every source is bounded or drives processing time, else the wall clock. */

@@ -12,7 +12,7 @@ import type { KeyedStage } from "./keyed-stage.ts";
 import { SideInputStage } from "./side-input-stage.ts";
 import { StableInputBuffer } from "./stable-input.ts";
 import { StatefulStage, TagRouter } from "./stateful-stage.ts";
-import { ViewStore } from "./view-store.ts";
+import { ViewStore } from "../fn/view-store.ts";
 
 /** Where watermarks come from: a source or a grouping step. */
 export type Producer = SourceNode | KeyedStage;

@@ -6,7 +6,7 @@ import type { DoFnRunner, SideInputReader } from "../fn/do-fn-runner.ts";
 import { ElementMeta } from "../fn/receiver.ts";
 import type { KeyedStage } from "./keyed-stage.ts";
 import { OutputQueue } from "./output-queue.ts";
-import type { ViewStore } from "./view-store.ts";
+import type { ViewStore } from "../fn/view-store.ts";
 
 interface Pushed {
   readonly value: unknown;

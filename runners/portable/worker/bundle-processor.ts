@@ -1,6 +1,7 @@
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CombineFn } from "../../../core/combine-fn.ts";
 import type { DoFn } from "../../../core/do-fn.ts";
+import type { AnyView } from "../../../core/view.ts";
 import { groupingKey } from "../../../core/kv.ts";
 import { NO_FIRING } from "../../../core/pane.ts";
 import type { PipelineGraph } from "../../../core/pipeline.ts";
@@ -30,6 +31,7 @@ import { URNS } from "../urns.ts";
 import { CoderTable } from "./coder-table.ts";
 import type { DataChannel } from "./data-channel.ts";
 import { FnStatefulStep } from "./fn-stateful.ts";
+import { SideInputParDo, type SideInputSpec } from "./side-inputs.ts";
 import type { StateChannel } from "./state-channel.ts";
 
 /** The runner's data ports in a bundle descriptor (Beam's `RemoteGrpcRead` / `RemoteGrpcWrite`). */
@@ -311,6 +313,7 @@ export class BundleProcessor {
   private readonly precombines: Precombine[] = [];
   private readonly stateful = new Map<string, FnStatefulStep>();
   private readonly doFnRunners: DoFnRunner[] = [];
+  private readonly sideInputParDos: SideInputParDo[] = [];
   /** DoFnRunners with a bundle open, in the order they opened it. */
   private started: DoFnRunner[] = [];
   private asyncWork = new AsyncWork();
@@ -467,15 +470,55 @@ export class BundleProcessor {
     const main = mainPc === undefined ? receiverOf([]) : this.receiverOfPCollection(mainPc);
     if (p?.kind === "statefulParDo") return this.statefulParDo(id, t, n, main, tagged);
     if (p?.kind !== "parDo") throw new Error(`step "${step}" is not a ParDo`);
-    if ((p.sideInputs ?? []).length > 0) {
-      throw new Error(`step "${step}": side inputs are not yet read through the Fn API state channel`);
-    }
-    const runner = new DoFnRunner(step, p.doFn as DoFn<unknown, unknown, Record<string, unknown>>, main, tagged, (r) =>
-      this.started.push(r),
+    const views = p.sideInputs ?? [];
+    const sides =
+      views.length === 0
+        ? undefined
+        : new SideInputParDo(
+            id,
+            views.map((v) => this.sideInputSpec(t, v)),
+            this.services.state(this.descriptor.stateApiServiceDescriptor?.url ?? ""),
+          );
+    const runner = new DoFnRunner(
+      step,
+      p.doFn as DoFn<unknown, unknown, Record<string, unknown>>,
+      main,
+      tagged,
+      (r) => this.started.push(r),
+      sides,
     );
     runner.clock = this.clock;
     this.doFnRunners.push(runner);
-    return runner;
+    if (sides === undefined) return runner;
+    sides.runner = runner;
+    this.sideInputParDos.push(sides);
+    return sides;
+  }
+
+  /** How a ParDo's side input is read: its element and window coders, from the descriptor. */
+  private sideInputSpec(t: PTransform, view: AnyView): SideInputSpec {
+    const pc = t.inputs[view.id];
+    const proto = pc === undefined ? undefined : this.descriptor.pcollections[pc];
+    if (proto === undefined) throw new Error(`${t.uniqueName}: side input ${view.id} has no PCollection here`);
+    const ws = this.descriptor.windowingStrategies[proto.windowingStrategyId];
+    return {
+      view,
+      elementCoder: this.coders.get(proto.coderId),
+      windowCoder: this.coders.get(ws?.windowCoderId ?? "") as Coder<BoundedWindow>,
+      multimap: view.kind === "map" || view.kind === "multimap",
+    };
+  }
+
+  /** Lets every ParDo waiting for side inputs read them and go on (each may feed another). */
+  private async drainSideInputs(): Promise<void> {
+    for (let again = true; again; ) {
+      again = false;
+      for (const s of this.sideInputParDos) {
+        if (s.waiting === 0) continue;
+        await s.drain();
+        again = true;
+      }
+    }
   }
 
   private statefulParDo(
@@ -529,6 +572,10 @@ export class BundleProcessor {
       s.asyncWork = this.asyncWork;
     }
     for (const c of this.counted.values()) c.count = 0;
+    for (const s of this.sideInputParDos) {
+      s.reset();
+      s.instructionId = instructionId;
+    }
     this.started = [];
     const expected = new Set<string>();
     for (const s of this.sources) expected.add(s.transformId);
@@ -543,6 +590,7 @@ export class BundleProcessor {
           const source = this.sources.find((s) => s.transformId === item.transformId);
           if (source === undefined) throw new Error(`data for transform ${item.transformId}, which is no input here`);
           if (item.bytes.length > 0) await source.consume(item.bytes);
+          await this.drainSideInputs();
           if (item.isLast) expected.delete(item.transformId);
         } else {
           const step = this.stateful.get(item.transformId);
@@ -552,6 +600,7 @@ export class BundleProcessor {
         }
       }
       await Promise.all(this.reads.flatMap((r) => r.pending.splice(0)));
+      await this.drainSideInputs();
       for (const pre of this.precombines) pre.flush();
       for (let i = 0; i < this.started.length; i++) (this.started[i] as DoFnRunner).finishBundle();
       await this.asyncWork.idle();

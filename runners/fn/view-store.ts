@@ -5,7 +5,7 @@ import type { AnyView } from "../../core/view.ts";
 import { sideInputWindow } from "../../core/windows/window-mapping.ts";
 import type { BoundedWindow } from "../../core/windows/window.ts";
 import { IntervalWindow } from "../../core/windows/window.ts";
-import { ElementMeta, type Receiver } from "../fn/receiver.ts";
+import { ElementMeta, type Receiver } from "./receiver.ts";
 
 interface ViewWindow {
   readonly window: BoundedWindow;
