@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import { ServiceClient } from "./grpc.ts";
 import { ArtifactStagingService } from "./proto/generated/org/apache/beam/model/job_management/v1/beam_artifact_api_pb.ts";
 import {
@@ -30,9 +31,12 @@ export class JobClient {
     this.jobs = new ServiceClient(JobService, endpoint);
   }
 
-  /** Prepares and runs `pipeline`; resolves with the job id once the runner has accepted it. */
-  async run(pipeline: Pipeline, jobName: string): Promise<string> {
-    const prepared = await this.jobs.unary("prepare", { jobName, pipeline });
+  /**
+   * Prepares and runs `pipeline` (with the job's pipeline options, which the runner hands its workers through the
+   * provision service); resolves with the job id once the runner has accepted it.
+   */
+  async run(pipeline: Pipeline, jobName: string, pipelineOptions: JsonObject = {}): Promise<string> {
+    const prepared = await this.jobs.unary("prepare", { jobName, pipeline, pipelineOptions });
     const staging = prepared.artifactStagingEndpoint?.url;
     if (staging !== undefined && staging !== "") await offerArtifacts(staging, prepared.stagingSessionToken);
     const { jobId } = await this.jobs.unary("run", { preparationId: prepared.preparationId, retrievalToken: "" });

@@ -1,16 +1,32 @@
-import { create, toBinary } from "@bufbuild/protobuf";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { create, type JsonObject, toBinary } from "@bufbuild/protobuf";
 import type { Pipeline } from "../../core/pipeline.ts";
 import type { RunningPipeline } from "../direct/direct-runner.ts";
 import type { MetricsSnapshot, StepMetrics } from "../direct/metrics.ts";
 import { JobClient, type JobResult } from "./job-client.ts";
 import { type Prism, startPrism } from "./prism.ts";
-import { ExternalPayloadSchema } from "./proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
+import {
+  ExternalPayloadSchema,
+  ProcessPayloadSchema,
+} from "./proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
 import { readTestStreams, translate } from "./translate.ts";
 import { URNS } from "./urns.ts";
+import { PIPELINE_MODULE_OPTION, type PipelineModuleSpec } from "./worker/boot-spec.ts";
 import { startWorkerPool } from "./worker/pool.ts";
+
+/** The worker a PROCESS environment starts: `bin/tidemark-worker` of this checkout. */
+const WORKER_COMMAND = fileURLToPath(new URL("../../bin/tidemark-worker", import.meta.url));
 
 export interface PrismRunOptions {
   readonly jobName?: string;
+  /**
+   * Where the SDK worker runs: in this process (default; Beam's LOOPBACK: an EXTERNAL environment served by this
+   * process's worker pool), or in processes the runner starts (Beam's PROCESS environment: `bin/tidemark-worker`,
+   * which builds the pipeline from the module named here, `runners/portable/worker/boot.ts`). A process worker's
+   * per-step counts stay in its process: the run's metrics are then zero.
+   */
+  readonly worker?: "loopback" | { readonly process: PipelineModuleSpec };
   /** A Prism already running (its Job API endpoint); default: one started for the run and stopped after. */
   readonly jobEndpoint?: string;
 }
@@ -45,19 +61,39 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
   try {
     if (options.jobEndpoint === undefined) prism = await startPrism();
     client = new JobClient(options.jobEndpoint ?? (prism as Prism).jobEndpoint);
-    const environment = {
-      urn: URNS.environments.EXTERNAL as string,
-      payload: toBinary(
-        ExternalPayloadSchema,
-        create(ExternalPayloadSchema, { endpoint: { url: `127.0.0.1:${pool.port}` } }),
-      ),
-    };
+    const worker = options.worker ?? "loopback";
+    const environment =
+      worker === "loopback"
+        ? {
+            urn: URNS.environments.EXTERNAL as string,
+            payload: toBinary(
+              ExternalPayloadSchema,
+              create(ExternalPayloadSchema, { endpoint: { url: `127.0.0.1:${pool.port}` } }),
+            ),
+          }
+        : {
+            urn: URNS.environments.PROCESS as string,
+            payload: toBinary(ProcessPayloadSchema, create(ProcessPayloadSchema, { command: WORKER_COMMAND })),
+          };
+    const pipelineOptions: JsonObject =
+      worker === "loopback"
+        ? {}
+        : {
+            [PIPELINE_MODULE_OPTION]: {
+              module: resolve(worker.process.module),
+              export: worker.process.export,
+              args: [...worker.process.args],
+            },
+          };
     const proto = translate(graph, environment, { stableInput: "omit", testStreams });
-    const jobId = await client.run(proto, options.jobName ?? "tidemark");
+    const jobId = await client.run(proto, options.jobName ?? "tidemark", pipelineOptions);
     const result = await client.waitUntilFinish(jobId);
     if (result.state !== "DONE") {
       // The worker's own error first (it names the step), then what Prism said.
-      const errors = [...pool.failures.slice(0, 1), ...result.messages.filter((m) => m.startsWith("ERROR"))];
+      const said = result.messages.filter((m) => m.startsWith("ERROR") || m.startsWith("WARNING"));
+      // Prism v2.77.0's job messages do not say why a bundle failed; its log does (a worker that died, a panic).
+      const logged = prism === undefined ? [] : prismFailures(prism.log()).slice(-1);
+      const errors = [...pool.failures.slice(0, 1), ...said, ...logged];
       throw new Error(
         `the Prism job ${jobId} ended ${result.state}${errors.length === 0 ? "" : `: ${errors.join("; ")}`}`,
       );
@@ -68,6 +104,13 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
     await pool.stop();
     await prism?.stop();
   }
+}
+
+/** The reasons Prism's log gives for failed bundles ("bundle inst3 stage-003 failed:SDK worker disconnected..."). */
+export function prismFailures(log: string): string[] {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: Prism colours its log with ANSI escapes.
+  const plain = log.replace(/\u001b\[[0-9;]*m/g, "");
+  return [...new Set([...plain.matchAll(/bundle \S+ \S+ failed:([^\n]*)/g)].map((m) => (m[1] as string).trim()))];
 }
 
 /**
