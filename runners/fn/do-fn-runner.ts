@@ -168,6 +168,12 @@ export class DoFnRunner implements Receiver {
     this.work("finishBundle").track(this.stepName, r, "in finishBundle");
   }
 
+  /** Forgets a bundle that failed (the runner abandons it): the next element starts a new one. */
+  abandonBundle(): void {
+    this.inBundle = false;
+    this.finishing = false;
+  }
+
   private checkFinishing(): void {
     if (!this.finishing) throw asyncOutputError(this.stepName, "finishBundle");
   }

@@ -27,6 +27,8 @@ export interface PrismRunOptions {
    * per-step counts stay in its process: the run's metrics are then zero.
    */
   readonly worker?: "loopback" | { readonly process: PipelineModuleSpec };
+  /** Cancels the job when aborted (the run then rejects, the job ended CANCELLED). */
+  readonly signal?: AbortSignal;
   /** A Prism already running (its Job API endpoint); default: one started for the run and stopped after. */
   readonly jobEndpoint?: string;
 }
@@ -87,7 +89,11 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
           };
     const proto = translate(graph, environment, { stableInput: "omit", testStreams });
     const jobId = await client.run(proto, options.jobName ?? "tidemark", pipelineOptions);
-    const result = await client.waitUntilFinish(jobId);
+    const jobs = client;
+    const cancel = () => void jobs.cancel(jobId).catch(() => {});
+    if (options.signal?.aborted === true) cancel();
+    options.signal?.addEventListener("abort", cancel, { once: true });
+    const result = await client.waitUntilFinish(jobId).finally(() => options.signal?.removeEventListener("abort", cancel));
     if (result.state !== "DONE") {
       // The worker's own error first (it names the step), then what Prism said.
       const said = result.messages.filter((m) => m.startsWith("ERROR") || m.startsWith("WARNING"));

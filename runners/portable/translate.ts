@@ -6,6 +6,7 @@ import type { SourceEvent } from "../../core/source.ts";
 import type { StateSpec, TimerSpec } from "../../core/state.ts";
 import { assertNever } from "../../core/util/assert-never.ts";
 import type { AnyView } from "../../core/view.ts";
+import type { Trigger } from "../../core/triggers/trigger.ts";
 import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
 import {
   BYTES,
@@ -187,6 +188,7 @@ export function translate(
   const kvValue = kvCoder(key, value);
   const grouped = kvCoder(key, iterableCoder(value));
   const keyed = keyedPCollections(graph);
+  const unbounded = unboundedPCollections(graph, options.testStreams);
   const strategies = new Map<string, string>();
   const windowingStrategies: Record<string, MessageInitShape<typeof WindowingStrategySchema>> = {};
   const windowCoderIds: Record<WindowCoder, string> = {
@@ -216,7 +218,7 @@ export function translate(
     pcollections[pc.id] = {
       uniqueName: pc.name,
       coderId: coders.id(coder),
-      isBounded: pc.bounded ? IsBounded_Enum.BOUNDED : IsBounded_Enum.UNBOUNDED,
+      isBounded: unbounded.has(pc.id) ? IsBounded_Enum.UNBOUNDED : IsBounded_Enum.BOUNDED,
       windowingStrategyId: strategyId(pc.windowing),
     };
   }
@@ -382,6 +384,17 @@ export function translate(
           outputs: { ...t.outputs },
           environmentId: ENVIRONMENT_ID,
         };
+        const inputStrategy = graph.pcollections.get(input)?.windowing;
+        if (inputStrategy !== undefined && !liftable(inputStrategy.trigger)) {
+          // A trigger that counts elements must see each one: no combine_per_key for a runner to lift (Beam
+          // Python's is_compatible_with_combiner_lifting), only the grouping and the worker's combining step.
+          transforms[idOf(t)] = {
+            ...base,
+            inputs: inputsOf(t),
+            subtransforms: [`${idOf(t)}/GroupByKey`, `${idOf(t)}/CombineValues`],
+          };
+          break;
+        }
         transforms[idOf(t)] = {
           ...base,
           spec: {
@@ -446,6 +459,51 @@ export function translate(
       },
     },
   });
+}
+
+/**
+ * Whether a combine under `trigger` may be lifted (values combined before the grouping): not when a trigger counts
+ * elements (more than one), as several would reach it as one accumulator (Beam Python's
+ * is_compatible_with_combiner_lifting).
+ */
+function liftable(trigger: Trigger): boolean {
+  switch (trigger.type) {
+    case "default":
+    case "never":
+    case "afterProcessingTime":
+    case "afterSynchronizedProcessingTime":
+      return true;
+    case "afterCount":
+      return trigger.count <= 1;
+    case "afterWatermark":
+      return (
+        (trigger.early === undefined || liftable(trigger.early)) &&
+        (trigger.late === undefined || liftable(trigger.late))
+      );
+    case "afterAny":
+      return trigger.triggers.every(liftable);
+    case "repeatedly":
+      return liftable(trigger.trigger);
+    default:
+      return false;
+  }
+}
+
+/**
+ * The PCollections that are unbounded for the runner: those downstream of an unbounded source or of a fixture stream
+ * (its watermark moves while it runs, so data can be late: Beam's TestStream output is unbounded too).
+ */
+function unboundedPCollections(
+  graph: PipelineGraph,
+  testStreams: ReadonlyMap<string, readonly SourceEvent<unknown>[]> | undefined,
+): Set<PCollectionId> {
+  const out = new Set<PCollectionId>();
+  for (const t of graph.primitives) {
+    const p = t.primitive;
+    const fromSource = p?.kind === "read" && (!p.source.bounded || testStreams?.has(t.fullName) === true);
+    if (fromSource || t.inputs.some((pc) => out.has(pc))) for (const pc of Object.values(t.outputs)) out.add(pc);
+  }
+  return out;
 }
 
 /** PCollections read as KV by the runner: the inputs of groupings and stateful steps, and multimap side inputs. */

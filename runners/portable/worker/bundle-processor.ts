@@ -15,7 +15,7 @@ import { DoFnRunner } from "../../fn/do-fn-runner.ts";
 import { ElementMeta, type Receiver, receiverOf } from "../../fn/receiver.ts";
 import { StepError } from "../../fn/step-error.ts";
 import { ByteReader, ByteWriter } from "../coders/bytes.ts";
-import type { Coder, TimerValue, WindowedValue } from "../coders/standard-coders.ts";
+import { type Coder, encodeToBytes, type TimerValue, type WindowedValue } from "../coders/standard-coders.ts";
 import {
   type ProcessBundleDescriptor,
   type ProcessBundleResponseSchema,
@@ -23,6 +23,7 @@ import {
 } from "../proto/generated/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.ts";
 import {
   CombinePayloadSchema,
+  IsBounded_Enum,
   ParDoPayloadSchema,
   type PTransform,
 } from "../proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
@@ -73,6 +74,10 @@ class DataSink implements Receiver {
     this.coder.encode({ value, timestamp: meta.timestamp, windows: meta.windows, pane: meta.pane }, this.writer);
     if (this.writer.length >= 1 << 20) this.flush(false);
   }
+  /** Drops what a failed bundle left unsent. */
+  reset(): void {
+    this.writer.reset();
+  }
   flush(isLast: boolean): void {
     if (this.writer.length === 0 && !isLast) return;
     this.channel.sendData(this.instructionId, this.transformId, this.writer.finish(), isLast);
@@ -114,22 +119,29 @@ class DataSource {
 class ReadSource implements Receiver {
   private readonly meta = new ElementMeta();
   readonly pending: Promise<void>[] = [];
+  /** Set when the bundle failed: a read still running stops before its next output. */
+  private generation = 0;
   constructor(
     private readonly step: string,
     private readonly node: TransformNode,
     private readonly target: Receiver,
   ) {}
   receive(): void {
-    this.pending.push(this.readAll());
+    this.pending.push(this.readAll(this.generation));
   }
-  private async readAll(): Promise<void> {
+  /** Abandons the reads of a failed bundle (they stop at their next event, and their errors are not reported). */
+  reset(): void {
+    this.generation++;
+    for (const p of this.pending.splice(0)) p.catch(() => {});
+  }
+  private async readAll(generation: number): Promise<void> {
     const p = this.node.primitive;
     if (p?.kind !== "read") throw new Error(`step "${this.step}" is not a read`);
     const reader: SourceReader<unknown> = p.source.open();
     try {
       for (;;) {
         const event = await reader.next();
-        if (event === undefined) break;
+        if (event === undefined || generation !== this.generation) break;
         if (event.kind !== "elements") continue;
         for (let i = 0; i < event.values.length; i++) {
           this.target.receive(event.values[i], this.meta.set(event.timestamps[i] as number, GLOBAL_WINDOWS, NO_FIRING));
@@ -166,10 +178,15 @@ function windowKey(w: BoundedWindow): string {
 /**
  * The first part of a lifted combine (Beam's combine_per_key_precombine): within the bundle, the values of each key
  * and window are added to one accumulator, output when the bundle ends at the timestamp the windowing's timestamp
- * combiner gives (the window's end, or the earliest or latest input). With session windows, a key's overlapping
- * windows are merged here already (their accumulators merged, the window their span), as the runner would merge
- * them: merging is associative, so the runner's result is the same, and it groups one element per session of the
- * bundle instead of one per event.
+ * combiner gives (the window's end, or the earliest or latest input). Keys are told apart by their key coder's
+ * bytes, as the runner groups them.
+ *
+ * With session windows over a bounded input, a key's overlapping windows are merged here already (their
+ * accumulators merged, the window their span), as the runner would merge them: merging is associative, so the result
+ * is the same, and the runner groups one element per session of the bundle instead of one per event. Only over a
+ * bounded input: there the watermark passes no window before all the input is in, so no element is late. Over an
+ * unbounded one the runner drops an element whose own window has expired, which a merge here could rescue into a live
+ * session; there windows are kept apart (per key and window, as Beam's SDKs do).
  */
 class Precombine implements Receiver {
   private readonly table = new Map<string, PartialCombine[]>();
@@ -178,14 +195,22 @@ class Precombine implements Receiver {
   constructor(
     private readonly fn: CombineFn<unknown, unknown, unknown>,
     private readonly strategy: WindowingStrategy,
+    private readonly keyCoder: Coder<unknown>,
+    boundedInput: boolean,
     private readonly target: Receiver,
   ) {
-    this.merging = strategy.windowFn.kind === "sessions";
+    this.merging = boundedInput && strategy.windowFn.kind === "sessions";
+  }
+  /** Forgets a failed bundle's partial accumulators. */
+  reset(): void {
+    this.table.clear();
+  }
+  get size(): number {
+    return this.table.size;
   }
   receive(value: unknown, meta: ElementMeta): void {
     const [k, v] = value as readonly [unknown, unknown];
-    const gk = groupingKey(k);
-    const keyId = `${typeof gk}:${String(gk)}`;
+    const keyId = Buffer.from(encodeToBytes(this.keyCoder, k)).toString("latin1");
     for (const w of meta.windows) {
       const id = this.merging ? keyId : `${keyId}\u0000${windowKey(w)}`;
       let list = this.table.get(id);
@@ -319,6 +344,8 @@ export class BundleProcessor {
   private asyncWork = new AsyncWork();
   private instructionId = "";
   private readonly dataChannels = new Set<DataChannel>();
+  /** Where the bundle's data and timers come from. */
+  private input: DataChannel | undefined;
   private readonly clock = { now: () => Date.now() };
 
   constructor(
@@ -361,7 +388,22 @@ export class BundleProcessor {
     this.sources.push(
       new DataSource(id, out, this.coders.get(port.coderId) as Coder<WindowedValue<unknown>>, target, stateful),
     );
-    this.channel(port.apiServiceDescriptor?.url ?? "");
+    this.inputChannel(port.apiServiceDescriptor?.url ?? "");
+  }
+
+  /**
+   * The channel a bundle's inputs (data and timers) come on. One: a runner sends both on the same endpoint (Prism,
+   * Dataflow); a descriptor naming two is refused, naming them.
+   */
+  private inputChannel(url: string): DataChannel {
+    const c = this.channel(url);
+    if (this.input !== undefined && this.input !== c) {
+      throw new Error(
+        `the bundle descriptor's inputs come on two endpoints (${this.input.url}, ${url}): not supported`,
+      );
+    }
+    this.input = c;
+    return c;
   }
 
   private channel(url: string): DataChannel {
@@ -417,8 +459,8 @@ export class BundleProcessor {
         return new AssignWindows(n.primitive.strategy.windowFn, this.outputOf(t));
       }
       case URNS.combineComponents.COMBINE_PER_KEY_PRECOMBINE: {
-        const { fn, strategy } = this.combineOf(t, payload);
-        const pre = new Precombine(fn, strategy, this.outputOf(t));
+        const { fn, strategy, keyCoder, bounded } = this.combineOf(t, payload);
+        const pre = new Precombine(fn, strategy, keyCoder, bounded, this.outputOf(t));
         this.precombines.push(pre);
         return pre;
       }
@@ -443,7 +485,14 @@ export class BundleProcessor {
     // The strategy's timestamp combiner, from the Tidemark graph (the combine's input).
     const strategy = this.services.graph.pcollections.get(n.inputs[0] as PCollectionId)?.windowing;
     if (strategy === undefined || ws === undefined) throw new Error(`no windowing strategy for ${t.uniqueName}`);
-    return { fn: n.primitive.combineFn, strategy };
+    const inputProto = this.descriptor.pcollections[input];
+    const keyCoder = this.coders.get(this.descriptor.coders[inputProto?.coderId ?? ""]?.componentCoderIds[0] ?? "");
+    return {
+      fn: n.primitive.combineFn,
+      strategy,
+      keyCoder,
+      bounded: inputProto?.isBounded === IsBounded_Enum.BOUNDED,
+    };
   }
 
   private parDo(id: string, t: PTransform, payload: Uint8Array): Receiver {
@@ -544,7 +593,7 @@ export class BundleProcessor {
     const windowCoder = this.coders.get(wsProto?.windowCoderId ?? "") as Coder<BoundedWindow>;
     const url = this.descriptor.stateApiServiceDescriptor?.url ?? "";
     const timerUrl = this.descriptor.timerApiServiceDescriptor?.url ?? "";
-    const timerChannel = timerCoders.size > 0 ? this.channel(timerUrl) : undefined;
+    const timerChannel = timerCoders.size > 0 ? this.inputChannel(timerUrl) : undefined;
     const step: FnStatefulStep = new FnStatefulStep(
       n.fullName,
       id,
@@ -580,10 +629,8 @@ export class BundleProcessor {
     const expected = new Set<string>();
     for (const s of this.sources) expected.add(s.transformId);
     for (const [id, s] of this.stateful) for (const f of s.timerFamilies) expected.add(`${id}\u0000${f}`);
-    const inboxes = [...this.dataChannels].map((c) => c.inbox(instructionId));
+    const inbox = this.input?.inbox(instructionId);
     try {
-      // Inputs arrive on the channels of the descriptor's data ports (one, in practice).
-      const inbox = inboxes[0];
       while (expected.size > 0 && inbox !== undefined) {
         const item = await inbox.next();
         if (item.kind === "data") {
@@ -600,24 +647,46 @@ export class BundleProcessor {
         }
       }
       await Promise.all(this.reads.flatMap((r) => r.pending.splice(0)));
-      await this.drainSideInputs();
-      for (const pre of this.precombines) pre.flush();
-      for (let i = 0; i < this.started.length; i++) (this.started[i] as DoFnRunner).finishBundle();
+      await this.finishSteps();
       await this.asyncWork.idle();
       if (this.asyncWork.failure !== undefined) throw this.asyncWork.failure;
       await Promise.all([...this.stateful.values()].map((s) => s.finishBundle()));
       for (const s of this.sinks) s.flush(true);
       for (const [id, s] of this.stateful) {
-        const channel = this.channel(this.descriptor.timerApiServiceDescriptor?.url ?? "");
-        for (const f of s.timerFamilies) channel.sendTimers(instructionId, id, f, new Uint8Array(), true);
+        for (const f of s.timerFamilies) this.input?.sendTimers(instructionId, id, f, new Uint8Array(), true);
       }
       return { monitoringInfos: this.monitoringInfos(), requiresFinalization: false };
     } catch (e) {
+      // A failed bundle leaves nothing behind for the next one (a runner may retry it, or send others).
       for (const s of this.stateful.values()) s.reset();
+      for (const r of this.reads) r.reset();
+      for (const pre of this.precombines) pre.reset();
+      for (const s of this.sinks) s.reset();
+      for (const s of this.sideInputParDos) s.reset();
+      for (const r of this.started) r.abandonBundle();
       await this.asyncWork.idle();
       throw e;
     } finally {
-      for (const c of this.dataChannels) c.release(instructionId);
+      this.input?.release(instructionId);
+    }
+  }
+
+  /**
+   * Ends the bundle's steps: elements waiting for side inputs go on, DoFns that started a bundle finish it, lifted
+   * combines emit their accumulators; until none of them has anything more (a DoFn's finishBundle may output to a
+   * combine, or to a ParDo waiting for a side input, and a combine's output may start another DoFn's bundle).
+   */
+  private async finishSteps(): Promise<void> {
+    let finished = 0;
+    for (;;) {
+      await this.drainSideInputs();
+      if (finished < this.started.length) {
+        (this.started[finished++] as DoFnRunner).finishBundle();
+        continue;
+      }
+      const pending = this.precombines.filter((pre) => pre.size > 0);
+      if (pending.length === 0 && this.sideInputParDos.every((s) => s.waiting === 0)) return;
+      for (const pre of pending) pre.flush();
     }
   }
 

@@ -55,7 +55,11 @@ export class DataChannel {
   private readonly client: ServiceClient<(typeof BeamFnData)["method"]>;
   private readonly call: ReturnType<ServiceClient<(typeof BeamFnData)["method"]>["bidiStream"]>;
   private readonly inboxes = new Map<string, Inbox>();
+  /** Instructions whose inbox was released: blocks that still arrive for them are dropped. */
+  private readonly released = new Set<string>();
   private closed = false;
+  /** Why the stream ended, once it has: inboxes made after that fail with it. */
+  private dead: Error | undefined;
   /** Resolves when the runner closes the stream. */
   readonly done: Promise<void>;
 
@@ -72,6 +76,7 @@ export class DataChannel {
     try {
       for await (const elements of this.call) {
         for (const d of elements.data) {
+          if (this.released.has(d.instructionId)) continue;
           this.inbox(d.instructionId).push({
             kind: "data",
             transformId: d.transformId,
@@ -80,6 +85,7 @@ export class DataChannel {
           });
         }
         for (const t of elements.timers) {
+          if (this.released.has(t.instructionId)) continue;
           this.inbox(t.instructionId).push({
             kind: "timers",
             transformId: t.transformId,
@@ -89,9 +95,11 @@ export class DataChannel {
           });
         }
       }
+      this.dead = new Error(`the runner closed the data stream at ${this.url}`);
     } catch (e) {
-      if (!this.closed) for (const box of this.inboxes.values()) box.fail(e as Error);
+      this.dead = e as Error;
     }
+    if (!this.closed) for (const box of this.inboxes.values()) box.fail(this.dead);
   }
 
   /** The inbox of instruction `id` (made on first use, by either side). */
@@ -99,14 +107,18 @@ export class DataChannel {
     let box = this.inboxes.get(id);
     if (box === undefined) {
       box = new Inbox();
+      if (this.dead !== undefined) box.fail(this.dead);
       this.inboxes.set(id, box);
     }
     return box;
   }
 
-  /** Forgets a finished bundle's inbox. */
+  /** Forgets a finished bundle's inbox; what still arrives for it is dropped. */
   release(id: string): void {
     this.inboxes.delete(id);
+    this.released.add(id);
+    // Instruction ids are not reused; remember the recent ones only.
+    if (this.released.size > 10_000) this.released.delete(this.released.values().next().value as string);
   }
 
   sendData(instructionId: string, transformId: string, bytes: Uint8Array, isLast = false): void {

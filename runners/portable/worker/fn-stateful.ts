@@ -202,11 +202,12 @@ export class FnStatefulStep implements Receiver {
     if (t.clearBit) return;
     for (const w of t.windows) {
       const slot = this.readySlot(t.userKey, w);
+      // Set or cleared again in this bundle (by an element, or an earlier callback) after the runner took this firing:
+      // the firing is stale, and the newer setting stands.
+      if (slot.timers.has(`${family}\u0000${t.dynamicTimerTag}`)) continue;
       const hold = t.holdTimestamp ?? w.maxTimestamp;
       this.currentTs = hold;
       this.counters.timersFired++;
-      // A timer that fired is no longer set (unless the callback sets it again).
-      slot.timers.delete(`${family}\u0000${t.dynamicTimerTag}`);
       const expiring = family === EXPIRATION_FAMILY;
       const handler = expiring ? this.fn.onWindowExpiration?.bind(this.fn) : this.fn.onTimer?.[family];
       if (handler === undefined) {

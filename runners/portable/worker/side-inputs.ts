@@ -53,8 +53,13 @@ export class SideInputParDo implements Receiver, SideInputReader {
     this.byId = new Map(specs.map((s) => [s.view.id as string, s]));
   }
 
+  /** Bumped by `reset`: a read still running for an earlier bundle is then dropped. */
+  private generation = 0;
+
   /** Forgets what the last bundle read (side inputs may change between bundles). */
   reset(): void {
+    this.generation++;
+    for (const p of this.loading.values()) p.catch(() => {});
     this.stores.clear();
     this.loaded.clear();
     this.loading.clear();
@@ -119,6 +124,7 @@ export class SideInputParDo implements Receiver, SideInputReader {
   }
 
   private async load(spec: SideInputSpec, sideWindow: BoundedWindow, k: string): Promise<void> {
+    const generation = this.generation;
     const window = encodeToBytes(spec.windowCoder, sideWindow);
     const ids = { transformId: this.transformId, sideInputId: spec.view.id as string, window };
     let values: unknown[];
@@ -152,6 +158,7 @@ export class SideInputParDo implements Receiver, SideInputReader {
         for (const v of decodeAll(valueCoder, perKey[i] as Uint8Array)) values.push([key, v]);
       }
     }
+    if (generation !== this.generation) return;
     let store = this.stores.get(spec.view.id);
     if (store === undefined) {
       store = new ViewStore(spec.view);

@@ -18,6 +18,8 @@ export class StateChannel {
   private readonly pending = new Map<string, { resolve(r: StateResponse): void; reject(e: Error): void }>();
   private nextId = 0;
   private closed = false;
+  /** Why the stream ended, once it has: later requests fail with it. */
+  private dead: Error | undefined;
 
   constructor(
     readonly url: string,
@@ -41,6 +43,7 @@ export class StateChannel {
     } catch (e) {
       failure = e as Error;
     }
+    this.dead = failure;
     if (!this.closed) for (const p of this.pending.values()) p.reject(failure);
     this.pending.clear();
   }
@@ -51,6 +54,7 @@ export class StateChannel {
     request: MessageInitShape<typeof BeamFnState.method.state.input>["request"],
   ): Promise<StateResponse> {
     const id = `s${this.nextId++}`;
+    if (this.dead !== undefined) return Promise.reject(this.dead);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.call.send({ id, instructionId, stateKey, request });

@@ -112,6 +112,7 @@ describe("the medallion job on Prism v2.77.0 (--runner=prism) against the direct
       }
     }
     expect(same + deviating.length).toBe(d.size);
-    expect(same).toBeGreaterThan(0);
+    // Measured: 12 of the fixture's 25 users, the others touched by late data merging into fired sessions.
+    expect(same).toBeGreaterThanOrEqual(10);
   }, 120_000);
 });

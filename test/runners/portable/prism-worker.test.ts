@@ -19,6 +19,7 @@ import { runOnPrism } from "../../../runners/portable/prism-runner.ts";
 import type { KV } from "../../../core/kv.ts";
 import { combineGlobally, combinePerKey, sumFn } from "../../../transforms/combine.ts";
 import { asIterable, asList, asMap, asMultimap, asSingleton } from "../../../transforms/side-inputs.ts";
+import { GLOBAL_WINDOW } from "../../../core/windows/window.ts";
 import { filter, map } from "../../../transforms/element-wise.ts";
 import { groupByKey } from "../../../transforms/group-by-key.ts";
 import { parDo } from "../../../transforms/par-do.ts";
@@ -143,8 +144,9 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
     expect(r.prism).toEqual(r.direct);
   });
 
-  it("a processing-time timer fires, and its callback sees its firing time as processing time", async () => {
+  it("a processing-time timer fires once; Prism reports its own clock as the firing time, not the time it was set for", async () => {
     const out: string[] = [];
+    let setFor = Number.NaN;
     const p = Pipeline.create();
     const s = TestStream.create<number>()
       .advanceProcessingTime(0)
@@ -157,11 +159,13 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
         statefulParDo<string, number, string, never, never>({
           timers: { tick: processingTimer() } as never,
           process(_, ctx) {
-            (ctx.timers as never as Record<string, any>).tick.setRelative({ offsetMs: 1000 });
+            const tick = (ctx.timers as never as Record<string, any>).tick;
+            tick.setRelative({ offsetMs: 1000 });
+            setFor = tick.time();
           },
           onTimer: {
             tick(ctx: any) {
-              ctx.output(`tick ${ctx.processingTime >= ctx.firingTime}`);
+              ctx.output(`tick at ${ctx.firingTime} (${ctx.domain})`);
             },
           } as never,
         }),
@@ -176,7 +180,46 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
         "Collect",
       );
     await runOnPrism(p, { jobEndpoint: prism().jobEndpoint });
-    expect(out).toEqual(["tick true"]);
+    // Set relative to the worker's clock (the Fn API sends the worker no processing time)...
+    expect(setFor).toBeGreaterThan(Date.UTC(2026, 0, 1));
+    // ...and fired by Prism at its TestStream's clock, which started at 0 (measured; the direct runner fires a timer
+    // at the time it was set for).
+    expect(out).toEqual(["tick at 0 (processing)"]);
+  });
+
+  it("what a DoFn outputs in finishBundle reaches a lifted combine and a ParDo waiting for its side input in the same bundle", async () => {
+    const build = (out: string[]) => {
+      const p = Pipeline.create();
+      const offset = p.apply(create([100]), "Offset").apply(asSingleton<number>());
+      // Holds its elements and outputs them all when the bundle ends.
+      const held: [string, number][] = [];
+      const buffered = p.apply(create(Array.from({ length: 30 }, (_, i) => i)), "Numbers").apply(
+        parDo<number, [string, number]>({
+          process(x) {
+            held.push([`k${x % 3}`, x]);
+          },
+          finishBundle(ctx) {
+            for (const kv of held.splice(0)) ctx.output(kv, 0, GLOBAL_WINDOW);
+          },
+        }),
+        "HoldUntilFinish",
+      );
+      buffered.apply(combinePerKey(sumFn), "Sum").apply(collect(out), "CollectSums");
+      buffered
+        .apply(
+          parDo<[string, number], string>({
+            process([k, v], ctx) {
+              ctx.output(`${k}:${v + ctx.sideInput(offset)}`);
+            },
+          }).withSideInputs(offset),
+          "AddOffset",
+        )
+        .apply(collect(out), "CollectOffsets");
+      return p;
+    };
+    const r = await both(prism().jobEndpoint, build);
+    expect(r.prism).toHaveLength(3 + 30);
+    expect(r.prism).toEqual(r.direct);
   });
 
   it("side inputs (singleton, iterable, list, map and multimap; global and fixed windows) read as on the direct runner", async () => {
@@ -274,7 +317,7 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
     );
   });
 
-  it("where Prism differs: a late element merging into a fired session also fires a pane of its own proto-session, and the merged session's pane is labelled EARLY", async () => {
+  it("where Prism differs: a late element merging into a fired session also fires a pane of its own proto-session, and sessions Prism merged are labelled EARLY", async () => {
     const build = (out: string[]) => {
       const p = Pipeline.create();
       const s = TestStream.create<number>()
@@ -306,11 +349,9 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
     const r = await both(prism().jobEndpoint, build);
     // Beam's semantics (the direct runner): the on-time pane of [0, 40m), then the late pane of the merged [0, 50m).
     expect(r.direct).toEqual(['["k",3] [0, 2400000) ON_TIME', '["k",6] [0, 3000000) LATE']);
-    // Prism v2.77.0: the same sums and windows, the merged one labelled EARLY, and a third pane for the late element's
-    // own window. (The worker merges the first bundle's two proto-sessions itself, see Precombine; when Prism merges
-    // sessions, it labels their on-time pane EARLY too.)
+    // Prism v2.77.0: the same sums and windows, labelled EARLY, and a third pane for the late element's own window.
     expect(r.prism).toEqual([
-      '["k",3] [0, 2400000) ON_TIME',
+      '["k",3] [0, 2400000) EARLY',
       '["k",3] [1200000, 3000000) LATE',
       '["k",6] [0, 3000000) EARLY',
     ]);

@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { KV } from "../../../core/kv.ts";
 import { Pipeline } from "../../../core/pipeline.ts";
 import { minutes } from "../../../core/time/duration.ts";
-import { afterCount, afterWatermark } from "../../../core/triggers/trigger.ts";
-import { sessions } from "../../../core/windows/window-fn.ts";
+import { afterCount, afterWatermark, repeatedly } from "../../../core/triggers/trigger.ts";
+import { fixed, sessions } from "../../../core/windows/window-fn.ts";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
 import { TestStream } from "../../../io/test-stream/test-stream.ts";
@@ -13,10 +13,11 @@ import { ServiceClient } from "../../../runners/portable/grpc.ts";
 import { usePrism } from "./prism-fixture.ts";
 import { JobService } from "../../../runners/portable/proto/generated/org/apache/beam/model/job_management/v1/beam_job_api_pb.ts";
 import {
+  IsBounded_Enum,
   type Pipeline as PipelineProto,
   ParDoPayloadSchema,
 } from "../../../runners/portable/proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
-import { ENVIRONMENT_ID, TIDEMARK_URNS, translate } from "../../../runners/portable/translate.ts";
+import { ENVIRONMENT_ID, readTestStreams, TIDEMARK_URNS, translate } from "../../../runners/portable/translate.ts";
 import { URNS } from "../../../runners/portable/urns.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
 import { count } from "../../../transforms/combine.ts";
@@ -125,6 +126,29 @@ describe("Tidemark graphs as Beam Runner API pipelines", () => {
     const coder = proto.components?.coders[grouped?.coderId ?? ""];
     expect(coder?.spec?.urn).toBe(URNS.coders.KV);
     expect(proto.components?.coders[coder?.componentCoderIds[1] ?? ""]?.spec?.urn).toBe(URNS.coders.ITERABLE);
+  });
+
+  it("a combine under a trigger that counts elements is no combine_per_key (a runner must not lift it); a fixture stream's PCollections are unbounded", async () => {
+    const p = Pipeline.create();
+    const keyed = p.apply(read(TestStream.create<KV<string, number>>().addElements({ value: ["a", 1], timestamp: 0 })));
+    keyed
+      .apply(window<KV<string, number>>(fixed(minutes(1)), { trigger: repeatedly(afterCount(3)) }), "ByThree")
+      .apply(count.perKey(), "CountThree");
+    keyed
+      .apply(window<KV<string, number>>(fixed(minutes(1)), { trigger: repeatedly(afterCount(1)) }), "ByOne")
+      .apply(count.perKey(), "CountOne");
+    const proto = translate(p.graph(), EXTERNAL, { testStreams: await readTestStreams(p.graph()) });
+    expect(problems(proto)).toEqual([]);
+    const three = leafByName(proto, "CountThree");
+    expect(three.spec?.urn ?? "").toBe("");
+    expect(three.subtransforms.map((s) => proto.components?.transforms[s]?.spec?.urn)).toEqual([
+      URNS.primitives.GROUP_BY_KEY,
+      URNS.primitives.PAR_DO,
+    ]);
+    expect(leafByName(proto, "CountOne").spec?.urn).toBe(URNS.composites.COMBINE_PER_KEY);
+    for (const pc of Object.values(proto.components?.pcollections ?? {})) {
+      expect(pc.isBounded, pc.uniqueName).toBe(IsBounded_Enum.UNBOUNDED);
+    }
   });
 });
 
