@@ -93,7 +93,9 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
     const cancel = () => void jobs.cancel(jobId).catch(() => {});
     if (options.signal?.aborted === true) cancel();
     options.signal?.addEventListener("abort", cancel, { once: true });
-    const result = await client.waitUntilFinish(jobId).finally(() => options.signal?.removeEventListener("abort", cancel));
+    const result = await client
+      .waitUntilFinish(jobId)
+      .finally(() => options.signal?.removeEventListener("abort", cancel));
     if (result.state !== "DONE") {
       // The worker's own error first (it names the step), then what Prism said.
       const said = result.messages.filter((m) => m.startsWith("ERROR") || m.startsWith("WARNING"));

@@ -196,7 +196,10 @@ export function translate(
     interval: coders.id(INTERVAL_WINDOW_CODER),
   };
   const strategyId = (s: WindowingStrategy): string => {
-    const key = canonicalJson({ ...s, windowFn: s.windowFn.kind === "custom" ? "custom" : s.windowFn });
+    const key = canonicalJson({
+      ...s,
+      windowFn: s.windowFn.kind === "custom" ? `custom:${s.windowFn.fn.name}` : s.windowFn,
+    });
     let id = strategies.get(key);
     if (id === undefined) {
       id = `ws${strategies.size}`;

@@ -26,6 +26,9 @@ import { URNS } from "./urns.ts";
 /** Which of the two standard window coders a strategy's windows use. */
 export type WindowCoder = "global" | "interval";
 
+/** A custom (user) window function: assigned in the worker, which finds it by the WindowInto step's name. */
+export const TIDEMARK_CUSTOM_WINDOW_FN = "tidemark:window_fn:custom:v1";
+
 /** A Tidemark window function that the portable runner cannot send (a custom one runs SDK-side: not built yet). */
 export class UntranslatableError extends Error {
   constructor(message: string) {
@@ -94,10 +97,23 @@ export function windowFnSpec(fn: WindowFn): {
       return { ...from, mergeStatus: MergeStatus_Enum.ALREADY_MERGED };
     }
     case "custom":
-      throw new UntranslatableError(
-        "a custom window function runs in the SDK, which the portable runner does not do yet; use global, fixed, " +
-          "sliding or session windows",
-      );
+      if (fn.fn.merge !== undefined) {
+        throw new UntranslatableError(
+          `the merging custom window function ${fn.fn.name} needs the runner to merge windows in the SDK ` +
+            "(beam:transform:merge_windows:v1), which Prism v2.77.0 does not do (it merges only standard session " +
+            "windows); use session windows, or a custom function that does not merge",
+        );
+      }
+      // Assigned in the worker (the WindowInto step runs the function by step name); its windows are interval
+      // windows, as the runner must decode them.
+      return {
+        spec: {
+          urn: TIDEMARK_CUSTOM_WINDOW_FN,
+          payload: new TextEncoder().encode(JSON.stringify({ name: fn.fn.name })),
+        },
+        mergeStatus: MergeStatus_Enum.NON_MERGING,
+        windowCoder: "interval",
+      };
     default:
       return assertNever(fn);
   }

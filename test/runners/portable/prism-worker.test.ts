@@ -12,14 +12,14 @@ import {
   valueState,
 } from "../../../core/state.ts";
 import { defaultTrigger } from "../../../core/triggers/trigger.ts";
-import { fixed, sessions } from "../../../core/windows/window-fn.ts";
+import { customWindows, fixed, sessions } from "../../../core/windows/window-fn.ts";
 import { TestStream } from "../../../io/test-stream/test-stream.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import { runOnPrism } from "../../../runners/portable/prism-runner.ts";
 import type { KV } from "../../../core/kv.ts";
 import { combineGlobally, combinePerKey, sumFn } from "../../../transforms/combine.ts";
 import { asIterable, asList, asMap, asMultimap, asSingleton } from "../../../transforms/side-inputs.ts";
-import { GLOBAL_WINDOW } from "../../../core/windows/window.ts";
+import { GLOBAL_WINDOW, IntervalWindow } from "../../../core/windows/window.ts";
 import { filter, map } from "../../../transforms/element-wise.ts";
 import { groupByKey } from "../../../transforms/group-by-key.ts";
 import { parDo } from "../../../transforms/par-do.ts";
@@ -299,6 +299,33 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
     };
     const r = await both(prism().jobEndpoint, build);
     expect(r.prism).toHaveLength(4);
+    expect(r.prism).toEqual(r.direct);
+  });
+
+  it("a custom window function runs in the worker: its windows group on Prism as on the direct runner", async () => {
+    // Windows of a length that grows with the hour of the day (1 to 24 minutes): no standard function has them.
+    const growing = {
+      name: "GrowingMinutes",
+      assign(t: number) {
+        const size = (Math.floor(t / 3_600_000) % 24) * M + M;
+        const start = t - (t % size);
+        return [new IntervalWindow(start, start + size)];
+      },
+    };
+    const build = (out: string[]) => {
+      const p = Pipeline.create();
+      const s = TestStream.create<number>()
+        .addElements(...Array.from({ length: 200 }, (_, i) => ({ value: i, timestamp: i * 97_000 })))
+        .advanceWatermarkToInfinity();
+      p.apply(read(s))
+        .apply(map((x: number) => [`k${x % 2}`, x] as [string, number], "Key"))
+        .apply(window<[string, number]>(customWindows(growing)), "Growing")
+        .apply(combinePerKey(sumFn), "Sum")
+        .apply(collect(out), "Collect");
+      return p;
+    };
+    const r = await both(prism().jobEndpoint, build);
+    expect(r.prism.length).toBeGreaterThan(20);
     expect(r.prism).toEqual(r.direct);
   });
 

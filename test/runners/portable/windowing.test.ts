@@ -26,7 +26,12 @@ import {
   SessionWindowsPayloadSchema,
   SlidingWindowsPayloadSchema,
 } from "../../../runners/portable/proto/generated/org/apache/beam/model/pipeline/v1/standard_window_fns_pb.ts";
-import { triggerProto, UntranslatableError, windowingStrategyProto } from "../../../runners/portable/windowing.ts";
+import {
+  TIDEMARK_CUSTOM_WINDOW_FN,
+  triggerProto,
+  UntranslatableError,
+  windowingStrategyProto,
+} from "../../../runners/portable/windowing.ts";
 
 const CODERS = { global: "global-window", interval: "interval-window" } as const;
 const proto = (s: Partial<WindowingStrategy>) =>
@@ -101,17 +106,18 @@ describe("windowing strategies as Beam's WindowingStrategy proto", () => {
     }
   });
 
-  it("windows already merged by a grouping are ALREADY_MERGED; a custom window function is refused, saying why", () => {
+  it("windows already merged by a grouping are ALREADY_MERGED; a custom window function runs in the worker, a merging one is refused, saying why", () => {
     expect(proto({ windowFn: { kind: "merged", from: sessions(10) } }).mergeStatus).toBe(
       MergeStatus_Enum.ALREADY_MERGED,
     );
+    const custom = proto({ windowFn: { kind: "custom", fn: { name: "Hours", assign: () => [] } } });
+    expect(custom.windowFn?.urn).toBe(TIDEMARK_CUSTOM_WINDOW_FN);
+    expect(custom.mergeStatus).toBe(MergeStatus_Enum.NON_MERGING);
     expect(() =>
-      proto({
-        windowFn: {
-          kind: "custom",
-          fn: { assign: () => [], isMerging: false } as never,
-        },
-      }),
+      proto({ windowFn: { kind: "custom", fn: { name: "Mine", assign: () => [], merge: () => [] } } }),
+    ).toThrow(/merging custom window function Mine needs the runner to merge windows in the SDK/);
+    expect(() =>
+      proto({ windowFn: { kind: "custom", fn: { name: "Mine", assign: () => [], merge: () => [] } } }),
     ).toThrow(UntranslatableError);
   });
 
