@@ -269,9 +269,11 @@ export function translate(
           spec: { urn: URNS.primitives.IMPULSE as string },
           outputs: { out: impulseOut },
         };
+        requirements.add(URNS.requirements.REQUIRES_BUNDLE_FINALIZATION as string);
         transforms[`${idOf(t)}/Read`] = {
           uniqueName: `${t.fullName}/Read`,
-          spec: parDoSpec({ doFn: stepSpec(TIDEMARK_URNS.readDoFn, t.fullName) }),
+          // A read's bundle asks to be finalized when its source gives checkpoint marks (acknowledgement).
+          spec: parDoSpec({ doFn: stepSpec(TIDEMARK_URNS.readDoFn, t.fullName), requestsFinalization: true }),
           inputs: { in0: impulseOut },
           outputs: { main: out },
           environmentId: ENVIRONMENT_ID,

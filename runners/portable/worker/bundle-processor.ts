@@ -6,7 +6,7 @@ import { groupingKey } from "../../../core/kv.ts";
 import { NO_FIRING } from "../../../core/pane.ts";
 import type { PipelineGraph } from "../../../core/pipeline.ts";
 import type { PCollectionId, TransformNode } from "../../../core/primitives.ts";
-import type { SourceReader } from "../../../core/source.ts";
+import type { CheckpointMark, SourceReader } from "../../../core/source.ts";
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import { assignWindows, GLOBAL_WINDOWS, type WindowFn } from "../../../core/windows/window-fn.ts";
 import { type BoundedWindow, GLOBAL_WINDOW, type IntervalWindow } from "../../../core/windows/window.ts";
@@ -119,6 +119,8 @@ class DataSource {
 class ReadSource implements Receiver {
   private readonly meta = new ElementMeta();
   readonly pending: Promise<void>[] = [];
+  /** Marks of what this bundle's reads gave, finalized once the runner has committed the bundle. */
+  readonly marks: CheckpointMark[] = [];
   /** Set when the bundle failed: a read still running stops before its next output. */
   private generation = 0;
   constructor(
@@ -132,6 +134,7 @@ class ReadSource implements Receiver {
   /** Abandons the reads of a failed bundle (they stop at their next event, and their errors are not reported). */
   reset(): void {
     this.generation++;
+    this.marks.length = 0;
     for (const p of this.pending.splice(0)) p.catch(() => {});
   }
   private async readAll(generation: number): Promise<void> {
@@ -147,6 +150,8 @@ class ReadSource implements Receiver {
           this.target.receive(event.values[i], this.meta.set(event.timestamps[i] as number, GLOBAL_WINDOWS, NO_FIRING));
         }
       }
+      const mark = reader.checkpointMark?.();
+      if (mark !== undefined && mark.size > 0 && generation === this.generation) this.marks.push(mark);
     } catch (e) {
       throw e instanceof StepError ? e : new StepError(this.step, undefined, undefined, e, "reading its source");
     } finally {
@@ -344,6 +349,8 @@ export class BundleProcessor {
   private asyncWork = new AsyncWork();
   private instructionId = "";
   private readonly dataChannels = new Set<DataChannel>();
+  /** Per bundle answered with requires_finalization, the source marks to finalize when the runner says so. */
+  private readonly finalizations = new Map<string, CheckpointMark[]>();
   /** Where the bundle's data and timers come from. */
   private input: DataChannel | undefined;
   private readonly clock = { now: () => Date.now() };
@@ -655,7 +662,9 @@ export class BundleProcessor {
       for (const [id, s] of this.stateful) {
         for (const f of s.timerFamilies) this.input?.sendTimers(instructionId, id, f, new Uint8Array(), true);
       }
-      return { monitoringInfos: this.monitoringInfos(), requiresFinalization: false };
+      const marks = this.reads.flatMap((r) => r.marks.splice(0));
+      if (marks.length > 0) this.finalizations.set(instructionId, marks);
+      return { monitoringInfos: this.monitoringInfos(), requiresFinalization: marks.length > 0 };
     } catch (e) {
       // A failed bundle leaves nothing behind for the next one (a runner may retry it, or send others).
       for (const s of this.stateful.values()) s.reset();
@@ -702,6 +711,18 @@ export class BundleProcessor {
     while (r.remaining > 0) timers.push(coder.decode(r));
     await step.prefetch(timers.map((t) => ({ key: t.userKey, windows: t.windows })));
     for (const t of timers) step.fire(family, t);
+  }
+
+  /**
+   * Beam's bundle finalization: the runner has durably committed bundle `instructionId`, so the sources' marks of
+   * what it read are finalized (a message queue acknowledges the messages then). False when the bundle had none.
+   */
+  async finalize(instructionId: string): Promise<boolean> {
+    const marks = this.finalizations.get(instructionId);
+    if (marks === undefined) return false;
+    this.finalizations.delete(instructionId);
+    await Promise.all(marks.map((m) => m.finalize()));
+    return true;
   }
 
   /** Element counts per PCollection of this bundle (Beam's `beam:metric:element_count:v1`). */

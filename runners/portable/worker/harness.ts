@@ -154,8 +154,14 @@ export class FnHarness {
       case "processBundleSplit":
         // Bundles are not divided: an empty answer keeps the whole bundle here.
         return { response: { case: "processBundleSplit", value: {} } };
-      case "finalizeBundle":
+      case "finalizeBundle": {
+        // The processor that ran the bundle finalizes what its reads took (it kept the marks by instruction id).
+        const processors = await Promise.all([...this.processors.values()].map((p) => p.catch(() => undefined)));
+        let found = false;
+        for (const p of processors) if (p !== undefined && (await p.finalize(r.value.instructionId))) found = true;
+        if (!found) throw new Error(`no bundle ${r.value.instructionId} awaits finalization here`);
         return { response: { case: "finalizeBundle", value: {} } };
+      }
       case "monitoringInfos":
         return { response: { case: "monitoringInfos", value: {} } };
       case "harnessMonitoringInfos":

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Pipeline } from "../../../core/pipeline.ts";
+import type { Source } from "../../../core/source.ts";
 import {
   bagState,
   combiningState,
@@ -327,6 +328,53 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
     const r = await both(prism().jobEndpoint, build);
     expect(r.prism.length).toBeGreaterThan(20);
     expect(r.prism).toEqual(r.direct);
+  });
+
+  it("bundle finalization: a source's checkpoint mark is finalized once Prism has committed the bundle that read it", async () => {
+    const finalized: number[] = [];
+    let committedBeforeFinalize = -1;
+    const seen: number[] = [];
+    const acked: Source<number> = {
+      name: "Acknowledged",
+      bounded: true,
+      open() {
+        let given = 0;
+        let marked = 0;
+        return {
+          next() {
+            if (given >= 50) return undefined;
+            const values = Array.from({ length: 10 }, (_, i) => given + i);
+            given += values.length;
+            return { kind: "elements", values, timestamps: values };
+          },
+          checkpointMark() {
+            const size = given - marked;
+            marked = given;
+            return {
+              size,
+              finalize: async () => {
+                committedBeforeFinalize = seen.length;
+                finalized.push(size);
+              },
+            };
+          },
+        };
+      },
+    };
+    const p = Pipeline.create();
+    p.apply(read(acked)).apply(
+      parDo<number, never>({
+        process(x) {
+          seen.push(x);
+        },
+      }),
+      "Consume",
+    );
+    await runOnPrism(p, { jobEndpoint: prism().jobEndpoint });
+    expect(seen).toHaveLength(50);
+    // One bundle read everything; its mark (all 50) was finalized once, after the bundle's elements were processed.
+    expect(finalized).toEqual([50]);
+    expect(committedBeforeFinalize).toBe(50);
   });
 
   it("a DoFn that throws fails the job, and the error names the step", async () => {

@@ -80,7 +80,13 @@ describe("Tidemark graphs as Beam Runner API pipelines", () => {
     const p = await medallionProto();
     expect(problems(p)).toEqual([]);
     expect(p.requirements).toEqual(
-      [URNS.requirements.REQUIRES_STABLE_INPUT, URNS.requirements.REQUIRES_STATEFUL_PROCESSING].map(String).sort(),
+      [
+        URNS.requirements.REQUIRES_BUNDLE_FINALIZATION,
+        URNS.requirements.REQUIRES_STABLE_INPUT,
+        URNS.requirements.REQUIRES_STATEFUL_PROCESSING,
+      ]
+        .map(String)
+        .sort(),
     );
     // The Gold writer's sink holds its input until it is durable.
     const write = leafByName(p, "WriteSessions");
@@ -164,7 +170,12 @@ describe("the translated medallion job on Prism's Job API", () => {
         "prism runner doesn't support the following required features: beam:requirement:pardo:stable_input:v1",
       );
       const omitted = await medallionProto("omit");
-      expect(omitted.requirements).toEqual([URNS.requirements.REQUIRES_STATEFUL_PROCESSING]);
+      // The read runs in the worker here (no fixture stream given): its bundles ask to be finalized.
+      expect(omitted.requirements).toEqual(
+        [URNS.requirements.REQUIRES_BUNDLE_FINALIZATION, URNS.requirements.REQUIRES_STATEFUL_PROCESSING]
+          .map(String)
+          .sort(),
+      );
       // What Prism v2.77.0 still refuses in the medallion: Gold's session windows with early (processing-time) and
       // late (count) firings, "stateful triggers with merging windows" (Beam issue 31438), before and after the
       // grouping. Measured here, so that a change on either side shows.
