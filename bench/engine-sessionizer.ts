@@ -37,13 +37,14 @@ interface UserEvent {
   readonly eventTimeMs: number;
 }
 
-interface SessionStats {
+export interface SessionStats {
   count: number;
   first: number;
   last: number;
 }
 
-const sessionStatsFn: CombineFn<number, SessionStats, SessionStats> = {
+/** Count, first and last event time of a session (shared with the prism case). */
+export const sessionStatsFn: CombineFn<number, SessionStats, SessionStats> = {
   createAccumulator: () => ({ count: 0, first: Number.POSITIVE_INFINITY, last: Number.NEGATIVE_INFINITY }),
   addInput(acc, t) {
     acc.count++;

@@ -14,7 +14,6 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CombineFn } from "../core/combine-fn.ts";
 import type { KV } from "../core/kv.ts";
 import { Pipeline } from "../core/pipeline.ts";
 import type { Source } from "../core/source.ts";
@@ -27,35 +26,10 @@ import { parDo } from "../transforms/par-do.ts";
 import { read } from "../transforms/read.ts";
 import { window } from "../transforms/window-into.ts";
 import { type PrismBenchResult, RESULT_MARKER } from "./child-result.ts";
+import { type SessionStats, sessionStatsFn } from "./engine-sessionizer.ts";
 import { createSessionStream, DEFAULT_GAP_MS } from "./session-stream.ts";
 
 const MOD = 1_000_003;
-
-interface Stats {
-  count: number;
-  first: number;
-  last: number;
-}
-
-const statsFn: CombineFn<number, Stats, Stats> = {
-  createAccumulator: () => ({ count: 0, first: Number.POSITIVE_INFINITY, last: Number.NEGATIVE_INFINITY }),
-  addInput(acc, t) {
-    acc.count++;
-    if (t < acc.first) acc.first = t;
-    if (t > acc.last) acc.last = t;
-    return acc;
-  },
-  mergeAccumulators(accs) {
-    const out = statsFn.createAccumulator();
-    for (const a of accs) {
-      out.count += a.count;
-      if (a.first < out.first) out.first = a.first;
-      if (a.last > out.last) out.last = a.last;
-    }
-    return out;
-  },
-  extractOutput: (acc) => acc,
-};
 
 /** "user,eventTimeMs" lines of a file, read in the worker, 10,000 at a time. */
 function linesOf(path: string): Source<string> {
@@ -93,9 +67,9 @@ async function tidemark(path: string, jobEndpoint: string): Promise<Totals & { m
     .apply(withTimestamps(([, t]: [string, string]) => Number(t)))
     .apply(map(([u, t]: [string, string]) => [u, Number(t)] as KV<string, number>, "KeyByUser"))
     .apply(window<KV<string, number>>(sessions(DEFAULT_GAP_MS)), "Sessions")
-    .apply(combinePerKey<string, number, Stats, Stats>(statsFn), "SessionStats")
+    .apply(combinePerKey<string, number, SessionStats, SessionStats>(sessionStatsFn), "SessionStats")
     .apply(
-      parDo<KV<string, Stats>, never>({
+      parDo<KV<string, SessionStats>, never>({
         process([, s]) {
           totals.sessions++;
           totals.events += s.count;

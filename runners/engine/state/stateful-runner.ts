@@ -1,11 +1,12 @@
 import { groupingKey } from "../../../core/kv.ts";
 import { NO_FIRING, type PaneInfo } from "../../../core/pane.ts";
-import type { OnTimerContext, StatefulDoFn, StateSpec, TimeDomain, Timer, TimerSpec } from "../../../core/state.ts";
+import type { OnTimerContext, StatefulDoFn, StateSpec, TimeDomain, TimerSpec } from "../../../core/state.ts";
 import { END_OF_GLOBAL_WINDOW, formatInstant } from "../../../core/time/instant.ts";
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import { type BoundedWindow, GlobalWindow, IntervalWindow } from "../../../core/windows/window.ts";
 import { OrderedTimeHeap } from "../timers/ordered-time-heap.ts";
 import { TimeHeap } from "../timers/time-heap.ts";
+import { type TimerFamilyHandle, type TimerHandle, timerHandles, type TimerOwner } from "./timer-handles.ts";
 import { decodeWindow, type EncodedWindow, encodeWindow } from "../window-codec.ts";
 import { type Cell, newCell } from "./state-cells.ts";
 
@@ -35,7 +36,7 @@ class Slot {
    * record is also where the slot's cells live (a slot is kept lean: a de-duplication step holds millions of them).
    */
   stateView: Record<string, Cell> | undefined = undefined;
-  timerView: Record<string, TimerHandle | TimerFamilyHandle> | undefined = undefined;
+  timerView: Record<string, TimerHandle<Slot> | TimerFamilyHandle<Slot>> | undefined = undefined;
   /** Timer records by name and id, made when a timer is first set. */
   timers: Map<string, TimerRecord> | undefined = undefined;
   alive = true;
@@ -127,7 +128,7 @@ interface HeapEntry {
  * at the timers' output timestamps, dropping of expired data, and state cleanup at window expiry.
  * Output watermark: `Out' = max(Out, min(In, earliest timer hold))`.
  */
-export class StatefulRunner {
+export class StatefulRunner implements TimerOwner<Slot> {
   inputWatermark = Number.NEGATIVE_INFINITY;
   outputWatermark = Number.NEGATIVE_INFINITY;
   processingTime = Number.NEGATIVE_INFINITY;
@@ -485,17 +486,9 @@ export class StatefulRunner {
     return out;
   }
 
-  private timerCells(slot: Slot): Record<string, TimerHandle | TimerFamilyHandle> {
-    if (slot.timerView !== undefined) return slot.timerView;
-    const specs = this.fn.timers ?? {};
-    const out: Record<string, TimerHandle | TimerFamilyHandle> = {};
-    for (const [name, spec] of Object.entries(specs)) {
-      out[name] = spec.family
-        ? new TimerFamilyHandle(this, slot, name, spec.domain)
-        : new TimerHandle(this, slot, name, "", spec.domain);
-    }
-    slot.timerView = out;
-    return out;
+  private timerCells(slot: Slot): Record<string, TimerHandle<Slot> | TimerFamilyHandle<Slot>> {
+    slot.timerView ??= timerHandles<Slot>(this, slot, this.fn.timers ?? {});
+    return slot.timerView;
   }
 
   /** Sets the timer `name`/`id` of `slot` (Beam's checks first: see TimerHandle.set). */
@@ -660,48 +653,5 @@ class StatefulCallContext implements AnyTimerContext {
           "reads and writes its state and sets its timers during the call, before its promise's first await",
       );
     }
-  }
-}
-
-/** A timer of one slot, as the DoFn sees it (one small object per slot and timer, methods on the prototype). */
-class TimerHandle implements Timer {
-  constructor(
-    private readonly runner: StatefulRunner,
-    private readonly slot: Slot,
-    private readonly name: string,
-    private readonly id: string,
-    private readonly domain: TimeDomain,
-  ) {}
-  set(time: number, opts?: { outputTimestamp?: number }): void {
-    this.runner.setTimer(this.slot, this.name, this.id, this.domain, time, opts?.outputTimestamp);
-  }
-  setRelative(opts: { offsetMs?: number; alignToMs?: number; outputTimestamp?: number }): void {
-    let t = this.runner.relativeBase(this.domain) + (opts.offsetMs ?? 0);
-    const align = opts.alignToMs;
-    if (align !== undefined) {
-      if (!(align > 0)) throw new RangeError(`timer "${this.name}": alignment must be a positive period, got ${align}`);
-      const rem = ((t % align) + align) % align;
-      if (rem !== 0) t += align - rem;
-    }
-    this.set(t, opts.outputTimestamp === undefined ? undefined : { outputTimestamp: opts.outputTimestamp });
-  }
-  clear(): void {
-    this.runner.clearTimer(this.slot, this.name, this.id);
-  }
-  time(): number | undefined {
-    return this.runner.timerTime(this.slot, this.name, this.id);
-  }
-}
-
-/** A timer family of one slot: a timer per id. */
-class TimerFamilyHandle {
-  constructor(
-    private readonly runner: StatefulRunner,
-    private readonly slot: Slot,
-    private readonly name: string,
-    private readonly domain: TimeDomain,
-  ) {}
-  get(id: string): Timer {
-    return new TimerHandle(this.runner, this.slot, this.name, id, this.domain);
   }
 }

@@ -2,7 +2,6 @@ import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CombineFn } from "../../../core/combine-fn.ts";
 import type { DoFn } from "../../../core/do-fn.ts";
 import type { AnyView } from "../../../core/view.ts";
-import { groupingKey } from "../../../core/kv.ts";
 import { NO_FIRING } from "../../../core/pane.ts";
 import type { PipelineGraph } from "../../../core/pipeline.ts";
 import type { PCollectionId, TransformNode } from "../../../core/primitives.ts";

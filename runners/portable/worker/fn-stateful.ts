@@ -1,9 +1,15 @@
 import { NO_FIRING, type PaneInfo } from "../../../core/pane.ts";
-import type { OnTimerContext, StatefulDoFn, StateSpec, TimeDomain, Timer, TimerSpec } from "../../../core/state.ts";
+import type { OnTimerContext, StatefulDoFn, StateSpec, TimeDomain, TimerSpec } from "../../../core/state.ts";
 import { formatInstant } from "../../../core/time/instant.ts";
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import type { BoundedWindow } from "../../../core/windows/window.ts";
 import { type Cell, newCell } from "../../engine/state/state-cells.ts";
+import {
+  type TimerFamilyHandle,
+  type TimerHandle,
+  timerHandles,
+  type TimerOwner,
+} from "../../engine/state/timer-handles.ts";
 import type { AsyncWork } from "../../fn/async-work.ts";
 import { ElementMeta, type Receiver } from "../../fn/receiver.ts";
 import { StepError } from "../../fn/step-error.ts";
@@ -37,7 +43,7 @@ class Slot {
   ready = false;
   loading: Promise<void> | undefined;
   readonly timers = new Map<string, TimerSetting>();
-  timerView: Record<string, TimerHandle | TimerFamilyHandle> | undefined;
+  timerView: Record<string, TimerHandle<Slot> | TimerFamilyHandle<Slot>> | undefined;
   expirationSet = false;
   constructor(
     readonly key: unknown,
@@ -60,7 +66,7 @@ class Slot {
  * is the worker's wall clock, or a processing-time timer's firing time in its callback if later (see `now`). Dropping
  * expired input is the runner's.
  */
-export class FnStatefulStep implements Receiver {
+export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
   private readonly slots = new Map<string, Slot>();
   private readonly skewMs: number;
   /** The current call's timestamp (outputs may not move before it by more than the skew). */
@@ -323,16 +329,9 @@ export class FnStatefulStep implements Receiver {
     return domain === "processing" ? this.now() : this.currentTs;
   }
 
-  timerView(slot: Slot): Record<string, TimerHandle | TimerFamilyHandle> {
-    if (slot.timerView !== undefined) return slot.timerView;
-    const out: Record<string, TimerHandle | TimerFamilyHandle> = {};
-    for (const [name, spec] of Object.entries(this.fn.timers ?? {})) {
-      out[name] = spec.family
-        ? new TimerFamilyHandle(this, slot, name, spec.domain)
-        : new TimerHandle(this, slot, name, "", spec.domain);
-    }
-    slot.timerView = out;
-    return out;
+  timerView(slot: Slot): Record<string, TimerHandle<Slot> | TimerFamilyHandle<Slot>> {
+    slot.timerView ??= timerHandles<Slot>(this, slot, this.fn.timers ?? {});
+    return slot.timerView;
   }
 
   /**
@@ -455,46 +454,5 @@ class CallContext implements AnyTimerContext {
           "reads and writes its state and sets its timers during the call, before its promise's first await",
       );
     }
-  }
-}
-
-class TimerHandle implements Timer {
-  constructor(
-    private readonly step: FnStatefulStep,
-    private readonly slot: Slot,
-    private readonly name: string,
-    private readonly id: string,
-    private readonly domain: TimeDomain,
-  ) {}
-  set(time: number, opts?: { outputTimestamp?: number }): void {
-    this.step.setTimer(this.slot, this.name, this.id, this.domain, time, opts?.outputTimestamp);
-  }
-  setRelative(opts: { offsetMs?: number; alignToMs?: number; outputTimestamp?: number }): void {
-    let t = this.step.relativeBase(this.domain) + (opts.offsetMs ?? 0);
-    const align = opts.alignToMs;
-    if (align !== undefined) {
-      if (!(align > 0)) throw new RangeError(`timer "${this.name}": alignment must be a positive period, got ${align}`);
-      const rem = ((t % align) + align) % align;
-      if (rem !== 0) t += align - rem;
-    }
-    this.set(t, opts.outputTimestamp === undefined ? undefined : { outputTimestamp: opts.outputTimestamp });
-  }
-  clear(): void {
-    this.step.clearTimer(this.slot, this.name, this.id);
-  }
-  time(): number | undefined {
-    return this.step.timerTime(this.slot, this.name, this.id);
-  }
-}
-
-class TimerFamilyHandle {
-  constructor(
-    private readonly step: FnStatefulStep,
-    private readonly slot: Slot,
-    private readonly name: string,
-    private readonly domain: TimeDomain,
-  ) {}
-  get(id: string): Timer {
-    return new TimerHandle(this.step, this.slot, this.name, id, this.domain);
   }
 }

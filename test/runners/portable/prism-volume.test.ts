@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { Pipeline } from "../../../core/pipeline.ts";
 import type { Source } from "../../../core/source.ts";
-import { bagState, eventTimer, valueState } from "../../../core/state.ts";
+import {
+  type BagStateSpec,
+  bagState,
+  eventTimer,
+  type TimerSpec,
+  type ValueStateSpec,
+  valueState,
+} from "../../../core/state.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import { runOnPrism } from "../../../runners/portable/prism-runner.ts";
 import { groupByKey } from "../../../transforms/group-by-key.ts";
@@ -77,21 +84,26 @@ describe("exact counts at volume on Prism v2.77.0", () => {
       const p = Pipeline.create();
       p.apply(read(generated(300_000, 100_000)))
         .apply(
-          statefulParDo<string, number, string, never, never>({
-            state: { count: valueState<number>(), values: bagState<number>() } as never,
-            timers: { done: eventTimer() } as never,
+          statefulParDo<
+            string,
+            number,
+            string,
+            { count: ValueStateSpec<number>; values: BagStateSpec<number> },
+            { done: TimerSpec }
+          >({
+            state: { count: valueState<number>(), values: bagState<number>() },
+            timers: { done: eventTimer() },
             process([, v], ctx) {
-              const st = ctx.state as never as Record<string, any>;
-              st.count.write((st.count.read() ?? 0) + 1);
-              st.values.add(v);
-              (ctx.timers as never as Record<string, any>).done.set(300_000);
+              ctx.state.count.write((ctx.state.count.read() ?? 0) + 1);
+              ctx.state.values.add(v);
+              ctx.timers.done.set(300_000);
             },
             onTimer: {
-              done(ctx: any) {
-                const values = ctx.state.values.read() as number[];
+              done(ctx) {
+                const values = ctx.state.values.read();
                 ctx.output(`${ctx.key}=${ctx.state.count.read()}:${values.reduce((a, b) => a + b, 0)}`);
               },
-            } as never,
+            },
           }),
           "Count",
         )

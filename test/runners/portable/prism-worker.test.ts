@@ -2,6 +2,14 @@ import { describe, expect, it } from "vitest";
 import { Pipeline } from "../../../core/pipeline.ts";
 import type { Source } from "../../../core/source.ts";
 import {
+  type BagStateSpec,
+  type CombiningStateSpec,
+  type MapStateSpec,
+  type MultimapStateSpec,
+  type OrderedListStateSpec,
+  type SetStateSpec,
+  type TimerSpec,
+  type ValueStateSpec,
   bagState,
   combiningState,
   eventTimer,
@@ -30,6 +38,17 @@ import { window } from "../../../transforms/window-into.ts";
 import { usePrism } from "./prism-fixture.ts";
 
 const M = 60_000;
+
+/** Every kind of state cell. */
+type AllState = {
+  count: ValueStateSpec<number>;
+  items: BagStateSpec<number>;
+  total: CombiningStateSpec<number, number, number>;
+  byFive: MapStateSpec<number, number>;
+  parity: SetStateSpec<string>;
+  multi: MultimapStateSpec<number, number>;
+  ordered: OrderedListStateSpec<number>;
+};
 
 /** Runs the pipeline `build` makes on Prism and on the direct runner; each run's collected lines, sorted. */
 async function both(prism: string, build: (out: string[]) => Pipeline): Promise<{ prism: string[]; direct: string[] }> {
@@ -85,7 +104,7 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
       p.apply(read(s.advanceWatermarkToInfinity()))
         .apply(map((x: number) => [x % 4, x] as [number, number], "Key"))
         .apply(
-          statefulParDo<number, number, unknown, never, never>({
+          statefulParDo<number, number, unknown, AllState, { flush: TimerSpec; again: TimerSpec }>({
             state: {
               count: valueState<number>(),
               items: bagState<number>(),
@@ -94,10 +113,10 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
               parity: setState<string>(),
               multi: multimapState<number, number>(),
               ordered: orderedListState<number>(),
-            } as never,
-            timers: { flush: eventTimer(), again: eventTimer() } as never,
+            },
+            timers: { flush: eventTimer(), again: eventTimer() },
             process([, v], ctx) {
-              const st = ctx.state as never as Record<string, any>;
+              const st = ctx.state;
               st.count.write((st.count.read() ?? 0) + 1);
               st.items.add(v);
               st.total.add(v);
@@ -106,33 +125,31 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
               st.multi.put(v % 3, v);
               st.ordered.add(ctx.timestamp, v);
               // Every 20 s of event time, a flush of what came since.
-              (ctx.timers as never as Record<string, any>).flush.set(
-                Math.floor(ctx.timestamp / 20_000) * 20_000 + 19_999,
-              );
+              ctx.timers.flush.set(Math.floor(ctx.timestamp / 20_000) * 20_000 + 19_999);
             },
             onTimer: {
-              flush(ctx: any) {
-                const st = ctx.state as never as Record<string, any>;
+              flush(ctx) {
+                const st = ctx.state;
                 ctx.output({
                   key: ctx.key,
                   at: ctx.firingTime,
                   count: st.count.read(),
-                  items: (st.items.read() as number[]).reduce((a, b) => a + b, 0),
+                  items: st.items.read().reduce((a, b) => a + b, 0),
                   total: st.total.read(),
                   byFive: [...st.byFive.entries()].sort(),
                   parity: [...st.parity.read()].sort(),
-                  multi: (st.multi.get(1) as number[]).length,
-                  ordered: (st.ordered.readRange(ctx.firingTime - 19_999, ctx.firingTime + 1) as unknown[]).length,
+                  multi: st.multi.get(1).length,
+                  ordered: st.ordered.readRange(ctx.firingTime - 19_999, ctx.firingTime + 1).length,
                 });
                 st.items.clear();
                 st.ordered.clearRange(0, ctx.firingTime - 19_999);
                 // A timer set from a timer: it fires too, a second later.
-                (ctx.timers as never as Record<string, any>).again.set(ctx.firingTime + 1000);
+                ctx.timers.again.set(ctx.firingTime + 1000);
               },
-              again(ctx: any) {
+              again(ctx) {
                 ctx.output({ key: ctx.key, again: ctx.firingTime });
               },
-            } as never,
+            },
           }),
           "Stateful",
         )
@@ -157,18 +174,17 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
     p.apply(read(s))
       .apply(map((x: number) => ["k", x] as [string, number], "Key"))
       .apply(
-        statefulParDo<string, number, string, never, never>({
-          timers: { tick: processingTimer() } as never,
+        statefulParDo<string, number, string, Record<string, never>, { tick: TimerSpec }>({
+          timers: { tick: processingTimer() },
           process(_, ctx) {
-            const tick = (ctx.timers as never as Record<string, any>).tick;
-            tick.setRelative({ offsetMs: 1000 });
-            setFor = tick.time();
+            ctx.timers.tick.setRelative({ offsetMs: 1000 });
+            setFor = ctx.timers.tick.time() ?? Number.NaN;
           },
           onTimer: {
-            tick(ctx: any) {
+            tick(ctx) {
               ctx.output(`tick at ${ctx.firingTime} (${ctx.domain})`);
             },
-          } as never,
+          },
         }),
         "Ticker",
       )
