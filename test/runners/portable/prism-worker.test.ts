@@ -406,6 +406,12 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
     await expect(runOnPrism(p, { jobEndpoint: prism().jobEndpoint })).rejects.toThrow(
       /ended FAILED.*step "Explodes" failed processing an element.*bad element 1/s,
     );
+    // The worker sent its error to Prism's logging service too: Prism logs it as the SDK's.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: Prism colours its log with ANSI escapes.
+    const log = prism()
+      .log()
+      .replace(/\u001b\[[0-9;]*m/g, "");
+    expect(log).toMatch(/\[SDK\] step "Explodes" failed processing an element.*bad element 1/);
   });
 
   it("where Prism differs: a late element merging into a fired session also fires a pane of its own proto-session, and sessions Prism merged are labelled EARLY", async () => {
