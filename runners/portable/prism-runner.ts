@@ -114,11 +114,17 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
   }
 }
 
+/** Prism's log without its ANSI colours. */
+export function plainLog(log: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: Prism colours its log with ANSI escapes.
+  return log.replace(/\u001b\[[0-9;]*m/g, "");
+}
+
 /** The reasons Prism's log gives for failed bundles ("bundle inst3 stage-003 failed:SDK worker disconnected..."). */
 export function prismFailures(log: string): string[] {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: Prism colours its log with ANSI escapes.
-  const plain = log.replace(/\u001b\[[0-9;]*m/g, "");
-  return [...new Set([...plain.matchAll(/bundle \S+ \S+ failed:([^\n]*)/g)].map((m) => (m[1] as string).trim()))];
+  return [
+    ...new Set([...plainLog(log).matchAll(/bundle \S+ \S+ failed:([^\n]*)/g)].map((m) => (m[1] as string).trim())),
+  ];
 }
 
 /**

@@ -24,7 +24,7 @@ import { defaultTrigger } from "../../../core/triggers/trigger.ts";
 import { customWindows, fixed, sessions } from "../../../core/windows/window-fn.ts";
 import { TestStream } from "../../../io/test-stream/test-stream.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
-import { runOnPrism } from "../../../runners/portable/prism-runner.ts";
+import { plainLog, runOnPrism } from "../../../runners/portable/prism-runner.ts";
 import type { KV } from "../../../core/kv.ts";
 import { combineGlobally, combinePerKey, sumFn } from "../../../transforms/combine.ts";
 import { asIterable, asList, asMap, asMultimap, asSingleton } from "../../../transforms/side-inputs.ts";
@@ -407,10 +407,7 @@ describe("Tidemark's Fn API worker on Prism v2.77.0", () => {
       /ended FAILED.*step "Explodes" failed processing an element.*bad element 1/s,
     );
     // The worker sent its error to Prism's logging service too: Prism logs it as the SDK's.
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: Prism colours its log with ANSI escapes.
-    const log = prism()
-      .log()
-      .replace(/\u001b\[[0-9;]*m/g, "");
+    const log = plainLog(prism().log());
     expect(log).toMatch(/\[SDK\] step "Explodes" failed processing an element.*bad element 1/);
   });
 
