@@ -2,6 +2,8 @@ import type { Pipeline } from "../core/pipeline.ts";
 import type { OptionValues } from "../core/options.ts";
 import type { CommitPhase, CommitInfo, RunningPipeline } from "./direct/direct-runner.ts";
 import { DirectRunner } from "./direct/direct-runner.ts";
+import { startOnDataflow } from "./dataflow/dataflow-runner.ts";
+import { DATAFLOW_OPTIONS } from "./dataflow/options.ts";
 import { startOnPrism } from "./portable/prism-runner.ts";
 
 /**
@@ -15,7 +17,8 @@ export const RUNNER_OPTIONS = {
     value: "NAME",
     help:
       "where the pipeline runs: direct (in this process), prism (Beam's Prism runner, started for the run, with the " +
-      "DoFns in a Fn API worker in this process); dataflow comes next",
+      "DoFns in a Fn API worker in this process), dataflow (Google Cloud Dataflow, Runner v2: --project, --region, " +
+      "--temp-location; --dry-run=DIR writes the job request without submitting)",
   },
   jobName: { type: "string", default: "tidemark-job", value: "NAME", help: "the job's name" },
   streaming: {
@@ -31,6 +34,7 @@ export const RUNNER_OPTIONS = {
       "(default: no checkpoints)",
   },
   checkpointSeconds: { type: "number", range: "non-negative", default: 5, help: "how often to checkpoint" },
+  ...DATAFLOW_OPTIONS,
   maxBundleMs: {
     type: "number",
     range: "non-negative",
@@ -90,29 +94,22 @@ export const PRISM: PipelineRunner = {
   },
 };
 
-/** A runner that is named but not available yet: choosing it fails with the reason, before anything runs. */
-function unavailable(name: string, reason: string): PipelineRunner {
-  const message = `--runner=${name} is not available yet: ${reason}; run with --runner=direct`;
-  return {
-    name,
-    unavailable: message,
-    start() {
-      throw new Error(message);
-    },
-  };
-}
+/** The runner of `--runner=dataflow` (`runners/dataflow/`): submits the job to Google Cloud Dataflow, or writes it. */
+export const DATAFLOW: PipelineRunner = {
+  name: "dataflow",
+  start(pipeline, options) {
+    if (options.checkpointDir !== undefined) {
+      throw new Error("--checkpoint-dir is the direct runner's: Dataflow keeps the job's state itself");
+    }
+    return startOnDataflow(pipeline, options);
+  },
+};
 
 /** Every runner `--runner` can name. A constant table: adding a runner is adding a line here. */
 export const RUNNERS: ReadonlyMap<string, PipelineRunner> = new Map([
   ["direct", DIRECT],
   ["prism", PRISM],
-  [
-    "dataflow",
-    unavailable(
-      "dataflow",
-      "it needs the portable runner and a Google Cloud project; it comes after the portable runner",
-    ),
-  ],
+  ["dataflow", DATAFLOW],
 ]);
 
 /** The runner named `name`, or an error listing the ones there are. */

@@ -4,6 +4,7 @@
 # tool and version: later calls, other clones and CI runs on the same machine reuse the binary. Prints its path.
 #   scripts/go-tool.sh bigquery-emulator   # github.com/goccy/bigquery-emulator v0.8.1 (first build ~5-6 min, ~6 GB)
 #   scripts/go-tool.sh prism               # github.com/apache/beam/sdks/v2 v2.77.0, ./go/cmd/prism
+#   scripts/go-tool.sh fake-gcs-server     # github.com/fsouza/fake-gcs-server v1.52.2 (a GCS server for staging tests)
 # `go install MODULE@VERSION` is refused here (the proxy serves the version but not its version list), so the module
 # is downloaded with `go mod download -json` and built in the directory that prints.
 set -euo pipefail
@@ -12,7 +13,8 @@ cache="${TIDEMARK_CACHE:-$HOME/.cache/tidemark}/go-tools"
 case "${1:-}" in
   bigquery-emulator) module=github.com/goccy/bigquery-emulator; version=v0.8.1; pkg=./cmd/bigquery-emulator ;;
   prism) module=github.com/apache/beam/sdks/v2; version=v2.77.0; pkg=./go/cmd/prism ;;
-  *) echo "usage: scripts/go-tool.sh bigquery-emulator|prism" >&2; exit 2 ;;
+  fake-gcs-server) module=github.com/fsouza/fake-gcs-server; version=v1.52.2; pkg=. ;;
+  *) echo "usage: scripts/go-tool.sh bigquery-emulator|prism|fake-gcs-server" >&2; exit 2 ;;
 esac
 bin="$cache/bin/$1-$version"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi

@@ -292,6 +292,11 @@ async function main(): Promise<void> {
   });
   const { metrics, written } = run;
   if (tty) process.stdout.write("\n");
+  if (o.runner === "dataflow") {
+    // The job runs in Dataflow (or, with --dry-run, was only written): no rows here to report.
+    await warehouse.close();
+    return;
+  }
   const counts = await warehouse.counts();
   const seconds_ = run.elapsedMs / 1000;
   const read = stepMetrics(metrics, "Read");

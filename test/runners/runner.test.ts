@@ -33,16 +33,17 @@ describe("the runner registry", () => {
     expect(() => prism?.start(Pipeline.create(), options)).toThrow("--checkpoint-dir is the direct runner's");
   });
 
-  it("dataflow is named but refused, with the reason, before anything runs", () => {
-    for (const name of ["dataflow"]) {
-      const r = RUNNERS.get(name);
-      expect(r?.unavailable).toMatch(
-        new RegExp(`^--runner=${name} is not available yet: .*; run with --runner=direct$`),
-      );
-      expect(() => r?.start(Pipeline.create(), parseOptions(RUNNER_OPTIONS, []).options)).toThrow(
-        r?.unavailable as string,
-      );
-    }
+  it("dataflow runs (runners/dataflow, tested in test/runners/dataflow) but refuses checkpoints, and bad options before anything runs", async () => {
+    const dataflow = RUNNERS.get("dataflow");
+    expect(dataflow?.unavailable).toBeUndefined();
+    const withCheckpoints = parseOptions(RUNNER_OPTIONS, ["--runner=dataflow", "--checkpoint-dir=/tmp/x"]).options;
+    expect(() => dataflow?.start(Pipeline.create(), withCheckpoints)).toThrow(
+      "--checkpoint-dir is the direct runner's",
+    );
+    const noProject = parseOptions(RUNNER_OPTIONS, ["--runner=dataflow", "--region=europe-west1"]).options;
+    await expect(dataflow?.start(Pipeline.create(), noProject).waitUntilFinish()).rejects.toThrow(
+      "--project is required",
+    );
   });
 
   it("an unknown runner is refused, listing the ones there are", () => {

@@ -1,0 +1,132 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { protos, v1beta3 } from "@google-cloud/dataflow";
+import { Storage } from "@google-cloud/storage";
+import type { Pipeline } from "../../core/pipeline.ts";
+import type { RunningPipeline } from "../direct/direct-runner.ts";
+import type { MetricsSnapshot } from "../direct/metrics.ts";
+import { encodeForContainer } from "../portable/docker.ts";
+import { buildJob, pipelineHash } from "./job.ts";
+import { type CheckedDataflowOptions, checkDataflowOptions } from "./options.ts";
+import { stageBytes } from "./stage.ts";
+
+/** What `--runner=dataflow` reads of the options (Dataflow's, and the runner's job name and streaming mode). */
+export interface DataflowRunOptions {
+  readonly jobName: string;
+  readonly streaming: boolean;
+  readonly project?: string | undefined;
+  readonly region?: string | undefined;
+  readonly tempLocation?: string | undefined;
+  readonly stagingLocation?: string | undefined;
+  readonly sdkContainerImage?: string | undefined;
+  readonly serviceAccount?: string | undefined;
+  readonly network?: string | undefined;
+  readonly subnetwork?: string | undefined;
+  readonly maxWorkers?: number | undefined;
+  readonly machineType?: string | undefined;
+  readonly labels?: string | undefined;
+  readonly dryRun?: string | undefined;
+}
+
+/** What a submission produced: the request, where the pipeline went, and the job once created. */
+export interface DataflowSubmission {
+  readonly job: protos.google.dataflow.v1beta3.IJob;
+  readonly pipelineUrl: string;
+  readonly pipelineBytes: Uint8Array;
+  readonly created?: protos.google.dataflow.v1beta3.IJob;
+}
+
+const SDK_VERSION = "0.1.0";
+
+/** The job request and the encoded pipeline for `pipeline` (no I/O). */
+export function prepareDataflowJob(
+  pipeline: Pipeline,
+  o: DataflowRunOptions,
+  checked: CheckedDataflowOptions,
+  id: string,
+) {
+  const encoded = encodeForContainer(pipeline.graph(), checked.sdkContainerImage);
+  const pipelineUrl = `${checked.stagingLocation}/${id}/pipeline.pb`;
+  const job = buildJob({
+    project: checked.project,
+    region: checked.region,
+    jobName: o.jobName,
+    tempLocation: checked.tempLocation,
+    pipelineUrl,
+    pipelineProtoHash: pipelineHash(encoded.bytes),
+    images: [
+      { environmentId: encoded.environmentId, image: checked.sdkContainerImage, capabilities: encoded.capabilities },
+    ],
+    streaming: o.streaming,
+    labels: checked.labels,
+    sdkVersion: SDK_VERSION,
+    ...(o.serviceAccount === undefined ? {} : { serviceAccount: o.serviceAccount }),
+    ...(o.network === undefined ? {} : { network: o.network }),
+    ...(o.subnetwork === undefined ? {} : { subnetwork: o.subnetwork }),
+    ...(o.maxWorkers === undefined ? {} : { maxWorkers: o.maxWorkers }),
+    ...(o.machineType === undefined ? {} : { machineType: o.machineType }),
+  });
+  return { job, pipelineUrl, pipelineBytes: encoded.bytes };
+}
+
+/**
+ * `--runner=dataflow`: checks the options (before anything is staged), translates the job for Runner v2 with the
+ * worker image as its Docker environment, and either writes the request and the pipeline to `--dry-run DIR`, or
+ * checks Application Default Credentials, stages `pipeline.pb` to the staging location and creates the job, printing
+ * its console link. (Watching, update, drain and cancel are issue 14's next steps.)
+ */
+export async function submitToDataflow(
+  pipeline: Pipeline,
+  o: DataflowRunOptions,
+  clients: { readonly storage?: Storage; readonly log?: (line: string) => void } = {},
+): Promise<DataflowSubmission> {
+  const checked = checkDataflowOptions(o);
+  const id = `${o.jobName}-${new Date().toISOString().replace(/[-:.TZ]/g, "")}`;
+  const prepared = prepareDataflowJob(pipeline, o, checked, id);
+  const log = clients.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  if (o.dryRun !== undefined) {
+    mkdirSync(o.dryRun, { recursive: true });
+    const message = protos.google.dataflow.v1beta3.Job.fromObject(prepared.job);
+    writeFileSync(join(o.dryRun, "job.json"), `${JSON.stringify(message.toJSON(), null, 2)}\n`);
+    writeFileSync(join(o.dryRun, "pipeline.pb"), prepared.pipelineBytes);
+    log(`dry run: the job request is ${join(o.dryRun, "job.json")}, the pipeline ${join(o.dryRun, "pipeline.pb")}`);
+    return prepared;
+  }
+  const storage = clients.storage ?? new Storage({ projectId: checked.project });
+  try {
+    await storage.authClient.getClient();
+  } catch (e) {
+    throw new Error(
+      "--runner=dataflow needs Google Cloud credentials (Application Default Credentials): run " +
+        "`gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service account key; " +
+        `the lookup said: ${(e as Error).message}`,
+    );
+  }
+  await stageBytes(storage, prepared.pipelineUrl, prepared.pipelineBytes);
+  log(`staged ${prepared.pipelineUrl}`);
+  const jobs = new v1beta3.JobsV1Beta3Client();
+  const [created] = await jobs.createJob({ projectId: checked.project, location: checked.region, job: prepared.job });
+  log(
+    `created Dataflow job ${created.id}: https://console.cloud.google.com/dataflow/jobs/${checked.region}/${created.id}?project=${checked.project}`,
+  );
+  return { ...prepared, created };
+}
+
+/** `submitToDataflow` as a `RunningPipeline`: it finishes when the job is submitted (it then runs in Dataflow). */
+export function startOnDataflow(pipeline: Pipeline, o: DataflowRunOptions): RunningPipeline {
+  const done = submitToDataflow(pipeline, o);
+  done.catch(() => {});
+  const metrics: MetricsSnapshot = { steps: [], processingTime: Date.now(), sourceEvents: 0 };
+  return {
+    metrics: () => metrics,
+    checkpointMarks: () => [],
+    snapshot: () => {
+      throw new Error("a Dataflow job keeps its state in Dataflow: it has no Tidemark snapshot");
+    },
+    commitStats: () => ({ checkpoints: 0, resumedFrom: undefined, finalized: 0 }) as never,
+    waitUntilFinish: async () => {
+      await done;
+      return metrics;
+    },
+  };
+}
