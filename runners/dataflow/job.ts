@@ -97,15 +97,13 @@ export function buildJob(s: DataflowJobSettings): IJob {
       version: toStruct({ job_type: apiJobType, major: "6" }),
       sdkPipelineOptions: toStruct({
         display_data: [],
+        // The names Dataflow reads (as Beam Go writes them).
         options: {
-          pipelineUrl: s.pipelineUrl,
-          pipeline_proto_hash: s.pipelineProtoHash,
-          region: s.region,
           experiments,
-          temp_location: s.tempLocation,
-          job_name: s.jobName,
-          project: s.project,
-          streaming: s.streaming,
+          pipelineUrl: s.pipelineUrl,
+          pipelineProtoHash: s.pipelineProtoHash,
+          region: s.region,
+          tempLocation: s.tempLocation,
         },
       }),
       workerPools: [

@@ -72,7 +72,7 @@ describe("--runner=dataflow: options, the job request, staging", () => {
       // The pipeline: its hash in the options, its Docker environment naming the image, stable input required.
       const bytes = readFileSync(join(dir, "pipeline.pb"));
       const options = env.sdkPipelineOptions?.fields?.options?.structValue?.fields ?? {};
-      expect(options.pipeline_proto_hash?.stringValue).toBe(createHash("sha256").update(bytes).digest("hex"));
+      expect(options.pipelineProtoHash?.stringValue).toBe(createHash("sha256").update(bytes).digest("hex"));
       expect(options.pipelineUrl?.stringValue).toMatch(
         /^gs:\/\/my-bucket\/tmp\/staging\/user-sessions-\d+\/pipeline\.pb$/,
       );
