@@ -5,6 +5,7 @@ import { DirectRunner } from "./direct/direct-runner.ts";
 import { startOnDataflow } from "./dataflow/dataflow-runner.ts";
 import { DATAFLOW_OPTIONS } from "./dataflow/options.ts";
 import { startOnPrism } from "./portable/prism-runner.ts";
+import type { PipelineModuleSpec } from "./portable/worker/boot-spec.ts";
 
 /**
  * The options every runner reads (Beam's `PipelineOptions`, `StreamingOptions` and the runner's own), declared once;
@@ -48,6 +49,11 @@ export type RunnerOptions = OptionValues<typeof RUNNER_OPTIONS>;
 
 /** What a run's caller may observe: each step of the sources, each phase of each commit. */
 export interface RunHooks {
+  /**
+   * The module that builds this pipeline in a worker process (for runners whose workers are other processes:
+   * Dataflow's containers); its spec goes in the job's pipeline options (`tidemark_pipeline`).
+   */
+  readonly pipelineModule?: PipelineModuleSpec;
   readonly onStep?: (running: RunningPipeline, step: { readonly index: number; readonly event: string }) => unknown;
   readonly onCommit?: (phase: CommitPhase, commit: CommitInfo) => unknown;
 }
@@ -97,11 +103,14 @@ export const PRISM: PipelineRunner = {
 /** The runner of `--runner=dataflow` (`runners/dataflow/`): submits the job to Google Cloud Dataflow, or writes it. */
 export const DATAFLOW: PipelineRunner = {
   name: "dataflow",
-  start(pipeline, options) {
+  start(pipeline, options, hooks = {}) {
     if (options.checkpointDir !== undefined) {
       throw new Error("--checkpoint-dir is the direct runner's: Dataflow keeps the job's state itself");
     }
-    return startOnDataflow(pipeline, options);
+    return startOnDataflow(pipeline, {
+      ...options,
+      ...(hooks.pipelineModule === undefined ? {} : { pipelineModule: hooks.pipelineModule }),
+    });
   },
 };
 

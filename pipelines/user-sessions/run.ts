@@ -33,6 +33,8 @@ export interface MedallionRunOptions {
   readonly checkpointIntervalMs?: number;
   /** The runner's other options; default the command line's defaults. */
   readonly runner?: Partial<RunnerOptions>;
+  /** How worker processes build this job (for runners whose workers are other processes: Dataflow). */
+  readonly pipelineModule?: RunHooks["pipelineModule"];
 }
 
 /**
@@ -59,8 +61,9 @@ export async function runMedallion(
     ...(run.checkpointIntervalMs === undefined ? {} : { checkpointSeconds: run.checkpointIntervalMs / 1000 }),
   };
   const started = performance.now();
-  const { onStep, onCommit } = run;
+  const { onStep, onCommit, pipelineModule } = run;
   const running = runnerNamed(runnerOptions.runner).start(p, runnerOptions, {
+    ...(pipelineModule === undefined ? {} : { pipelineModule }),
     ...(onStep === undefined ? {} : { onStep: (r, step) => onStep(r, step.index, started) }),
     ...(onCommit === undefined ? {} : { onCommit }),
   });

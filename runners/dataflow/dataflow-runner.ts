@@ -6,6 +6,7 @@ import type { Pipeline } from "../../core/pipeline.ts";
 import type { RunningPipeline } from "../direct/direct-runner.ts";
 import type { MetricsSnapshot } from "../direct/metrics.ts";
 import { encodeForContainer } from "../portable/docker.ts";
+import type { PipelineModuleSpec } from "../portable/worker/boot-spec.ts";
 import { buildJob, pipelineHash } from "./job.ts";
 import { type CheckedDataflowOptions, checkDataflowOptions } from "./options.ts";
 import { stageBytes } from "./stage.ts";
@@ -26,6 +27,8 @@ export interface DataflowRunOptions {
   readonly machineType?: string | undefined;
   readonly labels?: string | undefined;
   readonly dryRun?: string | undefined;
+  /** The module that builds the pipeline in the workers (Dataflow runs them in containers: see `boot.ts`). */
+  readonly pipelineModule?: PipelineModuleSpec | undefined;
 }
 
 /** What a submission produced: the request, where the pipeline went, and the job once created. */
@@ -60,6 +63,7 @@ export function prepareDataflowJob(
     streaming: o.streaming,
     labels: checked.labels,
     sdkVersion: SDK_VERSION,
+    ...(o.pipelineModule === undefined ? {} : { pipelineModule: o.pipelineModule }),
     ...(o.serviceAccount === undefined ? {} : { serviceAccount: o.serviceAccount }),
     ...(o.network === undefined ? {} : { network: o.network }),
     ...(o.subnetwork === undefined ? {} : { subnetwork: o.subnetwork }),

@@ -44,6 +44,8 @@ export interface DataflowJobSettings {
   /** Idempotency of the create call; default derived from the job name and the pipeline hash. */
   readonly clientRequestId?: string;
   readonly sdkVersion: string;
+  /** The module the workers build the pipeline from (`tidemark_pipeline`, read by `bin/tidemark-worker`). */
+  readonly pipelineModule?: { readonly module: string; readonly export: string; readonly args: readonly string[] };
 }
 
 /** Beam's capability URN for a worker that runs several bundles at once in one process. */
@@ -104,6 +106,9 @@ export function buildJob(s: DataflowJobSettings): IJob {
           pipelineProtoHash: s.pipelineProtoHash,
           region: s.region,
           tempLocation: s.tempLocation,
+          ...(s.pipelineModule === undefined
+            ? {}
+            : { tidemark_pipeline: { ...s.pipelineModule, args: [...s.pipelineModule.args] } }),
         },
       }),
       workerPools: [

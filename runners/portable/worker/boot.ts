@@ -28,8 +28,10 @@ async function main(argv: readonly string[]): Promise<void> {
   const provision = new ServiceClient(ProvisionService, dialable(provisionEndpoint), { worker_id: id });
   const { info } = await provision.unary("getProvisionInfo", {});
   provision.close();
+  // At the top (Prism: the Job API's options as given) or under "options" (Dataflow: the job's sdkPipelineOptions).
   const options = (info?.pipelineOptions ?? {}) as Record<string, unknown>;
-  const spec = options[PIPELINE_MODULE_OPTION] as PipelineModuleSpec | undefined;
+  const nested = (options.options ?? {}) as Record<string, unknown>;
+  const spec = (options[PIPELINE_MODULE_OPTION] ?? nested[PIPELINE_MODULE_OPTION]) as PipelineModuleSpec | undefined;
   if (spec === undefined || typeof spec.module !== "string") {
     throw new Error(`the job's pipeline options name no ${PIPELINE_MODULE_OPTION} module to build the pipeline from`);
   }

@@ -1,0 +1,198 @@
+import type { PubSub } from "@google-cloud/pubsub";
+import type { Source } from "../../core/source.ts";
+import { hours, minutes, seconds } from "../../core/time/duration.ts";
+import { pubsubClient } from "../../io/pubsub/client.ts";
+import { type PubsubSourceStats, pubsubSource } from "../../io/pubsub/pubsub-source.ts";
+import { fixtureFileSource } from "../../io/test-stream/jsonl.ts";
+import type { RawMessage } from "../../schemas/event.ts";
+import { type OptionValues, parseOptions } from "../../core/options.ts";
+import { BigQueryWarehouse } from "../../io/bigquery/bigquery-warehouse.ts";
+import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
+import type { Warehouse } from "../../io/warehouse.ts";
+import { RUNNER_OPTIONS } from "../../runners/runner.ts";
+import { GOLD_TRIGGERS, type GoldTrigger } from "./gold.ts";
+import type { UserSessionsOptions } from "./pipeline.ts";
+
+/** The medallion's own options, beside the runner's (`RUNNER_OPTIONS`); parsed once, in one object. */
+export const MEDALLION_OPTIONS = {
+  input: {
+    type: "string",
+    default: "test/fixtures/events-small.jsonl",
+    value: "FILE|pubsub://...",
+    help:
+      "a fixture stream (JSON Lines), or pubsub://projects/P/subscriptions/S (or pubsub://projects/P/topics/T: a " +
+      "temporary subscription), read until SIGINT/SIGTERM, then drained: every window fires its final pane, is " +
+      "written, and the messages are acknowledged",
+  },
+  warehouse: {
+    type: "string",
+    default: "duckdb:./data/tidemark.duckdb",
+    value: "duckdb:PATH|bigquery://PROJECT/DATASET",
+    help:
+      "an embedded DuckDB file, or BigQuery (tables created or evolved from the schemas; Bronze and Silver " +
+      "appended, Gold upserted, each idempotently)",
+  },
+  pubsubEndpoint: {
+    type: "string",
+    value: "HOST:PORT",
+    help: "Pub/Sub endpoint, e.g. the emulator's (default $PUBSUB_EMULATOR_HOST, else Google)",
+  },
+  timestampAttribute: {
+    type: "string",
+    value: "NAME",
+    help: "Pub/Sub: event time from this attribute (default the publish time)",
+  },
+  idAttribute: {
+    type: "string",
+    value: "NAME",
+    help: "Pub/Sub: de-duplicate re-publications by this attribute (default the message id)",
+  },
+  stopWhenIdle: {
+    type: "number",
+    range: "positive",
+    value: "SECONDS",
+    help: "Pub/Sub: drain after this long without a message",
+  },
+  maxMessages: {
+    type: "number",
+    range: "whole",
+    help:
+      "Pub/Sub: drain once N messages have been read in all (counted across resumes from checkpoints, re-deliveries " +
+      "once), as Beam's withMaxNumRecords bounds a read",
+  },
+  leaseSeconds: {
+    type: "number",
+    range: "positive",
+    value: "N",
+    help: "Pub/Sub: deadline of each lease extension, how soon the messages of a crashed run come back (10 to 600)",
+  },
+  insightsTopic: {
+    type: "string",
+    value: "pubsub://projects/P/topics/T",
+    help: "also publish every committed Gold session change to this topic (a dashboard feed)",
+  },
+  batchRows: { type: "number", range: "whole", default: 50_000, help: "rows per warehouse batch (per table)" },
+  bigqueryEndpoint: {
+    type: "string",
+    value: "URL",
+    help: "BigQuery REST endpoint, e.g. the emulator's (default Google)",
+  },
+  bigqueryStorageEndpoint: {
+    type: "string",
+    value: "HOST:PORT",
+    help: "the Storage Write API over plaintext gRPC, e.g. the emulator's (default Google)",
+  },
+  bigqueryAppend: {
+    type: "string",
+    default: "storage-write",
+    choices: ["storage-write", "insert-all"],
+    value: "METHOD",
+    help: "how rows reach BigQuery's staging tables: the Storage Write API or insertAll",
+  },
+  gapMinutes: { type: "number", range: "positive", default: 30, help: "session gap" },
+  latenessHours: {
+    type: "number",
+    range: "positive",
+    default: 24,
+    help: "allowed lateness for sessions and hourly rows",
+  },
+  earlySeconds: {
+    type: "number",
+    range: "positive",
+    default: 5,
+    help: "early panes of a running session after N s of processing time",
+  },
+  goldTrigger: {
+    type: "string",
+    choices: GOLD_TRIGGERS,
+    value: "NAME",
+    help:
+      "Gold's panes: early-late (early panes, on time, a late pane per late event) or watermark (on time, a late " +
+      "pane per late bundle); default early-late, and watermark on --runner=prism, which refuses early and " +
+      "per-element late firings on session windows",
+  },
+  dedupHours: {
+    type: "number",
+    range: "positive",
+    default: 24,
+    help: "how long an event id is remembered to drop re-deliveries",
+  },
+  killAt: {
+    type: "string",
+    value: "PHASE:N",
+    help:
+      "testing: SIGKILL this process at the Nth commit's PHASE (writes-started, writes-done, checkpoint-written, " +
+      "stable-input-written, finalized), or a moment after it with PHASE+ (a crash test's fault injection)",
+  },
+} as const;
+
+export const OPTIONS = {
+  ...RUNNER_OPTIONS,
+  ...MEDALLION_OPTIONS,
+  jobName: { ...RUNNER_OPTIONS.jobName, default: "user-sessions" },
+} as const;
+export type Options = OptionValues<typeof OPTIONS>;
+
+/** The warehouse `--warehouse` names (not yet opened). */
+export async function openWarehouse(o: Options): Promise<Warehouse> {
+  const spec = o.warehouse;
+  if (spec.startsWith("duckdb:")) return DuckDbWarehouse.create(spec.slice("duckdb:".length));
+  if (spec.startsWith("bigquery://")) {
+    const { projectId, dataset } = BigQueryWarehouse.parseSpec(spec);
+    // An emulator has no metadata server to ask for credentials.
+    if (o.bigqueryEndpoint !== undefined) process.env.METADATA_SERVER_DETECTION ??= "none";
+    return new BigQueryWarehouse({
+      projectId,
+      dataset,
+      appendMethod: o.bigqueryAppend as "storage-write" | "insert-all",
+      ...(o.bigqueryEndpoint === undefined ? {} : { apiEndpoint: o.bigqueryEndpoint }),
+      ...(o.bigqueryStorageEndpoint === undefined ? {} : { storageEndpoint: o.bigqueryStorageEndpoint }),
+    });
+  }
+  throw new Error(`--warehouse must be duckdb:PATH or bigquery://PROJECT/DATASET, got ${JSON.stringify(spec)}`);
+}
+
+/**
+ * The job's input, as `--input` names it: a fixture file, or a Pub/Sub subscription (or a topic, through a temporary
+ * subscription) read until `signal` aborts. With Pub/Sub, the client (to close) and the source's statistics.
+ */
+export function openSource(
+  o: Options,
+  signal?: AbortSignal,
+): { readonly source: Source<RawMessage>; readonly pubsub?: PubSub; readonly stats?: () => PubsubSourceStats } {
+  const input = o.input;
+  if (!input.startsWith("pubsub://")) return { source: fixtureFileSource<RawMessage>(input) };
+  const m = /^pubsub:\/\/projects\/([^/]+)\/(subscriptions|topics)\/([^/]+)$/.exec(input);
+  if (m === null) {
+    throw new Error(
+      `--input=pubsub://... must be pubsub://projects/P/subscriptions/S or pubsub://projects/P/topics/T, got ${input}`,
+    );
+  }
+  const [, projectId, kind, name] = m as unknown as [string, string, string, string];
+  const pubsub = pubsubClient(projectId, o.pubsubEndpoint);
+  const source = pubsubSource({
+    pubsub,
+    ...(kind === "subscriptions" ? { subscription: name } : { topic: name }),
+    ...(o.timestampAttribute === undefined ? {} : { timestampAttribute: o.timestampAttribute }),
+    ...(o.idAttribute === undefined ? {} : { idAttribute: o.idAttribute }),
+    ...(signal === undefined ? {} : { signal }),
+    ...(o.leaseSeconds === undefined ? {} : { leaseDeadlineSeconds: o.leaseSeconds }),
+  });
+  return { source, pubsub, stats: () => source.stats() };
+}
+
+/** The medallion's pipeline options (gap, lateness, early firings, Gold's trigger, de-duplication horizon). */
+export function medallionOptions(o: Options): UserSessionsOptions {
+  return {
+    gapMs: minutes(o.gapMinutes),
+    allowedLatenessMs: hours(o.latenessHours),
+    earlyFiringMs: seconds(o.earlySeconds),
+    trigger: (o.goldTrigger ?? (o.runner === "prism" ? "watermark" : "early-late")) as GoldTrigger,
+    dedupHorizonMs: hours(o.dedupHours),
+  };
+}
+
+/** Parses the medallion job's command line (with the environment), as the CLI and a worker process both do. */
+export function parseJobOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
+  return parseOptions(OPTIONS, [...argv], env);
+}
