@@ -35,8 +35,25 @@ export interface CheckpointMark {
   finalize(): Promise<void>;
 }
 
+/**
+ * A connector a runner may run itself instead of this source's reader (Dataflow reads Pub/Sub natively): what to read,
+ * and how an element the runner delivers, in its encoding, becomes this source's element.
+ */
+export interface NativeSource<T> {
+  readonly kind: "pubsub";
+  /** `projects/P/subscriptions/S`, or (exactly one of the two) a topic `projects/P/topics/T`. */
+  readonly subscription?: string;
+  readonly topic?: string;
+  readonly timestampAttribute?: string;
+  readonly idAttribute?: string;
+  /** A delivered element (for Pub/Sub, a `google.pubsub.v1.PubsubMessage`, encoded) as this source's element. */
+  decode(bytes: Uint8Array): T;
+}
+
 /** A source of elements. A bounded source ends; an unbounded one may run forever. */
 export interface Source<T> {
+  /** The connector a runner may run natively in its place (see `NativeSource`); absent for most sources. */
+  readonly native?: NativeSource<T>;
   readonly name: string;
   readonly bounded: boolean;
   /** True when the source drives processing time itself (a fixture stream); the runner then uses a virtual clock. */

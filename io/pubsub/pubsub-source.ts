@@ -1,4 +1,4 @@
-import { Duration, type Message, type PubSub, type Subscription } from "@google-cloud/pubsub";
+import { Duration, type Message, type PubSub, protos, type Subscription } from "@google-cloud/pubsub";
 import type { CheckpointMark, Source, SourceEvent, SourceReader } from "../../core/source.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import { WatermarkEstimator } from "./watermark-estimator.ts";
@@ -105,14 +105,46 @@ export function pubsubSource(
     throw new Error("pubsubSource: give exactly one of subscription and topic");
   }
   let last: PubsubReader | undefined;
+  const project = options.pubsub.projectId;
+  const path = (kind: "subscriptions" | "topics", n: string) =>
+    n.startsWith("projects/") ? n : `projects/${project}/${kind}/${n}`;
   return {
     name,
     bounded: false,
+    native: {
+      kind: "pubsub",
+      ...(options.subscription === undefined ? {} : { subscription: path("subscriptions", options.subscription) }),
+      ...(options.topic === undefined ? {} : { topic: path("topics", options.topic) }),
+      ...(options.timestampAttribute === undefined ? {} : { timestampAttribute: options.timestampAttribute }),
+      ...(options.idAttribute === undefined ? {} : { idAttribute: options.idAttribute }),
+      decode: decodePubsubMessage,
+    },
     open(restored?: unknown): SourceReader<PubsubMessage> {
       last = new PubsubReader(options, restored as PubsubReaderSnapshot | undefined);
       return last;
     },
     stats: () => last?.stats ?? emptyStats(),
+  };
+}
+
+const utf8 = new TextDecoder("utf-8");
+
+/**
+ * A Pub/Sub message as a runner reading Pub/Sub natively delivers it (Beam's `pubsub_read` with attributes: an
+ * encoded `google.pubsub.v1.PubsubMessage`), as this source's element: the payload as text, the publish time in
+ * epoch ms.
+ */
+export function decodePubsubMessage(bytes: Uint8Array): PubsubMessage {
+  const m = protos.google.pubsub.v1.PubsubMessage.decode(bytes);
+  const t = m.publishTime;
+  const publishTime =
+    t === null || t === undefined ? 0 : Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
+  return {
+    messageId: m.messageId,
+    publishTime,
+    attributes: { ...m.attributes },
+    data: typeof m.data === "string" ? m.data : utf8.decode(m.data),
+    ...(m.orderingKey === "" ? {} : { orderingKey: m.orderingKey }),
   };
 }
 

@@ -31,6 +31,7 @@ import {
   TestStreamPayload_TimestampedElementSchema,
   TestStreamPayloadSchema,
   IsBounded_Enum,
+  PubSubReadPayloadSchema,
   ParDoPayloadSchema,
   type PCollectionSchema,
   type Pipeline as PipelineProto,
@@ -49,6 +50,7 @@ import { type WindowCoder, windowFnSpec, windowingStrategyProto } from "./window
 export const TIDEMARK_URNS = Object.freeze({
   doFn: "tidemark:dofn:v1",
   readDoFn: "tidemark:dofn:read:v1",
+  nativeDecodeDoFn: "tidemark:dofn:native_decode:v1",
   combineValuesDoFn: "tidemark:dofn:combine_values:v1",
   combineFn: "tidemark:combinefn:v1",
   viewFn: "tidemark:view_fn:v1",
@@ -77,6 +79,12 @@ export interface TranslateOptions {
    * moves. `readTestStreams` collects them. Other reads run in the worker (Impulse, then a reading ParDo).
    */
   readonly testStreams?: ReadonlyMap<string, readonly SourceEvent<unknown>[]>;
+  /**
+   * Read sources with a native connector (`Source.native`: Pub/Sub) through the runner's own transform
+   * (`beam:transform:pubsub_read:v1`, with attributes), then a worker step that decodes its messages: for runners
+   * that read Pub/Sub themselves (Dataflow). Otherwise such a source is read in the worker like any other.
+   */
+  readonly nativeReads?: boolean;
 }
 
 /** Reads every event of each fixture stream of the graph (for `TranslateOptions.testStreams`). */
@@ -244,6 +252,43 @@ export function translate(
     switch (p.kind) {
       case "read": {
         const out = t.outputs.main as PCollectionId;
+        const native = options.nativeReads === true ? p.source.native : undefined;
+        if (native !== undefined) {
+          // The runner reads Pub/Sub; the worker turns its messages into the source's elements.
+          const messages = `${out}/messages`;
+          pcollections[messages] = {
+            uniqueName: `${t.fullName}/PubsubRead.out`,
+            coderId: coders.id(BYTES),
+            isBounded: IsBounded_Enum.UNBOUNDED,
+            windowingStrategyId: pcollections[out]?.windowingStrategyId ?? "",
+          };
+          transforms[`${idOf(t)}/PubsubRead`] = {
+            uniqueName: `${t.fullName}/PubsubRead`,
+            spec: {
+              urn: URNS.composites.PUBSUB_READ as string,
+              payload: toBinary(
+                PubSubReadPayloadSchema,
+                create(PubSubReadPayloadSchema, {
+                  ...(native.subscription === undefined ? {} : { subscription: native.subscription }),
+                  ...(native.topic === undefined ? {} : { topic: native.topic }),
+                  timestampAttribute: native.timestampAttribute ?? "",
+                  idAttribute: native.idAttribute ?? "",
+                  withAttributes: true,
+                }),
+              ),
+            },
+            outputs: { out: messages },
+          };
+          transforms[`${idOf(t)}/Decode`] = {
+            uniqueName: `${t.fullName}/Decode`,
+            spec: parDoSpec({ doFn: stepSpec(TIDEMARK_URNS.nativeDecodeDoFn, t.fullName) }),
+            inputs: { in0: messages },
+            outputs: { main: out },
+            environmentId: ENVIRONMENT_ID,
+          };
+          transforms[idOf(t)] = { ...base, inputs: {}, subtransforms: [`${idOf(t)}/PubsubRead`, `${idOf(t)}/Decode`] };
+          break;
+        }
         const fixture = options.testStreams?.get(t.fullName);
         if (fixture !== undefined) {
           const coderId = pcollections[out]?.coderId ?? "";

@@ -159,6 +159,24 @@ class ReadSource implements Receiver {
   }
 }
 
+/** Turns what a runner's native connector delivers (an encoded Pub/Sub message) into the source's element. */
+class NativeDecode implements Receiver {
+  constructor(
+    private readonly step: string,
+    private readonly decode: (bytes: Uint8Array) => unknown,
+    private readonly target: Receiver,
+  ) {}
+  receive(value: unknown, meta: ElementMeta): void {
+    let element: unknown;
+    try {
+      element = this.decode(value as Uint8Array);
+    } catch (e) {
+      throw new StepError(this.step, meta.timestamp, meta.windows[0], e, "decoding what the runner read");
+    }
+    this.target.receive(element, meta);
+  }
+}
+
 /** Beam's WindowInto: each element's windows assigned by the window function. */
 class AssignWindows implements Receiver {
   private readonly meta = new ElementMeta();
@@ -511,6 +529,11 @@ export class BundleProcessor {
       const read = new ReadSource(step, n, this.outputOf(t));
       this.reads.push(read);
       return read;
+    }
+    if (fnUrn === TIDEMARK_URNS.nativeDecodeDoFn) {
+      const native = p?.kind === "read" ? p.source.native : undefined;
+      if (native === undefined) throw new Error(`step "${step}" has no native connector to decode for`);
+      return new NativeDecode(step, native.decode.bind(native), this.outputOf(t));
     }
     if (fnUrn === TIDEMARK_URNS.combineValuesDoFn) {
       if (p?.kind !== "combinePerKey") throw new Error(`step "${step}" is not a combine`);
