@@ -6,7 +6,13 @@ import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import { type BoundedWindow, GlobalWindow, IntervalWindow } from "../../../core/windows/window.ts";
 import { OrderedTimeHeap } from "../timers/ordered-time-heap.ts";
 import { TimeHeap } from "../timers/time-heap.ts";
-import { type TimerFamilyHandle, type TimerHandle, timerHandles, type TimerOwner } from "./timer-handles.ts";
+import {
+  checkedTimerHold,
+  type TimerFamilyHandle,
+  type TimerHandle,
+  timerHandles,
+  type TimerOwner,
+} from "./timer-handles.ts";
 import { decodeWindow, type EncodedWindow, encodeWindow } from "../window-codec.ts";
 import { type Cell, newCell } from "./state-cells.ts";
 
@@ -493,28 +499,16 @@ export class StatefulRunner implements TimerOwner<Slot> {
 
   /** Sets the timer `name`/`id` of `slot` (Beam's checks first: see TimerHandle.set). */
   setTimer(slot: Slot, name: string, id: string, domain: TimeDomain, time: number, outputTimestamp?: number): void {
-    if (!Number.isInteger(time)) throw new RangeError(`timer "${name}": time ${time} is not a whole number of ms`);
-    if (domain === "event" && time > slot.gcTime) {
-      throw new RangeError(
-        `timer "${name}" set for ${formatInstant(time)}, after the expiry of window ${slot.window.toString()} ` +
-          `(${formatInstant(slot.gcTime)}); set it earlier or allow more lateness`,
-      );
-    }
-    const hold = outputTimestamp ?? (domain === "event" ? time : this.currentTs);
-    // Beam's checks: the output timestamp is not after the window's expiry, and one given explicitly is not before
-    // the current element's (or firing timer's) timestamp by more than the allowed skew.
-    if (hold > slot.gcTime) {
-      throw new RangeError(
-        `timer "${name}": output timestamp ${formatInstant(hold)} is after the expiry of window ` +
-          `${slot.window.toString()} (${formatInstant(slot.gcTime)})`,
-      );
-    }
-    if (outputTimestamp !== undefined && hold < this.currentTs - this.skewMs) {
-      throw new RangeError(
-        `timer "${name}": output timestamp ${formatInstant(hold)} is before ${formatInstant(this.currentTs)} by more ` +
-          `than the allowed skew of ${this.skewMs} ms`,
-      );
-    }
+    const hold = checkedTimerHold(
+      name,
+      slot.window,
+      slot.gcTime,
+      domain,
+      time,
+      outputTimestamp,
+      this.currentTs,
+      this.skewMs,
+    );
     slot.timers ??= new Map();
     const recKey = id === "" ? name : `${name}\u0000${id}`;
     let r = slot.timers.get(recKey);

@@ -1,4 +1,6 @@
 import type { TimeDomain, Timer, TimerSpec } from "../../../core/state.ts";
+import { formatInstant } from "../../../core/time/instant.ts";
+import type { BoundedWindow } from "../../../core/windows/window.ts";
 
 /** What a timer handle needs of the runner that owns its slot's timers (the direct runner's engine, the Fn worker). */
 export interface TimerOwner<S> {
@@ -65,4 +67,43 @@ export function timerHandles<S>(
       : new TimerHandle(owner, slot, name, "", spec.domain);
   }
   return out;
+}
+
+/**
+ * Beam's checks on a timer being set, and its output timestamp (the watermark hold): a whole-millisecond time; an
+ * event-time timer not after its window's expiry; the output timestamp (default: the firing time for event time, the
+ * current element's timestamp for processing time) not after the expiry, and one given explicitly not before the
+ * current timestamp by more than the allowed skew. Throws, naming the timer and what is wrong.
+ */
+export function checkedTimerHold(
+  name: string,
+  window: BoundedWindow,
+  gcTime: number,
+  domain: TimeDomain,
+  time: number,
+  outputTimestamp: number | undefined,
+  currentTs: number,
+  skewMs: number,
+): number {
+  if (!Number.isInteger(time)) throw new RangeError(`timer "${name}": time ${time} is not a whole number of ms`);
+  if (domain === "event" && time > gcTime) {
+    throw new RangeError(
+      `timer "${name}" set for ${formatInstant(time)}, after the expiry of window ${window.toString()} ` +
+        `(${formatInstant(gcTime)}); set it earlier or allow more lateness`,
+    );
+  }
+  const hold = outputTimestamp ?? (domain === "event" ? time : currentTs);
+  if (hold > gcTime) {
+    throw new RangeError(
+      `timer "${name}": output timestamp ${formatInstant(hold)} is after the expiry of window ` +
+        `${window.toString()} (${formatInstant(gcTime)})`,
+    );
+  }
+  if (outputTimestamp !== undefined && hold < currentTs - skewMs) {
+    throw new RangeError(
+      `timer "${name}": output timestamp ${formatInstant(hold)} is before ${formatInstant(currentTs)} by more ` +
+        `than the allowed skew of ${skewMs} ms`,
+    );
+  }
+  return hold;
 }

@@ -5,6 +5,7 @@ import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import type { BoundedWindow } from "../../../core/windows/window.ts";
 import { type Cell, newCell } from "../../engine/state/state-cells.ts";
 import {
+  checkedTimerHold,
   type TimerFamilyHandle,
   type TimerHandle,
   timerHandles,
@@ -283,26 +284,16 @@ export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
   private readonly meta = new ElementMeta();
 
   setTimer(slot: Slot, name: string, id: string, domain: TimeDomain, time: number, outputTimestamp?: number): void {
-    if (!Number.isInteger(time)) throw new RangeError(`timer "${name}": time ${time} is not a whole number of ms`);
-    if (domain === "event" && time > slot.gcTime) {
-      throw new RangeError(
-        `timer "${name}" set for ${formatInstant(time)}, after the expiry of window ${slot.window.toString()} ` +
-          `(${formatInstant(slot.gcTime)}); set it earlier or allow more lateness`,
-      );
-    }
-    const hold = outputTimestamp ?? (domain === "event" ? time : this.currentTs);
-    if (hold > slot.gcTime) {
-      throw new RangeError(
-        `timer "${name}": output timestamp ${formatInstant(hold)} is after the expiry of window ` +
-          `${slot.window.toString()} (${formatInstant(slot.gcTime)})`,
-      );
-    }
-    if (outputTimestamp !== undefined && hold < this.currentTs - this.skewMs) {
-      throw new RangeError(
-        `timer "${name}": output timestamp ${formatInstant(hold)} is before ${formatInstant(this.currentTs)} by more ` +
-          `than the allowed skew of ${this.skewMs} ms`,
-      );
-    }
+    const hold = checkedTimerHold(
+      name,
+      slot.window,
+      slot.gcTime,
+      domain,
+      time,
+      outputTimestamp,
+      this.currentTs,
+      this.skewMs,
+    );
     slot.timers.set(`${name}\u0000${id}`, { family: name, id, clear: false, time, hold });
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { tableRows } from "./table-rows.ts";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
 import type { Warehouse } from "../../../io/warehouse.ts";
@@ -8,19 +9,6 @@ import type { RawMessage } from "../../../schemas/event.ts";
 
 const FIXTURE = "test/fixtures/events-small.jsonl";
 type Row = Record<string, unknown>;
-
-/** A table's rows as sorted JSON lines, without the columns named (those a runner may set differently). */
-async function rows(w: Warehouse, table: string, without: readonly string[]): Promise<string[]> {
-  const all = (await w.query(`SELECT * FROM ${table}`)) as Row[];
-  return all
-    .map((r) =>
-      JSON.stringify(
-        Object.entries(r).filter(([k]) => !without.includes(k)),
-        (_, v) => (typeof v === "bigint" ? String(v) : v),
-      ),
-    )
-    .sort();
-}
 
 const ms = (v: unknown) => (v instanceof Date ? v.getTime() : Number(v));
 
@@ -43,9 +31,9 @@ describe("the medallion job on Prism v2.77.0 (--runner=prism) against the direct
       ["silver_events", ["ingest_time", "lateness_ms", "is_late"]],
       ["gold_tenant_hourly", ["pane_timing", "updated_at"]],
     ] as const) {
-      const a = await rows(onPrism, table, without);
+      const a = await tableRows(onPrism, table, without);
       expect(a.length, table).toBeGreaterThan(0);
-      expect(a, table).toEqual(await rows(direct, table, without));
+      expect(a, table).toEqual(await tableRows(direct, table, without));
     }
     expect(stepMetrics(prismRun.metrics, "Read").elementsOut).toBe(1480);
 

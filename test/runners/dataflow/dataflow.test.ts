@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { protos } from "@google-cloud/dataflow";
 import { Storage } from "@google-cloud/storage";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useFakeGcs } from "./fake-gcs-fixture.ts";
 import { Pipeline } from "../../../core/pipeline.ts";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
-import { type FakeGcs, startFakeGcs } from "../../../io/gcs/fake-gcs-server.ts";
 import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
 import { medallion } from "../../../pipelines/user-sessions/pipeline.ts";
 import { submitToDataflow } from "../../../runners/dataflow/dataflow-runner.ts";
@@ -106,16 +106,10 @@ describe("--runner=dataflow: options, the job request, staging", () => {
 });
 
 describe("staging through @google-cloud/storage against fake-gcs-server (built from its Go module)", () => {
-  let gcs: FakeGcs | undefined;
-  beforeAll(async () => {
-    gcs = await startFakeGcs();
-  }, 60_000);
-  afterAll(async () => {
-    await gcs?.stop();
-  });
+  const gcs = useFakeGcs();
 
   it("stages the pipeline once: the object's name, size and MD5 are the file's; a second staging writes nothing", async () => {
-    const storage = new Storage({ apiEndpoint: gcs?.endpoint, projectId: "test" });
+    const storage = new Storage({ apiEndpoint: gcs().endpoint, projectId: "test" });
     await storage.createBucket("staging-bucket");
     const bytes = new Uint8Array(Array.from({ length: 70_000 }, (_, i) => (i * 31) % 251));
     const url = "gs://staging-bucket/staging/job-1/pipeline.pb";

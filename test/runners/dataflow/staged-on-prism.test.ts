@@ -3,11 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Storage } from "@google-cloud/storage";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { tableRows } from "../../pipelines/user-sessions/table-rows.ts";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
-import { type FakeGcs, startFakeGcs } from "../../../io/gcs/fake-gcs-server.ts";
 import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
-import type { Warehouse } from "../../../io/warehouse.ts";
 import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
 import { build, medallionModule } from "../../../pipelines/user-sessions/worker.ts";
 import { submitToDataflow } from "../../../runners/dataflow/dataflow-runner.ts";
@@ -21,30 +20,13 @@ import {
 import { URNS } from "../../../runners/portable/urns.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
 import { usePrism } from "../portable/prism-fixture.ts";
+import { useFakeGcs } from "./fake-gcs-fixture.ts";
 
 const FIXTURE = "test/fixtures/events-small.jsonl";
 
-async function rows(w: Warehouse, table: string, without: readonly string[]): Promise<string[]> {
-  const all = (await w.query(`SELECT * FROM ${table}`)) as Record<string, unknown>[];
-  return all
-    .map((r) =>
-      JSON.stringify(
-        Object.entries(r).filter(([k]) => !without.includes(k)),
-        (_, v) => (typeof v === "bigint" ? String(v) : v),
-      ),
-    )
-    .sort();
-}
-
 describe("the pipeline staged for Dataflow, read back from GCS, runs on Prism with the worker's boot entry", () => {
   const prism = usePrism();
-  let gcs: FakeGcs | undefined;
-  beforeAll(async () => {
-    gcs = await startFakeGcs();
-  }, 60_000);
-  afterAll(async () => {
-    await gcs?.stop();
-  });
+  const gcs = useFakeGcs();
 
   it("the staged pipeline.pb (Docker environment swapped for PROCESS) writes the direct runner's Bronze", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tidemark-staged-"));
@@ -59,7 +41,7 @@ describe("the pipeline staged for Dataflow, read back from GCS, runs on Prism wi
         "--runner=dataflow",
       ];
       // The launcher: the job's pipeline, for Dataflow, staged to GCS (the fake server) instead of submitted.
-      const storage = new Storage({ apiEndpoint: gcs?.endpoint, projectId: "test" });
+      const storage = new Storage({ apiEndpoint: gcs().endpoint, projectId: "test" });
       await storage.createBucket("bucket");
       const launcherPipeline = await build([
         ...args.slice(0, 1),
@@ -123,9 +105,9 @@ describe("the pipeline staged for Dataflow, read back from GCS, runs on Prism wi
       await worker.open();
       try {
         for (const [table, without] of [["bronze_messages", ["ingest_time"]]] as const) {
-          const a = await rows(worker, table, without);
+          const a = await tableRows(worker, table, without);
           expect(a.length, table).toBeGreaterThan(1000);
-          expect(a, table).toEqual(await rows(direct, table, without));
+          expect(a, table).toEqual(await tableRows(direct, table, without));
         }
       } finally {
         await worker.close();
