@@ -1,6 +1,6 @@
 import { groupingKey } from "../../../core/kv.ts";
 import { NO_FIRING, type PaneInfo } from "../../../core/pane.ts";
-import type { OnTimerContext, StatefulDoFn, StateSpec, TimeDomain, TimerSpec } from "../../../core/state.ts";
+import type { StatefulDoFn, StateSpec, TimeDomain, TimerSpec } from "../../../core/state.ts";
 import { END_OF_GLOBAL_WINDOW, formatInstant } from "../../../core/time/instant.ts";
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import { type BoundedWindow, GlobalWindow, IntervalWindow } from "../../../core/windows/window.ts";
@@ -14,6 +14,7 @@ import {
   type TimerOwner,
 } from "./timer-handles.ts";
 import { decodeWindow, type EncodedWindow, encodeWindow } from "../window-codec.ts";
+import { StatefulCallContext } from "./call-context.ts";
 import { type Cell, newCell } from "./state-cells.ts";
 
 /** Where a stateful DoFn's outputs go. */
@@ -547,7 +548,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
     return r?.active ? r.time : undefined;
   }
 
-  private context(slot: Slot, timestamp: number, pane: PaneInfo): StatefulCallContext {
+  private context(slot: Slot, timestamp: number, pane: PaneInfo): StatefulCallContext<Slot> {
     return new StatefulCallContext(
       this,
       slot,
@@ -555,6 +556,8 @@ export class StatefulRunner implements TimerOwner<Slot> {
       pane,
       this.cells(slot) as never,
       this.timerCells(slot) as never,
+      this.processingTime,
+      this.inputWatermark,
     );
   }
 
@@ -566,86 +569,12 @@ export class StatefulRunner implements TimerOwner<Slot> {
       NO_FIRING,
       this.cells(slot) as never,
       this.timerCells(slot) as never,
+      this.processingTime,
+      this.inputWatermark,
     );
     ctx.firingTime = firingTime;
     ctx.timerId = id;
     ctx.domain = domain;
     return ctx;
-  }
-}
-
-/**
- * What `process`, `onTimer` and `onWindowExpiration` see: one object per call, its methods on the prototype (no
- * closures allocated per element). Valid during the call only, as Beam's contexts.
- */
-type AnyTimerContext = OnTimerContext<unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
-
-class StatefulCallContext implements AnyTimerContext {
-  /** True during the call: outputs, state and timers are reachable only then (not after an await). */
-  open = true;
-  readonly processingTime: number;
-  readonly inputWatermark: number;
-  /** For timer callbacks (OnTimerContext). */
-  firingTime = 0;
-  timerId = "";
-  domain: TimeDomain = "event";
-
-  constructor(
-    private readonly runner: StatefulRunner,
-    private readonly slot: Slot,
-    readonly timestamp: number,
-    readonly pane: PaneInfo,
-    private readonly stateCells: AnyTimerContext["state"],
-    private readonly timerCells: AnyTimerContext["timers"],
-  ) {
-    this.processingTime = runner.processingTime;
-    this.inputWatermark = runner.inputWatermark;
-  }
-
-  /**
-   * The key and window's state, during the call only: after an await the window may have expired and its state been
-   * cleared, or a commit have taken its snapshot, so a later read or write would be lost or misplaced. (A reference
-   * kept from before the await is not checked: do not keep one.)
-   */
-  get state(): AnyTimerContext["state"] {
-    this.checkOpen();
-    return this.stateCells;
-  }
-
-  get timers(): AnyTimerContext["timers"] {
-    this.checkOpen();
-    return this.timerCells;
-  }
-
-  get key(): unknown {
-    return this.slot.key;
-  }
-
-  get window(): BoundedWindow {
-    return this.slot.window;
-  }
-
-  output(value: unknown): void {
-    this.checkOpen();
-    this.runner.emit(this.slot, value, this.timestamp, this.pane);
-  }
-
-  outputWithTimestamp(value: unknown, ts: number): void {
-    this.checkOpen();
-    this.runner.emit(this.slot, value, ts, this.pane);
-  }
-
-  outputTo(tag: string, value: unknown, ts?: number): void {
-    this.checkOpen();
-    this.runner.emit(this.slot, value, ts ?? this.timestamp, this.pane, tag);
-  }
-
-  private checkOpen(): void {
-    if (!this.open) {
-      throw new Error(
-        "an output, state or timer was used after the call returned (after an await?): a stateful DoFn outputs, " +
-          "reads and writes its state and sets its timers during the call, before its promise's first await",
-      );
-    }
   }
 }

@@ -1,8 +1,9 @@
 import { NO_FIRING, type PaneInfo } from "../../../core/pane.ts";
-import type { OnTimerContext, StatefulDoFn, StateSpec, TimeDomain, TimerSpec } from "../../../core/state.ts";
+import type { StatefulDoFn, StateSpec, TimeDomain, TimerSpec } from "../../../core/state.ts";
 import { formatInstant } from "../../../core/time/instant.ts";
 import type { WindowingStrategy } from "../../../core/windowing-strategy.ts";
 import type { BoundedWindow } from "../../../core/windows/window.ts";
+import { StatefulCallContext } from "../../engine/state/call-context.ts";
 import { type Cell, newCell } from "../../engine/state/state-cells.ts";
 import {
   checkedTimerHold,
@@ -19,7 +20,6 @@ import { type Coder, encodeToBytes, lengthPrefixCoder, type TimerValue, VALUE } 
 import type { StateChannel } from "./state-channel.ts";
 
 type AnyStatefulDoFn = StatefulDoFn<unknown, unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
-type AnyTimerContext = OnTimerContext<unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
 
 /** The timer family the worker sets per key and window for `onWindowExpiration` (the translation declares it). */
 export const EXPIRATION_FAMILY = "__onWindowExpiration";
@@ -191,7 +191,7 @@ export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
       this.counters.elements++;
       this.currentTs = meta.timestamp;
       if (this.fn.onWindowExpiration !== undefined && !slot.expirationSet) this.setExpiration(slot);
-      const ctx = new CallContext(this, slot, meta.timestamp, meta.pane);
+      const ctx = this.context(slot, meta.timestamp, meta.pane);
       let r: unknown;
       try {
         r = this.fn.process(kv as never, ctx as never);
@@ -202,6 +202,11 @@ export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
       }
       this.track(r, "processing an element");
     }
+  }
+
+  private context(slot: Slot, timestamp: number, pane: PaneInfo): StatefulCallContext<Slot> {
+    const timers = this.timerView(slot) as never;
+    return new StatefulCallContext(this, slot, timestamp, pane, slot.cells as never, timers, this.now(), -Infinity);
   }
 
   /** Fires one timer the runner delivered (its key and window's state already read). */
@@ -228,7 +233,7 @@ export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
       const spec = this.fn.timers?.[family];
       this.clockFloor =
         spec?.domain === "processing" && t.fireTimestamp !== undefined ? t.fireTimestamp : Number.NEGATIVE_INFINITY;
-      const ctx = new CallContext(this, slot, hold, NO_FIRING);
+      const ctx = this.context(slot, hold, NO_FIRING);
       ctx.firingTime = t.fireTimestamp ?? hold;
       ctx.timerId = t.dynamicTimerTag;
       ctx.domain = spec?.domain ?? "event";
@@ -385,65 +390,4 @@ export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
 /** When a window's state expires: the end of the window plus the allowed lateness (the global window's never). */
 function gcTimeOf(window: BoundedWindow, latenessMs: number): number {
   return window.maxTimestamp + latenessMs;
-}
-
-/** What `process`, `onTimer` and `onWindowExpiration` see (valid during the call only). */
-class CallContext implements AnyTimerContext {
-  open = true;
-  readonly processingTime: number;
-  readonly inputWatermark = Number.NEGATIVE_INFINITY;
-  firingTime = 0;
-  timerId = "";
-  domain: TimeDomain = "event";
-
-  constructor(
-    private readonly step: FnStatefulStep,
-    private readonly slot: Slot,
-    readonly timestamp: number,
-    readonly pane: PaneInfo,
-  ) {
-    this.processingTime = step.now();
-  }
-
-  get state(): AnyTimerContext["state"] {
-    this.checkOpen();
-    return this.slot.cells as never;
-  }
-
-  get timers(): AnyTimerContext["timers"] {
-    this.checkOpen();
-    return this.step.timerView(this.slot) as never;
-  }
-
-  get key(): unknown {
-    return this.slot.key;
-  }
-
-  get window(): BoundedWindow {
-    return this.slot.window;
-  }
-
-  output(value: unknown): void {
-    this.checkOpen();
-    this.step.emit(this.slot, value, this.timestamp, this.pane, undefined);
-  }
-
-  outputWithTimestamp(value: unknown, ts: number): void {
-    this.checkOpen();
-    this.step.emit(this.slot, value, ts, this.pane, undefined);
-  }
-
-  outputTo(tag: string, value: unknown, ts?: number): void {
-    this.checkOpen();
-    this.step.emit(this.slot, value, ts ?? this.timestamp, this.pane, tag);
-  }
-
-  private checkOpen(): void {
-    if (!this.open) {
-      throw new Error(
-        "an output, state or timer was used after the call returned (after an await?): a stateful DoFn outputs, " +
-          "reads and writes its state and sets its timers during the call, before its promise's first await",
-      );
-    }
-  }
 }
