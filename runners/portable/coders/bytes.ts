@@ -71,6 +71,11 @@ export class ByteWriter {
     return this.buf.slice(0, this.length);
   }
 
+  /** The bytes written so far, without copying (valid until the next write or reset). */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+
   /** Empties the buffer (keeping its memory) for the next use. */
   reset(): void {
     this.length = 0;

@@ -22,6 +22,17 @@ export function encodeToBytes<T>(coder: Coder<T>, value: T): Uint8Array {
   return w.finish();
 }
 
+/**
+ * A value's encoding as a string key for a map (latin1 of its bytes), through a reused writer: nothing is allocated
+ * but the string (for per-element lookups by key).
+ */
+export function keyString<T>(coder: Coder<T>, value: T, w: ByteWriter): string {
+  w.reset();
+  coder.encode(value, w);
+  const b = w.written();
+  return Buffer.from(b.buffer, b.byteOffset, b.length).toString("latin1");
+}
+
 /** Decodes one value that must take all of `bytes`. */
 export function decodeFromBytes<T>(coder: Coder<T>, bytes: Uint8Array): T {
   const r = new ByteReader(bytes);

@@ -2,7 +2,7 @@ import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CombineFn } from "../../../core/combine-fn.ts";
 import type { DoFn } from "../../../core/do-fn.ts";
 import type { AnyView } from "../../../core/view.ts";
-import { NO_FIRING } from "../../../core/pane.ts";
+import { NO_FIRING, type PaneInfo } from "../../../core/pane.ts";
 import type { PipelineGraph } from "../../../core/pipeline.ts";
 import type { PCollectionId, TransformNode } from "../../../core/primitives.ts";
 import type { CheckpointMark, SourceReader } from "../../../core/source.ts";
@@ -14,7 +14,7 @@ import { DoFnRunner } from "../../fn/do-fn-runner.ts";
 import { ElementMeta, type Receiver, receiverOf } from "../../fn/receiver.ts";
 import { StepError } from "../../fn/step-error.ts";
 import { ByteReader, ByteWriter } from "../coders/bytes.ts";
-import { type Coder, encodeToBytes, type TimerValue, type WindowedValue } from "../coders/standard-coders.ts";
+import { type Coder, keyString, type TimerValue, type WindowedValue } from "../coders/standard-coders.ts";
 import {
   type ProcessBundleDescriptor,
   type ProcessBundleResponseSchema,
@@ -69,8 +69,20 @@ class DataSink implements Receiver {
     private readonly coder: Coder<WindowedValue<unknown>>,
     private readonly channel: DataChannel,
   ) {}
+  /** Rewritten for every element (the coder reads it during `encode` only): nothing is allocated per element. */
+  private readonly scratch: { value: unknown; timestamp: number; windows: readonly BoundedWindow[]; pane: PaneInfo } = {
+    value: undefined,
+    timestamp: 0,
+    windows: [],
+    pane: NO_FIRING,
+  };
   receive(value: unknown, meta: ElementMeta): void {
-    this.coder.encode({ value, timestamp: meta.timestamp, windows: meta.windows, pane: meta.pane }, this.writer);
+    const wv = this.scratch;
+    wv.value = value;
+    wv.timestamp = meta.timestamp;
+    wv.windows = meta.windows;
+    wv.pane = meta.pane;
+    this.coder.encode(wv, this.writer);
     if (this.writer.length >= 1 << 20) this.flush(false);
   }
   /** Drops what a failed bundle left unsent. */
@@ -212,6 +224,7 @@ function windowKey(w: BoundedWindow): string {
  */
 class Precombine implements Receiver {
   private readonly table = new Map<string, PartialCombine[]>();
+  private readonly keyWriter = new ByteWriter();
   private readonly meta = new ElementMeta();
   private readonly merging: boolean;
   constructor(
@@ -232,7 +245,7 @@ class Precombine implements Receiver {
   }
   receive(value: unknown, meta: ElementMeta): void {
     const [k, v] = value as readonly [unknown, unknown];
-    const keyId = Buffer.from(encodeToBytes(this.keyCoder, k)).toString("latin1");
+    const keyId = keyString(this.keyCoder, k, this.keyWriter);
     for (const w of meta.windows) {
       const id = this.merging ? keyId : `${keyId}\u0000${windowKey(w)}`;
       let list = this.table.get(id);

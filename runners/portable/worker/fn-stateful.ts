@@ -16,7 +16,14 @@ import type { AsyncWork } from "../../fn/async-work.ts";
 import { ElementMeta, type Receiver } from "../../fn/receiver.ts";
 import { StepError } from "../../fn/step-error.ts";
 import { ByteReader, ByteWriter } from "../coders/bytes.ts";
-import { type Coder, encodeToBytes, lengthPrefixCoder, type TimerValue, VALUE } from "../coders/standard-coders.ts";
+import {
+  type Coder,
+  encodeToBytes,
+  keyString,
+  lengthPrefixCoder,
+  type TimerValue,
+  VALUE,
+} from "../coders/standard-coders.ts";
 import type { StateChannel } from "./state-channel.ts";
 
 type AnyStatefulDoFn = StatefulDoFn<unknown, unknown, unknown, Record<string, StateSpec>, Record<string, TimerSpec>>;
@@ -69,6 +76,7 @@ class Slot {
  */
 export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
   private readonly slots = new Map<string, Slot>();
+  private readonly scratch = new ByteWriter();
   private readonly skewMs: number;
   /** The current call's timestamp (outputs may not move before it by more than the skew). */
   private currentTs = 0;
@@ -102,16 +110,13 @@ export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
     return [...this.timerCoders.keys()];
   }
 
-  private slotKey(keyBytes: Uint8Array, windowBytes: Uint8Array): string {
-    return `${Buffer.from(keyBytes).toString("latin1")}\u0000${Buffer.from(windowBytes).toString("latin1")}`;
-  }
-
+  /** The slot of a key and window (by their encodings, through a reused writer; bytes copied only for a new slot). */
   private slotFor(key: unknown, window: BoundedWindow): Slot {
-    const keyBytes = encodeToBytes(this.keyCoder, key);
-    const windowBytes = encodeToBytes(this.windowCoder, window);
-    const k = this.slotKey(keyBytes, windowBytes);
+    const k = `${keyString(this.keyCoder, key, this.scratch)}\u0000${keyString(this.windowCoder, window, this.scratch)}`;
     let s = this.slots.get(k);
     if (s === undefined) {
+      const keyBytes = encodeToBytes(this.keyCoder, key);
+      const windowBytes = encodeToBytes(this.windowCoder, window);
       s = new Slot(key, keyBytes, window, windowBytes, gcTimeOf(window, this.strategy.allowedLatenessMs));
       this.slots.set(k, s);
     }
