@@ -10,7 +10,8 @@ import { medallionModule } from "./worker.ts";
 import { describeOptions, parseOptions } from "../../core/options.ts";
 import type { CommitInfo, CommitPhase } from "../../runners/direct/direct-runner.ts";
 import { runnerNamed } from "../../runners/runner.ts";
-import { medallionOptions, OPTIONS, openSource, openWarehouse } from "./job-options.ts";
+import { changeJobState } from "../../runners/dataflow/lifecycle.ts";
+import { checkRunnerInputs, medallionOptions, OPTIONS, openSource, openWarehouse } from "./job-options.ts";
 
 const HELP = `Usage: npm run pipeline -- [options]
 
@@ -55,6 +56,11 @@ async function main(): Promise<void> {
   // The runner is checked before anything is opened.
   const runner = runnerNamed(o.runner);
   if (runner.unavailable !== undefined) throw new Error(runner.unavailable);
+  checkRunnerInputs(o);
+  if (o.drain || o.cancel) {
+    await changeJobState(o.drain ? "drain" : "cancel", o);
+    return;
+  }
   const opts = medallionOptions(o);
 
   const drain = new AbortController();
@@ -128,6 +134,8 @@ async function main(): Promise<void> {
   if (o.runner === "dataflow") {
     // The job runs in Dataflow (or, with --dry-run, was only written): no rows here to report.
     await warehouse.close();
+    await pubsub?.close();
+    await insightsClient?.close();
     return;
   }
   const counts = await warehouse.counts();

@@ -196,3 +196,33 @@ export function medallionOptions(o: Options): UserSessionsOptions {
 export function parseJobOptions(argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
   return parseOptions(OPTIONS, [...argv], env);
 }
+
+/**
+ * What the runner named can run of this job, refused before anything is opened, with the reason:
+ * - `--drain`, `--cancel`, `--update`, `--wait` are Dataflow's, and drain and cancel exclude each other;
+ * - a Dataflow job (unless only written with `--dry-run`) reads Pub/Sub and writes BigQuery: a fixture file would be
+ *   read from each worker's own disk, and a DuckDB file would be one per worker, lost with it.
+ */
+export function checkRunnerInputs(o: Options): void {
+  const dataflowOnly = (["drain", "cancel", "update", "wait"] as const).filter((k) => o[k]);
+  if (o.runner !== "dataflow") {
+    if (dataflowOnly.length > 0) {
+      throw new Error(`--${dataflowOnly[0]} applies to --runner=dataflow (a job running in Dataflow)`);
+    }
+    return;
+  }
+  if (o.drain && o.cancel) throw new Error("--drain and --cancel exclude each other: a job is drained or cancelled");
+  if (o.drain || o.cancel || o.dryRun !== undefined) return;
+  if (!o.input.startsWith("pubsub://")) {
+    throw new Error(
+      `--runner=dataflow reads Pub/Sub (--input=pubsub://projects/P/subscriptions/S): the fixture ${o.input} would be ` +
+        "read from each worker's disk (--dry-run=DIR writes such a job without submitting it)",
+    );
+  }
+  if (!o.warehouse.startsWith("bigquery://")) {
+    throw new Error(
+      `--runner=dataflow writes BigQuery (--warehouse=bigquery://PROJECT/DATASET): ${o.warehouse} would be a file ` +
+        "on each worker, lost with it",
+    );
+  }
+}

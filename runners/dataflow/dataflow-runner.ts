@@ -1,13 +1,16 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { protos, v1beta3 } from "@google-cloud/dataflow";
+import { protos } from "@google-cloud/dataflow";
 import { Storage } from "@google-cloud/storage";
 import type { Pipeline } from "../../core/pipeline.ts";
 import type { RunningPipeline } from "../direct/direct-runner.ts";
 import type { MetricsSnapshot } from "../direct/metrics.ts";
 import { encodeForContainer } from "../portable/docker.ts";
 import type { PipelineModuleSpec } from "../portable/worker/boot-spec.ts";
+import { consoleLink, type DataflowClients, dataflowClients, requireGoogleAccess } from "./google.ts";
 import { buildJob, pipelineHash } from "./job.ts";
+import { findActiveJob, parseNameMapping, updateJob } from "./lifecycle.ts";
+import { watchJob } from "./watch.ts";
 import { type CheckedDataflowOptions, checkDataflowOptions } from "./options.ts";
 import { stageBytes } from "./stage.ts";
 
@@ -27,6 +30,9 @@ export interface DataflowRunOptions {
   readonly machineType?: string | undefined;
   readonly labels?: string | undefined;
   readonly dryRun?: string | undefined;
+  readonly wait?: boolean | undefined;
+  readonly update?: boolean | undefined;
+  readonly transformNameMapping?: string | undefined;
   /** The module that builds the pipeline in the workers (Dataflow runs them in containers: see `boot.ts`). */
   readonly pipelineModule?: PipelineModuleSpec | undefined;
 }
@@ -76,15 +82,26 @@ export function prepareDataflowJob(
 /**
  * `--runner=dataflow`: checks the options (before anything is staged), translates the job for Runner v2 with the
  * worker image as its Docker environment, and either writes the request and the pipeline to `--dry-run DIR`, or
- * checks Application Default Credentials, stages `pipeline.pb` to the staging location and creates the job, printing
- * its console link. (Watching, update, drain and cancel are issue 14's next steps.)
+ * checks Application Default Credentials and that Google Cloud answers, stages `pipeline.pb` to the staging location,
+ * creates the job (with `--update`, as the replacement of the running job of the same name), prints its console
+ * link, and follows its state and messages until it runs (`--wait`: until it ends; a failed job rejects).
  */
 export async function submitToDataflow(
   pipeline: Pipeline,
   o: DataflowRunOptions,
-  clients: { readonly storage?: Storage; readonly log?: (line: string) => void } = {},
+  clients: {
+    readonly storage?: Storage;
+    readonly dataflow?: DataflowClients;
+    readonly log?: (line: string) => void;
+    /** Stops following the job (it goes on in Dataflow). */
+    readonly signal?: AbortSignal;
+  } = {},
 ): Promise<DataflowSubmission> {
   const checked = checkDataflowOptions(o);
+  const mapping = parseNameMapping(o.transformNameMapping);
+  if (o.transformNameMapping !== undefined && o.update !== true) {
+    throw new Error("--transform-name-mapping applies to --update (renamed steps of the job it replaces)");
+  }
   const id = `${o.jobName}-${new Date().toISOString().replace(/[-:.TZ]/g, "")}`;
   const prepared = prepareDataflowJob(pipeline, o, checked, id);
   const log = clients.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -97,23 +114,25 @@ export async function submitToDataflow(
     return prepared;
   }
   const storage = clients.storage ?? new Storage({ projectId: checked.project });
-  try {
-    await storage.authClient.getClient();
-  } catch (e) {
-    throw new Error(
-      "--runner=dataflow needs Google Cloud credentials (Application Default Credentials): run " +
-        "`gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service account key; " +
-        `the lookup said: ${(e as Error).message}`,
-    );
+  const dataflow = clients.dataflow ?? dataflowClients();
+  await requireGoogleAccess(storage.authClient, "--runner=dataflow");
+  let job = prepared.job;
+  if (o.update === true) {
+    const running = await findActiveJob(dataflow.jobs, checked, o.jobName);
+    job = updateJob(job, running, mapping);
+    log(`updating Dataflow job ${running.id} (${o.jobName}) in place`);
   }
   await stageBytes(storage, prepared.pipelineUrl, prepared.pipelineBytes);
   log(`staged ${prepared.pipelineUrl}`);
-  const jobs = new v1beta3.JobsV1Beta3Client();
-  const [created] = await jobs.createJob({ projectId: checked.project, location: checked.region, job: prepared.job });
-  log(
-    `created Dataflow job ${created.id}: https://console.cloud.google.com/dataflow/jobs/${checked.region}/${created.id}?project=${checked.project}`,
+  const [created] = await dataflow.jobs.createJob({ projectId: checked.project, location: checked.region, job });
+  log(`created Dataflow job ${created.id}: ${consoleLink(checked.project, checked.region, created.id)}`);
+  const last = await watchJob(
+    dataflow,
+    { project: checked.project, region: checked.region, jobId: created.id as string },
+    o.wait === true ? "terminal" : "running",
+    { log, ...(clients.signal === undefined ? {} : { signal: clients.signal }) },
   );
-  return { ...prepared, created };
+  return { ...prepared, job, created: last };
 }
 
 /** `submitToDataflow` as a `RunningPipeline`: it finishes when the job is submitted (it then runs in Dataflow). */

@@ -1,4 +1,7 @@
 import { protos } from "@google-cloud/dataflow";
+import { consoleLink, type DataflowClients, dataflowClients, requireGoogleAccess } from "./google.ts";
+import { checkJobPlace } from "./options.ts";
+import { watchJob } from "./watch.ts";
 
 type IUpdateJobRequest = protos.google.dataflow.v1beta3.IUpdateJobRequest;
 type IJob = protos.google.dataflow.v1beta3.IJob;
@@ -62,4 +65,54 @@ export function parseNameMapping(raw: string | undefined): Record<string, string
     if (typeof v !== "string") throw new Error(`--transform-name-mapping: the new name of ${k} is not a string`);
   }
   return parsed as Record<string, string>;
+}
+
+/**
+ * The active job named `name` in the project and region (`ListJobs`, filter ACTIVE, matched by name as Beam
+ * Python's `get_job_id_from_name` does): Dataflow keeps one active job per name. Refused, naming the place, when
+ * there is none.
+ */
+export async function findActiveJob(
+  jobs: Pick<DataflowClients["jobs"], "listJobsAsync">,
+  place: { readonly project: string; readonly region: string },
+  name: string,
+): Promise<IJob & { id: string; name: string }> {
+  const request = {
+    projectId: place.project,
+    location: place.region,
+    filter: protos.google.dataflow.v1beta3.ListJobsRequest.Filter.ACTIVE,
+  };
+  for await (const job of jobs.listJobsAsync(request)) {
+    if (job.name === name && typeof job.id === "string") return job as IJob & { id: string; name: string };
+  }
+  throw new Error(`no active Dataflow job named ${name} in project ${place.project}, region ${place.region}`);
+}
+
+/**
+ * `--drain` / `--cancel`: checks project and region, then credentials and network, finds the active job of the
+ * name, asks for its new state, and follows it (until it has ended with `--wait`, else until Dataflow has taken the
+ * request). Returns the job as last seen.
+ */
+export async function changeJobState(
+  action: "drain" | "cancel",
+  o: {
+    readonly project?: string | undefined;
+    readonly region?: string | undefined;
+    readonly jobName: string;
+    readonly wait?: boolean;
+  },
+  clients: DataflowClients = dataflowClients(),
+  log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Promise<IJob> {
+  const place = checkJobPlace(o);
+  await requireGoogleAccess(clients.jobs.auth, `--${action}`);
+  const running = await findActiveJob(clients.jobs, place, o.jobName);
+  const ref = { ...place, jobId: running.id };
+  const request = action === "drain" ? drainRequest(ref) : cancelRequest(ref);
+  await clients.jobs.updateJob(request);
+  log(
+    `${action === "drain" ? "draining" : "cancelling"} Dataflow job ${running.id} (${o.jobName}): ${consoleLink(place.project, place.region, running.id)}`,
+  );
+  if (o.wait !== true) return running;
+  return watchJob(clients, ref, "terminal", { log });
 }

@@ -19,12 +19,49 @@ export const DATAFLOW_OPTIONS = {
   maxWorkers: { type: "number", range: "whole", value: "N", help: "Dataflow: the most workers autoscaling may use" },
   machineType: { type: "string", value: "TYPE", help: "Dataflow: the workers' machine type" },
   labels: { type: "string", value: "K=V,...", help: "Dataflow: the job's labels" },
+  wait: {
+    type: "boolean",
+    default: false,
+    help: "Dataflow: after submitting (or --drain, --cancel), follow the job until it ends, not only until it runs",
+  },
+  update: {
+    type: "boolean",
+    default: false,
+    help: "Dataflow: replace the running job of the same --job-name with this one, keeping its state",
+  },
+  transformNameMapping: {
+    type: "string",
+    value: "JSON",
+    help: 'Dataflow, with --update: renamed transforms, old name to new (\'{"Old/Step":"New/Step"}\')',
+  },
+  drain: {
+    type: "boolean",
+    default: false,
+    help: "Dataflow: drain the running job named --job-name (it stops reading and fires its final panes)",
+  },
+  cancel: {
+    type: "boolean",
+    default: false,
+    help: "Dataflow: cancel the running job named --job-name at once (what is in flight is dropped)",
+  },
   dryRun: {
     type: "string",
     value: "DIR",
     help: "Dataflow: write the job request (job.json) and the pipeline (pipeline.pb) to DIR and submit nothing",
   },
 } as const;
+
+/** A running job's project and region, checked (for --drain and --cancel, which need nothing else). */
+export function checkJobPlace(o: { readonly project?: string | undefined; readonly region?: string | undefined }): {
+  readonly project: string;
+  readonly region: string;
+} {
+  const problems: string[] = [];
+  if (o.project === undefined || o.project === "") problems.push("--project is required (the Google Cloud project)");
+  if (o.region === undefined || o.region === "") problems.push("--region is required (e.g. --region=europe-west1)");
+  if (problems.length > 0) throw new Error(`--runner=dataflow: ${problems.join("; ")}`);
+  return { project: o.project as string, region: o.region as string };
+}
 
 /** Dataflow's option values, once checked. */
 export interface CheckedDataflowOptions {
@@ -54,8 +91,11 @@ export function checkDataflowOptions(o: {
   readonly labels?: string | undefined;
 }): CheckedDataflowOptions {
   const problems: string[] = [];
-  if (o.project === undefined || o.project === "") problems.push("--project is required (the Google Cloud project)");
-  if (o.region === undefined || o.region === "") problems.push("--region is required (e.g. --region=europe-west1)");
+  try {
+    checkJobPlace(o);
+  } catch (e) {
+    problems.push((e as Error).message.replace(/^--runner=dataflow: /, ""));
+  }
   const temp = o.tempLocation;
   if (temp === undefined || temp === "") problems.push("--temp-location is required (gs://BUCKET/PATH)");
   else if (!GCS.test(temp))
