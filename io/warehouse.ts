@@ -12,8 +12,16 @@ export interface Warehouse {
   open(): Promise<void>;
   appendBronze(rows: readonly BronzeRow[]): Promise<void>;
   appendSilver(rows: readonly SilverRow[]): Promise<void>;
-  /** Replaces the sessions in `upserts` and deletes those in `deletes`, atomically. */
-  writeSessions(upserts: readonly GoldSessionRow[], deletes: readonly string[]): Promise<void>;
+  /**
+   * Replaces the sessions in `upserts` and deletes those in `deletes`, atomically. `seqs` gives each session id's
+   * change its sequence number (increasing per session id): a warehouse written from many workers at once (BigQuery
+   * by change data capture) keeps the highest; one written in order may ignore it.
+   */
+  writeSessions(
+    upserts: readonly GoldSessionRow[],
+    deletes: readonly string[],
+    seqs?: ReadonlyMap<string, number>,
+  ): Promise<void>;
   upsertHourly(rows: readonly GoldHourlyRow[]): Promise<void>;
   /** Row counts per table. */
   counts(): Promise<Record<string, number>>;

@@ -15,11 +15,30 @@ import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow } from "../../
 import { bigQuerySchema, bigQueryTable, type ColumnType, type TableSchema } from "../../schemas/table-schema.ts";
 import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, SILVER, TABLES, WRITE_ERRORS } from "../../schemas/tables.ts";
 import type { Warehouse } from "../warehouse.ts";
+import {
+  appendChanges,
+  type Change,
+  cdcRow,
+  hourlyChanges,
+  primaryKey,
+  sessionChanges,
+  withChangeColumns,
+} from "./cdc.ts";
 import { retrying } from "./retry.ts";
 import { planSchemaChange } from "./schema-evolution.ts";
 
 /** How rows reach BigQuery's staging tables (see {@link BigQueryWarehouse}). */
 export type AppendMethod = "storage-write" | "insert-all";
+
+/**
+ * How the tables are kept idempotent: `transaction` (staging twin, then one DML transaction per batch; one writer
+ * process) or `cdc` (change data capture on the tables' default streams, no DML; any number of writers: Dataflow).
+ */
+export const UPSERT_METHODS = ["transaction", "cdc"] as const;
+export type UpsertMethod = (typeof UPSERT_METHODS)[number];
+
+/** CDC tables' `max_staleness`: how old a query's view of the applied changes may be (cheaper background applies). */
+const CDC_MAX_STALENESS = "0-0 0 0:15:0";
 
 export interface BigQueryWarehouseOptions {
   readonly projectId: string;
@@ -32,6 +51,8 @@ export interface BigQueryWarehouseOptions {
   readonly location?: string;
   /** Default "storage-write" (the Storage Write API); "insert-all" uses `tabledata.insertAll`. */
   readonly appendMethod?: AppendMethod;
+  /** Default "transaction"; "cdc" for many writers at once (see {@link BigQueryWarehouse}). */
+  readonly upserts?: UpsertMethod;
   /** Wall clock for `failed_at`, for tests. */
   readonly now?: () => number;
   /**
@@ -49,12 +70,16 @@ const MAX_BYTES_PER_APPEND = 5 * 2 ** 20;
 type StreamConnection = Awaited<ReturnType<managedwriter.WriterClient["createStreamConnection"]>>;
 type JSONList = Parameters<managedwriter.JSONWriter["appendRows"]>[0];
 
-/** A table's staging twin: the same columns, all NULLABLE, plus the batch that wrote each row. */
-interface Staging {
-  readonly target: TableSchema;
+/** A table written on its default stream through the Storage Write API, and its open writer. */
+interface Stream {
   readonly name: string;
   writer?: managedwriter.JSONWriter;
   connection?: StreamConnection;
+}
+
+/** A table's staging twin: the same columns, all NULLABLE, plus the batch that wrote each row. */
+interface Staging extends Stream {
+  readonly target: TableSchema;
 }
 
 /**
@@ -76,6 +101,12 @@ interface Staging {
  * (BigQuery bills at least 10 MB per statement); batches of a few seconds keep that low. DELETE+INSERT rather than
  * MERGE: the same result, and MERGE is quadratic in the BigQuery emulator.
  *
+ * With `upserts: "cdc"` (many writers at once: a Dataflow job's workers) there is no staging and no DML: every
+ * change is written on the table's own default stream by change data capture (`_CHANGE_TYPE`,
+ * `_CHANGE_SEQUENCE_NUMBER`, see `cdc.ts`) to tables created with their primary key (`NOT ENFORCED`) and a
+ * `max_staleness`; BigQuery applies the change with the highest number per key, so the writes stay idempotent and
+ * order-free, and BigQuery's limit on concurrent mutating DML per table never comes into play.
+ *
  * Rows that do not fit their table (a wrong type, a missing required value) go to `write_errors` with the reason;
  * the rest of the batch is written.
  */
@@ -83,6 +114,8 @@ export class BigQueryWarehouse implements Warehouse {
   readonly bq: BigQuery;
   private readonly dataset: Dataset;
   private readonly staging = new Map<string, Staging>();
+  /** The tables' own default streams (CDC). */
+  private readonly targets = new Map<string, Stream>();
   private writerClient: managedwriter.WriterClient | undefined;
   private readonly now: () => number;
   private closed = false;
@@ -94,6 +127,9 @@ export class BigQueryWarehouse implements Warehouse {
     });
     this.dataset = this.bq.dataset(options.dataset);
     this.now = options.now ?? Date.now;
+    if (options.upserts === "cdc" && options.appendMethod === "insert-all") {
+      throw new Error("BigQuery change data capture writes through the Storage Write API: it cannot use insertAll");
+    }
   }
 
   /** `bigquery://PROJECT/DATASET`. */
@@ -121,7 +157,12 @@ export class BigQueryWarehouse implements Warehouse {
       if (change !== undefined) changes.push(change);
     }
     for (const change of changes) await change();
+    if (this.cdc) return;
     for (const table of TABLES) await this.ensureStaging(table);
+  }
+
+  private get cdc(): boolean {
+    return this.options.upserts === "cdc";
   }
 
   appendBronze(rows: readonly BronzeRow[]): Promise<void> {
@@ -132,12 +173,16 @@ export class BigQueryWarehouse implements Warehouse {
     return this.serial(() => this.append(SILVER, rows));
   }
 
-  writeSessions(upserts: readonly GoldSessionRow[], deletes: readonly string[]): Promise<void> {
-    return this.serial(() => this.replace(GOLD_SESSIONS, upserts, deletes));
+  writeSessions(
+    upserts: readonly GoldSessionRow[],
+    deletes: readonly string[],
+    seqs?: ReadonlyMap<string, number>,
+  ): Promise<void> {
+    return this.serial(() => this.replace(GOLD_SESSIONS, upserts, deletes, (good, d) => sessionChanges(good, d, seqs)));
   }
 
   upsertHourly(rows: readonly GoldHourlyRow[]): Promise<void> {
-    return this.serial(() => this.replace(GOLD_HOURLY, rows, []));
+    return this.serial(() => this.replace(GOLD_HOURLY, rows, [], hourlyChanges));
   }
 
   /** The end of the queue of writes, when they run one at a time (see `concurrentWrites`). */
@@ -172,7 +217,7 @@ export class BigQueryWarehouse implements Warehouse {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const s of this.staging.values()) s.connection?.close();
+    for (const s of [...this.staging.values(), ...this.targets.values()]) s.connection?.close();
     this.writerClient?.close();
   }
 
@@ -185,8 +230,25 @@ export class BigQueryWarehouse implements Warehouse {
   private async planTable(table: TableSchema): Promise<(() => Promise<unknown>) | undefined> {
     const t = this.dataset.table(table.name);
     const [exists] = await t.exists();
-    if (!exists) return () => this.dataset.createTable(table.name, bigQueryTable(table));
+    const cdc = this.cdc && table !== WRITE_ERRORS;
+    if (!exists) {
+      return () =>
+        this.dataset.createTable(table.name, {
+          ...bigQueryTable(table),
+          ...(cdc ? { tableConstraints: primaryKey(table), maxStaleness: CDC_MAX_STALENESS } : {}),
+        });
+    }
     const [meta] = await t.getMetadata();
+    if (cdc) {
+      const declared: string[] = meta.tableConstraints?.primaryKey?.columns ?? [];
+      if (declared.join(",") !== table.key.join(",")) {
+        throw new Error(
+          `${this.name}.${table.name}: change data capture needs the primary key (${table.key.join(", ")}), the table ` +
+            `declares ${declared.length === 0 ? "none" : `(${declared.join(", ")})`}: ALTER TABLE ${table.name} ` +
+            `ADD PRIMARY KEY (${table.key.join(", ")}) NOT ENFORCED, or write with --bigquery-upserts=transaction`,
+        );
+      }
+    }
     const plan = planSchemaChange(`${this.name}.${table.name}`, meta.schema?.fields ?? [], bigQuerySchema(table));
     if (plan.add.length === 0 && plan.relax.length === 0) return undefined;
     const relax = new Set(plan.relax.map((n) => n.toLowerCase()));
@@ -222,6 +284,7 @@ export class BigQueryWarehouse implements Warehouse {
     this.check();
     const good = await this.screen(table, rows);
     if (good.length === 0) return;
+    if (this.cdc) return this.writeChanges(table, appendChanges(good));
     const batch = await this.stage(table, firstPerKey(table, good));
     const key = keyExpression(table);
     const cols = table.columns.map((c) => c.name).join(", ");
@@ -233,11 +296,20 @@ export class BigQueryWarehouse implements Warehouse {
     );
   }
 
-  /** Deletes `rows`' keys and `deletes` (keys of a single-column key), then inserts `rows`, in one transaction. */
-  private async replace(table: TableSchema, rows: readonly object[], deletes: readonly string[]): Promise<void> {
+  /**
+   * Deletes `rows`' keys and `deletes` (keys of a single-column key), then inserts `rows`, in one transaction; or,
+   * by CDC, writes the changes `cdc` makes of them.
+   */
+  private async replace(
+    table: TableSchema,
+    rows: readonly object[],
+    deletes: readonly string[],
+    cdc: (good: readonly object[], deletes: readonly string[]) => Change[],
+  ): Promise<void> {
     this.check();
     const good = await this.screen(table, lastPerKey(table, rows));
     if (good.length === 0 && deletes.length === 0) return;
+    if (this.cdc) return this.writeChanges(table, cdc(good, deletes));
     const batch = good.length > 0 ? await this.stage(table, good) : randomUUID();
     const key = keyExpression(table);
     const stage = this.ref(this.stagingOf(table).name);
@@ -301,20 +373,7 @@ export class BigQueryWarehouse implements Warehouse {
         );
       } else {
         const json = chunk.map((r) => ({ ...toApiRow(table, r, microsTimestamp), _batch: batch }));
-        await retrying(`Storage Write API append to ${staging.name}`, async () => {
-          const writer = await this.writerFor(staging);
-          try {
-            const result = await writer.appendRows(json as JSONList).getResult();
-            const errors = result.error ?? result.rowErrors?.[0];
-            if (errors) throw new Error(`${staging.name}: ${JSON.stringify(errors)}`);
-          } catch (e) {
-            // A connection is dead after a server error: the next attempt opens another.
-            staging.connection?.close();
-            staging.connection = undefined;
-            staging.writer = undefined;
-            throw e;
-          }
-        });
+        await this.appendJson(staging, json);
       }
     }
     return batch;
@@ -337,8 +396,49 @@ export class BigQueryWarehouse implements Warehouse {
     }
   }
 
-  /** A JSON writer on the staging table's default stream. */
-  private async writerFor(staging: Staging): Promise<managedwriter.JSONWriter> {
+  /** Writes `changes` to `table`'s own default stream by change data capture, in chunks. */
+  private async writeChanges(table: TableSchema, changes: readonly Change[]): Promise<void> {
+    let stream = this.targets.get(table.name);
+    if (stream === undefined) {
+      stream = { name: table.name };
+      this.targets.set(table.name, stream);
+    }
+    for (const chunk of chunks(changes)) {
+      await this.appendJson(
+        stream,
+        chunk.map((c) => cdcRow(c, toApiRow(table, c.row, microsTimestamp))),
+        table,
+      );
+    }
+  }
+
+  /**
+   * Appends JSON rows on a table's default stream, retried on transient errors. With `cdcOf`, the writer's schema
+   * is the table's with the CDC pseudo-columns, and only `cdcOf`'s key columns required (a DELETE carries its key).
+   */
+  private async appendJson(
+    stream: Stream,
+    json: readonly Record<string, unknown>[],
+    cdcOf?: TableSchema,
+  ): Promise<void> {
+    await retrying(`Storage Write API append to ${stream.name}`, async () => {
+      const writer = await this.writerFor(stream, cdcOf);
+      try {
+        const result = await writer.appendRows(json as JSONList).getResult();
+        const errors = result.error ?? result.rowErrors?.[0];
+        if (errors) throw new Error(`${stream.name}: ${JSON.stringify(errors)}`);
+      } catch (e) {
+        // A connection is dead after a server error: the next attempt opens another.
+        stream.connection?.close();
+        stream.connection = undefined;
+        stream.writer = undefined;
+        throw e;
+      }
+    });
+  }
+
+  /** A JSON writer on the table's default stream. */
+  private async writerFor(staging: Stream, cdcOf?: TableSchema): Promise<managedwriter.JSONWriter> {
     if (staging.writer !== undefined) return staging.writer;
     this.writerClient ??= new managedwriter.WriterClient({
       projectId: this.options.projectId,
@@ -349,8 +449,17 @@ export class BigQueryWarehouse implements Warehouse {
     // stream wedges its gRPC side); real BigQuery answers this too.
     await this.writerClient.getWriteStream({ streamId: `${parent}/streams/_default` });
     const [meta] = await this.dataset.table(staging.name).getMetadata();
+    let schema = meta.schema;
+    if (cdcOf !== undefined) {
+      const key = new Set(cdcOf.key);
+      type Field = { name: string; type: string; mode?: string };
+      const fields = (schema.fields as Field[]).map((f) =>
+        key.has(f.name) || f.mode !== "REQUIRED" ? f : { ...f, mode: "NULLABLE" },
+      );
+      schema = { fields: withChangeColumns(fields, (name) => ({ name, type: "STRING", mode: "NULLABLE" })) };
+    }
     const protoDescriptor = adapt.convertStorageSchemaToProto2Descriptor(
-      adapt.convertBigQuerySchemaToStorageTableSchema(meta.schema),
+      adapt.convertBigQuerySchemaToStorageTableSchema(schema),
       "root",
     );
     const connection = await this.writerClient.createStreamConnection({

@@ -35,10 +35,15 @@ export interface GoldOptions {
 export const GOLD_TRIGGERS = ["early-late", "watermark"] as const;
 export type GoldTrigger = (typeof GOLD_TRIGGERS)[number];
 
-/** An upsert of a session row, or the deletion of a session merged into another. */
+/**
+ * An upsert of a session row, or the deletion of a session merged into another, with its sequence number: the
+ * changes of one session id carry increasing numbers (a user's session writer counts its changes), so whoever
+ * applies them in another order, or twice, keeps the one with the highest number: BigQuery's
+ * `_CHANGE_SEQUENCE_NUMBER` when Gold is written by change data capture from many workers.
+ */
 export type SessionWrite =
-  | { readonly kind: "upsert"; readonly row: GoldSessionRow }
-  | { readonly kind: "delete"; readonly sessionId: string };
+  | { readonly kind: "upsert"; readonly row: GoldSessionRow; readonly seq: number }
+  | { readonly kind: "delete"; readonly sessionId: string; readonly seq: number };
 
 const KEY_SEP = "\u0000";
 
@@ -173,12 +178,25 @@ function sessionRow(
   };
 }
 
-/** A session written and not yet final: its window and its latest row. */
+/** A session written and not yet final: its window, its latest row and that row's sequence number. */
 interface Live {
   readonly id: string;
   readonly start: number;
   readonly end: number;
   readonly row: GoldSessionRow;
+  /** Absent in checkpoints of versions before sequence numbers (read as 0). */
+  readonly seq?: number;
+}
+
+/**
+ * The next sequence number of a user's changes: above every live session's last one. A session id changes only
+ * while it is live (its deletion and final row included), so its numbers always increase; a user with no live
+ * session starts again at 1, for ids that are new.
+ */
+function nextSeq(live: readonly Live[]): number {
+  let max = 0;
+  for (const l of live) if ((l.seq ?? 0) > max) max = l.seq ?? 0;
+  return max + 1;
 }
 
 /**
@@ -204,23 +222,26 @@ function sessionWriter(
     process([, row], ctx) {
       const id = row.session_id;
       const start = row.session_start;
+      const live = ctx.state.sessions.read() ?? [];
+      let seq = nextSeq(live);
       // The state's array is never changed in place: a pane writes a new one (a checkpoint may hold the old).
       const next: Live[] = [];
       let known = false;
-      for (const s of ctx.state.sessions.read() ?? []) {
+      for (const s of live) {
         // Within a user, a session's id is a function of its start: comparing starts (numbers, in the object) is
         // the same test as comparing ids, without reading each id's characters.
         if (s.start === start) known = true;
         else if (s.start >= start && s.end <= row.session_end) {
           ctx.timers.expire.get(s.id).clear();
-          ctx.output({ kind: "delete", sessionId: s.id });
+          ctx.output({ kind: "delete", sessionId: s.id, seq: seq++ });
         } else next.push(s);
       }
-      ctx.output({ kind: "upsert", row });
+      const rowSeq = seq;
+      ctx.output({ kind: "upsert", row, seq: rowSeq });
       if (row.is_final) {
         ctx.timers.expire.get(id).clear();
       } else {
-        next.push({ id, start, end: row.session_end, row });
+        next.push({ id, start, end: row.session_end, row, seq: rowSeq });
         // After the session window has expired (and its last pane, if any, has come through). Set once per session;
         // when the session has grown since, the timer finds a later expiry and sets itself again (not a timer move
         // per pane).
@@ -241,7 +262,7 @@ function sessionWriter(
         const rest = live.filter((l) => l !== s);
         if (rest.length === 0) ctx.state.sessions.clear();
         else ctx.state.sessions.write(rest);
-        ctx.output({ kind: "upsert", row: { ...s.row, is_final: true } });
+        ctx.output({ kind: "upsert", row: { ...s.row, is_final: true }, seq: nextSeq(live) });
       },
     },
   }) as unknown as PTransform<PCollection<KV<string, GoldSessionRow>>, PCollection<SessionWrite>>;

@@ -13,7 +13,8 @@ export type SessionInsight =
  * `session_id` (and `tenant_id`, `pane_timing`, `is_final` for upserts) and the session id as ordering key, so a
  * subscriber with ordering sees a session's changes in order. Changes are published only once committed, so the
  * feed never shows a session the warehouse does not have; after a crash, a replay may publish a change again
- * (consumers keep the last message per session id).
+ * (consumers keep the last message per session id, or, as the `seq` attribute orders a session's changes, the one
+ * with the highest `seq`).
  */
 export function withInsightsFeed(warehouse: Warehouse, publisher: PubsubPublisher): Warehouse {
   return {
@@ -23,13 +24,13 @@ export function withInsightsFeed(warehouse: Warehouse, publisher: PubsubPublishe
     upsertHourly: (rows) => warehouse.upsertHourly(rows),
     counts: () => warehouse.counts(),
     query: (sql) => warehouse.query(sql),
-    async writeSessions(upserts, deletes) {
-      await warehouse.writeSessions(upserts, deletes);
+    async writeSessions(upserts, deletes, seqs) {
+      await warehouse.writeSessions(upserts, deletes, seqs);
       for (const id of deletes) {
         const insight: SessionInsight = { kind: "delete", session_id: id };
         await publisher.publish({
           data: JSON.stringify(insight),
-          attributes: { kind: "delete", session_id: id },
+          attributes: { kind: "delete", session_id: id, ...seqAttribute(seqs, id) },
           orderingKey: id,
         });
       }
@@ -43,6 +44,7 @@ export function withInsightsFeed(warehouse: Warehouse, publisher: PubsubPublishe
             tenant_id: row.tenant_id,
             pane_timing: row.pane_timing,
             is_final: String(row.is_final),
+            ...seqAttribute(seqs, row.session_id),
           },
           orderingKey: row.session_id,
         });
@@ -54,4 +56,10 @@ export function withInsightsFeed(warehouse: Warehouse, publisher: PubsubPublishe
       await warehouse.close();
     },
   };
+}
+
+/** The change's sequence number as the `seq` attribute, when the writer gave one. */
+function seqAttribute(seqs: ReadonlyMap<string, number> | undefined, id: string): { seq?: string } {
+  const seq = seqs?.get(id);
+  return seq === undefined ? {} : { seq: String(seq) };
 }

@@ -6,7 +6,7 @@ import { type PubsubSourceStats, pubsubSource } from "../../io/pubsub/pubsub-sou
 import { fixtureFileSource } from "../../io/test-stream/jsonl.ts";
 import type { RawMessage } from "../../schemas/event.ts";
 import { type OptionValues, parseOptions } from "../../core/options.ts";
-import { BigQueryWarehouse } from "../../io/bigquery/bigquery-warehouse.ts";
+import { BigQueryWarehouse, UPSERT_METHODS, type UpsertMethod } from "../../io/bigquery/bigquery-warehouse.ts";
 import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import { RUNNER_OPTIONS } from "../../runners/runner.ts";
@@ -89,6 +89,15 @@ export const MEDALLION_OPTIONS = {
     value: "METHOD",
     help: "how rows reach BigQuery's staging tables: the Storage Write API or insertAll",
   },
+  bigqueryUpserts: {
+    type: "string",
+    choices: UPSERT_METHODS,
+    value: "METHOD",
+    help:
+      "how BigQuery tables stay idempotent: transaction (a staging table, then one DML transaction per batch: one " +
+      "writer) or cdc (change data capture on the tables' default streams, no DML: many writers); default cdc on " +
+      "--runner=dataflow, else transaction",
+  },
   gapMinutes: { type: "number", range: "positive", default: 30, help: "session gap" },
   latenessHours: {
     type: "number",
@@ -145,6 +154,7 @@ export async function openWarehouse(o: Options): Promise<Warehouse> {
       projectId,
       dataset,
       appendMethod: o.bigqueryAppend as "storage-write" | "insert-all",
+      upserts: (o.bigqueryUpserts ?? (o.runner === "dataflow" ? "cdc" : "transaction")) as UpsertMethod,
       ...(o.bigqueryEndpoint === undefined ? {} : { apiEndpoint: o.bigqueryEndpoint }),
       ...(o.bigqueryStorageEndpoint === undefined ? {} : { storageEndpoint: o.bigqueryStorageEndpoint }),
     });

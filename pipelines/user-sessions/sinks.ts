@@ -69,9 +69,9 @@ export function writeMedallion(
       maxRows,
       requiresStableInput: true,
       write: async (changes) => {
-        const { upserts, deletes } = foldSessions(changes);
+        const { upserts, deletes, seqs } = foldSessions(changes);
         if (upserts.length === 0 && deletes.length === 0) return;
-        await warehouse.writeSessions(upserts, deletes);
+        await warehouse.writeSessions(upserts, deletes, seqs);
         writes.sessionUpserts += upserts.length;
         writes.sessionDeletes += deletes.length;
       },
@@ -89,31 +89,36 @@ export function writeMedallion(
   return writes;
 }
 
-/** Gold session changes folded: the last operation per session id. */
+/** Gold session changes folded: the last operation per session id, and its sequence number. */
 export interface SessionChanges {
   readonly upserts: GoldSessionRow[];
   readonly deletes: string[];
+  readonly seqs: Map<string, number>;
 }
 
-/** The last operation per session id wins. */
+/**
+ * The operation with the highest sequence number per session id wins (the last one, in the order the writer made
+ * them; a batch that came in another order folds the same).
+ */
 export function foldSessions(writes: readonly SessionWrite[]): SessionChanges {
-  const last = new Map<string, GoldSessionRow | null>();
+  const last = new Map<string, SessionWrite>();
   for (const w of writes) {
-    if (w.kind === "upsert") {
-      last.delete(w.row.session_id);
-      last.set(w.row.session_id, w.row);
-    } else {
-      last.delete(w.sessionId);
-      last.set(w.sessionId, null);
+    const id = w.kind === "upsert" ? w.row.session_id : w.sessionId;
+    const before = last.get(id);
+    if (before === undefined || w.seq >= before.seq) {
+      last.delete(id);
+      last.set(id, w);
     }
   }
   const upserts: GoldSessionRow[] = [];
   const deletes: string[] = [];
-  for (const [id, row] of last) {
-    if (row === null) deletes.push(id);
-    else upserts.push(row);
+  const seqs = new Map<string, number>();
+  for (const [id, w] of last) {
+    if (w.kind === "delete") deletes.push(id);
+    else upserts.push(w.row);
+    seqs.set(id, w.seq);
   }
-  return { upserts, deletes };
+  return { upserts, deletes, seqs };
 }
 
 /** The last row per (tenant, hour) wins. */

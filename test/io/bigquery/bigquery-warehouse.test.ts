@@ -8,7 +8,7 @@ import { BigQueryWarehouse } from "../../../io/bigquery/bigquery-warehouse.ts";
 import type { SilverRow } from "../../../schemas/rows.ts";
 import { bigQueryTable } from "../../../schemas/table-schema.ts";
 import { GOLD_SESSIONS, SILVER, TABLES, WRITE_ERRORS } from "../../../schemas/tables.ts";
-import { bronze, silver, T0, warehouseContract } from "../warehouse-contract.ts";
+import { bronze, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
 import { useBigQueryEmulator } from "./emulator-fixture.ts";
 
 const bq = useBigQueryEmulator();
@@ -90,6 +90,91 @@ describe("BigQueryWarehouse: tables", () => {
     const [meta] = await ds.table("silver_events").getMetadata();
     expect(meta.schema.fields.map((f: { name: string }) => f.name)).not.toContain("button");
     await w.close();
+  });
+});
+
+describe("BigQueryWarehouse with change data capture (--bigquery-upserts=cdc)", () => {
+  let n = 0;
+  const cdcWarehouse = () => {
+    const e = bq.emulator();
+    return {
+      dataset: `cdc_${n}`,
+      w: new BigQueryWarehouse({
+        projectId: e.projectId,
+        dataset: `cdc_${n++}`,
+        apiEndpoint: e.apiEndpoint,
+        storageEndpoint: e.grpcEndpoint,
+        upserts: "cdc",
+      }),
+    };
+  };
+
+  it("creates the tables with their primary keys and max_staleness, and no staging tables", async () => {
+    const { w, dataset } = cdcWarehouse();
+    await w.open();
+    const ds = w.bq.dataset(dataset);
+    for (const t of TABLES) {
+      const [meta] = await ds.table(t.name).getMetadata();
+      expect(meta.tableConstraints, t.name).toEqual({ primaryKey: { columns: [...t.key] } });
+      expect(meta.maxStaleness, t.name).toBe("0-0 0 0:15:0");
+    }
+    const [tables] = await ds.getTables();
+    expect(tables.map((t) => t.id).sort()).toEqual([...TABLES, WRITE_ERRORS].map((t) => t.name).sort());
+    await w.close();
+  });
+
+  it("writes every change on the table's own default stream: upserts whole, deletions by key (the emulator appends them: it does not apply CDC)", async () => {
+    const { w, dataset } = cdcWarehouse();
+    const ref = (t: string) => `\`${bq.emulator().projectId}.${dataset}.${t}\``;
+    await w.open();
+    await w.appendSilver([silver("e1"), silver("e2")]);
+    const s1 = session("s1");
+    await w.writeSessions(
+      [s1, session("s2")],
+      [],
+      new Map([
+        ["s1", 1],
+        ["s2", 1],
+      ]),
+    );
+    await w.writeSessions(
+      [{ ...s1, event_count: 9 }],
+      ["s2"],
+      new Map([
+        ["s1", 2],
+        ["s2", 2],
+      ]),
+    );
+    expect(
+      (await w.query(`SELECT event_id FROM ${ref("silver_events")} ORDER BY event_id`)).map((r) => r.event_id),
+    ).toEqual(["e1", "e2"]);
+    const rows = await w.query(
+      `SELECT session_id, event_count FROM ${ref("gold_sessions")} ORDER BY session_id, event_count`,
+    );
+    expect(rows).toEqual([
+      { session_id: "s1", event_count: 1 },
+      { session_id: "s1", event_count: 9 },
+      { session_id: "s2", event_count: null },
+      { session_id: "s2", event_count: 1 },
+    ]);
+    await expect(w.writeSessions([session("s3")], [])).rejects.toThrow(
+      "gold_sessions: change data capture needs each change's sequence number (s3)",
+    );
+    await w.close();
+  });
+
+  it("refuses a table without the primary key, naming it and the statement that adds it; and insertAll", async () => {
+    const { w, dataset } = cdcWarehouse();
+    const ds = w.bq.dataset(dataset);
+    await ds.create();
+    await ds.createTable("gold_sessions", bigQueryTable(GOLD_SESSIONS));
+    await expect(w.open()).rejects.toThrow(
+      `${bq.emulator().projectId}.${dataset}.gold_sessions: change data capture needs the primary key (session_id), the table declares none: ALTER TABLE gold_sessions ADD PRIMARY KEY (session_id) NOT ENFORCED`,
+    );
+    await w.close();
+    expect(
+      () => new BigQueryWarehouse({ projectId: "p", dataset: "d", upserts: "cdc", appendMethod: "insert-all" }),
+    ).toThrow("BigQuery change data capture writes through the Storage Write API: it cannot use insertAll");
   });
 });
 
