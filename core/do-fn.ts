@@ -1,3 +1,4 @@
+import type { NativeSink } from "./source.ts";
 import type { PaneInfo } from "./pane.ts";
 import type { Instant } from "./time/instant.ts";
 import type { PCollectionView } from "./view.ts";
@@ -67,4 +68,6 @@ export interface DoFn<I, O, Tags extends object = OutputTags> {
    * step's writes must be idempotent under a replay of the same input.
    */
   readonly requiresStableInput?: boolean;
+  /** The connector a runner may run in this DoFn's place (a sink: see `NativeSink`); absent for most DoFns. */
+  readonly native?: NativeSink;
 }

@@ -50,6 +50,19 @@ export interface NativeSource<T> {
   decode(bytes: Uint8Array): T;
 }
 
+/**
+ * A sink a runner may run itself instead of the DoFn that carries it (Dataflow publishes to Pub/Sub natively): the
+ * DoFn's input is already in the connector's encoding (for Pub/Sub, encoded `google.pubsub.v1.PubsubMessage`s, as
+ * Beam's Go SDK marshals them before its `pubsub_write`).
+ */
+export interface NativeSink {
+  readonly kind: "pubsub";
+  /** `projects/P/topics/T`. */
+  readonly topic: string;
+  /** The attribute carrying each element's timestamp (epoch ms), for readers that take event time from it. */
+  readonly timestampAttribute?: string;
+}
+
 /** A source of elements. A bounded source ends; an unbounded one may run forever. */
 export interface Source<T> {
   /** The connector a runner may run natively in its place (see `NativeSource`); absent for most sources. */

@@ -1,17 +1,13 @@
-import type { PubSub } from "@google-cloud/pubsub";
-import { pubsubClient } from "../../io/pubsub/client.ts";
 import { formatInstant } from "../../core/time/instant.ts";
-import { PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
 import type { PubsubSourceStats } from "../../io/pubsub/pubsub-source.ts";
 import { stepMetrics } from "../../runners/direct/metrics.ts";
-import { withInsightsFeed } from "./insights-feed.ts";
 import { runMedallion } from "./run.ts";
 import { medallionModule } from "./worker.ts";
 import { describeOptions, parseOptions } from "../../core/options.ts";
 import type { CommitInfo, CommitPhase } from "../../runners/direct/direct-runner.ts";
 import { runnerNamed } from "../../runners/runner.ts";
 import { changeJobState } from "../../runners/dataflow/lifecycle.ts";
-import { checkRunnerInputs, medallionOptions, OPTIONS, openSource, openWarehouse } from "./job-options.ts";
+import { checkRunnerInputs, medallionOptions, OPTIONS, openFeeds, openSource, openWarehouse } from "./job-options.ts";
 
 const HELP = `Usage: npm run pipeline -- [options]
 
@@ -84,58 +80,58 @@ async function main(): Promise<void> {
   }
   const maxMessages = o.maxMessages;
   if (maxMessages !== undefined && pubsub === undefined) throw new Error("--max-messages applies to a Pub/Sub input");
-  let warehouse = await openWarehouse(o);
-  let insightsClient: PubSub | undefined;
-  const insightsTopic = o.insightsTopic;
-  if (insightsTopic !== undefined) {
-    const t = /^pubsub:\/\/projects\/([^/]+)\/topics\/([^/]+)$/.exec(insightsTopic);
-    if (t === null) throw new Error(`--insights-topic must be pubsub://projects/P/topics/T, got ${insightsTopic}`);
-    insightsClient = pubsubClient(t[1] as string, o.pubsubEndpoint);
-    const publisher = new PubsubPublisher({ pubsub: insightsClient, topic: t[2] as string });
-    await publisher.checkExists();
-    warehouse = withInsightsFeed(warehouse, publisher);
+  const warehouse = await openWarehouse(o);
+  const feeds = openFeeds(o);
+  if (o.runner !== "dataflow") {
+    // A missing topic is named before anything runs (Dataflow's workers find it themselves).
+    for (const target of Object.values(feeds.feeds)) await target.publisher().checkExists();
   }
   await warehouse.open();
   const tty = process.stdout.isTTY === true;
   const onCommit = killAt(o.killAt);
-  const run = await runMedallion(stream, warehouse, opts, {
-    flushRows: o.batchRows,
-    runner: o,
-    pipelineModule: medallionModule(process.argv.slice(2)),
-    ...(onCommit === undefined ? {} : { onCommit }),
-    onStep: (running, index, started) => {
-      if (maxMessages !== undefined && !drain.signal.aborted) {
-        // The Read step's count is restored with a checkpoint: it counts every message of the job once.
-        if (stepMetrics(running.metrics(), "Read").elementsOut >= maxMessages) drain.abort();
-      }
-      if (idle !== undefined) {
-        const received = idle.received();
-        if (received !== idle.last) {
-          idle.last = received;
-          idle.lastAt = Date.now();
-        } else if (!drain.signal.aborted && Date.now() - idle.lastAt > idle.seconds * 1000) {
-          drain.abort();
+  const run = await runMedallion(
+    stream,
+    warehouse,
+    { ...opts, feeds: feeds.feeds },
+    {
+      flushRows: o.batchRows,
+      runner: o,
+      pipelineModule: medallionModule(process.argv.slice(2)),
+      ...(onCommit === undefined ? {} : { onCommit }),
+      onStep: (running, index, started) => {
+        if (maxMessages !== undefined && !drain.signal.aborted) {
+          // The Read step's count is restored with a checkpoint: it counts every message of the job once.
+          if (stepMetrics(running.metrics(), "Read").elementsOut >= maxMessages) drain.abort();
         }
-      }
-      if (tty && index % 20 === 0) {
-        const m = running.metrics();
-        const read = stepMetrics(m, "Read");
-        const agg = stepMetrics(m, "GoldSessions/Aggregate");
-        const rate = read.elementsOut / ((performance.now() - started) / 1000);
-        process.stdout.write(
-          `\r${read.elementsOut} messages, watermark ${formatInstant(read.outputWatermark)}, ` +
-            `${agg.windows ?? 0} sessions open, ${Math.round(rate)} msg/s   `,
-        );
-      }
+        if (idle !== undefined) {
+          const received = idle.received();
+          if (received !== idle.last) {
+            idle.last = received;
+            idle.lastAt = Date.now();
+          } else if (!drain.signal.aborted && Date.now() - idle.lastAt > idle.seconds * 1000) {
+            drain.abort();
+          }
+        }
+        if (tty && index % 20 === 0) {
+          const m = running.metrics();
+          const read = stepMetrics(m, "Read");
+          const agg = stepMetrics(m, "GoldSessions/Aggregate");
+          const rate = read.elementsOut / ((performance.now() - started) / 1000);
+          process.stdout.write(
+            `\r${read.elementsOut} messages, watermark ${formatInstant(read.outputWatermark)}, ` +
+              `${agg.windows ?? 0} sessions open, ${Math.round(rate)} msg/s   `,
+          );
+        }
+      },
     },
-  });
+  );
   const { metrics, written } = run;
   if (tty) process.stdout.write("\n");
   if (o.runner === "dataflow") {
     // The job runs in Dataflow (or, with --dry-run, was only written): no rows here to report.
     await warehouse.close();
     await pubsub?.close();
-    await insightsClient?.close();
+    await feeds.close();
     return;
   }
   const counts = await warehouse.counts();
@@ -165,7 +161,7 @@ async function main(): Promise<void> {
   for (const r of rows) process.stdout.write(`  ${JSON.stringify(r)}\n`);
   await warehouse.close();
   await pubsub?.close();
-  await insightsClient?.close();
+  await feeds.close();
 }
 
 function pubsubLine(s: PubsubSourceStats): string {
@@ -173,11 +169,6 @@ function pubsubLine(s: PubsubSourceStats): string {
     `Pub/Sub: ${s.received} received, ${s.duplicatesDropped} re-deliveries dropped, ` +
     `${s.badTimestamps} unreadable timestamp attributes, ${s.reconnects} reconnects after the subscription went away`
   );
-}
-
-/** `{ [key]: value }` when value is defined, else `{}` (for optional options under exactOptionalPropertyTypes). */
-function _optional<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }
 
 main().catch((e) => {

@@ -1,6 +1,16 @@
-import type { PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
-import type { Warehouse } from "../../io/warehouse.ts";
+import type { PCollection } from "../../core/pcollection.ts";
+import type { PTransform } from "../../core/ptransform.ts";
+import type { OutgoingMessage, PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
+import { writeToPubsub } from "../../io/pubsub/pubsub-write.ts";
 import type { GoldSessionRow } from "../../schemas/rows.ts";
+import type { DeadLetter } from "./bronze.ts";
+import type { SessionWrite } from "./gold.ts";
+
+/** A topic a feed publishes to: `projects/P/topics/T`, and the publisher each process makes for it. */
+export interface FeedTarget {
+  readonly topic: string;
+  readonly publisher: () => PubsubPublisher;
+}
 
 /** What the session-insights feed publishes for each Gold change (the message data, as JSON). */
 export type SessionInsight =
@@ -8,58 +18,64 @@ export type SessionInsight =
   | { readonly kind: "delete"; readonly session_id: string };
 
 /**
- * A warehouse that also publishes every committed Gold session change to a Pub/Sub topic (a live feed for
- * dashboards): after each `writeSessions` commits, one message per upsert or delete, with attributes `kind`,
- * `session_id` (and `tenant_id`, `pane_timing`, `is_final` for upserts) and the session id as ordering key, so a
- * subscriber with ordering sees a session's changes in order. Changes are published only once committed, so the
- * feed never shows a session the warehouse does not have; after a crash, a replay may publish a change again
- * (consumers keep the last message per session id, or, as the `seq` attribute orders a session's changes, the one
- * with the highest `seq`).
+ * The session-insights feed (a live feed for dashboards): every Gold session change, one message per upsert or
+ * delete, with attributes `kind`, `session_id`, `seq` (the change's number: a session's changes carry increasing
+ * ones) and, for upserts, `tenant_id`, `pane_timing`, `is_final`; the session id is the ordering key, so a
+ * subscriber with ordering sees a session's changes in order. The changes are those the Gold writer sees (stable
+ * input: only changes whose state is durable, the same after a crash), so the feed never shows a session the
+ * job's state does not know; a retried bundle may publish a change again, and a consumer keeps, per session id, the
+ * message with the highest `seq`. On Dataflow the messages are published by Dataflow itself (`pubsub_write`).
  */
-export function withInsightsFeed(warehouse: Warehouse, publisher: PubsubPublisher): Warehouse {
-  return {
-    open: () => warehouse.open(),
-    appendBronze: (rows) => warehouse.appendBronze(rows),
-    appendSilver: (rows) => warehouse.appendSilver(rows),
-    upsertHourly: (rows) => warehouse.upsertHourly(rows),
-    counts: () => warehouse.counts(),
-    query: (sql) => warehouse.query(sql),
-    async writeSessions(upserts, deletes, seqs) {
-      await warehouse.writeSessions(upserts, deletes, seqs);
-      for (const id of deletes) {
-        const insight: SessionInsight = { kind: "delete", session_id: id };
-        await publisher.publish({
+export function insightsFeed(target: FeedTarget): PTransform<PCollection<SessionWrite>, PCollection<never>> {
+  return writeToPubsub<SessionWrite>({
+    topic: target.topic,
+    publisher: target.publisher,
+    requiresStableInput: true,
+    message(w): OutgoingMessage {
+      if (w.kind === "delete") {
+        const insight: SessionInsight = { kind: "delete", session_id: w.sessionId };
+        return {
           data: JSON.stringify(insight),
-          attributes: { kind: "delete", session_id: id, ...seqAttribute(seqs, id) },
-          orderingKey: id,
-        });
+          attributes: { kind: "delete", session_id: w.sessionId, seq: String(w.seq) },
+          orderingKey: w.sessionId,
+        };
       }
-      for (const row of upserts) {
-        const insight: SessionInsight = { kind: "upsert", session: row };
-        await publisher.publish({
-          data: JSON.stringify(insight),
-          attributes: {
-            kind: "upsert",
-            session_id: row.session_id,
-            tenant_id: row.tenant_id,
-            pane_timing: row.pane_timing,
-            is_final: String(row.is_final),
-            ...seqAttribute(seqs, row.session_id),
-          },
-          orderingKey: row.session_id,
-        });
-      }
-      await publisher.flush();
+      const row = w.row;
+      const insight: SessionInsight = { kind: "upsert", session: row };
+      return {
+        data: JSON.stringify(insight),
+        attributes: {
+          kind: "upsert",
+          session_id: row.session_id,
+          tenant_id: row.tenant_id,
+          pane_timing: row.pane_timing,
+          is_final: String(row.is_final),
+          seq: String(w.seq),
+        },
+        orderingKey: row.session_id,
+      };
     },
-    async close() {
-      await publisher.flush();
-      await warehouse.close();
-    },
-  };
+  });
 }
 
-/** The change's sequence number as the `seq` attribute, when the writer gave one. */
-function seqAttribute(seqs: ReadonlyMap<string, number> | undefined, id: string): { seq?: string } {
-  const seq = seqs?.get(id);
-  return seq === undefined ? {} : { seq: String(seq) };
+/**
+ * The invalid messages, published to a topic of their own for whoever repairs them: the message's data and
+ * attributes as received, plus `tidemark_message_id`, `tidemark_publish_time` (epoch ms), `tidemark_error_field` and
+ * `tidemark_error_reason`. They are in Bronze too, with their error: the feed loses nothing if it is not read.
+ */
+export function deadLetterFeed(target: FeedTarget): PTransform<PCollection<DeadLetter>, PCollection<never>> {
+  return writeToPubsub<DeadLetter>({
+    topic: target.topic,
+    publisher: target.publisher,
+    message: (d) => ({
+      data: d.message.data,
+      attributes: {
+        ...d.message.attributes,
+        tidemark_message_id: d.message.messageId,
+        tidemark_publish_time: String(d.message.publishTime),
+        tidemark_error_field: d.error.field,
+        tidemark_error_reason: d.error.reason,
+      },
+    }),
+  });
 }

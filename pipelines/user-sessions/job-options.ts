@@ -11,7 +11,9 @@ import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import { RUNNER_OPTIONS } from "../../runners/runner.ts";
 import { GOLD_TRIGGERS, type GoldTrigger } from "./gold.ts";
-import type { UserSessionsOptions } from "./pipeline.ts";
+import type { FeedTarget } from "./insights-feed.ts";
+import type { MedallionFeeds, UserSessionsOptions } from "./pipeline.ts";
+import { PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
 
 /** The medallion's own options, beside the runner's (`RUNNER_OPTIONS`); parsed once, in one object. */
 export const MEDALLION_OPTIONS = {
@@ -69,7 +71,12 @@ export const MEDALLION_OPTIONS = {
   insightsTopic: {
     type: "string",
     value: "pubsub://projects/P/topics/T",
-    help: "also publish every committed Gold session change to this topic (a dashboard feed)",
+    help: "also publish every Gold session change to this topic (a dashboard feed)",
+  },
+  deadLetterTopic: {
+    type: "string",
+    value: "pubsub://projects/P/topics/T",
+    help: "also publish every invalid message to this topic, with its error (they are in Bronze either way)",
   },
   batchRows: { type: "number", range: "whole", default: 50_000, help: "rows per warehouse batch (per table)" },
   bigqueryEndpoint: {
@@ -235,4 +242,35 @@ export function checkRunnerInputs(o: Options): void {
         "on each worker, lost with it",
     );
   }
+}
+
+/**
+ * The Pub/Sub feeds `--insights-topic` and `--dead-letter-topic` name, each with a publisher made on first use (in
+ * the process that runs the step: this one, or a Dataflow worker when Dataflow does not publish them itself), and a
+ * `close` for the clients made.
+ */
+export function openFeeds(o: Options): { readonly feeds: MedallionFeeds; close(): Promise<void> } {
+  const clients: PubSub[] = [];
+  const target = (option: string, spec: string | undefined): FeedTarget | undefined => {
+    if (spec === undefined) return undefined;
+    const t = /^pubsub:\/\/projects\/([^/]+)\/topics\/([^/]+)$/.exec(spec);
+    if (t === null) throw new Error(`--${option} must be pubsub://projects/P/topics/T, got ${spec}`);
+    const [, project, topic] = t as unknown as [string, string, string];
+    return {
+      topic: `projects/${project}/topics/${topic}`,
+      publisher: () => {
+        const client = pubsubClient(project, o.pubsubEndpoint);
+        clients.push(client);
+        return new PubsubPublisher({ pubsub: client, topic });
+      },
+    };
+  };
+  const insights = target("insights-topic", o.insightsTopic);
+  const deadLetters = target("dead-letter-topic", o.deadLetterTopic);
+  return {
+    feeds: { ...(insights === undefined ? {} : { insights }), ...(deadLetters === undefined ? {} : { deadLetters }) },
+    async close() {
+      for (const c of clients.splice(0)) await c.close();
+    },
+  };
 }

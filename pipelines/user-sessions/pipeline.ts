@@ -7,6 +7,7 @@ import type { Warehouse } from "../../io/warehouse.ts";
 import { read } from "../../transforms/read.ts";
 import { bronze, type DeadLetter } from "./bronze.ts";
 import { type GoldOptions, goldHourly, goldSessions, type SessionWrite } from "./gold.ts";
+import { deadLetterFeed, type FeedTarget, insightsFeed } from "./insights-feed.ts";
 import { type SilverOptions, silver } from "./silver.ts";
 import { type MedallionWrites, writeMedallion } from "./sinks.ts";
 
@@ -39,17 +40,30 @@ export function userSessions(
   };
 }
 
+/** The Pub/Sub feeds a medallion job may publish besides its tables. */
+export interface MedallionFeeds {
+  /** Every Gold session change (`insightsFeed`). */
+  readonly insights?: FeedTarget;
+  /** Every invalid message (`deadLetterFeed`). */
+  readonly deadLetters?: FeedTarget;
+}
+
 /**
- * The whole medallion job as one graph: read, Bronze, Silver, Gold, and the warehouse sinks (`sinks.ts`). The same
- * graph goes to whichever runner runs it; `writes` counts the rows the sinks commit (in this process).
+ * The whole medallion job as one graph: read, Bronze, Silver, Gold, the warehouse sinks (`sinks.ts`) and the Pub/Sub
+ * feeds asked for. The same graph goes to whichever runner runs it; `writes` counts the rows the sinks commit (in
+ * this process).
  */
 export function medallion(
   p: Pipeline,
   source: Source<RawMessage>,
   warehouse: Warehouse,
-  opts: UserSessionsOptions & { readonly batchRows?: number } = {},
+  opts: UserSessionsOptions & { readonly batchRows?: number; readonly feeds?: MedallionFeeds } = {},
 ): { readonly tables: MedallionOutputs; readonly writes: MedallionWrites } {
   const tables = userSessions(p, source, opts);
   const writes = writeMedallion(tables, warehouse, opts.batchRows === undefined ? {} : { batchRows: opts.batchRows });
+  if (opts.feeds?.insights !== undefined) tables.sessions.apply(insightsFeed(opts.feeds.insights), "InsightsFeed");
+  if (opts.feeds?.deadLetters !== undefined) {
+    tables.deadLetter.apply(deadLetterFeed(opts.feeds.deadLetters), "DeadLetterFeed");
+  }
   return { tables, writes };
 }

@@ -6,7 +6,7 @@ import type { RunningPipeline } from "../../runners/direct/direct-runner.ts";
 import type { MetricsSnapshot } from "../../runners/direct/metrics.ts";
 import { type RunHooks, type RunnerOptions, RUNNER_OPTIONS, runnerNamed } from "../../runners/runner.ts";
 import type { RawMessage } from "../../schemas/event.ts";
-import { medallion, type UserSessionsOptions } from "./pipeline.ts";
+import { type MedallionFeeds, medallion, type UserSessionsOptions } from "./pipeline.ts";
 import type { MedallionWrites } from "./sinks.ts";
 
 export interface MedallionRun {
@@ -45,7 +45,7 @@ export interface MedallionRunOptions {
 export async function runMedallion(
   stream: Source<RawMessage>,
   warehouse: Warehouse,
-  options: UserSessionsOptions,
+  options: UserSessionsOptions & { readonly feeds?: MedallionFeeds },
   run: MedallionRunOptions = {},
 ): Promise<MedallionRun> {
   const p = Pipeline.create();

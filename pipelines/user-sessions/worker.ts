@@ -6,7 +6,7 @@
  */
 import { Pipeline } from "../../core/pipeline.ts";
 import type { PipelineModuleSpec } from "../../runners/portable/worker/boot-spec.ts";
-import { medallionOptions, openSource, openWarehouse, parseJobOptions } from "./job-options.ts";
+import { medallionOptions, openFeeds, openSource, openWarehouse, parseJobOptions } from "./job-options.ts";
 import { medallion } from "./pipeline.ts";
 
 /** This module, as a launcher names it for its workers (the same command line). */
@@ -20,6 +20,10 @@ export async function build(args: readonly string[]): Promise<Pipeline> {
   const warehouse = await openWarehouse(o);
   await warehouse.open();
   const p = Pipeline.create();
-  medallion(p, openSource(o).source, warehouse, { ...medallionOptions(o), batchRows: o.batchRows });
+  medallion(p, openSource(o).source, warehouse, {
+    ...medallionOptions(o),
+    batchRows: o.batchRows,
+    feeds: openFeeds(o).feeds,
+  });
   return p;
 }

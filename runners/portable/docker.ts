@@ -11,7 +11,8 @@ import { URNS } from "./urns.ts";
  * A Tidemark graph as the encoded Beam pipeline a container-based runner (Dataflow) runs: the SDK environment is
  * Docker, naming the worker image (whose entry point is `bin/tidemark-worker`, Beam's boot contract), and stable
  * input is required where a DoFn asks for it (Dataflow honours it), and Pub/Sub is read by the runner itself
- * (`beam:transform:pubsub_read:v1`; the worker decodes the messages). Returns the bytes and the environment's
+ * (`beam:transform:pubsub_read:v1`; the worker decodes the messages) and written by it (`pubsub_write`; the worker
+ * encodes them). Returns the bytes and the environment's
  * capabilities (for the runner's worker pool settings).
  */
 export function encodeForContainer(
@@ -24,7 +25,7 @@ export function encodeForContainer(
       urn: URNS.environments.DOCKER as string,
       payload: toBinary(DockerPayloadSchema, create(DockerPayloadSchema, { containerImage: image })),
     },
-    { stableInput: "require", nativeReads: true },
+    { stableInput: "require", nativeReads: true, nativeWrites: true },
   );
   const env = proto.components?.environments[ENVIRONMENT_ID];
   return {

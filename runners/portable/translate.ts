@@ -32,6 +32,7 @@ import {
   TestStreamPayloadSchema,
   IsBounded_Enum,
   PubSubReadPayloadSchema,
+  PubSubWritePayloadSchema,
   ParDoPayloadSchema,
   type PCollectionSchema,
   type Pipeline as PipelineProto,
@@ -85,6 +86,12 @@ export interface TranslateOptions {
    * that read Pub/Sub themselves (Dataflow). Otherwise such a source is read in the worker like any other.
    */
   readonly nativeReads?: boolean;
+  /**
+   * Run the DoFns that carry a native sink (`DoFn.native`: Pub/Sub) as the runner's own transform
+   * (`beam:transform:pubsub_write:v1`, its input encoded `PubsubMessage`s in the bytes coder): for runners that
+   * write Pub/Sub themselves (Dataflow). Otherwise such a DoFn runs in the worker like any other.
+   */
+  readonly nativeWrites?: boolean;
 }
 
 /** Reads every event of each fixture stream of the graph (for `TranslateOptions.testStreams`). */
@@ -331,6 +338,31 @@ export function translate(
         break;
       }
       case "parDo": {
+        const sink = options.nativeWrites === true ? p.doFn.native : undefined;
+        if (sink !== undefined) {
+          const input = t.inputs[0] as string;
+          const proto = pcollections[input];
+          // The runner reads the messages itself: in Beam's bytes coder, as Go's pubsubio marshals them.
+          if (proto !== undefined) pcollections[input] = { ...proto, coderId: coders.id(BYTES) };
+          // A sink has no output (Go's `beam.External` write declares none): its empty PCollection goes.
+          for (const out of Object.values(t.outputs)) delete pcollections[out];
+          transforms[idOf(t)] = {
+            ...base,
+            outputs: {},
+            spec: {
+              urn: URNS.composites.PUBSUB_WRITE as string,
+              payload: toBinary(
+                PubSubWritePayloadSchema,
+                create(PubSubWritePayloadSchema, {
+                  topic: sink.topic,
+                  timestampAttribute: sink.timestampAttribute ?? "",
+                }),
+              ),
+            },
+            inputs: { in0: input },
+          };
+          break;
+        }
         const sideInputs: Record<string, MessageInitShape<typeof SideInputSchema>> = {};
         const inputs: Record<string, string> = { main: t.inputs[0] as string };
         for (const v of p.sideInputs ?? []) {

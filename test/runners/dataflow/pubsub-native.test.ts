@@ -2,12 +2,19 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { PubSub, protos } from "@google-cloud/pubsub";
 import { describe, expect, it } from "vitest";
 import { Pipeline } from "../../../core/pipeline.ts";
+import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
+import type { PubsubPublisher } from "../../../io/pubsub/pubsub-sink.ts";
 import { decodePubsubMessage, pubsubSource } from "../../../io/pubsub/pubsub-source.ts";
+import { decodeOutgoing, encodePubsubMessage } from "../../../io/pubsub/pubsub-write.ts";
+import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
+import { medallion } from "../../../pipelines/user-sessions/pipeline.ts";
+import type { RawMessage } from "../../../schemas/event.ts";
 import { encodeForContainer } from "../../../runners/portable/docker.ts";
 import {
   ParDoPayloadSchema,
   PipelineSchema,
   PubSubReadPayloadSchema,
+  PubSubWritePayloadSchema,
 } from "../../../runners/portable/proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
 import { TIDEMARK_URNS } from "../../../runners/portable/translate.ts";
 import { URNS } from "../../../runners/portable/urns.ts";
@@ -63,5 +70,57 @@ describe("Pub/Sub on Dataflow: read by the runner itself, decoded in the worker"
       attributes: { tenant_id: "acme" },
       data: '{"event_id":"e1"}',
     });
+  });
+});
+
+describe("Pub/Sub writes on Dataflow: encoded in the worker, published by the runner itself", () => {
+  it("the medallion's feeds become Beam's pubsub_write (topic, timestamp attribute), fed encoded PubsubMessages in the bytes coder, with no output", async () => {
+    const warehouse = await DuckDbWarehouse.create(":memory:");
+    const p = Pipeline.create();
+    const never = (): PubsubPublisher => {
+      throw new Error("a runner that publishes itself never makes a publisher");
+    };
+    medallion(p, fixtureFileSource<RawMessage>("test/fixtures/events-small.jsonl"), warehouse, {
+      feeds: {
+        insights: { topic: "projects/my-proj/topics/insights", publisher: never },
+        deadLetters: { topic: "projects/my-proj/topics/invalid", publisher: never },
+      },
+    });
+    const proto = fromBinary(PipelineSchema, encodeForContainer(p.graph(), "image").bytes);
+    const c = proto.components;
+    const writes = Object.values(c?.transforms ?? {}).filter((t) => t.spec?.urn === URNS.composites.PUBSUB_WRITE);
+    expect(writes.map((t) => t.uniqueName).sort()).toEqual(["DeadLetterFeed/Publish", "InsightsFeed/Publish"]);
+    for (const w of writes) {
+      const payload = fromBinary(PubSubWritePayloadSchema, w.spec?.payload ?? new Uint8Array());
+      expect(payload.topic).toBe(
+        w.uniqueName.startsWith("Insights") ? "projects/my-proj/topics/insights" : "projects/my-proj/topics/invalid",
+      );
+      expect(payload.timestampAttribute).toBe("");
+      expect(w.outputs).toEqual({});
+      // Run by the runner: no SDK environment; its input made by the worker's Encode step, in the bytes coder.
+      expect(w.environmentId).toBe("");
+      const input = Object.values(w.inputs)[0] as string;
+      expect(c?.coders[c?.pcollections[input]?.coderId ?? ""]?.spec?.urn).toBe(URNS.coders.BYTES);
+      const encode = Object.values(c?.transforms ?? {}).find((t) => Object.values(t.outputs).includes(input));
+      expect(encode?.uniqueName).toBe(w.uniqueName.replace("/Publish", "/Encode"));
+      expect(encode?.environmentId).toBe("tidemark");
+    }
+    // The insights feed publishes only stable changes, as the Gold writer does: the runner is asked for it.
+    expect(proto.requirements).toContain(URNS.requirements.REQUIRES_STABLE_INPUT);
+    // Every PCollection still has its producer (no dangling output of a sink).
+    const produced = new Set(Object.values(c?.transforms ?? {}).flatMap((t) => Object.values(t.outputs)));
+    for (const id of Object.keys(c?.pcollections ?? {})) expect(produced.has(id), id).toBe(true);
+    await warehouse.close();
+  });
+
+  it("an element's message, as encoded for pubsub_write, is what a reader of the topic receives", () => {
+    const bytes = encodePubsubMessage({ data: '{"kind":"delete"}', attributes: { seq: "7" }, orderingKey: "s1" });
+    expect(decodeOutgoing(bytes)).toEqual({
+      data: Buffer.from('{"kind":"delete"}'),
+      attributes: { seq: "7" },
+      orderingKey: "s1",
+    });
+    const read = decodePubsubMessage(bytes);
+    expect(read).toMatchObject({ data: '{"kind":"delete"}', attributes: { seq: "7" }, orderingKey: "s1" });
   });
 });
