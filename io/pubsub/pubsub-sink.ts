@@ -57,7 +57,7 @@ export class PubsubPublisher {
 
   /** Queues one message; waits while `maxInFlight` messages are unconfirmed. */
   async publish(message: OutgoingMessage): Promise<void> {
-    if (this.failure) throw this.failure;
+    this.rethrow();
     while (this.inFlight.size >= (this.options.maxInFlight ?? 10_000)) await Promise.race(this.inFlight);
     const data = typeof message.data === "string" ? Buffer.from(message.data, "utf8") : Buffer.from(message.data);
     const sent = this.topic
@@ -79,11 +79,25 @@ export class PubsubPublisher {
     this.inFlight.add(sent);
   }
 
-  /** Sends what is batched and waits for every publish; rethrows the first failure. */
+  /**
+   * Sends what is batched and waits for every publish; rethrows the first failure since the last one reported (once:
+   * the publisher goes on, so a retried bundle can publish again).
+   */
   async flush(): Promise<void> {
-    await this.topic.flush();
+    try {
+      await this.topic.flush();
+    } catch (e) {
+      this.failure ??= new Error(`publishing to ${this.topic.name} failed: ${(e as Error).message}`, { cause: e });
+    }
     await Promise.all(this.inFlight);
-    if (this.failure) throw this.failure;
+    this.rethrow();
+  }
+
+  /** Throws the failure not yet reported, and forgets it. */
+  private rethrow(): void {
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure !== undefined) throw failure;
   }
 }
 

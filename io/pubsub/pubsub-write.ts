@@ -2,7 +2,6 @@ import { protos } from "@google-cloud/pubsub";
 import type { DoFn } from "../../core/do-fn.ts";
 import type { PCollection } from "../../core/pcollection.ts";
 import type { PTransform } from "../../core/ptransform.ts";
-import { map } from "../../transforms/element-wise.ts";
 import { parDo } from "../../transforms/par-do.ts";
 import type { OutgoingMessage, PubsubPublisher } from "./pubsub-sink.ts";
 
@@ -54,8 +53,15 @@ export function writeToPubsub<T>(options: PubsubWriteOptions<T>): PTransform<PCo
     throw new Error(`writeToPubsub: the topic must be projects/P/topics/T, got ${JSON.stringify(topic)}`);
   }
   let publisher: PubsubPublisher | undefined;
-  const publish: DoFn<Uint8Array, never> = {
+  // Stable input is asked for on Encode, the first step: Publish may be the runner's own transform, which takes no
+  // such requirement, and its input is then Encode's deterministic output of stable elements.
+  const encode: DoFn<T, Uint8Array> = {
     ...(options.requiresStableInput === true ? { requiresStableInput: true } : {}),
+    process(element, ctx) {
+      ctx.output(encodePubsubMessage(options.message(element)));
+    },
+  };
+  const publish: DoFn<Uint8Array, never> = {
     native: { kind: "pubsub", topic, ...(timestampAttribute === undefined ? {} : { timestampAttribute }) },
     process(bytes, ctx) {
       publisher ??= options.publisher();
@@ -72,7 +78,6 @@ export function writeToPubsub<T>(options: PubsubWriteOptions<T>): PTransform<PCo
   };
   return {
     name: "WriteToPubsub",
-    expand: (input) =>
-      input.apply(map((e: T) => encodePubsubMessage(options.message(e)), "Encode")).apply(parDo(publish), "Publish"),
+    expand: (input) => input.apply(parDo(encode), "Encode").apply(parDo(publish), "Publish"),
   };
 }

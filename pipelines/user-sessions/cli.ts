@@ -6,6 +6,7 @@ import { medallionModule } from "./worker.ts";
 import { describeOptions, parseOptions } from "../../core/options.ts";
 import type { CommitInfo, CommitPhase } from "../../runners/direct/direct-runner.ts";
 import { runnerNamed } from "../../runners/runner.ts";
+import { checkDataflowSubmission } from "../../runners/dataflow/dataflow-runner.ts";
 import { changeJobState } from "../../runners/dataflow/lifecycle.ts";
 import { checkRunnerInputs, medallionOptions, OPTIONS, openFeeds, openSource, openWarehouse } from "./job-options.ts";
 
@@ -57,6 +58,9 @@ async function main(): Promise<void> {
     await changeJobState(o.drain ? "drain" : "cancel", o);
     return;
   }
+  const dataflow = o.runner === "dataflow";
+  // Dataflow's options, credentials and Google's answer, before the warehouse is opened (it creates tables).
+  if (dataflow) await checkDataflowSubmission(o);
   const opts = medallionOptions(o);
 
   const drain = new AbortController();
@@ -66,7 +70,8 @@ async function main(): Promise<void> {
   const stream = opened.source;
   const pubsub = opened.pubsub;
   const stats = opened.stats;
-  if (stats !== undefined) {
+  // On Dataflow the job reads Pub/Sub itself: this process only submits it (nothing here to drain).
+  if (stats !== undefined && !dataflow) {
     pubsubStats = stats;
     if (o.stopWhenIdle !== undefined) {
       idle = { seconds: o.stopWhenIdle, received: () => stats().received, last: 0, lastAt: Date.now() };
@@ -82,11 +87,12 @@ async function main(): Promise<void> {
   if (maxMessages !== undefined && pubsub === undefined) throw new Error("--max-messages applies to a Pub/Sub input");
   const warehouse = await openWarehouse(o);
   const feeds = openFeeds(o);
-  if (o.runner !== "dataflow") {
+  if (!dataflow) {
     // A missing topic is named before anything runs (Dataflow's workers find it themselves).
     for (const target of Object.values(feeds.feeds)) await target.publisher().checkExists();
   }
-  await warehouse.open();
+  // The tables are created (or evolved) here, once, before the job's workers start; a dry run changes nothing.
+  if (!(dataflow && o.dryRun !== undefined)) await warehouse.open();
   const tty = process.stdout.isTTY === true;
   const onCommit = killAt(o.killAt);
   const run = await runMedallion(

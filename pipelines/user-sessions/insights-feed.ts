@@ -58,24 +58,54 @@ export function insightsFeed(target: FeedTarget): PTransform<PCollection<Session
   });
 }
 
+/** What the dead-letter feed publishes for each invalid message (the message data, as JSON). */
+export interface InvalidMessage {
+  readonly message_id: string;
+  /** Epoch ms. */
+  readonly publish_time: number;
+  readonly attributes: Readonly<Record<string, string>>;
+  /** The payload as received. */
+  readonly data: string;
+  readonly error: { readonly field: string; readonly reason: string };
+}
+
+/** Pub/Sub's limit on an attribute value, in bytes. */
+const MAX_ATTRIBUTE_BYTES = 1024;
+
+/** `value` cut to Pub/Sub's attribute limit (on a character boundary), so no message is refused for it. */
+export function attributeValue(value: string): string {
+  if (Buffer.byteLength(value, "utf8") <= MAX_ATTRIBUTE_BYTES) return value;
+  let cut = value.slice(0, MAX_ATTRIBUTE_BYTES);
+  while (Buffer.byteLength(cut, "utf8") > MAX_ATTRIBUTE_BYTES) cut = cut.slice(0, -1);
+  return cut;
+}
+
 /**
- * The invalid messages, published to a topic of their own for whoever repairs them: the message's data and
- * attributes as received, plus `tidemark_message_id`, `tidemark_publish_time` (epoch ms), `tidemark_error_field` and
- * `tidemark_error_reason`. They are in Bronze too, with their error: the feed loses nothing if it is not read.
+ * The invalid messages, published to a topic of their own for whoever repairs them: the data is the message as
+ * received and its error (`InvalidMessage`, JSON: the original attributes are kept there, as any number of them of
+ * any size is a valid message but not always a publishable one), the attributes `tidemark_message_id` and
+ * `tidemark_error_field` (cut to Pub/Sub's 1 KiB limit). They are in Bronze too, with their error: the feed loses
+ * nothing if it is not read.
  */
 export function deadLetterFeed(target: FeedTarget): PTransform<PCollection<DeadLetter>, PCollection<never>> {
   return writeToPubsub<DeadLetter>({
     topic: target.topic,
     publisher: target.publisher,
-    message: (d) => ({
-      data: d.message.data,
-      attributes: {
-        ...d.message.attributes,
-        tidemark_message_id: d.message.messageId,
-        tidemark_publish_time: String(d.message.publishTime),
-        tidemark_error_field: d.error.field,
-        tidemark_error_reason: d.error.reason,
-      },
-    }),
+    message: (d) => {
+      const invalid: InvalidMessage = {
+        message_id: d.message.messageId,
+        publish_time: d.message.publishTime,
+        attributes: d.message.attributes,
+        data: d.message.data,
+        error: { field: d.error.field, reason: d.error.reason },
+      };
+      return {
+        data: JSON.stringify(invalid),
+        attributes: {
+          tidemark_message_id: attributeValue(d.message.messageId),
+          tidemark_error_field: attributeValue(d.error.field),
+        },
+      };
+    },
   });
 }

@@ -216,20 +216,42 @@ export function parseJobOptions(argv: readonly string[], env: NodeJS.ProcessEnv 
 
 /**
  * What the runner named can run of this job, refused before anything is opened, with the reason:
- * - `--drain`, `--cancel`, `--update`, `--wait` are Dataflow's, and drain and cancel exclude each other;
+ * - `--drain`, `--cancel`, `--update`, `--wait` are Dataflow's; drain and cancel act on a running job (nothing else
+ *   may come with them: not a dry run, not an update); `--transform-name-mapping` needs `--update`; a dry run
+ *   submits nothing to wait for or to update;
+ * - a Dataflow job runs until drained: `--max-messages` and `--stop-when-idle` are the local runners';
  * - a Dataflow job (unless only written with `--dry-run`) reads Pub/Sub and writes BigQuery: a fixture file would be
  *   read from each worker's own disk, and a DuckDB file would be one per worker, lost with it.
  */
 export function checkRunnerInputs(o: Options): void {
   const dataflowOnly = (["drain", "cancel", "update", "wait"] as const).filter((k) => o[k]);
+  if (o.transformNameMapping !== undefined && !o.update) {
+    throw new Error("--transform-name-mapping applies to --update (renamed steps of the job it replaces)");
+  }
   if (o.runner !== "dataflow") {
     if (dataflowOnly.length > 0) {
       throw new Error(`--${dataflowOnly[0]} applies to --runner=dataflow (a job running in Dataflow)`);
     }
     return;
   }
-  if (o.drain && o.cancel) throw new Error("--drain and --cancel exclude each other: a job is drained or cancelled");
-  if (o.drain || o.cancel || o.dryRun !== undefined) return;
+  const action = o.drain ? "drain" : o.cancel ? "cancel" : undefined;
+  if (action !== undefined) {
+    const other = o.drain && o.cancel ? "--cancel" : o.update ? "--update" : o.dryRun !== undefined ? "--dry-run" : "";
+    if (other !== "") throw new Error(`--${action} acts on the running job alone: it cannot come with ${other}`);
+    return;
+  }
+  for (const [name, set] of [
+    ["max-messages", o.maxMessages !== undefined],
+    ["stop-when-idle", o.stopWhenIdle !== undefined],
+  ] as const) {
+    if (set) throw new Error(`--${name} bounds a local run: a Dataflow job runs until it is drained (--drain)`);
+  }
+  if (o.dryRun !== undefined) {
+    if (o.wait || o.update) {
+      throw new Error(`--${o.wait ? "wait" : "update"} needs a submission: --dry-run submits nothing`);
+    }
+    return;
+  }
   if (!o.input.startsWith("pubsub://")) {
     throw new Error(
       `--runner=dataflow reads Pub/Sub (--input=pubsub://projects/P/subscriptions/S): the fixture ${o.input} would be ` +
@@ -256,12 +278,17 @@ export function openFeeds(o: Options): { readonly feeds: MedallionFeeds; close()
     const t = /^pubsub:\/\/projects\/([^/]+)\/topics\/([^/]+)$/.exec(spec);
     if (t === null) throw new Error(`--${option} must be pubsub://projects/P/topics/T, got ${spec}`);
     const [, project, topic] = t as unknown as [string, string, string];
+    let publisher: PubsubPublisher | undefined;
     return {
       topic: `projects/${project}/topics/${topic}`,
+      // One client and publisher per feed in a process (the step and the launcher's check share it).
       publisher: () => {
-        const client = pubsubClient(project, o.pubsubEndpoint);
-        clients.push(client);
-        return new PubsubPublisher({ pubsub: client, topic });
+        if (publisher === undefined) {
+          const client = pubsubClient(project, o.pubsubEndpoint);
+          clients.push(client);
+          publisher = new PubsubPublisher({ pubsub: client, topic });
+        }
+        return publisher;
       },
     };
   };

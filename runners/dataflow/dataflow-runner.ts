@@ -7,10 +7,10 @@ import type { RunningPipeline } from "../direct/direct-runner.ts";
 import type { MetricsSnapshot } from "../direct/metrics.ts";
 import { encodeForContainer } from "../portable/docker.ts";
 import type { PipelineModuleSpec } from "../portable/worker/boot-spec.ts";
-import { consoleLink, type DataflowClients, dataflowClients, requireGoogleAccess } from "./google.ts";
+import { closeClients, consoleLink, type DataflowClients, dataflowClients, requireGoogleAccess } from "./google.ts";
 import { buildJob, pipelineHash } from "./job.ts";
 import { findActiveJob, parseNameMapping, updateJob } from "./lifecycle.ts";
-import { watchJob } from "./watch.ts";
+import { followJob } from "./watch.ts";
 import { type CheckedDataflowOptions, checkDataflowOptions } from "./options.ts";
 import { stageBytes } from "./stage.ts";
 
@@ -46,6 +46,34 @@ export interface DataflowSubmission {
 }
 
 const SDK_VERSION = "0.1.0";
+
+/**
+ * What a submission checks before anything is opened, staged or created (the command line runs it before it opens
+ * the warehouse): Dataflow's options, the name mapping, and, unless it is a dry run, credentials and Google's answer.
+ */
+export async function checkDataflowSubmission(
+  o: DataflowRunOptions,
+  storage?: Storage,
+): Promise<CheckedDataflowOptions> {
+  const { checked } = checkedOptions(o);
+  if (o.dryRun === undefined) {
+    await requireGoogleAccess((storage ?? new Storage({ projectId: checked.project })).authClient, "--runner=dataflow");
+  }
+  return checked;
+}
+
+/** Dataflow's options and the name mapping, checked (no I/O). */
+function checkedOptions(o: DataflowRunOptions): {
+  readonly checked: CheckedDataflowOptions;
+  readonly mapping: Record<string, string>;
+} {
+  const checked = checkDataflowOptions(o);
+  const mapping = parseNameMapping(o.transformNameMapping);
+  if (o.transformNameMapping !== undefined && o.update !== true) {
+    throw new Error("--transform-name-mapping applies to --update (renamed steps of the job it replaces)");
+  }
+  return { checked, mapping };
+}
 
 /** The job request and the encoded pipeline for `pipeline` (no I/O). */
 export function prepareDataflowJob(
@@ -97,11 +125,7 @@ export async function submitToDataflow(
     readonly signal?: AbortSignal;
   } = {},
 ): Promise<DataflowSubmission> {
-  const checked = checkDataflowOptions(o);
-  const mapping = parseNameMapping(o.transformNameMapping);
-  if (o.transformNameMapping !== undefined && o.update !== true) {
-    throw new Error("--transform-name-mapping applies to --update (renamed steps of the job it replaces)");
-  }
+  const { checked, mapping } = checkedOptions(o);
   const id = `${o.jobName}-${new Date().toISOString().replace(/[-:.TZ]/g, "")}`;
   const prepared = prepareDataflowJob(pipeline, o, checked, id);
   const log = clients.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -114,25 +138,30 @@ export async function submitToDataflow(
     return prepared;
   }
   const storage = clients.storage ?? new Storage({ projectId: checked.project });
-  const dataflow = clients.dataflow ?? dataflowClients();
   await requireGoogleAccess(storage.authClient, "--runner=dataflow");
-  let job = prepared.job;
-  if (o.update === true) {
-    const running = await findActiveJob(dataflow.jobs, checked, o.jobName);
-    job = updateJob(job, running, mapping);
-    log(`updating Dataflow job ${running.id} (${o.jobName}) in place`);
+  const dataflow = clients.dataflow ?? dataflowClients();
+  try {
+    let job = prepared.job;
+    if (o.update === true) {
+      const running = await findActiveJob(dataflow.jobs, checked, o.jobName);
+      job = updateJob(job, running, mapping);
+      log(`updating Dataflow job ${running.id} (${o.jobName}) in place`);
+    }
+    await stageBytes(storage, prepared.pipelineUrl, prepared.pipelineBytes);
+    log(`staged ${prepared.pipelineUrl}`);
+    const [created] = await dataflow.jobs.createJob({ projectId: checked.project, location: checked.region, job });
+    const link = consoleLink(checked.project, checked.region, created.id);
+    log(`created Dataflow job ${created.id}: ${link}`);
+    const last = await followJob(
+      dataflow,
+      { project: checked.project, region: checked.region, jobId: created.id as string },
+      o.wait === true ? "terminal" : "running",
+      { log, ...(clients.signal === undefined ? {} : { signal: clients.signal }) },
+    );
+    return { ...prepared, job, created: last ?? created };
+  } finally {
+    if (clients.dataflow === undefined) await closeClients(dataflow);
   }
-  await stageBytes(storage, prepared.pipelineUrl, prepared.pipelineBytes);
-  log(`staged ${prepared.pipelineUrl}`);
-  const [created] = await dataflow.jobs.createJob({ projectId: checked.project, location: checked.region, job });
-  log(`created Dataflow job ${created.id}: ${consoleLink(checked.project, checked.region, created.id)}`);
-  const last = await watchJob(
-    dataflow,
-    { project: checked.project, region: checked.region, jobId: created.id as string },
-    o.wait === true ? "terminal" : "running",
-    { log, ...(clients.signal === undefined ? {} : { signal: clients.signal }) },
-  );
-  return { ...prepared, job, created: last };
 }
 
 /** `submitToDataflow` as a `RunningPipeline`: it finishes when the job is submitted (it then runs in Dataflow). */

@@ -1,4 +1,3 @@
-import type { protos } from "@google-cloud/dataflow";
 import { v1beta3 } from "@google-cloud/dataflow";
 
 /** How long the credentials and network check may take before the command gives up, naming what is missing. */
@@ -46,10 +45,16 @@ export async function requireGoogleAccess(auth: GoogleAuthLike, command: string)
 
 /** The Dataflow API's clients a command uses (created on demand: their constructors read no credentials). */
 export interface DataflowClients {
-  readonly jobs: Pick<v1beta3.JobsV1Beta3Client, "createJob" | "getJob" | "updateJob" | "listJobsAsync"> & {
+  readonly jobs: Pick<v1beta3.JobsV1Beta3Client, "createJob" | "getJob" | "updateJob" | "listJobsAsync" | "close"> & {
     readonly auth: GoogleAuthLike;
   };
-  readonly messages: Pick<v1beta3.MessagesV1Beta3Client, "listJobMessages">;
+  readonly messages: Pick<v1beta3.MessagesV1Beta3Client, "listJobMessages" | "close">;
+}
+
+/** Closes the clients' channels (a command ends once its calls are done). */
+export async function closeClients(clients: DataflowClients): Promise<void> {
+  await clients.jobs.close();
+  await clients.messages.close();
 }
 
 export function dataflowClients(): DataflowClients {
@@ -60,5 +65,3 @@ export function dataflowClients(): DataflowClients {
 export function consoleLink(project: string, region: string, jobId: string | null | undefined): string {
   return `https://console.cloud.google.com/dataflow/jobs/${region}/${jobId ?? "?"}?project=${project}`;
 }
-
-export type IJob = protos.google.dataflow.v1beta3.IJob;

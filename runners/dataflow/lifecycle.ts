@@ -1,7 +1,7 @@
 import { protos } from "@google-cloud/dataflow";
-import { consoleLink, type DataflowClients, dataflowClients, requireGoogleAccess } from "./google.ts";
+import { closeClients, consoleLink, type DataflowClients, dataflowClients, requireGoogleAccess } from "./google.ts";
 import { checkJobPlace } from "./options.ts";
-import { watchJob } from "./watch.ts";
+import { followJob } from "./watch.ts";
 
 type IUpdateJobRequest = protos.google.dataflow.v1beta3.IUpdateJobRequest;
 type IJob = protos.google.dataflow.v1beta3.IJob;
@@ -105,14 +105,18 @@ export async function changeJobState(
   log: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
 ): Promise<IJob> {
   const place = checkJobPlace(o);
-  await requireGoogleAccess(clients.jobs.auth, `--${action}`);
-  const running = await findActiveJob(clients.jobs, place, o.jobName);
-  const ref = { ...place, jobId: running.id };
-  const request = action === "drain" ? drainRequest(ref) : cancelRequest(ref);
-  await clients.jobs.updateJob(request);
-  log(
-    `${action === "drain" ? "draining" : "cancelling"} Dataflow job ${running.id} (${o.jobName}): ${consoleLink(place.project, place.region, running.id)}`,
-  );
-  if (o.wait !== true) return running;
-  return watchJob(clients, ref, "terminal", { log });
+  try {
+    await requireGoogleAccess(clients.jobs.auth, `--${action}`);
+    const running = await findActiveJob(clients.jobs, place, o.jobName);
+    const ref = { ...place, jobId: running.id };
+    const requestedAt = Date.now();
+    await clients.jobs.updateJob(action === "drain" ? drainRequest(ref) : cancelRequest(ref));
+    log(
+      `${action === "drain" ? "draining" : "cancelling"} Dataflow job ${running.id} (${o.jobName}): ${consoleLink(place.project, place.region, running.id)}`,
+    );
+    if (o.wait !== true) return running;
+    return (await followJob(clients, ref, "terminal", { log, sinceMs: requestedAt })) ?? running;
+  } finally {
+    await closeClients(clients);
+  }
 }

@@ -56,11 +56,16 @@ export function checkJobPlace(o: { readonly project?: string | undefined; readon
   readonly project: string;
   readonly region: string;
 } {
+  const problems = placeProblems(o);
+  if (problems.length > 0) throw new Error(`--runner=dataflow: ${problems.join("; ")}`);
+  return { project: o.project as string, region: o.region as string };
+}
+
+function placeProblems(o: { readonly project?: string | undefined; readonly region?: string | undefined }): string[] {
   const problems: string[] = [];
   if (o.project === undefined || o.project === "") problems.push("--project is required (the Google Cloud project)");
   if (o.region === undefined || o.region === "") problems.push("--region is required (e.g. --region=europe-west1)");
-  if (problems.length > 0) throw new Error(`--runner=dataflow: ${problems.join("; ")}`);
-  return { project: o.project as string, region: o.region as string };
+  return problems;
 }
 
 /** Dataflow's option values, once checked. */
@@ -90,12 +95,7 @@ export function checkDataflowOptions(o: {
   readonly sdkContainerImage?: string | undefined;
   readonly labels?: string | undefined;
 }): CheckedDataflowOptions {
-  const problems: string[] = [];
-  try {
-    checkJobPlace(o);
-  } catch (e) {
-    problems.push((e as Error).message.replace(/^--runner=dataflow: /, ""));
-  }
+  const problems = placeProblems(o);
   const temp = o.tempLocation;
   if (temp === undefined || temp === "") problems.push("--temp-location is required (gs://BUCKET/PATH)");
   else if (!GCS.test(temp))

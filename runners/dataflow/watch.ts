@@ -1,4 +1,5 @@
 import { protos } from "@google-cloud/dataflow";
+import { consoleLink } from "./google.ts";
 
 type IJob = protos.google.dataflow.v1beta3.IJob;
 type IJobMessage = protos.google.dataflow.v1beta3.IJobMessage;
@@ -95,6 +96,9 @@ export class JobWatch {
   }
 }
 
+/** A followed job that ended failed (`JOB_STATE_FAILED`), with Dataflow's last error message. */
+export class JobFailedError extends Error {}
+
 /** Where a watched job is, and how to reach it. */
 export interface WatchTarget {
   readonly project: string;
@@ -118,11 +122,20 @@ export async function watchJob(
   },
   target: WatchTarget,
   until: WatchUntil,
-  options: { readonly log: (line: string) => void; readonly pollMs?: number; readonly signal?: AbortSignal },
+  options: {
+    readonly log: (line: string) => void;
+    readonly pollMs?: number;
+    readonly signal?: AbortSignal;
+    /** Messages older than this (epoch ms) are history: not printed (a drain follows from its request on). */
+    readonly sinceMs?: number;
+  },
 ): Promise<IJob> {
   const watch = new JobWatch(until);
   const ref = { projectId: target.project, location: target.region, jobId: target.jobId };
-  let since: IJobMessage["time"];
+  let since: IJobMessage["time"] =
+    options.sinceMs === undefined
+      ? undefined
+      : { seconds: Math.floor(options.sinceMs / 1000), nanos: (options.sinceMs % 1000) * 1e6 };
   let lastError: string | undefined;
   for (;;) {
     const [job] = await clients.jobs.getJob(ref);
@@ -138,15 +151,38 @@ export async function watchJob(
     const step = watch.observe({ job, messages });
     for (const line of step.lines) options.log(line);
     if (step.failed !== undefined) {
-      throw new Error(`${step.failed}${lastError === undefined ? "" : `: ${lastError}`}`);
+      throw new JobFailedError(`${step.failed}${lastError === undefined ? "" : `: ${lastError}`}`);
     }
     if (step.done || options.signal?.aborted === true) return job;
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, options.pollMs ?? 5000);
-      options.signal?.addEventListener("abort", () => {
+      const done = () => {
         clearTimeout(t);
+        options.signal?.removeEventListener("abort", done);
         resolve();
-      });
+      };
+      const t = setTimeout(done, options.pollMs ?? 5000);
+      options.signal?.addEventListener("abort", done, { once: true });
     });
+  }
+}
+
+/**
+ * Follows a job a command created or changed: a job that fails rejects (with Dataflow's error); a failure to follow
+ * it (the API unreachable for a while) is only said, the job left as it is, running in Dataflow (`undefined`).
+ */
+export async function followJob(
+  clients: Parameters<typeof watchJob>[0],
+  target: WatchTarget,
+  until: WatchUntil,
+  options: Parameters<typeof watchJob>[3],
+): Promise<IJob | undefined> {
+  try {
+    return await watchJob(clients, target, until, options);
+  } catch (e) {
+    if (e instanceof JobFailedError) throw e;
+    options.log(
+      `could not follow Dataflow job ${target.jobId} (it goes on in Dataflow: ${consoleLink(target.project, target.region, target.jobId)}): ${(e as Error).message}`,
+    );
+    return undefined;
   }
 }

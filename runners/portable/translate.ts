@@ -344,8 +344,17 @@ export function translate(
           const proto = pcollections[input];
           // The runner reads the messages itself: in Beam's bytes coder, as Go's pubsubio marshals them.
           if (proto !== undefined) pcollections[input] = { ...proto, coderId: coders.id(BYTES) };
-          // A sink has no output (Go's `beam.External` write declares none): its empty PCollection goes.
-          for (const out of Object.values(t.outputs)) delete pcollections[out];
+          // A sink has no output (Go's `beam.External` write declares none): its empty PCollection goes, and nothing
+          // may read it.
+          for (const out of Object.values(t.outputs)) {
+            const reader = [...graph.transforms.values()].find((x) => x.inputs.includes(out as PCollectionId));
+            if (reader !== undefined) {
+              throw new Error(
+                `${t.fullName} is written by the runner itself: ${reader.fullName} cannot read its output`,
+              );
+            }
+            delete pcollections[out];
+          }
           transforms[idOf(t)] = {
             ...base,
             outputs: {},

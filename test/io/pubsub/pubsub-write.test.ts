@@ -7,7 +7,12 @@ import { PubsubPublisher } from "../../../io/pubsub/pubsub-sink.ts";
 import { type PubsubMessage, pubsubSource } from "../../../io/pubsub/pubsub-source.ts";
 import { writeToPubsub } from "../../../io/pubsub/pubsub-write.ts";
 import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
-import type { FeedTarget, SessionInsight } from "../../../pipelines/user-sessions/insights-feed.ts";
+import {
+  attributeValue,
+  type FeedTarget,
+  type InvalidMessage,
+  type SessionInsight,
+} from "../../../pipelines/user-sessions/insights-feed.ts";
 import { medallion } from "../../../pipelines/user-sessions/pipeline.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
@@ -92,14 +97,15 @@ describe("writeToPubsub on the direct runner (the Pub/Sub emulator)", () => {
     for (const m of invalid) {
       const d = byId.get(m.attributes.tidemark_message_id as string);
       expect(d, m.attributes.tidemark_message_id).toBeDefined();
-      expect(m.data).toBe(d?.message.data);
-      expect(m.attributes).toEqual({
-        ...d?.message.attributes,
-        tidemark_message_id: d?.message.messageId,
-        tidemark_publish_time: String(d?.message.publishTime),
-        tidemark_error_field: d?.error.field,
-        tidemark_error_reason: d?.error.reason,
-      });
+      expect(m.attributes).toEqual({ tidemark_message_id: d?.message.messageId, tidemark_error_field: d?.error.field });
+      const body: InvalidMessage = {
+        message_id: d?.message.messageId as string,
+        publish_time: d?.message.publishTime as number,
+        attributes: d?.message.attributes ?? {},
+        data: d?.message.data as string,
+        error: { field: d?.error.field as string, reason: d?.error.reason as string },
+      };
+      expect(JSON.parse(m.data)).toEqual(body);
     }
 
     const insights = await drain("insights-read");
@@ -123,4 +129,24 @@ describe("writeToPubsub on the direct runner (the Pub/Sub emulator)", () => {
     expect(gold.length).toBeGreaterThan(100);
     await warehouse.close();
   }, 120_000);
+
+  it("an attribute value is cut to Pub/Sub's 1 KiB limit on a character boundary; a failed publish fails its flush only", async () => {
+    expect(attributeValue("short")).toBe("short");
+    const long = "é".repeat(700); // 1,400 bytes
+    const cut = attributeValue(long);
+    expect(Buffer.byteLength(cut, "utf8")).toBe(1024);
+    expect(long.startsWith(cut)).toBe(true);
+    // A publish that fails (here: its topic is gone) fails the flush that reports it, once; when the topic is back,
+    // the same publisher goes on (a retried bundle is not failed again by an old failure).
+    await provision(pubsub(), { topics: [{ name: "flaky", subscriptions: [{ name: "flaky-read" }] }] });
+    const publisher = new PubsubPublisher({ pubsub: pubsub(), topic: "flaky" });
+    await pubsub().topic("flaky").delete();
+    await publisher.publish({ data: "lost" });
+    await expect(publisher.flush()).rejects.toThrow("publishing to projects/tidemark-write/topics/flaky failed");
+    await pubsub().subscription("flaky-read").delete();
+    await provision(pubsub(), { topics: [{ name: "flaky", subscriptions: [{ name: "flaky-read" }] }] });
+    await publisher.publish({ data: "fine" });
+    await publisher.flush();
+    expect((await drain("flaky-read")).map((m) => m.data)).toEqual(["fine"]);
+  });
 });

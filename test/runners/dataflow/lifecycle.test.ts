@@ -86,17 +86,32 @@ function unknownKey(dir: string): string {
 }
 
 describe("--drain, --cancel, --update and --wait on the command line", () => {
-  it("are Dataflow's, drain and cancel exclude each other, and a submitted job reads Pub/Sub and writes BigQuery", () => {
+  it("are Dataflow's, drain and cancel act alone, and a submitted job reads Pub/Sub and writes BigQuery", () => {
     const parse = (...args: string[]) => parseJobOptions(args, {}).options;
     expect(() => checkRunnerInputs(parse("--drain"))).toThrow("--drain applies to --runner=dataflow");
     expect(() => checkRunnerInputs(parse("--runner=dataflow", "--drain", "--cancel"))).toThrow(
-      "--drain and --cancel exclude each other",
+      "--drain acts on the running job alone: it cannot come with --cancel",
     );
     expect(() => checkRunnerInputs(parse("--runner=dataflow"))).toThrow(
       "--runner=dataflow reads Pub/Sub (--input=pubsub://projects/P/subscriptions/S): the fixture test/fixtures/events-small.jsonl would be read from each worker's disk",
     );
     expect(() => checkRunnerInputs(parse("--runner=dataflow", "--input=pubsub://projects/p/subscriptions/s"))).toThrow(
       "--runner=dataflow writes BigQuery (--warehouse=bigquery://PROJECT/DATASET)",
+    );
+    expect(() => checkRunnerInputs(parse("--runner=dataflow", "--cancel", "--dry-run=/tmp/x"))).toThrow(
+      "--cancel acts on the running job alone: it cannot come with --dry-run",
+    );
+    expect(() => checkRunnerInputs(parse("--runner=dataflow", "--drain", "--update"))).toThrow(
+      "--drain acts on the running job alone: it cannot come with --update",
+    );
+    expect(() => checkRunnerInputs(parse("--runner=dataflow", "--dry-run=/tmp/x", "--wait"))).toThrow(
+      "--wait needs a submission: --dry-run submits nothing",
+    );
+    expect(() => checkRunnerInputs(parse("--transform-name-mapping={}"))).toThrow(
+      "--transform-name-mapping applies to --update",
+    );
+    expect(() => checkRunnerInputs(parse("--runner=dataflow", "--max-messages=5", "--dry-run=/tmp/x"))).toThrow(
+      "--max-messages bounds a local run: a Dataflow job runs until it is drained (--drain)",
     );
     // A dry run writes the job whatever its input; drain and cancel read neither.
     expect(() => checkRunnerInputs(parse("--runner=dataflow", "--dry-run=/tmp/x"))).not.toThrow();

@@ -105,8 +105,14 @@ describe("Pub/Sub writes on Dataflow: encoded in the worker, published by the ru
       expect(encode?.uniqueName).toBe(w.uniqueName.replace("/Publish", "/Encode"));
       expect(encode?.environmentId).toBe("tidemark");
     }
-    // The insights feed publishes only stable changes, as the Gold writer does: the runner is asked for it.
-    expect(proto.requirements).toContain(URNS.requirements.REQUIRES_STABLE_INPUT);
+    // The insights feed publishes only stable changes, as the Gold writer does: its Encode step asks for it (the
+    // runner's own pubsub_write takes no such requirement); the dead letters need none (one message per message).
+    const stable = (name: string) => {
+      const t = Object.values(c?.transforms ?? {}).find((x) => x.uniqueName === name);
+      return fromBinary(ParDoPayloadSchema, t?.spec?.payload ?? new Uint8Array()).requiresStableInput;
+    };
+    expect(stable("InsightsFeed/Encode")).toBe(true);
+    expect(stable("DeadLetterFeed/Encode")).toBe(false);
     // Every PCollection still has its producer (no dangling output of a sink).
     const produced = new Set(Object.values(c?.transforms ?? {}).flatMap((t) => Object.values(t.outputs)));
     for (const id of Object.keys(c?.pcollections ?? {})) expect(produced.has(id), id).toBe(true);
