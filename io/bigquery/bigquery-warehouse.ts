@@ -478,17 +478,20 @@ export class BigQueryWarehouse implements Warehouse {
     params?: Record<string, unknown>,
     types?: Record<string, unknown>,
   ): Promise<Record<string, unknown>[]> {
-    const [rows] = await this.bq.query(
-      {
-        query: sql,
-        defaultDataset: { projectId: this.options.projectId, datasetId: this.options.dataset },
-        ...(params === undefined ? {} : { params }),
-        ...(types === undefined ? {} : { types }),
-        parseJSON: true,
-        wrapIntegers: { integerTypeCastFunction: integer },
-      } as Parameters<BigQuery["query"]>[0] & object,
-      // Nested TIMESTAMPs (in arrays, structs) crash the client's parser unless they come as ISO strings.
-      { "formatOptions.timestampOutputFormat": "ISO8601_STRING" } as Record<string, unknown>,
+    // Every statement run here may run again: reads, and transactions that move a staged batch by key.
+    const [rows] = await retrying("a BigQuery statement", () =>
+      this.bq.query(
+        {
+          query: sql,
+          defaultDataset: { projectId: this.options.projectId, datasetId: this.options.dataset },
+          ...(params === undefined ? {} : { params }),
+          ...(types === undefined ? {} : { types }),
+          parseJSON: true,
+          wrapIntegers: { integerTypeCastFunction: integer },
+        } as Parameters<BigQuery["query"]>[0] & object,
+        // Nested TIMESTAMPs (in arrays, structs) crash the client's parser unless they come as ISO strings.
+        { "formatOptions.timestampOutputFormat": "ISO8601_STRING" } as Record<string, unknown>,
+      ),
     );
     return (rows as Record<string, unknown>[]).map((r) => plain(r) as Record<string, unknown>);
   }

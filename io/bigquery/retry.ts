@@ -27,10 +27,12 @@ export async function retrying<T>(
 
 /**
  * Whether an error is worth retrying: gRPC DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, UNAVAILABLE; HTTP 429,
- * 502, 503, 504; a connection reset or refused. Not HTTP 500: the emulator answers bad data with 500 (real BigQuery's
+ * 502, 503, 504; a connection reset or refused; the emulator's "database is locked" (its SQLite takes one writer at
+ * a time: a query from another client, a dashboard or a test, can hold it a moment). Not HTTP 500 otherwise: the emulator answers bad data with 500 (real BigQuery's
  * transient 500s are rare, and a failed batch is written again after the run restarts from its checkpoint).
  */
 export function transient(e: unknown): boolean {
+  if (/database is locked/.test(message(e))) return true;
   const code = (e as { code?: unknown })?.code;
   if (typeof code === "number") return [4, 8, 10, 14, 429, 502, 503, 504].includes(code);
   return /ECONNRESET|ECONNREFUSED|socket hang up/.test(message(e));
