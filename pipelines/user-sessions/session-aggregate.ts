@@ -32,13 +32,33 @@ export interface SessionAggregate {
   revenue: number;
   firstMs: number;
   lastMs: number;
-  /** The page of the earliest / latest event that has one, with its time. */
-  entry: { t: number; page: string } | null;
-  exit: { t: number; page: string } | null;
+  /**
+   * The page of the earliest / latest event that has one, with its time and event id: events at the same time are
+   * ordered by id, so the result never depends on the order events arrive or accumulators merge.
+   */
+  entry: Stamped<string> | null;
+  exit: Stamped<string> | null;
   platforms: string[];
   funnel: string[];
+  /** From the earliest `user_signup` (time, then id) that names one. */
+  acquisition: Stamped<string> | null;
   acquisitionSource: string | null;
 }
+
+/** A value with the event time and id of the event it came from. */
+export interface Stamped<T> {
+  readonly t: number;
+  readonly id: string;
+  readonly value: T;
+}
+
+/** Whether `a` comes before `b` (event time, then event id). */
+const before = (a: { t: number; id: string }, b: { t: number; id: string }): boolean =>
+  a.t < b.t || (a.t === b.t && a.id < b.id);
+
+/** The earlier / later of two stamped values (either may be absent). */
+const earlier = <T>(a: Stamped<T> | null, b: Stamped<T> | null) => (a === null ? b : b === null || before(a, b) ? a : b);
+const later = <T>(a: Stamped<T> | null, b: Stamped<T> | null) => (a === null ? b : b === null || before(b, a) ? a : b);
 
 const empty = (): SessionAggregate => ({
   count: 0,
@@ -52,6 +72,7 @@ const empty = (): SessionAggregate => ({
   exit: null,
   platforms: [],
   funnel: [],
+  acquisition: null,
   acquisitionSource: null,
 });
 
@@ -75,13 +96,16 @@ export const sessionAggregateFn: CombineFn<UserEvent, SessionAggregate, SessionA
     if (t < acc.firstMs) acc.firstMs = t;
     if (t > acc.lastMs) acc.lastMs = t;
     if (e.page !== undefined) {
-      if (acc.entry === null || t < acc.entry.t) acc.entry = { t, page: e.page };
-      if (acc.exit === null || t >= acc.exit.t) acc.exit = { t, page: e.page };
+      const page = { t, id: e.event_id, value: e.page };
+      acc.entry = earlier(acc.entry, page);
+      acc.exit = later(acc.exit, page);
     }
     if (!acc.platforms.includes(e.platform)) acc.platforms.push(e.platform);
     const step = funnelStep(e);
     if (step && !acc.funnel.includes(step)) acc.funnel.push(step);
-    if (e.event_type === "user_signup" && e.acquisition_source) acc.acquisitionSource = e.acquisition_source;
+    if (e.event_type === "user_signup" && e.acquisition_source) {
+      acc.acquisition = earlier(acc.acquisition, { t, id: e.event_id, value: e.acquisition_source });
+    }
     return acc;
   },
   mergeAccumulators(accs) {
@@ -94,16 +118,17 @@ export const sessionAggregateFn: CombineFn<UserEvent, SessionAggregate, SessionA
       out.revenue += a.revenue;
       out.firstMs = Math.min(out.firstMs, a.firstMs);
       out.lastMs = Math.max(out.lastMs, a.lastMs);
-      if (a.entry && (out.entry === null || a.entry.t < out.entry.t)) out.entry = a.entry;
-      if (a.exit && (out.exit === null || a.exit.t >= out.exit.t)) out.exit = a.exit;
+      out.entry = earlier(out.entry, a.entry);
+      out.exit = later(out.exit, a.exit);
       union(out.platforms, a.platforms);
       union(out.funnel, a.funnel);
-      out.acquisitionSource = out.acquisitionSource ?? a.acquisitionSource;
+      out.acquisition = earlier(out.acquisition, a.acquisition);
     }
     return out;
   },
   extractOutput: (acc) => ({
     ...acc,
+    acquisitionSource: acc.acquisition?.value ?? null,
     platforms: [...acc.platforms].sort(),
     funnel: FUNNEL_STEPS.filter((s) => acc.funnel.includes(s)),
   }),
