@@ -57,7 +57,8 @@ const before = (a: { t: number; id: string }, b: { t: number; id: string }): boo
   a.t < b.t || (a.t === b.t && a.id < b.id);
 
 /** The earlier / later of two stamped values (either may be absent). */
-const earlier = <T>(a: Stamped<T> | null, b: Stamped<T> | null) => (a === null ? b : b === null || before(a, b) ? a : b);
+const earlier = <T>(a: Stamped<T> | null, b: Stamped<T> | null) =>
+  a === null ? b : b === null || before(a, b) ? a : b;
 const later = <T>(a: Stamped<T> | null, b: Stamped<T> | null) => (a === null ? b : b === null || before(b, a) ? a : b);
 
 const empty = (): SessionAggregate => ({
