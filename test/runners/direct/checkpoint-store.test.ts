@@ -61,23 +61,35 @@ describe("CheckpointStore", () => {
       const store = new CheckpointStore(${JSON.stringify(dir)});
       const big = "x".repeat(200_000);
       for (let seq = 1; ; seq++) store.write(seq, { seq, big });`;
+    // The kill moments are seeded (TIDEMARK_SEED, else the clock) and the seed is named in every failure.
+    const seed = Number(process.env.TIDEMARK_SEED ?? Date.now() % 1_000_000);
+    let state = seed >>> 0 || 1;
+    const random = () => {
+      state = (Math.imul(state, 1_664_525) + 1_013_904_223) >>> 0;
+      return state / 2 ** 32;
+    };
+    const newest = () => Math.max(0, ...new CheckpointStore<{ seq: number }>(dir).sequences());
     for (let round = 0; round < 3; round++) {
+      const why = `round ${round}, seed ${seed} (TIDEMARK_SEED=${seed} replays it)`;
+      // Every round restarts the sequence at 1 and overwrites: it has written once it has a checkpoint newer than
+      // the newest one before it started, or, in later rounds, once it passed the newest one (which it rewrites).
+      const before = newest();
       const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
         stdio: "ignore",
       });
-      // Once it is writing (its first checkpoint of this round is there), kill it at a random moment.
-      const before = new CheckpointStore<{ seq: number }>(dir).sequences().length;
       const deadline = Date.now() + 20_000;
-      while (new CheckpointStore(dir).sequences().length === before && round === 0 && Date.now() < deadline) {
+      while (newest() <= before) {
+        if (Date.now() > deadline) throw new Error(`no fresh checkpoint within 20 s (${why})`);
         await new Promise((r) => setTimeout(r, 20));
       }
-      await new Promise((r) => setTimeout(r, 500 + Math.random() * 500));
+      // It is writing: killed at a random moment of the following half second.
+      await new Promise((r) => setTimeout(r, random() * 500));
       child.kill("SIGKILL");
       await new Promise((r) => child.once("exit", r));
       const latest = new CheckpointStore<{ seq: number; big: string }>(dir).latest();
-      expect(latest).toBeDefined();
-      expect(latest?.state.seq).toBe(latest?.seq);
-      expect(latest?.state.big.length).toBe(200_000);
+      expect(latest, why).toBeDefined();
+      expect(latest?.state.seq, why).toBe(latest?.seq);
+      expect(latest?.state.big.length, why).toBe(200_000);
     }
   }, 30_000);
 });
