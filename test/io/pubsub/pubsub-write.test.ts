@@ -4,7 +4,6 @@ import { Pipeline } from "../../../core/pipeline.ts";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { provision } from "../../../io/pubsub/provision.ts";
 import { PubsubPublisher } from "../../../io/pubsub/pubsub-sink.ts";
-import { type PubsubMessage, pubsubSource } from "../../../io/pubsub/pubsub-source.ts";
 import { writeToPubsub } from "../../../io/pubsub/pubsub-write.ts";
 import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
 import {
@@ -18,29 +17,11 @@ import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
 import { create } from "../../../transforms/read.ts";
 import { collectInto, newCollected } from "../../pipelines/user-sessions/collect.ts";
-import { useEmulator } from "./emulator-fixture.ts";
+import { readMessages, useEmulator } from "./emulator-fixture.ts";
 
 const PROJECT = "tidemark-write";
 const fixture = useEmulator(PROJECT);
 const pubsub = (): PubSub => fixture.client();
-
-/** Every message on a subscription, read until it has been quiet for a while (and acknowledged). */
-async function drain(subscription: string): Promise<PubsubMessage[]> {
-  const reader = pubsubSource({ pubsub: pubsub(), subscription, heartbeatMs: 100 }).open();
-  const out: PubsubMessage[] = [];
-  for (let quiet = 0; quiet < 10; ) {
-    const ev = await reader.next();
-    if (ev?.kind !== "elements") {
-      quiet++;
-      continue;
-    }
-    quiet = 0;
-    out.push(...ev.values);
-  }
-  await reader.checkpointMark?.().finalize();
-  await reader.close?.();
-  return out;
-}
 
 const target = (topic: string): FeedTarget => ({
   topic: `projects/${PROJECT}/topics/${topic}`,
@@ -60,7 +41,7 @@ describe("writeToPubsub on the direct runner (the Pub/Sub emulator)", () => {
       "Write",
     );
     await new DirectRunner().run(p);
-    const got = await drain("out-read");
+    const got = await readMessages(pubsub(), "out-read", 3);
     expect(got.map((m) => [m.data, m.attributes, m.orderingKey]).sort()).toEqual([
       ["payload-a", { letter: "a", ts: "1767600000000" }, "a"],
       ["payload-b", { letter: "b", ts: "1767600000000" }, "b"],
@@ -90,7 +71,7 @@ describe("writeToPubsub on the direct runner (the Pub/Sub emulator)", () => {
     collectInto(tables, collected);
     await new DirectRunner().run(p, { maxBundleMs: 1000 });
 
-    const invalid = await drain("invalid-read");
+    const invalid = await readMessages(pubsub(), "invalid-read", collected.deadLetter.length);
     expect(invalid.length).toBe(collected.deadLetter.length);
     expect(invalid.length).toBeGreaterThan(5);
     const byId = new Map(collected.deadLetter.map((d) => [d.message.messageId, d]));
@@ -108,7 +89,7 @@ describe("writeToPubsub on the direct runner (the Pub/Sub emulator)", () => {
       expect(JSON.parse(m.data)).toEqual(body);
     }
 
-    const insights = await drain("insights-read");
+    const insights = await readMessages(pubsub(), "insights-read", collected.sessions.length);
     expect(insights.length).toBe(collected.sessions.length);
     const newest = new Map<string, { seq: number; insight: SessionInsight }>();
     for (const m of insights) {
@@ -147,6 +128,6 @@ describe("writeToPubsub on the direct runner (the Pub/Sub emulator)", () => {
     await provision(pubsub(), { topics: [{ name: "flaky", subscriptions: [{ name: "flaky-read" }] }] });
     await publisher.publish({ data: "fine" });
     await publisher.flush();
-    expect((await drain("flaky-read")).map((m) => m.data)).toEqual(["fine"]);
+    expect((await readMessages(pubsub(), "flaky-read", 1)).map((m) => m.data)).toEqual(["fine"]);
   });
 });
