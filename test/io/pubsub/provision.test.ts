@@ -12,6 +12,7 @@ const topology = (prefix: string, ackDeadlineSeconds = 60): PubsubTopology => ({
   topics: [
     {
       name: "user-events",
+      retentionSeconds: 86400,
       subscriptions: [
         {
           name: "medallion",
@@ -42,10 +43,18 @@ describe("provision against the Pub/Sub emulator", () => {
       ].sort(),
     );
     const [meta] = await pubsub().subscription("a-medallion").getMetadata();
+    // Every property the topology gives, as the emulator stores it.
     expect(meta).toMatchObject({
+      topic: full("topics", "a-user-events"),
       ackDeadlineSeconds: 60,
       deadLetterPolicy: { deadLetterTopic: full("topics", "a-user-events-dlq"), maxDeliveryAttempts: 5 },
+      retryPolicy: { minimumBackoff: { seconds: "1" }, maximumBackoff: { seconds: "60" } },
+      messageRetentionDuration: { seconds: "3600" },
+      enableMessageOrdering: false,
+      filter: "",
     });
+    const [topic] = await pubsub().topic("a-user-events").getMetadata();
+    expect(topic.messageRetentionDuration).toMatchObject({ seconds: "86400" });
     const [acme] = await pubsub().subscription("a-acme-only").getMetadata();
     expect(acme).toMatchObject({ filter: 'attributes.tenant_id = "acme"', enableMessageOrdering: true });
 
