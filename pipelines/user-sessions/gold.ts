@@ -170,7 +170,7 @@ function sessionRow(
     platforms: agg.platforms,
     funnel_steps: agg.funnel,
     converted: agg.funnel.includes("purchase"),
-    acquisition_source: agg.acquisitionSource,
+    acquisition_source: agg.acquisition?.value ?? null,
     pane_index: pane.index,
     pane_timing: pane.timing,
     is_final: pane.isLast,

@@ -40,9 +40,8 @@ export interface SessionAggregate {
   exit: Stamped<string> | null;
   platforms: string[];
   funnel: string[];
-  /** From the earliest `user_signup` (time, then id) that names one. */
+  /** The acquisition source of the earliest `user_signup` (time, then id) that names one. */
   acquisition: Stamped<string> | null;
-  acquisitionSource: string | null;
 }
 
 /** A value with the event time and id of the event it came from. */
@@ -74,7 +73,6 @@ const empty = (): SessionAggregate => ({
   platforms: [],
   funnel: [],
   acquisition: null,
-  acquisitionSource: null,
 });
 
 const union = (a: string[], b: readonly string[]) => {
@@ -129,7 +127,6 @@ export const sessionAggregateFn: CombineFn<UserEvent, SessionAggregate, SessionA
   },
   extractOutput: (acc) => ({
     ...acc,
-    acquisitionSource: acc.acquisition?.value ?? null,
     platforms: [...acc.platforms].sort(),
     funnel: FUNNEL_STEPS.filter((s) => acc.funnel.includes(s)),
   }),

@@ -55,24 +55,15 @@ export async function checkDataflowSubmission(
   o: DataflowRunOptions,
   storage?: Storage,
 ): Promise<CheckedDataflowOptions> {
-  const { checked } = checkedOptions(o);
+  const checked = checkDataflowOptions(o);
+  parseNameMapping(o.transformNameMapping);
+  if (o.transformNameMapping !== undefined && o.update !== true) {
+    throw new Error("--transform-name-mapping applies to --update (renamed steps of the job it replaces)");
+  }
   if (o.dryRun === undefined) {
     await requireGoogleAccess((storage ?? new Storage({ projectId: checked.project })).authClient, "--runner=dataflow");
   }
   return checked;
-}
-
-/** Dataflow's options and the name mapping, checked (no I/O). */
-function checkedOptions(o: DataflowRunOptions): {
-  readonly checked: CheckedDataflowOptions;
-  readonly mapping: Record<string, string>;
-} {
-  const checked = checkDataflowOptions(o);
-  const mapping = parseNameMapping(o.transformNameMapping);
-  if (o.transformNameMapping !== undefined && o.update !== true) {
-    throw new Error("--transform-name-mapping applies to --update (renamed steps of the job it replaces)");
-  }
-  return { checked, mapping };
 }
 
 /** The job request and the encoded pipeline for `pipeline` (no I/O). */
@@ -125,7 +116,10 @@ export async function submitToDataflow(
     readonly signal?: AbortSignal;
   } = {},
 ): Promise<DataflowSubmission> {
-  const { checked, mapping } = checkedOptions(o);
+  const storage = clients.storage ?? new Storage({ projectId: o.project });
+  // Options and the name mapping; unless a dry run, credentials and Google's answer (before anything is staged).
+  const checked = await checkDataflowSubmission(o, storage);
+  const mapping = parseNameMapping(o.transformNameMapping);
   const id = `${o.jobName}-${new Date().toISOString().replace(/[-:.TZ]/g, "")}`;
   const prepared = prepareDataflowJob(pipeline, o, checked, id);
   const log = clients.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -137,8 +131,6 @@ export async function submitToDataflow(
     log(`dry run: the job request is ${join(o.dryRun, "job.json")}, the pipeline ${join(o.dryRun, "pipeline.pb")}`);
     return prepared;
   }
-  const storage = clients.storage ?? new Storage({ projectId: checked.project });
-  await requireGoogleAccess(storage.authClient, "--runner=dataflow");
   const dataflow = clients.dataflow ?? dataflowClients();
   try {
     let job = prepared.job;

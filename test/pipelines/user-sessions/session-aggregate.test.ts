@@ -56,7 +56,7 @@ describe("the session aggregate does not depend on the order events arrive or ac
       );
       expect(merged.entry?.value, `seed ${seed}`).toBe("/a");
       expect(merged.exit?.value, `seed ${seed}`).toBe("/z");
-      expect(merged.acquisitionSource, `seed ${seed}`).toBe("email");
+      expect(merged.acquisition?.value, `seed ${seed}`).toBe("email");
       expect(merged.count).toBe(events.length);
       expect(merged.revenue).toBe(10);
     }
