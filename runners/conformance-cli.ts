@@ -4,21 +4,26 @@ import { runCaseOnPrism } from "./portable/conformance.ts";
 import { startPrism } from "./portable/prism.ts";
 
 /**
- * `npm run conformance -- [--runner=direct|prism] FILE...`: runs windowing/trigger transcripts on a runner (default
- * the direct runner; `prism` starts Beam's Prism once for all cases and compares each case's panes as a whole).
+ * `npm run conformance -- [--runner=direct|prism] [--strict] FILE...`: runs windowing/trigger transcripts on a runner
+ * (default the direct runner; `prism` starts Beam's Prism once for all cases and compares each case's panes as a
+ * whole). `--strict` compares every pane field (a case marks an open one `"any"`) and fails on any pane after the last
+ * `expect`; without it, the file format's own rules hold (absent fields unchecked, see FORMAT.md).
  * Prints one JSON line per case, then `N passed, N failed`; exits 1 if any case failed.
  */
 async function main(args: string[]): Promise<number> {
   const runnerArg = args.find((a) => a.startsWith("--runner="));
   const runner = runnerArg === undefined ? "direct" : runnerArg.slice("--runner=".length);
-  const files = args.filter((a) => a !== runnerArg);
-  if (files.length === 0 || (runner !== "direct" && runner !== "prism")) {
-    process.stderr.write("usage: npm run conformance -- [--runner=direct|prism] FILE.json [FILE.json ...]\n");
+  const strict = args.includes("--strict");
+  const files = args.filter((a) => a !== runnerArg && a !== "--strict");
+  if (files.length === 0 || (runner !== "direct" && runner !== "prism") || files.some((f) => f.startsWith("--"))) {
+    process.stderr.write(
+      "usage: npm run conformance -- [--runner=direct|prism] [--strict] FILE.json [FILE.json ...]\n",
+    );
     return 2;
   }
   const prism = runner === "prism" ? await startPrism() : undefined;
   const run = (c: Parameters<typeof runCaseSafely>[0]): Promise<CaseResult> =>
-    prism === undefined ? runCaseSafely(c) : runCaseOnPrism(c, prism.jobEndpoint);
+    prism === undefined ? runCaseSafely(c, { strict }) : runCaseOnPrism(c, prism.jobEndpoint, { strict });
   let passed = 0;
   let failed = 0;
   try {

@@ -13,17 +13,32 @@ import { read } from "../../transforms/read.ts";
 import { window } from "../../transforms/window-into.ts";
 import { DirectRunner } from "./direct-runner.ts";
 
-/** One pane as a transcript states it; absent fields are not checked. */
+/** A pane field a case leaves open on purpose: any value passes, also in a strict run. */
+export type AnyValue = "any";
+
+/** One pane as a transcript states it; absent fields (and fields marked `"any"`) are not checked, except in strict runs. */
 export interface TranscriptPane {
   key?: unknown;
   window: [number, number] | "global";
   values: unknown[];
-  timestamp?: number;
-  paneIndex?: number;
-  nonSpeculativeIndex?: number;
-  timing?: PaneInfo["timing"];
-  isFirst?: boolean;
-  isLast?: boolean;
+  timestamp?: number | AnyValue;
+  paneIndex?: number | AnyValue;
+  nonSpeculativeIndex?: number | AnyValue;
+  timing?: PaneInfo["timing"] | AnyValue;
+  isFirst?: boolean | AnyValue;
+  isLast?: boolean | AnyValue;
+}
+
+/** The pane fields beside window, values and key; a strict transcript states each one (or marks it `"any"`). */
+export const PANE_FIELDS = ["timestamp", "paneIndex", "nonSpeculativeIndex", "timing", "isFirst", "isLast"] as const;
+
+/**
+ * How a case is compared. `strict` (off by default, as `../shared/conformance/FORMAT.md` defines the format): every
+ * pane must state every field of {@link PANE_FIELDS} or mark it `"any"`, and no pane may fire after the last `expect`
+ * (including the panes the end of input fires, which a case states with a final `{"watermark": "inf"}` and `expect`).
+ */
+export interface CompareOptions {
+  readonly strict?: boolean;
 }
 
 export type TranscriptAction =
@@ -46,6 +61,7 @@ export interface TranscriptCase {
 export interface CaseResult {
   name: string;
   pass: boolean;
+  /** The failing `expect` action's index; `actions.length` for panes fired after the last `expect` (strict runs). */
   step?: number;
   expected?: TranscriptPane[];
   actual?: TranscriptPane[];
@@ -149,7 +165,8 @@ export function casePipeline(c: TranscriptCase): {
 }
 
 /** Runs one transcript case on the direct runner and compares every `expect` step. */
-export async function runCase(c: TranscriptCase): Promise<CaseResult> {
+export async function runCase(c: TranscriptCase, options: CompareOptions = {}): Promise<CaseResult> {
+  if (options.strict === true) checkStrictCase(c);
   const { pipeline: p, captured, eventOfAction } = casePipeline(c);
   // boundary[e] = number of panes captured once source event e-1 was processed (boundary[0] = before any).
   const boundary: number[] = [0];
@@ -161,30 +178,59 @@ export async function runCase(c: TranscriptCase): Promise<CaseResult> {
     const upTo = boundary[eventOfAction[i] as number] ?? captured.length;
     const actual = captured.slice(from, upTo);
     from = upTo;
-    if (!panesMatch(a.expect, actual)) return { name: c.name, pass: false, step: i, expected: a.expect, actual };
+    if (!panesMatch(a.expect, actual, options)) {
+      return { name: c.name, pass: false, step: i, expected: a.expect, actual };
+    }
+  }
+  if (options.strict === true && from < captured.length) {
+    return { name: c.name, pass: false, step: c.actions.length, expected: [], actual: captured.slice(from) };
   }
   return { name: c.name, pass: true };
 }
 
-function paneMatches(e: TranscriptPane, a: TranscriptPane): boolean {
+/**
+ * Refuses a case that is not a strict transcript, naming the first pane and field it leaves unstated (a strict run
+ * compares every field; `"any"` says on purpose that any value will do).
+ */
+export function checkStrictCase(c: TranscriptCase): void {
+  c.actions.forEach((a, step) => {
+    if (!("expect" in a)) return;
+    a.expect.forEach((pane, i) => {
+      const missing = PANE_FIELDS.find((f) => pane[f] === undefined);
+      if (missing !== undefined) {
+        throw new Error(
+          `case "${c.name}", action ${step}, pane ${i}: no ${missing}; a strict transcript states every pane field (${PANE_FIELDS.join(", ")}) or marks it "any"`,
+        );
+      }
+    });
+  });
+}
+
+function paneMatches(e: TranscriptPane, a: TranscriptPane, strict: boolean): boolean {
   if (JSON.stringify(e.window) !== JSON.stringify(a.window)) return false;
   const ev = [...e.values].sort(compareValues);
   if (JSON.stringify(ev) !== JSON.stringify(a.values)) return false;
-  if ("key" in e && JSON.stringify(e.key) !== JSON.stringify(a.key)) return false;
-  for (const f of ["timestamp", "paneIndex", "nonSpeculativeIndex", "timing", "isFirst", "isLast"] as const) {
-    if (e[f] !== undefined && e[f] !== a[f]) return false;
+  // A pane without a key belongs to the shared key: a strict run checks that too.
+  if ((strict || "key" in e) && JSON.stringify(e.key) !== JSON.stringify(a.key)) return false;
+  for (const f of PANE_FIELDS) {
+    if (e[f] !== undefined && e[f] !== "any" && e[f] !== a[f]) return false;
   }
   return true;
 }
 
 /** Whether the expected panes match the actual ones one to one, in any order. */
-export function panesMatch(expected: readonly TranscriptPane[], actual: readonly TranscriptPane[]): boolean {
+export function panesMatch(
+  expected: readonly TranscriptPane[],
+  actual: readonly TranscriptPane[],
+  options: CompareOptions = {},
+): boolean {
+  const strict = options.strict === true;
   if (expected.length !== actual.length) return false;
   const used = new Array<boolean>(actual.length).fill(false);
   const assign = (i: number): boolean => {
     if (i === expected.length) return true;
     for (let j = 0; j < actual.length; j++) {
-      if (!used[j] && paneMatches(expected[i] as TranscriptPane, actual[j] as TranscriptPane)) {
+      if (!used[j] && paneMatches(expected[i] as TranscriptPane, actual[j] as TranscriptPane, strict)) {
         used[j] = true;
         if (assign(i + 1)) return true;
         used[j] = false;
@@ -222,9 +268,9 @@ export function parseTranscripts(text: string, file: string): TranscriptCase[] {
 }
 
 /** Runs a case, turning a failure to build or run it into a failed result with the error. */
-export async function runCaseSafely(c: TranscriptCase): Promise<CaseResult> {
+export async function runCaseSafely(c: TranscriptCase, options: CompareOptions = {}): Promise<CaseResult> {
   try {
-    return await runCase(c);
+    return await runCase(c, options);
   } catch (e) {
     return { name: c.name, pass: false, error: e instanceof Error ? e.message : String(e) };
   }

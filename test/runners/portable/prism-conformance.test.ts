@@ -1,15 +1,15 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parseTranscripts, runCase, type TranscriptPane } from "../../../runners/direct/conformance.ts";
 import { runCaseOnPrism } from "../../../runners/portable/conformance.ts";
 import { usePrism } from "./prism-fixture.ts";
 
-const FILES = [
-  "test/conformance/cases/python-transcripts.json",
-  "test/conformance/cases/python-trigger-tests.json",
-  "test/conformance/cases/reduce-fn-runner.json",
-  "test/conformance/cases/triggers.json",
-];
+/** The project's cases, all strict transcripts (run strict here too). */
+const CASES_DIR = "test/conformance/cases/";
+const FILES = readdirSync(CASES_DIR)
+  .filter((f) => f.endsWith(".json"))
+  .sort()
+  .map((f) => CASES_DIR + f);
 /** Every case where Prism v2.77.0 differs from the transcript (which the direct runner follows), by kind. */
 const DIFFERENCES = "test/runners/portable/prism-conformance-differences.json";
 
@@ -33,8 +33,8 @@ describe("the conformance transcripts on Prism v2.77.0 (npm run conformance -- -
     for (const file of FILES) {
       for (const c of parseTranscripts(readFileSync(file, "utf8"), file)) {
         cases++;
-        expect((await runCase(c)).pass, `${c.name} on the direct runner`).toBe(true);
-        const r = await runCaseOnPrism(c, prism().jobEndpoint);
+        expect((await runCase(c, { strict: true })).pass, `${c.name} on the direct runner`).toBe(true);
+        const r = await runCaseOnPrism(c, prism().jobEndpoint, { strict: true });
         if (r.pass) continue;
         found[c.name] =
           r.error !== undefined
@@ -45,7 +45,7 @@ describe("the conformance transcripts on Prism v2.77.0 (npm run conformance -- -
       }
     }
     if (process.env.UPDATE_PRISM_DIFFERENCES === "1") writeFileSync(DIFFERENCES, `${JSON.stringify(found, null, 2)}\n`);
-    expect(cases).toBe(96);
+    expect(cases).toBe(102);
     expect(found).toEqual(JSON.parse(readFileSync(DIFFERENCES, "utf8")));
   }, 300_000);
 });
