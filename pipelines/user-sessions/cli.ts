@@ -8,7 +8,18 @@ import type { CommitInfo, CommitPhase } from "../../runners/direct/direct-runner
 import { runnerNamed } from "../../runners/runner.ts";
 import { checkDataflowSubmission } from "../../runners/dataflow/dataflow-runner.ts";
 import { changeJobState } from "../../runners/dataflow/lifecycle.ts";
-import { checkRunnerInputs, medallionOptions, OPTIONS, openFeeds, openSource, openWarehouse } from "./job-options.ts";
+import {
+  checkReadBounds,
+  checkRunnerInputs,
+  type KillAt,
+  medallionOptions,
+  OPTIONS,
+  openFeeds,
+  openSource,
+  openWarehouse,
+  parseKillAt,
+} from "./job-options.ts";
+import type { MedallionFeeds } from "./pipeline.ts";
 
 const HELP = `Usage: npm run pipeline -- [options]
 
@@ -19,27 +30,13 @@ says where it runs. Every option can also be set in the environment (the variabl
 ${describeOptions(OPTIONS)}
   --help`;
 
-const COMMIT_PHASES: readonly CommitPhase[] = [
-  "writes-started",
-  "writes-done",
-  "checkpoint-written",
-  "stable-input-written",
-  "finalized",
-];
-
-/** `--kill-at=PHASE:N` (or `PHASE+:N`, a random 0-20 ms after the phase): SIGKILLs this process there. */
-function killAt(spec: string | undefined): ((phase: CommitPhase, commit: CommitInfo) => void) | undefined {
-  if (spec === undefined) return undefined;
-  const m = /^([a-z-]+)(\+?):(\d+)$/.exec(spec);
-  if (m === null || !COMMIT_PHASES.includes(m[1] as CommitPhase)) {
-    throw new Error(`--kill-at must be PHASE:N or PHASE+:N with PHASE one of ${COMMIT_PHASES.join(", ")}, got ${spec}`);
-  }
-  const [, phase, later, nth] = m as unknown as [string, CommitPhase, string, string];
+/** `--kill-at` as a commit hook: SIGKILLs this process at the phase it names (or `after.delayMs` later). */
+function killHook(at: KillAt): (phase: CommitPhase, commit: CommitInfo) => void {
   let seen = 0;
   return (p) => {
-    if (p !== phase || ++seen !== Number(nth)) return;
+    if (p !== at.phase || ++seen !== at.nth) return;
     const kill = () => process.kill(process.pid, "SIGKILL");
-    if (later === "+") setTimeout(kill, Math.floor(Math.random() * 20));
+    if (at.after !== undefined) setTimeout(kill, at.after.delayMs);
     else kill();
   };
 }
@@ -54,9 +51,17 @@ async function main(): Promise<void> {
   const runner = runnerNamed(o.runner);
   if (runner.unavailable !== undefined) throw new Error(runner.unavailable);
   checkRunnerInputs(o);
+  const killAt = parseKillAt(o, Date.now() % 1_000_000);
   if (o.drain || o.cancel) {
     await changeJobState(o.drain ? "drain" : "cancel", o);
     return;
+  }
+  checkReadBounds(o);
+  if (killAt?.after !== undefined) {
+    const { delayMs, seed } = killAt.after;
+    process.stderr.write(
+      `--kill-at=${o.killAt}: SIGKILL ${delayMs} ms after the phase (seed ${seed}: --kill-seed=${seed} replays it)\n`,
+    );
   }
   const dataflow = o.runner === "dataflow";
   // Dataflow's options, credentials and Google's answer, before the warehouse is opened (it creates tables).
@@ -84,7 +89,6 @@ async function main(): Promise<void> {
     }
   }
   const maxMessages = o.maxMessages;
-  if (maxMessages !== undefined && pubsub === undefined) throw new Error("--max-messages applies to a Pub/Sub input");
   const warehouse = await openWarehouse(o);
   const feeds = openFeeds(o);
   if (!dataflow) {
@@ -94,7 +98,8 @@ async function main(): Promise<void> {
   // The tables are created (or evolved) here, once, before the job's workers start; a dry run changes nothing.
   if (!(dataflow && o.dryRun !== undefined)) await warehouse.open();
   const tty = process.stdout.isTTY === true;
-  const onCommit = killAt(o.killAt);
+  const onCommit = killAt === undefined ? undefined : killHook(killAt);
+  let reconnects = 0;
   const run = await runMedallion(
     stream,
     warehouse,
@@ -108,6 +113,14 @@ async function main(): Promise<void> {
         if (maxMessages !== undefined && !drain.signal.aborted) {
           // The Read step's count is restored with a checkpoint: it counts every message of the job once.
           if (stepMetrics(running.metrics(), "Read").elementsOut >= maxMessages) drain.abort();
+        }
+        // Said as it happens (the count is in the summary too): a run waiting for its subscription looks idle.
+        const seenReconnects = pubsubStats?.().reconnects ?? 0;
+        if (seenReconnects > reconnects) {
+          reconnects = seenReconnects;
+          process.stderr.write(
+            `Pub/Sub: the subscription went away (${reconnects} so far); reconnecting once it is back\n`,
+          );
         }
         if (idle !== undefined) {
           const received = idle.received();
@@ -155,6 +168,7 @@ async function main(): Promise<void> {
       `dead-lettered: ${written.deadLetter}; sessions merged away: ${written.sessionDeletes}` +
         (pubsub ? `; Pub/Sub messages acknowledged: ${written.acknowledged}` : ""),
       ...(pubsubStats === undefined ? [] : [pubsubLine(pubsubStats())]),
+      ...feedLines(feeds.feeds),
       `too late for Gold (beyond allowed lateness, kept in Bronze and Silver): sessions ${sessions.droppedLate}, hourly ${hourly.droppedLate}`,
       "",
       "A few Gold sessions:",
@@ -168,6 +182,17 @@ async function main(): Promise<void> {
   await warehouse.close();
   await pubsub?.close();
   await feeds.close();
+}
+
+/** What each feed published (confirmed by Pub/Sub), for a reader of the feed to know how much to expect. */
+function feedLines(feeds: MedallionFeeds): string[] {
+  const label: Record<keyof MedallionFeeds, string> = { insights: "session insights", deadLetters: "dead letters" };
+  return (Object.keys(feeds) as (keyof MedallionFeeds)[]).flatMap((k) => {
+    const target = feeds[k];
+    return target === undefined
+      ? []
+      : [`${label[k]} feed: ${target.publisher().published} published to ${target.topic}`];
+  });
 }
 
 function pubsubLine(s: PubsubSourceStats): string {

@@ -9,7 +9,9 @@ import { type OptionValues, parseOptions } from "../../core/options.ts";
 import { BigQueryWarehouse, UPSERT_METHODS, type UpsertMethod } from "../../io/bigquery/bigquery-warehouse.ts";
 import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
+import type { CommitPhase } from "../../runners/direct/direct-runner.ts";
 import { RUNNER_OPTIONS } from "../../runners/runner.ts";
+import { Rng } from "./generate.ts";
 import { GOLD_TRIGGERS, type GoldTrigger } from "./gold.ts";
 import type { FeedTarget } from "./insights-feed.ts";
 import type { MedallionFeeds, UserSessionsOptions } from "./pipeline.ts";
@@ -138,7 +140,16 @@ export const MEDALLION_OPTIONS = {
     value: "PHASE:N",
     help:
       "testing: SIGKILL this process at the Nth commit's PHASE (writes-started, writes-done, checkpoint-written, " +
-      "stable-input-written, finalized), or a moment after it with PHASE+ (a crash test's fault injection)",
+      "stable-input-written, finalized), or 0-19 ms after it with PHASE+ (a crash test's fault injection; the " +
+      "direct runner's commits)",
+  },
+  killSeed: {
+    type: "number",
+    range: "non-negative",
+    value: "S",
+    help:
+      "testing: the seed of --kill-at=PHASE+:N's delay, a whole number below 2^32 (default from the clock; the " +
+      "seed and delay used are printed to stderr, so a run is replayed with them)",
   },
 } as const;
 
@@ -264,6 +275,72 @@ export function checkRunnerInputs(o: Options): void {
         "on each worker, lost with it",
     );
   }
+}
+
+/**
+ * `--max-messages` and `--stop-when-idle` bound a Pub/Sub read; a fixture stream ends by itself, so either one with
+ * a fixture input is refused rather than ignored. (On Dataflow both are refused by `checkRunnerInputs` first.)
+ */
+export function checkReadBounds(o: Options): void {
+  if (o.input.startsWith("pubsub://")) return;
+  for (const [name, set] of [
+    ["max-messages", o.maxMessages !== undefined],
+    ["stop-when-idle", o.stopWhenIdle !== undefined],
+  ] as const) {
+    if (set) throw new Error(`--${name} applies to a Pub/Sub input: the fixture ${o.input} ends by itself`);
+  }
+}
+
+/** The phases of a commit, in order: `--kill-at`'s PHASE. */
+export const COMMIT_PHASES: readonly CommitPhase[] = [
+  "writes-started",
+  "writes-done",
+  "checkpoint-written",
+  "stable-input-written",
+  "finalized",
+];
+
+/** Where `--kill-at` kills the process: at the `nth` commit's `phase`, or, with `after`, that long after it. */
+export interface KillAt {
+  readonly phase: CommitPhase;
+  readonly nth: number;
+  /** `PHASE+`: the delay (0-19 ms) and the seed it was drawn from. */
+  readonly after?: { readonly delayMs: number; readonly seed: number };
+}
+
+/**
+ * `--kill-at=PHASE:N` or `PHASE+:N` (with `--kill-seed`), checked before anything is opened. PHASE+'s delay is the
+ * first draw of the generator's PRNG (mulberry32, `Rng`) seeded with `--kill-seed`, else with `clockSeed` (the
+ * caller's clock), so the seed a run printed replays its kill. The commits are the direct runner's: another runner
+ * is refused.
+ */
+export function parseKillAt(o: Pick<Options, "killAt" | "killSeed" | "runner">, clockSeed: number): KillAt | undefined {
+  const spec = o.killAt;
+  if (spec === undefined) {
+    if (o.killSeed !== undefined) throw new Error("--kill-seed applies to --kill-at=PHASE+:N (the seed of its delay)");
+    return undefined;
+  }
+  const m = /^([a-z-]+)(\+?):([1-9]\d*)$/.exec(spec);
+  if (m === null || !COMMIT_PHASES.includes(m[1] as CommitPhase)) {
+    throw new Error(
+      `--kill-at must be PHASE:N or PHASE+:N with PHASE one of ${COMMIT_PHASES.join(", ")} and N from 1, got ${spec}`,
+    );
+  }
+  if (o.runner !== "direct") {
+    throw new Error(`--kill-at applies to --runner=direct (its commits), not --runner=${o.runner}`);
+  }
+  const [, phase, later, nth] = m as unknown as [string, CommitPhase, string, string];
+  if (later !== "+") {
+    if (o.killSeed !== undefined) {
+      throw new Error(`--kill-seed applies to --kill-at=PHASE+:N (the seed of its delay), got ${spec}`);
+    }
+    return { phase, nth: Number(nth) };
+  }
+  const seed = o.killSeed ?? clockSeed;
+  if (!Number.isInteger(seed) || seed < 0 || seed >= 2 ** 32) {
+    throw new Error(`--kill-seed must be a whole number from 0 to 2^32 - 1, got ${seed}`);
+  }
+  return { phase, nth: Number(nth), after: { delayMs: new Rng(seed).int(0, 19), seed } };
 }
 
 /**

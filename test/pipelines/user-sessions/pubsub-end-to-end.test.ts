@@ -11,6 +11,9 @@ import { provision } from "../../../io/pubsub/provision.ts";
 import { PubsubPublisher, publishAtRate } from "../../../io/pubsub/pubsub-sink.ts";
 import { pubsubSource } from "../../../io/pubsub/pubsub-source.ts";
 import { generateMessages } from "../../../pipelines/user-sessions/generate.ts";
+import { CheckpointStore } from "../../../runners/direct/checkpoint-store.ts";
+import type { ExecutionSnapshot } from "../../../runners/direct/direct-runner.ts";
+import { until } from "../../until.ts";
 import { REFERENCE_SESSIONS, sessionKey } from "./reference-sessions.ts";
 
 const PROJECT = "tidemark-e2e";
@@ -90,7 +93,14 @@ function pipeline(subscription: string, db: string, idleSeconds: number, extra: 
   );
 }
 
-function finished(child: ChildProcess): Promise<{ code: number | null; signal: string | null; out: string }> {
+interface Exit {
+  readonly code: number | null;
+  readonly signal: string | null;
+  readonly out: string;
+}
+
+/** A child's output (stdout and stderr) as it comes, and its exit. */
+function watch(child: ChildProcess): { output(): string; readonly exit: Promise<Exit> } {
   let out = "";
   child.stdout?.on("data", (b: Buffer) => {
     out += b.toString();
@@ -98,19 +108,23 @@ function finished(child: ChildProcess): Promise<{ code: number | null; signal: s
   child.stderr?.on("data", (b: Buffer) => {
     out += b.toString();
   });
-  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal, out })));
+  const exit = new Promise<Exit>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal, out })));
+  return { output: () => out, exit };
+}
+
+function finished(child: ChildProcess): Promise<Exit> {
+  return watch(child).exit;
 }
 
 function checkpointFiles(d: string): string[] {
   return existsSync(d) ? readdirSync(d) : [];
 }
 
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** The messages the newest checkpoint in `d` covers (its Read step's count, as the runner restores it), or 0. */
+function checkpointedReads(d: string): number {
+  if (!existsSync(d)) return 0;
+  const latest = new CheckpointStore<{ readonly runner: ExecutionSnapshot }>(d).latest();
+  return latest?.state.runner.sources[0]?.elementsOut ?? 0;
 }
 
 async function tables(db: string) {
@@ -174,21 +188,32 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
     expect(t.gold.length).toBeGreaterThan(20);
     expect(t.gold).toEqual(t.reference);
     // The dashboard feed: the last change published per session is the Gold row (merged-away sessions deleted).
+    // Read until every message the run published has come (its count is in the run's summary; re-deliveries counted
+    // once), with a deadline.
+    const feedCount = /session insights feed: (\d+) published to projects\/tidemark-e2e\/topics\/run-insights/.exec(
+      result.out,
+    );
+    expect(feedCount, result.out).not.toBeNull();
+    const expectedInsights = Number(feedCount?.[1]);
+    expect(expectedInsights).toBeGreaterThanOrEqual(t.gold.length);
     const last = new Map<string, Record<string, unknown> | null>();
+    const seen = new Set<string>();
     const feed = pubsubSource({ pubsub, subscription: "run-dashboard", heartbeatMs: 100 }).open();
-    for (let quiet = 0; quiet < 10; ) {
-      const ev = await feed.next();
-      if (ev?.kind !== "elements") {
-        quiet++;
-        continue;
+    const deadline = Date.now() + 60_000;
+    while (seen.size < expectedInsights) {
+      if (Date.now() > deadline) {
+        throw new Error(`the dashboard feed: ${seen.size} of its ${expectedInsights} messages within 60 s`);
       }
-      quiet = 0;
-      for (const m of ev.values) {
+      const ev = await feed.next();
+      for (const m of ev?.kind === "elements" ? ev.values : []) {
+        if (seen.has(m.messageId)) continue;
+        seen.add(m.messageId);
         const insight = JSON.parse(m.data) as { kind: string; session_id?: string; session?: Record<string, unknown> };
         if (insight.kind === "delete") last.set(insight.session_id as string, null);
         else last.set(insight.session?.session_id as string, insight.session as Record<string, unknown>);
       }
     }
+    expect(seen.size).toBe(expectedInsights);
     await feed.checkpointMark?.().finalize();
     await feed.close?.();
     const live = [...last.values()].filter((r): r is Record<string, unknown> => r !== null);
@@ -224,7 +249,8 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
       const exit = finished(child);
       // Killed at a random point after the run has committed something of its own (a new checkpoint), so each kill
       // falls mid-stream however slow the machine is at starting the child.
-      await until(() => checkpointFiles(checkpointDir).some((f) => !before.includes(f)), 60_000);
+      const fresh = () => checkpointFiles(checkpointDir).some((f) => !before.includes(f));
+      await until(`kill ${k}: a fresh checkpoint (seed ${SEED})`, fresh, { timeoutMs: 60_000 });
       await new Promise((r) => setTimeout(r, Math.floor(seeded() * 2_500)));
       child.kill("SIGKILL");
       const killed = await exit;
@@ -263,12 +289,16 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
     const publishing = publish(crash.topic, users, 11, startMs, 60);
     const crashDb = join(dir, "phase-crash.duckdb");
     const checkpoints = [`--checkpoint-dir=${join(dir, "phase-checkpoints")}`, "--checkpoint-seconds=1"];
-    // Each run kills itself (the command line's fault injection) at its second commit: as its writes start (a
-    // random 0-20 ms into them), once they are done and before the checkpoint is written, and a random 0-20 ms
-    // after the stable-input writes, while the messages are being acknowledged.
+    // Each run kills itself (the command line's fault injection) at its second commit: as its writes start (0-19 ms
+    // into them), once they are done and before the checkpoint is written, and 0-19 ms after the stable-input
+    // writes, while the messages are being acknowledged. The delays come from seeds drawn from SEED (each run
+    // prints its seed and delay).
     for (const at of ["writes-started+:2", "writes-done:2", "stable-input-written+:2"]) {
-      const run = await finished(pipeline(crash.subscription, crashDb, 60, [...checkpoints, `--kill-at=${at}`]));
-      expect(run.signal, `${at}\n${run.out}`).toBe("SIGKILL");
+      const kill = [`--kill-at=${at}`, ...(at.includes("+") ? [`--kill-seed=${Math.floor(seeded() * 2 ** 32)}`] : [])];
+      const run = await finished(pipeline(crash.subscription, crashDb, 60, [...checkpoints, ...kill]));
+      expect(run.signal, `${kill.join(" ")}, seed ${SEED} (TIDEMARK_SEED=${SEED} replays it)\n${run.out}`).toBe(
+        "SIGKILL",
+      );
     }
     expect(await publishing).toBe(published);
     const last = await finished(
@@ -281,25 +311,46 @@ describe("the medallion pipeline on Pub/Sub (official emulator)", () => {
   it("rides out an emulator restart: reconnects once the subscription is back and goes on", async () => {
     const port = emulator.port;
     const { topic, subscription } = await setUp("restart-");
-    const first = await publish(topic, 4, 21);
+    const startMs = Date.now();
+    const total =
+      generateMessages({ users: 4, seed: 21, startMs }).length +
+      generateMessages({ users: 4, seed: 22, startMs }).length;
+    const first = await publish(topic, 4, 21, startMs);
     const db = join(dir, "restart.duckdb");
-    const child = pipeline(subscription, db, 20);
-    const exit = finished(child);
-    await new Promise((r) => setTimeout(r, 5_000));
+    const checkpointDir = join(dir, "restart-checkpoints");
+    // It drains once it has read both batches (--max-messages); --stop-when-idle only bounds a run that lost some.
+    const child = watch(
+      pipeline(subscription, db, 60, [
+        `--checkpoint-dir=${checkpointDir}`,
+        "--checkpoint-seconds=1",
+        `--max-messages=${total}`,
+      ]),
+    );
+    // The emulator goes away only once the run has committed the whole first batch (a checkpoint covers it): those
+    // messages are in the tables, whatever the restarted emulator (empty) knows.
+    await until(`a checkpoint covering the first ${first} messages`, () => checkpointedReads(checkpointDir) >= first, {
+      timeoutMs: 60_000,
+      state: () => `${checkpointedReads(checkpointDir)} checkpointed\n${child.output()}`,
+    });
     // The emulator goes away and comes back empty on the same port; the topology is provisioned again.
     await pubsub.close();
     await emulator.stop();
     emulator = await startPubsubEmulator({ port });
     pubsub = pubsubClient(PROJECT, emulator.endpoint);
-    // The pipeline reconnects before the topology is back, and finds its subscription missing (NOT_FOUND): it
-    // waits for it rather than failing.
-    await new Promise((r) => setTimeout(r, 3_000));
+    // The pipeline reconnects before the topology is back, and finds its subscription missing (NOT_FOUND): it says
+    // so and waits for it rather than failing. Only then is the topology provisioned again.
+    await until("the run seeing its subscription gone", () => child.output().includes("the subscription went away"), {
+      timeoutMs: 60_000,
+      state: child.output,
+    });
     await setUp("restart-");
-    const second = await publish(topic, 4, 22);
-    const result = await exit;
+    const second = await publish(topic, 4, 22, startMs);
+    expect(first + second).toBe(total);
+    const result = await child.exit;
     expect(result.code, result.out).toBe(0);
+    expect(result.out).toContain(`${total} messages in`);
     const t = await tables(db);
-    expect(t.bronze.length, result.out).toBe(first + second);
+    expect(t.bronze.length, result.out).toBe(total);
     expect(result.out).toMatch(/[1-9]\d* reconnects after the subscription went away/);
   }, 180_000);
 });

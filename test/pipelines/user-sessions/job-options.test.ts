@@ -1,0 +1,259 @@
+import { describe, expect, it } from "vitest";
+import { Pipeline } from "../../../core/pipeline.ts";
+import { BigQueryWarehouse } from "../../../io/bigquery/bigquery-warehouse.ts";
+import {
+  COMMIT_PHASES,
+  checkReadBounds,
+  checkRunnerInputs,
+  medallionOptions,
+  openFeeds,
+  openSource,
+  openWarehouse,
+  parseJobOptions,
+  parseKillAt,
+} from "../../../pipelines/user-sessions/job-options.ts";
+import { runnerNamed } from "../../../runners/runner.ts";
+
+// The command line's checks, called as `pipelines/user-sessions/cli.ts` calls them, before anything is opened.
+// Dataflow's own (drain, cancel, update, wait, dry run, Pub/Sub in and BigQuery out) are in
+// test/runners/dataflow/lifecycle.test.ts.
+
+const parse = (...args: string[]) => parseJobOptions(args, {}).options;
+const SUBSCRIPTION = "--input=pubsub://projects/p/subscriptions/s";
+const FIXTURE = "test/fixtures/events-small.jsonl";
+const KILL_AT_FORM =
+  "--kill-at must be PHASE:N or PHASE+:N with PHASE one of writes-started, writes-done, checkpoint-written, " +
+  "stable-input-written, finalized and N from 1, got";
+
+describe("the job's option declarations", () => {
+  it.each([
+    [["--max-messages=0"], '--max-messages must be a whole number > 0, got "0"'],
+    [["--max-messages=2.5"], '--max-messages must be a whole number > 0, got "2.5"'],
+    [["--stop-when-idle=0"], '--stop-when-idle must be a positive number, got "0"'],
+    [["--lease-seconds=-10"], '--lease-seconds must be a positive number, got "-10"'],
+    [["--kill-seed=-1"], '--kill-seed must be a number >= 0, got "-1"'],
+    [["--gold-trigger=eager"], '--gold-trigger must be one of early-late, watermark, got "eager"'],
+    [["--bigquery-append=stream"], '--bigquery-append must be one of storage-write, insert-all, got "stream"'],
+    [["--bigquery-upserts=merge"], '--bigquery-upserts must be one of transaction, cdc, got "merge"'],
+    [["--kill-seeds=1"], "unknown option --kill-seeds (did you mean --kill-seed?); --help lists them"],
+  ])("refuse %j: %s", (argv, message) => {
+    expect(() => parse(...argv)).toThrow(message);
+  });
+
+  it("take each from the environment under its name, a flag winning", () => {
+    const env = { TIDEMARK_MAX_MESSAGES: "7", TIDEMARK_KILL_SEED: "3", TIDEMARK_STOP_WHEN_IDLE: "2" };
+    const o = parseJobOptions(["--stop-when-idle=5"], env).options;
+    expect([o.maxMessages, o.killSeed, o.stopWhenIdle]).toEqual([7, 3, 5]);
+    expect(() => parseJobOptions([], { TIDEMARK_MAX_MESSAGES: "many" })).toThrow(
+      'TIDEMARK_MAX_MESSAGES (environment) must be a whole number > 0, got "many"',
+    );
+  });
+});
+
+describe("checkRunnerInputs on the local runners", () => {
+  it.each([
+    [["--cancel"], "--cancel applies to --runner=dataflow (a job running in Dataflow)"],
+    [["--update"], "--update applies to --runner=dataflow (a job running in Dataflow)"],
+    [["--wait"], "--wait applies to --runner=dataflow (a job running in Dataflow)"],
+    [["--runner=prism", "--drain"], "--drain applies to --runner=dataflow (a job running in Dataflow)"],
+    [
+      ["--runner=dataflow", "--stop-when-idle=10", SUBSCRIPTION, "--warehouse=bigquery://p/d"],
+      "--stop-when-idle bounds a local run: a Dataflow job runs until it is drained (--drain)",
+    ],
+    [["--runner=dataflow", "--dry-run=/tmp/x", "--update"], "--update needs a submission: --dry-run submits nothing"],
+    [
+      ["--runner=dataflow", "--transform-name-mapping={}", "--dry-run=/tmp/x"],
+      "--transform-name-mapping applies to --update (renamed steps of the job it replaces)",
+    ],
+  ])("refuses %j: %s", (argv, message) => {
+    expect(() => checkRunnerInputs(parse(...argv))).toThrow(message);
+  });
+
+  it("accepts a local run's bounds and checkpoints, and an update with its renamed steps", () => {
+    for (const argv of [
+      [SUBSCRIPTION, "--max-messages=100", "--stop-when-idle=5", "--checkpoint-dir=/tmp/c", "--kill-at=writes-done:2"],
+      ["--runner=prism"],
+      [
+        "--runner=dataflow",
+        SUBSCRIPTION,
+        "--warehouse=bigquery://p/d",
+        "--update",
+        '--transform-name-mapping={"Old":"New"}',
+        "--wait",
+      ],
+    ]) {
+      expect(() => checkRunnerInputs(parse(...argv)), argv.join(" ")).not.toThrow();
+    }
+  });
+
+  it("--checkpoint-dir is the direct runner's: Prism and Dataflow refuse it as they start, before running", () => {
+    const prism = parse("--runner=prism", "--checkpoint-dir=/tmp/c");
+    expect(() => runnerNamed(prism.runner).start(Pipeline.create(), prism)).toThrow(
+      "--checkpoint-dir is the direct runner's: Prism keeps its state in memory, without checkpoints",
+    );
+    const dataflow = parse("--runner=dataflow", "--checkpoint-dir=/tmp/c");
+    expect(() => runnerNamed(dataflow.runner).start(Pipeline.create(), dataflow)).toThrow(
+      "--checkpoint-dir is the direct runner's: Dataflow keeps the job's state itself",
+    );
+  });
+});
+
+describe("checkReadBounds: --max-messages and --stop-when-idle bound a Pub/Sub read", () => {
+  it.each([
+    [["--max-messages=10"], `--max-messages applies to a Pub/Sub input: the fixture ${FIXTURE} ends by itself`],
+    [["--stop-when-idle=5"], `--stop-when-idle applies to a Pub/Sub input: the fixture ${FIXTURE} ends by itself`],
+    [
+      ["--input=data/x.jsonl", "--max-messages=10", "--stop-when-idle=5"],
+      "--max-messages applies to a Pub/Sub input: the fixture data/x.jsonl ends by itself",
+    ],
+  ])("refuses %j with a fixture: %s", (argv, message) => {
+    expect(() => checkReadBounds(parse(...argv))).toThrow(message);
+  });
+
+  it("accepts them on a subscription or a topic, and a fixture without them", () => {
+    for (const argv of [
+      [SUBSCRIPTION, "--max-messages=10", "--stop-when-idle=5"],
+      ["--input=pubsub://projects/p/topics/t", "--stop-when-idle=5"],
+      [],
+    ]) {
+      expect(() => checkReadBounds(parse(...argv)), argv.join(" ")).not.toThrow();
+    }
+  });
+});
+
+describe("parseKillAt: --kill-at and --kill-seed", () => {
+  it("kills at the Nth commit's phase, or a seeded 0-19 ms after it: the same seed, the same delay", () => {
+    expect(parseKillAt(parse(), 1)).toBeUndefined();
+    expect(parseKillAt(parse("--kill-at=writes-done:2"), 1)).toEqual({ phase: "writes-done", nth: 2 });
+    // The delay is the first draw of mulberry32 (the generator's Rng): 12 ms for seed 42, 7 ms for 123456.
+    expect(parseKillAt(parse("--kill-at=stable-input-written+:2", "--kill-seed=42"), 1)).toEqual({
+      phase: "stable-input-written",
+      nth: 2,
+      after: { delayMs: 12, seed: 42 },
+    });
+    expect(parseKillAt(parse("--kill-at=finalized+:12", "--kill-seed=123456"), 1)?.after).toEqual({
+      delayMs: 7,
+      seed: 123456,
+    });
+    // Without --kill-seed the caller's clock seed is used (and printed by the command line).
+    expect(parseKillAt(parse("--kill-at=writes-started+:1"), 42)?.after).toEqual({ delayMs: 12, seed: 42 });
+    expect(
+      parseKillAt(parseJobOptions(["--kill-at=writes-started+:1"], { TIDEMARK_KILL_SEED: "42" }).options, 7),
+    ).toMatchObject({ after: { delayMs: 12, seed: 42 } });
+    // Every delay of 0-19 ms is drawn, and no other.
+    const delays = new Set<number>();
+    for (let seed = 0; seed < 1_000; seed++) {
+      delays.add(parseKillAt(parse("--kill-at=writes-done+:1", `--kill-seed=${seed}`), 0)?.after?.delayMs ?? -1);
+    }
+    expect([...delays].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    for (const phase of COMMIT_PHASES) expect(parseKillAt(parse(`--kill-at=${phase}:1`), 0)?.phase).toBe(phase);
+  });
+
+  it.each([
+    [["--kill-at=writes-done"], `${KILL_AT_FORM} writes-done`],
+    [["--kill-at=committed:1"], `${KILL_AT_FORM} committed:1`],
+    [["--kill-at=writes-done:0"], `${KILL_AT_FORM} writes-done:0`],
+    [["--kill-at=writes-done+2"], `${KILL_AT_FORM} writes-done+2`],
+    [["--kill-at=Writes-Done:1"], `${KILL_AT_FORM} Writes-Done:1`],
+    [["--kill-seed=3"], "--kill-seed applies to --kill-at=PHASE+:N (the seed of its delay)"],
+    [
+      ["--kill-at=writes-done:1", "--kill-seed=3"],
+      "--kill-seed applies to --kill-at=PHASE+:N (the seed of its delay), got writes-done:1",
+    ],
+    [["--kill-at=writes-done+:1", "--kill-seed=1.5"], "--kill-seed must be a whole number from 0 to 2^32 - 1, got 1.5"],
+    [
+      ["--kill-at=writes-done+:1", "--kill-seed=4294967296"],
+      "--kill-seed must be a whole number from 0 to 2^32 - 1, got 4294967296",
+    ],
+    [
+      ["--runner=prism", "--kill-at=writes-done:1"],
+      "--kill-at applies to --runner=direct (its commits), not --runner=prism",
+    ],
+  ])("refuses %j: %s", (argv, message) => {
+    expect(() => parseKillAt(parse(...argv), 1)).toThrow(message);
+  });
+});
+
+describe("the input, warehouse and feeds the options name", () => {
+  it("--input: a fixture file, or a Pub/Sub subscription or topic; anything else is refused", async () => {
+    expect(openSource(parse()).pubsub).toBeUndefined();
+    expect(() => openSource(parse("--input=test/fixtures/none.jsonl"))).toThrow(
+      "cannot read fixture stream test/fixtures/none.jsonl",
+    );
+    for (const input of ["pubsub://projects/p/subs/s", "pubsub://p/subscriptions/s", "pubsub://projects/p/topics/"]) {
+      expect(() => openSource(parse(`--input=${input}`))).toThrow(
+        `--input=pubsub://... must be pubsub://projects/P/subscriptions/S or pubsub://projects/P/topics/T, got ${input}`,
+      );
+    }
+    for (const input of [SUBSCRIPTION, "--input=pubsub://projects/p/topics/t"]) {
+      const opened = openSource(parse(input, "--pubsub-endpoint=127.0.0.1:1"));
+      expect(opened.stats?.()).toMatchObject({ received: 0, reconnects: 0 });
+      await opened.pubsub?.close();
+    }
+  });
+
+  it("--warehouse: DuckDB or BigQuery, and BigQuery's change data capture needs the Storage Write API", async () => {
+    for (const spec of ["sqlite:x.db", "./x.duckdb", "bigquery:/p/d"]) {
+      await expect(openWarehouse(parse(`--warehouse=${spec}`))).rejects.toThrow(
+        `--warehouse must be duckdb:PATH or bigquery://PROJECT/DATASET, got ${JSON.stringify(spec)}`,
+      );
+    }
+    await expect(openWarehouse(parse("--warehouse=bigquery://p"))).rejects.toThrow(
+      'a BigQuery warehouse is bigquery://PROJECT/DATASET, got "bigquery://p"',
+    );
+    const cdcInsertAll = "BigQuery change data capture writes through the Storage Write API: it cannot use insertAll";
+    await expect(
+      openWarehouse(
+        parse("--warehouse=bigquery://my-proj/ds", "--bigquery-upserts=cdc", "--bigquery-append=insert-all"),
+      ),
+    ).rejects.toThrow(cdcInsertAll);
+    // cdc is Dataflow's default (many writers).
+    await expect(
+      openWarehouse(parse("--runner=dataflow", "--warehouse=bigquery://my-proj/ds", "--bigquery-append=insert-all")),
+    ).rejects.toThrow(cdcInsertAll);
+    const bigquery = await openWarehouse(
+      parse("--warehouse=bigquery://my-proj/ds", "--bigquery-append=insert-all", "--bigquery-upserts=transaction"),
+    );
+    expect(bigquery).toBeInstanceOf(BigQueryWarehouse);
+    expect((bigquery as BigQueryWarehouse).name).toBe("my-proj.ds");
+    await bigquery.close();
+  });
+
+  it("--insights-topic and --dead-letter-topic name topics; a client is made only when a feed publishes", async () => {
+    for (const [flag, spec] of [
+      ["insights-topic", "pubsub://projects/p/subscriptions/s"],
+      ["insights-topic", "projects/p/topics/t"],
+      ["dead-letter-topic", "pubsub://projects/p/topics/t/extra"],
+    ] as const) {
+      expect(() => openFeeds(parse(`--${flag}=${spec}`))).toThrow(
+        `--${flag} must be pubsub://projects/P/topics/T, got ${spec}`,
+      );
+    }
+    expect(openFeeds(parse()).feeds).toEqual({});
+    const opened = openFeeds(
+      parse(
+        "--insights-topic=pubsub://projects/p/topics/insights",
+        "--dead-letter-topic=pubsub://projects/q/topics/invalid",
+        "--pubsub-endpoint=127.0.0.1:1",
+      ),
+    );
+    expect(opened.feeds.insights?.topic).toBe("projects/p/topics/insights");
+    expect(opened.feeds.deadLetters?.topic).toBe("projects/q/topics/invalid");
+    const publisher = opened.feeds.insights?.publisher();
+    expect(publisher?.name).toBe("projects/p/topics/insights");
+    expect(opened.feeds.insights?.publisher()).toBe(publisher);
+    await opened.close();
+  });
+
+  it("Gold's trigger: watermark on Prism (which refuses early and per-element late firings), else early-late", () => {
+    expect(medallionOptions(parse()).trigger).toBe("early-late");
+    expect(medallionOptions(parse("--runner=prism")).trigger).toBe("watermark");
+    expect(medallionOptions(parse("--runner=prism", "--gold-trigger=early-late")).trigger).toBe("early-late");
+    expect(medallionOptions(parse("--gap-minutes=10", "--lateness-hours=2"))).toMatchObject({
+      gapMs: 600_000,
+      allowedLatenessMs: 7_200_000,
+      earlyFiringMs: 5_000,
+      dedupHorizonMs: 86_400_000,
+    });
+  });
+});
