@@ -1,11 +1,15 @@
 import type { DoFn } from "../core/do-fn.ts";
+import { currentMetricsContainer, type MetricsContainer } from "../core/metrics.ts";
 import type { PCollection } from "../core/pcollection.ts";
 import type { PTransform } from "../core/ptransform.ts";
 import { parDo } from "../transforms/par-do.ts";
 
 export interface BatchedWriteOptions<T> {
-  /** Writes one batch (one transaction, one request). Rejecting fails the run, naming the step. */
-  readonly write: (batch: T[]) => Promise<void>;
+  /**
+   * Writes one batch (one transaction, one request). Rejecting fails the run, naming the step. `metrics` is the
+   * step's (the write runs after the step's call has returned, when `Metrics` no longer knows the step).
+   */
+  readonly write: (batch: T[], metrics: MetricsContainer) => Promise<void>;
   /** Rows per batch: a batch is written as soon as it holds this many, and at the end of every bundle. */
   readonly maxRows: number;
   /**
@@ -14,6 +18,12 @@ export interface BatchedWriteOptions<T> {
    * key whatever the replay gives (Bronze and Silver: one row per message or event id, whatever the order).
    */
   readonly requiresStableInput?: boolean;
+  /**
+   * The sink's name in its metrics (label `sink`): `tidemark/sink_rows_written` (rows of the batches written),
+   * `tidemark/sink_batch_seconds` (each batch's write, a distribution) and `tidemark/sink_write_errors` (batches that
+   * failed). Default no metrics.
+   */
+  readonly metricsName?: string;
 }
 
 /**
@@ -26,7 +36,7 @@ export interface BatchedWriteOptions<T> {
  * `GroupIntoBatches` before it.
  */
 export function batchedWrite<T>(options: BatchedWriteOptions<T>): PTransform<PCollection<T>, PCollection<never>> {
-  const { write, maxRows } = options;
+  const { write, maxRows, metricsName } = options;
   if (!(Number.isInteger(maxRows) && maxRows > 0)) {
     throw new RangeError(`batchedWrite: maxRows must be a positive whole number, got ${maxRows}`);
   }
@@ -36,7 +46,27 @@ export function batchedWrite<T>(options: BatchedWriteOptions<T>): PTransform<PCo
     if (batch.length === 0) return undefined;
     const rows = batch;
     batch = [];
-    chain = chain.then(() => write(rows));
+    // Taken here, while the step runs: the write completes later, and counts for this step.
+    const metrics = currentMetricsContainer();
+    if (metricsName === undefined) {
+      chain = chain.then(() => write(rows, metrics));
+      return chain;
+    }
+    const labels = { sink: metricsName };
+    const written = metrics.counter("tidemark", "sink_rows_written", labels);
+    const seconds = metrics.distribution("tidemark", "sink_batch_seconds", labels);
+    const errors = metrics.counter("tidemark", "sink_write_errors", labels);
+    chain = chain.then(async () => {
+      const started = performance.now();
+      try {
+        await write(rows, metrics);
+      } catch (e) {
+        errors.inc();
+        throw e;
+      }
+      seconds.update((performance.now() - started) / 1000);
+      written.inc(rows.length);
+    });
     return chain;
   };
   const fn: DoFn<T, never> = {

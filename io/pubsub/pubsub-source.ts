@@ -1,6 +1,7 @@
-import { Duration, type Message, type PubSub, protos, type Subscription } from "@google-cloud/pubsub";
+import { type PubSub, protos, type Subscription } from "@google-cloud/pubsub";
 import type { CheckpointMark, Source, SourceEvent, SourceReader } from "../../core/source.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
+import { type PulledMessage, PullSubscriber } from "./pull-subscriber.ts";
 import { WatermarkEstimator } from "./watermark-estimator.ts";
 
 /** The gRPC status of a missing resource. */
@@ -47,7 +48,7 @@ export interface PubsubReadOptions {
   readonly maxLeaseExtensionMs?: number;
   /**
    * The deadline of each lease extension, in seconds (10 to 600). It is how long the messages a crashed reader held
-   * stay invisible before Pub/Sub delivers them again. Default: the client's own (from observed ack latencies).
+   * stay invisible before Pub/Sub delivers them again. Default 60 s.
    */
   readonly leaseDeadlineSeconds?: number;
   /** Watermark: see WatermarkEstimator. Default 10 s out of order, idle after 30 s. */
@@ -85,13 +86,15 @@ export interface PubsubSourceStats {
   watermark: number;
   /** Times the subscription went away mid-run and the reader reconnected (or waited to). */
   reconnects: number;
+  /** Reading its subscription now: false before the first read, while it waits for a subscription to come back, and once closed. */
+  connected: boolean;
 }
 
 /**
- * An unbounded source reading a Pub/Sub subscription by streaming pull. Messages are acknowledged only when the
- * runner finalizes a checkpoint mark covering them (after their effects are durable); until then the client extends
- * their leases, and flow control stops delivery at `maxOutstandingMessages`/`maxOutstandingBytes`, so a backlog of
- * millions is read at the pipeline's pace. A subscription that does not exist is an error naming it, at the first
+ * An unbounded source reading a Pub/Sub subscription by Pull (`PullSubscriber`). Messages are acknowledged only when
+ * the runner finalizes a checkpoint mark covering them (after their effects are durable); until then their leases are
+ * extended, and flow control asks for no more than `maxOutstandingMessages`/`maxOutstandingBytes` unacknowledged, so a
+ * backlog of millions is read at the pipeline's pace. A subscription that does not exist is an error naming it, at the first
  * read.
  */
 export function pubsubSource(
@@ -158,6 +161,7 @@ function emptyStats(): PubsubSourceStats {
     outstanding: 0,
     watermark: Number.NEGATIVE_INFINITY,
     reconnects: 0,
+    connected: false,
   };
 }
 
@@ -172,13 +176,15 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   readonly stats: PubsubSourceStats = emptyStats();
   private readonly now: () => number;
   private readonly estimator: WatermarkEstimator;
-  private readonly queue: Message[] = [];
+  private readonly queue: PulledMessage[] = [];
   /** Messages given to the runner (or dropped as duplicates) and not yet covered by a checkpoint mark. */
-  private unmarked: Message[] = [];
+  private unmarked: PulledMessage[] = [];
   /** The messages of marks taken and not yet finalized. */
-  private readonly pendingMarks = new Set<Message[]>();
+  private readonly pendingMarks = new Set<PulledMessage[]>();
   private readonly seen = new Map<string, number>();
   private subscription: Subscription | undefined;
+  /** What pulls `subscription`'s messages (flow control, leases, acknowledgements). */
+  private puller: PullSubscriber | undefined;
   private temporary = false;
   private started: Promise<void> | undefined;
   private failure: Error | undefined;
@@ -268,15 +274,18 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   async close(): Promise<void> {
     const sub = this.subscription;
     this.subscription = undefined;
+    this.stats.connected = false;
     if (sub === undefined) return;
-    sub.removeAllListeners("message");
+    const puller = this.puller;
+    this.puller = undefined;
+    puller?.removeAllListeners("message");
     const unacknowledged = [...this.queue, ...this.unmarked, ...[...this.pendingMarks].flat()];
     this.queue.length = 0;
     this.unmarked = [];
     this.pendingMarks.clear();
     for (const m of unacknowledged) m.nack();
     this.stats.nacked += unacknowledged.length;
-    await sub.close();
+    await puller?.close();
     if (this.temporary) await sub.delete().catch(() => undefined);
   }
 
@@ -310,33 +319,27 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   }
 
   private attach(sub: Subscription): void {
-    sub.setOptions({
-      flowControl: {
-        maxMessages: this.options.maxOutstandingMessages ?? 10_000,
-        maxBytes: this.options.maxOutstandingBytes ?? 100 * 2 ** 20,
-        allowExcessMessages: false,
-      },
-      maxExtensionTime: Duration.from({ millis: this.options.maxLeaseExtensionMs ?? 60 * 60_000 }),
-      ...(this.options.leaseDeadlineSeconds === undefined
-        ? {}
-        : {
-            minAckDeadline: Duration.from({ seconds: this.options.leaseDeadlineSeconds }),
-            maxAckDeadline: Duration.from({ seconds: this.options.leaseDeadlineSeconds }),
-          }),
+    const puller = new PullSubscriber(this.options.pubsub, sub.name, {
+      maxOutstandingMessages: this.options.maxOutstandingMessages ?? 10_000,
+      maxOutstandingBytes: this.options.maxOutstandingBytes ?? 100 * 2 ** 20,
+      maxLeaseExtensionMs: this.options.maxLeaseExtensionMs ?? 60 * 60_000,
+      leaseDeadlineSeconds: this.options.leaseDeadlineSeconds ?? 60,
     });
-    sub.on("message", (m: Message) => {
+    this.stats.connected = true;
+    puller.on("message", (m: PulledMessage) => {
       if (this.draining || this.subscription !== sub) return;
       this.queue.push(m);
       this.stats.outstanding++;
       this.wake?.();
     });
-    // The client retries UNAVAILABLE and the like itself, so a service or emulator restart is ridden out. NOT_FOUND
+    // The puller retries UNAVAILABLE and the like itself, so a service or emulator restart is ridden out. NOT_FOUND
     // after a good start means the subscription went away (an emulator restarted empty, a topology re-provisioned):
     // the reader waits up to `missingGraceMs` for it to be back, then reconnects. Any other error ends the run.
-    sub.on("error", (e: Error & { code?: number }) => {
+    puller.on("error", (e: Error & { code?: number }) => {
       if (this.subscription !== sub) return;
       if (e.code === NOT_FOUND && !this.draining && this.reconnecting === undefined) {
         this.stats.reconnects++;
+        this.stats.connected = false;
         this.reconnecting = this.reconnect(sub).finally(() => {
           this.reconnecting = undefined;
         });
@@ -346,12 +349,16 @@ class PubsubReader implements SourceReader<PubsubMessage> {
       this.wake?.();
     });
     this.subscription = sub;
+    this.puller = puller;
+    puller.start();
   }
 
   /** Closes a subscription that went away and opens it again once it (or, for a temporary one, its topic) exists. */
   private async reconnect(lost: Subscription): Promise<void> {
-    lost.removeAllListeners("message");
-    await lost.close().catch(() => undefined);
+    const puller = this.puller;
+    this.puller = undefined;
+    puller?.removeAllListeners("message");
+    await puller?.close().catch(() => undefined);
     const deadline = this.now() + (this.options.missingGraceMs ?? 60_000);
     const { pubsub } = this.options;
     for (;;) {
@@ -454,6 +461,7 @@ class PubsubReader implements SourceReader<PubsubMessage> {
    */
   private async drain(): Promise<void> {
     this.draining = true;
+    this.puller?.pause();
   }
 }
 

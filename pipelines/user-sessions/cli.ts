@@ -9,6 +9,7 @@ import { runnerNamed } from "../../runners/runner.ts";
 import { checkDataflowSubmission } from "../../runners/dataflow/dataflow-runner.ts";
 import { changeJobState } from "../../runners/dataflow/lifecycle.ts";
 import {
+  checkMetricsPort,
   checkReadBounds,
   checkRunnerInputs,
   type KillAt,
@@ -19,6 +20,7 @@ import {
   openWarehouse,
   parseKillAt,
 } from "./job-options.ts";
+import { type MedallionOps, startMedallionOps } from "./ops.ts";
 import type { MedallionFeeds } from "./pipeline.ts";
 
 const HELP = `Usage: npm run pipeline -- [options]
@@ -57,6 +59,7 @@ async function main(): Promise<void> {
     return;
   }
   checkReadBounds(o);
+  checkMetricsPort(o);
   if (killAt?.after !== undefined) {
     const { delayMs, seed } = killAt.after;
     process.stderr.write(
@@ -89,6 +92,16 @@ async function main(): Promise<void> {
     }
   }
   const maxMessages = o.maxMessages;
+  let ops: MedallionOps | undefined;
+  if (o.metricsPort !== undefined) {
+    ops = await startMedallionOps({
+      port: o.metricsPort,
+      host: o.metricsHost,
+      ...(pubsubStats === undefined ? {} : { pubsub: pubsubStats, subscription: o.input }),
+      ...(o.checkpointDir === undefined ? {} : { checkpointIntervalMs: o.checkpointSeconds * 1000 }),
+    });
+    process.stderr.write(`metrics: ${ops.url}/metrics (health: /healthz, /readyz)\n`);
+  }
   const warehouse = await openWarehouse(o);
   const feeds = openFeeds(o);
   if (!dataflow) {
@@ -97,8 +110,16 @@ async function main(): Promise<void> {
   }
   // The tables are created (or evolved) here, once, before the job's workers start; a dry run changes nothing.
   if (!(dataflow && o.dryRun !== undefined)) await warehouse.open();
+  ops?.warehouseOpened();
   const tty = process.stdout.isTTY === true;
-  const onCommit = killAt === undefined ? undefined : killHook(killAt);
+  const kill = killAt === undefined ? undefined : killHook(killAt);
+  const onCommit =
+    ops === undefined
+      ? kill
+      : (phase: CommitPhase, commit: CommitInfo) => {
+          ops?.onCommit(phase, commit);
+          kill?.(phase, commit);
+        };
   let reconnects = 0;
   const run = await runMedallion(
     stream,
@@ -110,6 +131,7 @@ async function main(): Promise<void> {
       pipelineModule: medallionModule(process.argv.slice(2)),
       ...(onCommit === undefined ? {} : { onCommit }),
       onStep: (running, index, started) => {
+        if (index === 0) ops?.watch(() => running.metrics());
         if (maxMessages !== undefined && !drain.signal.aborted) {
           // The Read step's count is restored with a checkpoint: it counts every message of the job once.
           if (stepMetrics(running.metrics(), "Read").elementsOut >= maxMessages) drain.abort();
@@ -151,6 +173,7 @@ async function main(): Promise<void> {
     await warehouse.close();
     await pubsub?.close();
     await feeds.close();
+    await ops?.close();
     return;
   }
   const counts = await warehouse.counts();
@@ -182,6 +205,7 @@ async function main(): Promise<void> {
   await warehouse.close();
   await pubsub?.close();
   await feeds.close();
+  await ops?.close();
 }
 
 /** What each feed published (confirmed by Pub/Sub), for a reader of the feed to know how much to expect. */

@@ -135,6 +135,20 @@ export const MEDALLION_OPTIONS = {
     default: 24,
     help: "how long an event id is remembered to drop re-deliveries",
   },
+  metricsPort: {
+    type: "number",
+    range: "non-negative",
+    value: "PORT",
+    help:
+      "serve the job's metrics (/metrics, Prometheus), /healthz and /readyz on this port while it runs (0: a free " +
+      "port, printed); off by default",
+  },
+  metricsHost: {
+    type: "string",
+    default: "127.0.0.1",
+    value: "HOST",
+    help: "the address --metrics-port listens on (0.0.0.0 to be scraped from other machines)",
+  },
   killAt: {
     type: "string",
     value: "PHASE:N",
@@ -257,6 +271,12 @@ export function checkRunnerInputs(o: Options): void {
   ] as const) {
     if (set) throw new Error(`--${name} bounds a local run: a Dataflow job runs until it is drained (--drain)`);
   }
+  if (o.metricsPort !== undefined) {
+    throw new Error(
+      "--metrics-port serves a local run's metrics: a Dataflow job's are in Cloud Monitoring (the alert policies in " +
+        "deploy/monitoring/ read them there)",
+    );
+  }
   if (o.dryRun !== undefined) {
     if (o.wait || o.update) {
       throw new Error(`--${o.wait ? "wait" : "update"} needs a submission: --dry-run submits nothing`);
@@ -377,4 +397,12 @@ export function openFeeds(o: Options): { readonly feeds: MedallionFeeds; close()
       for (const c of clients.splice(0)) await c.close();
     },
   };
+}
+
+/** `--metrics-port` is a TCP port (0: a free one). */
+export function checkMetricsPort(o: Pick<Options, "metricsPort">): void {
+  const p = o.metricsPort;
+  if (p !== undefined && !(Number.isInteger(p) && p <= 65_535)) {
+    throw new Error(`--metrics-port must be a TCP port, a whole number from 0 to 65535 (0: a free one), got ${p}`);
+  }
 }

@@ -1,8 +1,10 @@
+import { Metrics } from "../../core/metrics.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import { batchedWrite } from "../../io/batched-write.ts";
 import type { GoldHourlyRow, GoldSessionRow } from "../../schemas/rows.ts";
 import { parDo } from "../../transforms/par-do.ts";
 import type { SessionWrite } from "./gold.ts";
+import type { DeadLetter } from "./bronze.ts";
 import type { MedallionOutputs } from "./pipeline.ts";
 
 /** Default rows per warehouse batch (`--batch-rows`). */
@@ -32,7 +34,10 @@ export function newMedallionWrites(): MedallionWrites {
  *   updated then merged away is deleted), with **stable input**: a replay may see messages in another order and
  *   produce other intermediate sessions, so the writer sees only changes whose state is in a durable checkpoint
  *   (and sees them again, identical, after a crash). Gold never holds a row the restored state does not know.
- * - `CountDeadLetters`: dead letters are kept in Bronze (with their error); this only counts them.
+ * - `CountDeadLetters`: dead letters are kept in Bronze (with their error); this only counts them (also as the metric
+ *   `medallion/dead_letters` by the field that was wrong: a bounded label, unlike the reason's text).
+ * Each sink reports `tidemark/sink_*` metrics labelled with its table; `WriteSessions` also sets the gauge
+ * `medallion/gold_newest_event_ms`: the latest session end written to Gold (its freshness is now minus that).
  */
 export function writeMedallion(
   tables: MedallionOutputs,
@@ -41,47 +46,62 @@ export function writeMedallion(
   writes: MedallionWrites = newMedallionWrites(),
 ): MedallionWrites {
   const maxRows = options.batchRows ?? BATCH_ROWS;
+  // The newest event time in Gold (the gauge is the WriteSessions step's).
+  let newestWritten = Number.NEGATIVE_INFINITY;
   /** A sink of `write`, counting the rows each committed batch holds in `writes[counter]`. */
-  const sink = <T>(write: (rows: T[]) => Promise<number>, counter: "bronze" | "silver" | "hourly") =>
+  const sink = <T>(write: (rows: T[]) => Promise<number>, counter: "bronze" | "silver" | "hourly", table: string) =>
     batchedWrite<T>({
       maxRows,
+      metricsName: table,
       write: async (rows) => {
         writes[counter] += await write(rows);
       },
     });
   tables.bronze.apply(
-    sink((rows) => warehouse.appendBronze(rows).then(() => rows.length), "bronze"),
+    sink((rows) => warehouse.appendBronze(rows).then(() => rows.length), "bronze", "bronze_messages"),
     "WriteBronze",
   );
   tables.silver.apply(
-    sink((rows) => warehouse.appendSilver(rows).then(() => rows.length), "silver"),
+    sink((rows) => warehouse.appendSilver(rows).then(() => rows.length), "silver", "silver_events"),
     "WriteSilver",
   );
   tables.hourly.apply(
-    sink((rows: GoldHourlyRow[]) => {
-      const last = foldHourly(rows);
-      return warehouse.upsertHourly(last).then(() => last.length);
-    }, "hourly"),
+    sink(
+      (rows: GoldHourlyRow[]) => {
+        const last = foldHourly(rows);
+        return warehouse.upsertHourly(last).then(() => last.length);
+      },
+      "hourly",
+      "gold_tenant_hourly",
+    ),
     "WriteHourly",
   );
   tables.sessions.apply(
     batchedWrite({
       maxRows,
       requiresStableInput: true,
-      write: async (changes) => {
+      metricsName: "gold_sessions",
+      write: async (changes, metrics) => {
         const { upserts, deletes, seqs } = foldSessions(changes);
         if (upserts.length === 0 && deletes.length === 0) return;
         await warehouse.writeSessions(upserts, deletes, seqs);
         writes.sessionUpserts += upserts.length;
         writes.sessionDeletes += deletes.length;
+        let newest = newestWritten;
+        for (const r of upserts) if (r.session_end > newest) newest = r.session_end;
+        if (newest > newestWritten) {
+          newestWritten = newest;
+          metrics.gauge("medallion", "gold_newest_event_ms").set(newest);
+        }
       },
     }),
     "WriteSessions",
   );
   tables.deadLetter.apply(
-    parDo<unknown, never>({
-      process() {
+    parDo<DeadLetter, never>({
+      process(d) {
         writes.deadLetter++;
+        Metrics.counter("medallion", "dead_letters", { field: d.error.field }).inc();
       },
     }),
     "CountDeadLetters",

@@ -160,7 +160,7 @@ export async function submitToDataflow(
 export function startOnDataflow(pipeline: Pipeline, o: DataflowRunOptions): RunningPipeline {
   const done = submitToDataflow(pipeline, o);
   done.catch(() => {});
-  const metrics: MetricsSnapshot = { steps: [], processingTime: Date.now(), sourceEvents: 0 };
+  const metrics: MetricsSnapshot = { steps: [], user: [], processingTime: Date.now(), sourceEvents: 0 };
   return {
     metrics: () => metrics,
     checkpointMarks: () => [],

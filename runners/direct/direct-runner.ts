@@ -1,3 +1,4 @@
+import { UNATTRIBUTED, type UserMetric } from "../../core/metrics.ts";
 import { NO_FIRING } from "../../core/pane.ts";
 import type { Pipeline } from "../../core/pipeline.ts";
 import type { CheckpointMark, SourceEvent } from "../../core/source.ts";
@@ -180,7 +181,7 @@ export class DirectRunner {
       const failed = Promise.reject(e);
       failed.catch(() => {});
       return {
-        metrics: () => ({ steps: [], processingTime: Number.NEGATIVE_INFINITY, sourceEvents: 0 }),
+        metrics: () => ({ steps: [], user: [], processingTime: Number.NEGATIVE_INFINITY, sourceEvents: 0 }),
         checkpointMarks: () => [],
         snapshot: () => {
           throw e;
@@ -754,7 +755,12 @@ class Execution {
       }
       return base(st.name, st.kind, n.counters.elementsIn, n.counters.elementsOut, inWm, inWm);
     });
-    return { steps, processingTime: this.clock.now(), sourceEvents: this.sourceEvents };
+    const user: UserMetric[] = UNATTRIBUTED.values();
+    for (const st of this.plan.steps) {
+      const n = st.node;
+      if (n instanceof DoFnRunner || n instanceof StatefulStage) user.push(...n.metrics.values());
+    }
+    return { steps, user, processingTime: this.clock.now(), sourceEvents: this.sourceEvents };
   }
 }
 

@@ -1,3 +1,5 @@
+import type { UserMetric } from "../../core/metrics.ts";
+
 /** What the runner reports per step, at the end of a run and while it runs. */
 export interface StepMetrics {
   readonly step: string;
@@ -17,6 +19,8 @@ export interface StepMetrics {
 
 export interface MetricsSnapshot {
   readonly steps: readonly StepMetrics[];
+  /** The user metrics of every step (`core/metrics.ts`), and those counted outside any step (step `""`). */
+  readonly user: readonly UserMetric[];
   readonly processingTime: number;
   /** Source events handled so far (bundles and watermark or clock moves). */
   readonly sourceEvents: number;

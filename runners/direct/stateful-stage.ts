@@ -1,3 +1,4 @@
+import { enterMetricsContainer, MetricsContainer } from "../../core/metrics.ts";
 import type { StatefulDoFn, StateSpec, TimerSpec } from "../../core/state.ts";
 import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
 import { StatefulRunner, type StatefulSnapshot } from "../engine/state/stateful-runner.ts";
@@ -19,6 +20,8 @@ export class StatefulStage implements KeyedStage {
   inBundle = false;
   /** Where the promises the DoFn returns are counted (the runner sets it). */
   asyncWork: AsyncWork | undefined;
+  /** The step's user metrics (its DoFn's `Metrics` calls, in `process` and in timers). */
+  readonly metrics: MetricsContainer;
 
   constructor(
     readonly stepName: string,
@@ -28,6 +31,7 @@ export class StatefulStage implements KeyedStage {
     /** Tagged outputs; when there are any, every output is queued as a `Tagged` envelope for the `TagRouter`. */
     tags: readonly string[] = [],
   ) {
+    this.metrics = new MetricsContainer(stepName);
     const queue = this.queue;
     const declared = new Set(tags);
     const enveloped = tags.length > 0;
@@ -53,10 +57,13 @@ export class StatefulStage implements KeyedStage {
       this.onBundleStart(this);
     }
     const kv = requireKv(this.stepName, "a stateful DoFn", value, meta);
+    const outer = enterMetricsContainer(this.metrics);
     try {
       this.runner.processElement(kv[0], kv[1], meta.timestamp, meta.windows, meta.pane);
     } catch (e) {
       throw e instanceof StepError ? e : new StepError(this.stepName, meta.timestamp, meta.windows[0], e);
+    } finally {
+      enterMetricsContainer(outer);
     }
   }
 
@@ -99,10 +106,13 @@ export class StatefulStage implements KeyedStage {
   }
 
   private guard(f: () => void): void {
+    const outer = enterMetricsContainer(this.metrics);
     try {
       f();
     } catch (e) {
       throw e instanceof StepError ? e : new StepError(this.stepName, undefined, undefined, e, "firing a timer");
+    } finally {
+      enterMetricsContainer(outer);
     }
   }
 }

@@ -1,4 +1,5 @@
 import type { DoFn, FinishBundleContext, ProcessContext } from "../../core/do-fn.ts";
+import { enterMetricsContainer, MetricsContainer } from "../../core/metrics.ts";
 import type { AnyView, PCollectionView } from "../../core/view.ts";
 import { NO_FIRING, type PaneInfo } from "../../core/pane.ts";
 import { formatInstant, MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
@@ -27,6 +28,8 @@ export interface DoFnCounters {
  */
 export class DoFnRunner implements Receiver {
   readonly counters: DoFnCounters = { elementsIn: 0, elementsOut: 0 };
+  /** The step's user metrics (`Metrics.counter(...)` in its code), this process's since it started. */
+  readonly metrics: MetricsContainer;
   /** Where processing time comes from; the runner sets its clock. */
   clock: { now(): number } = { now: () => Number.NaN };
   /**
@@ -56,6 +59,7 @@ export class DoFnRunner implements Receiver {
     sideInputs?: SideInputReader,
   ) {
     this.skewMs = fn.allowedTimestampSkewMs ?? 0;
+    this.metrics = new MetricsContainer(stepName);
     this.ctx = new Ctx(this, main, tagged, sideInputs);
     const self = this;
     this.finishCtx = {
@@ -83,6 +87,16 @@ export class DoFnRunner implements Receiver {
   receive(value: unknown, meta: ElementMeta): void {
     if (!this.inBundle) this.startBundle();
     this.counters.elementsIn++;
+    // The step's metrics while its code runs (a fused step downstream enters its own, then gives this one back).
+    const outer = enterMetricsContainer(this.metrics);
+    try {
+      this.process(value, meta);
+    } finally {
+      enterMetricsContainer(outer);
+    }
+  }
+
+  private process(value: unknown, meta: ElementMeta): void {
     const ctx = this.ctx;
     const windows = meta.windows;
     const timestamp = meta.timestamp;
@@ -205,11 +219,14 @@ export class DoFnRunner implements Receiver {
   }
 
   private guard(f: () => void, phase: string): void {
+    const outer = enterMetricsContainer(this.metrics);
     try {
       f();
     } catch (e) {
       if (e instanceof StepError) throw e;
       throw new StepError(this.stepName, undefined, undefined, e, phase);
+    } finally {
+      enterMetricsContainer(outer);
     }
   }
 

@@ -143,7 +143,7 @@ function metricsOf(pipeline: Pipeline, counts: ReadonlyMap<string, number>): Met
     inputWatermark: Number.POSITIVE_INFINITY,
     outputWatermark: Number.POSITIVE_INFINITY,
   }));
-  return { steps, processingTime: Date.now(), sourceEvents: 0 };
+  return { steps, user: [], processingTime: Date.now(), sourceEvents: 0 };
 }
 
 /** `runOnPrism` as a `RunningPipeline` (for the runner registry): no checkpoints, no commits of its own. */

@@ -1,0 +1,187 @@
+/**
+ * User metrics, as Beam's `Metrics` (`org.apache.beam.sdk.metrics.Metrics`): a DoFn asks for a counter, distribution
+ * or gauge by namespace and name while the runner runs its code, and the value is kept per step by the runner (the
+ * step is the metric's `PTRANSFORM`, as in Beam's monitoring infos). A handle is bound to the step that was running
+ * when it was asked for, so a handle taken in `process` and used after an `await` (a write that completes later)
+ * still counts for that step. Asked for outside any step (a test, a client callback), it counts in the process-wide
+ * container, step `""`.
+ *
+ * `labels` are Tidemark's addition (Beam's metric names have none): a reason, a table. They are part of the metric's
+ * identity, kept in a fixed order.
+ */
+export type MetricLabels = Readonly<Record<string, string>>;
+
+export interface Counter {
+  inc(n?: number): void;
+  dec(n?: number): void;
+}
+
+/** Beam's distribution: the count, sum, min and max of the values reported. */
+export interface Distribution {
+  update(value: number): void;
+}
+
+/** Beam's gauge: the latest value set, with when it was set (wall clock ms). */
+export interface Gauge {
+  set(value: number): void;
+}
+
+export interface DistributionValue {
+  readonly count: number;
+  readonly sum: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export type MetricValue =
+  | { readonly kind: "counter"; readonly value: number }
+  | ({ readonly kind: "distribution" } & DistributionValue)
+  | { readonly kind: "gauge"; readonly value: number; readonly timestampMs: number };
+
+/** One metric of one step, as the runner reports it. */
+export type UserMetric = {
+  readonly step: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: MetricLabels;
+} & MetricValue;
+
+class CounterCell implements Counter {
+  value = 0;
+  inc(n = 1): void {
+    this.value += n;
+  }
+  dec(n = 1): void {
+    this.value -= n;
+  }
+}
+
+class DistributionCell implements Distribution {
+  count = 0;
+  sum = 0;
+  min = Number.POSITIVE_INFINITY;
+  max = Number.NEGATIVE_INFINITY;
+  update(value: number): void {
+    this.count++;
+    this.sum += value;
+    if (value < this.min) this.min = value;
+    if (value > this.max) this.max = value;
+  }
+}
+
+class GaugeCell implements Gauge {
+  value = Number.NaN;
+  timestampMs = 0;
+  set(value: number): void {
+    this.value = value;
+    this.timestampMs = Date.now();
+  }
+}
+
+type Cell = CounterCell | DistributionCell | GaugeCell;
+
+interface Entry {
+  readonly namespace: string;
+  readonly name: string;
+  readonly labels: MetricLabels;
+  readonly cell: Cell;
+}
+
+/** The metrics of one step (one per DoFn the runner runs). */
+export class MetricsContainer {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(readonly step: string) {}
+
+  counter(namespace: string, name: string, labels?: MetricLabels): Counter {
+    return this.cell(namespace, name, labels, CounterCell);
+  }
+
+  distribution(namespace: string, name: string, labels?: MetricLabels): Distribution {
+    return this.cell(namespace, name, labels, DistributionCell);
+  }
+
+  gauge(namespace: string, name: string, labels?: MetricLabels): Gauge {
+    return this.cell(namespace, name, labels, GaugeCell);
+  }
+
+  /** Every metric asked for so far, with its value. */
+  values(): UserMetric[] {
+    const out: UserMetric[] = [];
+    for (const { namespace, name, labels, cell } of this.entries.values()) {
+      const id = { step: this.step, namespace, name, labels };
+      if (cell instanceof CounterCell) out.push({ ...id, kind: "counter", value: cell.value });
+      else if (cell instanceof DistributionCell) {
+        out.push({ ...id, kind: "distribution", count: cell.count, sum: cell.sum, min: cell.min, max: cell.max });
+      } else out.push({ ...id, kind: "gauge", value: cell.value, timestampMs: cell.timestampMs });
+    }
+    return out;
+  }
+
+  private cell<C extends Cell>(
+    namespace: string,
+    name: string,
+    labels: MetricLabels | undefined,
+    kind: new () => C,
+  ): C {
+    const key =
+      labels === undefined ? `${namespace}\u0000${name}` : `${namespace}\u0000${name}\u0000${labelKey(labels)}`;
+    const found = this.entries.get(key);
+    if (found !== undefined) {
+      if (!(found.cell instanceof kind)) {
+        throw new Error(`metric ${namespace}/${name} in step "${this.step}" is already a ${cellKind(found.cell)}`);
+      }
+      return found.cell;
+    }
+    const cell = new kind();
+    this.entries.set(key, { namespace, name, labels: sortedLabels(labels), cell });
+    return cell;
+  }
+}
+
+function cellKind(c: Cell): string {
+  return c instanceof CounterCell ? "counter" : c instanceof DistributionCell ? "distribution" : "gauge";
+}
+
+function sortedLabels(labels: MetricLabels | undefined): MetricLabels {
+  if (labels === undefined) return {};
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(labels).sort()) out[k] = labels[k] as string;
+  return out;
+}
+
+function labelKey(labels: MetricLabels): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join("\u0001");
+}
+
+/** The process-wide container: metrics asked for outside any step. */
+export const UNATTRIBUTED = new MetricsContainer("");
+
+let current: MetricsContainer = UNATTRIBUTED;
+
+/**
+ * Makes `container` the one `Metrics` resolves against and returns the one it replaces, which the caller puts back
+ * (runners call this around user code; steps run inside each other when fused, so it nests).
+ */
+export function enterMetricsContainer(container: MetricsContainer): MetricsContainer {
+  const previous = current;
+  current = container;
+  return previous;
+}
+
+/** The container of the step whose code is running (to keep for work that completes after the call returns). */
+export function currentMetricsContainer(): MetricsContainer {
+  return current;
+}
+
+/** Beam's `Metrics`: metrics of the step whose code is running. */
+export const Metrics = {
+  counter: (namespace: string, name: string, labels?: MetricLabels): Counter =>
+    current.counter(namespace, name, labels),
+  distribution: (namespace: string, name: string, labels?: MetricLabels): Distribution =>
+    current.distribution(namespace, name, labels),
+  gauge: (namespace: string, name: string, labels?: MetricLabels): Gauge => current.gauge(namespace, name, labels),
+};

@@ -1,0 +1,139 @@
+import type { PubsubSourceStats } from "../../io/pubsub/pubsub-source.ts";
+import type { MetricsSnapshot } from "../../runners/direct/metrics.ts";
+import { JobMetrics } from "../../runners/observe/prometheus.ts";
+import { type OpsServer, type ReadinessCheck, startOpsServer } from "../../runners/observe/server.ts";
+
+/** The medallion's operations endpoints while it runs (`--metrics-port`): metrics, liveness, readiness. */
+export interface MedallionOps {
+  readonly url: string;
+  /** The runner's snapshot source: the running pipeline, once it runs. */
+  watch(snapshot: () => MetricsSnapshot): void;
+  /** The runner's commit hook. */
+  onCommit(phase: string, commit: { readonly seq: number }): void;
+  /** The warehouse is open (its tables created or checked). */
+  warehouseOpened(): void;
+  close(): Promise<void>;
+}
+
+export interface MedallionOpsOptions {
+  readonly port: number;
+  readonly host: string;
+  /** The Pub/Sub reader's figures; absent for a fixture stream. */
+  readonly pubsub?: () => PubsubSourceStats;
+  readonly subscription?: string;
+  /** Checkpoint interval when the run checkpoints: readiness fails when the last checkpoint is older than 3 of them. */
+  readonly checkpointIntervalMs?: number;
+  readonly now?: () => number;
+}
+
+/**
+ * Starts the endpoints (`runners/observe/`) with the medallion's own figures beside the runner's:
+ * - Pub/Sub: `tidemark_pubsub_received_total`, `_acknowledged_total`, `_redelivered_total` (re-deliveries dropped),
+ *   `_bad_timestamps_total`, `_reconnects_total`, `tidemark_pubsub_outstanding_messages`, `tidemark_pubsub_connected`.
+ *   The backlog (undelivered messages, oldest unacknowledged age) is not in the Pub/Sub API: Cloud Monitoring has it
+ *   (`subscription/num_undelivered_messages`, `oldest_unacked_message_age`), and the alert policies read it there;
+ * - `medallion_gold_freshness_seconds`: now minus the newest event time written to Gold (the `WriteSessions` step's
+ *   `medallion/gold_newest_event_ms` gauge);
+ * - `/readyz`: the source reads its subscription, the warehouse is open, and (with checkpoints) the last checkpoint is
+ *   at most 3 intervals old (or the run is younger than that).
+ */
+export async function startMedallionOps(o: MedallionOpsOptions): Promise<MedallionOps> {
+  const now = o.now ?? Date.now;
+  const started = now();
+  let snapshot: (() => MetricsSnapshot) | undefined;
+  let warehouseOpen = false;
+  let lastCheckpoint: number | undefined;
+  const metrics = new JobMetrics(() => snapshot?.(), now);
+  const stats = o.pubsub;
+  if (stats !== undefined) {
+    const counter = (name: string, help: string, read: (s: PubsubSourceStats) => number) =>
+      metrics.counterOf(name, help, [], () => [{ value: read(stats()) }]);
+    counter("tidemark_pubsub_received_total", "Pub/Sub messages received (re-deliveries included)", (s) => s.received);
+    counter(
+      "tidemark_pubsub_acknowledged_total",
+      "Pub/Sub messages acknowledged (their checkpoint durable)",
+      (s) => s.acked,
+    );
+    counter(
+      "tidemark_pubsub_redelivered_total",
+      "Pub/Sub re-deliveries dropped (seen before)",
+      (s) => s.duplicatesDropped,
+    );
+    counter("tidemark_pubsub_bad_timestamps_total", "Unreadable timestamp attributes", (s) => s.badTimestamps);
+    counter(
+      "tidemark_pubsub_reconnects_total",
+      "Times the subscription went away and was awaited",
+      (s) => s.reconnects,
+    );
+    metrics.gaugeOf("tidemark_pubsub_outstanding_messages", "Received and not yet acknowledged", [], () => [
+      { value: stats().outstanding },
+    ]);
+    metrics.gaugeOf("tidemark_pubsub_connected", "1 while the reader reads its subscription", [], () => [
+      { value: stats().connected ? 1 : 0 },
+    ]);
+  }
+  metrics.gaugeOf("medallion_gold_freshness_seconds", "Now minus the newest event time written to Gold", [], () => {
+    const newest = snapshot?.().user.find((u) => u.namespace === "medallion" && u.name === "gold_newest_event_ms");
+    return newest?.kind === "gauge" && Number.isFinite(newest.value) ? [{ value: (now() - newest.value) / 1000 }] : [];
+  });
+  const readiness = (): ReadinessCheck[] => {
+    const checks: ReadinessCheck[] = [];
+    if (stats !== undefined) {
+      const s = stats();
+      checks.push(
+        s.connected
+          ? { name: "source", ok: true }
+          : {
+              name: "source",
+              ok: false,
+              detail:
+                s.reconnects > 0
+                  ? `Pub/Sub subscription ${o.subscription ?? ""} went away; waiting for it to be back`
+                  : `not reading Pub/Sub subscription ${o.subscription ?? ""} yet`,
+            },
+      );
+    } else checks.push({ name: "source", ok: snapshot !== undefined, ...(snapshot ? {} : { detail: "not started" }) });
+    checks.push(
+      warehouseOpen ? { name: "warehouse", ok: true } : { name: "warehouse", ok: false, detail: "not open yet" },
+    );
+    const interval = o.checkpointIntervalMs;
+    if (interval !== undefined) {
+      const since = lastCheckpoint ?? started;
+      const age = now() - since;
+      const limit = 3 * Math.max(interval, 1_000);
+      checks.push(
+        age <= limit
+          ? { name: "checkpoint", ok: true }
+          : {
+              name: "checkpoint",
+              ok: false,
+              detail:
+                lastCheckpoint === undefined
+                  ? `no checkpoint written in ${Math.round(age / 1000)} s (expected every ${interval / 1000} s)`
+                  : `the last checkpoint is ${Math.round(age / 1000)} s old (expected every ${interval / 1000} s)`,
+            },
+      );
+    }
+    return checks;
+  };
+  let server: OpsServer;
+  try {
+    server = await startOpsServer({ port: o.port, host: o.host, metrics, readiness });
+  } catch (e) {
+    throw new Error(`--metrics-port=${o.port}: cannot listen on ${o.host}: ${(e as Error).message}`, { cause: e });
+  }
+  return {
+    url: server.url,
+    watch(s) {
+      snapshot = s;
+    },
+    onCommit(phase, commit) {
+      metrics.onCommit(phase, commit);
+      if (phase === "checkpoint-written") lastCheckpoint = now();
+    },
+    warehouseOpened() {
+      warehouseOpen = true;
+    },
+    close: () => server.close(),
+  };
+}

@@ -1,0 +1,196 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { UserMetric } from "../../core/metrics.ts";
+import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
+import type { MetricsSnapshot } from "../direct/metrics.ts";
+
+/** One sample of a metric the job adds itself (a source's figures, a derived age): its labels and value. */
+export interface Sample {
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/**
+ * A running job's metrics as a Prometheus registry (prom-client): the runner's per-step figures, every user metric
+ * (`core/metrics.ts`) under its own name, commits and checkpoints, and what the job adds (`counterOf`/`gaugeOf`, read
+ * at each scrape). Names, as served at `/metrics`:
+ * - `tidemark_step_elements_in_total`, `tidemark_step_elements_out_total`, `tidemark_step_dropped_late_total`,
+ *   `tidemark_step_dropped_closed_total` {step}; `tidemark_step_input_watermark_seconds`,
+ *   `tidemark_step_output_watermark_seconds`, `tidemark_step_open_windows` {step} (watermarks in epoch seconds:
+ *   -Inf before any is known, the end of time, 8.64e12, once input is complete);
+ *   `tidemark_source_watermark_lag_seconds` {step} (wall clock minus a source's watermark, while it has one);
+ * - a user counter `NS/NAME` as `NS_NAME_total` {step, its labels}; a gauge as `NS_NAME`; a distribution as
+ *   `NS_NAME_count`, `_sum`, `_min`, `_max`;
+ * - `tidemark_commits_total`, `tidemark_commit_seconds` (histogram: a commit's start until its checkpoint is
+ *   written, or its writes settled without checkpoints), `tidemark_checkpoints_total`,
+ *   `tidemark_last_checkpoint_timestamp_seconds`.
+ */
+export class JobMetrics {
+  readonly registry = new Registry();
+  private readonly dynamic = new Map<string, Counter | Gauge>();
+  private readonly commitSeconds: Histogram;
+  private readonly commits: Counter;
+  private readonly checkpoints: Counter;
+  private readonly lastCheckpoint: Gauge;
+  private readonly commitStarted = new Map<number, number>();
+
+  constructor(
+    /** The running job's snapshot (the runner's `metrics()`), read at each scrape. */
+    private readonly snapshot: () => MetricsSnapshot | undefined,
+    private readonly now: () => number = Date.now,
+  ) {
+    const registers = [this.registry];
+    this.commits = new Counter({ name: "tidemark_commits_total", help: "Commits finished", registers });
+    this.checkpoints = new Counter({
+      name: "tidemark_checkpoints_total",
+      help: "Checkpoints written durably",
+      registers,
+    });
+    this.lastCheckpoint = new Gauge({
+      name: "tidemark_last_checkpoint_timestamp_seconds",
+      help: "When the last checkpoint was written (epoch seconds)",
+      registers,
+    });
+    this.commitSeconds = new Histogram({
+      name: "tidemark_commit_seconds",
+      help: "A commit's duration: its start until its checkpoint is written (or its writes settled without one)",
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+  }
+
+  /** The runner's commit hook (`onCommit`): counts commits and checkpoints and times them. */
+  onCommit(phase: string, commit: { readonly seq: number }): void {
+    const t = this.now();
+    if (phase === "writes-started") this.commitStarted.set(commit.seq, t);
+    if (phase === "checkpoint-written") {
+      this.checkpoints.inc();
+      this.lastCheckpoint.set(t / 1000);
+    }
+    if (phase === "checkpoint-written" || (phase === "finalized" && this.commitStarted.has(commit.seq))) {
+      const started = this.commitStarted.get(commit.seq);
+      this.commitStarted.delete(commit.seq);
+      if (started !== undefined) this.commitSeconds.observe((t - started) / 1000);
+    }
+    if (phase === "finalized") this.commits.inc();
+  }
+
+  /** A counter whose samples are read at each scrape (a source's running totals). */
+  counterOf(name: string, help: string, labelNames: readonly string[], read: () => readonly Sample[]): void {
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of read()) this.inc(s.labels ?? {}, s.value);
+      },
+    });
+  }
+
+  /** A gauge whose samples are read at each scrape. */
+  gaugeOf(name: string, help: string, labelNames: readonly string[], read: () => readonly Sample[]): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const s of read()) this.set(s.labels ?? {}, s.value);
+      },
+    });
+  }
+
+  /** The exposition text (`/metrics`), with the runner's figures as they are now. */
+  async text(): Promise<string> {
+    this.refresh();
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** Sets every metric from the runner's snapshot (creating user metrics seen for the first time). */
+  refresh(): void {
+    const snap = this.snapshot();
+    if (snap === undefined) return;
+    for (const m of this.dynamic.values()) m.reset();
+    const now = this.now();
+    for (const s of snap.steps) {
+      const step = { step: s.step };
+      this.counter("tidemark_step_elements_in_total", "Elements a step took in", ["step"]).inc(step, s.elementsIn);
+      this.counter("tidemark_step_elements_out_total", "Elements a step output", ["step"]).inc(step, s.elementsOut);
+      this.counter("tidemark_step_dropped_late_total", "Elements dropped: window expired", ["step"]).inc(
+        step,
+        s.droppedLate,
+      );
+      this.counter("tidemark_step_dropped_closed_total", "Elements dropped: window closed", ["step"]).inc(
+        step,
+        s.droppedClosed,
+      );
+      this.gauge("tidemark_step_input_watermark_seconds", "A step's input watermark", ["step"]).set(
+        step,
+        s.inputWatermark / 1000,
+      );
+      this.gauge("tidemark_step_output_watermark_seconds", "A step's output watermark", ["step"]).set(
+        step,
+        s.outputWatermark / 1000,
+      );
+      if (s.windows !== undefined) {
+        this.gauge("tidemark_step_open_windows", "Windows (or keys with state) a step holds", ["step"]).set(
+          step,
+          s.windows,
+        );
+      }
+      if (s.kind === "read" && s.outputWatermark > MIN_TIMESTAMP && s.outputWatermark < MAX_TIMESTAMP) {
+        this.gauge("tidemark_source_watermark_lag_seconds", "Wall clock minus a source's watermark", ["step"]).set(
+          step,
+          (now - s.outputWatermark) / 1000,
+        );
+      }
+    }
+    for (const u of snap.user) this.user(u);
+  }
+
+  private user(u: UserMetric): void {
+    const base = promName(`${u.namespace}_${u.name}`);
+    const labels = { step: u.step, ...u.labels };
+    const names = Object.keys(labels);
+    const help = `User metric ${u.namespace}/${u.name}`;
+    if (u.kind === "counter") {
+      this.counter(base.endsWith("_total") ? base : `${base}_total`, help, names).inc(labels, u.value);
+    } else if (u.kind === "gauge") {
+      if (!Number.isNaN(u.value)) this.gauge(base, help, names).set(labels, u.value);
+    } else if (u.count > 0) {
+      this.counter(`${base}_count`, `${help} (values reported)`, names).inc(labels, u.count);
+      this.gauge(`${base}_sum`, `${help} (sum)`, names).set(labels, u.sum);
+      this.gauge(`${base}_min`, `${help} (min)`, names).set(labels, u.min);
+      this.gauge(`${base}_max`, `${help} (max)`, names).set(labels, u.max);
+    }
+  }
+
+  private counter(name: string, help: string, labelNames: readonly string[]): Counter {
+    return this.metric(name, () => new Counter({ name, help, labelNames, registers: [this.registry] })) as Counter;
+  }
+
+  private gauge(name: string, help: string, labelNames: readonly string[]): Gauge {
+    return this.metric(name, () => new Gauge({ name, help, labelNames, registers: [this.registry] })) as Gauge;
+  }
+
+  private metric(name: string, make: () => Counter | Gauge): Counter | Gauge {
+    let m = this.dynamic.get(name);
+    if (m === undefined) {
+      m = make();
+      this.dynamic.set(name, m);
+    }
+    return m;
+  }
+}
+
+/** A metric name Prometheus accepts: `[a-zA-Z_:][a-zA-Z0-9_:]*`, other characters as `_`. */
+export function promName(raw: string): string {
+  const s = raw.replace(/[^a-zA-Z0-9_:]/g, "_");
+  return /^[a-zA-Z_:]/.test(s) ? s : `_${s}`;
+}

@@ -1,0 +1,149 @@
+/**
+ * The medallion's operations endpoints (`--metrics-port`): every figure served at /metrics checked against an
+ * independent reference (the warehouse's tables, read with SQL, and the run's own report), and /healthz, /readyz.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
+import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
+import { startMedallionOps } from "../../../pipelines/user-sessions/ops.ts";
+import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
+import type { RawMessage } from "../../../schemas/event.ts";
+import { parseExposition } from "../../runners/observe/exposition.ts";
+
+const FIXTURE = "test/fixtures/events-small.jsonl";
+const dir = mkdtempSync(join(tmpdir(), "tidemark-ops-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const get = async (url: string) => {
+  const r = await fetch(url);
+  return { status: r.status, type: r.headers.get("content-type"), body: await r.text() };
+};
+
+describe("the medallion's /metrics, /healthz and /readyz", () => {
+  it("serve the run's figures, equal to what landed in the warehouse", async () => {
+    const ops = await startMedallionOps({ port: 0, host: "127.0.0.1", checkpointIntervalMs: 1_000 });
+    const w = await DuckDbWarehouse.create(":memory:");
+    try {
+      // Not ready before the warehouse is open and the run started: the reasons are in the body.
+      const before = await get(`${ops.url}/readyz`);
+      expect(before.status).toBe(503);
+      expect(JSON.parse(before.body)).toEqual({
+        ready: false,
+        checks: [
+          { name: "source", ok: false, detail: "not started" },
+          { name: "warehouse", ok: false, detail: "not open yet" },
+          { name: "checkpoint", ok: true },
+        ],
+      });
+      expect(await get(`${ops.url}/healthz`)).toMatchObject({ status: 200, body: "ok\n" });
+      await w.open();
+      ops.warehouseOpened();
+      const run = await runMedallion(
+        fixtureFileSource<RawMessage>(FIXTURE),
+        w,
+        {},
+        {
+          checkpointDir: join(dir, "checkpoints"),
+          checkpointIntervalMs: 1_000,
+          onStep: (running, index) => {
+            if (index === 0) ops.watch(() => running.metrics());
+          },
+          onCommit: (phase, info) => ops.onCommit(phase, info),
+        },
+      );
+      const ready = await get(`${ops.url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(JSON.parse(ready.body).checks.map((c: { ok: boolean }) => c.ok)).toEqual([true, true, true]);
+
+      const scraped = await get(`${ops.url}/metrics`);
+      expect(scraped.status).toBe(200);
+      expect(scraped.type).toMatch(/^text\/plain; version=0\.0\.4/);
+      const m = parseExposition(scraped.body);
+      const count = async (sql: string) => Number(Object.values((await w.query(sql))[0] as object)[0]);
+      const bronze = await count("SELECT count(*) FROM bronze_messages");
+      const silver = await count("SELECT count(*) FROM silver_events");
+
+      expect(m.value("tidemark_step_elements_out_total", { step: "Read" })).toBe(bronze);
+      expect(m.value("tidemark_sink_rows_written_total", { step: "WriteBronze", sink: "bronze_messages" })).toBe(
+        bronze,
+      );
+      expect(m.value("tidemark_sink_rows_written_total", { step: "WriteSilver", sink: "silver_events" })).toBe(silver);
+      for (const sink of ["bronze_messages", "silver_events", "gold_tenant_hourly", "gold_sessions"]) {
+        expect(m.value("tidemark_sink_write_errors_total", { sink }), sink).toBe(0);
+        expect(m.value("tidemark_sink_batch_seconds_count", { sink }), sink).toBeGreaterThan(0);
+      }
+      // Dead letters by the field at fault, against Bronze's own record of each invalid message.
+      const byField = await w.query(
+        "SELECT error_field AS field, count(*) AS n FROM bronze_messages WHERE error_field IS NOT NULL GROUP BY 1",
+      );
+      expect(byField.length).toBeGreaterThan(1);
+      expect(
+        m
+          .samples("medallion_dead_letters_total")
+          .map((s) => [s.labels.field, s.value])
+          .sort(),
+      ).toEqual(byField.map((r) => [r.field, Number(r.n)]).sort());
+      expect(m.samples("medallion_dead_letters_total").reduce((n, s) => n + s.value, 0)).toBe(run.written.deadLetter);
+      // Gold's newest event time, against Gold's own rows.
+      const newest = await count("SELECT epoch_ms(max(session_end)) FROM gold_sessions");
+      expect(m.value("medallion_gold_newest_event_ms", { step: "WriteSessions" })).toBe(newest);
+      const freshness = m.value("medallion_gold_freshness_seconds", {});
+      expect(Math.abs(freshness - (Date.now() - newest) / 1000)).toBeLessThan(60);
+      // Commits and checkpoints, against the run's report.
+      expect(run.checkpoints).toBeGreaterThan(0);
+      expect(m.value("tidemark_checkpoints_total", {})).toBe(run.checkpoints);
+      expect(m.value("tidemark_commit_seconds_count", {})).toBe(m.value("tidemark_commits_total", {}));
+      expect(m.value("tidemark_last_checkpoint_timestamp_seconds", {})).toBeGreaterThan(Date.now() / 1000 - 60);
+      // Per-step drops and windows, against the runner's own metrics.
+      const gold = run.metrics.steps.find((s) => s.step === "GoldSessions/Aggregate");
+      expect(m.value("tidemark_step_dropped_late_total", { step: "GoldSessions/Aggregate" })).toBe(gold?.droppedLate);
+      expect(m.value("tidemark_step_output_watermark_seconds", { step: "Read" })).toBe(8.64e12);
+    } finally {
+      await w.close();
+      await ops.close();
+    }
+  });
+
+  it("answer 404 elsewhere and 405 to other methods; a port in use is named", async () => {
+    const ops = await startMedallionOps({ port: 0, host: "127.0.0.1" });
+    try {
+      expect((await get(`${ops.url}/nope`)).status).toBe(404);
+      expect((await fetch(`${ops.url}/metrics`, { method: "POST" })).status).toBe(405);
+      const port = Number(new URL(ops.url).port);
+      await expect(startMedallionOps({ port, host: "127.0.0.1" })).rejects.toThrow(
+        `--metrics-port=${port}: cannot listen on 127.0.0.1: listen EADDRINUSE`,
+      );
+    } finally {
+      await ops.close();
+    }
+  });
+
+  it("is not ready while the checkpoints are late, saying how late", async () => {
+    let t = 1_000_000;
+    const ops = await startMedallionOps({ port: 0, host: "127.0.0.1", checkpointIntervalMs: 5_000, now: () => t });
+    try {
+      ops.warehouseOpened();
+      ops.watch(() => ({ steps: [], user: [], processingTime: t, sourceEvents: 0 }));
+      expect((await get(`${ops.url}/readyz`)).status).toBe(200);
+      t += 16_000;
+      const late = await get(`${ops.url}/readyz`);
+      expect(late.status).toBe(503);
+      expect(JSON.parse(late.body).checks[2]).toEqual({
+        name: "checkpoint",
+        ok: false,
+        detail: "no checkpoint written in 16 s (expected every 5 s)",
+      });
+      ops.onCommit("checkpoint-written", { seq: 1 });
+      expect((await get(`${ops.url}/readyz`)).status).toBe(200);
+      t += 15_001;
+      expect(JSON.parse((await get(`${ops.url}/readyz`)).body).checks[2].detail).toBe(
+        "the last checkpoint is 15 s old (expected every 5 s)",
+      );
+    } finally {
+      await ops.close();
+    }
+  });
+});
