@@ -5,6 +5,10 @@
 #   scripts/go-tool.sh bigquery-emulator   # github.com/goccy/bigquery-emulator v0.8.1 (first build ~5-6 min, ~6 GB)
 #   scripts/go-tool.sh prism               # github.com/apache/beam/sdks/v2 v2.77.0, ./go/cmd/prism
 #   scripts/go-tool.sh fake-gcs-server     # github.com/fsouza/fake-gcs-server v1.52.2 (a GCS server for staging tests)
+#   scripts/go-tool.sh terraform           # github.com/hashicorp/terraform v1.5.7 (deploy/terraform's offline checks;
+#                                          # later versions keep backends in nested modules their zip leaves out)
+#   scripts/go-tool.sh promtool            # github.com/prometheus/prometheus v0.308.0 (Prometheus 3.8.0), ./cmd/promtool
+#                                          # (deploy/monitoring's rule checks and unit tests)
 # `go install MODULE@VERSION` is refused here (the proxy serves the version but not its version list), so the module
 # is downloaded with `go mod download -json` and built in the directory that prints.
 set -euo pipefail
@@ -14,7 +18,9 @@ case "${1:-}" in
   bigquery-emulator) module=github.com/goccy/bigquery-emulator; version=v0.8.1; pkg=./cmd/bigquery-emulator ;;
   prism) module=github.com/apache/beam/sdks/v2; version=v2.77.0; pkg=./go/cmd/prism ;;
   fake-gcs-server) module=github.com/fsouza/fake-gcs-server; version=v1.52.2; pkg=. ;;
-  *) echo "usage: scripts/go-tool.sh bigquery-emulator|prism|fake-gcs-server" >&2; exit 2 ;;
+  terraform) module=github.com/hashicorp/terraform; version=v1.5.7; pkg=. ;;
+  promtool) module=github.com/prometheus/prometheus; version=v0.308.0; pkg=./cmd/promtool ;;
+  *) echo "usage: scripts/go-tool.sh bigquery-emulator|prism|fake-gcs-server|terraform|promtool" >&2; exit 2 ;;
 esac
 bin="$cache/bin/$1-$version"
 if [ -x "$bin" ]; then echo "$bin"; exit 0; fi

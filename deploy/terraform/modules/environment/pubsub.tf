@@ -1,0 +1,100 @@
+# The Pub/Sub topology (deploy/pubsub/topology.json), each property read as io/pubsub/provision.ts reads it:
+# topic retentionSeconds -> message retention (unset: not kept); a subscription's ackDeadlineSeconds (default 60),
+# retentionSeconds (default 7 days), messageOrdering (default false), filter (default none), retryPolicy (unset: none,
+# immediate redelivery) and deadLetter (a topic of the same topology, maxDeliveryAttempts).
+
+locals {
+  topology = jsondecode(file(var.topology_file))
+  prefix   = var.pubsub_prefix != null ? var.pubsub_prefix : "tidemark-${var.environment}-"
+
+  # provision.ts's defaults (subscriptionMetadata): the provider's differ (a 10 s ack deadline).
+  default_ack_deadline_seconds = 60
+  default_retention_seconds    = 7 * 24 * 3600
+
+  # Keyed by the names in topology.json (without the prefix); `name` is the full resource name.
+  # A name declared twice is grouped (the first one kept) and named in pubsub_problems.
+  topics_by_name = { for t in local.topology.topics : t.name => t... }
+  topics = {
+    for name, ts in local.topics_by_name : name => {
+      name                       = "${local.prefix}${name}"
+      message_retention_duration = can(ts[0].retentionSeconds) ? "${ts[0].retentionSeconds}s" : null
+    }
+  }
+
+  declared_subscriptions = flatten([
+    for t in local.topology.topics : [for s in try(t.subscriptions, []) : { topic = t.name, spec = s }]
+  ])
+
+  subscriptions_by_name = { for d in local.declared_subscriptions : d.spec.name => d... }
+  subscriptions = {
+    for name, ds in local.subscriptions_by_name : name => {
+      name                       = "${local.prefix}${name}"
+      topic                      = ds[0].topic
+      ack_deadline_seconds       = try(ds[0].spec.ackDeadlineSeconds, local.default_ack_deadline_seconds)
+      message_retention_duration = "${try(ds[0].spec.retentionSeconds, local.default_retention_seconds)}s"
+      enable_message_ordering    = try(ds[0].spec.messageOrdering, false)
+      filter                     = try(ds[0].spec.filter, null)
+      retry_policy = can(ds[0].spec.retryPolicy) ? {
+        minimum_backoff = "${ds[0].spec.retryPolicy.minBackoffSeconds}s"
+        maximum_backoff = "${ds[0].spec.retryPolicy.maxBackoffSeconds}s"
+      } : null
+      dead_letter_policy = can(ds[0].spec.deadLetter) ? {
+        topic                 = ds[0].spec.deadLetter.topic
+        max_delivery_attempts = ds[0].spec.deadLetter.maxDeliveryAttempts
+      } : null
+    }
+  }
+
+  # The topics some subscription dead-letters to: Pub/Sub's service agent publishes to them.
+  dead_letter_topics = toset([for s in local.subscriptions : s.dead_letter_policy.topic if s.dead_letter_policy != null])
+
+  # What provision.ts's validate() refuses, refused here too, naming the entry.
+  name_pattern = "^[A-Za-z][A-Za-z0-9_.~+%-]{2,254}$"
+  pubsub_problems = concat(
+    [
+      for t in local.topics : "topic \"${t.name}\": not a valid name"
+      if !can(regex(local.name_pattern, t.name)) || startswith(t.name, "goog")
+    ],
+    [for name, ts in local.topics_by_name : "topic \"${local.prefix}${name}\": declared twice" if length(ts) > 1],
+    [for name, ds in local.subscriptions_by_name : "subscription \"${local.prefix}${name}\": declared twice" if length(ds) > 1],
+    flatten([
+      for d in local.declared_subscriptions : concat(
+        can(regex(local.name_pattern, "${local.prefix}${d.spec.name}")) ? [] : [
+          "subscription \"${local.prefix}${d.spec.name}\": not a valid name"
+        ],
+        !can(d.spec.ackDeadlineSeconds) || try(
+          d.spec.ackDeadlineSeconds >= 10 && d.spec.ackDeadlineSeconds <= 600 && floor(d.spec.ackDeadlineSeconds) == d.spec.ackDeadlineSeconds,
+          false,
+          ) ? [] : [
+          "subscription \"${local.prefix}${d.spec.name}\": ackDeadlineSeconds must be 10 to 600, got ${jsonencode(d.spec.ackDeadlineSeconds)}"
+        ],
+        !can(d.spec.deadLetter) || try(contains(keys(local.topics), d.spec.deadLetter.topic), false) ? [] : [
+          "subscription \"${local.prefix}${d.spec.name}\": dead-letter topic ${jsonencode(try(d.spec.deadLetter.topic, null))} is not declared"
+        ],
+        !can(d.spec.deadLetter) || try(
+          d.spec.deadLetter.maxDeliveryAttempts >= 5 && d.spec.deadLetter.maxDeliveryAttempts <= 100 &&
+          floor(d.spec.deadLetter.maxDeliveryAttempts) == d.spec.deadLetter.maxDeliveryAttempts,
+          false,
+          ) ? [] : [
+          "subscription \"${local.prefix}${d.spec.name}\": maxDeliveryAttempts must be 5 to 100, got ${jsonencode(try(d.spec.deadLetter.maxDeliveryAttempts, null))}"
+        ],
+        !can(d.spec.retryPolicy) || try(
+          d.spec.retryPolicy.minBackoffSeconds >= 0 && d.spec.retryPolicy.maxBackoffSeconds <= 600 &&
+          d.spec.retryPolicy.minBackoffSeconds <= d.spec.retryPolicy.maxBackoffSeconds,
+          false,
+          ) ? [] : [
+          "subscription \"${local.prefix}${d.spec.name}\": retryPolicy needs 0 <= minBackoffSeconds <= maxBackoffSeconds <= 600"
+        ],
+      )
+    ]),
+    [
+      for role, name in { input_subscription = var.input_subscription } : "${role}: no subscription \"${name}\" in the topology"
+      if !contains(keys(local.subscriptions), name)
+    ],
+    [
+      for role, name in { insights_topic = var.insights_topic, dead_letter_topic = var.dead_letter_topic } :
+      "${role}: no topic \"${name}\" in the topology"
+      if name != null && !contains(keys(local.topics), coalesce(name, "-"))
+    ],
+  )
+}
