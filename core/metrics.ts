@@ -7,7 +7,8 @@
  * container, step `""`.
  *
  * `labels` are Tidemark's addition (Beam's metric names have none): a reason, a table. They are part of the metric's
- * identity, kept in a fixed order.
+ * identity, kept in a fixed order. As in Beam, counters and distributions take whole numbers (int64 in the Fn API's
+ * monitoring infos: report milliseconds, not fractions of seconds); a gauge takes any finite number.
  */
 export type MetricLabels = Readonly<Record<string, string>>;
 
@@ -46,13 +47,21 @@ export type UserMetric = {
   readonly labels: MetricLabels;
 } & MetricValue;
 
+function whole(n: number, what: string): number {
+  if (!Number.isSafeInteger(n)) throw new RangeError(`${what} takes whole numbers (as Beam's int64), got ${n}`);
+  return n;
+}
+
 class CounterCell implements Counter {
   value = 0;
   inc(n = 1): void {
-    this.value += n;
+    this.value += whole(n, "a counter");
   }
   dec(n = 1): void {
-    this.value -= n;
+    this.value -= whole(n, "a counter");
+  }
+  reset(): void {
+    this.value = 0;
   }
 }
 
@@ -62,19 +71,33 @@ class DistributionCell implements Distribution {
   min = Number.POSITIVE_INFINITY;
   max = Number.NEGATIVE_INFINITY;
   update(value: number): void {
+    whole(value, "a distribution");
     this.count++;
     this.sum += value;
     if (value < this.min) this.min = value;
     if (value > this.max) this.max = value;
+  }
+  reset(): void {
+    this.count = 0;
+    this.sum = 0;
+    this.min = Number.POSITIVE_INFINITY;
+    this.max = Number.NEGATIVE_INFINITY;
   }
 }
 
 class GaugeCell implements Gauge {
   value = Number.NaN;
   timestampMs = 0;
+  /** Set since the last `takeValues`. */
+  fresh = false;
   set(value: number): void {
+    if (!Number.isFinite(value)) throw new RangeError(`a gauge takes finite numbers, got ${value}`);
     this.value = value;
     this.timestampMs = Date.now();
+    this.fresh = true;
+  }
+  reset(): void {
+    this.fresh = false;
   }
 }
 
@@ -105,17 +128,33 @@ export class MetricsContainer {
     return this.cell(namespace, name, labels, GaugeCell);
   }
 
-  /** Every metric asked for so far, with its value. */
-  values(): UserMetric[] {
+  /**
+   * What changed since the last call, and starts again from zero (counters, distributions; gauges set since): a
+   * bundle's own figures, as the Fn API reports them per bundle (the runner sums them).
+   */
+  takeValues(): UserMetric[] {
     const out: UserMetric[] = [];
-    for (const { namespace, name, labels, cell } of this.entries.values()) {
-      const id = { step: this.step, namespace, name, labels };
-      if (cell instanceof CounterCell) out.push({ ...id, kind: "counter", value: cell.value });
-      else if (cell instanceof DistributionCell) {
-        out.push({ ...id, kind: "distribution", count: cell.count, sum: cell.sum, min: cell.min, max: cell.max });
-      } else out.push({ ...id, kind: "gauge", value: cell.value, timestampMs: cell.timestampMs });
+    for (const e of this.entries.values()) {
+      const c = e.cell;
+      const changed = c instanceof CounterCell ? c.value !== 0 : c instanceof DistributionCell ? c.count > 0 : c.fresh;
+      if (changed) out.push(this.valueOf(e));
+      c.reset();
     }
     return out;
+  }
+
+  /** Every metric asked for so far, with its value. */
+  values(): UserMetric[] {
+    return [...this.entries.values()].map((e) => this.valueOf(e));
+  }
+
+  private valueOf({ namespace, name, labels, cell }: Entry): UserMetric {
+    const id = { step: this.step, namespace, name, labels };
+    if (cell instanceof CounterCell) return { ...id, kind: "counter", value: cell.value };
+    if (cell instanceof DistributionCell) {
+      return { ...id, kind: "distribution", count: cell.count, sum: cell.sum, min: cell.min, max: cell.max };
+    }
+    return { ...id, kind: "gauge", value: cell.value, timestampMs: cell.timestampMs };
   }
 
   private cell<C extends Cell>(

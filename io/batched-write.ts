@@ -20,7 +20,7 @@ export interface BatchedWriteOptions<T> {
   readonly requiresStableInput?: boolean;
   /**
    * The sink's name in its metrics (label `sink`): `tidemark/sink_rows_written` (rows of the batches written),
-   * `tidemark/sink_batch_seconds` (each batch's write, a distribution) and `tidemark/sink_write_errors` (batches that
+   * `tidemark/sink_batch_ms` (each batch's write in milliseconds, a distribution) and `tidemark/sink_write_errors` (batches that
    * failed). Default no metrics.
    */
   readonly metricsName?: string;
@@ -54,7 +54,7 @@ export function batchedWrite<T>(options: BatchedWriteOptions<T>): PTransform<PCo
     }
     const labels = { sink: metricsName };
     const written = metrics.counter("tidemark", "sink_rows_written", labels);
-    const seconds = metrics.distribution("tidemark", "sink_batch_seconds", labels);
+    const millis = metrics.distribution("tidemark", "sink_batch_ms", labels);
     const errors = metrics.counter("tidemark", "sink_write_errors", labels);
     chain = chain.then(async () => {
       const started = performance.now();
@@ -64,7 +64,7 @@ export function batchedWrite<T>(options: BatchedWriteOptions<T>): PTransform<PCo
         errors.inc();
         throw e;
       }
-      seconds.update((performance.now() - started) / 1000);
+      millis.update(Math.round(performance.now() - started));
       written.inc(rows.length);
     });
     return chain;

@@ -6,6 +6,7 @@ import {
   JobState_Enum,
 } from "./proto/generated/org/apache/beam/model/job_management/v1/beam_job_api_pb.ts";
 import type { Pipeline } from "./proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
+import type { MonitoringInfo } from "./proto/generated/org/apache/beam/model/pipeline/v1/metrics_pb.ts";
 
 /** A job's final state and what the runner said about it. */
 export interface JobResult {
@@ -84,6 +85,16 @@ export class JobClient {
     messageStream.cancel();
     await collecting;
     return { jobId, state: JobState_Enum[state] ?? String(state), messages };
+  }
+
+  /**
+   * The job's metrics as the runner aggregated them (`GetJobMetrics`): the committed monitoring infos (from
+   * finished bundles; Prism keeps only progress reports in the attempted ones), or the attempted if none is committed.
+   */
+  async metrics(jobId: string): Promise<MonitoringInfo[]> {
+    const r = await this.jobs.unary("getJobMetrics", { jobId });
+    const committed = r.metrics?.committed ?? [];
+    return committed.length > 0 ? committed : (r.metrics?.attempted ?? []);
   }
 
   async cancel(jobId: string): Promise<string> {

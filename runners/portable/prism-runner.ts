@@ -4,6 +4,7 @@ import { create, type JsonObject, toBinary } from "@bufbuild/protobuf";
 import type { Pipeline } from "../../core/pipeline.ts";
 import type { RunningPipeline } from "../direct/direct-runner.ts";
 import type { MetricsSnapshot, StepMetrics } from "../direct/metrics.ts";
+import { userMetricsOf } from "./user-metrics.ts";
 import { JobClient, type JobResult } from "./job-client.ts";
 import { type Prism, startPrism } from "./prism.ts";
 import {
@@ -106,7 +107,10 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
         `the Prism job ${jobId} ended ${result.state}${errors.length === 0 ? "" : `: ${errors.join("; ")}`}`,
       );
     }
-    return { result, metrics: metricsOf(pipeline, pool.elementCounts) };
+    // User metrics as Prism aggregated them from every worker's bundles (the same from a PROCESS worker).
+    const stepOf = (id: string) => proto.components?.transforms[id]?.uniqueName;
+    const user = userMetricsOf(await client.metrics(jobId), stepOf);
+    return { result, metrics: { ...metricsOf(pipeline, pool.elementCounts), user } };
   } finally {
     client?.close();
     await pool.stop();

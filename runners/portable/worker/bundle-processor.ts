@@ -1,3 +1,5 @@
+import type { MetricsContainer } from "../../../core/metrics.ts";
+import { type MonitoringShortIds, userMonitoringInfos } from "../user-metrics.ts";
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CombineFn } from "../../../core/combine-fn.ts";
 import type { DoFn } from "../../../core/do-fn.ts";
@@ -44,6 +46,8 @@ const SUM_INT64_TYPE = "beam:metrics:sum_int64:v1";
 /** What a bundle processor needs of its worker: the pipeline module's graph, and the runner's channels. */
 export interface WorkerServices {
   readonly graph: PipelineGraph;
+  /** The worker's short ids of monitoring infos (every bundle's metrics go out under them). */
+  readonly shortIds: MonitoringShortIds;
   data(url: string): DataChannel;
   state(url: string): StateChannel;
 }
@@ -373,6 +377,8 @@ export class BundleProcessor {
   private readonly precombines: Precombine[] = [];
   private readonly stateful = new Map<string, FnStatefulStep>();
   private readonly doFnRunners: DoFnRunner[] = [];
+  /** Each step's user metrics, by its transform id: reported with each bundle, then started again. */
+  private readonly metricSteps: [string, MetricsContainer][] = [];
   private readonly sideInputParDos: SideInputParDo[] = [];
   /** DoFnRunners with a bundle open, in the order they opened it. */
   private started: DoFnRunner[] = [];
@@ -580,6 +586,7 @@ export class BundleProcessor {
     );
     runner.clock = this.clock;
     this.doFnRunners.push(runner);
+    this.metricSteps.push([id, runner.metrics]);
     if (sides === undefined) return runner;
     sides.runner = runner;
     this.sideInputParDos.push(sides);
@@ -649,6 +656,7 @@ export class BundleProcessor {
       (family, bytes) => timerChannel?.sendTimers(this.instructionId, id, family, bytes),
     );
     this.stateful.set(id, step);
+    this.metricSteps.push([id, step.metrics]);
     return step;
   }
 
@@ -699,8 +707,16 @@ export class BundleProcessor {
       }
       const marks = this.reads.flatMap((r) => r.marks.splice(0));
       if (marks.length > 0) this.finalizations.set(instructionId, marks);
-      return { monitoringInfos: this.monitoringInfos(), requiresFinalization: marks.length > 0 };
+      const user = this.metricSteps.flatMap(([id, m]) => userMonitoringInfos(id, m.takeValues()));
+      const infos = [...this.monitoringInfos(), ...user];
+      return {
+        monitoringInfos: infos,
+        monitoringData: this.services.shortIds.data(infos),
+        requiresFinalization: marks.length > 0,
+      };
     } catch (e) {
+      // A failed bundle's metrics go with it (as its outputs do).
+      for (const [, m] of this.metricSteps) m.takeValues();
       // A failed bundle leaves nothing behind for the next one (a runner may retry it, or send others).
       for (const s of this.stateful.values()) s.reset();
       for (const r of this.reads) r.reset();

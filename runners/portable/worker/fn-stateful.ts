@@ -1,3 +1,4 @@
+import { enterMetricsContainer, MetricsContainer } from "../../../core/metrics.ts";
 import { NO_FIRING, type PaneInfo } from "../../../core/pane.ts";
 import type { StatefulDoFn, StateSpec, TimeDomain, TimerSpec } from "../../../core/state.ts";
 import { formatInstant } from "../../../core/time/instant.ts";
@@ -84,6 +85,8 @@ export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
   /** Where the promises the DoFn returns are counted (the bundle processor sets it per bundle). */
   asyncWork: AsyncWork | undefined;
   readonly counters = { elements: 0, timersFired: 0, outputs: 0 };
+  /** The step's user metrics (`Metrics` in `process` and in timers), reported per bundle. */
+  readonly metrics: MetricsContainer;
   /** During a processing-time timer's callback, its firing time: the runner's clock is there (see `now`). */
   private clockFloor = Number.NEGATIVE_INFINITY;
 
@@ -102,6 +105,7 @@ export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
     },
     private readonly sendTimers: (family: string, bytes: Uint8Array) => void,
   ) {
+    this.metrics = new MetricsContainer(stepName);
     this.skewMs = fn.allowedTimestampSkewMs ?? 0;
   }
 
@@ -198,11 +202,13 @@ export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
       if (this.fn.onWindowExpiration !== undefined && !slot.expirationSet) this.setExpiration(slot);
       const ctx = this.context(slot, meta.timestamp, meta.pane);
       let r: unknown;
+      const outer = enterMetricsContainer(this.metrics);
       try {
         r = this.fn.process(kv as never, ctx as never);
       } catch (e) {
         throw e instanceof StepError ? e : new StepError(this.stepName, meta.timestamp, w, e);
       } finally {
+        enterMetricsContainer(outer);
         ctx.open = false;
       }
       this.track(r, "processing an element");
@@ -243,11 +249,13 @@ export class FnStatefulStep implements Receiver, TimerOwner<Slot> {
       ctx.timerId = t.dynamicTimerTag;
       ctx.domain = spec?.domain ?? "event";
       let r: unknown;
+      const outer = enterMetricsContainer(this.metrics);
       try {
         r = handler(ctx as never);
       } catch (e) {
         throw e instanceof StepError ? e : new StepError(this.stepName, hold, w, e, `in onTimer.${family}`);
       } finally {
+        enterMetricsContainer(outer);
         ctx.open = false;
         this.clockFloor = Number.NEGATIVE_INFINITY;
       }

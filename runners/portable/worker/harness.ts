@@ -1,3 +1,4 @@
+import { MonitoringShortIds } from "../user-metrics.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { PipelineGraph } from "../../../core/pipeline.ts";
@@ -46,6 +47,8 @@ export class FnHarness {
   private readonly logging: ReturnType<ServiceClient<(typeof BeamFnLogging)["method"]>["bidiStream"]> | undefined;
   private readonly loggingClient: ServiceClient<(typeof BeamFnLogging)["method"]> | undefined;
   private readonly descriptors = new Map<string, ProcessBundleDescriptor>();
+  /** Short ids of the monitoring infos this worker reports (one registry for all its bundles). */
+  private readonly shortIds = new MonitoringShortIds();
   private readonly processors = new Map<string, Promise<BundleProcessor>>();
   /** Per descriptor, the end of the last bundle queued (its bundles run one after another). */
   private readonly queues = new Map<string, Promise<unknown>>();
@@ -164,7 +167,12 @@ export class FnHarness {
         return { response: { case: "finalizeBundle", value: {} } };
       }
       case "monitoringInfos":
-        return { response: { case: "monitoringInfos", value: {} } };
+        return {
+          response: {
+            case: "monitoringInfos",
+            value: { monitoringInfo: this.shortIds.metadata(r.value.monitoringInfoId) },
+          },
+        };
       case "harnessMonitoringInfos":
         return { response: { case: "harnessMonitoringInfos", value: {} } };
       case "sampleData":
@@ -183,6 +191,7 @@ export class FnHarness {
           (await this.control.unary("getProcessBundleDescriptor", { processBundleDescriptorId: descriptorId }));
         return new BundleProcessor(d, {
           graph: this.options.graph,
+          shortIds: this.shortIds,
           data: (url) => this.dataChannel(url),
           state: (url) => this.stateChannel(url),
         });

@@ -73,7 +73,7 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
       expect(m.value("tidemark_sink_rows_written_total", { step: "WriteSilver", sink: "silver_events" })).toBe(silver);
       for (const sink of ["bronze_messages", "silver_events", "gold_tenant_hourly", "gold_sessions"]) {
         expect(m.value("tidemark_sink_write_errors_total", { sink }), sink).toBe(0);
-        expect(m.value("tidemark_sink_batch_seconds_count", { sink }), sink).toBeGreaterThan(0);
+        expect(m.value("tidemark_sink_batch_ms_count", { sink }), sink).toBeGreaterThan(0);
       }
       // Dead letters by the field at fault, against Bronze's own record of each invalid message.
       const byField = await w.query(

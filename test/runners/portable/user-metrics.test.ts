@@ -1,0 +1,96 @@
+/**
+ * User metrics (`core/metrics.ts`) through the Fn API: reported per bundle by the worker as monitoring infos,
+ * summed by Prism, read back with the Job API's GetJobMetrics: equal to the direct runner's for the same pipeline.
+ */
+import { describe, expect, it } from "vitest";
+import { Metrics, type UserMetric } from "../../../core/metrics.ts";
+import { Pipeline } from "../../../core/pipeline.ts";
+import { type ValueStateSpec, valueState } from "../../../core/state.ts";
+import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
+import { runOnPrism } from "../../../runners/portable/prism-runner.ts";
+import { userMetricsOf, userMonitoringInfos } from "../../../runners/portable/user-metrics.ts";
+import { map } from "../../../transforms/element-wise.ts";
+import { parDo } from "../../../transforms/par-do.ts";
+import { create } from "../../../transforms/read.ts";
+import { statefulParDo } from "../../../transforms/stateful-par-do.ts";
+import { usePrism } from "./prism-fixture.ts";
+
+/** Numbers 1..200 counted by parity, their sizes as a distribution, a gauge, and a stateful step's own counter. */
+function build(): Pipeline {
+  const p = Pipeline.create();
+  p.apply(create(Array.from({ length: 200 }, (_, i) => i + 1)), "Numbers")
+    .apply(
+      parDo<number, [string, number]>({
+        process(x, ctx) {
+          Metrics.counter("test", "seen", { parity: x % 2 === 0 ? "even" : "odd" }).inc();
+          Metrics.distribution("test", "size").update(x);
+          Metrics.gauge("test", "constant").set(42.5);
+          ctx.output([`k${x % 3}`, x]);
+        },
+      }),
+      "Count",
+    )
+    .apply(
+      statefulParDo<string, number, number, { n: ValueStateSpec<number> }>({
+        state: { n: valueState<number>() },
+        process([, x], ctx) {
+          const n = (ctx.state.n.read() ?? 0) + 1;
+          ctx.state.n.write(n);
+          Metrics.counter("test", "keyed").inc(x);
+          ctx.output(n);
+        },
+      }),
+      "Keyed",
+    )
+    .apply(map((n: number) => n, "Pass"));
+  return p;
+}
+
+const sorted = (ms: readonly UserMetric[]) =>
+  ms
+    .filter((m) => m.step !== "")
+    .map((m) => (m.kind === "gauge" ? { ...m, timestampMs: 0 } : m))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+
+describe("user metrics through the Fn API", () => {
+  const prism = usePrism();
+
+  it("on Prism equal the direct runner's, per step, with their labels", async () => {
+    const direct = await new DirectRunner().run(build());
+    const onPrism = await runOnPrism(build(), { jobEndpoint: prism().jobEndpoint });
+    const expected = [
+      { step: "Count", namespace: "test", name: "seen", labels: { parity: "odd" }, kind: "counter", value: 100 },
+      { step: "Count", namespace: "test", name: "seen", labels: { parity: "even" }, kind: "counter", value: 100 },
+      {
+        step: "Count",
+        namespace: "test",
+        name: "size",
+        labels: {},
+        kind: "distribution",
+        count: 200,
+        sum: 20_100,
+        min: 1,
+        max: 200,
+      },
+      { step: "Count", namespace: "test", name: "constant", labels: {}, kind: "gauge", value: 42.5, timestampMs: 0 },
+      { step: "Keyed", namespace: "test", name: "keyed", labels: {}, kind: "counter", value: 20_100 },
+    ] as UserMetric[];
+    expect(sorted(direct.user)).toEqual(sorted(expected));
+    expect(sorted(onPrism.metrics.user)).toEqual(sorted(expected));
+  }, 120_000);
+
+  it("round-trip through monitoring infos, negative counters and labels included", () => {
+    const ms: UserMetric[] = [
+      { step: "s", namespace: "n", name: "c", labels: { a: "1", b: "x y" }, kind: "counter", value: -5 },
+      { step: "s", namespace: "n", name: "d", labels: {}, kind: "distribution", count: 2, sum: -1, min: -3, max: 2 },
+      { step: "s", namespace: "n", name: "g", labels: {}, kind: "gauge", value: 1.5, timestampMs: 1_700_000_000_000 },
+    ];
+    const infos = userMonitoringInfos("t7", ms);
+    expect(infos.map((i) => [i.urn, i.labels.NAME])).toEqual([
+      ["beam:metric:user:sum_int64:v1", "c{a=1,b=x y}"],
+      ["beam:metric:user:distribution_int64:v1", "d"],
+      ["beam:metric:user:latest_double:v1", "g"],
+    ]);
+    expect(userMetricsOf(infos, (id) => (id === "t7" ? "s" : undefined))).toEqual(ms);
+  });
+});
