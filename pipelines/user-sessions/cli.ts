@@ -21,6 +21,7 @@ import {
   parseKillAt,
 } from "./job-options.ts";
 import { type MedallionOps, startMedallionOps } from "./ops.ts";
+import { checkUiPort, type MedallionDashboard, startMedallionDashboard } from "./dashboard.ts";
 import type { MedallionFeeds } from "./pipeline.ts";
 
 const HELP = `Usage: npm run pipeline -- [options]
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
   }
   checkReadBounds(o);
   checkMetricsPort(o);
+  checkUiPort(o);
   if (killAt?.after !== undefined) {
     const { delayMs, seed } = killAt.after;
     process.stderr.write(
@@ -102,7 +104,18 @@ async function main(): Promise<void> {
     });
     process.stderr.write(`metrics: ${ops.url}/metrics (health: /healthz, /readyz)\n`);
   }
-  const warehouse = await openWarehouse(o);
+  let ui: MedallionDashboard | undefined;
+  if (o.uiPort !== undefined) {
+    ui = await startMedallionDashboard({
+      port: o.uiPort,
+      host: o.metricsHost,
+      input: o.input,
+      ...(pubsubStats === undefined ? {} : { pubsub: pubsubStats }),
+    });
+    process.stderr.write(`dashboard: ${ui.url}/\n`);
+  }
+  // With --ui-port, the Gold session batches the warehouse commits are also pushed to the dashboard.
+  const warehouse = ui === undefined ? await openWarehouse(o) : ui.tap(await openWarehouse(o));
   const feeds = openFeeds(o);
   if (!dataflow) {
     // A missing topic is named before anything runs (Dataflow's workers find it themselves).
@@ -114,10 +127,11 @@ async function main(): Promise<void> {
   const tty = process.stdout.isTTY === true;
   const kill = killAt === undefined ? undefined : killHook(killAt);
   const onCommit =
-    ops === undefined
+    ops === undefined && ui === undefined
       ? kill
       : (phase: CommitPhase, commit: CommitInfo) => {
           ops?.onCommit(phase, commit);
+          ui?.onCommit(phase, commit);
           kill?.(phase, commit);
         };
   let reconnects = 0;
@@ -131,7 +145,10 @@ async function main(): Promise<void> {
       pipelineModule: medallionModule(process.argv.slice(2)),
       ...(onCommit === undefined ? {} : { onCommit }),
       onStep: (running, index, started) => {
-        if (index === 0) ops?.watch(() => running.metrics());
+        if (index === 0) {
+          ops?.watch(() => running.metrics());
+          ui?.watch(() => running.metrics());
+        }
         if (maxMessages !== undefined && !drain.signal.aborted) {
           // The Read step's count is restored with a checkpoint: it counts every message of the job once.
           if (stepMetrics(running.metrics(), "Read").elementsOut >= maxMessages) drain.abort();
@@ -205,6 +222,7 @@ async function main(): Promise<void> {
   await warehouse.close();
   await pubsub?.close();
   await feeds.close();
+  await ui?.close();
   await ops?.close();
 }
 

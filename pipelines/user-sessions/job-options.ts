@@ -147,7 +147,16 @@ export const MEDALLION_OPTIONS = {
     type: "string",
     default: "127.0.0.1",
     value: "HOST",
-    help: "the address --metrics-port listens on (0.0.0.0 to be scraped from other machines)",
+    help: "the address --metrics-port and --ui-port listen on (0.0.0.0 to be scraped from other machines)",
+  },
+  uiPort: {
+    type: "number",
+    range: "non-negative",
+    value: "PORT",
+    help:
+      "serve a live dashboard of the job (a web page: watermarks, throughput, backlog, dead letters, checkpoints, " +
+      "open windows, Gold's changes as they commit) on this port while it runs (0: a free port, printed); off by " +
+      "default",
   },
   killAt: {
     type: "string",

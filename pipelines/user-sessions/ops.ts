@@ -35,7 +35,8 @@ export interface MedallionOpsOptions {
  * - `medallion_gold_freshness_seconds`: now minus the newest event time written to Gold (the `WriteSessions` step's
  *   `medallion/gold_newest_event_ms` gauge);
  * - `/readyz`: the source reads its subscription, the warehouse is open, and (with checkpoints) the last checkpoint is
- *   at most 3 intervals old (or the run is younger than that).
+ *   at most 3 intervals old, or the run is younger than that, or nothing waits for one (the runner checkpoints only
+ *   what changed: an idle subscription, with every message acknowledged, writes none and is still ready).
  */
 export async function startMedallionOps(o: MedallionOpsOptions): Promise<MedallionOps> {
   const now = o.now ?? Date.now;
@@ -101,8 +102,9 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
       const since = lastCheckpoint ?? started;
       const age = now() - since;
       const limit = 3 * Math.max(interval, 1_000);
+      const waiting = stats === undefined || stats().outstanding > 0;
       checks.push(
-        age <= limit
+        age <= limit || !waiting
           ? { name: "checkpoint", ok: true }
           : {
               name: "checkpoint",

@@ -121,9 +121,27 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
     }
   });
 
-  it("is not ready while the checkpoints are late, saying how late", async () => {
+  it("is not ready while the checkpoints are late and messages wait for one, saying how late", async () => {
     let t = 1_000_000;
-    const ops = await startMedallionOps({ port: 0, host: "127.0.0.1", checkpointIntervalMs: 5_000, now: () => t });
+    const stats = {
+      received: 0,
+      duplicatesDropped: 0,
+      badTimestamps: 0,
+      acked: 0,
+      nacked: 0,
+      outstanding: 3,
+      watermark: 0,
+      reconnects: 0,
+      connected: true,
+    };
+    const ops = await startMedallionOps({
+      port: 0,
+      host: "127.0.0.1",
+      checkpointIntervalMs: 5_000,
+      pubsub: () => stats,
+      subscription: "s",
+      now: () => t,
+    });
     try {
       ops.warehouseOpened();
       ops.watch(() => ({ steps: [], user: [], processingTime: t, sourceEvents: 0 }));
@@ -142,6 +160,9 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
       expect(JSON.parse((await get(`${ops.url}/readyz`)).body).checks[2].detail).toBe(
         "the last checkpoint is 15 s old (expected every 5 s)",
       );
+      // Idle, every message acknowledged: the runner has nothing to checkpoint, and the job is ready.
+      stats.outstanding = 0;
+      expect((await get(`${ops.url}/readyz`)).status).toBe(200);
     } finally {
       await ops.close();
     }
