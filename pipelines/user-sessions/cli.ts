@@ -20,9 +20,20 @@ import {
   openWarehouse,
   parseKillAt,
 } from "./job-options.ts";
+import type { Logger } from "pino";
+import {
+  createLogger,
+  defaultLogFormat,
+  errorFields,
+  type LogFormat,
+  type LogLevel,
+} from "../../runners/observe/log.ts";
 import { type MedallionOps, startMedallionOps } from "./ops.ts";
 import { checkUiPort, type MedallionDashboard, startMedallionDashboard } from "./dashboard.ts";
 import type { MedallionFeeds } from "./pipeline.ts";
+
+/** The job's log (`--log-format`, `--log-level`), once the options are read (for the error that ends the run). */
+let jobLog: Logger | undefined;
 
 const HELP = `Usage: npm run pipeline -- [options]
 
@@ -46,6 +57,12 @@ function killHook(at: KillAt): (phase: CommitPhase, commit: CommitInfo) => void 
 
 async function main(): Promise<void> {
   const { help, options: o } = parseOptions(OPTIONS, process.argv.slice(2), process.env);
+  const log = createLogger({
+    format: (o.logFormat as LogFormat | undefined) ?? defaultLogFormat(),
+    level: o.logLevel as LogLevel,
+    name: o.jobName,
+  });
+  jobLog = log;
   if (help) {
     process.stdout.write(`${HELP}\n`);
     return;
@@ -64,8 +81,9 @@ async function main(): Promise<void> {
   checkUiPort(o);
   if (killAt?.after !== undefined) {
     const { delayMs, seed } = killAt.after;
-    process.stderr.write(
-      `--kill-at=${o.killAt}: SIGKILL ${delayMs} ms after the phase (seed ${seed}: --kill-seed=${seed} replays it)\n`,
+    log.warn(
+      { killAt: o.killAt, delayMs, seed },
+      `--kill-at=${o.killAt}: SIGKILL ${delayMs} ms after the phase (seed ${seed}: --kill-seed=${seed} replays it)`,
     );
   }
   const dataflow = o.runner === "dataflow";
@@ -88,7 +106,7 @@ async function main(): Promise<void> {
     }
     for (const signal of ["SIGINT", "SIGTERM"] as const) {
       process.once(signal, () => {
-        process.stderr.write(`\n${signal}: draining (final panes, last writes, acknowledgements)...\n`);
+        log.info({ signal }, `${signal}: draining (final panes, last writes, acknowledgements)`);
         drain.abort();
       });
     }
@@ -102,7 +120,7 @@ async function main(): Promise<void> {
       ...(pubsubStats === undefined ? {} : { pubsub: pubsubStats, subscription: o.input }),
       ...(o.checkpointDir === undefined ? {} : { checkpointIntervalMs: o.checkpointSeconds * 1000 }),
     });
-    process.stderr.write(`metrics: ${ops.url}/metrics (health: /healthz, /readyz)\n`);
+    log.info({ url: `${ops.url}/metrics` }, `metrics: ${ops.url}/metrics (health: /healthz, /readyz)`);
   }
   let ui: MedallionDashboard | undefined;
   if (o.uiPort !== undefined) {
@@ -112,7 +130,7 @@ async function main(): Promise<void> {
       input: o.input,
       ...(pubsubStats === undefined ? {} : { pubsub: pubsubStats }),
     });
-    process.stderr.write(`dashboard: ${ui.url}/\n`);
+    log.info({ url: `${ui.url}/` }, `dashboard: ${ui.url}/`);
   }
   // With --ui-port, the Gold session batches the warehouse commits are also pushed to the dashboard.
   const warehouse = ui === undefined ? await openWarehouse(o) : ui.tap(await openWarehouse(o));
@@ -157,8 +175,9 @@ async function main(): Promise<void> {
         const seenReconnects = pubsubStats?.().reconnects ?? 0;
         if (seenReconnects > reconnects) {
           reconnects = seenReconnects;
-          process.stderr.write(
-            `Pub/Sub: the subscription went away (${reconnects} so far); reconnecting once it is back\n`,
+          log.warn(
+            { reconnects, subscription: o.input },
+            `Pub/Sub: the subscription went away (${reconnects} so far); reconnecting once it is back`,
           );
         }
         if (idle !== undefined) {
@@ -245,6 +264,7 @@ function pubsubLine(s: PubsubSourceStats): string {
 }
 
 main().catch((e) => {
-  process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+  if (jobLog === undefined) process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+  else jobLog.error(errorFields(e), `error: ${e instanceof Error ? e.message : String(e)}`);
   process.exitCode = 1;
 });

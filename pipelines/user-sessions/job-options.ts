@@ -1,3 +1,4 @@
+import { LOG_FORMATS, LOG_LEVELS } from "../../runners/observe/log.ts";
 import type { PubSub } from "@google-cloud/pubsub";
 import type { Source } from "../../core/source.ts";
 import { hours, minutes, seconds } from "../../core/time/duration.ts";
@@ -157,6 +158,21 @@ export const MEDALLION_OPTIONS = {
       "serve a live dashboard of the job (a web page: watermarks, throughput, backlog, dead letters, checkpoints, " +
       "open windows, Gold's changes as they commit) on this port while it runs (0: a free port, printed); off by " +
       "default",
+  },
+  logFormat: {
+    type: "string",
+    choices: LOG_FORMATS,
+    value: "FORMAT",
+    help:
+      "the job's log on stderr: text, json (a JSON object per line) or gcp (Cloud Logging's JSON: severity, " +
+      "message); default gcp on Google Cloud (Cloud Run, GKE), text on a terminal, json otherwise",
+  },
+  logLevel: {
+    type: "string",
+    choices: LOG_LEVELS,
+    default: "info",
+    value: "LEVEL",
+    help: "the least severe level logged",
   },
   killAt: {
     type: "string",

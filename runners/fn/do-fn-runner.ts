@@ -112,10 +112,10 @@ export class DoFnRunner implements Receiver {
       try {
         r = fn.process(value, ctx);
       } catch (e) {
-        throw this.wrap(e, timestamp, ctx.window);
+        throw this.wrap(e, timestamp, ctx.window, value);
       }
       ctx.open = false;
-      if (r !== undefined) this.track(r, timestamp, ctx.window);
+      if (r !== undefined) this.track(r, timestamp, ctx.window, value);
       return;
     }
     for (let i = 0; i < windows.length; i++) {
@@ -127,20 +127,20 @@ export class DoFnRunner implements Receiver {
       try {
         r = fn.process(value, ctx);
       } catch (e) {
-        throw this.wrap(e, timestamp, w);
+        throw this.wrap(e, timestamp, w, value);
       }
       ctx.open = false;
-      if (r !== undefined) this.track(r, timestamp, w);
+      if (r !== undefined) this.track(r, timestamp, w, value);
     }
   }
 
   /** Counts a promise `process` returned as the step's work in flight. */
-  private track(r: unknown, timestamp: number, window: BoundedWindow): void {
+  private track(r: unknown, timestamp: number, window: BoundedWindow, element: unknown): void {
     if (!isThenable(r)) return;
     this.work("process", timestamp, window).track(
       this.stepName,
       Promise.resolve(r).catch((e: unknown) => {
-        throw this.wrap(e, timestamp, window);
+        throw this.wrap(e, timestamp, window, element);
       }),
       "processing an element",
     );
@@ -230,9 +230,9 @@ export class DoFnRunner implements Receiver {
     }
   }
 
-  private wrap(e: unknown, timestamp: number, window: BoundedWindow): Error {
+  private wrap(e: unknown, timestamp: number, window: BoundedWindow, element: unknown): Error {
     if (e instanceof StepError) return e;
-    return new StepError(this.stepName, timestamp, window, e);
+    return new StepError(this.stepName, timestamp, window, e, undefined, element);
   }
 }
 

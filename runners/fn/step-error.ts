@@ -12,6 +12,8 @@ export class StepError extends Error {
     readonly window: BoundedWindow | undefined,
     cause: unknown,
     phase = "processing an element",
+    /** The element being processed, when there is one (for logs: which message or event). */
+    readonly element?: unknown,
   ) {
     const where =
       timestamp === undefined

@@ -223,12 +223,12 @@ describe("the command line's --ui-port on Pub/Sub, in a browser", () => {
     const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     let browser: Browser | undefined;
     try {
-      await until("both addresses printed", () => /dashboard: (http:\/\/\S+)/.test(out) && /metrics: /.test(out), {
+      await until("both addresses printed", () => /dashboard: (http:\/\/[^\s"]+)/.test(out) && /metrics: /.test(out), {
         timeoutMs: 60_000,
         state: () => out,
       });
       const metricsUrl = (/metrics: (http:\/\/\S+)\/metrics/.exec(out) as RegExpExecArray)[1] as string;
-      const uiUrl = (/dashboard: (http:\/\/\S+)/.exec(out) as RegExpExecArray)[1] as string;
+      const uiUrl = (/dashboard: (http:\/\/[^\s"]+)/.exec(out) as RegExpExecArray)[1] as string;
       const scrape = async () => (await fetch(`${metricsUrl}/metrics`)).text();
       // The first half read, acknowledged, and Gold written (early panes, after their checkpoint): the job then waits.
       await until(
