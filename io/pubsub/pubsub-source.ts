@@ -1,7 +1,6 @@
-import { type PubSub, protos, type Subscription } from "@google-cloud/pubsub";
+import { Duration, type Message, type PubSub, protos, type Subscription } from "@google-cloud/pubsub";
 import type { CheckpointMark, Source, SourceEvent, SourceReader } from "../../core/source.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
-import { type PulledMessage, PullSubscriber } from "./pull-subscriber.ts";
 import { WatermarkEstimator } from "./watermark-estimator.ts";
 
 /** The gRPC status of a missing resource. */
@@ -48,7 +47,7 @@ export interface PubsubReadOptions {
   readonly maxLeaseExtensionMs?: number;
   /**
    * The deadline of each lease extension, in seconds (10 to 600). It is how long the messages a crashed reader held
-   * stay invisible before Pub/Sub delivers them again. Default 60 s.
+   * stay invisible before Pub/Sub delivers them again. Default: the client's own (from observed ack latencies).
    */
   readonly leaseDeadlineSeconds?: number;
   /** Watermark: see WatermarkEstimator. Default 10 s out of order, idle after 30 s. */
@@ -91,10 +90,10 @@ export interface PubsubSourceStats {
 }
 
 /**
- * An unbounded source reading a Pub/Sub subscription by Pull (`PullSubscriber`). Messages are acknowledged only when
- * the runner finalizes a checkpoint mark covering them (after their effects are durable); until then their leases are
- * extended, and flow control asks for no more than `maxOutstandingMessages`/`maxOutstandingBytes` unacknowledged, so a
- * backlog of millions is read at the pipeline's pace. A subscription that does not exist is an error naming it, at the first
+ * An unbounded source reading a Pub/Sub subscription by streaming pull. Messages are acknowledged only when the
+ * runner finalizes a checkpoint mark covering them (after their effects are durable); until then the client extends
+ * their leases, and flow control stops delivery at `maxOutstandingMessages`/`maxOutstandingBytes`, so a backlog of
+ * millions is read at the pipeline's pace. A subscription that does not exist is an error naming it, at the first
  * read.
  */
 export function pubsubSource(
@@ -176,15 +175,13 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   readonly stats: PubsubSourceStats = emptyStats();
   private readonly now: () => number;
   private readonly estimator: WatermarkEstimator;
-  private readonly queue: PulledMessage[] = [];
+  private readonly queue: Message[] = [];
   /** Messages given to the runner (or dropped as duplicates) and not yet covered by a checkpoint mark. */
-  private unmarked: PulledMessage[] = [];
+  private unmarked: Message[] = [];
   /** The messages of marks taken and not yet finalized. */
-  private readonly pendingMarks = new Set<PulledMessage[]>();
+  private readonly pendingMarks = new Set<Message[]>();
   private readonly seen = new Map<string, number>();
   private subscription: Subscription | undefined;
-  /** What pulls `subscription`'s messages (flow control, leases, acknowledgements). */
-  private puller: PullSubscriber | undefined;
   private temporary = false;
   private started: Promise<void> | undefined;
   private failure: Error | undefined;
@@ -276,16 +273,14 @@ class PubsubReader implements SourceReader<PubsubMessage> {
     this.subscription = undefined;
     this.stats.connected = false;
     if (sub === undefined) return;
-    const puller = this.puller;
-    this.puller = undefined;
-    puller?.removeAllListeners("message");
+    sub.removeAllListeners("message");
     const unacknowledged = [...this.queue, ...this.unmarked, ...[...this.pendingMarks].flat()];
     this.queue.length = 0;
     this.unmarked = [];
     this.pendingMarks.clear();
     for (const m of unacknowledged) m.nack();
     this.stats.nacked += unacknowledged.length;
-    await puller?.close();
+    await sub.close();
     if (this.temporary) await sub.delete().catch(() => undefined);
   }
 
@@ -319,23 +314,31 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   }
 
   private attach(sub: Subscription): void {
-    const puller = new PullSubscriber(this.options.pubsub, sub.name, {
-      maxOutstandingMessages: this.options.maxOutstandingMessages ?? 10_000,
-      maxOutstandingBytes: this.options.maxOutstandingBytes ?? 100 * 2 ** 20,
-      maxLeaseExtensionMs: this.options.maxLeaseExtensionMs ?? 60 * 60_000,
-      leaseDeadlineSeconds: this.options.leaseDeadlineSeconds ?? 60,
+    sub.setOptions({
+      flowControl: {
+        maxMessages: this.options.maxOutstandingMessages ?? 10_000,
+        maxBytes: this.options.maxOutstandingBytes ?? 100 * 2 ** 20,
+        allowExcessMessages: false,
+      },
+      maxExtensionTime: Duration.from({ millis: this.options.maxLeaseExtensionMs ?? 60 * 60_000 }),
+      ...(this.options.leaseDeadlineSeconds === undefined
+        ? {}
+        : {
+            minAckDeadline: Duration.from({ seconds: this.options.leaseDeadlineSeconds }),
+            maxAckDeadline: Duration.from({ seconds: this.options.leaseDeadlineSeconds }),
+          }),
     });
     this.stats.connected = true;
-    puller.on("message", (m: PulledMessage) => {
+    sub.on("message", (m: Message) => {
       if (this.draining || this.subscription !== sub) return;
       this.queue.push(m);
       this.stats.outstanding++;
       this.wake?.();
     });
-    // The puller retries UNAVAILABLE and the like itself, so a service or emulator restart is ridden out. NOT_FOUND
+    // The client retries UNAVAILABLE and the like itself, so a service or emulator restart is ridden out. NOT_FOUND
     // after a good start means the subscription went away (an emulator restarted empty, a topology re-provisioned):
     // the reader waits up to `missingGraceMs` for it to be back, then reconnects. Any other error ends the run.
-    puller.on("error", (e: Error & { code?: number }) => {
+    sub.on("error", (e: Error & { code?: number }) => {
       if (this.subscription !== sub) return;
       if (e.code === NOT_FOUND && !this.draining && this.reconnecting === undefined) {
         this.stats.reconnects++;
@@ -349,16 +352,12 @@ class PubsubReader implements SourceReader<PubsubMessage> {
       this.wake?.();
     });
     this.subscription = sub;
-    this.puller = puller;
-    puller.start();
   }
 
   /** Closes a subscription that went away and opens it again once it (or, for a temporary one, its topic) exists. */
   private async reconnect(lost: Subscription): Promise<void> {
-    const puller = this.puller;
-    this.puller = undefined;
-    puller?.removeAllListeners("message");
-    await puller?.close().catch(() => undefined);
+    lost.removeAllListeners("message");
+    await lost.close().catch(() => undefined);
     const deadline = this.now() + (this.options.missingGraceMs ?? 60_000);
     const { pubsub } = this.options;
     for (;;) {
@@ -461,7 +460,6 @@ class PubsubReader implements SourceReader<PubsubMessage> {
    */
   private async drain(): Promise<void> {
     this.draining = true;
-    this.puller?.pause();
   }
 }
 
