@@ -6,10 +6,11 @@ import { parDo } from "../transforms/par-do.ts";
 
 export interface BatchedWriteOptions<T> {
   /**
-   * Writes one batch (one transaction, one request). Rejecting fails the run, naming the step. `metrics` is the
-   * step's (the write runs after the step's call has returned, when `Metrics` no longer knows the step).
+   * Writes one batch (one transaction, one request) and resolves with the rows it wrote (a write that folds the batch
+   * first writes fewer; default the batch's size). Rejecting fails the run, naming the step. `metrics` is the step's
+   * (the write runs after the step's call has returned, when `Metrics` no longer knows the step).
    */
-  readonly write: (batch: T[], metrics: MetricsContainer) => Promise<void>;
+  readonly write: (batch: T[], metrics: MetricsContainer) => Promise<number | undefined> | Promise<void>;
   /** Rows per batch: a batch is written as soon as it holds this many, and at the end of every bundle. */
   readonly maxRows: number;
   /**
@@ -19,7 +20,7 @@ export interface BatchedWriteOptions<T> {
    */
   readonly requiresStableInput?: boolean;
   /**
-   * The sink's name in its metrics (label `sink`): `tidemark/sink_rows_written` (rows of the batches written),
+   * The sink's name in its metrics (label `sink`): `tidemark/sink_rows_written` (rows written, as `write` says),
    * `tidemark/sink_batch_ms` (each batch's write in milliseconds, a distribution) and `tidemark/sink_write_errors` (batches that
    * failed). Default no metrics.
    */
@@ -49,7 +50,9 @@ export function batchedWrite<T>(options: BatchedWriteOptions<T>): PTransform<PCo
     // Taken here, while the step runs: the write completes later, and counts for this step.
     const metrics = currentMetricsContainer();
     if (metricsName === undefined) {
-      chain = chain.then(() => write(rows, metrics));
+      chain = chain.then(async () => {
+        await write(rows, metrics);
+      });
       return chain;
     }
     const labels = { sink: metricsName };
@@ -58,14 +61,15 @@ export function batchedWrite<T>(options: BatchedWriteOptions<T>): PTransform<PCo
     const errors = metrics.counter("tidemark", "sink_write_errors", labels);
     chain = chain.then(async () => {
       const started = performance.now();
+      let n: unknown;
       try {
-        await write(rows, metrics);
+        n = await write(rows, metrics);
       } catch (e) {
         errors.inc();
         throw e;
       }
       millis.update(Math.round(performance.now() - started));
-      written.inc(rows.length);
+      written.inc(typeof n === "number" ? n : rows.length);
     });
     return chain;
   };

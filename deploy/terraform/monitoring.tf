@@ -1,5 +1,5 @@
 # The alert policies: one google_monitoring_alert_policy per deploy/monitoring/NAME.alert.json (the Cloud Monitoring
-# API's AlertPolicy JSON, read by modules/environment/monitoring.tf). None ships yet: with no such file, none is made.
+# API's AlertPolicy JSON, read by modules/environment/monitoring.tf). With no such file, none is made.
 
 resource "google_monitoring_alert_policy" "alert" {
   for_each = module.environment.alert_policies

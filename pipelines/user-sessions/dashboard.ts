@@ -14,6 +14,7 @@ import {
 } from "../../runners/observe/ui/dashboard-view.ts";
 import type { GoldSessionRow } from "../../schemas/rows.ts";
 import type { Options } from "./job-options.ts";
+import { goldFreshnessSeconds } from "./ops.ts";
 
 /** The medallion's live dashboard while it runs (`--ui-port`): the page, its figures, and Gold's changes. */
 export interface MedallionDashboard {
@@ -159,8 +160,7 @@ function medallionFigures(user: readonly UserMetric[], pubsub: PubsubSourceStats
   figures.push({ id: "dead-letters", name: "Dead letters", value: deadLetters, unit: "count", note: "kept in Bronze" });
   const gold = countersBy(user, "tidemark", "sink_rows_written", "sink").get("gold_sessions") ?? 0;
   figures.push({ id: "gold-written", name: "Gold changes written", value: gold, unit: "count", note: "session rows" });
-  const newest = user.find((u) => u.namespace === "medallion" && u.name === "gold_newest_event_ms");
-  const freshness = newest?.kind === "gauge" && Number.isFinite(newest.value) ? (atMs - newest.value) / 1000 : null;
+  const freshness = goldFreshnessSeconds(user, atMs);
   figures.push({
     id: "gold-freshness",
     name: "Gold freshness",

@@ -1,3 +1,4 @@
+import type { UserMetric } from "../../core/metrics.ts";
 import type { PubsubSourceStats } from "../../io/pubsub/pubsub-source.ts";
 import type { MetricsSnapshot } from "../../runners/direct/metrics.ts";
 import { JobMetrics } from "../../runners/observe/prometheus.ts";
@@ -24,6 +25,12 @@ export interface MedallionOpsOptions {
   /** Checkpoint interval when the run checkpoints: readiness fails when the last checkpoint is older than 3 of them. */
   readonly checkpointIntervalMs?: number;
   readonly now?: () => number;
+}
+
+/** Gold's freshness: `at` minus the newest event time written to Gold (`medallion/gold_newest_event_ms`), seconds. */
+export function goldFreshnessSeconds(user: readonly UserMetric[], at: number): number | null {
+  const newest = user.find((u) => u.namespace === "medallion" && u.name === "gold_newest_event_ms");
+  return newest?.kind === "gauge" && Number.isFinite(newest.value) ? (at - newest.value) / 1000 : null;
 }
 
 /**
@@ -74,8 +81,9 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
     ]);
   }
   metrics.gaugeOf("medallion_gold_freshness_seconds", "Now minus the newest event time written to Gold", [], () => {
-    const newest = snapshot?.().user.find((u) => u.namespace === "medallion" && u.name === "gold_newest_event_ms");
-    return newest?.kind === "gauge" && Number.isFinite(newest.value) ? [{ value: (now() - newest.value) / 1000 }] : [];
+    const s = snapshot?.();
+    const freshness = s === undefined ? null : goldFreshnessSeconds(s.user, now());
+    return freshness === null ? [] : [{ value: freshness }];
   });
   const readiness = (): ReadinessCheck[] => {
     const checks: ReadinessCheck[] = [];

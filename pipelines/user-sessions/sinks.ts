@@ -54,7 +54,9 @@ export function writeMedallion(
       maxRows,
       metricsName: table,
       write: async (rows) => {
-        writes[counter] += await write(rows);
+        const n = await write(rows);
+        writes[counter] += n;
+        return n;
       },
     });
   tables.bronze.apply(
@@ -83,7 +85,7 @@ export function writeMedallion(
       metricsName: "gold_sessions",
       write: async (changes, metrics) => {
         const { upserts, deletes, seqs } = foldSessions(changes);
-        if (upserts.length === 0 && deletes.length === 0) return;
+        if (upserts.length === 0 && deletes.length === 0) return 0;
         await warehouse.writeSessions(upserts, deletes, seqs);
         writes.sessionUpserts += upserts.length;
         writes.sessionDeletes += deletes.length;
@@ -93,6 +95,7 @@ export function writeMedallion(
           newestWritten = newest;
           metrics.gauge("medallion", "gold_newest_event_ms").set(newest);
         }
+        return upserts.length + deletes.length;
       },
     }),
     "WriteSessions",

@@ -232,6 +232,8 @@ class Execution {
   private lastYieldMs = 0;
   /** Source elements read, and the last asynchronous work started, as of the last commit. */
   private readAtCommit = 0;
+  /** The steps' counts as restored from the checkpoint this run resumed from. */
+  private resumedWith: readonly StepMetrics[] | undefined;
   private asyncAtCommit = 0;
   /** Input a commit has taken from the stable-input buffers and not yet handed over (for `snapshot()` meanwhile). */
   private heldInCommit: HeldElement[][] = [];
@@ -292,8 +294,10 @@ class Execution {
         this.resumedFrom = stored.seq;
         this.seq = stored.seq;
       }
-      if (restore !== undefined) this.restore(restore);
-      else for (const s of plan.sources) s.reader = s.source.open();
+      if (restore !== undefined) {
+        this.restore(restore);
+        this.resumedWith = this.metrics().steps;
+      } else for (const s of plan.sources) s.reader = s.source.open();
       this.syncProcessingTime();
       this.settle();
       if (this.restoredHeld.some((h) => h.length > 0)) this.releaseHeld(this.restoredHeld);
@@ -760,7 +764,13 @@ class Execution {
       const n = st.node;
       if (n instanceof DoFnRunner || n instanceof StatefulStage) user.push(...n.metrics.values());
     }
-    return { steps, user, processingTime: this.clock.now(), sourceEvents: this.sourceEvents };
+    return {
+      steps,
+      ...(this.resumedWith === undefined ? {} : { resumedWith: this.resumedWith }),
+      user,
+      processingTime: this.clock.now(),
+      sourceEvents: this.sourceEvents,
+    };
   }
 }
 

@@ -19,6 +19,11 @@ export interface StepMetrics {
 
 export interface MetricsSnapshot {
   readonly steps: readonly StepMetrics[];
+  /**
+   * The steps' counts this run resumed with from a checkpoint (the counts above include them: they are the job's);
+   * absent when it started afresh. An exporter whose counters restart with the process subtracts them.
+   */
+  readonly resumedWith?: readonly StepMetrics[];
   /** The user metrics of every step (`core/metrics.ts`), and those counted outside any step (step `""`). */
   readonly user: readonly UserMetric[];
   readonly processingTime: number;

@@ -32,6 +32,7 @@ export class JobMetrics {
   private readonly checkpoints: Counter;
   private readonly lastCheckpoint: Gauge;
   private readonly commitStarted = new Map<number, number>();
+  private readonly exportErrors: Counter;
 
   constructor(
     /** The running job's snapshot (the runner's `metrics()`), read at each scrape. */
@@ -48,6 +49,12 @@ export class JobMetrics {
     this.lastCheckpoint = new Gauge({
       name: "tidemark_last_checkpoint_timestamp_seconds",
       help: "When the last checkpoint was written (epoch seconds)",
+      registers,
+    });
+    this.exportErrors = new Counter({
+      name: "tidemark_metrics_export_errors_total",
+      help: "User metrics left out of an export (a counter below zero, another label set under one name)",
+      labelNames: ["metric"],
       registers,
     });
     this.commitSeconds = new Histogram({
@@ -118,17 +125,28 @@ export class JobMetrics {
     if (snap === undefined) return;
     for (const m of this.dynamic.values()) m.reset();
     const now = this.now();
+    // Counters count this process's work (Prometheus counters restart with the process): what a run resumed with
+    // from a checkpoint is subtracted, so a restart reads as a reset, never as a burst.
+    const resumed = new Map((snap.resumedWith ?? []).map((s) => [s.step, s]));
     for (const s of snap.steps) {
       const step = { step: s.step };
-      this.counter("tidemark_step_elements_in_total", "Elements a step took in", ["step"]).inc(step, s.elementsIn);
-      this.counter("tidemark_step_elements_out_total", "Elements a step output", ["step"]).inc(step, s.elementsOut);
+      const r = resumed.get(s.step);
+      const since = (v: number, at: number | undefined) => Math.max(0, v - (at ?? 0));
+      this.counter("tidemark_step_elements_in_total", "Elements a step took in", ["step"]).inc(
+        step,
+        since(s.elementsIn, r?.elementsIn),
+      );
+      this.counter("tidemark_step_elements_out_total", "Elements a step output", ["step"]).inc(
+        step,
+        since(s.elementsOut, r?.elementsOut),
+      );
       this.counter("tidemark_step_dropped_late_total", "Elements dropped: window expired", ["step"]).inc(
         step,
-        s.droppedLate,
+        since(s.droppedLate, r?.droppedLate),
       );
       this.counter("tidemark_step_dropped_closed_total", "Elements dropped: window closed", ["step"]).inc(
         step,
-        s.droppedClosed,
+        since(s.droppedClosed, r?.droppedClosed),
       );
       this.gauge("tidemark_step_input_watermark_seconds", "A step's input watermark", ["step"]).set(
         step,
@@ -151,8 +169,20 @@ export class JobMetrics {
         );
       }
     }
-    for (const u of snap.user) this.user(u);
+    for (const u of snap.user) {
+      try {
+        this.user(u);
+      } catch (e) {
+        // One metric Prometheus cannot take (a counter gone below zero, another label set under one name) must not
+        // take /metrics down with it: it is left out, and counted.
+        this.exportErrors.inc({ metric: `${u.namespace}/${u.name}` });
+        this.lastExportError = e instanceof Error ? e.message : String(e);
+      }
+    }
   }
+
+  /** Why the last user metric was left out of an export (for tests and logs). */
+  lastExportError: string | undefined;
 
   private user(u: UserMetric): void {
     const base = promName(`${u.namespace}_${u.name}`);

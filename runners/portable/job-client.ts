@@ -88,13 +88,13 @@ export class JobClient {
   }
 
   /**
-   * The job's metrics as the runner aggregated them (`GetJobMetrics`): the committed monitoring infos (from
-   * finished bundles; Prism keeps only progress reports in the attempted ones), or the attempted if none is committed.
+   * The job's metrics as the runner aggregated them (`GetJobMetrics`): the committed monitoring infos, what finished
+   * bundles reported (Prism keeps only the latest progress reports in the attempted ones, and Tidemark's workers put
+   * no metrics in progress reports).
    */
   async metrics(jobId: string): Promise<MonitoringInfo[]> {
     const r = await this.jobs.unary("getJobMetrics", { jobId });
-    const committed = r.metrics?.committed ?? [];
-    return committed.length > 0 ? committed : (r.metrics?.attempted ?? []);
+    return r.metrics?.committed ?? [];
   }
 
   async cancel(jobId: string): Promise<string> {

@@ -26,21 +26,38 @@ export interface MonitoringInfoShape {
   readonly payload: Uint8Array;
 }
 
-/** The name a metric has in the Fn API: its name, and its labels in braces. */
+/** `,`, `=`, `{`, `}` and `\\` in a label's key or value, escaped with a backslash. */
+const escapeLabel = (s: string) => s.replace(/[\\,={}]/g, (c) => `\\${c}`);
+
+/** The name a metric has in the Fn API: its name, and its labels in braces (`name{k=v,k2=v2}`, escaped). */
 export function fnMetricName(name: string, labels: MetricLabels): string {
   const keys = Object.keys(labels);
-  return keys.length === 0 ? name : `${name}{${keys.map((k) => `${k}=${labels[k]}`).join(",")}}`;
+  if (keys.length === 0) return name;
+  return `${name}{${keys.map((k) => `${escapeLabel(k)}=${escapeLabel(labels[k] as string)}`).join(",")}}`;
 }
 
 function parseFnMetricName(raw: string): { name: string; labels: MetricLabels } {
-  const m = /^([^{]*)\{(.*)\}$/.exec(raw);
-  if (m === null) return { name: raw, labels: {} };
+  const open = raw.indexOf("{");
+  if (open < 0 || !raw.endsWith("}")) return { name: raw, labels: {} };
   const labels: Record<string, string> = {};
-  for (const pair of (m[2] as string).split(",")) {
-    const eq = pair.indexOf("=");
-    if (eq > 0) labels[pair.slice(0, eq)] = pair.slice(eq + 1);
+  // Split on unescaped `,` and `=`, then unescape.
+  let key = "";
+  let cur = "";
+  const body = raw.slice(open + 1, -1);
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i] as string;
+    if (c === "\\" && i + 1 < body.length) cur += body[++i];
+    else if (c === "=" && key === "") {
+      key = cur;
+      cur = "";
+    } else if (c === ",") {
+      labels[key] = cur;
+      key = "";
+      cur = "";
+    } else cur += c;
   }
-  return { name: m[1] as string, labels };
+  if (key !== "" || cur !== "") labels[key] = cur;
+  return { name: raw.slice(0, open), labels };
 }
 
 /** A bundle's user metrics of one step (its transform id) as monitoring infos. */
@@ -67,7 +84,7 @@ export function userMonitoringInfos(transformId: string, metrics: readonly UserM
 }
 
 /**
- * The user metrics among a job's monitoring infos (the Job API's `GetJobMetrics`, attempted), each under the step
+ * The user metrics among a job's monitoring infos (the Job API's `GetJobMetrics`: what finished bundles reported), each under the step
  * name its transform id has (`stepOf`; an id it does not know keeps the id).
  */
 export function userMetricsOf(

@@ -53,7 +53,17 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   let total = 0;
   let ended = false;
 
+  /**
+   * A reader that does not keep up: a view (a snapshot, the next one replaces it) is skipped while its buffer drains;
+   * one with more than 4 MiB waiting is dropped (its page reconnects and gets the state again).
+   */
   const send = (res: ServerResponse, event: string, data: unknown) => {
+    if (res.writableLength > 4 * 2 ** 20) {
+      streams.delete(res);
+      res.destroy();
+      return;
+    }
+    if (event === "view" && res.writableNeedDrain) return;
     res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   };
   const broadcast = (event: string, data: unknown) => {
@@ -130,7 +140,8 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       broadcast("end", {});
       const open = [...streams];
       streams.clear();
-      await Promise.all(open.map((res) => new Promise<void>((resolve) => res.end(resolve))));
+      // Ended for every reader; one that does not read is not waited for (closeAllConnections cuts it).
+      for (const res of open) res.end();
       await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());

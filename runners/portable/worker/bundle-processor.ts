@@ -715,8 +715,8 @@ export class BundleProcessor {
         requiresFinalization: marks.length > 0,
       };
     } catch (e) {
-      // A failed bundle's metrics go with it (as its outputs do).
-      for (const [, m] of this.metricSteps) m.takeValues();
+      // A failed bundle's metrics stay: the next bundle reports them (attempted work: a write error, the rows a write
+      // committed before the failure), as Beam counts attempted metrics.
       // A failed bundle leaves nothing behind for the next one (a runner may retry it, or send others).
       for (const s of this.stateful.values()) s.reset();
       for (const r of this.reads) r.reset();

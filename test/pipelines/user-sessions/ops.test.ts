@@ -75,6 +75,11 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
         expect(m.value("tidemark_sink_write_errors_total", { sink }), sink).toBe(0);
         expect(m.value("tidemark_sink_batch_ms_count", { sink }), sink).toBeGreaterThan(0);
       }
+      // The Gold sinks count the rows they wrote (a batch is folded first), as the run reports them.
+      expect(m.value("tidemark_sink_rows_written_total", { sink: "gold_tenant_hourly" })).toBe(run.written.hourly);
+      expect(m.value("tidemark_sink_rows_written_total", { sink: "gold_sessions" })).toBe(
+        run.written.sessionUpserts + run.written.sessionDeletes,
+      );
       // Dead letters by the field at fault, against Bronze's own record of each invalid message.
       const byField = await w.query(
         "SELECT error_field AS field, count(*) AS n FROM bronze_messages WHERE error_field IS NOT NULL GROUP BY 1",

@@ -92,5 +92,19 @@ describe("user metrics through the Fn API", () => {
       ["beam:metric:user:latest_double:v1", "g"],
     ]);
     expect(userMetricsOf(infos, (id) => (id === "t7" ? "s" : undefined))).toEqual(ms);
+    // Beam's encodings, byte for byte: an int64 varint of -5 is ten bytes; latest_double is varint time, then the
+    // value as a big-endian double.
+    const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+    expect(hex((infos[0] as { payload: Uint8Array }).payload)).toBe("fbffffffffffffffff01");
+    expect(hex((infos[1] as { payload: Uint8Array }).payload)).toBe(
+      "02" + "ffffffffffffffffff01" + "fdffffffffffffffff01" + "02",
+    );
+    expect(hex((infos[2] as { payload: Uint8Array }).payload)).toBe("80d095ffbc31" + "3ff8000000000000");
+  });
+
+  it("keep labels whose text has the name's own separators", () => {
+    const labels = { "a,b": "x=y", "{k}": "v\\,}" };
+    const m: UserMetric = { step: "s", namespace: "n", name: "c", labels, kind: "counter", value: 1 };
+    expect(userMetricsOf(userMonitoringInfos("t", [m]), () => "s")).toEqual([m]);
   });
 });
