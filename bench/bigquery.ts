@@ -35,6 +35,7 @@ function silverRows(n: number): SilverRow[] {
     button: i % 4 === 1 ? "cta" : null,
     properties: { referrer: i % 2 === 0 ? "internal" : "direct" },
     message_id: `m-${i}`,
+    correlation_id: `c-${i}`,
   }));
 }
 

@@ -54,6 +54,8 @@ export interface UserEvent {
   readonly acquisition_source?: string;
   /** button_click: which control (e.g. "cta", "plan_select", "signup_submit", "checkout") */
   readonly button?: string;
+  /** Not from the payload: the correlation id attribute of the message it came in, if it has one. */
+  readonly correlation_id?: string;
 }
 
 /** Why a message is not a valid event: the field at fault and what is wrong with it. */
@@ -146,8 +148,11 @@ export function parseRfc3339(v: string): number | undefined {
   return utc.getTime() - offsetMin * 60_000;
 }
 
-/** Parses and validates a message's payload. Never throws: a bad payload is a `ValidationError`. */
-export function parseEvent(data: string): Parsed {
+/**
+ * Parses and validates a message's payload. Never throws: a bad payload is a `ValidationError`. `correlationId` (the
+ * message's, from its attributes) is set on the event as it is built.
+ */
+export function parseEvent(data: string, correlationId?: string): Parsed {
   // A string's UTF-8 length is at most three bytes per UTF-16 unit: measure only when it could be too large.
   if (data.length * 3 > MAX_PAYLOAD_BYTES && Buffer.byteLength(data, "utf8") > MAX_PAYLOAD_BYTES) {
     return fail("payload", `is larger than ${MAX_PAYLOAD_BYTES} bytes (${Buffer.byteLength(data, "utf8")})`);
@@ -215,6 +220,7 @@ export function parseEvent(data: string): Parsed {
   if (typeof items === "number") event.items = items;
   if (acquisitionSource) event.acquisition_source = acquisitionSource;
   if (button) event.button = button;
+  if (correlationId !== undefined) event.correlation_id = correlationId;
   return { ok: true, event };
 }
 

@@ -11,6 +11,7 @@ export interface BronzeRow {
   valid: boolean;
   error_field: string | null;
   error_reason: string | null;
+  correlation_id: string | null;
 }
 
 export interface SilverRow {
@@ -34,6 +35,7 @@ export interface SilverRow {
   button: string | null;
   properties: Readonly<Record<string, unknown>> | null;
   message_id: string;
+  correlation_id: string | null;
 }
 
 export interface GoldSessionRow {
@@ -58,6 +60,7 @@ export interface GoldSessionRow {
   pane_timing: string;
   is_final: boolean;
   updated_at: number;
+  last_correlation_id: string | null;
 }
 
 export interface GoldHourlyRow {

@@ -22,7 +22,7 @@ export interface TableSchema {
   readonly clusterBy?: readonly string[];
 }
 
-const DUCKDB_TYPES: Record<ColumnType, string> = {
+export const DUCKDB_TYPES: Record<ColumnType, string> = {
   STRING: "VARCHAR",
   INT64: "BIGINT",
   FLOAT64: "DOUBLE",

@@ -26,6 +26,12 @@ export const BRONZE: TableSchema = {
     c("valid", "BOOL", true, "Whether the payload parsed into a valid event."),
     c("error_field", "STRING", false, "For an invalid payload: the field at fault."),
     c("error_reason", "STRING", false, "For an invalid payload: what is wrong with it."),
+    c(
+      "correlation_id",
+      "STRING",
+      false,
+      "The message's correlation id attribute, if it has one; it follows the message into Silver, Gold and the logs.",
+    ),
   ],
 };
 
@@ -57,6 +63,7 @@ export const SILVER: TableSchema = {
     c("button", "STRING", false, "button_click: which control."),
     c("properties", "JSON", false, "Any other properties, as sent."),
     c("message_id", "STRING", true, "The message it came in (links to Bronze)."),
+    c("correlation_id", "STRING", false, "The correlation id attribute of the message it came in, if any."),
   ],
 };
 
@@ -103,6 +110,12 @@ export const GOLD_SESSIONS: TableSchema = {
     c("pane_timing", "STRING", true, "EARLY, ON_TIME or LATE."),
     c("is_final", "BOOL", true, "Whether no more updates will come for this session."),
     c("updated_at", "TIMESTAMP", true, "Processing time of the update."),
+    c(
+      "last_correlation_id",
+      "STRING",
+      false,
+      "The correlation id of the session's latest event that has one (event time, then event id).",
+    ),
   ],
 };
 

@@ -182,6 +182,12 @@ view: gold_sessions {
     sql: ${TABLE}.acquisition_source ;;
   }
 
+  dimension: last_correlation_id {
+    type: string
+    description: "The correlation id (the client's request id) of the session's latest event that has one: find its message in Bronze and Silver by correlation_id."
+    sql: ${TABLE}.last_correlation_id ;;
+  }
+
   # --- the pane the row comes from
 
   dimension: pane_index {

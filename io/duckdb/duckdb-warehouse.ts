@@ -20,7 +20,7 @@ import {
 } from "@duckdb/node-api";
 import { describe } from "../../schemas/row-check.ts";
 import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow } from "../../schemas/rows.ts";
-import { type Column, type ColumnType, duckdbDdl, type TableSchema } from "../../schemas/table-schema.ts";
+import { type Column, type ColumnType, DUCKDB_TYPES, duckdbDdl, type TableSchema } from "../../schemas/table-schema.ts";
 import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, SILVER, TABLES } from "../../schemas/tables.ts";
 import type { Warehouse } from "../warehouse.ts";
 
@@ -157,7 +157,9 @@ export class DuckDbWarehouse implements Warehouse {
 
   /**
    * Creates the four tables (if missing) and this connection's staging tables. A table made by an older version
-   * with another primary key is an error naming the file, the table and both keys, before anything is written.
+   * with another primary key is an error naming the file, the table and both keys, before anything is written. A
+   * table of an older version without a column this version added gets it (new columns are nullable: old rows hold
+   * NULL); a required column missing is an error naming it.
    */
   open(): Promise<void> {
     return this.exclusive(async (con) => {
@@ -178,6 +180,26 @@ export class DuckDbWarehouse implements Warehouse {
           );
         }
         if (key.length > 0) this.withPrimaryKey.add(table.name);
+        const present = new Set(
+          (
+            await con.runAndReadAll(
+              "SELECT column_name AS c FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = $1",
+              [table.name],
+            )
+          )
+            .getRowObjectsJS()
+            .map((r) => r.c as string),
+        );
+        for (const c of table.columns) {
+          if (present.has(c.name)) continue;
+          if (c.required) {
+            throw new Error(
+              `the DuckDB warehouse at ${this.path}: table ${table.name} has no column ${c.name}, which this version ` +
+                "requires; write to a new file, or recreate the table",
+            );
+          }
+          await con.run(`ALTER TABLE ${ident(table.name)} ADD COLUMN ${ident(c.name)} ${DUCKDB_TYPES[c.type]}`);
+        }
         const cols = table.columns.map((c) => ident(c.name)).join(", ");
         await con.run(
           `CREATE TEMP TABLE IF NOT EXISTS ${stageName(table)} AS SELECT ${cols} FROM ${ident(table.name)} LIMIT 0`,

@@ -25,11 +25,23 @@ export interface BronzeOutputs {
   readonly deadLetter: PCollection<DeadLetter>;
 }
 
+/** The message attribute that carries a correlation id, by default (`--correlation-attribute`). */
+export const CORRELATION_ATTRIBUTE = "correlation_id";
+
+export interface BronzeOptions {
+  /**
+   * The message attribute whose value is the message's correlation id (a client's request or trace id): kept in
+   * Bronze and Silver, carried to Gold (the session's latest) and into the logs. Default `correlation_id`.
+   */
+  readonly correlationAttribute?: string;
+}
+
 /**
  * Bronze: every message becomes a Bronze row exactly as received (valid or not); valid payloads go on as events,
  * the others to the dead-letter output with the field and reason. Nothing is dropped and nothing throws.
  */
-export function bronze(name = "Bronze"): PTransform<PCollection<RawMessage>, BronzeOutputs> {
+export function bronze(opts: BronzeOptions = {}, name = "Bronze"): PTransform<PCollection<RawMessage>, BronzeOutputs> {
+  const attribute = opts.correlationAttribute ?? CORRELATION_ATTRIBUTE;
   return {
     name,
     expand: (messages) => {
@@ -38,8 +50,10 @@ export function bronze(name = "Bronze"): PTransform<PCollection<RawMessage>, Bro
           {
             process(message, ctx) {
               const ingestTime = Number.isFinite(ctx.processingTime) ? ctx.processingTime : message.publishTime;
-              const parsed = parseEvent(message.data);
-              ctx.output(bronzeRow(message, parsed, ingestTime));
+              // The message's correlation id goes on with its event (to Silver and Gold).
+              const correlation = message.attributes[attribute];
+              const parsed = parseEvent(message.data, correlation);
+              ctx.output(bronzeRow(message, parsed, ingestTime, correlation));
               if (parsed.ok) ctx.outputTo("events", { message, event: parsed.event, ingestTime });
               else ctx.outputTo("deadLetter", { message, error: parsed.error, ingestTime });
             },
@@ -53,7 +67,12 @@ export function bronze(name = "Bronze"): PTransform<PCollection<RawMessage>, Bro
 }
 
 /** The Bronze row of a message: exactly as received, with whether it parsed and, if not, why. */
-export function bronzeRow(message: RawMessage, parsed: Parsed, ingestTime: number): BronzeRow {
+export function bronzeRow(
+  message: RawMessage,
+  parsed: Parsed,
+  ingestTime: number,
+  correlation: string | undefined = message.attributes[CORRELATION_ATTRIBUTE],
+): BronzeRow {
   return {
     message_id: message.messageId,
     publish_time: message.publishTime,
@@ -64,5 +83,6 @@ export function bronzeRow(message: RawMessage, parsed: Parsed, ingestTime: numbe
     valid: parsed.ok,
     error_field: parsed.ok ? null : parsed.error.field,
     error_reason: parsed.ok ? null : parsed.error.reason,
+    correlation_id: correlation ?? null,
   };
 }

@@ -325,9 +325,13 @@ function deliver(rng: Rng, platform: Platform, drafts: readonly Draft[]): Pendin
   });
 }
 
-/** Pub/Sub attributes the client sets: tenant, type and schema version, when it knows them. */
+/**
+ * Pub/Sub attributes the client sets: tenant, type and schema version, when it knows them, and a correlation id (the
+ * client's request id: one per event, kept by a re-publication).
+ */
 function attributesOf(p: Payload): Record<string, string> {
   const a: Record<string, string> = {};
+  if (typeof p.event_id === "string") a.correlation_id = `req-${p.event_id}`;
   if (typeof p.tenant_id === "string") a.tenant_id = p.tenant_id;
   if (typeof p.event_type === "string") a.event_type = p.event_type;
   if (typeof p.schema_version === "number" || typeof p.schema_version === "string") {

@@ -171,6 +171,7 @@ function sessionRow(
     funnel_steps: agg.funnel,
     converted: agg.funnel.includes("purchase"),
     acquisition_source: agg.acquisition?.value ?? null,
+    last_correlation_id: agg.correlation?.value ?? null,
     pane_index: pane.index,
     pane_timing: pane.timing,
     is_final: pane.isLast,

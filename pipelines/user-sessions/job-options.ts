@@ -130,6 +130,14 @@ export const MEDALLION_OPTIONS = {
       "pane per late bundle); default early-late, and watermark on --runner=prism, which refuses early and " +
       "per-element late firings on session windows",
   },
+  correlationAttribute: {
+    type: "string",
+    default: "correlation_id",
+    value: "NAME",
+    help:
+      "the message attribute carrying a correlation id (a client's request or trace id): kept in Bronze and Silver, " +
+      "Gold's last_correlation_id, and the logs",
+  },
   dedupHours: {
     type: "number",
     range: "positive",
@@ -256,6 +264,7 @@ export function medallionOptions(o: Options): UserSessionsOptions {
     earlyFiringMs: seconds(o.earlySeconds),
     trigger: (o.goldTrigger ?? (o.runner === "prism" ? "watermark" : "early-late")) as GoldTrigger,
     dedupHorizonMs: hours(o.dedupHours),
+    correlationAttribute: o.correlationAttribute,
   };
 }
 

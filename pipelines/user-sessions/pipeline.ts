@@ -5,13 +5,13 @@ import type { RawMessage } from "../../schemas/event.ts";
 import type { BronzeRow, GoldHourlyRow, SilverRow } from "../../schemas/rows.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import { read } from "../../transforms/read.ts";
-import { bronze, type DeadLetter } from "./bronze.ts";
+import { type BronzeOptions, bronze, type DeadLetter } from "./bronze.ts";
 import { type GoldOptions, goldHourly, goldSessions, type SessionWrite } from "./gold.ts";
 import { deadLetterFeed, type FeedTarget, insightsFeed } from "./insights-feed.ts";
 import { type SilverOptions, silver } from "./silver.ts";
 import { type MedallionWrites, writeMedallion } from "./sinks.ts";
 
-export type UserSessionsOptions = SilverOptions & GoldOptions;
+export type UserSessionsOptions = BronzeOptions & SilverOptions & GoldOptions;
 
 /** The medallion tables as PCollections (what the sinks write). */
 export interface MedallionOutputs {
@@ -29,7 +29,7 @@ export function userSessions(
   opts: UserSessionsOptions = {},
 ): MedallionOutputs {
   const messages = p.apply(read(source), "Read");
-  const b = messages.apply(bronze());
+  const b = messages.apply(bronze(opts));
   const s = b.events.apply(silver(opts));
   return {
     bronze: b.bronze,

@@ -42,6 +42,8 @@ export interface SessionAggregate {
   funnel: string[];
   /** The acquisition source of the earliest `user_signup` (time, then id) that names one. */
   acquisition: Stamped<string> | null;
+  /** The correlation id of the latest event (time, then id) that has one. */
+  correlation: Stamped<string> | null;
 }
 
 /** A value with the event time and id of the event it came from. */
@@ -73,6 +75,7 @@ const empty = (): SessionAggregate => ({
   platforms: [],
   funnel: [],
   acquisition: null,
+  correlation: null,
 });
 
 const union = (a: string[], b: readonly string[]) => {
@@ -105,6 +108,9 @@ export const sessionAggregateFn: CombineFn<UserEvent, SessionAggregate, SessionA
     if (e.event_type === "user_signup" && e.acquisition_source) {
       acc.acquisition = earlier(acc.acquisition, { t, id: e.event_id, value: e.acquisition_source });
     }
+    if (e.correlation_id !== undefined) {
+      acc.correlation = later(acc.correlation, { t, id: e.event_id, value: e.correlation_id });
+    }
     return acc;
   },
   mergeAccumulators(accs) {
@@ -122,6 +128,7 @@ export const sessionAggregateFn: CombineFn<UserEvent, SessionAggregate, SessionA
       union(out.platforms, a.platforms);
       union(out.funnel, a.funnel);
       out.acquisition = earlier(out.acquisition, a.acquisition);
+      out.correlation = later(out.correlation, a.correlation);
     }
     return out;
   },

@@ -149,5 +149,6 @@ export function silverRow(r: ReceivedEvent, watermarkAtArrival: number): SilverR
     button: e.button ?? null,
     properties: e.properties ?? null,
     message_id: r.message.messageId,
+    correlation_id: e.correlation_id ?? null,
   };
 }

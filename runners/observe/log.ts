@@ -79,8 +79,21 @@ function textStream(out: DestinationStream): DestinationStream {
   };
 }
 
-/** Fields of an element that say which message or event it is (looked for one level down, as in a KV's value). */
-const ELEMENT_KEYS = ["message_id", "messageId", "event_id", "eventId", "tenant_id", "tenantId", "user_id", "userId"];
+/**
+ * Fields of an element that say which message or event it is (looked for two levels down: a KV's value, a message's
+ * attributes, where the correlation id is).
+ */
+const ELEMENT_KEYS = [
+  "message_id",
+  "messageId",
+  "correlation_id",
+  "event_id",
+  "eventId",
+  "tenant_id",
+  "tenantId",
+  "user_id",
+  "userId",
+];
 
 /**
  * An error as log fields: its message and, for a step's failure, where: the step, the element's timestamp and window,

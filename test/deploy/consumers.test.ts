@@ -393,6 +393,7 @@ function session(
     pane_timing: "ON_TIME",
     is_final: true,
     updated_at: p.session_end + MINUTE_MS,
+    last_correlation_id: null,
     ...p,
   };
 }
@@ -419,6 +420,7 @@ function event(id: string, user: string, tenant: string, at: number, platform: s
     button: null,
     properties: null,
     message_id: `m-${id}`,
+    correlation_id: null,
   };
 }
 

@@ -19,6 +19,7 @@ export const bronze = (message_id: string, over: Partial<BronzeRow> = {}): Bronz
   valid: true,
   error_field: null,
   error_reason: null,
+  correlation_id: `c-${message_id}`,
   ...over,
 });
 
@@ -43,6 +44,7 @@ export const silver = (event_id: string, over: Partial<SilverRow> = {}): SilverR
   button: null,
   properties: { coupon: "SPRING", nested: { list: [1, "two", null] } },
   message_id: `m-${event_id}`,
+  correlation_id: `c-${event_id}`,
   ...over,
 });
 
@@ -68,6 +70,7 @@ export const session = (session_id: string, over: Partial<GoldSessionRow> = {}):
   pane_timing: "EARLY",
   is_final: false,
   updated_at: T0 + 60_000,
+  last_correlation_id: null,
   ...over,
 });
 

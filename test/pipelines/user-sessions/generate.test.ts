@@ -173,7 +173,12 @@ describe("pipelines/user-sessions/generate: a deterministic stream of user-event
     expect(signups).toBeGreaterThan(0);
     expect(signups).toBeLessThanOrEqual(clicks("signup_submit"));
     for (const { m, e } of events) {
-      expect(m.attributes).toEqual({ tenant_id: e.tenant_id, event_type: e.event_type, schema_version: "1" });
+      expect(m.attributes).toEqual({
+        tenant_id: e.tenant_id,
+        event_type: e.event_type,
+        schema_version: "1",
+        correlation_id: `req-${e.event_id}`,
+      });
     }
     const raw = events.map(({ e }) => e.event_time_raw);
     expect(raw.some((t) => t.endsWith("Z"))).toBe(true);

@@ -53,7 +53,8 @@ SELECT tenant_id, user_id,
               s -> list_contains(list(step), s)) AS funnel_steps,
   bool_or(event_type = 'purchase') AS converted,
   arg_min(acquisition_source, (t, event_id))
-    FILTER (WHERE event_type = 'user_signup' AND acquisition_source IS NOT NULL) AS acquisition_source
+    FILTER (WHERE event_type = 'user_signup' AND acquisition_source IS NOT NULL) AS acquisition_source,
+  arg_max(correlation_id, (t, event_id)) FILTER (WHERE correlation_id IS NOT NULL) AS last_correlation_id
 FROM numbered GROUP BY tenant_id, user_id, n`;
 
 const REFERENCE_HOURLY = `
@@ -88,6 +89,7 @@ const SESSION_COLUMNS = [
   "funnel_steps",
   "converted",
   "acquisition_source",
+  "last_correlation_id",
 ];
 const HOURLY_COLUMNS = [
   "tenant_id",
@@ -142,8 +144,11 @@ async function goldAgainstReference(fixture: string): Promise<Record<string, num
   expect((await warehouse.query("SELECT count(*) AS n FROM gold_sessions WHERE NOT is_final"))[0]?.n).toBe(0);
   const counts = await warehouse.counts();
   const invalid = Number((await warehouse.query("SELECT count(*) AS n FROM bronze_messages WHERE NOT valid"))[0]?.n);
+  const correlated = Number(
+    (await warehouse.query("SELECT count(*) AS n FROM gold_sessions WHERE last_correlation_id IS NOT NULL"))[0]?.n,
+  );
   await warehouse.close();
-  return { ...counts, invalid, sessions: gold.length, hours: hourly.length };
+  return { ...counts, invalid, sessions: gold.length, hours: hourly.length, correlated };
 }
 
 /** The exact table sizes the generator's ground truth gives: every message, each event once, the malformed apart. */
@@ -179,6 +184,8 @@ describe("every Gold column against an independent SQL reference over Silver", (
       expect(counts.silver_events).toBe(truth.silver);
       expect(counts.invalid).toBe(truth.invalid);
       expect(counts.sessions).toBeGreaterThan(5_000);
+      // The generator's messages carry a correlation id: every session has its latest one.
+      expect(counts.correlated).toBe(counts.sessions);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -19,12 +19,18 @@ interface Msg {
   readonly message_id: string;
   readonly tenant_id: string;
   readonly n: number;
+  readonly attributes: { readonly correlation_id: string };
 }
 
 /** Runs messages through a step that fails on message m-7 (synchronously, or after an await) and returns the error. */
 async function failingRun(asynchronous: boolean): Promise<unknown> {
   const p = Pipeline.create();
-  const messages: Msg[] = Array.from({ length: 10 }, (_, i) => ({ message_id: `m-${i}`, tenant_id: "acme", n: i }));
+  const messages: Msg[] = Array.from({ length: 10 }, (_, i) => ({
+    message_id: `m-${i}`,
+    tenant_id: "acme",
+    n: i,
+    attributes: { correlation_id: `req-${i}` },
+  }));
   const stream = TestStream.create<Msg>()
     .addElements(...messages.map((m) => ({ value: m, timestamp: m.n * 1000 })))
     .advanceWatermarkToInfinity();
@@ -93,7 +99,7 @@ describe("the job's log", () => {
         step: "Validate",
         timestamp: "1970-01-01T00:00:07.000Z",
         window: "[1970-01-01T00:00:00.000Z, 1970-01-01T00:01:00.000Z)",
-        element: { message_id: "m-7", tenant_id: "acme" },
+        element: { message_id: "m-7", tenant_id: "acme", correlation_id: "req-7" },
       });
     },
   );
