@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listen } from "./listen.ts";
 import type { JobMetrics } from "./prometheus.ts";
 
 /** One readiness check: its name, whether it holds, and why not. */
@@ -66,23 +66,6 @@ export async function startOpsServer(options: {
     }
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: /metrics, /healthz, /readyz\n");
   });
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  server.unref();
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    url: `http://${host}:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  const { port, url, stop } = await listen(server, options.port, options.host ?? "127.0.0.1");
+  return { port, url, close: stop };
 }

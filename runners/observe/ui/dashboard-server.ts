@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listen } from "../listen.ts";
 import type { ChangeView, DashboardView } from "./dashboard-view.ts";
 
 /** The page's files, served from this folder as they are (no build step): path, file, content type. */
@@ -107,21 +107,12 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       .writeHead(404, { "content-type": "text/plain; charset=utf-8" })
       .end("not found: / (the dashboard), /events (its server-sent events)\n");
   });
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  server.unref();
+  const listening = await listen(server, options.port, options.host ?? "127.0.0.1");
   const timer = setInterval(() => pushView("running"), options.intervalMs ?? 1_000);
   timer.unref();
-  const port = (server.address() as AddressInfo).port;
   return {
-    port,
-    url: `http://${host}:${port}`,
+    port: listening.port,
+    url: listening.url,
     publish(changes) {
       if (changes.length === 0) return;
       total += changes.length;
@@ -142,10 +133,7 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
       streams.clear();
       // Ended for every reader; one that does not read is not waited for (closeAllConnections cuts it).
       for (const res of open) res.end();
-      await new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      });
+      await listening.stop();
     },
   };
 }
