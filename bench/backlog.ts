@@ -15,8 +15,8 @@
  * subscription's backlog (`MessageBacklog.updateExpiredAckDeadlines` copies the whole set of undelivered messages
  * whenever any message is outstanding, under the subscription's lock; StreamingPull goes through the same code), so
  * draining N messages costs it about N^2. Measured on the 2-core machine (8 Pulls in flight, 10,000 held, acknowledged
- * a second later): 433 messages/s from a 1 M backlog, 100/s from a 5 M one; the 1 M drain took 22 minutes, a 5 M one
- * would take about 8 hours, all of it the emulator's. `--messages=5000000` runs it all the same.
+ * a second later): 433 messages/s from a 1 M backlog, 100/s from a 5 M one; the 1 M drain took 15 to 22 minutes, a
+ * 5 M one would take about 8 hours, nearly all of it the emulator's. `--messages=5000000` runs it all the same.
  *
  * Publishing: the messages are generated and published a chunk at a time (`--chunk-users` users, one
  * `generateMessages` call each, a seed per chunk), so the bench holds one chunk and the ground truth's event ids,
