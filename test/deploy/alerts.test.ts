@@ -6,7 +6,7 @@
  * in the API's JSON, reading only Google's metrics for the Dataflow job and its subscription, with their documented
  * labels, and Dataflow user counters that the job really reports.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawnSync } from "node:child_process";
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +16,7 @@ import { PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
 import { generateMessages } from "../../pipelines/user-sessions/generate.ts";
 import { useEmulator } from "../io/pubsub/emulator-fixture.ts";
 import { type ParsedSample, parseExposition } from "../runners/observe/exposition.ts";
+import { cliOnPubsub } from "../pipelines/user-sessions/cli-on-pubsub.ts";
 import { until } from "../until.ts";
 import {
   ALIGNERS,
@@ -155,14 +156,12 @@ describe("what the alerts read, against a running job", () => {
     const publisher = new PubsubPublisher({ pubsub: pubsub.client(), topic: "events" });
     for (const { message } of messages) publisher.publish({ data: message.data, attributes: message.attributes });
     await publisher.flush();
-    const proc = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "pipelines/user-sessions/cli.ts",
-        `--input=pubsub://projects/${PROJECT}/subscriptions/medallion`,
-        `--pubsub-endpoint=${pubsub.emulator().endpoint}`,
+    const run = cliOnPubsub({
+      project: PROJECT,
+      subscription: "medallion",
+      endpoint: pubsub.emulator().endpoint,
+      cwd: ROOT,
+      args: [
         `--warehouse=duckdb:${join(dir, "alerts.duckdb")}`,
         "--metrics-port=0",
         `--checkpoint-dir=${join(dir, "checkpoints")}`,
@@ -170,21 +169,10 @@ describe("what the alerts read, against a running job", () => {
         "--early-seconds=1",
         "--stop-when-idle=120",
       ],
-      { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    child = proc;
-    let out = "";
-    proc.stdout?.on("data", (b: Buffer) => {
-      out += b.toString();
     });
-    proc.stderr?.on("data", (b: Buffer) => {
-      out += b.toString();
-    });
-    await until("the metrics address printed", () => /metrics: (http:\/\/\S+)\/metrics/.test(out), {
-      timeoutMs: 60_000,
-      state: () => out,
-    });
-    const url = (/metrics: (http:\/\/\S+)\/metrics/.exec(out) as RegExpExecArray)[1] as string;
+    child = run.child;
+    const out = () => run.output();
+    const url = await run.address("metrics");
     const scrape = async () => parseExposition(await (await fetch(`${url}/metrics`)).text());
     // Everything read and acknowledged (so checkpointed), and Gold written: the job has done each thing once.
     await until(
@@ -196,7 +184,7 @@ describe("what the alerts read, against a running job", () => {
           m.samples("medallion_gold_newest_event_ms").length > 0
         );
       },
-      { timeoutMs: 90_000, pollMs: 500, state: () => out },
+      { timeoutMs: 90_000, pollMs: 500, state: out },
     );
     const text = await (await fetch(`${url}/metrics`)).text();
     const names = [...new Set(text.split("\n").flatMap((l) => /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(l)?.[1] ?? []))];

@@ -5,7 +5,6 @@
  * changes ends equal to the warehouse's `gold_sessions`. Screenshots (desktop and phone) go to `test-artifacts/`, and
  * to `docs/` with `UPDATE_SCREENSHOTS=1` (the README's).
  */
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +18,7 @@ import { findChromium } from "../../chromium.ts";
 import { useEmulator } from "../../io/pubsub/emulator-fixture.ts";
 import { parseExposition } from "../../runners/observe/exposition.ts";
 import { until } from "../../until.ts";
+import { cliOnPubsub } from "./cli-on-pubsub.ts";
 
 const PROJECT = "tidemark-dashboard";
 const pubsub = useEmulator(PROJECT);
@@ -195,14 +195,11 @@ describe("the command line's --ui-port on Pub/Sub, in a browser", () => {
     };
     await publish(messages.slice(0, half));
     const db = join(dir, "dashboard.duckdb");
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "pipelines/user-sessions/cli.ts",
-        `--input=pubsub://projects/${PROJECT}/subscriptions/medallion`,
-        `--pubsub-endpoint=${pubsub.emulator().endpoint}`,
+    const run = cliOnPubsub({
+      project: PROJECT,
+      subscription: "medallion",
+      endpoint: pubsub.emulator().endpoint,
+      args: [
         `--warehouse=duckdb:${db}`,
         "--metrics-port=0",
         "--ui-port=0",
@@ -211,24 +208,13 @@ describe("the command line's --ui-port on Pub/Sub, in a browser", () => {
         `--max-messages=${messages.length}`,
         "--stop-when-idle=60",
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    child.stdout.on("data", (b: Buffer) => {
-      out += b.toString();
     });
-    child.stderr.on("data", (b: Buffer) => {
-      out += b.toString();
-    });
-    const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const { child, exit } = run;
+    const out = () => run.output();
     let browser: Browser | undefined;
     try {
-      await until("both addresses printed", () => /dashboard: (http:\/\/[^\s"]+)/.test(out) && /metrics: /.test(out), {
-        timeoutMs: 60_000,
-        state: () => out,
-      });
-      const metricsUrl = (/metrics: (http:\/\/\S+)\/metrics/.exec(out) as RegExpExecArray)[1] as string;
-      const uiUrl = (/dashboard: (http:\/\/[^\s"]+)/.exec(out) as RegExpExecArray)[1] as string;
+      const metricsUrl = await run.address("metrics");
+      const uiUrl = await run.address("dashboard");
       const scrape = async () => (await fetch(`${metricsUrl}/metrics`)).text();
       // The first half read, acknowledged, and Gold written (early panes, after their checkpoint): the job then waits.
       await until(
@@ -238,7 +224,7 @@ describe("the command line's --ui-port on Pub/Sub, in a browser", () => {
           const gold = m.samples("tidemark_sink_rows_written_total").filter((s) => s.labels.sink === "gold_sessions");
           return m.value("tidemark_pubsub_acknowledged_total", {}) === half && gold.some((s) => s.value > 0);
         },
-        { timeoutMs: 90_000, state: () => out },
+        { timeoutMs: 90_000, state: out },
       );
 
       browser = await chromium.launch({ executablePath });
@@ -326,7 +312,7 @@ describe("the command line's --ui-port on Pub/Sub, in a browser", () => {
           if (count(p.cards.read) === messages.length) caughtUp = p;
           return caughtUp !== undefined;
         },
-        { timeoutMs: 90_000, state: () => out },
+        { timeoutMs: 90_000, state: out },
       );
       // Read within the last 5 s: the throughput shows it.
       expect(count(caughtUp?.cards.throughput)).toBeGreaterThan(0);

@@ -3,7 +3,6 @@
  * while it runs. The figures move as the messages are read, and end equal to the generator's ground truth and to the
  * tables the run wrote.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +14,7 @@ import { generateMessages } from "../../../pipelines/user-sessions/generate.ts";
 import { useEmulator } from "../../io/pubsub/emulator-fixture.ts";
 import { parseExposition } from "../../runners/observe/exposition.ts";
 import { until } from "../../until.ts";
+import { cliOnPubsub } from "./cli-on-pubsub.ts";
 
 const PROJECT = "tidemark-ops";
 const pubsub = useEmulator(PROJECT);
@@ -34,14 +34,11 @@ describe("the command line's --metrics-port on Pub/Sub", () => {
     };
     await publish(messages.slice(0, half));
     const db = join(dir, "ops.duckdb");
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "pipelines/user-sessions/cli.ts",
-        `--input=pubsub://projects/${PROJECT}/subscriptions/medallion`,
-        `--pubsub-endpoint=${pubsub.emulator().endpoint}`,
+    const run = cliOnPubsub({
+      project: PROJECT,
+      subscription: "medallion",
+      endpoint: pubsub.emulator().endpoint,
+      args: [
         `--warehouse=duckdb:${db}`,
         "--metrics-port=0",
         `--checkpoint-dir=${join(dir, "checkpoints")}`,
@@ -49,29 +46,18 @@ describe("the command line's --metrics-port on Pub/Sub", () => {
         `--max-messages=${messages.length}`,
         "--stop-when-idle=60",
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let out = "";
-    child.stdout.on("data", (b: Buffer) => {
-      out += b.toString();
     });
-    child.stderr.on("data", (b: Buffer) => {
-      out += b.toString();
-    });
-    const exit = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+    const { child, exit } = run;
+    const out = () => run.output();
     try {
-      await until("the metrics address printed", () => /metrics: (http:\/\/\S+)\/metrics/.test(out), {
-        timeoutMs: 60_000,
-        state: () => out,
-      });
-      const url = (/metrics: (http:\/\/\S+)\/metrics/.exec(out) as RegExpExecArray)[1] as string;
+      const url = await run.address("metrics");
       const scrape = async () => parseExposition(await (await fetch(`${url}/metrics`)).text());
       await until("ready", async () => (await fetch(`${url}/readyz`)).status === 200, { timeoutMs: 60_000 });
       // The first half read and acknowledged: the figures say so while the job waits for more.
       await until(
         "the first half acknowledged",
         async () => (await scrape()).value("tidemark_pubsub_acknowledged_total", {}) === half,
-        { timeoutMs: 60_000, state: () => out },
+        { timeoutMs: 60_000, state: out },
       );
       const mid = await scrape();
       expect(mid.value("tidemark_step_elements_out_total", { step: "Read" })).toBe(half);
@@ -91,8 +77,8 @@ describe("the command line's --metrics-port on Pub/Sub", () => {
       } finally {
         await w.close();
       }
-      expect(out).toMatch(new RegExp(`^${messages.length} messages in`, "m"));
-      expect(out).toContain(`Pub/Sub messages acknowledged: ${messages.length}`);
+      expect(out()).toMatch(new RegExp(`^${messages.length} messages in`, "m"));
+      expect(out()).toContain(`Pub/Sub messages acknowledged: ${messages.length}`);
     } finally {
       child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
