@@ -113,8 +113,12 @@ interface Entry {
 /** The metrics of one step (one per DoFn the runner runs). */
 export class MetricsContainer {
   private readonly entries = new Map<string, Entry>();
+  /** The step's index in `runningStep()` (one per step name in the process; 0 is no step). */
+  readonly index: number;
 
-  constructor(readonly step: string) {}
+  constructor(readonly step: string) {
+    this.index = stepIndex(step);
+  }
 
   counter(namespace: string, name: string, labels?: MetricLabels): Counter {
     return this.cell(namespace, name, labels, CounterCell);
@@ -196,6 +200,39 @@ function labelKey(labels: MetricLabels): string {
     .join("\u0001");
 }
 
+/**
+ * The step whose code is running, as a small integer another thread can read (`[0]`; Beam's execution state, read by
+ * its `ExecutionStateSampler`): the index of the entered container's step, 0 outside any step. Written with a plain
+ * store on every enter and leave (about a nanosecond each), read with `Atomics.load` by the processing-time sampler
+ * (`runners/observe/step-time.ts`); an aligned Int32 store never tears. Process-wide, as the container being run is:
+ * one JavaScript thread runs the steps. Module-local (an exported binding costs the hot path more to write).
+ */
+const running = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
+
+/** The running step's index, in shared memory (see `running`): for a sampler on another thread. */
+export function runningStep(): Int32Array {
+  return running;
+}
+
+/** Step names by index (`runningStep()`), and back: one index per name, kept for the process's life (a few per job). */
+const stepNames: string[] = [""];
+const stepIndexes = new Map<string, number>([["", 0]]);
+
+function stepIndex(step: string): number {
+  let i = stepIndexes.get(step);
+  if (i === undefined) {
+    i = stepNames.length;
+    stepNames.push(step);
+    stepIndexes.set(step, i);
+  }
+  return i;
+}
+
+/** The step name of an index `runningStep()` holds (`""` for 0, outside any step); undefined for one never given. */
+export function stepOfIndex(index: number): string | undefined {
+  return stepNames[index];
+}
+
 /** The process-wide container: metrics asked for outside any step. */
 export const UNATTRIBUTED = new MetricsContainer("");
 
@@ -203,11 +240,13 @@ let current: MetricsContainer = UNATTRIBUTED;
 
 /**
  * Makes `container` the one `Metrics` resolves against and returns the one it replaces, which the caller puts back
- * (runners call this around user code; steps run inside each other when fused, so it nests).
+ * (runners call this around user code; steps run inside each other when fused, so it nests). Its step becomes the
+ * running one (`runningStep()`), for processing time.
  */
 export function enterMetricsContainer(container: MetricsContainer): MetricsContainer {
   const previous = current;
   current = container;
+  running[0] = container.index;
   return previous;
 }
 

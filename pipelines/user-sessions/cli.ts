@@ -5,6 +5,7 @@ import { runMedallion } from "./run.ts";
 import { medallionModule } from "./worker.ts";
 import { describeOptions, parseOptions } from "../../core/options.ts";
 import type { CommitInfo, CommitPhase } from "../../runners/direct/direct-runner.ts";
+import { CommitStats } from "../../runners/observe/commit-stats.ts";
 import { runnerNamed } from "../../runners/runner.ts";
 import { checkDataflowSubmission } from "../../runners/dataflow/dataflow-runner.ts";
 import { changeJobState } from "../../runners/dataflow/lifecycle.ts";
@@ -112,6 +113,9 @@ async function main(): Promise<void> {
     }
   }
   const maxMessages = o.maxMessages;
+  // One record of the job's commits and checkpoints, fed by the runner's commit hook, read by /metrics, /readyz and
+  // the dashboard.
+  const commits = o.metricsPort === undefined && o.uiPort === undefined ? undefined : new CommitStats(Date.now);
   let ops: MedallionOps | undefined;
   if (o.metricsPort !== undefined) {
     ops = await startMedallionOps({
@@ -119,6 +123,7 @@ async function main(): Promise<void> {
       host: o.metricsHost,
       ...(pubsubStats === undefined ? {} : { pubsub: pubsubStats, subscription: o.input }),
       ...(o.checkpointDir === undefined ? {} : { checkpointIntervalMs: o.checkpointSeconds * 1000 }),
+      ...(commits === undefined ? {} : { commits }),
     });
     log.info({ url: `${ops.url}/metrics` }, `metrics: ${ops.url}/metrics (health: /healthz, /readyz)`);
   }
@@ -129,6 +134,7 @@ async function main(): Promise<void> {
       host: o.metricsHost,
       input: o.input,
       ...(pubsubStats === undefined ? {} : { pubsub: pubsubStats }),
+      ...(commits === undefined ? {} : { commits }),
     });
     log.info({ url: `${ui.url}/` }, `dashboard: ${ui.url}/`);
   }
@@ -145,11 +151,10 @@ async function main(): Promise<void> {
   const tty = process.stdout.isTTY === true;
   const kill = killAt === undefined ? undefined : killHook(killAt);
   const onCommit =
-    ops === undefined && ui === undefined
+    commits === undefined
       ? kill
       : (phase: CommitPhase, commit: CommitInfo) => {
-          ops?.onCommit(phase, commit);
-          ui?.onCommit(phase, commit);
+          commits.onCommit(phase, commit);
           kill?.(phase, commit);
         };
   let reconnects = 0;

@@ -2,11 +2,12 @@ import type { UserMetric } from "../../core/metrics.ts";
 import type { PubsubSourceStats } from "../../io/pubsub/pubsub-source.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import type { MetricsSnapshot } from "../../runners/direct/metrics.ts";
+import { CommitStats } from "../../runners/observe/commit-stats.ts";
 import { startDashboardServer } from "../../runners/observe/ui/dashboard-server.ts";
 import {
   type Breakdown,
   type ChangeView,
-  CommitTracker,
+  checkpointFigures,
   type DashboardView,
   type Figure,
   type RateMeter,
@@ -21,8 +22,6 @@ export interface MedallionDashboard {
   readonly url: string;
   /** The runner's snapshot source: the running pipeline, once it runs. */
   watch(snapshot: () => MetricsSnapshot): void;
-  /** The runner's commit hook (checkpoint age). */
-  onCommit(phase: string, commit: { readonly seq: number }): void;
   /**
    * The job's warehouse, unchanged but for this: each batch of Gold session changes the `WriteSessions` sink writes is
    * pushed to the page once the warehouse has committed it.
@@ -39,6 +38,11 @@ export interface MedallionDashboardOptions {
   readonly pubsub?: () => PubsubSourceStats;
   /** What the job reads (the page's title). */
   readonly input?: string;
+  /**
+   * The job's commits and checkpoints, fed by the runner's commit hook (the same as `/metrics` reads; on the same clock
+   * as `now`); none without.
+   */
+  readonly commits?: CommitStats;
   readonly now?: () => number;
 }
 
@@ -70,7 +74,7 @@ export function checkUiPort(o: Pick<Options, "uiPort" | "runner">): void {
 export async function startMedallionDashboard(o: MedallionDashboardOptions): Promise<MedallionDashboard> {
   const now = o.now ?? Date.now;
   let snapshot: (() => MetricsSnapshot) | undefined;
-  const commits = new CommitTracker(now);
+  const commits = o.commits ?? new CommitStats(now);
   const rates = new Map<string, RateMeter>();
   const view = (state: "running" | "ended"): DashboardView => {
     const atMs = now();
@@ -81,7 +85,7 @@ export async function startMedallionDashboard(o: MedallionDashboardOptions): Pro
       atMs,
       state: state === "ended" ? "ended" : snap === undefined ? "starting" : "running",
       ...runnerFigures(snap, atMs, rates),
-      checkpoints: commits.figures(atMs),
+      checkpoints: checkpointFigures(commits, atMs),
       figures: medallionFigures(snap?.user ?? [], o.pubsub?.(), atMs),
       breakdowns: medallionBreakdowns(snap?.user ?? []),
     };
@@ -107,9 +111,6 @@ export async function startMedallionDashboard(o: MedallionDashboardOptions): Pro
     url: server.url,
     watch(s) {
       snapshot = s;
-    },
-    onCommit(phase) {
-      commits.onCommit(phase);
     },
     tap(w) {
       return {

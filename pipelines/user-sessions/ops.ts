@@ -1,16 +1,16 @@
 import type { UserMetric } from "../../core/metrics.ts";
 import type { PubsubSourceStats } from "../../io/pubsub/pubsub-source.ts";
 import type { MetricsSnapshot } from "../../runners/direct/metrics.ts";
+import { CommitStats } from "../../runners/observe/commit-stats.ts";
 import { JobMetrics } from "../../runners/observe/prometheus.ts";
 import { type OpsServer, type ReadinessCheck, startOpsServer } from "../../runners/observe/server.ts";
+import { type StepTimeSampler, startStepTimeSampler } from "../../runners/observe/step-time.ts";
 
 /** The medallion's operations endpoints while it runs (`--metrics-port`): metrics, liveness, readiness. */
 export interface MedallionOps {
   readonly url: string;
   /** The runner's snapshot source: the running pipeline, once it runs. */
   watch(snapshot: () => MetricsSnapshot): void;
-  /** The runner's commit hook. */
-  onCommit(phase: string, commit: { readonly seq: number }): void;
   /** The warehouse is open (its tables created or checked). */
   warehouseOpened(): void;
   close(): Promise<void>;
@@ -24,6 +24,11 @@ export interface MedallionOpsOptions {
   readonly subscription?: string;
   /** Checkpoint interval when the run checkpoints: readiness fails when the last checkpoint is older than 3 of them. */
   readonly checkpointIntervalMs?: number;
+  /**
+   * The job's commits and checkpoints, fed by the runner's commit hook (shared with the dashboard; on the same clock as
+   * `now`); none without.
+   */
+  readonly commits?: CommitStats;
   readonly now?: () => number;
 }
 
@@ -39,6 +44,7 @@ export function goldFreshnessSeconds(user: readonly UserMetric[], at: number): n
  *   `_bad_timestamps_total`, `_reconnects_total`, `tidemark_pubsub_outstanding_messages`, `tidemark_pubsub_connected`.
  *   The backlog (undelivered messages, oldest unacknowledged age) is not in the Pub/Sub API: Cloud Monitoring has it
  *   (`subscription/num_undelivered_messages`, `oldest_unacked_message_age`), and the alert policies read it there;
+ * - per-step processing time (`tidemark_step_processing_seconds_total`): a sampler thread runs while the endpoints do;
  * - `medallion_gold_freshness_seconds`: now minus the newest event time written to Gold (the `WriteSessions` step's
  *   `medallion/gold_newest_event_ms` gauge);
  * - `/readyz`: the source reads its subscription, the warehouse is open, and (with checkpoints) the last checkpoint is
@@ -50,8 +56,9 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
   const started = now();
   let snapshot: (() => MetricsSnapshot) | undefined;
   let warehouseOpen = false;
-  let lastCheckpoint: number | undefined;
-  const metrics = new JobMetrics(() => snapshot?.(), now);
+  const commits = o.commits ?? new CommitStats(now);
+  const sampler: StepTimeSampler = await startStepTimeSampler();
+  const metrics = new JobMetrics(() => snapshot?.(), now, { commits, stepTimes: () => sampler.read() });
   const stats = o.pubsub;
   if (stats !== undefined) {
     const counter = (name: string, help: string, read: (s: PubsubSourceStats) => number) =>
@@ -107,6 +114,7 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
     );
     const interval = o.checkpointIntervalMs;
     if (interval !== undefined) {
+      const lastCheckpoint = commits.lastCheckpointAtMs;
       const since = lastCheckpoint ?? started;
       const age = now() - since;
       const limit = 3 * Math.max(interval, 1_000);
@@ -118,7 +126,7 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
               name: "checkpoint",
               ok: false,
               detail:
-                lastCheckpoint === undefined
+                lastCheckpoint === null
                   ? `no checkpoint written in ${Math.round(age / 1000)} s (expected every ${interval / 1000} s)`
                   : `the last checkpoint is ${Math.round(age / 1000)} s old (expected every ${interval / 1000} s)`,
             },
@@ -130,6 +138,7 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
   try {
     server = await startOpsServer({ port: o.port, host: o.host, metrics, readiness });
   } catch (e) {
+    await sampler.stop();
     throw new Error(`--metrics-port=${o.port}: cannot listen on ${o.host}: ${(e as Error).message}`, { cause: e });
   }
   return {
@@ -137,13 +146,12 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
     watch(s) {
       snapshot = s;
     },
-    onCommit(phase, commit) {
-      metrics.onCommit(phase, commit);
-      if (phase === "checkpoint-written") lastCheckpoint = now();
-    },
     warehouseOpened() {
       warehouseOpen = true;
     },
-    close: () => server.close(),
+    async close() {
+      await sampler.stop();
+      await server.close();
+    },
   };
 }

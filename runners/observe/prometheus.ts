@@ -2,6 +2,16 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { UserMetric } from "../../core/metrics.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import type { MetricsSnapshot } from "../direct/metrics.ts";
+import { CommitStats } from "./commit-stats.ts";
+import type { StepTimes } from "./step-time.ts";
+
+/** What `JobMetrics` reads besides the runner's snapshot. */
+export interface JobMetricsSources {
+  /** The job's commits and checkpoints (the runner's commit hook feeds it); none counted without. */
+  readonly commits?: CommitStats;
+  /** Per-step processing time (`startStepTimeSampler`); not served without. */
+  readonly stepTimes?: () => StepTimes;
+}
 
 /** One sample of a metric the job adds itself (a source's figures, a derived age): its labels and value. */
 export interface Sample {
@@ -18,38 +28,57 @@ export interface Sample {
  *   `tidemark_step_output_watermark_seconds`, `tidemark_step_open_windows` {step} (watermarks in epoch seconds:
  *   -Inf before any is known, the end of time, 8.64e12, once input is complete);
  *   `tidemark_source_watermark_lag_seconds` {step} (wall clock minus a source's watermark, while it has one);
+ * - with a processing-time sampler: `tidemark_step_processing_seconds_total` {step} (wall time the step's own code
+ *   ran, sampled: `step-time.ts`) for each of the job's steps that run code in a metrics container (ParDo, stateful
+ *   DoFn; a grouping step's time is other), and
+ *   `tidemark_processing_other_seconds_total` (wall time outside any step: idle, waiting for I/O, the runner's code);
  * - a user counter `NS/NAME` as `NS_NAME_total` {step, its labels}; a gauge as `NS_NAME`; a distribution as
  *   `NS_NAME_count`, `_sum`, `_min`, `_max`;
  * - `tidemark_commits_total`, `tidemark_commit_seconds` (histogram: a commit's start until its checkpoint is
  *   written, or its writes settled without checkpoints), `tidemark_checkpoints_total`,
- *   `tidemark_last_checkpoint_timestamp_seconds`.
+ *   `tidemark_last_checkpoint_timestamp_seconds` (read from `CommitStats`).
  */
 export class JobMetrics {
   readonly registry = new Registry();
   private readonly dynamic = new Map<string, Counter | Gauge>();
-  private readonly commitSeconds: Histogram;
-  private readonly commits: Counter;
-  private readonly checkpoints: Counter;
-  private readonly lastCheckpoint: Gauge;
-  private readonly commitStarted = new Map<number, number>();
   private readonly exportErrors: Counter;
+  private readonly stepTimes: (() => StepTimes) | undefined;
 
   constructor(
     /** The running job's snapshot (the runner's `metrics()`), read at each scrape. */
     private readonly snapshot: () => MetricsSnapshot | undefined,
     private readonly now: () => number = Date.now,
+    sources: JobMetricsSources = {},
   ) {
     const registers = [this.registry];
-    this.commits = new Counter({ name: "tidemark_commits_total", help: "Commits finished", registers });
-    this.checkpoints = new Counter({
+    const commits = sources.commits ?? new CommitStats(now);
+    this.stepTimes = sources.stepTimes;
+    new Counter({
+      name: "tidemark_commits_total",
+      help: "Commits finished",
+      registers,
+      collect() {
+        this.reset();
+        this.inc(commits.commits);
+      },
+    });
+    new Counter({
       name: "tidemark_checkpoints_total",
       help: "Checkpoints written durably",
       registers,
+      collect() {
+        this.reset();
+        this.inc(commits.checkpoints);
+      },
     });
-    this.lastCheckpoint = new Gauge({
+    new Gauge({
       name: "tidemark_last_checkpoint_timestamp_seconds",
       help: "When the last checkpoint was written (epoch seconds)",
       registers,
+      collect() {
+        const last = commits.lastCheckpointAtMs;
+        this.set(last === null ? 0 : last / 1000);
+      },
     });
     this.exportErrors = new Counter({
       name: "tidemark_metrics_export_errors_total",
@@ -57,28 +86,13 @@ export class JobMetrics {
       labelNames: ["metric"],
       registers,
     });
-    this.commitSeconds = new Histogram({
+    const commitSeconds = new Histogram({
       name: "tidemark_commit_seconds",
       help: "A commit's duration: its start until its checkpoint is written (or its writes settled without one)",
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-  }
-
-  /** The runner's commit hook (`onCommit`): counts commits and checkpoints and times them. */
-  onCommit(phase: string, commit: { readonly seq: number }): void {
-    const t = this.now();
-    if (phase === "writes-started") this.commitStarted.set(commit.seq, t);
-    if (phase === "checkpoint-written") {
-      this.checkpoints.inc();
-      this.lastCheckpoint.set(t / 1000);
-    }
-    if (phase === "checkpoint-written" || (phase === "finalized" && this.commitStarted.has(commit.seq))) {
-      const started = this.commitStarted.get(commit.seq);
-      this.commitStarted.delete(commit.seq);
-      if (started !== undefined) this.commitSeconds.observe((t - started) / 1000);
-    }
-    if (phase === "finalized") this.commits.inc();
+    commits.onDuration((seconds) => commitSeconds.observe(seconds));
   }
 
   /** A counter whose samples are read at each scrape (a source's running totals). */
@@ -168,6 +182,23 @@ export class JobMetrics {
           (now - s.outputWatermark) / 1000,
         );
       }
+    }
+    const times = this.stepTimes?.();
+    if (times !== undefined) {
+      for (const s of snap.steps) {
+        const seconds = times.steps.get(s.step);
+        if (seconds === undefined) continue;
+        this.counter(
+          "tidemark_step_processing_seconds_total",
+          "Wall time a step's own code ran (sampled, as Beam's process_bundle_msecs)",
+          ["step"],
+        ).inc({ step: s.step }, seconds);
+      }
+      this.counter(
+        "tidemark_processing_other_seconds_total",
+        "Wall time outside any step (sampled): idle, waiting for I/O, the runner's own code",
+        [],
+      ).inc(times.otherSeconds);
     }
     for (const u of snap.user) {
       try {

@@ -4,7 +4,8 @@ import { create, type JsonObject, toBinary } from "@bufbuild/protobuf";
 import type { Pipeline } from "../../core/pipeline.ts";
 import type { RunningPipeline } from "../direct/direct-runner.ts";
 import type { MetricsSnapshot, StepMetrics } from "../direct/metrics.ts";
-import { userMetricsOf } from "./user-metrics.ts";
+import { startStepTimeSampler } from "../observe/step-time.ts";
+import { processingMsecsOf, userMetricsOf } from "./user-metrics.ts";
 import { JobClient, type JobResult } from "./job-client.ts";
 import { type Prism, startPrism } from "./prism.ts";
 import {
@@ -32,12 +33,19 @@ export interface PrismRunOptions {
   readonly signal?: AbortSignal;
   /** A Prism already running (its Job API endpoint); default: one started for the run and stopped after. */
   readonly jobEndpoint?: string;
+  /**
+   * Samples per-step processing time while the job runs (a sampler thread, `runners/observe/step-time.ts`): the
+   * loopback worker reports it per bundle as Beam's `process_bundle_msecs`, and the run gives Prism's sums back.
+   */
+  readonly processingTime?: boolean;
 }
 
 /** A finished Prism job: its result and Tidemark's per-step counts from the worker's monitoring infos. */
 export interface PrismRun {
   readonly result: JobResult;
   readonly metrics: MetricsSnapshot;
+  /** With `processingTime`: milliseconds per step, as Prism summed the worker's `process_bundle_msecs`. */
+  readonly processingMs?: ReadonlyMap<string, number>;
 }
 
 /**
@@ -58,7 +66,13 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
     }
   }
   const testStreams = await readTestStreams(graph);
-  const pool = await startWorkerPool(graph);
+  const sampler = options.processingTime === true ? await startStepTimeSampler() : undefined;
+  const pool = await startWorkerPool(graph, sampler === undefined ? {} : { stepTimes: () => sampler.read() }).catch(
+    async (e: unknown) => {
+      await sampler?.stop();
+      throw e;
+    },
+  );
   let prism: Prism | undefined;
   let client: JobClient | undefined;
   try {
@@ -109,11 +123,17 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
     }
     // User metrics as Prism aggregated them from every worker's bundles (the same from a PROCESS worker).
     const stepOf = (id: string) => proto.components?.transforms[id]?.uniqueName;
-    const user = userMetricsOf(await client.metrics(jobId), stepOf);
-    return { result, metrics: { ...metricsOf(pipeline, pool.elementCounts), user } };
+    const infos = await client.metrics(jobId);
+    const user = userMetricsOf(infos, stepOf);
+    return {
+      result,
+      metrics: { ...metricsOf(pipeline, pool.elementCounts), user },
+      ...(sampler === undefined ? {} : { processingMs: processingMsecsOf(infos, stepOf) }),
+    };
   } finally {
     client?.close();
     await pool.stop();
+    await sampler?.stop();
     await prism?.stop();
   }
 }

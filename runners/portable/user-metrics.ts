@@ -84,6 +84,43 @@ export function userMonitoringInfos(transformId: string, metrics: readonly UserM
 }
 
 /**
+ * Beam's processing time of a transform (its execution-state sampler's, `beam:metric:pardo_execution_time:
+ * process_bundle_msecs:v1`, an int64 sum labelled `PTRANSFORM`): the whole milliseconds a bundle spent in the step's
+ * code, as `runners/observe/step-time.ts` samples them. The runner sums them over bundles.
+ */
+export const PROCESS_BUNDLE_MSECS_URN = "beam:metric:pardo_execution_time:process_bundle_msecs:v1";
+
+/** A bundle's processing time of one step (its transform id), whole milliseconds. */
+export function processBundleMsecsInfo(transformId: string, msecs: number): MonitoringInfoShape {
+  const w = new ByteWriter();
+  w.varint(msecs);
+  return {
+    urn: PROCESS_BUNDLE_MSECS_URN,
+    type: TYPE.counter,
+    labels: { PTRANSFORM: transformId },
+    payload: w.finish(),
+  };
+}
+
+/**
+ * The processing time per step among a job's monitoring infos (the runner's sums of `process_bundle_msecs`), in
+ * milliseconds, under the step name its transform id has (`stepOf`; an id it does not know keeps the id).
+ */
+export function processingMsecsOf(
+  infos: readonly MonitoringInfoShape[],
+  stepOf: (transformId: string) => string | undefined,
+): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const info of infos) {
+    if (info.urn !== PROCESS_BUNDLE_MSECS_URN) continue;
+    const transform = info.labels.PTRANSFORM ?? "";
+    const step = stepOf(transform) ?? transform;
+    out.set(step, (out.get(step) ?? 0) + Number(new ByteReader(info.payload).varintBig()));
+  }
+  return out;
+}
+
+/**
  * The user metrics among a job's monitoring infos (the Job API's `GetJobMetrics`: what finished bundles reported), each under the step
  * name its transform id has (`stepOf`; an id it does not know keeps the id).
  */

@@ -1,5 +1,6 @@
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../../core/time/instant.ts";
 import type { MetricsSnapshot } from "../../direct/metrics.ts";
+import type { CommitStats } from "../commit-stats.ts";
 
 /**
  * What the dashboard page shows, as the server pushes it (JSON, every second): the runner's figures, the same as
@@ -116,33 +117,14 @@ export class RateMeter {
   }
 }
 
-/**
- * The runner's commit hook (`onCommit`) as figures: commits finalized, checkpoints written and when the last one was,
- * counted as `JobMetrics.onCommit` counts them for `/metrics`.
- */
-export class CommitTracker {
-  private commits = 0;
-  private checkpoints = 0;
-  private lastAtMs: number | null = null;
-
-  constructor(private readonly now: () => number = Date.now) {}
-
-  onCommit(phase: string): void {
-    if (phase === "checkpoint-written") {
-      this.checkpoints++;
-      this.lastAtMs = this.now();
-    }
-    if (phase === "finalized") this.commits++;
-  }
-
-  figures(atMs: number): CheckpointFigures {
-    return {
-      commits: this.commits,
-      checkpoints: this.checkpoints,
-      lastAtMs: this.lastAtMs,
-      ageSeconds: this.lastAtMs === null ? null : Math.max(0, atMs - this.lastAtMs) / 1000,
-    };
-  }
+/** The checkpoint figures the page shows, from the job's `CommitStats` (what `JobMetrics` serves at `/metrics`). */
+export function checkpointFigures(commits: CommitStats, atMs: number): CheckpointFigures {
+  return {
+    commits: commits.commits,
+    checkpoints: commits.checkpoints,
+    lastAtMs: commits.lastCheckpointAtMs,
+    ageSeconds: commits.checkpointAgeSeconds(atMs),
+  };
 }
 
 /** A watermark as the view carries it: `null` before any is known, `"end"` at the end of time. */

@@ -1,5 +1,11 @@
 import type { MetricsContainer } from "../../../core/metrics.ts";
-import { type MonitoringShortIds, userMonitoringInfos } from "../user-metrics.ts";
+import type { StepTimes } from "../../observe/step-time.ts";
+import {
+  type MonitoringInfoShape,
+  type MonitoringShortIds,
+  processBundleMsecsInfo,
+  userMonitoringInfos,
+} from "../user-metrics.ts";
 import { fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CombineFn } from "../../../core/combine-fn.ts";
 import type { DoFn } from "../../../core/do-fn.ts";
@@ -50,6 +56,8 @@ export interface WorkerServices {
   readonly shortIds: MonitoringShortIds;
   data(url: string): DataChannel;
   state(url: string): StateChannel;
+  /** Per-step processing time (`runners/observe/step-time.ts`), when it is wanted: each bundle reports its part. */
+  readonly stepTimes?: () => StepTimes;
 }
 
 type BundleResponse = MessageInitShape<typeof ProcessBundleResponseSchema>;
@@ -379,6 +387,8 @@ export class BundleProcessor {
   private readonly doFnRunners: DoFnRunner[] = [];
   /** Each step's user metrics, by its transform id: reported with each bundle, then started again. */
   private readonly metricSteps: [string, MetricsContainer][] = [];
+  /** Each step's processing time so far, whole ms of the sampler's count when last reported (by transform id). */
+  private readonly reportedMs = new Map<string, number>();
   private readonly sideInputParDos: SideInputParDo[] = [];
   /** DoFnRunners with a bundle open, in the order they opened it. */
   private started: DoFnRunner[] = [];
@@ -410,6 +420,8 @@ export class BundleProcessor {
     // Transforms no input reaches (a read's Impulse output comes through a data input, so none are expected).
     for (const id of Object.keys(descriptor.transforms)) this.receiverOfTransform(id);
     for (const r of this.doFnRunners) r.setup();
+    // Time a step of this name had before (another job in this process) is not this job's.
+    this.processingInfos();
   }
 
   private node(step: string): TransformNode {
@@ -708,7 +720,7 @@ export class BundleProcessor {
       const marks = this.reads.flatMap((r) => r.marks.splice(0));
       if (marks.length > 0) this.finalizations.set(instructionId, marks);
       const user = this.metricSteps.flatMap(([id, m]) => userMonitoringInfos(id, m.takeValues()));
-      const infos = [...this.monitoringInfos(), ...user];
+      const infos = [...this.monitoringInfos(), ...user, ...this.processingInfos()];
       return {
         monitoringInfos: infos,
         monitoringData: this.services.shortIds.data(infos),
@@ -774,6 +786,25 @@ export class BundleProcessor {
     this.finalizations.delete(instructionId);
     await Promise.all(marks.map((m) => m.finalize()));
     return true;
+  }
+
+  /**
+   * Each step's processing time since the last report (Beam's `process_bundle_msecs`, whole ms; the sampler's
+   * fraction waits for the next), when the worker samples it. A failed bundle's time goes with the next, as its
+   * user metrics do. A step's time is its name's in this process: bundles of one descriptor run one at a time, and a
+   * step is in one descriptor.
+   */
+  private processingInfos(): MonitoringInfoShape[] {
+    const times = this.services.stepTimes?.();
+    if (times === undefined) return [];
+    const out: MonitoringInfoShape[] = [];
+    for (const [id, m] of this.metricSteps) {
+      const ms = Math.floor((times.steps.get(m.step) ?? 0) * 1000);
+      const before = this.reportedMs.get(id);
+      this.reportedMs.set(id, ms);
+      if (before !== undefined) out.push(processBundleMsecsInfo(id, ms - before));
+    }
+    return out;
   }
 
   /** Element counts per PCollection of this bundle (Beam's `beam:metric:element_count:v1`). */

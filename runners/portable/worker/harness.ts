@@ -1,3 +1,4 @@
+import type { StepTimes } from "../../observe/step-time.ts";
 import { MonitoringShortIds } from "../user-metrics.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -32,6 +33,8 @@ export interface HarnessOptions {
   readonly onBundleDone?: (counts: ReturnType<BundleProcessor["counts"]>) => void;
   /** Called with the error of each instruction that failed (a bundle's error names the step). */
   readonly onFailure?: (message: string) => void;
+  /** Per-step processing time, when wanted (a sampler this process runs): bundles report it as `process_bundle_msecs`. */
+  readonly stepTimes?: () => StepTimes;
 }
 
 /**
@@ -194,6 +197,7 @@ export class FnHarness {
           shortIds: this.shortIds,
           data: (url) => this.dataChannel(url),
           state: (url) => this.stateChannel(url),
+          ...(this.options.stepTimes === undefined ? {} : { stepTimes: this.options.stepTimes }),
         });
       })();
       // A descriptor that fails to build fails each of its bundles with the reason.

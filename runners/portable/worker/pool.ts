@@ -1,4 +1,5 @@
 import type { PipelineGraph } from "../../../core/pipeline.ts";
+import type { StepTimes } from "../../observe/step-time.ts";
 import { serveUnary } from "../grpc.ts";
 import { BeamFnExternalWorkerPool } from "../proto/generated/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.ts";
 import type { BundleProcessor } from "./bundle-processor.ts";
@@ -19,9 +20,13 @@ export interface WorkerPool {
  * Beam's external worker pool (`BeamFnExternalWorkerPool`, for EXTERNAL and LOOPBACK environments) in this process:
  * when the runner asks for a worker (its id and control endpoint), a Fn API harness for `graph` starts here, so the
  * DoFns run in the process that built the pipeline (the pipeline module's own objects, its sinks' connections too).
- * `StopWorker` closes it.
+ * `StopWorker` closes it. With `stepTimes` (a processing-time sampler's reading), the workers report each step's
+ * processing time.
  */
-export async function startWorkerPool(graph: PipelineGraph): Promise<WorkerPool> {
+export async function startWorkerPool(
+  graph: PipelineGraph,
+  options: { readonly stepTimes?: () => StepTimes } = {},
+): Promise<WorkerPool> {
   const workers = new Map<string, FnHarness>();
   // A PCollection that crosses between bundle descriptors is counted where it is made and where it is read: the
   // larger of the two totals is its count (a PCollection only read, a grouping's output, has only the second).
@@ -51,6 +56,7 @@ export async function startWorkerPool(graph: PipelineGraph): Promise<WorkerPool>
         graph,
         onBundleDone,
         onFailure: (message) => failures.push(message),
+        ...(options.stepTimes === undefined ? {} : { stepTimes: options.stepTimes }),
       });
       workers.set(req.workerId, harness);
       void harness.done.then(() => workers.delete(req.workerId));

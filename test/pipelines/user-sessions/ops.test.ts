@@ -10,6 +10,7 @@ import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
 import { startMedallionOps } from "../../../pipelines/user-sessions/ops.ts";
 import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
+import { CommitStats } from "../../../runners/observe/commit-stats.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
 import { parseExposition } from "../../runners/observe/exposition.ts";
 
@@ -24,7 +25,9 @@ const get = async (url: string) => {
 
 describe("the medallion's /metrics, /healthz and /readyz", () => {
   it("serve the run's figures, equal to what landed in the warehouse", async () => {
-    const ops = await startMedallionOps({ port: 0, host: "127.0.0.1", checkpointIntervalMs: 1_000 });
+    const commits = new CommitStats(Date.now);
+    const opsStarted = performance.now();
+    const ops = await startMedallionOps({ port: 0, host: "127.0.0.1", checkpointIntervalMs: 1_000, commits });
     const w = await DuckDbWarehouse.create(":memory:");
     try {
       // Not ready before the warehouse is open and the run started: the reasons are in the body.
@@ -51,7 +54,7 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
           onStep: (running, index) => {
             if (index === 0) ops.watch(() => running.metrics());
           },
-          onCommit: (phase, info) => ops.onCommit(phase, info),
+          onCommit: (phase, info) => commits.onCommit(phase, info),
         },
       );
       const ready = await get(`${ops.url}/readyz`);
@@ -106,6 +109,19 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
       const gold = run.metrics.steps.find((s) => s.step === "GoldSessions/Aggregate");
       expect(m.value("tidemark_step_dropped_late_total", { step: "GoldSessions/Aggregate" })).toBe(gold?.droppedLate);
       expect(m.value("tidemark_step_output_watermark_seconds", { step: "Read" })).toBe(8.64e12);
+      // Processing time: for every step running user code (ParDo, stateful DoFn: the runner's step kinds), and with the
+      // time outside any step no more than the wall time the sampler has run.
+      const processing = m.samples("tidemark_step_processing_seconds_total");
+      expect(processing.map((s) => s.labels.step).sort()).toEqual(
+        run.metrics.steps
+          .filter((s) => s.kind === "parDo" || s.kind === "statefulParDo")
+          .map((s) => s.step)
+          .sort(),
+      );
+      const sampled =
+        processing.reduce((n, s) => n + s.value, 0) + m.value("tidemark_processing_other_seconds_total", {});
+      expect(sampled).toBeGreaterThan(0);
+      expect(sampled).toBeLessThanOrEqual((performance.now() - opsStarted) / 1000 + 0.05);
     } finally {
       await w.close();
       await ops.close();
@@ -139,10 +155,12 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
       reconnects: 0,
       connected: true,
     };
+    const commits = new CommitStats(() => t);
     const ops = await startMedallionOps({
       port: 0,
       host: "127.0.0.1",
       checkpointIntervalMs: 5_000,
+      commits,
       pubsub: () => stats,
       subscription: "s",
       now: () => t,
@@ -159,7 +177,7 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
         ok: false,
         detail: "no checkpoint written in 16 s (expected every 5 s)",
       });
-      ops.onCommit("checkpoint-written", { seq: 1 });
+      commits.onCommit("checkpoint-written", { seq: 1 });
       expect((await get(`${ops.url}/readyz`)).status).toBe(200);
       t += 15_001;
       expect(JSON.parse((await get(`${ops.url}/readyz`)).body).checks[2].detail).toBe(

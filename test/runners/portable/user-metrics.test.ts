@@ -2,13 +2,23 @@
  * User metrics (`core/metrics.ts`) through the Fn API: reported per bundle by the worker as monitoring infos,
  * summed by Prism, read back with the Job API's GetJobMetrics: equal to the direct runner's for the same pipeline.
  */
+import { type DescEnumValue, getOption } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import { Metrics, type UserMetric } from "../../../core/metrics.ts";
 import { Pipeline } from "../../../core/pipeline.ts";
 import { type ValueStateSpec, valueState } from "../../../core/state.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import { runOnPrism } from "../../../runners/portable/prism-runner.ts";
-import { userMetricsOf, userMonitoringInfos } from "../../../runners/portable/user-metrics.ts";
+import {
+  MonitoringInfoSpecs_EnumSchema,
+  monitoring_info_spec,
+} from "../../../runners/portable/proto/generated/org/apache/beam/model/pipeline/v1/metrics_pb.ts";
+import {
+  processBundleMsecsInfo,
+  processingMsecsOf,
+  userMetricsOf,
+  userMonitoringInfos,
+} from "../../../runners/portable/user-metrics.ts";
 import { map } from "../../../transforms/element-wise.ts";
 import { parDo } from "../../../transforms/par-do.ts";
 import { create } from "../../../transforms/read.ts";
@@ -78,6 +88,65 @@ describe("user metrics through the Fn API", () => {
     expect(sorted(direct.user)).toEqual(sorted(expected));
     expect(sorted(onPrism.metrics.user)).toEqual(sorted(expected));
   }, 120_000);
+
+  it("report each step's processing time as Beam's process_bundle_msecs: a busy step gets most of it", async () => {
+    let busyMs = 0;
+    const p = Pipeline.create();
+    p.apply(create(Array.from({ length: 20 }, (_, i) => i)), "Numbers")
+      .apply(
+        parDo<number, number>({
+          process(x, ctx) {
+            const t0 = performance.now();
+            const end = t0 + 10;
+            while (performance.now() < end) {
+              // the step's work: 10 ms of this thread
+            }
+            busyMs += performance.now() - t0;
+            ctx.output(x);
+          },
+        }),
+        "Busy",
+      )
+      .apply(map((x: number) => x + 1, "Trivial"));
+    const started = performance.now();
+    const run = await runOnPrism(p, { jobEndpoint: prism().jobEndpoint, processingTime: true });
+    const wallMs = performance.now() - started;
+    const ms = run.processingMs ?? new Map<string, number>();
+    const busy = ms.get("Busy") ?? 0;
+    const trivial = ms.get("Trivial") ?? 0;
+    const context = JSON.stringify({ busy, trivial, busyMs, wallMs, all: [...ms] });
+    // Both DoFn steps are reported (Prism summed the bundles' infos per transform), whole milliseconds.
+    expect([...ms.keys()].sort(), context).toEqual(["Busy", "Trivial"]);
+    expect(busyMs, context).toBeGreaterThanOrEqual(200);
+    // Generous bounds that still fail when the time goes elsewhere (the worker runs in this process, so the busy
+    // step's own measure is the reference): at least half of it, no more than the job's wall time, >5x the trivial.
+    expect(busy, context).toBeGreaterThanOrEqual(0.5 * busyMs);
+    expect(busy, context).toBeLessThanOrEqual(wallMs);
+    expect(busy, context).toBeGreaterThan(5 * trivial);
+  }, 120_000);
+
+  it("encode processing time as Beam's process_bundle_msecs and read it back per step", () => {
+    const info = processBundleMsecsInfo("t3", 300);
+    expect(info).toMatchObject({
+      urn: "beam:metric:pardo_execution_time:process_bundle_msecs:v1",
+      type: "beam:metrics:sum_int64:v1",
+      labels: { PTRANSFORM: "t3" },
+    });
+    expect(Buffer.from(info.payload).toString("hex")).toBe("ac02");
+    // The standard spec, as Beam's own protos describe it: its URN, type and required label.
+    const spec = getOption(
+      MonitoringInfoSpecs_EnumSchema.values.find((v) => v.name === "PROCESS_BUNDLE_MSECS") as DescEnumValue,
+      monitoring_info_spec,
+    );
+    expect([info.urn, info.type, Object.keys(info.labels)]).toEqual([spec.urn, spec.type, spec.requiredLabels]);
+    const infos = [info, processBundleMsecsInfo("t4", 2), processBundleMsecsInfo("t3", 5)];
+    expect(processingMsecsOf(infos, (id) => (id === "t3" ? "Busy" : undefined))).toEqual(
+      new Map([
+        ["Busy", 305],
+        ["t4", 2],
+      ]),
+    );
+  });
 
   it("round-trip through monitoring infos, negative counters and labels included", () => {
     const ms: UserMetric[] = [

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../../../core/time/instant.ts";
 import type { MetricsSnapshot, StepMetrics } from "../../../../runners/direct/metrics.ts";
+import { CommitStats } from "../../../../runners/observe/commit-stats.ts";
 import { type DashboardServer, startDashboardServer } from "../../../../runners/observe/ui/dashboard-server.ts";
 import {
   type ChangeView,
-  CommitTracker,
+  checkpointFigures,
   type DashboardView,
   RateMeter,
   runnerFigures,
@@ -64,15 +65,15 @@ describe("the dashboard's figures", () => {
     expect(meter.sample(800, 12_000)).toBeCloseTo(500 / 6, 5);
   });
 
-  it("counts checkpoints and commits as JobMetrics does, and ages the last checkpoint", () => {
+  it("shows the commits and checkpoints JobMetrics serves, and ages the last checkpoint", () => {
     let now = 1_000;
-    const commits = new CommitTracker(() => now);
-    expect(commits.figures(now)).toEqual({ commits: 0, checkpoints: 0, lastAtMs: null, ageSeconds: null });
+    const commits = new CommitStats(() => now);
+    expect(checkpointFigures(commits, now)).toEqual({ commits: 0, checkpoints: 0, lastAtMs: null, ageSeconds: null });
     for (const phase of ["writes-started", "writes-done", "checkpoint-written", "stable-input-written", "finalized"]) {
-      commits.onCommit(phase);
+      commits.onCommit(phase, { seq: 1 });
     }
     now = 4_500;
-    expect(commits.figures(now)).toEqual({ commits: 1, checkpoints: 1, lastAtMs: 1_000, ageSeconds: 3.5 });
+    expect(checkpointFigures(commits, now)).toEqual({ commits: 1, checkpoints: 1, lastAtMs: 1_000, ageSeconds: 3.5 });
   });
 });
 
