@@ -1,6 +1,8 @@
-import { Duration, type Message, type PubSub, protos, type Subscription } from "@google-cloud/pubsub";
+import { type PubSub, protos, type Subscription } from "@google-cloud/pubsub";
 import type { CheckpointMark, Source, SourceEvent, SourceReader } from "../../core/source.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
+import { type PulledMessage, PullSubscriber } from "./pull-subscriber.ts";
+import { SeenIds } from "./seen-ids.ts";
 import { WatermarkEstimator } from "./watermark-estimator.ts";
 
 /** The gRPC status of a missing resource. */
@@ -47,7 +49,7 @@ export interface PubsubReadOptions {
   readonly maxLeaseExtensionMs?: number;
   /**
    * The deadline of each lease extension, in seconds (10 to 600). It is how long the messages a crashed reader held
-   * stay invisible before Pub/Sub delivers them again. Default: the client's own (from observed ack latencies).
+   * stay invisible before Pub/Sub delivers them again. Default 60 s.
    */
   readonly leaseDeadlineSeconds?: number;
   /** Watermark: see WatermarkEstimator. Default 10 s out of order, idle after 30 s. */
@@ -90,11 +92,11 @@ export interface PubsubSourceStats {
 }
 
 /**
- * An unbounded source reading a Pub/Sub subscription by streaming pull. Messages are acknowledged only when the
- * runner finalizes a checkpoint mark covering them (after their effects are durable); until then the client extends
- * their leases, and flow control stops delivery at `maxOutstandingMessages`/`maxOutstandingBytes`, so a backlog of
- * millions is read at the pipeline's pace. A subscription that does not exist is an error naming it, at the first
- * read.
+ * An unbounded source reading a Pub/Sub subscription by Pull (`PullSubscriber`). Messages are acknowledged only when
+ * the runner finalizes a checkpoint mark covering them (after their effects are durable); until then their leases are
+ * extended, and flow control asks for no more than `maxOutstandingMessages`/`maxOutstandingBytes` unacknowledged, so a
+ * backlog of millions is read at the pipeline's pace. A subscription that does not exist is an error naming it, at
+ * the first read.
  */
 export function pubsubSource(
   options: PubsubReadOptions,
@@ -175,13 +177,15 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   readonly stats: PubsubSourceStats = emptyStats();
   private readonly now: () => number;
   private readonly estimator: WatermarkEstimator;
-  private readonly queue: Message[] = [];
+  private readonly queue: PulledMessage[] = [];
   /** Messages given to the runner (or dropped as duplicates) and not yet covered by a checkpoint mark. */
-  private unmarked: Message[] = [];
+  private unmarked: PulledMessage[] = [];
   /** The messages of marks taken and not yet finalized. */
-  private readonly pendingMarks = new Set<Message[]>();
-  private readonly seen = new Map<string, number>();
+  private readonly pendingMarks = new Set<PulledMessage[]>();
+  private readonly seen: SeenIds;
   private subscription: Subscription | undefined;
+  /** What pulls `subscription`'s messages (flow control, leases, acknowledgements). */
+  private puller: PullSubscriber | undefined;
   private temporary = false;
   private started: Promise<void> | undefined;
   private failure: Error | undefined;
@@ -199,8 +203,9 @@ class PubsubReader implements SourceReader<PubsubMessage> {
       { maxOutOfOrdernessMs: options.maxOutOfOrdernessMs ?? 10_000, idleMs: options.idleMs ?? 30_000 },
       this.now(),
     );
+    this.seen = new SeenIds(this.now());
     if (restored !== undefined) {
-      for (const [id, at] of restored.seen) this.seen.set(id, at);
+      this.seen.restore(restored.seen);
       this.estimator.restore(restored.estimator);
       this.reportedWatermark = restored.reportedWatermark;
     }
@@ -213,7 +218,7 @@ class PubsubReader implements SourceReader<PubsubMessage> {
    */
   snapshot(): PubsubReaderSnapshot {
     return {
-      seen: [...this.seen],
+      seen: this.seen.entries(),
       estimator: this.estimator.snapshot(),
       reportedWatermark: this.reportedWatermark,
     };
@@ -266,21 +271,24 @@ class PubsubReader implements SourceReader<PubsubMessage> {
    * Closes the stream. Every message this reader took and did not acknowledge (its run failed, or ended before the
    * marks covering them were finalized) is nacked: Pub/Sub delivers it again at once (after the subscription's
    * retry backoff), counting the delivery attempt, so a message whose processing keeps failing reaches the
-   * subscription's dead-letter topic after its maximum attempts.
+   * subscription's dead-letter topic after its maximum attempts. The puller nacks them (with whatever else it holds)
+   * once its Pulls in flight have returned: nacked earlier, a message would be delivered to one of them, an attempt
+   * counted for a delivery nobody processes.
    */
   async close(): Promise<void> {
     const sub = this.subscription;
     this.subscription = undefined;
     this.stats.connected = false;
     if (sub === undefined) return;
-    sub.removeAllListeners("message");
+    const puller = this.puller;
+    this.puller = undefined;
+    puller?.removeAllListeners("message");
     const unacknowledged = [...this.queue, ...this.unmarked, ...[...this.pendingMarks].flat()];
     this.queue.length = 0;
     this.unmarked = [];
     this.pendingMarks.clear();
-    for (const m of unacknowledged) m.nack();
     this.stats.nacked += unacknowledged.length;
-    await sub.close();
+    await puller?.close();
     if (this.temporary) await sub.delete().catch(() => undefined);
   }
 
@@ -314,31 +322,23 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   }
 
   private attach(sub: Subscription): void {
-    sub.setOptions({
-      flowControl: {
-        maxMessages: this.options.maxOutstandingMessages ?? 10_000,
-        maxBytes: this.options.maxOutstandingBytes ?? 100 * 2 ** 20,
-        allowExcessMessages: false,
-      },
-      maxExtensionTime: Duration.from({ millis: this.options.maxLeaseExtensionMs ?? 60 * 60_000 }),
-      ...(this.options.leaseDeadlineSeconds === undefined
-        ? {}
-        : {
-            minAckDeadline: Duration.from({ seconds: this.options.leaseDeadlineSeconds }),
-            maxAckDeadline: Duration.from({ seconds: this.options.leaseDeadlineSeconds }),
-          }),
+    const puller = new PullSubscriber(this.options.pubsub, sub.name, {
+      maxOutstandingMessages: this.options.maxOutstandingMessages ?? 10_000,
+      maxOutstandingBytes: this.options.maxOutstandingBytes ?? 100 * 2 ** 20,
+      maxLeaseExtensionMs: this.options.maxLeaseExtensionMs ?? 60 * 60_000,
+      leaseDeadlineSeconds: this.options.leaseDeadlineSeconds ?? 60,
     });
     this.stats.connected = true;
-    sub.on("message", (m: Message) => {
+    puller.on("message", (m: PulledMessage) => {
       if (this.draining || this.subscription !== sub) return;
       this.queue.push(m);
       this.stats.outstanding++;
       this.wake?.();
     });
-    // The client retries UNAVAILABLE and the like itself, so a service or emulator restart is ridden out. NOT_FOUND
+    // The puller retries UNAVAILABLE and the like itself, so a service or emulator restart is ridden out. NOT_FOUND
     // after a good start means the subscription went away (an emulator restarted empty, a topology re-provisioned):
     // the reader waits up to `missingGraceMs` for it to be back, then reconnects. Any other error ends the run.
-    sub.on("error", (e: Error & { code?: number }) => {
+    puller.on("error", (e: Error & { code?: number }) => {
       if (this.subscription !== sub) return;
       if (e.code === NOT_FOUND && !this.draining && this.reconnecting === undefined) {
         this.stats.reconnects++;
@@ -352,12 +352,16 @@ class PubsubReader implements SourceReader<PubsubMessage> {
       this.wake?.();
     });
     this.subscription = sub;
+    this.puller = puller;
+    puller.start();
   }
 
   /** Closes a subscription that went away and opens it again once it (or, for a temporary one, its topic) exists. */
   private async reconnect(lost: Subscription): Promise<void> {
-    lost.removeAllListeners("message");
-    await lost.close().catch(() => undefined);
+    const puller = this.puller;
+    this.puller = undefined;
+    puller?.removeAllListeners("message");
+    await puller?.close().catch(() => undefined);
     const deadline = this.now() + (this.options.missingGraceMs ?? 60_000);
     const { pubsub } = this.options;
     for (;;) {
@@ -407,7 +411,7 @@ class PubsubReader implements SourceReader<PubsubMessage> {
         this.stats.duplicatesDropped++;
         continue;
       }
-      this.seen.set(id, now);
+      this.seen.add(id, now);
       let timestamp = publishTime;
       if (this.options.timestampAttribute !== undefined) {
         const t = parseTimestamp(m.attributes[this.options.timestampAttribute]);
@@ -429,11 +433,7 @@ class PubsubReader implements SourceReader<PubsubMessage> {
   }
 
   private forgetOldIds(now: number): void {
-    const horizon = now - (this.options.dedupWindowMs ?? 10 * 60_000);
-    for (const [id, at] of this.seen) {
-      if (at >= horizon) break;
-      this.seen.delete(id);
-    }
+    this.seen.forgetBefore(now - (this.options.dedupWindowMs ?? 10 * 60_000));
   }
 
   /** Waits until a message arrives (true) or a heartbeat is due (false). */
@@ -460,6 +460,7 @@ class PubsubReader implements SourceReader<PubsubMessage> {
    */
   private async drain(): Promise<void> {
     this.draining = true;
+    this.puller?.pause();
   }
 }
 

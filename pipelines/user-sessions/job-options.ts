@@ -37,6 +37,13 @@ export const MEDALLION_OPTIONS = {
       "an embedded DuckDB file, or BigQuery (tables created or evolved from the schemas; Bronze and Silver " +
       "appended, Gold upserted, each idempotently)",
   },
+  duckdbMemoryMib: {
+    type: "number",
+    range: "positive",
+    default: 256,
+    value: "MIB",
+    help: "DuckDB's memory limit (its buffers; spills to disk beyond it), for a duckdb: warehouse",
+  },
   pubsubEndpoint: {
     type: "string",
     value: "HOST:PORT",
@@ -210,7 +217,9 @@ export type Options = OptionValues<typeof OPTIONS>;
 /** The warehouse `--warehouse` names (not yet opened). */
 export async function openWarehouse(o: Options): Promise<Warehouse> {
   const spec = o.warehouse;
-  if (spec.startsWith("duckdb:")) return DuckDbWarehouse.create(spec.slice("duckdb:".length));
+  if (spec.startsWith("duckdb:")) {
+    return DuckDbWarehouse.create(spec.slice("duckdb:".length), { memoryLimitMb: o.duckdbMemoryMib });
+  }
   if (spec.startsWith("bigquery://")) {
     const { projectId, dataset } = BigQueryWarehouse.parseSpec(spec);
     // An emulator has no metadata server to ask for credentials.

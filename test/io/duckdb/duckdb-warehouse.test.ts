@@ -254,6 +254,25 @@ describe("DuckDbWarehouse: opening files", () => {
     );
   });
 
+  it("keeps DuckDB's memory under the limit asked for (256 MiB unless told), and refuses one under 16 MiB", async () => {
+    const limit = async (options: { memoryLimitMb?: number }, name: string) => {
+      const w = await DuckDbWarehouse.create(join(dir, name), { autoCreateUnder: dir, ...options });
+      try {
+        const [row] = await w.query("SELECT current_setting('memory_limit') AS v");
+        return row?.v;
+      } finally {
+        await w.close();
+      }
+    };
+    // DuckDB prints a limit in its own units (KiB, MiB, GiB).
+    expect(await limit({}, "default.duckdb")).toBe("256.0 MiB");
+    expect(await limit({ memoryLimitMb: 64 }, "small.duckdb")).toBe("64.0 MiB");
+    const path = join(dir, "tiny.duckdb");
+    await expect(DuckDbWarehouse.create(path, { autoCreateUnder: dir, memoryLimitMb: 8 })).rejects.toThrow(
+      `cannot open DuckDB warehouse at ${path}: memoryLimitMb must be a whole number of MiB, at least 16, got 8`,
+    );
+  });
+
   it("names the path and the missing directory, and creates nothing", async () => {
     const path = join(dir, "nope", "x.duckdb");
     await expect(DuckDbWarehouse.create(path)).rejects.toThrow(
