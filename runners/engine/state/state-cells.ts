@@ -212,60 +212,112 @@ interface Stamped<T> {
   readonly value: T;
 }
 
-/** Kept sorted by timestamp (stable for equal timestamps); binary search for inserts and ranges. */
+/**
+ * Kept sorted by timestamp (stable for equal timestamps); binary search for inserts and ranges. Stored in columns:
+ * the timestamps in a Float64Array, the values in an array, live between `head` and `size` (entries cleared from the
+ * front, as a sweep of expired ids clears them, only move `head`). An entry costs 12 bytes and its value, where an
+ * object per entry cost 66 (measured with 300,000 entries: this list is Silver's de-duplication order, one entry per
+ * distinct event id in the horizon).
+ */
 class OrderedListCell<T> implements OrderedListState<T>, Cell {
-  private items: Stamped<T>[] = [];
+  private times = new Float64Array(0);
+  private values: T[] = [];
+  private head = 0;
+  private size = 0;
   add(timestamp: number, value: T): void {
-    const items = this.items;
+    if (this.size === this.times.length) this.grow();
     // Values mostly come in time order: appending needs no search.
-    const last = items[items.length - 1];
-    if (last === undefined || last.timestamp <= timestamp) items.push({ timestamp, value });
-    else items.splice(this.upperBound(timestamp), 0, { timestamp, value });
+    const at =
+      this.size === this.head || (this.times[this.size - 1] as number) <= timestamp
+        ? this.size
+        : this.upperBound(timestamp);
+    if (at < this.size) {
+      this.times.copyWithin(at + 1, at, this.size);
+      this.values.splice(at, 0, value);
+    } else this.values[at] = value;
+    this.times[at] = timestamp;
+    this.size++;
+    if (this.values.length > this.size) this.values.length = this.size;
   }
   read(): readonly Stamped<T>[] {
-    return this.items.slice();
+    return this.slice(this.head, this.size);
   }
   readRange(from: number, to: number): readonly Stamped<T>[] {
-    return this.items.slice(this.lowerBound(from), this.lowerBound(to));
+    return this.slice(this.lowerBound(from), this.lowerBound(to));
   }
   clearRange(from: number, to: number): void {
     const a = this.lowerBound(from);
     const b = this.lowerBound(to);
-    if (b > a) this.items.splice(a, b - a);
+    if (b <= a) return;
+    // Cleared values are let go at once (they may be large).
+    this.values.fill(undefined as T, a, b);
+    if (a === this.head) this.head = b;
+    else {
+      this.times.copyWithin(a, b, this.size);
+      this.values.copyWithin(a, b, this.size);
+      this.size -= b - a;
+      this.values.length = this.size;
+    }
+    if (this.head === this.size) this.clear();
+    else if (this.head > this.size - this.head) this.compact(this.times.length);
   }
   isEmpty(): boolean {
-    return this.items.length === 0;
+    return this.size === this.head;
   }
   clear(): void {
-    this.items = [];
+    this.times = new Float64Array(0);
+    this.values = [];
+    this.head = 0;
+    this.size = 0;
   }
   isEmptyCell(): boolean {
-    return this.items.length === 0;
+    return this.size === this.head;
   }
   snapshot(): unknown {
-    return this.items;
+    return this.read();
   }
   restore(data: unknown): void {
-    this.items = [...(data as Stamped<T>[])];
+    for (const { timestamp, value } of data as Stamped<T>[]) this.add(timestamp, value);
+  }
+  private slice(a: number, b: number): Stamped<T>[] {
+    const out: Stamped<T>[] = new Array(Math.max(0, b - a));
+    for (let i = a; i < b; i++) out[i - a] = { timestamp: this.times[i] as number, value: this.values[i] as T };
+    return out;
+  }
+  /** Room for more: the live entries moved to the front, the capacity doubled when more than half full. */
+  private grow(): void {
+    const live = this.size - this.head;
+    this.compact(live * 2 >= this.times.length ? Math.max(8, this.times.length * 2) : this.times.length);
+  }
+  /** Moves the live entries to the front of columns of `capacity`. */
+  private compact(capacity: number): void {
+    const live = this.size - this.head;
+    const times = capacity === this.times.length ? this.times : new Float64Array(capacity);
+    if (times === this.times) times.copyWithin(0, this.head, this.size);
+    else times.set(this.times.subarray(this.head, this.size));
+    this.times = times;
+    this.values = this.head === 0 ? this.values : this.values.slice(this.head, this.size);
+    this.head = 0;
+    this.size = live;
   }
   /** First index with timestamp >= t. */
   private lowerBound(t: number): number {
-    let lo = 0;
-    let hi = this.items.length;
+    let lo = this.head;
+    let hi = this.size;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if ((this.items[mid] as Stamped<T>).timestamp < t) lo = mid + 1;
+      if ((this.times[mid] as number) < t) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
   /** First index with timestamp > t. */
   private upperBound(t: number): number {
-    let lo = 0;
-    let hi = this.items.length;
+    let lo = this.head;
+    let hi = this.size;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if ((this.items[mid] as Stamped<T>).timestamp <= t) lo = mid + 1;
+      if ((this.times[mid] as number) <= t) lo = mid + 1;
       else hi = mid;
     }
     return lo;
