@@ -1,0 +1,26 @@
+/**
+ * What the queries take from Beam's configuration: the values Beam Python's launcher passes its queries
+ * (`nexmark_launcher.NexmarkLauncher.run`), which are Beam Java's `NexmarkConfiguration` defaults.
+ */
+export interface QueryConfig {
+  /** Query 2 selects the bids of every `auctionSkip`-th auction. */
+  readonly auctionSkip: number;
+  /** Window size (queries 3, 5, 7, 8, 11's session gap, 12) and sliding period (query 5), in seconds. */
+  readonly windowSizeSec: number;
+  readonly windowPeriodSec: number;
+  /** Query 11 fires a session early every `maxLogEvents` bids; query 10's shard size. */
+  readonly maxLogEvents: number;
+  /** Query 11's allowed lateness is half of it (whole seconds). */
+  readonly occasionalDelaySec: number;
+  /** Query 3 forgets a person this long after their event time, in seconds. */
+  readonly maxAuctionWaitingTimeSec: number;
+}
+
+export const DEFAULT_QUERY_CONFIG: QueryConfig = Object.freeze({
+  auctionSkip: 123,
+  windowSizeSec: 10,
+  windowPeriodSec: 5,
+  maxLogEvents: 100_000,
+  occasionalDelaySec: 3,
+  maxAuctionWaitingTimeSec: 600,
+});
