@@ -41,10 +41,14 @@ export interface DuckDbWarehouseOptions {
    */
   readonly checkpointThresholdMb?: number;
   /**
-   * DuckDB's memory limit (MiB): its buffer pool (data being written, indexes, query work) stays under it, spilling
-   * to a temporary folder beside the file when a query needs more. DuckDB's own default is 80% of the machine's RAM,
-   * which an embedded warehouse sharing its process with a streaming job should not take: draining 300,000 messages
-   * of a backlog, DuckDB held 450-550 MiB outside the JavaScript heap. Default 256.
+   * DuckDB's memory (MiB) besides its primary-key indexes: data being written and query work stay under it, spilling
+   * to a temporary folder beside the file. The indexes cannot spill (DuckDB keeps an ART index in memory; measured:
+   * about 70 bytes a row of a VARCHAR key, and a fixed limit of 256 MiB failed with "Out of Memory" at 3 M rows), so
+   * the limit DuckDB is given is this plus what its indexes take, raised as they grow (after each write); a write
+   * that still runs out of memory doubles this and runs again. (Tables this version creates have no key index: see
+   * `withPrimaryKey`; files of earlier versions do.) DuckDB's own default is 80% of the machine's RAM, which an
+   * embedded warehouse sharing its process with a streaming job should not take: draining 300,000 messages of a
+   * backlog, its buffers held 450-550 MiB. Default 256.
    */
   readonly memoryLimitMb?: number;
 }
@@ -52,6 +56,7 @@ export interface DuckDbWarehouseOptions {
 /** See `DuckDbWarehouseOptions.checkpointThresholdMb`. */
 const DEFAULT_CHECKPOINT_THRESHOLD_MB = 256;
 const DEFAULT_MEMORY_LIMIT_MB = 256;
+const MIB = 2 ** 20;
 
 const MEMORY = ":memory:";
 
@@ -119,7 +124,47 @@ export class DuckDbWarehouse implements Warehouse {
     private readonly con: DuckDBConnection,
     /** The key in `openInThisProcess`, or null for `:memory:`. */
     private readonly lockKey: string | null,
+    /** DuckDB's memory besides its indexes (bytes): see `memoryLimitMb`; doubled after a write runs out. */
+    private memoryBesideIndexes: number,
   ) {}
+
+  /** The memory limit DuckDB was last given (bytes). */
+  private memoryLimit = 0;
+
+  /**
+   * Gives DuckDB a memory limit of `memoryBesideIndexes` plus what its ART indexes take now, when that differs by more
+   * than a twentieth from the limit it has.
+   */
+  private async fitMemoryLimit(con: DuckDBConnection): Promise<void> {
+    const [row] = (
+      await con.runAndReadAll(
+        "SELECT coalesce(sum(memory_usage_bytes), 0)::DOUBLE AS b FROM duckdb_memory() WHERE tag = 'ART_INDEX'",
+      )
+    ).getRowObjectsJS();
+    const want = Math.ceil((this.memoryBesideIndexes + Number(row?.b ?? 0)) / MIB);
+    const current = this.memoryLimit / MIB;
+    if (Math.abs(want - current) <= current / 20) return;
+    await con.run(`SET memory_limit = '${want}MiB'`);
+    this.memoryLimit = want * MIB;
+  }
+
+  /**
+   * Runs the write `body`, then fits the limit. A write that runs out of memory (rolled back) is run again with twice
+   * the memory besides the indexes (kept from then on: what one batch needs, the next ones will), up to 4 times.
+   */
+  private async withMemory(con: DuckDBConnection, body: () => Promise<void>): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await body();
+        break;
+      } catch (e) {
+        if (attempt >= 4 || !/Out of Memory Error/.test(String(e))) throw e;
+        this.memoryBesideIndexes *= 2;
+        await this.fitMemoryLimit(con);
+      }
+    }
+    await this.fitMemoryLimit(con);
+  }
 
   /**
    * Opens (creating if needed) the DuckDB file at `path`, or an in-memory database for `:memory:`.
@@ -166,8 +211,10 @@ export class DuckDbWarehouse implements Warehouse {
       const con = await instance.connect();
       await con.run("SET TimeZone = 'UTC'");
       await con.run(`SET checkpoint_threshold = '${settings.thresholdMb}MB'`);
-      await con.run(`SET memory_limit = '${settings.memoryMb}MiB'`);
-      return new DuckDbWarehouse(path, instance, con, lockKey);
+      const w = new DuckDbWarehouse(path, instance, con, lockKey, settings.memoryMb * MIB);
+      // An existing file's indexes are loaded as they are used: the limit follows them from the first write on.
+      await w.fitMemoryLimit(con);
+      return w;
     } catch (e) {
       instance.closeSync();
       throw e;
@@ -241,13 +288,15 @@ export class DuckDbWarehouse implements Warehouse {
   writeSessions(upserts: readonly GoldSessionRow[], deletes: readonly string[]): Promise<void> {
     if (upserts.length === 0 && deletes.length === 0) return Promise.resolve();
     return this.exclusive((con) =>
-      inTransaction(con, async () => {
-        if (deletes.length > 0) {
-          const sql = `DELETE FROM ${ident(GOLD_SESSIONS.name)} WHERE session_id IN (SELECT unnest($1))`;
-          await con.run(sql, [listValue([...deletes])], [LIST(VARCHAR)]);
-        }
-        await this.mergeBatch(con, GOLD_SESSIONS, upserts, "update");
-      }),
+      this.withMemory(con, () =>
+        inTransaction(con, async () => {
+          if (deletes.length > 0) {
+            const sql = `DELETE FROM ${ident(GOLD_SESSIONS.name)} WHERE session_id IN (SELECT unnest($1))`;
+            await con.run(sql, [listValue([...deletes])], [LIST(VARCHAR)]);
+          }
+          await this.mergeBatch(con, GOLD_SESSIONS, upserts, "update");
+        }),
+      ),
     );
   }
 
@@ -312,7 +361,9 @@ export class DuckDbWarehouse implements Warehouse {
 
   private write(table: TableSchema, rows: readonly object[], conflict: Conflict): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
-    return this.exclusive((con) => inTransaction(con, () => this.mergeBatch(con, table, rows, conflict)));
+    return this.exclusive((con) =>
+      this.withMemory(con, () => inTransaction(con, () => this.mergeBatch(con, table, rows, conflict))),
+    );
   }
 
   /** Stages `rows` and merges them into `table`; the caller owns the transaction. */

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import type { GoldSessionRow, SilverRow } from "../../../schemas/rows.ts";
 import { type ColumnType, duckdbDdl } from "../../../schemas/table-schema.ts";
-import { GOLD_HOURLY, GOLD_SESSIONS, TABLES } from "../../../schemas/tables.ts";
+import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, TABLES } from "../../../schemas/tables.ts";
 import { bronze, hourly, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
 
 /** The DuckDB type names `information_schema.columns.data_type` reports for each column type. */
@@ -271,6 +271,34 @@ describe("DuckDbWarehouse: opening files", () => {
     await expect(DuckDbWarehouse.create(path, { autoCreateUnder: dir, memoryLimitMb: 8 })).rejects.toThrow(
       `cannot open DuckDB warehouse at ${path}: memoryLimitMb must be a whole number of MiB, at least 16, got 8`,
     );
+  });
+
+  it("raises DuckDB's limit as a primary-key index grows past it (an index cannot spill), so writes never run out", async () => {
+    // A file of an earlier version: Bronze with its primary key, an ART index DuckDB keeps in memory.
+    const path = join(dir, "keyed-bronze.duckdb");
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const old = await DuckDBInstance.create(path);
+    const con = await old.connect();
+    await con.run(duckdbDdl(BRONZE, { primaryKey: true }));
+    con.closeSync();
+    old.closeSync();
+    const w = await DuckDbWarehouse.create(path, { autoCreateUnder: dir, memoryLimitMb: 16 });
+    opened.push(w);
+    await w.open();
+    const rows = 400_000;
+    for (let i = 0; i < rows; i += 20_000) {
+      await w.appendBronze(Array.from({ length: 20_000 }, (_, j) => bronze(`message-${i + j}-${"k".repeat(24)}`)));
+    }
+    const [r] = await w.query(
+      `SELECT (SELECT count(*) FROM bronze_messages) AS n,
+              (SELECT sum(memory_usage_bytes) FROM duckdb_memory() WHERE tag = 'ART_INDEX') AS index_bytes,
+              current_setting('memory_limit') AS lim`,
+    );
+    expect(r?.n).toBe(rows);
+    // The index alone is past the 16 MiB asked for: a fixed limit of 16 MiB would have failed these writes.
+    expect(Number(r?.index_bytes)).toBeGreaterThan(16 * 2 ** 20);
+    const mib = Number(/^([\d.]+) MiB$/.exec(String(r?.lim))?.[1]);
+    expect(mib * 2 ** 20).toBeGreaterThanOrEqual(16 * 2 ** 20 + Number(r?.index_bytes) * 0.95);
   });
 
   it("names the path and the missing directory, and creates nothing", async () => {
