@@ -30,7 +30,7 @@
  *   --seed=N          stream seed (default 42)
  *   --reps=K          repetitions per implementation (default 5)
  *   --quick           smoke run: 100,000 events, 1 rep (memory case 1M vs 100k)
- *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded, and the floor loop: only the reading, parsing and row building every medallion must do, the reachable ceiling), pubsub (the pipeline from a pre-filled emulator subscription against the bare client's receive-and-ack), bigquery (Silver rows into the BigQuery emulator through the Storage Write API against insertAll), prism (the sessions job on Prism v2.77.0 through Tidemark against Apache Beam Python 2.77.0 on the same Prism and events)
+ *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded, and the floor loop: only the reading, parsing and row building every medallion must do, the reachable ceiling), pubsub (the pipeline from a pre-filled emulator subscription against the bare client's receive-and-ack), bigquery (Silver rows into the BigQuery emulator through the Storage Write API against insertAll), prism (the sessions job on Prism v2.77.0 through Tidemark against Apache Beam Python 2.77.0 on the same Prism and events), nexmark (the Nexmark queries, generator in process, beside Apache Beam's own Python queries on a file of the same events; bench/nexmark/bench.ts; not in the default set)
  *                     default: generator,sessions,memory
  *                     --only=hand means generator,hand,hand-memory (no engine needed)
  *                     --only=engine means engine,memory (still checked against the hand loop)
@@ -67,6 +67,8 @@ const PUBSUB_RATIO_TARGET = 0.8;
 const PRISM_RATIO_TARGET = 3;
 /** Events of the prism case (Beam Python takes about 9 s for 100,000 on the 2-core box). */
 const PRISM_EVENTS = 100_000;
+/** Events of the file Beam Python's Nexmark queries read in the nexmark case (Beam's default numEvents). */
+const NEXMARK_FILE_EVENTS = 100_000;
 /** Silver rows written to the BigQuery emulator by each append method. */
 const BIGQUERY_ROWS = 50_000;
 /** Messages pre-filled into the emulator for the Pub/Sub case. */
@@ -90,7 +92,8 @@ type CaseName =
   | "medallion"
   | "pubsub"
   | "bigquery"
-  | "prism";
+  | "prism"
+  | "nexmark";
 const CASE_NAMES: readonly CaseName[] = [
   "generator",
   "hand",
@@ -102,6 +105,7 @@ const CASE_NAMES: readonly CaseName[] = [
   "pubsub",
   "bigquery",
   "prism",
+  "nexmark",
 ];
 
 interface Flags {
@@ -580,6 +584,21 @@ async function parentMain(flags: Flags): Promise<number> {
       tidemarkRunsMs: r.tidemarkRuns,
       beamPythonRunsMs: r.beamPythonRuns,
     });
+  }
+
+  if (cases.has("nexmark")) {
+    const fileEvents = Math.min(NEXMARK_FILE_EVENTS, events);
+    progress(
+      `nexmark: each query on ${events} generated events, and on a file of ${fileEvents} beside Beam Python 2.77.0`,
+    );
+    const r = await spawnChild<{ lines: { pass: boolean | null }[] }>(
+      ["--import", "tsx", join(BENCH_DIR, "nexmark", "bench.ts"), `--events=${events}`, `--file-events=${fileEvents}`],
+      "nexmark child",
+    );
+    for (const line of r.lines) {
+      targetMissed ||= line.pass === false;
+      emit(line);
+    }
   }
 
   if (failed) {

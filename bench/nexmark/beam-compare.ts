@@ -1,7 +1,8 @@
 /**
  * Our query results against Beam Python's, record for record: each Beam record is put in our result's shape
  * (`fromBeamPython`: Beam Python's result field names to Beam Java's, which ours follow), then both sides become
- * canonical strings (window and value, keys sorted; the in-memory `kind` tag of events dropped) compared as multisets.
+ * canonical strings (window, timestamp and value, keys sorted; the in-memory `kind` tag of events dropped) compared
+ * as multisets.
  */
 import { canonicalJson } from "../../core/kv.ts";
 import type { BeamRecord } from "./beam-python.ts";
@@ -29,19 +30,51 @@ export function fromBeamPython(query: QueryName, value: unknown): unknown {
       return { auction: field(value, "auction_id"), price: field(value, "price") };
     case "q5":
       return { auction: field(value, "auction_id"), num: field(value, "num") };
+    case "q3":
+      return {
+        name: field(value, "name"),
+        city: field(value, "city"),
+        state: field(value, "state"),
+        id: field(value, "auction_id"),
+      };
+    case "q4":
+      return { category: field(value, "category"), price: Math.round(field(value, "price") as number), isLast: true };
+    case "q6":
+      return value;
+    case "q8":
+      return value;
+    case "q9":
+      return {
+        auction: parseEvent(JSON.stringify(field(value, "auction"))),
+        bid: parseEvent(JSON.stringify(field(value, "bid"))),
+      };
     case "q11":
       return { personId: field(value, "bidder_id"), bidsPerSession: field(value, "bid_count") };
   }
 }
 
-/** A result as a canonical string: window and value, keys sorted, without the events' `kind` tag. */
-export function canonicalResult(window: WindowSpan, value: unknown): string {
+/**
+ * The window we give a Beam record's result. Query 9: Beam's result is in its merged auction window
+ * `[auction.dateTime, auction.expires)`, ours in the global window (see winning-bids.ts); the record keeps Beam's
+ * window only if it is not that one, so that any other window is a difference.
+ */
+export function ourWindowFor(query: QueryName, record: BeamRecord): WindowSpan {
+  if (query === "q9" && record.window !== null) {
+    const auction = field(record.value, "auction");
+    const [start, end] = record.window;
+    if (start === field(auction, "dateTime") && end === field(auction, "expires")) return null;
+  }
+  return record.window;
+}
+
+/** A result as a canonical string: window, timestamp and value, keys sorted, without the events' `kind` tag. */
+export function canonicalResult(window: WindowSpan, timestamp: number, value: unknown): string {
   let v = value;
   if (typeof v === "object" && v !== null && "kind" in v) {
     const { kind: _, ...rest } = v as Record<string, unknown>;
     v = rest;
   }
-  return canonicalJson([window, v]);
+  return canonicalJson([window, timestamp, v]);
 }
 
 export interface Comparison {
@@ -58,8 +91,8 @@ export function compareWithBeam(
   ours: readonly QueryResult[],
   beam: readonly BeamRecord[],
 ): Comparison {
-  const a = ours.map((r) => canonicalResult(r.window, r.value));
-  const b = beam.map((r) => canonicalResult(r.window, fromBeamPython(query, r.value)));
+  const a = ours.map((r) => canonicalResult(r.window, r.timestamp, r.value));
+  const b = beam.map((r) => canonicalResult(ourWindowFor(query, r), r.timestamp, fromBeamPython(query, r.value)));
   const counts = new Map<string, number>();
   for (const s of a) counts.set(s, (counts.get(s) ?? 0) + 1);
   const onlyBeam: string[] = [];

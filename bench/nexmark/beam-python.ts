@@ -72,9 +72,10 @@ export function runBeamNexmark(
     .map((l) => JSON.parse(l) as BeamRun);
 }
 
-/** A record of Beam's output: the element's window (null: global) and value, as `beam_nexmark.py` writes it. */
+/** A record of Beam's output: the element's window (null: global), timestamp and value, as `beam_nexmark.py` writes it. */
 export interface BeamRecord {
   readonly window: readonly [number, number] | null;
+  readonly timestamp: number;
   readonly value: unknown;
 }
 

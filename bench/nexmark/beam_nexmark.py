@@ -5,7 +5,8 @@ each event stamped with its dateTime; the launcher's query arguments), one pipel
   python beam_nexmark.py --input=FILE --queries=0,1,2 --out=DIR [--mode=check|bench]
 
 check: each query's output goes to DIR/q<N>.jsonl, one JSON object per element: {"window": [startMs, endMs] or
-null for the global window, "value": the element as JSON (events in the file's camelCase layout, times in ms)}.
+null for the global window, "timestamp": its timestamp in ms (floored), "value": the element as JSON (events in the
+file's camelCase layout, times in ms)}.
 bench: outputs are only counted (a metrics counter, as the launcher's result monitor does).
 Prints one JSON line per query on stdout: {"query", "ms" (the run, from run() to the end), "outputs", "runner"} or
 {"query", "error"} when Beam fails; a failure does not stop the other queries.
@@ -78,9 +79,9 @@ def to_json(v):
 
 
 class Capture(beam.DoFn):
-  def process(self, element, w=beam.DoFn.WindowParam):
+  def process(self, element, w=beam.DoFn.WindowParam, ts=beam.DoFn.TimestampParam):
     span = None if isinstance(w, GlobalWindow) else [w.start.micros // 1000, w.end.micros // 1000]
-    yield json.dumps({'window': span, 'value': to_json(element)}, sort_keys=True)
+    yield json.dumps({'window': span, 'timestamp': ts.micros // 1000, 'value': to_json(element)}, sort_keys=True)
 
 
 class CountResults(beam.DoFn):

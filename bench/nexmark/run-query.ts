@@ -1,6 +1,6 @@
 /**
  * Runs one Nexmark query on the direct runner: `source` (the generator or a file) into the query, each result handed
- * to `onResult` with its window (as `[start, end]` in ms, or null for the global window).
+ * to `onResult` with its window (as `[start, end]` in ms, or null for the global window) and timestamp.
  */
 import { Pipeline } from "../../core/pipeline.ts";
 import type { Source } from "../../core/source.ts";
@@ -16,13 +16,16 @@ export type WindowSpan = readonly [start: number, end: number] | null;
 
 export interface QueryResult {
   readonly window: WindowSpan;
+  readonly timestamp: number;
   readonly value: unknown;
+  /** The pane's index in its window (0 for the only pane of a window fired once). */
+  readonly paneIndex: number;
 }
 
 export async function runQuery(
   name: QueryName,
   source: Source<NexmarkEvent>,
-  onResult: (value: unknown, window: WindowSpan) => void,
+  onResult: (value: unknown, window: WindowSpan, timestamp: number, paneIndex: number) => void,
   config: QueryConfig = DEFAULT_QUERY_CONFIG,
 ): Promise<void> {
   const p = Pipeline.create();
@@ -33,7 +36,7 @@ export async function runQuery(
         {
           process(value, ctx) {
             const w = ctx.window;
-            onResult(value, isIntervalWindow(w) ? [w.start, w.end] : null);
+            onResult(value, isIntervalWindow(w) ? [w.start, w.end] : null, ctx.timestamp, ctx.pane.index);
           },
         },
         "Results",
@@ -49,6 +52,11 @@ export async function collectQuery(
   config: QueryConfig = DEFAULT_QUERY_CONFIG,
 ): Promise<QueryResult[]> {
   const out: QueryResult[] = [];
-  await runQuery(name, source, (value, window) => out.push({ window, value }), config);
+  await runQuery(
+    name,
+    source,
+    (value, window, timestamp, paneIndex) => out.push({ window, timestamp, value, paneIndex }),
+    config,
+  );
   return out;
 }

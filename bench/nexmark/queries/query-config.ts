@@ -14,6 +14,12 @@ export interface QueryConfig {
   readonly occasionalDelaySec: number;
   /** Query 3 forgets a person this long after their event time, in seconds. */
   readonly maxAuctionWaitingTimeSec: number;
+  /**
+   * WinningBids' expected auction length: a bid waits for its auction twice as long. Beam Java derives it from the
+   * generator's slowest rate (`numInFlightAuctions` auctions' worth of events); Beam Python fixes it at its value for
+   * Beam's default configuration, 16,667 ms.
+   */
+  readonly expectedAuctionDurationMs: number;
 }
 
 export const DEFAULT_QUERY_CONFIG: QueryConfig = Object.freeze({
@@ -23,4 +29,5 @@ export const DEFAULT_QUERY_CONFIG: QueryConfig = Object.freeze({
   maxLogEvents: 100_000,
   occasionalDelaySec: 3,
   maxAuctionWaitingTimeSec: 600,
+  expectedAuctionDurationMs: 16_667,
 });
