@@ -3,7 +3,8 @@ import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow } from "../sch
 /**
  * Where the medallion tables go. One interface for every warehouse (embedded DuckDB, BigQuery), tested by one suite.
  * Writes are idempotent, so replaying a stream after a crash leaves the same tables:
- * - Bronze and Silver are appended, ignoring rows whose key (message_id, event_id) is already there;
+ * - Bronze and Silver are appended, ignoring rows whose key is already there (`schemas/tables.ts`: Bronze
+ *   (message_id, publish_time), Silver (tenant_id, event_id));
  * - Gold sessions are upserted on session_id, and the sessions merged away are deleted, in one transaction;
  * - Gold hourly rows are upserted on (tenant_id, hour_start).
  */

@@ -1,4 +1,5 @@
 import { DateTime } from "luxon";
+import { tenantIdProblem } from "./tenant.ts";
 
 /**
  * The user events Tidemark ingests: one definition gives the TypeScript type, the validation, and (in `tables.ts`)
@@ -174,6 +175,9 @@ export function parseEvent(data: string, correlationId?: string): Parsed {
     strings[i] = v;
   }
   const [eventId, type, userId, tenantId, platform, device, page, currency, acquisitionSource, button] = strings;
+  // The tenant is part of every key and of Pub/Sub names and filters: it has a grammar (schemas/tenant.ts).
+  const tenantProblem = tenantIdProblem(tenantId as string);
+  if (tenantProblem !== undefined) return fail("tenant_id", tenantProblem);
   if (!EVENT_TYPE_SET.has(type as string)) {
     return fail("event_type", `is not a known event type: ${JSON.stringify(type)} (known: ${EVENT_TYPES.join(", ")})`);
   }

@@ -23,9 +23,14 @@ export const BRONZE: TableSchema = {
     c("ingest_time", "TIMESTAMP", true, "When the pipeline received the message (processing time)."),
     c("attributes", "JSON", true, "The message attributes, as a JSON object."),
     c("payload", "STRING", true, "The raw payload as text."),
-    c("valid", "BOOL", true, "Whether the payload parsed into a valid event."),
-    c("error_field", "STRING", false, "For an invalid payload: the field at fault."),
-    c("error_reason", "STRING", false, "For an invalid payload: what is wrong with it."),
+    c(
+      "valid",
+      "BOOL",
+      true,
+      "Whether the payload parsed into a valid event of its tenant (the tenant_id attribute, if any, agreeing).",
+    ),
+    c("error_field", "STRING", false, "For an invalid message: the field at fault."),
+    c("error_reason", "STRING", false, "For an invalid message: what is wrong with it."),
     c(
       "correlation_id",
       "STRING",
@@ -35,15 +40,18 @@ export const BRONZE: TableSchema = {
   ],
 };
 
-/** Valid, typed, de-duplicated events. Idempotent on event_id. */
+/**
+ * Valid, typed, de-duplicated events. Idempotent on (tenant_id, event_id): an event id is unique within its tenant
+ * only, so two tenants' events with the same id are two rows.
+ */
 export const SILVER: TableSchema = {
   name: "silver_events",
-  description: "Parsed, validated events, de-duplicated on event_id, with their event time and lateness.",
-  key: ["event_id"],
+  description: "Parsed, validated events, de-duplicated on (tenant_id, event_id), with their event time and lateness.",
+  key: ["tenant_id", "event_id"],
   partitionBy: "event_time",
   clusterBy: ["tenant_id", "user_id"],
   columns: [
-    c("event_id", "STRING", true, "The event's unique id (duplicates are dropped)."),
+    c("event_id", "STRING", true, "The event's id, unique within its tenant (duplicates are dropped)."),
     c("event_type", "STRING", true, "page_view, button_click, purchase, user_signup, session_start, ..."),
     c("tenant_id", "STRING", true, "The tenant the user belongs to."),
     c("user_id", "STRING", true, "The user."),

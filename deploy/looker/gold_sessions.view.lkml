@@ -228,8 +228,8 @@ view: gold_sessions {
 
   measure: users {
     type: count_distinct
-    description: "Distinct users."
-    sql: ${user_id} ;;
+    description: "Distinct users (a user is a tenant's: the same user id under two tenants is two users)."
+    sql: CONCAT(${tenant_id}, ':', ${user_id}) ;;
   }
 
   measure: average_duration_seconds {

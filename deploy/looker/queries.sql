@@ -7,11 +7,12 @@
 -- name: sessions_by_platform
 -- Sessions per platform (a session seen on several platforms counts once under each of them, so the column sums to
 -- more than the number of sessions), with the average duration in seconds, the share of sessions that converted,
--- the revenue and the revenue per session. A session without platforms would show under a NULL platform.
+-- the revenue and the revenue per session. A session without platforms would show under a NULL platform. A user is a
+-- tenant's (tenant_id, user_id): the same user id under two tenants counts as two users, here and below.
 SELECT
   platform,
   COUNT(*) AS sessions,
-  COUNT(DISTINCT s.user_id) AS users,
+  COUNT(DISTINCT CONCAT(s.tenant_id, ':', s.user_id)) AS users,
   AVG(s.duration_ms) / 1000 AS avg_duration_seconds,
   SAFE_DIVIDE(COUNTIF(s.converted), COUNT(*)) AS conversion_rate,
   SUM(s.revenue) AS revenue,
@@ -28,7 +29,7 @@ ORDER BY sessions DESC, platform;
 SELECT
   s.acquisition_source,
   COUNT(*) AS sessions,
-  COUNT(DISTINCT s.user_id) AS users,
+  COUNT(DISTINCT CONCAT(s.tenant_id, ':', s.user_id)) AS users,
   AVG(s.duration_ms) / 1000 AS avg_duration_seconds,
   SAFE_DIVIDE(COUNTIF(s.converted), COUNT(*)) AS conversion_rate,
   SUM(s.revenue) AS revenue,
@@ -51,7 +52,7 @@ reached AS (
   SELECT
     step,
     COUNT(*) AS sessions,
-    COUNT(DISTINCT s.user_id) AS users,
+    COUNT(DISTINCT CONCAT(s.tenant_id, ':', s.user_id)) AS users,
     COUNTIF(s.converted) AS converted_sessions
   FROM gold_sessions AS s
   CROSS JOIN UNNEST(s.funnel_steps) AS step

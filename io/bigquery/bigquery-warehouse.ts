@@ -242,9 +242,11 @@ export class BigQueryWarehouse implements Warehouse {
     if (cdc) {
       const declared: string[] = meta.tableConstraints?.primaryKey?.columns ?? [];
       if (declared.join(",") !== table.key.join(",")) {
+        // A table of an earlier version may declare another key (Silver's was event_id alone): it goes first.
+        const drop = declared.length === 0 ? "" : `ALTER TABLE ${table.name} DROP PRIMARY KEY, then `;
         throw new Error(
           `${this.name}.${table.name}: change data capture needs the primary key (${table.key.join(", ")}), the table ` +
-            `declares ${declared.length === 0 ? "none" : `(${declared.join(", ")})`}: ALTER TABLE ${table.name} ` +
+            `declares ${declared.length === 0 ? "none" : `(${declared.join(", ")})`}: ${drop}ALTER TABLE ${table.name} ` +
             `ADD PRIMARY KEY (${table.key.join(", ")}) NOT ENFORCED, or write with --bigquery-upserts=transaction`,
         );
       }
@@ -520,8 +522,9 @@ function storageEndpointOptions(endpoint: string): Record<string, unknown> {
 
 /**
  * An SQL expression of the table's key as one STRING, for `IN` lists: the column itself for a STRING key; for a
- * composite key the non-string parts (as decimal text) first and the one string column last, joined by "|", so the
- * split is unambiguous whatever the string holds.
+ * composite key the non-string parts (as decimal text) first, then the string columns, each but the last prefixed
+ * with its length and ":" (Silver's (tenant_id, event_id): `4:acme|e1`), joined by "|", so the split is unambiguous
+ * whatever the strings hold: two rows have the same expression only when they have the same key.
  */
 function keyExpression(table: TableSchema): string {
   const cols = table.key.map((k) => {
@@ -531,12 +534,11 @@ function keyExpression(table: TableSchema): string {
   });
   if (cols.length === 1 && cols[0]?.type === "STRING") return cols[0].name;
   const strings = cols.filter((c) => c.type === "STRING");
-  if (strings.length > 1) throw new Error(`${table.name}: a composite key may hold one STRING column at most`);
   const text = (name: string, type: ColumnType): string =>
     type === "TIMESTAMP" ? `CAST(UNIX_MICROS(${name}) AS STRING)` : `CAST(${name} AS STRING)`;
   const parts = [
     ...cols.filter((c) => c.type !== "STRING").map((c) => text(c.name, c.type)),
-    ...strings.map((c) => c.name),
+    ...strings.map((c, i) => (i < strings.length - 1 ? `CAST(LENGTH(${c.name}) AS STRING), ':', ${c.name}` : c.name)),
   ];
   return `CONCAT(${parts.join(", '|', ")})`;
 }

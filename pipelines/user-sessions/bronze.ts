@@ -3,6 +3,7 @@ import type { PTransform } from "../../core/ptransform.ts";
 import { parDo } from "../../transforms/par-do.ts";
 import { type Parsed, parseEvent, type RawMessage, type UserEvent, type ValidationError } from "../../schemas/event.ts";
 import type { BronzeRow } from "../../schemas/rows.ts";
+import { checkMessageTenant } from "../../schemas/tenant.ts";
 
 /** A valid event with the message it came in. */
 export interface ReceivedEvent {
@@ -34,14 +35,22 @@ export interface BronzeOptions {
    * Bronze and Silver, carried to Gold (the session's latest) and into the logs. Default `correlation_id`.
    */
   readonly correlationAttribute?: string;
+  /**
+   * A worker for one tenant (`--tenant`): only that tenant's messages become events; another tenant's, and one
+   * without the `tenant_id` attribute its subscription filters on, are dead-lettered (`checkMessageTenant`).
+   */
+  readonly tenant?: string;
 }
 
 /**
  * Bronze: every message becomes a Bronze row exactly as received (valid or not); valid payloads go on as events,
- * the others to the dead-letter output with the field and reason. Nothing is dropped and nothing throws.
+ * the others to the dead-letter output with the field and reason. Nothing is dropped and nothing throws. A valid
+ * payload whose tenant the message's `tenant_id` attribute contradicts, or (with `tenant`) another tenant's, is not
+ * valid here: it goes to the dead letters with its reason, written under neither tenant.
  */
 export function bronze(opts: BronzeOptions = {}, name = "Bronze"): PTransform<PCollection<RawMessage>, BronzeOutputs> {
   const attribute = opts.correlationAttribute ?? CORRELATION_ATTRIBUTE;
+  const tenant = opts.tenant;
   return {
     name,
     expand: (messages) => {
@@ -52,7 +61,11 @@ export function bronze(opts: BronzeOptions = {}, name = "Bronze"): PTransform<PC
               const ingestTime = Number.isFinite(ctx.processingTime) ? ctx.processingTime : message.publishTime;
               // The message's correlation id goes on with its event (to Silver and Gold).
               const correlation = message.attributes[attribute];
-              const parsed = parseEvent(message.data, correlation);
+              let parsed = parseEvent(message.data, correlation);
+              if (parsed.ok) {
+                const refused = checkMessageTenant(message.attributes, parsed.event.tenant_id, tenant);
+                if (refused !== undefined) parsed = { ok: false, error: refused };
+              }
               ctx.output(bronzeRow(message, parsed, ingestTime, correlation));
               if (parsed.ok) ctx.outputTo("events", { message, event: parsed.event, ingestTime });
               else ctx.outputTo("deadLetter", { message, error: parsed.error, ingestTime });

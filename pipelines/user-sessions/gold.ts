@@ -45,7 +45,16 @@ export type SessionWrite =
   | { readonly kind: "upsert"; readonly row: GoldSessionRow; readonly seq: number }
   | { readonly kind: "delete"; readonly sessionId: string; readonly seq: number };
 
+/**
+ * Gold's key of a user is (tenant, user): the tenant, this separator, the user id. A tenant id cannot contain it
+ * (`TENANT_ID`, checked by `parseEvent`), so two tenants' users with the same id are two keys.
+ */
 const KEY_SEP = "\u0000";
+
+/** Gold's key of a tenant's user (sessions are per key). */
+export function userKey(tenant: string, user: string): string {
+  return `${tenant}${KEY_SEP}${user}`;
+}
 
 /**
  * The session id: a hash of tenant, user and session start. It is stable while a session grows forward (its start
@@ -82,7 +91,12 @@ class SessionIdCache {
     let tenant: string;
     let user: string;
     if (hit !== undefined) ({ tenant, user } = hit);
-    else [tenant, user] = key.split(KEY_SEP) as [string, string];
+    else {
+      // The first separator ends the tenant (a tenant id has none: `TENANT_ID`); the rest is the user, whatever it is.
+      const sep = key.indexOf(KEY_SEP);
+      tenant = key.slice(0, sep);
+      user = key.slice(sep + 1);
+    }
     const entry = { tenant, user, start, id: sessionId(tenant, user, start) };
     if (hit === undefined && this.latest.size >= SESSION_ID_CACHE_USERS) this.latest.clear();
     this.latest.set(key, entry);
@@ -123,7 +137,7 @@ export function goldSessions(
     expand: (events) => {
       const ids = new SessionIdCache();
       return events
-        .apply(map((e: UserEvent) => [`${e.tenant_id}${KEY_SEP}${e.user_id}`, e] as KV<string, UserEvent>, "KeyByUser"))
+        .apply(map((e: UserEvent) => [userKey(e.tenant_id, e.user_id), e] as KV<string, UserEvent>, "KeyByUser"))
         .apply(window<KV<string, UserEvent>>(sessions(gapMs), goldWindowing(opts)), "Sessions")
         .apply(combinePerKey<string, UserEvent, SessionAggregate, SessionAggregate>(sessionAggregateFn), "Aggregate")
         .apply(

@@ -6,6 +6,7 @@ import { pubsubClient } from "../../io/pubsub/client.ts";
 import { type PubsubSourceStats, pubsubSource } from "../../io/pubsub/pubsub-source.ts";
 import { fixtureFileSource } from "../../io/test-stream/jsonl.ts";
 import type { RawMessage } from "../../schemas/event.ts";
+import { tenantFilter, tenantIdProblem } from "../../schemas/tenant.ts";
 import { type OptionValues, parseOptions } from "../../core/options.ts";
 import { BigQueryWarehouse, UPSERT_METHODS, type UpsertMethod } from "../../io/bigquery/bigquery-warehouse.ts";
 import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
@@ -87,6 +88,14 @@ export const MEDALLION_OPTIONS = {
     type: "string",
     value: "pubsub://projects/P/topics/T",
     help: "also publish every invalid message to this topic, with its error (they are in Bronze either way)",
+  },
+  tenant: {
+    type: "string",
+    value: "T",
+    help:
+      'a worker for tenant T alone: --input names the subscription filtered on attributes.tenant_id = "T" (npm run ' +
+      "provision makes TOPIC-T-worker), and any other tenant's message, or one without the attribute, is " +
+      "dead-lettered with its reason (kept in Bronze, written under no tenant)",
   },
   batchRows: { type: "number", range: "whole", default: 50_000, help: "rows per warehouse batch (per table)" },
   bigqueryEndpoint: {
@@ -274,7 +283,55 @@ export function medallionOptions(o: Options): UserSessionsOptions {
     trigger: (o.goldTrigger ?? (o.runner === "prism" ? "watermark" : "early-late")) as GoldTrigger,
     dedupHorizonMs: hours(o.dedupHours),
     correlationAttribute: o.correlationAttribute,
+    ...(o.tenant === undefined ? {} : { tenant: o.tenant }),
   };
+}
+
+/**
+ * `--tenant=T`, checked before anything is opened: T is a tenant id (`TENANT_ID`), and the input is a fixture (its
+ * messages of other tenants are refused as a subscription's would be) or a subscription; a topic is refused, as the
+ * temporary subscription read from it has no filter. The subscription's filter is checked once it can be read
+ * (`checkTenantSubscription`).
+ */
+export function checkTenant(o: Pick<Options, "tenant" | "input">): void {
+  const tenant = o.tenant;
+  if (tenant === undefined) return;
+  const problem = tenantIdProblem(tenant);
+  if (problem !== undefined) throw new Error(`--tenant ${problem}`);
+  if (/^pubsub:\/\/projects\/[^/]+\/topics\//.test(o.input)) {
+    throw new Error(
+      `--tenant=${tenant} reads a subscription filtered on ${tenantFilter(tenant)} (npm run provision makes ` +
+        `TOPIC-${tenant}-worker): the temporary subscription of ${o.input} would have no filter`,
+    );
+  }
+}
+
+/**
+ * With `--tenant=T` and a subscription as `--input`, the subscription's filter must be `tenantFilter(T)` (spaces
+ * around `=` aside): refused, naming the subscription and both filters, when it has no filter or another one.
+ * Pub/Sub then delivers T's messages only; where it does not apply the filter (the emulator stores it and delivers
+ * every message), Bronze's own check (`checkMessageTenant`) still refuses the others. `pubsub` is the input's client.
+ */
+export async function checkTenantSubscription(pubsub: PubSub, o: Pick<Options, "tenant" | "input">): Promise<void> {
+  const tenant = o.tenant;
+  const name = /^pubsub:\/\/projects\/[^/]+\/subscriptions\/([^/]+)$/.exec(o.input)?.[1];
+  if (tenant === undefined || name === undefined) return;
+  const sub = pubsub.subscription(name);
+  let filter: string;
+  try {
+    const [meta] = await sub.getMetadata();
+    filter = meta.filter ?? "";
+  } catch (e) {
+    throw new Error(`--tenant=${tenant}: cannot read the subscription ${sub.name}: ${(e as Error).message}`);
+  }
+  const wanted = tenantFilter(tenant);
+  const normalised = filter.trim().replace(/\s*=\s*/, " = ");
+  if (normalised !== wanted) {
+    throw new Error(
+      `--tenant=${tenant} reads a subscription filtered on ${wanted}: ${sub.name} has ` +
+        `${filter === "" ? "no filter" : `the filter ${filter}`} (npm run provision makes one per tenant of the topology)`,
+    );
+  }
 }
 
 /** Parses the medallion job's command line (with the environment), as the CLI and a worker process both do. */

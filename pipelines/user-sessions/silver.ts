@@ -18,7 +18,7 @@ import { statefulParDo } from "../../transforms/stateful-par-do.ts";
 import type { ReceivedEvent } from "./bronze.ts";
 
 export interface SilverOptions {
-  /** How long (processing time) an event id is remembered to drop re-deliveries. Default 24 hours. */
+  /** How long (processing time) a tenant's event id is remembered to drop re-deliveries. Default 24 hours. */
   readonly dedupHorizonMs?: Duration;
 }
 
@@ -28,21 +28,30 @@ export interface SilverOutputs {
   readonly events: PCollection<UserEvent>;
 }
 
-/** Event ids are de-duplicated in this many shards (the stateful step's keys). */
+/** (tenant, event id) keys are de-duplicated in this many shards (the stateful step's keys). */
 const DEDUP_SHARDS = 1024;
 /** A shard forgets its expired ids at most this many times per horizon. */
 const SWEEPS_PER_HORIZON = 24;
 
-/** The shard of an event id (FNV-1a). */
-export function dedupShard(id: string): string {
+/**
+ * The de-duplication key of a tenant's event id: the tenant, `\u0000`, the id. Unambiguous: a tenant id cannot
+ * contain `\u0000` (`TENANT_ID`, checked by `parseEvent`), so the first one ends the tenant.
+ */
+export function dedupKey(tenant: string, eventId: string): string {
+  return `${tenant}\u0000${eventId}`;
+}
+
+/** The shard of a de-duplication key (`dedupKey`; FNV-1a). */
+export function dedupShard(key: string): string {
   let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
   return String((h >>> 0) % DEDUP_SHARDS);
 }
 
 /**
- * Silver: de-duplicates events on event_id within a horizon (a re-delivered message does not count twice), types
- * them into Silver rows with their lateness at arrival, and re-timestamps each event with its event time.
+ * Silver: de-duplicates events on (tenant, event id) within a horizon (a re-delivered message does not count twice;
+ * two tenants' events with the same id are two events), types them into Silver rows with their lateness at arrival,
+ * and re-timestamps each event with its event time.
  */
 export function silver(
   opts: SilverOptions = {},
@@ -58,56 +67,63 @@ export function silver(
     expand: (received) => {
       const outs = received
         .apply(
-          map((r: ReceivedEvent) => [dedupShard(r.event.event_id), r] as KV<string, ReceivedEvent>, "KeyByIdShard"),
+          map(
+            (r: ReceivedEvent) =>
+              [dedupShard(dedupKey(r.event.tenant_id, r.event.event_id)), r] as KV<string, ReceivedEvent>,
+            "KeyByIdShard",
+          ),
         )
         .apply(
           statefulParDo<
             string,
             ReceivedEvent,
             SilverRow,
-            { firstSeen: MapStateSpec<string, number>; order: OrderedListStateSpec<string> },
+            { tenantFirstSeen: MapStateSpec<string, number>; tenantOrder: OrderedListStateSpec<string> },
             { sweep: TimerSpec },
             { events: UserEvent }
           >(
             {
-              // Per shard of event ids: each id with the processing time it was first seen (`firstSeen`), and the same
-              // ids sorted by that time (`order`, Beam's OrderedListState). An id is a duplicate while its time is
-              // within the horizon; a sweep timer per shard forgets the expired ids, reading only those from `order`
-              // (a range read, not a scan of every id: no timer per id, and each id is visited once).
-              // ("firstSeen", not the earlier version's "seen": a checkpoint of that version, which has no `order`, is
-              // refused, naming the state, instead of keeping its ids forever.)
-              state: { firstSeen: mapState<string, number>(), order: orderedListState<string>() },
+              // Per shard of (tenant, event id) keys (`dedupKey`): each key with the processing time it was first seen
+              // (`tenantFirstSeen`), and the same keys sorted by that time (`tenantOrder`, Beam's OrderedListState). A
+              // key is a duplicate while its time is within the horizon; a sweep timer per shard forgets the expired
+              // keys, reading only those from `tenantOrder` (a range read, not a scan of every key: no timer per key,
+              // and each key is visited once).
+              // Named apart from the earlier versions' states, whose keys were bare event ids ("firstSeen" and "order";
+              // before them "seen", without an order): a checkpoint of those versions is refused, naming the state,
+              // instead of being read with keys of another meaning.
+              state: { tenantFirstSeen: mapState<string, number>(), tenantOrder: orderedListState<string>() },
               timers: { sweep: processingTimer() },
               // Events move from their arrival time back to their event time: any skew is allowed.
               allowedTimestampSkewMs: Number.POSITIVE_INFINITY,
               process([, r], ctx) {
                 const e = r.event;
-                const seen = ctx.state.firstSeen;
-                const firstSeen = seen.get(e.event_id);
+                const key = dedupKey(e.tenant_id, e.event_id);
+                const seen = ctx.state.tenantFirstSeen;
+                const firstSeen = seen.get(key);
                 if (firstSeen !== undefined && firstSeen + horizonMs > ctx.processingTime) return;
                 // The timer outputs nothing, so it must not hold the watermark: its output timestamp is the end of time.
                 if (seen.size() === 0) {
                   ctx.timers.sweep.set(ctx.processingTime + horizonMs, { outputTimestamp: END_OF_GLOBAL_WINDOW });
                 }
-                seen.put(e.event_id, ctx.processingTime);
-                ctx.state.order.add(ctx.processingTime, e.event_id);
+                seen.put(key, ctx.processingTime);
+                ctx.state.tenantOrder.add(ctx.processingTime, key);
                 ctx.outputWithTimestamp(silverRow(r, ctx.inputWatermark), e.event_time_ms);
                 ctx.outputTo("events", e, e.event_time_ms);
               },
               onTimer: {
                 sweep(ctx) {
-                  const { firstSeen: seen, order } = ctx.state;
-                  // Ids first seen at or before now - horizon have expired. An id seen again after it expired is in
+                  const { tenantFirstSeen: seen, tenantOrder: order } = ctx.state;
+                  // Keys first seen at or before now - horizon have expired. A key seen again after it expired is in
                   // `order` twice: only the entry matching its current time in `seen` removes it.
                   const expiredBefore = ctx.processingTime - horizonMs + 1;
-                  for (const { timestamp, value: id } of order.readRange(MIN_TIMESTAMP, expiredBefore)) {
-                    if (seen.get(id) === timestamp) seen.remove(id);
+                  for (const { timestamp, value: key } of order.readRange(MIN_TIMESTAMP, expiredBefore)) {
+                    if (seen.get(key) === timestamp) seen.remove(key);
                   }
                   order.clearRange(MIN_TIMESTAMP, expiredBefore);
                   if (order.isEmpty()) return;
-                  // Next sweep when the oldest id left expires, but not more often than 1/24 of the horizon: at that
-                  // bound if some id expires by then (a short range read), else when the oldest one does (this reads
-                  // the whole list, which happens only when the shard has seen no new id for a while).
+                  // Next sweep when the oldest key left expires, but not more often than 1/24 of the horizon: at that
+                  // bound if some key expires by then (a short range read), else when the oldest one does (this reads
+                  // the whole list, which happens only when the shard has seen no new key for a while).
                   const earliest = ctx.processingTime + minSweepMs;
                   const next =
                     order.readRange(expiredBefore, earliest - horizonMs + 1).length > 0

@@ -34,6 +34,7 @@ const FEATURE_COLUMNS = [
   "entity_id",
   "feature_timestamp",
   "tenant_id",
+  "user_id",
   "sessions_7d",
   "avg_session_seconds_7d",
   "purchases_7d",
@@ -104,12 +105,15 @@ interface SessionMeasures {
   revenue_per_session: number;
 }
 
+/** A user is a tenant's: the same user id under two tenants is two users (and two entities of the feature view). */
+const tenantUser = (s: Pick<GoldSessionRow, "tenant_id" | "user_id">): string => `${s.tenant_id}:${s.user_id}`;
+
 function measuresOf(sessions: readonly GoldSessionRow[]): SessionMeasures {
   const n = sessions.length;
   const revenue = sessions.reduce((sum, s) => sum + s.revenue, 0);
   return {
     sessions: n,
-    users: new Set(sessions.map((s) => s.user_id)).size,
+    users: new Set(sessions.map(tenantUser)).size,
     avg_duration_seconds: sessions.reduce((sum, s) => sum + s.duration_ms, 0) / n / 1000,
     conversion_rate: sessions.filter((s) => s.converted).length / n,
     revenue,
@@ -150,7 +154,7 @@ function funnelOf(sessions: readonly GoldSessionRow[]): Record<string, unknown>[
       step_number: i + 1,
       step,
       sessions: reached.length,
-      users: new Set(reached.map((s) => s.user_id)).size,
+      users: new Set(reached.map(tenantUser)).size,
       share_of_sessions: reached.length / sessions.length,
       converted_sessions: reached.filter((s) => s.converted).length,
     };
@@ -189,6 +193,7 @@ interface UserFeatures {
   entity_id: string;
   feature_timestamp: number;
   tenant_id: string;
+  user_id: string;
   sessions_7d: number;
   avg_session_seconds_7d: number;
   purchases_7d: number;
@@ -197,12 +202,13 @@ interface UserFeatures {
   last_platform: string | null;
 }
 
-/** The feature view's rows as documented in feature_view.sql, sorted by entity_id. */
+/** The feature view's rows as documented in feature_view.sql (a user is a tenant's), sorted by entity_id. */
 function userFeaturesOf(sessions: readonly GoldSessionRow[], silver: readonly SilverPlatformRow[]): UserFeatures[] {
   const byUser = new Map<string, GoldSessionRow[]>();
-  for (const s of sessions) byUser.set(s.user_id, [...(byUser.get(s.user_id) ?? []), s]);
+  for (const s of sessions) byUser.set(tenantUser(s), [...(byUser.get(tenantUser(s)) ?? []), s]);
   const out: UserFeatures[] = [];
-  for (const [user, own] of byUser) {
+  for (const [entity, own] of byUser) {
+    const user = (own[0] as GoldSessionRow).user_id;
     const latest = [...own].sort(
       (a, b) =>
         b.session_end - a.session_end ||
@@ -227,9 +233,10 @@ function userFeaturesOf(sessions: readonly GoldSessionRow[], silver: readonly Si
     }
     const m = measuresOf(week);
     out.push({
-      entity_id: user,
+      entity_id: entity,
       feature_timestamp: at,
       tenant_id: latest.tenant_id,
+      user_id: user,
       sessions_7d: m.sessions,
       avg_session_seconds_7d: m.avg_duration_seconds,
       purchases_7d: week.reduce((sum, s) => sum + s.purchases, 0),
@@ -340,7 +347,7 @@ describe("the Looker and Vertex AI queries over the fixture's run into BigQuery 
     expect(Object.keys(rows[0] ?? {})).toEqual(FEATURE_COLUMNS);
     const ids = rows.map((r) => r.entity_id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(new Set(ids)).toEqual(new Set(t.sessions.map((s) => s.user_id)));
+    expect(new Set(ids)).toEqual(new Set(t.sessions.map(tenantUser)));
     expect(rounded(rows)).toEqual(rounded(userFeaturesOf(t.sessions, t.silver)));
   });
 
@@ -363,7 +370,7 @@ describe("the Looker and Vertex AI queries over the fixture's run into BigQuery 
     expect(targets.filter((target) => !ctes.has(target) && !qualified.includes(target))).toEqual([]);
     await reader.bq.query({ query: `CREATE VIEW \`${e.projectId}.${DATASET}.user_features\` AS\n${body}` });
     const viewRows = byEntity(await reader.query("SELECT * FROM user_features"));
-    expect(viewRows).toHaveLength(new Set(t.sessions.map((s) => s.user_id)).size);
+    expect(viewRows).toHaveLength(new Set(t.sessions.map(tenantUser)).size);
     expect(rounded(viewRows)).toEqual(rounded(userFeaturesOf(t.sessions, t.silver)));
   });
 });
@@ -512,17 +519,31 @@ const HAND_MADE_EVENTS: SilverRow[] = [
   event("e7", "u_a", "acme", T - 10 * DAY_MS - 20 * MINUTE_MS, "web"),
 ];
 
+/** u_a of globex: the same user id as acme's u_a, another user (its session must not count in acme's u_a's week). */
+const OTHER_TENANTS_U_A = session({
+  session_id: "ga-only",
+  user_id: "u_a",
+  tenant_id: "globex",
+  session_start: T - 2 * 60 * MINUTE_MS,
+  session_end: T - 30 * MINUTE_MS,
+  purchases: 1,
+  revenue: 99,
+  converted: true,
+  funnel_steps: ["purchase"],
+});
+
 describe("the queries on hand-made sessions (emulator)", () => {
-  it("feature_view.sql: the window excludes sessions that ended 7 days or more before; the last platform comes from Silver", async () => {
+  it("feature_view.sql: the window excludes sessions that ended 7 days or more before; the last platform comes from Silver; a user is a tenant's", async () => {
     const w = await bq.warehouse();
-    await w.writeSessions(HAND_MADE_SESSIONS, []);
+    await w.writeSessions([...HAND_MADE_SESSIONS, OTHER_TENANTS_U_A], []);
     await w.appendSilver(HAND_MADE_EVENTS);
     const rows = byEntity(await w.query(FEATURE_VIEW_SQL));
     expect(rounded(rows)).toEqual([
       {
-        entity_id: "u_a",
+        entity_id: "acme:u_a",
         feature_timestamp: T,
         tenant_id: "acme",
+        user_id: "u_a",
         sessions_7d: 2,
         avg_session_seconds_7d: 900,
         purchases_7d: 2,
@@ -531,9 +552,22 @@ describe("the queries on hand-made sessions (emulator)", () => {
         last_platform: "ios",
       },
       {
-        entity_id: "u_b",
+        entity_id: "globex:u_a",
+        feature_timestamp: T - 30 * MINUTE_MS,
+        tenant_id: "globex",
+        user_id: "u_a",
+        sessions_7d: 1,
+        avg_session_seconds_7d: 600,
+        purchases_7d: 1,
+        revenue_7d: 99,
+        conversion_rate_7d: 1,
+        last_platform: "web",
+      },
+      {
+        entity_id: "globex:u_b",
         feature_timestamp: T - 3 * DAY_MS,
         tenant_id: "globex",
+        user_id: "u_b",
         sessions_7d: 1,
         avg_session_seconds_7d: 2700,
         purchases_7d: 0,
@@ -542,9 +576,10 @@ describe("the queries on hand-made sessions (emulator)", () => {
         last_platform: "ios",
       },
       {
-        entity_id: "u_c",
+        entity_id: "initech:u_c",
         feature_timestamp: T - DAY_MS,
         tenant_id: "initech",
+        user_id: "u_c",
         sessions_7d: 2,
         avg_session_seconds_7d: 600,
         purchases_7d: 0,
@@ -554,8 +589,11 @@ describe("the queries on hand-made sessions (emulator)", () => {
       },
     ]);
     const t = await readTables(w);
-    expect(t.sessions).toHaveLength(HAND_MADE_SESSIONS.length);
+    expect(t.sessions).toHaveLength(HAND_MADE_SESSIONS.length + 1);
     expect(rounded(rows)).toEqual(rounded(userFeaturesOf(t.sessions, t.silver)));
+    // The tiles count users the same way: on the web, acme's u_a and globex's u_a are two of the three users.
+    const web = (await w.query(query("sessions_by_platform"))).find((r) => r.platform === "web");
+    expect(web).toMatchObject({ sessions: 5, users: 3 });
   });
 
   it("sessions_by_platform keeps a session without platforms (under NULL); funnel lists a step no session reached", async () => {

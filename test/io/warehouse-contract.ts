@@ -128,7 +128,7 @@ export function warehouseContract(name: string, make: () => Promise<Warehouse>):
       expect(await w.counts()).toMatchObject({ bronze_messages: 2 });
     });
 
-    it("Silver is idempotent on event_id and round-trips every column (query returns SilverRows)", async () => {
+    it("Silver is idempotent on (tenant_id, event_id) and round-trips every column (query returns SilverRows)", async () => {
       const w = await make();
       const e1 = silver("e1");
       const e2 = silver("e2", { amount: null, currency: null, items: null, properties: null, device: "iPhone 15" });
@@ -136,6 +136,26 @@ export function warehouseContract(name: string, make: () => Promise<Warehouse>):
       await w.appendSilver([silver("e2", { user_id: "replayed" }), silver("e3")]);
       const rows = await w.query("SELECT * FROM silver_events ORDER BY event_id");
       expect(rows).toEqual([e1, e2, silver("e3")]);
+    });
+
+    it("Silver's key is (tenant_id, event_id): two tenants' events with one id are two rows, each idempotent", async () => {
+      const w = await make();
+      // Tenants whose id and event id run into each other if joined without a boundary ("t1" + "|x" = "t1|" + "x").
+      const rows = [
+        silver("e1", { tenant_id: "acme" }),
+        silver("e1", { tenant_id: "globex", user_id: "u9" }),
+        silver("|x", { tenant_id: "t1" }),
+        silver("x", { tenant_id: "t1|" }),
+      ];
+      await w.appendSilver(rows);
+      await w.appendSilver([silver("e1", { tenant_id: "globex", user_id: "replayed" }), ...rows]);
+      const got = await w.query("SELECT tenant_id, event_id, user_id FROM silver_events ORDER BY tenant_id, event_id");
+      expect(got).toEqual([
+        { tenant_id: "acme", event_id: "e1", user_id: "u1" },
+        { tenant_id: "globex", event_id: "e1", user_id: "u9" },
+        { tenant_id: "t1", event_id: "|x", user_id: "u1" },
+        { tenant_id: "t1|", event_id: "x", user_id: "u1" },
+      ]);
     });
 
     it("round-trips payloads and attributes with quotes, newlines, emoji, backslashes and invalid JSON byte for byte", async () => {

@@ -176,6 +176,22 @@ describe("BigQueryWarehouse with change data capture (--bigquery-upserts=cdc)", 
       () => new BigQueryWarehouse({ projectId: "p", dataset: "d", upserts: "cdc", appendMethod: "insert-all" }),
     ).toThrow("BigQuery change data capture writes through the Storage Write API: it cannot use insertAll");
   });
+
+  it("refuses a Silver table of an earlier version keyed on event_id alone, naming both statements that re-key it", async () => {
+    const { w, dataset } = cdcWarehouse();
+    const ds = w.bq.dataset(dataset);
+    await ds.create();
+    await ds.createTable("silver_events", {
+      ...bigQueryTable(SILVER),
+      tableConstraints: { primaryKey: { columns: ["event_id"] } },
+    });
+    await expect(w.open()).rejects.toThrow(
+      `${bq.emulator().projectId}.${dataset}.silver_events: change data capture needs the primary key (tenant_id, ` +
+        "event_id), the table declares (event_id): ALTER TABLE silver_events DROP PRIMARY KEY, then ALTER TABLE " +
+        "silver_events ADD PRIMARY KEY (tenant_id, event_id) NOT ENFORCED, or write with --bigquery-upserts=transaction",
+    );
+    await w.close();
+  });
 });
 
 describe("BigQueryWarehouse: bad rows and queries", () => {
@@ -187,8 +203,8 @@ describe("BigQueryWarehouse: bad rows and queries", () => {
     expect((await w.query("SELECT event_id FROM silver_events")).map((r) => r.event_id)).toEqual(["e1"]);
     const errors = await w.query("SELECT target_table, row_key, reason, row_json FROM write_errors ORDER BY row_key");
     expect(errors.map((e) => [e.target_table, e.row_key, e.reason])).toEqual([
-      ["silver_events", '["e2"]', 'silver_events.lateness_ms: expected INT64, got string "late"'],
-      ["silver_events", '["e3"]', "silver_events.user_id: required, got null"],
+      ["silver_events", '["t1","e2"]', 'silver_events.lateness_ms: expected INT64, got string "late"'],
+      ["silver_events", '["t1","e3"]', "silver_events.user_id: required, got null"],
     ]);
     expect(JSON.parse(String(errors[0]?.row_json))).toMatchObject({ event_id: "e2", lateness_ms: "late" });
   });

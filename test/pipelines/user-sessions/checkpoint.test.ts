@@ -104,4 +104,46 @@ describe("runMedallion with checkpoints", () => {
     );
     await w.close();
   });
+  it("refuses a checkpoint whose Silver state is keyed by event id alone (an earlier version's), naming the state", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tidemark-ckpt-silver-"));
+    dirs.push(dir);
+    const w = await DuckDbWarehouse.create(":memory:");
+    await w.open();
+    await expect(
+      runMedallion(
+        fixtureFileSource<RawMessage>(FIXTURE),
+        w,
+        {},
+        {
+          flushRows: 100,
+          checkpointDir: dir,
+          checkpointIntervalMs: 0,
+          onStep: (running, index) => {
+            if (index >= 300 && running.commitStats().checkpoints > 0) throw new Crash(`crash at step ${index}`);
+          },
+        },
+      ),
+    ).rejects.toThrow(Crash);
+    // The same checkpoint as the version before tenants were part of Silver's key would have written it: the
+    // de-duplication state under its names then, "firstSeen" and "order" (the layout is the same).
+    const store = new CheckpointStore<{ runner: { stages: unknown[] } }>(dir);
+    const latest = store.latest();
+    if (latest === undefined) throw new Error("no checkpoint was written before the crash");
+    type Slot = { cells: Record<string, unknown> };
+    let renamed = 0;
+    for (const stage of latest.state.runner.stages) {
+      for (const slot of ((stage as { slots?: Slot[] } | null)?.slots ?? []) as Slot[]) {
+        const { tenantFirstSeen, tenantOrder, ...rest } = slot.cells;
+        if (tenantFirstSeen === undefined) continue;
+        slot.cells = { firstSeen: tenantFirstSeen, order: tenantOrder, ...rest };
+        renamed++;
+      }
+    }
+    expect(renamed).toBeGreaterThan(0);
+    store.write(latest.seq + 1, latest.state);
+    await expect(
+      runMedallion(fixtureFileSource<RawMessage>(FIXTURE), w, {}, { flushRows: 100, checkpointDir: dir }),
+    ).rejects.toThrow('checkpoint has state "firstSeen" that the DoFn does not declare');
+    await w.close();
+  });
 });

@@ -5,6 +5,8 @@ import {
   COMMIT_PHASES,
   checkReadBounds,
   checkRunnerInputs,
+  checkTenant,
+  checkTenantSubscription,
   medallionOptions,
   openFeeds,
   openSource,
@@ -12,6 +14,7 @@ import {
   parseJobOptions,
   parseKillAt,
 } from "../../../pipelines/user-sessions/job-options.ts";
+import { pubsubClient } from "../../../io/pubsub/client.ts";
 import { runnerNamed } from "../../../runners/runner.ts";
 
 // The command line's checks, called as `pipelines/user-sessions/cli.ts` calls them, before anything is opened.
@@ -255,5 +258,46 @@ describe("the input, warehouse and feeds the options name", () => {
       earlyFiringMs: 5_000,
       dedupHorizonMs: 86_400_000,
     });
+  });
+});
+
+// The subscription's filter, read from a real Pub/Sub server, is checked in tenant-pubsub.test.ts (the emulator).
+describe("--tenant: a worker for one tenant", () => {
+  const GRAMMAR = "must be 1 to 63 letters, digits, '_', '-' or '.', starting with a letter or a digit, got";
+
+  it("is a tenant id, refused otherwise with what one is", () => {
+    for (const tenant of ["acme corp", "acme:eu", "-acme", "x".repeat(64), ""]) {
+      expect(() => checkTenant(parse(`--tenant=${tenant}`))).toThrow(`--tenant ${GRAMMAR} ${JSON.stringify(tenant)}`);
+    }
+    expect(() => checkTenant(parseJobOptions([], { TIDEMARK_TENANT: "a b" }).options)).toThrow(
+      `--tenant ${GRAMMAR} "a b"`,
+    );
+  });
+
+  it("reads a subscription (filtered on its tenant) or a fixture; a topic's temporary subscription would have no filter", () => {
+    for (const argv of [["--tenant=acme", SUBSCRIPTION], ["--tenant=acme"], [SUBSCRIPTION], []]) {
+      expect(() => checkTenant(parse(...argv)), argv.join(" ")).not.toThrow();
+    }
+    expect(() => checkTenant(parse("--tenant=acme", "--input=pubsub://projects/p/topics/user-events"))).toThrow(
+      '--tenant=acme reads a subscription filtered on attributes.tenant_id = "acme" (npm run provision makes ' +
+        "TOPIC-acme-worker): the temporary subscription of pubsub://projects/p/topics/user-events would have no filter",
+    );
+  });
+
+  it("goes to Bronze's check (medallionOptions), from the flag or the environment; without it, no tenant", () => {
+    expect(medallionOptions(parse("--tenant=acme")).tenant).toBe("acme");
+    expect(medallionOptions(parseJobOptions([], { TIDEMARK_TENANT: "globex" }).options).tenant).toBe("globex");
+    expect("tenant" in medallionOptions(parse())).toBe(false);
+  });
+
+  it("asks Pub/Sub for the filter only with --tenant and a subscription", async () => {
+    // Nothing answers at 127.0.0.1:1: a call would fail, so these resolve only because none is made.
+    const pubsub = pubsubClient("p", "127.0.0.1:1");
+    try {
+      await expect(checkTenantSubscription(pubsub, parse(SUBSCRIPTION))).resolves.toBeUndefined();
+      await expect(checkTenantSubscription(pubsub, parse("--tenant=acme"))).resolves.toBeUndefined();
+    } finally {
+      await pubsub.close();
+    }
   });
 });

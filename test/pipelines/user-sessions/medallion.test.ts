@@ -5,7 +5,7 @@ import { TestStream } from "../../../io/test-stream/test-stream.ts";
 import { sessionId } from "../../../pipelines/user-sessions/gold.ts";
 import { userSessions } from "../../../pipelines/user-sessions/pipeline.ts";
 import { foldSessions } from "../../../pipelines/user-sessions/sinks.ts";
-import { dedupShard } from "../../../pipelines/user-sessions/silver.ts";
+import { dedupKey, dedupShard } from "../../../pipelines/user-sessions/silver.ts";
 import { DirectRunner } from "../../../runners/direct/direct-runner.ts";
 import { stepMetrics } from "../../../runners/direct/metrics.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
@@ -148,11 +148,12 @@ describe("the user-sessions medallion pipeline", () => {
   });
 
   it("takes a horizon that is not a whole number of sweeps (1,001 ms) and keeps its edges", async () => {
-    // Two ids of one shard, 20 ms apart: the shard's first sweep (at 1,001 ms) finds the second expiring within the
+    // Two ids (of tenant acme, as every message here) of one shard, 20 ms apart: the shard's first sweep (at 1,001 ms) finds the second expiring within the
     // next 1/24 of the horizon, so it sets the next sweep 1,001 / 24 ms later, rounded up to a whole millisecond.
     const a = "dup-0";
     let n = 1;
-    while (dedupShard(`dup-${n}`) !== dedupShard(a)) n++;
+    const shard = (id: string) => dedupShard(dedupKey("acme", id));
+    while (shard(`dup-${n}`) !== shard(a)) n++;
     const b = `dup-${n}`;
     const stream = TestStream.create<RawMessage>()
       .advanceProcessingTimeTo(T0)

@@ -11,7 +11,7 @@
 locals {
   cdc_primary_keys = {
     bronze_messages    = ["message_id", "publish_time"]
-    silver_events      = ["event_id"]
+    silver_events      = ["tenant_id", "event_id"]
     gold_sessions      = ["session_id"]
     gold_tenant_hourly = ["tenant_id", "hour_start"]
   }

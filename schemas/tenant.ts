@@ -1,0 +1,72 @@
+import type { ValidationError } from "./event.ts";
+
+/**
+ * Tenants: who an event belongs to. The tenant is part of every key the medallion keeps (Silver's de-duplication,
+ * Gold's sessions and hours, the feature view's entity), and a message says its tenant twice: in the payload
+ * (`tenant_id`, the event's own) and in the Pub/Sub attribute `tenant_id` (what subscriptions filter on). The two
+ * must agree, and a worker for one tenant (`--tenant`) takes that tenant's messages only.
+ */
+
+/** The message attribute that names the tenant (per-tenant subscriptions filter on it). */
+export const TENANT_ATTRIBUTE = "tenant_id";
+
+/**
+ * What a tenant id may be: 1 to 63 ASCII letters, digits, `_`, `-` or `.`, starting with a letter or a digit. It goes
+ * into Pub/Sub names (`{topic}-{tenant}-worker`), into a filter's string literal without escaping, and into keys
+ * beside a separator it cannot contain (`\u0000` in the pipeline, `:` in the feature view's entity id).
+ */
+export const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+
+/** Why `value` is not a tenant id (said after the name of what holds it), or undefined when it is one. */
+export function tenantIdProblem(value: string): string | undefined {
+  if (TENANT_ID.test(value)) return undefined;
+  return (
+    "must be 1 to 63 letters, digits, '_', '-' or '.', starting with a letter or a digit, got " + JSON.stringify(value)
+  );
+}
+
+/** The Pub/Sub filter of a subscription that delivers `tenant`'s messages only. */
+export function tenantFilter(tenant: string): string {
+  return `attributes.${TENANT_ATTRIBUTE} = "${tenant}"`;
+}
+
+/**
+ * Whether a parsed event may be written under its tenant, given the message's attributes and, for a worker of one
+ * tenant (`--tenant`), that tenant; the reason when not (it then goes to the dead letters, and stays in Bronze):
+ * 1. the attribute `tenant_id`, when the message has one, equals the payload's `tenant_id` (otherwise one of them is
+ *    forged or wrong, and the event is written under neither tenant);
+ * 2. for a tenant's worker, the payload's tenant is the worker's;
+ * 3. for a tenant's worker, the message has the attribute (its subscription's filter selects on it: a message
+ *    without it reaches the worker only where the filter is not applied).
+ */
+export function checkMessageTenant(
+  attributes: Readonly<Record<string, string>>,
+  payloadTenant: string,
+  workerTenant?: string,
+): ValidationError | undefined {
+  const attribute = attributes[TENANT_ATTRIBUTE];
+  if (attribute !== undefined && attribute !== payloadTenant) {
+    return {
+      field: `attributes.${TENANT_ATTRIBUTE}`,
+      reason:
+        `is ${JSON.stringify(attribute)} but the payload's tenant_id is ${JSON.stringify(payloadTenant)}: ` +
+        "written under neither tenant",
+    };
+  }
+  if (workerTenant === undefined) return undefined;
+  if (payloadTenant !== workerTenant) {
+    return {
+      field: "tenant_id",
+      reason: `is ${JSON.stringify(payloadTenant)}, not this worker's tenant (--tenant=${workerTenant})`,
+    };
+  }
+  if (attribute === undefined) {
+    return {
+      field: `attributes.${TENANT_ATTRIBUTE}`,
+      reason:
+        `is missing: this worker (--tenant=${workerTenant}) takes only the messages its subscription's filter ` +
+        `selects (${tenantFilter(workerTenant)})`,
+    };
+  }
+  return undefined;
+}

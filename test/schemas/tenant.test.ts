@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import { parseEvent } from "../../schemas/event.ts";
+import { checkMessageTenant, tenantFilter, tenantIdProblem } from "../../schemas/tenant.ts";
+
+const GRAMMAR = "must be 1 to 63 letters, digits, '_', '-' or '.', starting with a letter or a digit, got";
+
+describe("tenant ids", () => {
+  it.each(["acme", "globex", "Acme-2", "a", "t_1.eu", "9lives", "x".repeat(63)])("accepts %j", (id) => {
+    expect(tenantIdProblem(id)).toBeUndefined();
+  });
+
+  it.each(["", "acme corp", "-acme", ".acme", "_acme", "acme:eu", 'ac"me', "ac\u0000me", "acmé", "x".repeat(64)])(
+    "refuses %j, saying what a tenant id is",
+    (id) => {
+      expect(tenantIdProblem(id)).toBe(`${GRAMMAR} ${JSON.stringify(id)}`);
+    },
+  );
+
+  it("parseEvent refuses a payload whose tenant_id is not one, naming the field", () => {
+    const event = {
+      event_id: "e1",
+      event_type: "page_view",
+      user_id: "u1",
+      tenant_id: "acme:eu",
+      event_time: "2026-01-05T08:00:00Z",
+      platform: "web",
+      schema_version: 1,
+    };
+    expect(parseEvent(JSON.stringify(event))).toEqual({
+      ok: false,
+      error: { field: "tenant_id", reason: `${GRAMMAR} "acme:eu"` },
+    });
+    expect(parseEvent(JSON.stringify({ ...event, tenant_id: "acme" })).ok).toBe(true);
+  });
+
+  it("a tenant's subscription filter is Pub/Sub's attribute equality", () => {
+    expect(tenantFilter("acme")).toBe('attributes.tenant_id = "acme"');
+  });
+});
+
+describe("checkMessageTenant: the attribute against the payload, and a tenant's worker", () => {
+  it.each<[string, Record<string, string>, string, string | undefined, ReturnType<typeof checkMessageTenant>]>([
+    ["shared: the attribute agrees", { tenant_id: "acme" }, "acme", undefined, undefined],
+    ["shared: no attribute (the payload says the tenant)", {}, "acme", undefined, undefined],
+    ["shared: other attributes only", { correlation_id: "r1" }, "acme", undefined, undefined],
+    [
+      "shared: a forged attribute",
+      { tenant_id: "acme" },
+      "globex",
+      undefined,
+      {
+        field: "attributes.tenant_id",
+        reason: 'is "acme" but the payload\'s tenant_id is "globex": written under neither tenant',
+      },
+    ],
+    [
+      "shared: an empty attribute",
+      { tenant_id: "" },
+      "acme",
+      undefined,
+      {
+        field: "attributes.tenant_id",
+        reason: 'is "" but the payload\'s tenant_id is "acme": written under neither tenant',
+      },
+    ],
+    ["worker: its tenant, attribute and payload", { tenant_id: "acme" }, "acme", "acme", undefined],
+    [
+      "worker: another tenant's message",
+      { tenant_id: "globex" },
+      "globex",
+      "acme",
+      { field: "tenant_id", reason: 'is "globex", not this worker\'s tenant (--tenant=acme)' },
+    ],
+    [
+      "worker: a forged attribute naming the worker's tenant (the forgery is what is said)",
+      { tenant_id: "acme" },
+      "globex",
+      "acme",
+      {
+        field: "attributes.tenant_id",
+        reason: 'is "acme" but the payload\'s tenant_id is "globex": written under neither tenant',
+      },
+    ],
+    [
+      "worker: another tenant's payload without the attribute",
+      {},
+      "globex",
+      "acme",
+      { field: "tenant_id", reason: 'is "globex", not this worker\'s tenant (--tenant=acme)' },
+    ],
+    [
+      "worker: its tenant's payload without the attribute (the filter would not have selected it)",
+      {},
+      "acme",
+      "acme",
+      {
+        field: "attributes.tenant_id",
+        reason:
+          "is missing: this worker (--tenant=acme) takes only the messages its subscription's filter selects " +
+          '(attributes.tenant_id = "acme")',
+      },
+    ],
+  ])("%s", (_, attributes, payloadTenant, worker, expected) => {
+    expect(checkMessageTenant(attributes, payloadTenant, worker)).toEqual(expected);
+  });
+});
