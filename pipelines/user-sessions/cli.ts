@@ -13,6 +13,8 @@ import {
   checkMetricsPort,
   checkReadBounds,
   checkRunnerInputs,
+  checkTenant,
+  checkTenantSubscription,
   type KillAt,
   medallionOptions,
   OPTIONS,
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
     return;
   }
   checkReadBounds(o);
+  checkTenant(o);
   checkMetricsPort(o);
   checkUiPort(o);
   if (killAt?.after !== undefined) {
@@ -99,6 +102,13 @@ async function main(): Promise<void> {
   const stream = opened.source;
   const pubsub = opened.pubsub;
   const stats = opened.stats;
+  // A tenant's worker reads its tenant's filtered subscription (on Dataflow, the workers' own check holds alone).
+  if (pubsub !== undefined && !dataflow) {
+    await checkTenantSubscription(pubsub, o).catch(async (e: unknown) => {
+      await pubsub.close();
+      throw e;
+    });
+  }
   // On Dataflow the job reads Pub/Sub itself: this process only submits it (nothing here to drain).
   if (stats !== undefined && !dataflow) {
     pubsubStats = stats;
