@@ -1,4 +1,5 @@
 import type { PubSub } from "@google-cloud/pubsub";
+import { expandTenants, type TenantWorkersSpec } from "./tenant-topology.ts";
 
 /** A subscription as declared: what `provision` makes the subscription look like. */
 export interface SubscriptionSpec {
@@ -22,12 +23,16 @@ export interface TopicSpec {
   /** How long the topic keeps published messages (for seeking). Unset: not kept beyond subscriptions. */
   readonly retentionSeconds?: number;
   readonly subscriptions?: readonly SubscriptionSpec[];
+  /** A worker subscription and a dead-letter topic per tenant of the topology's `tenants` (`expandTenants`). */
+  readonly tenantWorkers?: TenantWorkersSpec;
 }
 
 /** The declarative Pub/Sub topology of an application in one environment. */
 export interface PubsubTopology {
   /** Prepended to every topic and subscription name, e.g. `tidemark-dev-`: one config, an environment per prefix. */
   readonly prefix?: string;
+  /** The tenants, each with its own worker subscription on the topics that declare `tenantWorkers`. */
+  readonly tenants?: readonly string[];
   readonly topics: readonly TopicSpec[];
 }
 
@@ -39,12 +44,13 @@ export interface ProvisionReport {
 }
 
 /**
- * Creates or updates topics and subscriptions to match `topology`, idempotently: a second run changes nothing.
- * Properties Pub/Sub cannot change in place (filter, message ordering) are not touched on an existing
- * subscription: a difference there is an error naming the subscription and the property, before anything else
- * is written.
+ * Creates or updates topics and subscriptions to match `topology` (its tenants' workers written out by
+ * `expandTenants`), idempotently: a second run changes nothing. Properties Pub/Sub cannot change in place (filter,
+ * message ordering) are not touched on an existing subscription: a difference there is an error naming the
+ * subscription and the property, before anything else is written.
  */
-export async function provision(pubsub: PubSub, topology: PubsubTopology): Promise<ProvisionReport> {
+export async function provision(pubsub: PubSub, declared: PubsubTopology): Promise<ProvisionReport> {
+  const topology = expandTenants(declared);
   validate(topology);
   const report: ProvisionReport = { added: [], changed: [], unchanged: [] };
   const prefix = topology.prefix ?? "";
@@ -172,10 +178,13 @@ function validate(topology: PubsubTopology): void {
   const topics = new Set(topology.topics.map((t) => t.name));
   const names = /^[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
   const seen = new Set<string>();
+  const seenTopics = new Set<string>();
   for (const t of topology.topics) {
     const full = (topology.prefix ?? "") + t.name;
     if (!names.test(full) || full.startsWith("goog"))
       throw new Error(`topic ${JSON.stringify(full)}: not a valid name`);
+    if (seenTopics.has(t.name)) throw new Error(`topic ${JSON.stringify(full)}: declared twice`);
+    seenTopics.add(t.name);
     for (const s of t.subscriptions ?? []) {
       const where = `subscription ${JSON.stringify((topology.prefix ?? "") + s.name)}`;
       if (!names.test((topology.prefix ?? "") + s.name)) throw new Error(`${where}: not a valid name`);

@@ -8,6 +8,9 @@ const HELP = `Usage: npm run provision -- --project=P [--config=FILE] [--prefix=
 Creates or updates the Pub/Sub topics and subscriptions of a declarative topology (default
 deploy/pubsub/topology.json: the user-events topic, the medallion subscription with its retry policy and
 dead-letter topic, and the session-insights feed), idempotently, and prints what it added, changed or left alone.
+Per tenant of the topology's "tenants", a topic with "tenantWorkers" gets the subscription TOPIC-TENANT-worker
+(filter attributes.tenant_id = "TENANT", what --tenant=TENANT reads) dead-lettering to the topic TOPIC-TENANT-dlq
+(kept by its subscription TOPIC-TENANT-dlq-inspect).
 --prefix replaces the config's name prefix (one config, one prefix per application and environment).
 The endpoint defaults to $PUBSUB_EMULATOR_HOST, else Google Cloud.
 Environment: TIDEMARK_PROJECT, TIDEMARK_CONFIG, TIDEMARK_PREFIX, TIDEMARK_PUBSUB_ENDPOINT.`;

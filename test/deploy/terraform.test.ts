@@ -260,13 +260,26 @@ describe("deploy/terraform: the environment it creates", () => {
     const expected = await expectedPubsub(topologyOf(join(work, "deploy/pubsub/topology.json")), "tidemark-prod-");
     expect(prod.topics).toEqual(expected.topics);
     expect(prod.subscriptions).toEqual(expected.subscriptions);
-    expect(Object.keys(prod.subscriptions).sort()).toEqual([
-      "invalid-events-repair",
-      "medallion",
-      "session-insights-dashboard",
-      "user-events-dead-letter-inspect",
-    ]);
-    expect(prod.dead_letter_topics).toEqual(["user-events-dead-letter"]);
+    // The topology's tenants each have a worker subscription (filtered on the tenant) and a dead-letter topic.
+    const tenants = ["acme", "globex", "initech"];
+    expect(Object.keys(prod.subscriptions).sort()).toEqual(
+      [
+        "invalid-events-repair",
+        "medallion",
+        "session-insights-dashboard",
+        "user-events-dead-letter-inspect",
+        ...tenants.flatMap((t) => [`user-events-${t}-worker`, `user-events-${t}-dlq-inspect`]),
+      ].sort(),
+    );
+    expect(prod.subscriptions["user-events-globex-worker"]).toMatchObject({
+      name: "tidemark-prod-user-events-globex-worker",
+      topic: "user-events",
+      filter: 'attributes.tenant_id = "globex"',
+      dead_letter_policy: { topic: "user-events-globex-dlq", max_delivery_attempts: 5 },
+    });
+    expect(prod.dead_letter_topics).toEqual(
+      ["user-events-dead-letter", ...tenants.map((t) => `user-events-${t}-dlq`)].sort(),
+    );
   });
 
   it("ordering, filters and a custom prefix reach the subscriptions too", async () => {
@@ -304,6 +317,8 @@ describe("deploy/terraform: the environment it creates", () => {
       (t) => sub(t, "session-insights-dashboard", { retryPolicy: { minBackoffSeconds: 60, maxBackoffSeconds: 10 } }),
       (t) => ({ ...t, topics: [...t.topics, { name: "more", subscriptions: [{ name: "medallion" }] }] }),
       (t) => ({ ...t, topics: [...t.topics, { name: "x!" }] }),
+      (t) => ({ ...t, tenants: [...(t.tenants ?? []), "umbrella corp"] }),
+      (t) => ({ ...t, tenants: [...(t.tenants ?? []), "acme"] }),
     ];
     const messages: string[] = [];
     for (const fault of faults) {
@@ -360,6 +375,11 @@ describe("deploy/terraform: the environment it creates", () => {
         "submitter dataset - roles/bigquery.dataEditor",
         "pubsub_agent topic user-events-dead-letter roles/pubsub.publisher",
         "pubsub_agent subscription medallion roles/pubsub.subscriber",
+        // Each tenant's worker subscription dead-letters to the tenant's own topic.
+        ...["acme", "globex", "initech"].flatMap((t) => [
+          `pubsub_agent topic user-events-${t}-dlq roles/pubsub.publisher`,
+          `pubsub_agent subscription user-events-${t}-worker roles/pubsub.subscriber`,
+        ]),
       ].sort(),
     );
     // With DML upserts the workers run BigQuery jobs; without feeds they publish nowhere.

@@ -116,6 +116,88 @@ describe("provision against the Pub/Sub emulator", () => {
     ).rejects.toThrow('subscription "sub-2": ackDeadlineSeconds must be 10 to 600, got 5');
   });
 
+  it("per tenant: a worker subscription filtered on its tenant, dead-lettering to the tenant's own topic", async () => {
+    const tenants: PubsubTopology = {
+      prefix: "t-",
+      tenants: ["acme", "globex"],
+      topics: [
+        {
+          name: "user-events",
+          subscriptions: [{ name: "medallion" }],
+          tenantWorkers: { retryPolicy: { minBackoffSeconds: 0, maxBackoffSeconds: 1 }, maxDeliveryAttempts: 5 },
+        },
+      ],
+    };
+    const first = await provision(pubsub(), tenants);
+    expect(first.added.sort()).toEqual(
+      [
+        full("topics", "t-user-events"),
+        full("topics", "t-user-events-acme-dlq"),
+        full("topics", "t-user-events-globex-dlq"),
+        full("subscriptions", "t-medallion"),
+        full("subscriptions", "t-user-events-acme-worker"),
+        full("subscriptions", "t-user-events-globex-worker"),
+        full("subscriptions", "t-user-events-acme-dlq-inspect"),
+        full("subscriptions", "t-user-events-globex-dlq-inspect"),
+      ].sort(),
+    );
+    for (const tenant of ["acme", "globex"]) {
+      const [meta] = await pubsub().subscription(`t-user-events-${tenant}-worker`).getMetadata();
+      expect(meta).toMatchObject({
+        topic: full("topics", "t-user-events"),
+        filter: `attributes.tenant_id = "${tenant}"`,
+        deadLetterPolicy: { deadLetterTopic: full("topics", `t-user-events-${tenant}-dlq`), maxDeliveryAttempts: 5 },
+      });
+      const [dlq] = await pubsub().subscription(`t-user-events-${tenant}-dlq-inspect`).getMetadata();
+      expect(dlq.topic).toBe(full("topics", `t-user-events-${tenant}-dlq`));
+    }
+    const again = await provision(pubsub(), tenants);
+    expect([again.added, again.changed, again.unchanged.length]).toEqual([[], [], 8]);
+    // A tenant added later gets its own; the others are left alone. A bad tenant id is refused before any write.
+    const more = await provision(pubsub(), { ...tenants, tenants: ["acme", "globex", "initech"] });
+    expect(more.added.sort()).toEqual(
+      [
+        full("topics", "t-user-events-initech-dlq"),
+        full("subscriptions", "t-user-events-initech-worker"),
+        full("subscriptions", "t-user-events-initech-dlq-inspect"),
+      ].sort(),
+    );
+    await expect(provision(pubsub(), { ...tenants, tenants: ["acme", "umbrella corp"] })).rejects.toThrow(
+      'tenant "umbrella corp": must be 1 to 63 letters',
+    );
+    await expect(provision(pubsub(), { ...tenants, prefix: "u-", tenants: ["acme", "acme"] })).rejects.toThrow(
+      'tenant "acme": listed twice',
+    );
+    expect((await pubsub().topic("u-user-events").exists())[0]).toBe(false);
+
+    // A message acme's worker cannot process goes to acme's dead-letter topic after the attempts.
+    await pubsub()
+      .topic("t-user-events")
+      .publishMessage({ data: Buffer.from("poison for acme"), attributes: { tenant_id: "acme" } });
+    const worker = pubsub().subscription("t-user-events-acme-worker");
+    const dlq = pubsub().subscription("t-user-events-acme-dlq-inspect");
+    const attempts: number[] = [];
+    try {
+      const dead = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`not dead-lettered after attempts ${attempts}`)), 60_000);
+        worker.on("message", (m) => {
+          attempts.push(m.deliveryAttempt);
+          m.nack();
+        });
+        dlq.on("message", (m) => {
+          m.ack();
+          clearTimeout(timer);
+          resolve(`${m.attributes.tenant_id}: ${m.data.toString()}`);
+        });
+      });
+      expect(dead).toBe("acme: poison for acme");
+      expect(attempts.length).toBeGreaterThanOrEqual(5);
+    } finally {
+      await worker.close();
+      await dlq.close();
+    }
+  }, 90_000);
+
   it("a message nacked on every delivery reaches the dead-letter topic after the configured attempts", async () => {
     await provision(pubsub(), topology("d-"));
     await pubsub()

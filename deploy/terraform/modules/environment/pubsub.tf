@@ -2,10 +2,51 @@
 # topic retentionSeconds -> message retention (unset: not kept); a subscription's ackDeadlineSeconds (default 60),
 # retentionSeconds (default 7 days), messageOrdering (default false), filter (default none), retryPolicy (unset: none,
 # immediate redelivery) and deadLetter (a topic of the same topology, maxDeliveryAttempts).
+#
+# The topology's tenants are written out first, as io/pubsub/tenant-topology.ts's expandTenants does: a topic with
+# tenantWorkers gains, per tenant T, the subscription TOPIC-T-worker (its tenantWorkers properties but
+# maxDeliveryAttempts, the filter attributes.tenant_id = "T", dead letters to TOPIC-T-dlq), and each TOPIC-T-dlq
+# follows the declared topics with its subscription TOPIC-T-dlq-inspect.
 
 locals {
-  topology = jsondecode(file(var.topology_file))
-  prefix   = var.pubsub_prefix != null ? var.pubsub_prefix : "tidemark-${var.environment}-"
+  declared_topology = jsondecode(file(var.topology_file))
+  prefix            = var.pubsub_prefix != null ? var.pubsub_prefix : "tidemark-${var.environment}-"
+
+  # schemas/tenant.ts's TENANT_ID. Only valid tenants, each once, are written out (the others are in pubsub_problems).
+  tenant_pattern       = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+  listed_tenants       = try(local.declared_topology.tenants, [])
+  tenants              = [for t in distinct(local.listed_tenants) : t if can(regex(local.tenant_pattern, t))]
+  tenant_worker_topics = [for t in local.declared_topology.topics : t if can(t.tenantWorkers)]
+  tenant_workers = {
+    for t in local.tenant_worker_topics : t.name => [
+      for tenant in local.tenants : merge(
+        { for k, v in t.tenantWorkers : k => v if k != "maxDeliveryAttempts" },
+        {
+          name       = "${t.name}-${tenant}-worker"
+          filter     = "attributes.tenant_id = \"${tenant}\""
+          deadLetter = { topic = "${t.name}-${tenant}-dlq", maxDeliveryAttempts = t.tenantWorkers.maxDeliveryAttempts }
+        },
+      )
+    ]
+  }
+  tenant_dead_letter_topics = flatten([
+    for t in local.tenant_worker_topics : [
+      for tenant in local.tenants : {
+        name          = "${t.name}-${tenant}-dlq"
+        subscriptions = [{ name = "${t.name}-${tenant}-dlq-inspect" }]
+      }
+    ]
+  ])
+  topology = {
+    topics = concat(
+      [
+        for t in local.declared_topology.topics : merge(t, {
+          subscriptions = concat(try(t.subscriptions, []), lookup(local.tenant_workers, t.name, []))
+        })
+      ],
+      local.tenant_dead_letter_topics,
+    )
+  }
 
   # provision.ts's defaults (subscriptionMetadata): the provider's differ (a 10 s ack deadline).
   default_ack_deadline_seconds = 60
@@ -51,6 +92,11 @@ locals {
   # What provision.ts's validate() refuses, refused here too, naming the entry.
   name_pattern = "^[A-Za-z][A-Za-z0-9_.~+%-]{2,254}$"
   pubsub_problems = concat(
+    [
+      for i, t in local.listed_tenants : "tenant ${jsonencode(t)}: must be 1 to 63 letters, digits, '_', '-' or '.', starting with a letter or a digit, got ${jsonencode(t)}"
+      if !can(regex(local.tenant_pattern, t))
+    ],
+    [for i, t in local.listed_tenants : "tenant ${jsonencode(t)}: listed twice" if index(local.listed_tenants, t) < i],
     [
       for t in local.topics : "topic \"${t.name}\": not a valid name"
       if !can(regex(local.name_pattern, t.name)) || startswith(t.name, "goog")
