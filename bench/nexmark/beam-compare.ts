@@ -49,6 +49,7 @@ export function fromBeamPython(query: QueryName, value: unknown): unknown {
         bid: parseEvent(JSON.stringify(field(value, "bid"))),
       };
     case "q11":
+    case "q12":
       return { personId: field(value, "bidder_id"), bidsPerSession: field(value, "bid_count") };
   }
 }

@@ -3,10 +3,12 @@
  *
  * For each query: Tidemark on the direct runner with the generator in process as the source (as Beam's and Flink's
  * Nexmark runs measure: events/s includes generating them), in a child process of its own (so its peak RSS is the
- * query's): one warm-up run (200,000 events, another seed) then the timed run of `--events`. Beside it, in the same
+ * query's): one warm-up run (200,000 events, another seed) then the timed run of `--events` (twice, the faster
+ * counting, when it takes under 20 s). Beside it, in the same
  * run, on one file of `--file-events` generated events (JSON lines): Apache Beam's own Python queries (2.77.0, on the
  * DirectRunner, or the BundleBasedDirectRunner where the FnApiRunner cannot run the query), timed from `run()` to the
- * end as Beam's launcher reads such a file, and Tidemark reading and parsing the same file. The ratio is Tidemark's
+ * end as Beam's launcher reads such a file (each query in its own interpreter, twice when under 20 s, the faster
+ * counting), and Tidemark reading and parsing the same file. The ratio is Tidemark's
  * rate (generator) over Beam Python's (file), the issue's yardstick; `fileRatio` compares the two on the same file.
  *
  * Flags: --events=N (default 1,000,000; a comma list runs each size), --file-events=N (default 100,000),
@@ -29,6 +31,8 @@ import { nexmarkFileSource, nexmarkSource } from "./source.ts";
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const WARMUP_EVENTS = 200_000;
+/** A timed run (Tidemark's or Beam Python's) shorter than this is repeated, and the faster counts. */
+const REPEAT_BELOW_MS = 20_000;
 /** Targets of issue 18: q11 on one core of the direct runner, every query against Beam Python on the same events. */
 export const Q11_TARGET_EVENTS_PER_SEC = 200_000;
 export const BEAM_PYTHON_RATIO_TARGET = 20;
@@ -59,6 +63,8 @@ export interface NexmarkBenchLine {
   readonly beamPythonError?: string;
   readonly ratio: number | null;
   readonly fileRatio: number | null;
+  /** The generator alone, in the parent (one cold pass of 1,000,000 events): what the source costs. */
+  readonly generatorEventsPerSec: number;
   readonly target: string;
   readonly pass: boolean | null;
 }
@@ -71,20 +77,29 @@ async function child(query: QueryName, events: number, file: string | undefined)
   const count = () => {
     results++;
   };
-  if (file === undefined) {
-    await runQuery(query, nexmarkSource(nexmarkConfig({ numEvents: Math.min(WARMUP_EVENTS, events), seed: 1 })), count);
-  } else {
-    await runQuery(query, nexmarkFileSource(file), count);
+  const source = () =>
+    file === undefined ? nexmarkSource(nexmarkConfig({ numEvents: events })) : nexmarkFileSource(file);
+  // Warm-up: the JIT's optimised tiers, on other events (another seed) or on the same file.
+  await runQuery(
+    query,
+    file === undefined
+      ? nexmarkSource(nexmarkConfig({ numEvents: Math.min(WARMUP_EVENTS, events), seed: 1 }))
+      : source(),
+    count,
+  );
+  // Timed: the faster of two runs (the machine's interference only slows a run), one if it takes over REPEAT_BELOW_MS.
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 2 && (i === 0 || best < REPEAT_BELOW_MS); i++) {
+    results = 0;
+    const started = performance.now();
+    await runQuery(query, source(), count);
+    best = Math.min(best, performance.now() - started);
   }
-  results = 0;
-  const source = file === undefined ? nexmarkSource(nexmarkConfig({ numEvents: events })) : nexmarkFileSource(file);
-  const started = performance.now();
-  await runQuery(query, source, count);
   const measure: ChildMeasure = {
     query,
     events,
     results,
-    elapsedMs: performance.now() - started,
+    elapsedMs: best,
     maxRssKiB: process.resourceUsage().maxRSS,
   };
   process.stdout.write(`${RESULT_MARKER}${JSON.stringify(measure)}\n`);
@@ -123,7 +138,8 @@ async function parent(sizes: readonly number[], fileEvents: number, queries: rea
     const generator = new NexmarkGenerator(nexmarkConfig({ numEvents: 1_000_000 }));
     const g0 = performance.now();
     while (generator.hasNext()) generator.next();
-    progress(`generator alone: ${Math.round(1_000_000 / ((performance.now() - g0) / 1000))} events/s`);
+    const generatorEventsPerSec = Math.round(1_000_000 / ((performance.now() - g0) / 1000));
+    progress(`generator alone: ${generatorEventsPerSec} events/s`);
 
     const beamRuns = new Map<number, BeamRun>();
     if (beam) {
@@ -131,9 +147,20 @@ async function parent(sizes: readonly number[], fileEvents: number, queries: rea
       if ("unavailable" in py) progress(`Beam Python unavailable: ${py.unavailable}`);
       else {
         progress(`Beam Python 2.77.0 on ${fileEvents} events: ${queries.join(", ")}`);
-        for (const run of runBeamNexmark(py.python, file, queries.map(queryNumber), join(dir, "beam"), "bench")) {
-          beamRuns.set(run.query, run);
-          progress(`  Beam Python q${run.query}: ${"error" in run ? run.error : `${Math.round(run.ms)} ms`}`);
+        for (const q of queries) {
+          // Each query in its own interpreter (start-up not timed); a run shorter than REPEAT_BELOW_MS is repeated.
+          let best: BeamRun | undefined;
+          for (let i = 0; i < 2 && (best === undefined || ("ms" in best && best.ms < REPEAT_BELOW_MS)); i++) {
+            const [run] = runBeamNexmark(py.python, file, [queryNumber(q)], join(dir, "beam"), "bench");
+            if (run === undefined || "error" in run) {
+              best = run;
+              break;
+            }
+            if (best === undefined || ("ms" in best && run.ms < best.ms)) best = run;
+          }
+          if (best === undefined) continue;
+          beamRuns.set(best.query, best);
+          progress(`  Beam Python ${q}: ${"error" in best ? best.error : `${Math.round(best.ms)} ms`}`);
         }
       }
     }
@@ -163,6 +190,7 @@ async function parent(sizes: readonly number[], fileEvents: number, queries: rea
           ...(run !== undefined && "error" in run ? { beamPythonError: run.error } : {}),
           ratio: ratio === null ? null : round(ratio, 2),
           fileRatio: beamRate === null ? null : round(fileRate / beamRate, 2),
+          generatorEventsPerSec,
           target: `ratio >= ${BEAM_PYTHON_RATIO_TARGET}${query === "q11" ? `, >= ${Q11_TARGET_EVENTS_PER_SEC} events/s` : ""}`,
           pass: ratio === null ? null : ratio >= BEAM_PYTHON_RATIO_TARGET && q11,
         });

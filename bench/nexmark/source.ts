@@ -22,6 +22,11 @@ export interface NexmarkSourceOptions {
   readonly bundleSize?: number;
   /** Called with each bundle's size as it is generated (for a rate's bookkeeping). */
   readonly onBundle?: (events: number) => void;
+  /**
+   * The generator only: replay at event time, processing time following the watermark (a virtual clock: each
+   * watermark is also a processing-time advance), as if the events arrived as they happen; deterministic.
+   */
+  readonly processingTimeFollowsWatermark?: boolean;
 }
 
 export function nexmarkSource(config: NexmarkConfig, options: NexmarkSourceOptions = {}): Source<NexmarkEvent> {
@@ -29,14 +34,21 @@ export function nexmarkSource(config: NexmarkConfig, options: NexmarkSourceOptio
   return {
     name: options.name ?? "Nexmark",
     bounded: false,
+    ...(options.processingTimeFollowsWatermark === true ? { drivesProcessingTime: true } : {}),
     open(restored?: unknown): SourceReader<NexmarkEvent> {
       const generator = new NexmarkGenerator(config);
       if (typeof restored === "number") generator.count = restored;
       let watermarkDue = false;
+      let clockDue = false;
       return {
         next(): SourceEvent<NexmarkEvent> | undefined {
+          if (clockDue) {
+            clockDue = false;
+            return { kind: "processingTime", time: generator.watermarkAt(generator.count) };
+          }
           if (watermarkDue) {
             watermarkDue = false;
+            clockDue = options.processingTimeFollowsWatermark === true;
             return { kind: "watermark", watermark: generator.watermarkAt(generator.count) };
           }
           if (!generator.hasNext()) return undefined;
