@@ -17,7 +17,9 @@
  *   watermark passes its window's end (`dateTime + 2 * expected`), when it is dropped as Beam's window expires;
  * - with the auction known, a bid counts if it is before `expires` and at or above the reserve (`best` keeps the
  *   winner so far); a bid at or after `expires` never merges, and is dropped;
- * - a timer at `expires` (output timestamp `expires - 1`) emits the winner, if any, and clears the key.
+ * - a timer at `expires` (output timestamp `expires - 1`) emits the winner, if any, and clears the key but for a
+ *   `closed` mark, kept while a bid window could still be open (`expires + 2 * expected`): a bid that comes after
+ *   the close can never merge (Beam's auction window is gone), so it is dropped at once instead of waiting.
  */
 import type { KV } from "../../../core/kv.ts";
 import {
@@ -61,11 +63,21 @@ export function winningBids(
             number,
             Auction | Bid,
             AuctionBid,
-            { auction: ValueStateSpec<Auction>; best: ValueStateSpec<Bid>; pending: BagStateSpec<Bid> },
+            {
+              auction: ValueStateSpec<Auction>;
+              best: ValueStateSpec<Bid>;
+              pending: BagStateSpec<Bid>;
+              closed: ValueStateSpec<boolean>;
+            },
             { close: TimerSpec; expirePending: TimerSpec }
           >(
             {
-              state: { auction: valueState<Auction>(), best: valueState<Bid>(), pending: bagState<Bid>() },
+              state: {
+                auction: valueState<Auction>(),
+                best: valueState<Bid>(),
+                pending: bagState<Bid>(),
+                closed: valueState<boolean>(),
+              },
               timers: { close: eventTimer(), expirePending: eventTimer() },
               process([, e], ctx) {
                 const s = ctx.state;
@@ -83,6 +95,7 @@ export function winningBids(
                   ctx.timers.expirePending.clear();
                   return;
                 }
+                if (s.closed.read() === true) return;
                 const auction = s.auction.read();
                 if (auction === undefined) {
                   s.pending.add(e);
@@ -104,9 +117,14 @@ export function winningBids(
                   if (auction !== undefined && bid !== undefined) ctx.output({ auction, bid });
                   ctx.state.auction.clear();
                   ctx.state.best.clear();
+                  if (auction !== undefined) {
+                    ctx.state.closed.write(true);
+                    ctx.timers.expirePending.set(auction.expires + bidWindowMs);
+                  }
                 },
                 expirePending(ctx) {
                   ctx.state.pending.clear();
+                  ctx.state.closed.clear();
                 },
               },
             },
