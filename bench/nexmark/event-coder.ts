@@ -13,6 +13,7 @@ const BID = 2;
 export class NexmarkEventCoder {
   private buf = Buffer.alloc(1024);
   private pos = 0;
+  private readonly reader = new Reader();
 
   encode(e: NexmarkEvent): Uint8Array {
     this.pos = 0;
@@ -50,11 +51,15 @@ export class NexmarkEventCoder {
         this.str(e.extra);
         break;
     }
-    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    return out;
   }
 
+  /** Decodes what `encode` wrote (a Buffer is read in place; other bytes through a view of them). */
   decode(bytes: Uint8Array): NexmarkEvent {
-    const r = new Reader(bytes);
+    const r = this.reader;
+    r.reset(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
     const kind = r.byte();
     let e: NexmarkEvent;
     if (kind === PERSON) {
@@ -136,10 +141,11 @@ export class NexmarkEventCoder {
 
 class Reader {
   pos = 0;
-  private readonly buf: Buffer;
+  private buf: Buffer = Buffer.alloc(0);
 
-  constructor(bytes: Uint8Array) {
-    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  reset(buf: Buffer): void {
+    this.buf = buf;
+    this.pos = 0;
   }
 
   byte(): number {
