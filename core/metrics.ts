@@ -4,7 +4,8 @@
  * step is the metric's `PTRANSFORM`, as in Beam's monitoring infos). A handle is bound to the step that was running
  * when it was asked for, so a handle taken in `process` and used after an `await` (a write that completes later)
  * still counts for that step. Asked for outside any step (a test, a client callback), it counts in the process-wide
- * container, step `""`.
+ * container, step `""`. The code after an `await` runs in no step: its `Metrics` calls and its processing time are the
+ * step's only when it runs in the step's container again (`runInMetricsContainer`).
  *
  * `labels` are Tidemark's addition (Beam's metric names have none): a reason, a table. They are part of the metric's
  * identity, kept in a fixed order. As in Beam, counters and distributions take whole numbers (int64 in the Fn API's
@@ -110,14 +111,45 @@ interface Entry {
   readonly cell: Cell;
 }
 
-/** The metrics of one step (one per DoFn the runner runs). */
+/**
+ * The metrics of one step of one job (one per step whose code a runner runs: a DoFn, a grouping, a WindowInto, a
+ * combine's part), and its processing-time slot: while the runner runs the step's code in it (`enterMetricsContainer`),
+ * `runningStep()` holds its slot, so a sampler on another thread can tell which container's code runs
+ * (`runners/observe/step-time.ts`). Each container has a slot of its own (two jobs with a step of the same name never
+ * share one), taken when it is made and given back by `release()` when its runner tears the step down.
+ */
 export class MetricsContainer {
   private readonly entries = new Map<string, Entry>();
-  /** The step's index in `runningStep()` (one per step name in the process; 0 is no step). */
-  readonly index: number;
+  /**
+   * What entering the container writes to `runningStep()`: its slot while it has one, 0 (no step: "other") once
+   * released or when it was made without one.
+   */
+  index: number;
+  /** Its slot in `runningStep()` and the samplers' counts, for its whole life (0: none). */
+  readonly slot: number;
+  /** The slot's generation when this container took it (`stepSlotGenerations()`): who owns a reused slot. */
+  readonly generation: number;
 
-  constructor(readonly step: string) {
-    this.index = stepIndex(step);
+  /** `timed: false`: no slot (its code's time is "other"; `UNATTRIBUTED`). */
+  constructor(
+    readonly step: string,
+    options: { readonly timed?: boolean } = {},
+  ) {
+    this.slot = options.timed === false ? 0 : takeSlot();
+    this.index = this.slot;
+    this.generation = this.slot === 0 ? 0 : Atomics.add(generations, this.slot, 1) + 1;
+    if (this.slot !== 0) unreleased.register(this, this.slot, this);
+  }
+
+  /**
+   * Gives the slot back (the runner's teardown of the step): entering the container afterwards counts as "other",
+   * and a later container may take the slot. Its metrics stay readable. Idempotent.
+   */
+  release(): void {
+    if (this.index === 0) return;
+    this.index = 0;
+    unreleased.unregister(this);
+    freeSlots.push(this.slot);
   }
 
   counter(namespace: string, name: string, labels?: MetricLabels): Counter {
@@ -202,45 +234,57 @@ function labelKey(labels: MetricLabels): string {
 
 /**
  * The step whose code is running, as a small integer another thread can read (`[0]`; Beam's execution state, read by
- * its `ExecutionStateSampler`): the index of the entered container's step, 0 outside any step. Written with a plain
- * store on every enter and leave (about a nanosecond each), read with `Atomics.load` by the processing-time sampler
+ * its `ExecutionStateSampler`): the slot of the entered container, 0 outside any step. Written with a plain store on
+ * every enter and leave (about a nanosecond each), read with `Atomics.load` by the processing-time sampler
  * (`runners/observe/step-time.ts`); an aligned Int32 store never tears. Process-wide, as the container being run is:
  * one JavaScript thread runs the steps. Module-local (an exported binding costs the hot path more to write).
  */
 const running = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
 
-/** The running step's index, in shared memory (see `running`): for a sampler on another thread. */
+/**
+ * How many slots there are (slot 0 included, which is no step). A container made while every other slot is taken
+ * (thousands of steps alive at once) gets none: its time is "other" and a sampler reports none for it.
+ */
+export const STEP_SLOTS = 4096;
+
+/**
+ * Per slot, how many containers have taken it (shared memory, written with `Atomics`): a sampler keeps a slot's count
+ * for the generation it last saw, and starts it again from zero when a new container owns the slot.
+ */
+const generations = new Int32Array(new SharedArrayBuffer(STEP_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+
+/** Slots never taken start at `nextSlot`; those given back wait in `freeSlots`, oldest first (reused last). */
+let nextSlot = 1;
+const freeSlots: number[] = [];
+
+/** Gives back the slot of a container collected without `release()` (a plan that failed to build): none is lost. */
+const unreleased = new FinalizationRegistry<number>((slot) => {
+  freeSlots.push(slot);
+});
+
+function takeSlot(): number {
+  if (nextSlot < STEP_SLOTS) return nextSlot++;
+  return freeSlots.shift() ?? 0;
+}
+
+/** The running step's slot, in shared memory (see `running`): for a sampler on another thread. */
 export function runningStep(): Int32Array {
   return running;
 }
 
-/** Step names by index (`runningStep()`), and back: one index per name, kept for the process's life (a few per job). */
-const stepNames: string[] = [""];
-const stepIndexes = new Map<string, number>([["", 0]]);
-
-function stepIndex(step: string): number {
-  let i = stepIndexes.get(step);
-  if (i === undefined) {
-    i = stepNames.length;
-    stepNames.push(step);
-    stepIndexes.set(step, i);
-  }
-  return i;
-}
-
-/** The step name of an index `runningStep()` holds (`""` for 0, outside any step); undefined for one never given. */
-export function stepOfIndex(index: number): string | undefined {
-  return stepNames[index];
+/** Each slot's generation, in shared memory (see `generations`): for a sampler on another thread. */
+export function stepSlotGenerations(): Int32Array {
+  return generations;
 }
 
 /** The process-wide container: metrics asked for outside any step. */
-export const UNATTRIBUTED = new MetricsContainer("");
+export const UNATTRIBUTED = new MetricsContainer("", { timed: false });
 
 let current: MetricsContainer = UNATTRIBUTED;
 
 /**
  * Makes `container` the one `Metrics` resolves against and returns the one it replaces, which the caller puts back
- * (runners call this around user code; steps run inside each other when fused, so it nests). Its step becomes the
+ * (runners call this around user code; steps run inside each other when fused, so it nests). Its slot becomes the
  * running one (`runningStep()`), for processing time.
  */
 export function enterMetricsContainer(container: MetricsContainer): MetricsContainer {
@@ -248,6 +292,21 @@ export function enterMetricsContainer(container: MetricsContainer): MetricsConta
   current = container;
   running[0] = container.index;
   return previous;
+}
+
+/**
+ * Runs `f` in `container` (its `Metrics` and its processing time) and returns what `f` returns. For a step's work that
+ * goes on after its call returned, which runs in no step (the code after an `await`, a callback): keep
+ * `currentMetricsContainer()` while the call runs, and run each synchronous part after an await through this. A
+ * promise `f` returns is not followed: only the code up to its first `await` runs in the container.
+ */
+export function runInMetricsContainer<T>(container: MetricsContainer, f: () => T): T {
+  const outer = enterMetricsContainer(container);
+  try {
+    return f();
+  } finally {
+    enterMetricsContainer(outer);
+  }
 }
 
 /** The container of the step whose code is running (to keep for work that completes after the call returns). */

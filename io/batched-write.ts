@@ -1,5 +1,5 @@
 import type { DoFn } from "../core/do-fn.ts";
-import { currentMetricsContainer, type MetricsContainer } from "../core/metrics.ts";
+import { currentMetricsContainer, type MetricsContainer, runInMetricsContainer } from "../core/metrics.ts";
 import type { PCollection } from "../core/pcollection.ts";
 import type { PTransform } from "../core/ptransform.ts";
 import { parDo } from "../transforms/par-do.ts";
@@ -7,8 +7,11 @@ import { parDo } from "../transforms/par-do.ts";
 export interface BatchedWriteOptions<T> {
   /**
    * Writes one batch (one transaction, one request) and resolves with the rows it wrote (a write that folds the batch
-   * first writes fewer; default the batch's size). Rejecting fails the run, naming the step. `metrics` is the step's
-   * (the write runs after the step's call has returned, when `Metrics` no longer knows the step).
+   * first writes fewer; default the batch's size). Rejecting fails the run, naming the step. It runs after the step's
+   * call has returned (after the previous batch's write), in the step's metrics container up to its first `await`:
+   * that part's `Metrics` and processing time are the step's. What it does after an `await` runs in no step; `metrics`
+   * is the step's container, to count in and to enter again around heavy work there
+   * (`runInMetricsContainer(metrics, ...)`).
    */
   readonly write: (batch: T[], metrics: MetricsContainer) => Promise<number | undefined> | Promise<void>;
   /** Rows per batch: a batch is written as soon as it holds this many, and at the end of every bundle. */
@@ -49,9 +52,12 @@ export function batchedWrite<T>(options: BatchedWriteOptions<T>): PTransform<PCo
     batch = [];
     // Taken here, while the step runs: the write completes later, and counts for this step.
     const metrics = currentMetricsContainer();
+    // The write's synchronous part (building the batch's request or statement) in the step's container: its time is
+    // the step's, not "other" (the chain runs it after the step's call has returned).
+    const writeInStep = () => runInMetricsContainer(metrics, () => write(rows, metrics));
     if (metricsName === undefined) {
       chain = chain.then(async () => {
-        await write(rows, metrics);
+        await writeInStep();
       });
       return chain;
     }
@@ -63,7 +69,7 @@ export function batchedWrite<T>(options: BatchedWriteOptions<T>): PTransform<PCo
       const started = performance.now();
       let n: unknown;
       try {
-        n = await write(rows, metrics);
+        n = await writeInStep();
       } catch (e) {
         errors.inc();
         throw e;

@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   const maxMessages = o.maxMessages;
   // One record of the job's commits and checkpoints, fed by the runner's commit hook, read by /metrics, /readyz and
   // the dashboard.
-  const commits = o.metricsPort === undefined && o.uiPort === undefined ? undefined : new CommitStats(Date.now);
+  const commits = new CommitStats(Date.now);
   let ops: MedallionOps | undefined;
   if (o.metricsPort !== undefined) {
     ops = await startMedallionOps({
@@ -133,7 +133,7 @@ async function main(): Promise<void> {
       host: o.metricsHost,
       ...(pubsubStats === undefined ? {} : { pubsub: pubsubStats, subscription: o.input }),
       ...(o.checkpointDir === undefined ? {} : { checkpointIntervalMs: o.checkpointSeconds * 1000 }),
-      ...(commits === undefined ? {} : { commits }),
+      commits,
     });
     log.info({ url: `${ops.url}/metrics` }, `metrics: ${ops.url}/metrics (health: /healthz, /readyz)`);
   }
@@ -144,7 +144,7 @@ async function main(): Promise<void> {
       host: o.metricsHost,
       input: o.input,
       ...(pubsubStats === undefined ? {} : { pubsub: pubsubStats }),
-      ...(commits === undefined ? {} : { commits }),
+      commits,
     });
     log.info({ url: `${ui.url}/` }, `dashboard: ${ui.url}/`);
   }
@@ -160,13 +160,10 @@ async function main(): Promise<void> {
   ops?.warehouseOpened();
   const tty = process.stdout.isTTY === true;
   const kill = killAt === undefined ? undefined : killHook(killAt);
-  const onCommit =
-    commits === undefined
-      ? kill
-      : (phase: CommitPhase, commit: CommitInfo) => {
-          commits.onCommit(phase, commit);
-          kill?.(phase, commit);
-        };
+  const onCommit = (phase: CommitPhase, commit: CommitInfo) => {
+    commits.onCommit(phase, commit);
+    kill?.(phase, commit);
+  };
   let reconnects = 0;
   const run = await runMedallion(
     stream,
@@ -176,10 +173,10 @@ async function main(): Promise<void> {
       flushRows: o.batchRows,
       runner: o,
       pipelineModule: medallionModule(process.argv.slice(2)),
-      ...(onCommit === undefined ? {} : { onCommit }),
+      onCommit,
       onStep: (running, index, started) => {
         if (index === 0) {
-          ops?.watch(() => running.metrics());
+          ops?.watch(running);
           ui?.watch(() => running.metrics());
         }
         if (maxMessages !== undefined && !drain.signal.aborted) {

@@ -2,7 +2,7 @@ import type { UserMetric } from "../../core/metrics.ts";
 import type { PubsubSourceStats } from "../../io/pubsub/pubsub-source.ts";
 import type { Warehouse } from "../../io/warehouse.ts";
 import type { MetricsSnapshot } from "../../runners/direct/metrics.ts";
-import { CommitStats } from "../../runners/observe/commit-stats.ts";
+import type { CommitStats } from "../../runners/observe/commit-stats.ts";
 import { startDashboardServer } from "../../runners/observe/ui/dashboard-server.ts";
 import {
   type Breakdown,
@@ -39,10 +39,10 @@ export interface MedallionDashboardOptions {
   /** What the job reads (the page's title). */
   readonly input?: string;
   /**
-   * The job's commits and checkpoints, fed by the runner's commit hook (the same as `/metrics` reads; on the same clock
-   * as `now`); none without.
+   * The job's commits and checkpoints, fed by the runner's commit hook (the one record `/metrics` reads too; on the
+   * same clock as `now`): the page's checkpoint figures.
    */
-  readonly commits?: CommitStats;
+  readonly commits: CommitStats;
   readonly now?: () => number;
 }
 
@@ -74,7 +74,7 @@ export function checkUiPort(o: Pick<Options, "uiPort" | "runner">): void {
 export async function startMedallionDashboard(o: MedallionDashboardOptions): Promise<MedallionDashboard> {
   const now = o.now ?? Date.now;
   let snapshot: (() => MetricsSnapshot) | undefined;
-  const commits = o.commits ?? new CommitStats(now);
+  const commits = o.commits;
   const rates = new Map<string, RateMeter>();
   const view = (state: "running" | "ended"): DashboardView => {
     const atMs = now();

@@ -1,18 +1,26 @@
-import type { UserMetric } from "../../core/metrics.ts";
+import type { MetricsContainer, UserMetric } from "../../core/metrics.ts";
 import type { PubsubSourceStats } from "../../io/pubsub/pubsub-source.ts";
 import type { MetricsSnapshot } from "../../runners/direct/metrics.ts";
-import { CommitStats } from "../../runners/observe/commit-stats.ts";
+import type { CommitStats } from "../../runners/observe/commit-stats.ts";
 import { JobMetrics } from "../../runners/observe/prometheus.ts";
 import { type OpsServer, type ReadinessCheck, startOpsServer } from "../../runners/observe/server.ts";
-import { type StepTimeSampler, startStepTimeSampler } from "../../runners/observe/step-time.ts";
+import { jobProcessingTime, type StepTimeSampler, startStepTimeSampler } from "../../runners/observe/step-time.ts";
+
+/** The running job as the endpoints read it (a `RunningPipeline`). */
+export interface WatchedJob {
+  metrics(): MetricsSnapshot;
+  /** The job's own metrics containers (its steps' processing time); a runner that runs the steps elsewhere has none. */
+  metricsContainers?(): readonly MetricsContainer[];
+}
 
 /** The medallion's operations endpoints while it runs (`--metrics-port`): metrics, liveness, readiness. */
 export interface MedallionOps {
   readonly url: string;
-  /** The runner's snapshot source: the running pipeline, once it runs. */
-  watch(snapshot: () => MetricsSnapshot): void;
+  /** The running job, once it runs. */
+  watch(job: WatchedJob): void;
   /** The warehouse is open (its tables created or checked). */
   warehouseOpened(): void;
+  /** Stops the sampler and the server (both, even when the first fails). */
   close(): Promise<void>;
 }
 
@@ -25,10 +33,10 @@ export interface MedallionOpsOptions {
   /** Checkpoint interval when the run checkpoints: readiness fails when the last checkpoint is older than 3 of them. */
   readonly checkpointIntervalMs?: number;
   /**
-   * The job's commits and checkpoints, fed by the runner's commit hook (shared with the dashboard; on the same clock as
-   * `now`); none without.
+   * The job's commits and checkpoints, fed by the runner's commit hook (the one record the dashboard reads too; on the
+   * same clock as `now`): `/metrics` serves them, and readiness reads the last checkpoint's age from them.
    */
-  readonly commits?: CommitStats;
+  readonly commits: CommitStats;
   readonly now?: () => number;
 }
 
@@ -44,7 +52,8 @@ export function goldFreshnessSeconds(user: readonly UserMetric[], at: number): n
  *   `_bad_timestamps_total`, `_reconnects_total`, `tidemark_pubsub_outstanding_messages`, `tidemark_pubsub_connected`.
  *   The backlog (undelivered messages, oldest unacknowledged age) is not in the Pub/Sub API: Cloud Monitoring has it
  *   (`subscription/num_undelivered_messages`, `oldest_unacked_message_age`), and the alert policies read it there;
- * - per-step processing time (`tidemark_step_processing_seconds_total`): a sampler thread runs while the endpoints do;
+ * - per-step processing time (`tidemark_step_processing_seconds_total`, the watched job's steps): a sampler thread
+ *   runs while the endpoints do (started once the port is listened on);
  * - `medallion_gold_freshness_seconds`: now minus the newest event time written to Gold (the `WriteSessions` step's
  *   `medallion/gold_newest_event_ms` gauge);
  * - `/readyz`: the source reads its subscription, the warehouse is open, and (with checkpoints) the last checkpoint is
@@ -54,11 +63,21 @@ export function goldFreshnessSeconds(user: readonly UserMetric[], at: number): n
 export async function startMedallionOps(o: MedallionOpsOptions): Promise<MedallionOps> {
   const now = o.now ?? Date.now;
   const started = now();
-  let snapshot: (() => MetricsSnapshot) | undefined;
+  let job: WatchedJob | undefined;
+  const snapshot = () => job?.metrics();
   let warehouseOpen = false;
-  const commits = o.commits ?? new CommitStats(now);
-  const sampler: StepTimeSampler = await startStepTimeSampler();
-  const metrics = new JobMetrics(() => snapshot?.(), now, { commits, stepTimes: () => sampler.read() });
+  const commits = o.commits;
+  let sampler: StepTimeSampler | undefined;
+  const metrics = new JobMetrics(snapshot, now, {
+    commits,
+    processingTime: () => {
+      const s = sampler;
+      const j = job;
+      return s === undefined || j === undefined
+        ? undefined
+        : jobProcessingTime(s.read(), j.metricsContainers?.() ?? []);
+    },
+  });
   const stats = o.pubsub;
   if (stats !== undefined) {
     const counter = (name: string, help: string, read: (s: PubsubSourceStats) => number) =>
@@ -88,7 +107,7 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
     ]);
   }
   metrics.gaugeOf("medallion_gold_freshness_seconds", "Now minus the newest event time written to Gold", [], () => {
-    const s = snapshot?.();
+    const s = snapshot();
     const freshness = s === undefined ? null : goldFreshnessSeconds(s.user, now());
     return freshness === null ? [] : [{ value: freshness }];
   });
@@ -108,7 +127,7 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
                   : `not reading Pub/Sub subscription ${o.subscription ?? ""} yet`,
             },
       );
-    } else checks.push({ name: "source", ok: snapshot !== undefined, ...(snapshot ? {} : { detail: "not started" }) });
+    } else checks.push({ name: "source", ok: job !== undefined, ...(job ? {} : { detail: "not started" }) });
     checks.push(
       warehouseOpen ? { name: "warehouse", ok: true } : { name: "warehouse", ok: false, detail: "not open yet" },
     );
@@ -138,20 +157,30 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
   try {
     server = await startOpsServer({ port: o.port, host: o.host, metrics, readiness });
   } catch (e) {
-    await sampler.stop();
     throw new Error(`--metrics-port=${o.port}: cannot listen on ${o.host}: ${(e as Error).message}`, { cause: e });
   }
+  try {
+    sampler = await startStepTimeSampler();
+  } catch (e) {
+    await server.close();
+    throw e;
+  }
+  const running = sampler;
   return {
     url: server.url,
-    watch(s) {
-      snapshot = s;
+    watch(j) {
+      job = j;
     },
     warehouseOpened() {
       warehouseOpen = true;
     },
     async close() {
-      await sampler.stop();
-      await server.close();
+      metrics.close();
+      try {
+        await running.stop();
+      } finally {
+        await server.close();
+      }
     },
   };
 }

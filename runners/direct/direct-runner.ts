@@ -1,4 +1,4 @@
-import { UNATTRIBUTED, type UserMetric } from "../../core/metrics.ts";
+import { type MetricsContainer, UNATTRIBUTED, type UserMetric } from "../../core/metrics.ts";
 import { NO_FIRING } from "../../core/pane.ts";
 import type { Pipeline } from "../../core/pipeline.ts";
 import type { CheckpointMark, SourceEvent } from "../../core/source.ts";
@@ -155,6 +155,12 @@ export interface RunningPipeline {
   snapshot(): ExecutionSnapshot;
   /** What the runner has committed so far: checkpoints written, the one resumed from, elements finalized. */
   commitStats(): CommitStats;
+  /**
+   * The metrics containers of this job's steps (one per step whose code the runner runs in one: their user metrics
+   * and, with a sampler, their processing time, `runners/observe/step-time.ts`). A runner whose steps run in other
+   * processes has none here.
+   */
+  metricsContainers?(): readonly MetricsContainer[];
   /** Resolves with the final metrics when all input is processed; rejects with the first step error. */
   waitUntilFinish(): Promise<MetricsSnapshot>;
 }
@@ -187,6 +193,7 @@ export class DirectRunner {
           throw e;
         },
         commitStats: () => ({ checkpoints: 0, resumedFrom: undefined, finalized: 0 }),
+        metricsContainers: () => [],
         waitUntilFinish: () => failed,
       };
     }
@@ -197,6 +204,7 @@ export class DirectRunner {
       checkpointMarks: () => exec.checkpointMarks(),
       snapshot: () => exec.snapshot(),
       commitStats: () => exec.commitStats(),
+      metricsContainers: () => exec.containers,
       waitUntilFinish: () => done,
     };
   }
@@ -207,6 +215,8 @@ const YIELD_INTERVAL_MS = 2;
 
 class Execution {
   private readonly plan: Plan;
+  /** The steps' metrics containers (`Plan.metricsContainers`), released when the run ends. */
+  readonly containers: readonly MetricsContainer[];
   private readonly clock: Clock;
   private readonly startedDoFns: DoFnRunner[] = [];
   private readonly startedGroups: KeyedStage[] = [];
@@ -257,6 +267,7 @@ class Execution {
       (g) => this.startedGroups.push(g),
       { holdStableInput: options.checkpoint !== undefined },
     );
+    this.containers = this.plan.metricsContainers();
     const virtual = this.plan.sources.every((s) => s.source.bounded || s.source.drivesProcessingTime === true);
     this.clock = options.clock ?? (virtual ? new VirtualClock(MIN_TIMESTAMP) : new SystemClock());
     for (const r of this.plan.doFns) {
@@ -339,6 +350,8 @@ class Execution {
           // A teardown failure must not hide the error that ended the run.
         }
       }
+      // The steps' processing-time slots go back (their metrics stay readable).
+      for (const c of this.containers) c.release();
       lock?.release();
     }
   }
@@ -760,10 +773,7 @@ class Execution {
       return base(st.name, st.kind, n.counters.elementsIn, n.counters.elementsOut, inWm, inWm);
     });
     const user: UserMetric[] = UNATTRIBUTED.values();
-    for (const st of this.plan.steps) {
-      const n = st.node;
-      if (n instanceof DoFnRunner || n instanceof StatefulStage) user.push(...n.metrics.values());
-    }
+    for (const c of this.containers) user.push(...c.values());
     return {
       steps,
       ...(this.resumedWith === undefined ? {} : { resumedWith: this.resumedWith }),

@@ -1,4 +1,5 @@
 import type { CombineFn } from "../../core/combine-fn.ts";
+import { enterMetricsContainer, MetricsContainer } from "../../core/metrics.ts";
 import type { PaneInfo } from "../../core/pane.ts";
 import type { WindowingStrategy } from "../../core/windowing-strategy.ts";
 import type { BoundedWindow } from "../../core/windows/window.ts";
@@ -12,13 +13,16 @@ import { OutputQueue } from "./output-queue.ts";
 
 /**
  * A grouping step in the direct runner: receives KV elements, hands them to the engine's `ReduceRunner`, and queues
- * the panes it emits as the next bundle for the steps downstream (a pending bundle holds their watermark back).
+ * the panes it emits as the next bundle for the steps downstream (a pending bundle holds their watermark back). The
+ * engine's work for it (its CombineFn, windows and triggers) runs in the step's metrics container: the `Metrics` a
+ * CombineFn asks for, and the processing time, are this step's.
  */
 export class GroupStage implements KeyedStage, PaneSink<unknown, unknown> {
   readonly reduce: ReduceRunner<unknown, unknown, unknown, unknown>;
   readonly queue = new OutputQueue();
   /** Set while the stage has elements in the current bundle. */
   inBundle = false;
+  readonly metrics: MetricsContainer;
 
   constructor(
     readonly stepName: string,
@@ -32,24 +36,31 @@ export class GroupStage implements KeyedStage, PaneSink<unknown, unknown> {
       unknown
     >;
     this.reduce = new ReduceRunner(strategy, reduceFn, this);
+    this.metrics = new MetricsContainer(stepName);
   }
 
   receive(value: unknown, meta: ElementMeta): void {
     const kv = this.accept(value, meta);
+    const outer = enterMetricsContainer(this.metrics);
     try {
       this.reduce.processElement(kv[0], kv[1], meta.timestamp, meta.windows);
     } catch (e) {
       throw this.wrap(e);
+    } finally {
+      enterMetricsContainer(outer);
     }
   }
 
   /** Receives an element whose session window is assigned here (see `FusedSessionAssign`). */
   receiveInSession(value: unknown, meta: ElementMeta, gapMs: number): void {
     const kv = this.accept(value, meta);
+    const outer = enterMetricsContainer(this.metrics);
     try {
       this.reduce.processElementInSession(kv[0], kv[1], meta.timestamp, gapMs);
     } catch (e) {
       throw this.wrap(e);
+    } finally {
+      enterMetricsContainer(outer);
     }
   }
 
@@ -65,11 +76,7 @@ export class GroupStage implements KeyedStage, PaneSink<unknown, unknown> {
   /** Ends the bundle: the engine asks the triggers of the windows it touched. */
   finishBundle(): void {
     this.inBundle = false;
-    try {
-      this.reduce.finishBundle();
-    } catch (e) {
-      throw this.wrap(e);
-    }
+    this.run(() => this.reduce.finishBundle());
   }
 
   get inputWatermark(): number {
@@ -96,18 +103,22 @@ export class GroupStage implements KeyedStage, PaneSink<unknown, unknown> {
 
   /** Advances the input watermark, firing due timers (see `ReduceRunner.advanceInputWatermark`). */
   advanceInputWatermark(watermark: number): void {
-    try {
-      this.reduce.advanceInputWatermark(watermark);
-    } catch (e) {
-      throw this.wrap(e);
-    }
+    this.run(() => this.reduce.advanceInputWatermark(watermark));
   }
 
   advanceProcessingTime(now: number): void {
+    this.run(() => this.reduce.advanceProcessingTime(now));
+  }
+
+  /** Runs the engine's work for this step in its metrics container, its failures as this step's. */
+  private run(f: () => void): void {
+    const outer = enterMetricsContainer(this.metrics);
     try {
-      this.reduce.advanceProcessingTime(now);
+      f();
     } catch (e) {
       throw this.wrap(e);
+    } finally {
+      enterMetricsContainer(outer);
     }
   }
 

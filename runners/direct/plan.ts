@@ -1,3 +1,4 @@
+import { enterMetricsContainer, MetricsContainer } from "../../core/metrics.ts";
 import type { PipelineGraph } from "../../core/pipeline.ts";
 import type { PCollectionId, TransformNode } from "../../core/primitives.ts";
 import type { Source, SourceReader } from "../../core/source.ts";
@@ -34,42 +35,53 @@ export class SourceNode {
 
 /**
  * Assigns windows (the WindowInto primitive). Windows are immutable values, so for fixed windows the last assigned
- * window list is reused while elements keep falling into it (streams are roughly in time order).
+ * window list is reused while elements keep falling into it (streams are roughly in time order). Runs in its step's
+ * metrics container (its processing time; the steps it outputs to enter their own).
  */
 export class WindowIntoNode implements Receiver {
   elements = 0;
+  readonly metrics: MetricsContainer;
   private lastStart = Number.NaN;
   private lastEnd = Number.NaN;
   private last: readonly BoundedWindow[] = [];
   private readonly out = new ElementMeta();
   constructor(
+    stepName: string,
     private readonly fn: WindowFn,
     private readonly next: Receiver,
-  ) {}
+  ) {
+    this.metrics = new MetricsContainer(stepName);
+  }
   receive(value: unknown, meta: ElementMeta): void {
-    this.elements++;
-    const timestamp = meta.timestamp;
-    const out = this.out;
-    out.timestamp = timestamp;
-    out.pane = meta.pane;
-    if (this.fn.kind === "fixed") {
-      if (!(timestamp >= this.lastStart && timestamp < this.lastEnd)) {
-        this.last = assignWindows(this.fn, timestamp, meta.windows);
-        const w = this.last[0] as IntervalWindow;
-        this.lastStart = w.start;
-        this.lastEnd = w.end;
+    const outer = enterMetricsContainer(this.metrics);
+    try {
+      this.elements++;
+      const timestamp = meta.timestamp;
+      const out = this.out;
+      out.timestamp = timestamp;
+      out.pane = meta.pane;
+      if (this.fn.kind === "fixed") {
+        if (!(timestamp >= this.lastStart && timestamp < this.lastEnd)) {
+          this.last = assignWindows(this.fn, timestamp, meta.windows);
+          const w = this.last[0] as IntervalWindow;
+          this.lastStart = w.start;
+          this.lastEnd = w.end;
+        }
+        out.windows = this.last;
+      } else {
+        out.windows = assignWindows(this.fn, timestamp, meta.windows);
       }
-      out.windows = this.last;
-    } else {
-      out.windows = assignWindows(this.fn, timestamp, meta.windows);
+      this.next.receive(value, out);
+    } finally {
+      enterMetricsContainer(outer);
     }
-    this.next.receive(value, out);
   }
 }
 
 /**
  * Session assignment fused into the grouping that directly follows it: the grouping computes each element's
- * proto-session `[t, t + gap)` itself, so no window object is made per element.
+ * proto-session `[t, t + gap)` itself, so no window object is made per element (and the time it takes is the
+ * grouping's: this step has no metrics container).
  */
 export class FusedSessionAssign implements Receiver {
   elements = 0;
@@ -83,13 +95,24 @@ export class FusedSessionAssign implements Receiver {
   }
 }
 
-/** Passes elements on (the Flatten primitive), counting them. */
+/** Passes elements on (the Flatten primitive), counting them, in its step's metrics container. */
 export class FlattenNode implements Receiver {
   elements = 0;
-  constructor(private readonly out: Receiver) {}
+  readonly metrics: MetricsContainer;
+  constructor(
+    stepName: string,
+    private readonly out: Receiver,
+  ) {
+    this.metrics = new MetricsContainer(stepName);
+  }
   receive(value: unknown, meta: ElementMeta): void {
-    this.elements++;
-    this.out.receive(value, meta);
+    const outer = enterMetricsContainer(this.metrics);
+    try {
+      this.elements++;
+      this.out.receive(value, meta);
+    } finally {
+      enterMetricsContainer(outer);
+    }
   }
 }
 
@@ -214,16 +237,16 @@ export class Plan {
           const fn = p.strategy.windowFn;
           const only = targets.length === 1 ? targets[0] : undefined;
           const r = p.keepWindows
-            ? new FlattenNode(main) // windows stay as they are: a pass-through that counts
+            ? new FlattenNode(t.fullName, main) // windows stay as they are: a pass-through that counts
             : fn.kind === "sessions" && only instanceof GroupStage
               ? new FusedSessionAssign(only, fn.gapMs)
-              : new WindowIntoNode(fn, main);
+              : new WindowIntoNode(t.fullName, fn, main);
           nodes.set(t, r);
           for (const pc of t.inputs) addConsumer(pc, r);
           break;
         }
         case "flatten": {
-          const r = new FlattenNode(main);
+          const r = new FlattenNode(t.fullName, main);
           nodes.set(t, r);
           for (const pc of t.inputs) addConsumer(pc, r);
           break;
@@ -301,6 +324,30 @@ export class Plan {
       this.steps.push({ name: t.fullName, kind: t.primitive.kind, node, upstream });
     }
     for (const [id, t] of viewNodes) this.viewUpstream.set(id, producersOf(t));
+  }
+
+  /**
+   * The metrics containers of the plan's steps, in plan order: one per step whose code the runner runs in one (ParDo,
+   * stateful DoFn, grouping, WindowInto, Flatten). Their user metrics and processing time are this job's; the runner
+   * releases them when the run ends.
+   */
+  metricsContainers(): MetricsContainer[] {
+    const out: MetricsContainer[] = [];
+    for (const st of this.steps) {
+      const n = st.node;
+      if (n instanceof SideInputStage) {
+        if (n.runner !== undefined) out.push(n.runner.metrics);
+      } else if (
+        n instanceof DoFnRunner ||
+        n instanceof StatefulStage ||
+        n instanceof GroupStage ||
+        n instanceof WindowIntoNode ||
+        n instanceof FlattenNode
+      ) {
+        out.push(n.metrics);
+      }
+    }
+    return out;
   }
 
   /** A side input's watermark: the minimum over the producers feeding it (their output and pending bundles). */

@@ -1,3 +1,5 @@
+import type { CommitPhase } from "../direct/direct-runner.ts";
+
 /**
  * The runner's commit hook (`onCommit`) as figures, kept once for whoever shows them (`/metrics`, the readiness check,
  * the dashboard):
@@ -18,7 +20,7 @@ export class CommitStats {
   constructor(private readonly now: () => number) {}
 
   /** The runner's commit hook: a commit (`commit.seq`) reached `phase`. */
-  onCommit(phase: string, commit: { readonly seq: number }): void {
+  onCommit(phase: CommitPhase, commit: { readonly seq: number }): void {
     const t = this.now();
     if (phase === "writes-started") this.started.set(commit.seq, t);
     if (phase === "checkpoint-written") {
@@ -35,9 +37,17 @@ export class CommitStats {
     if (phase === "finalized") this.commitCount++;
   }
 
-  /** Calls `f` with each commit's duration in seconds as it ends (a histogram's observations). */
-  onDuration(f: (seconds: number) => void): void {
-    this.listeners.push(f);
+  /**
+   * Calls `f` with each commit's duration in seconds as it ends (a histogram's observations), until the function it
+   * returns is called.
+   */
+  onDuration(f: (seconds: number) => void): () => void {
+    const listener = (seconds: number) => f(seconds);
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
   }
 
   /** Commits finalized. */

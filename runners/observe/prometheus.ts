@@ -2,15 +2,18 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { UserMetric } from "../../core/metrics.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import type { MetricsSnapshot } from "../direct/metrics.ts";
-import { CommitStats } from "./commit-stats.ts";
-import type { StepTimes } from "./step-time.ts";
+import type { CommitStats } from "./commit-stats.ts";
+import type { JobProcessingTime } from "./step-time.ts";
 
 /** What `JobMetrics` reads besides the runner's snapshot. */
 export interface JobMetricsSources {
-  /** The job's commits and checkpoints (the runner's commit hook feeds it); none counted without. */
+  /** The job's commits and checkpoints (the runner's commit hook feeds it); their metrics are not served without. */
   readonly commits?: CommitStats;
-  /** Per-step processing time (`startStepTimeSampler`); not served without. */
-  readonly stepTimes?: () => StepTimes;
+  /**
+   * The job's processing time per step (`jobProcessingTime` over the job's own metrics containers and a sampler's
+   * reading), read at each scrape; not served without, nor while it gives undefined (the job not started).
+   */
+  readonly processingTime?: () => JobProcessingTime | undefined;
 }
 
 /** One sample of a metric the job adds itself (a source's figures, a derived age): its labels and value. */
@@ -28,21 +31,24 @@ export interface Sample {
  *   `tidemark_step_output_watermark_seconds`, `tidemark_step_open_windows` {step} (watermarks in epoch seconds:
  *   -Inf before any is known, the end of time, 8.64e12, once input is complete);
  *   `tidemark_source_watermark_lag_seconds` {step} (wall clock minus a source's watermark, while it has one);
- * - with a processing-time sampler: `tidemark_step_processing_seconds_total` {step} (wall time the step's own code
- *   ran, sampled: `step-time.ts`) for each of the job's steps that run code in a metrics container (ParDo, stateful
- *   DoFn; a grouping step's time is other), and
- *   `tidemark_processing_other_seconds_total` (wall time outside any step: idle, waiting for I/O, the runner's code);
+ * - with `processingTime`: `tidemark_step_processing_seconds_total` {step} (wall time the step's own code ran,
+ *   sampled: `step-time.ts`) for each of the job's steps that runs code in a metrics container (ParDo, stateful DoFn,
+ *   grouping and combining, WindowInto, Flatten), and `tidemark_processing_other_seconds_total` (wall time outside any
+ *   step: idle, waiting for I/O, the runner's code). A sampler that failed is counted as an export error
+ *   (`metric="processing_time"`) at each scrape, its series left out;
  * - a user counter `NS/NAME` as `NS_NAME_total` {step, its labels}; a gauge as `NS_NAME`; a distribution as
  *   `NS_NAME_count`, `_sum`, `_min`, `_max`;
  * - `tidemark_commits_total`, `tidemark_commit_seconds` (histogram: a commit's start until its checkpoint is
  *   written, or its writes settled without checkpoints), `tidemark_checkpoints_total`,
- *   `tidemark_last_checkpoint_timestamp_seconds` (read from `CommitStats`).
+ *   `tidemark_last_checkpoint_timestamp_seconds` (read from `commits`, when given).
  */
 export class JobMetrics {
   readonly registry = new Registry();
   private readonly dynamic = new Map<string, Counter | Gauge>();
   private readonly exportErrors: Counter;
-  private readonly stepTimes: (() => StepTimes) | undefined;
+  private readonly processingTime: (() => JobProcessingTime | undefined) | undefined;
+  /** Stops the commit histogram's observations (`close`). */
+  private readonly unsubscribe: () => void;
 
   constructor(
     /** The running job's snapshot (the runner's `metrics()`), read at each scrape. */
@@ -51,8 +57,22 @@ export class JobMetrics {
     sources: JobMetricsSources = {},
   ) {
     const registers = [this.registry];
-    const commits = sources.commits ?? new CommitStats(now);
-    this.stepTimes = sources.stepTimes;
+    this.processingTime = sources.processingTime;
+    this.exportErrors = new Counter({
+      name: "tidemark_metrics_export_errors_total",
+      help:
+        "Metrics left out of an export (a user counter below zero, another label set under one name; a failed " +
+        "processing-time sampler)",
+      labelNames: ["metric"],
+      registers,
+    });
+    const commits = sources.commits;
+    this.unsubscribe = commits === undefined ? () => {} : this.commitMetrics(commits);
+  }
+
+  /** Serves `commits`' figures; returns what stops the histogram's observations. */
+  private commitMetrics(commits: CommitStats): () => void {
+    const registers = [this.registry];
     new Counter({
       name: "tidemark_commits_total",
       help: "Commits finished",
@@ -80,19 +100,18 @@ export class JobMetrics {
         this.set(last === null ? 0 : last / 1000);
       },
     });
-    this.exportErrors = new Counter({
-      name: "tidemark_metrics_export_errors_total",
-      help: "User metrics left out of an export (a counter below zero, another label set under one name)",
-      labelNames: ["metric"],
-      registers,
-    });
     const commitSeconds = new Histogram({
       name: "tidemark_commit_seconds",
       help: "A commit's duration: its start until its checkpoint is written (or its writes settled without one)",
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    commits.onDuration((seconds) => commitSeconds.observe(seconds));
+    return commits.onDuration((seconds) => commitSeconds.observe(seconds));
+  }
+
+  /** Stops following the job's commits (the metrics stay as they are). */
+  close(): void {
+    this.unsubscribe();
   }
 
   /** A counter whose samples are read at each scrape (a source's running totals). */
@@ -183,23 +202,7 @@ export class JobMetrics {
         );
       }
     }
-    const times = this.stepTimes?.();
-    if (times !== undefined) {
-      for (const s of snap.steps) {
-        const seconds = times.steps.get(s.step);
-        if (seconds === undefined) continue;
-        this.counter(
-          "tidemark_step_processing_seconds_total",
-          "Wall time a step's own code ran (sampled, as Beam's process_bundle_msecs)",
-          ["step"],
-        ).inc({ step: s.step }, seconds);
-      }
-      this.counter(
-        "tidemark_processing_other_seconds_total",
-        "Wall time outside any step (sampled): idle, waiting for I/O, the runner's own code",
-        [],
-      ).inc(times.otherSeconds);
-    }
+    this.processing();
     for (const u of snap.user) {
       try {
         this.user(u);
@@ -210,6 +213,30 @@ export class JobMetrics {
         this.lastExportError = e instanceof Error ? e.message : String(e);
       }
     }
+  }
+
+  /** The job's processing time per step, and the process's other time (see the class's comment). */
+  private processing(): void {
+    let times: JobProcessingTime | undefined;
+    try {
+      times = this.processingTime?.();
+    } catch (e) {
+      this.exportErrors.inc({ metric: "processing_time" });
+      this.lastExportError = e instanceof Error ? e.message : String(e);
+      return;
+    }
+    if (times === undefined) return;
+    const perStep = this.counter(
+      "tidemark_step_processing_seconds_total",
+      "Wall time a step's own code ran (sampled, as Beam's process_bundle_msecs)",
+      ["step"],
+    );
+    for (const [step, seconds] of times.steps) perStep.inc({ step }, seconds);
+    this.counter(
+      "tidemark_processing_other_seconds_total",
+      "Wall time outside any step (sampled): idle, waiting for I/O, the runner's own code",
+      [],
+    ).inc(times.otherSeconds);
   }
 
   /** Why the last user metric was left out of an export (for tests and logs). */

@@ -1,125 +1,142 @@
 import { Worker } from "node:worker_threads";
-import { runningStep, stepOfIndex } from "../../core/metrics.ts";
+import { type MetricsContainer, runningStep, STEP_SLOTS, stepSlotGenerations } from "../../core/metrics.ts";
+import { SAMPLED_MICROS, SAMPLES, STOP, type SamplerMemory } from "./step-sampler.js";
 
 /**
  * Per-step processing time the way Beam measures it (its `ExecutionStateSampler`, reported as the monitoring info
- * `beam:metric:pardo_execution_time:process_bundle_msecs:v1`): the runner marks which step is running
- * (`runningStep()`, written as it enters and leaves a step's metrics container, `core/metrics.ts`), and a sampler on
- * another thread looks every millisecond or so and gives the wall time since its previous look to the step it sees.
- * The hot path pays one store per enter and leave; the sampling costs it nothing (the sampler has its own thread).
+ * `beam:metric:pardo_execution_time:process_bundle_msecs:v1`): the runner marks whose code is running (the slot of
+ * the step's metrics container, `runningStep()`, written as it enters and leaves a container, `core/metrics.ts`), and a
+ * sampler on another thread (`step-sampler.js`) looks every millisecond or so and gives the wall time since its
+ * previous look to the container it sees. The hot path pays one store per enter and leave; the sampling costs it
+ * nothing (the sampler has its own thread).
  *
- * What a figure means: wall time the JavaScript thread spent while the step was the innermost one running (fused
- * steps run inside each other: a step's time excludes the steps it outputs to that enter their own). Time outside any
- * step (waiting for I/O or a timer, the runner's own code, a grouping step, which enters no container) is "other",
- * never a step's. A step's asynchronous work after its call returned (an awaited write) is not its time: the thread
- * is free then. As any sampler, it is exact on average: a span shorter than the period is seen in proportion to how
- * often it runs; a sampler held up (a loaded machine) gives the whole gap to the step it sees next.
+ * What a figure means: wall time the JavaScript thread spent while the step's container was the innermost one
+ * entered. Every container is one step of one job (two jobs with a step of the same name are told apart). The runners
+ * enter one for the code of each ParDo, stateful DoFn, grouping (its CombineFn, triggers and windows), WindowInto and
+ * Flatten; fused steps run inside each other, and a step's time excludes the steps it outputs to. Time in no
+ * container (waiting for I/O or a timer, the runner's own code, a source's reader) is "other", never a step's.
+ *
+ * A step's asynchronous work after an `await` runs in no container, so it is "other": the thread runs it later, when
+ * `Metrics` no longer knows the step. A step whose work continues after an await attributes it by entering the
+ * container it kept (`currentMetricsContainer()` while its call ran) around each synchronous part, as
+ * `io/batched-write.ts` does around its writes (`runInMetricsContainer`, `core/metrics.ts`, does it for one call).
+ *
+ * As any sampler, it is exact on average: a span shorter than the period is seen in proportion to how often it runs;
+ * a sampler held up (a loaded machine) gives the whole gap to the step it sees next; a slot given back and taken by
+ * another container while the sampler looks may give that one look to the new owner.
  */
 
-/** Processing time by step, in seconds, since the sampler started. */
+/** Processing time since the sampler started. */
 export interface StepTimes {
-  /** Each step that has an index (one whose code runs in a metrics container: a ParDo, a stateful DoFn), by name. */
-  readonly steps: ReadonlyMap<string, number>;
-  /** Time outside any step: idle (waiting for I/O), the runner's own code. */
+  /**
+   * Seconds the code of `container`'s step ran (0 before the sampler saw it); undefined for a container without a
+   * slot (`UNATTRIBUTED`, or one made while every slot was taken), whose time is other.
+   */
+  secondsOf(container: MetricsContainer): number | undefined;
+  /** Time outside any step: idle (waiting for I/O), the runner's own code; every job's in this process. */
   readonly otherSeconds: number;
-  /** All the time the sampler attributed (the steps' and other). */
+  /** All the time the sampler attributed (to steps and to other). */
   readonly sampledSeconds: number;
   /** Looks taken. */
   readonly samples: number;
 }
 
-/** `control`'s slots. */
-const STOP = 0;
-const SAMPLES = 1;
-
-/**
- * The sampler's loop (what its thread runs; also driven directly by tests with a scripted clock). Until
- * `control[STOP]` is set: pause about `periodMs`, read the running step's index, and add the time since the previous
- * look to `micros[index]` (whole microseconds of the clock, so no fraction is lost between looks); an index past
- * `micros`' end counts as other (index 0). Counts its looks in `control[SAMPLES]` (the slots' names are outer names:
- * the loop uses their numbers).
- *
- * Its source is the worker's code (`toString`): it must stay self-contained (no imports, no outer names, no nested
- * functions).
- */
-export function sampleSteps(
-  running: Int32Array,
-  control: Int32Array,
-  micros: BigInt64Array,
-  periodMs: number,
-  now: () => number,
-  pause: (ms: number) => void,
-): void {
-  let lastUs = Math.floor(now() * 1000);
-  while (Atomics.load(control, 0) === 0) {
-    pause(periodMs);
-    const us = Math.floor(now() * 1000);
-    let index = Atomics.load(running, 0);
-    if (index < 0 || index >= micros.length) index = 0;
-    if (us > lastUs) Atomics.add(micros, index, BigInt(us - lastUs));
-    lastUs = us;
-    Atomics.add(control, 1, 1);
-  }
+/** A job's processing time: seconds per step name (its containers' summed) and the process's other time. */
+export interface JobProcessingTime {
+  readonly steps: ReadonlyMap<string, number>;
+  readonly otherSeconds: number;
 }
 
-/** The sampler's counts as times: `micros[i]` under the step of index `i` (`nameOf`; 0 too), index 0 as other. */
-export function stepTimesOf(micros: BigInt64Array, samples: number, nameOf: (index: number) => string | undefined) {
+/** The times of `containers` (a job's), summed per step name: every container with a slot, 0 until seen. */
+export function jobProcessingTime(times: StepTimes, containers: Iterable<MetricsContainer>): JobProcessingTime {
   const steps = new Map<string, number>();
-  let other = 0;
-  let total = 0;
-  for (let i = 0; i < micros.length; i++) {
-    const seconds = Number(Atomics.load(micros, i)) / 1e6;
-    total += seconds;
-    const step = i === 0 ? undefined : nameOf(i);
-    if (step === undefined || step === "") other += seconds;
-    else steps.set(step, (steps.get(step) ?? 0) + seconds);
+  for (const c of containers) {
+    const seconds = times.secondsOf(c);
+    if (seconds !== undefined) steps.set(c.step, (steps.get(c.step) ?? 0) + seconds);
   }
-  return { steps, otherSeconds: other, sampledSeconds: total, samples } satisfies StepTimes;
+  return { steps, otherSeconds: times.otherSeconds };
+}
+
+/**
+ * The sampler's counts (`memory`) as times. A container's count is its slot's while the sampler's `owners` says the
+ * slot's count is the container's generation; once the slot belongs to a later container, the container's last count
+ * read is kept in `last` (so a figure never goes back).
+ */
+export function stepTimesOf(memory: SamplerMemory, last: WeakMap<MetricsContainer, number>): StepTimes {
+  return {
+    secondsOf(c) {
+      if (c.slot === 0 || c.slot >= memory.micros.length) return undefined;
+      if (Atomics.load(memory.owners, c.slot) !== c.generation) return last.get(c) ?? 0;
+      const seconds = Number(Atomics.load(memory.micros, c.slot)) / 1e6;
+      last.set(c, seconds);
+      return seconds;
+    },
+    otherSeconds: Number(Atomics.load(memory.micros, 0)) / 1e6,
+    sampledSeconds: Number(Atomics.load(memory.counts, SAMPLED_MICROS)) / 1e6,
+    samples: Number(Atomics.load(memory.counts, SAMPLES)),
+  };
+}
+
+/** The memory a sampler shares with this thread: `slots` counts (default every slot, `STEP_SLOTS`). */
+export function samplerMemory(slots: number = STEP_SLOTS): SamplerMemory {
+  const ints = (n: number) => new Int32Array(new SharedArrayBuffer(n * Int32Array.BYTES_PER_ELEMENT));
+  const bigints = (n: number) => new BigInt64Array(new SharedArrayBuffer(n * BigInt64Array.BYTES_PER_ELEMENT));
+  return {
+    running: runningStep(),
+    generations: stepSlotGenerations(),
+    owners: ints(slots),
+    micros: bigints(slots),
+    counts: bigints(2),
+    control: ints(1),
+  };
 }
 
 export interface StepTimeSampler {
-  /** The times so far. */
+  /** The times so far; throws once the sampler's thread has failed (with its error), so no figure stops quietly. */
   read(): StepTimes;
-  /** Stops the sampler's thread. */
+  /** Stops the sampler's thread and waits for it to end; rejects with its error if it had failed. */
   stop(): Promise<void>;
 }
 
 /**
- * Starts the sampler's thread (a `worker_thread`, which does not keep the process alive), over `runningStep()`: start
- * it only when processing time is wanted (the metrics server is on). `periodMs` (default 1) is how often it looks;
- * `capacity` (default 4096) how many step indexes it keeps apart (later ones count as other). Resolves once the
- * thread runs.
+ * Starts the sampler's thread (a `worker_thread` running `step-sampler.js`, which does not keep the process alive
+ * while it samples), over `runningStep()`: start it only when processing time is wanted (the metrics server is on, or
+ * a run asks for it). `periodMs` (default 1) is how often it looks. Resolves once the thread runs.
  */
-export async function startStepTimeSampler(
-  options: { readonly periodMs?: number; readonly capacity?: number } = {},
-): Promise<StepTimeSampler> {
-  const control = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
-  const micros = new BigInt64Array(new SharedArrayBuffer((options.capacity ?? 4096) * BigInt64Array.BYTES_PER_ELEMENT));
-  const code = [
-    'const { workerData: d } = require("node:worker_threads");',
-    `const sampleSteps = ${sampleSteps.toString()};`,
-    "sampleSteps(d.running, d.control, d.micros, d.periodMs, () => performance.now(),",
-    "  (ms) => Atomics.wait(d.control, 0, 0, ms));",
-  ].join("\n");
-  const worker = new Worker(code, {
-    eval: true,
-    workerData: { running: runningStep(), control, micros, periodMs: options.periodMs ?? 1 },
+export async function startStepTimeSampler(options: { readonly periodMs?: number } = {}): Promise<StepTimeSampler> {
+  const memory = samplerMemory();
+  const worker = new Worker(new URL("./step-sampler.js", import.meta.url), {
+    workerData: { tidemarkStepSampler: true, memory, periodMs: options.periodMs ?? 1 },
   });
   let failure: Error | undefined;
+  let stopping = false;
   worker.on("error", (e) => {
-    failure = e;
+    failure ??= new Error(`the processing-time sampler failed: ${e.message}`, { cause: e });
   });
-  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  const exited = new Promise<void>((resolve) =>
+    worker.once("exit", (code) => {
+      if (!stopping) failure ??= new Error(`the processing-time sampler's thread ended (exit code ${code})`);
+      resolve();
+    }),
+  );
   await new Promise<void>((resolve, reject) => {
     worker.once("online", resolve);
     worker.once("error", reject);
   });
   worker.unref();
+  const last = new WeakMap<MetricsContainer, number>();
   return {
-    read: () => stepTimesOf(micros, Atomics.load(control, SAMPLES), stepOfIndex),
+    read() {
+      if (failure !== undefined) throw failure;
+      return stepTimesOf(memory, last);
+    },
     async stop() {
-      Atomics.store(control, STOP, 1);
-      Atomics.notify(control, STOP);
+      stopping = true;
+      // Referenced again while it ends: an unreferenced thread's exit would not keep this process alive to see it (a
+      // process with nothing else to do would end with this promise pending).
+      worker.ref();
+      Atomics.store(memory.control, STOP, 1);
+      Atomics.notify(memory.control, STOP);
       await exited;
       if (failure !== undefined) throw failure;
     },

@@ -4,7 +4,7 @@ import { create, type JsonObject, toBinary } from "@bufbuild/protobuf";
 import type { Pipeline } from "../../core/pipeline.ts";
 import type { RunningPipeline } from "../direct/direct-runner.ts";
 import type { MetricsSnapshot, StepMetrics } from "../direct/metrics.ts";
-import { startStepTimeSampler } from "../observe/step-time.ts";
+import { type StepTimeSampler, startStepTimeSampler } from "../observe/step-time.ts";
 import { processingMsecsOf, userMetricsOf } from "./user-metrics.ts";
 import { JobClient, type JobResult } from "./job-client.ts";
 import { type Prism, startPrism } from "./prism.ts";
@@ -14,7 +14,7 @@ import {
 } from "./proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
 import { readTestStreams, translate } from "./translate.ts";
 import { URNS } from "./urns.ts";
-import { PIPELINE_MODULE_OPTION, type PipelineModuleSpec } from "./worker/boot-spec.ts";
+import { PIPELINE_MODULE_OPTION, type PipelineModuleSpec, PROCESSING_TIME_OPTION } from "./worker/boot-spec.ts";
 import { startWorkerPool } from "./worker/pool.ts";
 
 /** The worker a PROCESS environment starts: `bin/tidemark-worker` of this checkout. */
@@ -34,8 +34,9 @@ export interface PrismRunOptions {
   /** A Prism already running (its Job API endpoint); default: one started for the run and stopped after. */
   readonly jobEndpoint?: string;
   /**
-   * Samples per-step processing time while the job runs (a sampler thread, `runners/observe/step-time.ts`): the
-   * loopback worker reports it per bundle as Beam's `process_bundle_msecs`, and the run gives Prism's sums back.
+   * Samples per-step processing time while the job runs (a sampler thread, `runners/observe/step-time.ts`, in this
+   * process for the loopback worker, in each worker process otherwise: the option `tidemark_processing_time`): the
+   * workers report it per bundle as Beam's `process_bundle_msecs`, and the run gives Prism's sums back.
    */
   readonly processingTime?: boolean;
 }
@@ -66,19 +67,37 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
     }
   }
   const testStreams = await readTestStreams(graph);
-  const sampler = options.processingTime === true ? await startStepTimeSampler() : undefined;
-  const pool = await startWorkerPool(graph, sampler === undefined ? {} : { stepTimes: () => sampler.read() }).catch(
-    async (e: unknown) => {
-      await sampler?.stop();
-      throw e;
-    },
-  );
+  const worker = options.worker ?? "loopback";
+  const sampled = options.processingTime === true;
+  // The loopback worker runs here: so does its sampler (a process worker runs its own).
+  const sampler = sampled && worker === "loopback" ? await startStepTimeSampler() : undefined;
+  let run: PrismRun;
+  try {
+    run = await runWithSampler(pipeline, options, testStreams, sampler);
+  } catch (e) {
+    // The run's error is the one to see (a sampler that failed too is second to it).
+    await sampler?.stop().catch(() => {});
+    throw e;
+  }
+  await sampler?.stop();
+  return run;
+}
+
+/** `runOnPrism` once the sampler (if any) runs: the worker pool, Prism, the job; everything stopped at the end. */
+async function runWithSampler(
+  pipeline: Pipeline,
+  options: PrismRunOptions,
+  testStreams: Awaited<ReturnType<typeof readTestStreams>>,
+  sampler: StepTimeSampler | undefined,
+): Promise<PrismRun> {
+  const graph = pipeline.graph();
+  const worker = options.worker ?? "loopback";
+  const pool = await startWorkerPool(graph, sampler === undefined ? {} : { stepTimes: () => sampler.read() });
   let prism: Prism | undefined;
   let client: JobClient | undefined;
   try {
     if (options.jobEndpoint === undefined) prism = await startPrism();
     client = new JobClient(options.jobEndpoint ?? (prism as Prism).jobEndpoint);
-    const worker = options.worker ?? "loopback";
     const environment =
       worker === "loopback"
         ? {
@@ -101,6 +120,7 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
               export: worker.process.export,
               args: [...worker.process.args],
             },
+            ...(options.processingTime === true ? { [PROCESSING_TIME_OPTION]: true } : {}),
           };
     const proto = translate(graph, environment, { stableInput: "omit", testStreams });
     const jobId = await client.run(proto, options.jobName ?? "tidemark", pipelineOptions);
@@ -121,21 +141,34 @@ export async function runOnPrism(pipeline: Pipeline, options: PrismRunOptions = 
         `the Prism job ${jobId} ended ${result.state}${errors.length === 0 ? "" : `: ${errors.join("; ")}`}`,
       );
     }
-    // User metrics as Prism aggregated them from every worker's bundles (the same from a PROCESS worker).
-    const stepOf = (id: string) => proto.components?.transforms[id]?.uniqueName;
+    // User metrics as Prism aggregated them from every worker's bundles (the same from a PROCESS worker), under the
+    // step names of their transforms: Prism's parts of a combine it lifted are the combine's.
+    const nameOf = (id: string) => proto.components?.transforms[id]?.uniqueName;
+    const stepOf = (id: string) => nameOf(id) ?? nameOf(liftedCombineOf(id) ?? "");
     const infos = await client.metrics(jobId);
     const user = userMetricsOf(infos, stepOf);
     return {
       result,
       metrics: { ...metricsOf(pipeline, pool.elementCounts), user },
-      ...(sampler === undefined ? {} : { processingMs: processingMsecsOf(infos, stepOf) }),
+      ...(options.processingTime === true ? { processingMs: processingMsecsOf(infos, stepOf) } : {}),
     };
   } finally {
+    // Each stopped even when one before it fails (the first failure is the one thrown).
     client?.close();
-    await pool.stop();
-    await sampler?.stop();
-    await prism?.stop();
+    try {
+      await pool.stop();
+    } finally {
+      await prism?.stop();
+    }
   }
+}
+
+/**
+ * The combine a transform id of Prism's is a part of, when Prism lifted the combine (v2.77.0, `handlecombine.go`: the
+ * composite's id between "e" and "_lift", "_gbk", "_merge" or "_extract"); undefined for any other id.
+ */
+export function liftedCombineOf(transformId: string): string | undefined {
+  return /^e(.+)_(?:lift|gbk|merge|extract)$/s.exec(transformId)?.[1];
 }
 
 /** Prism's log without its ANSI colours. */

@@ -1,6 +1,12 @@
 /** The pipeline option naming the module that builds the job's pipeline in a worker process (`boot.ts`). */
 export const PIPELINE_MODULE_OPTION = "tidemark_pipeline";
 
+/**
+ * The pipeline option asking a worker process for per-step processing time (`true`): it runs a sampler
+ * (`runners/observe/step-time.ts`) and its bundles report Beam's `process_bundle_msecs`.
+ */
+export const PROCESSING_TIME_OPTION = "tidemark_processing_time";
+
 /** What the `tidemark_pipeline` option holds. */
 export interface PipelineModuleSpec {
   /** Path of the module (absolute, or relative to the worker's working directory). */

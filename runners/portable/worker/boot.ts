@@ -8,6 +8,8 @@
  * ids; imports the pipeline module the options name (`tidemark_pipeline`: `{ module, export, args }`, a file whose
  * export builds the same Pipeline as the launcher did, so the DoFns are found by step name); starts one more process
  * per sibling worker id (Beam's sibling_workers protocol); and runs the Fn API harness until the runner closes it.
+ * With the option `tidemark_processing_time: true` it samples per-step processing time while the harness runs, and
+ * its bundles report it (Beam's `process_bundle_msecs`).
  */
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
@@ -15,7 +17,13 @@ import { pathToFileURL } from "node:url";
 import type { Pipeline } from "../../../core/pipeline.ts";
 import { ServiceClient } from "../grpc.ts";
 import { ProvisionService } from "../proto/generated/org/apache/beam/model/fn_execution/v1/beam_provision_api_pb.ts";
-import { PIPELINE_MODULE_OPTION, type PipelineModuleSpec, parseBootFlags } from "./boot-spec.ts";
+import { startStepTimeSampler } from "../../observe/step-time.ts";
+import {
+  PIPELINE_MODULE_OPTION,
+  type PipelineModuleSpec,
+  PROCESSING_TIME_OPTION,
+  parseBootFlags,
+} from "./boot-spec.ts";
 import { dialable, FnHarness } from "./harness.ts";
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -51,13 +59,20 @@ async function main(argv: readonly string[]): Promise<void> {
   const controlUrl = info?.controlEndpoint?.url || flags.get("control_endpoint");
   if (controlUrl === undefined || controlUrl === "") throw new Error("no control endpoint (provision info or flag)");
   const loggingUrl = info?.loggingEndpoint?.url || flags.get("logging_endpoint");
-  const harness = new FnHarness({
-    workerId: id,
-    controlUrl,
-    ...(loggingUrl === undefined || loggingUrl === "" ? {} : { loggingUrl }),
-    graph: pipeline.graph(),
-  });
-  await harness.done;
+  const sampled = (options[PROCESSING_TIME_OPTION] ?? nested[PROCESSING_TIME_OPTION]) === true;
+  const sampler = sampled ? await startStepTimeSampler() : undefined;
+  try {
+    const harness = new FnHarness({
+      workerId: id,
+      controlUrl,
+      ...(loggingUrl === undefined || loggingUrl === "" ? {} : { loggingUrl }),
+      graph: pipeline.graph(),
+      ...(sampler === undefined ? {} : { stepTimes: () => sampler.read() }),
+    });
+    await harness.done;
+  } finally {
+    await sampler?.stop();
+  }
 }
 
 main(process.argv.slice(2)).then(

@@ -1,4 +1,4 @@
-import type { MetricsContainer } from "../../../core/metrics.ts";
+import { enterMetricsContainer, MetricsContainer, UNATTRIBUTED } from "../../../core/metrics.ts";
 import type { StepTimes } from "../../observe/step-time.ts";
 import {
   type MonitoringInfoShape,
@@ -72,7 +72,10 @@ class Counted implements Receiver {
   }
 }
 
-/** Encodes a PCollection's elements into the runner's data port, in blocks of about a megabyte. */
+/**
+ * Encodes a PCollection's elements into the runner's data port, in blocks of about a megabyte. The runner's work, not
+ * the producing step's: it runs outside any step's metrics container (its processing time is other).
+ */
 class DataSink implements Receiver {
   private readonly writer = new ByteWriter();
   instructionId = "";
@@ -89,13 +92,18 @@ class DataSink implements Receiver {
     pane: NO_FIRING,
   };
   receive(value: unknown, meta: ElementMeta): void {
-    const wv = this.scratch;
-    wv.value = value;
-    wv.timestamp = meta.timestamp;
-    wv.windows = meta.windows;
-    wv.pane = meta.pane;
-    this.coder.encode(wv, this.writer);
-    if (this.writer.length >= 1 << 20) this.flush(false);
+    const outer = enterMetricsContainer(UNATTRIBUTED);
+    try {
+      const wv = this.scratch;
+      wv.value = value;
+      wv.timestamp = meta.timestamp;
+      wv.windows = meta.windows;
+      wv.pane = meta.pane;
+      this.coder.encode(wv, this.writer);
+      if (this.writer.length >= 1 << 20) this.flush(false);
+    } finally {
+      enterMetricsContainer(outer);
+    }
   }
   /** Drops what a failed bundle left unsent. */
   reset(): void {
@@ -201,18 +209,24 @@ class NativeDecode implements Receiver {
   }
 }
 
-/** Beam's WindowInto: each element's windows assigned by the window function. */
+/** Beam's WindowInto: each element's windows assigned by the window function, in the step's metrics container. */
 class AssignWindows implements Receiver {
   private readonly meta = new ElementMeta();
   constructor(
     private readonly fn: WindowFn,
     private readonly target: Receiver,
+    readonly metrics: MetricsContainer,
   ) {}
   receive(value: unknown, meta: ElementMeta): void {
-    this.target.receive(
-      value,
-      this.meta.set(meta.timestamp, assignWindows(this.fn, meta.timestamp, meta.windows), meta.pane),
-    );
+    const outer = enterMetricsContainer(this.metrics);
+    try {
+      this.target.receive(
+        value,
+        this.meta.set(meta.timestamp, assignWindows(this.fn, meta.timestamp, meta.windows), meta.pane),
+      );
+    } finally {
+      enterMetricsContainer(outer);
+    }
   }
 }
 
@@ -245,6 +259,8 @@ class Precombine implements Receiver {
     private readonly keyCoder: Coder<unknown>,
     boundedInput: boolean,
     private readonly target: Receiver,
+    /** The combine step's (this transform's): its CombineFn's `Metrics`, its processing time. */
+    readonly metrics: MetricsContainer,
   ) {
     this.merging = boundedInput && strategy.windowFn.kind === "sessions";
   }
@@ -256,6 +272,14 @@ class Precombine implements Receiver {
     return this.table.size;
   }
   receive(value: unknown, meta: ElementMeta): void {
+    const outer = enterMetricsContainer(this.metrics);
+    try {
+      this.add(value, meta);
+    } finally {
+      enterMetricsContainer(outer);
+    }
+  }
+  private add(value: unknown, meta: ElementMeta): void {
     const [k, v] = value as readonly [unknown, unknown];
     const keyId = keyString(this.keyCoder, k, this.keyWriter);
     for (const w of meta.windows) {
@@ -304,13 +328,18 @@ class Precombine implements Receiver {
     list.push({ key, window, acc, ts: time });
   }
   flush(): void {
-    for (const list of this.table.values()) {
-      for (const e of list) {
-        const ts = this.strategy.timestampCombiner === "endOfWindow" ? e.window.maxTimestamp : e.ts;
-        this.target.receive([e.key, e.acc], this.meta.set(ts, [e.window], NO_FIRING));
+    const outer = enterMetricsContainer(this.metrics);
+    try {
+      for (const list of this.table.values()) {
+        for (const e of list) {
+          const ts = this.strategy.timestampCombiner === "endOfWindow" ? e.window.maxTimestamp : e.ts;
+          this.target.receive([e.key, e.acc], this.meta.set(ts, [e.window], NO_FIRING));
+        }
       }
+      this.table.clear();
+    } finally {
+      enterMetricsContainer(outer);
     }
-    this.table.clear();
   }
 }
 
@@ -322,42 +351,44 @@ interface PartialCombine {
   ts: number;
 }
 
-/** Merges a key's grouped accumulators (combine_per_key_merge_accumulators). */
-class MergeAccumulators implements Receiver {
+/**
+ * One part of a combine (`part`: merging a key's grouped accumulators, extracting its output, or both adding its
+ * grouped values and extracting when the runner does not lift the combine), run in the transform's metrics container
+ * (its CombineFn's `Metrics`, its processing time); its output goes on from there.
+ */
+class CombinePart implements Receiver {
   constructor(
+    private readonly part: (fn: CombineFn<unknown, unknown, unknown>, value: unknown) => unknown,
     private readonly fn: CombineFn<unknown, unknown, unknown>,
     private readonly target: Receiver,
+    readonly metrics: MetricsContainer,
   ) {}
   receive(value: unknown, meta: ElementMeta): void {
-    const [k, accs] = value as readonly [unknown, readonly unknown[]];
-    this.target.receive([k, this.fn.mergeAccumulators(accs)], meta);
+    const outer = enterMetricsContainer(this.metrics);
+    try {
+      const [k, v] = value as readonly [unknown, unknown];
+      this.target.receive([k, this.part(this.fn, v)], meta);
+    } finally {
+      enterMetricsContainer(outer);
+    }
   }
+}
+
+/** Merges a key's grouped accumulators (combine_per_key_merge_accumulators). */
+function mergeAccumulators(fn: CombineFn<unknown, unknown, unknown>, accs: unknown): unknown {
+  return fn.mergeAccumulators(accs as unknown[]);
 }
 
 /** Extracts a key's output from its accumulator (combine_per_key_extract_outputs). */
-class ExtractOutputs implements Receiver {
-  constructor(
-    private readonly fn: CombineFn<unknown, unknown, unknown>,
-    private readonly target: Receiver,
-  ) {}
-  receive(value: unknown, meta: ElementMeta): void {
-    const [k, acc] = value as readonly [unknown, unknown];
-    this.target.receive([k, this.fn.extractOutput(acc)], meta);
-  }
+function extractOutput(fn: CombineFn<unknown, unknown, unknown>, acc: unknown): unknown {
+  return fn.extractOutput(acc);
 }
 
 /** Combines a key's grouped values (the combine_per_key composite when the runner does not lift it). */
-class CombineValues implements Receiver {
-  constructor(
-    private readonly fn: CombineFn<unknown, unknown, unknown>,
-    private readonly target: Receiver,
-  ) {}
-  receive(value: unknown, meta: ElementMeta): void {
-    const [k, values] = value as readonly [unknown, readonly unknown[]];
-    let acc = this.fn.createAccumulator();
-    for (const v of values) acc = this.fn.addInput(acc, v);
-    this.target.receive([k, this.fn.extractOutput(acc)], meta);
-  }
+function combineValues(fn: CombineFn<unknown, unknown, unknown>, values: unknown): unknown {
+  let acc = fn.createAccumulator();
+  for (const v of values as readonly unknown[]) acc = fn.addInput(acc, v);
+  return fn.extractOutput(acc);
 }
 
 /** A Tidemark step's name from a function spec's payload (`{ step }`). */
@@ -385,9 +416,13 @@ export class BundleProcessor {
   private readonly precombines: Precombine[] = [];
   private readonly stateful = new Map<string, FnStatefulStep>();
   private readonly doFnRunners: DoFnRunner[] = [];
-  /** Each step's user metrics, by its transform id: reported with each bundle, then started again. */
+  /**
+   * Each transform's metrics container (its user metrics, reported with each bundle then started again, and its
+   * processing time), by its transform id: DoFns, stateful DoFns, WindowInto, a combine's parts. This processor's
+   * own: another processor (another worker, another job) with a step of the same name has its own.
+   */
   private readonly metricSteps: [string, MetricsContainer][] = [];
-  /** Each step's processing time so far, whole ms of the sampler's count when last reported (by transform id). */
+  /** Each transform's processing time reported so far, whole ms (by transform id). */
   private readonly reportedMs = new Map<string, number>();
   private readonly sideInputParDos: SideInputParDo[] = [];
   /** DoFnRunners with a bundle open, in the order they opened it. */
@@ -420,8 +455,6 @@ export class BundleProcessor {
     // Transforms no input reaches (a read's Impulse output comes through a data input, so none are expected).
     for (const id of Object.keys(descriptor.transforms)) this.receiverOfTransform(id);
     for (const r of this.doFnRunners) r.setup();
-    // Time a step of this name had before (another job in this process) is not this job's.
-    this.processingInfos();
   }
 
   private node(step: string): TransformNode {
@@ -511,23 +544,37 @@ export class BundleProcessor {
       case URNS.primitives.ASSIGN_WINDOWS: {
         const n = this.node(t.uniqueName);
         if (n.primitive?.kind !== "windowInto") throw new Error(`step "${t.uniqueName}" is not a WindowInto`);
-        return new AssignWindows(n.primitive.strategy.windowFn, this.outputOf(t));
+        return new AssignWindows(n.primitive.strategy.windowFn, this.outputOf(t), this.containerOf(id, n.fullName));
       }
       case URNS.combineComponents.COMBINE_PER_KEY_PRECOMBINE: {
-        const { fn, strategy, keyCoder, bounded } = this.combineOf(t, payload);
-        const pre = new Precombine(fn, strategy, keyCoder, bounded, this.outputOf(t));
+        const { step, fn, strategy, keyCoder, bounded } = this.combineOf(t, payload);
+        const pre = new Precombine(fn, strategy, keyCoder, bounded, this.outputOf(t), this.containerOf(id, step));
         this.precombines.push(pre);
         return pre;
       }
-      case URNS.combineComponents.COMBINE_PER_KEY_MERGE_ACCUMULATORS:
-        return new MergeAccumulators(this.combineOf(t, payload).fn, this.outputOf(t));
-      case URNS.combineComponents.COMBINE_PER_KEY_EXTRACT_OUTPUTS:
-        return new ExtractOutputs(this.combineOf(t, payload).fn, this.outputOf(t));
+      case URNS.combineComponents.COMBINE_PER_KEY_MERGE_ACCUMULATORS: {
+        const { step, fn } = this.combineOf(t, payload);
+        return new CombinePart(mergeAccumulators, fn, this.outputOf(t), this.containerOf(id, step));
+      }
+      case URNS.combineComponents.COMBINE_PER_KEY_EXTRACT_OUTPUTS: {
+        const { step, fn } = this.combineOf(t, payload);
+        return new CombinePart(extractOutput, fn, this.outputOf(t), this.containerOf(id, step));
+      }
       case URNS.primitives.PAR_DO:
         return this.parDo(id, t, payload);
       default:
         throw new Error(`transform ${id} (${t.uniqueName}) has URN ${urn}, which the Tidemark worker does not run`);
     }
+  }
+
+  /**
+   * A metrics container for transform `id`, a part of Tidemark step `step` (a WindowInto, a combine's parts): its
+   * user metrics and processing time are reported with each bundle under the transform's id.
+   */
+  private containerOf(id: string, step: string): MetricsContainer {
+    const m = new MetricsContainer(step);
+    this.metricSteps.push([id, m]);
+    return m;
   }
 
   private combineOf(t: PTransform, payload: Uint8Array) {
@@ -543,6 +590,7 @@ export class BundleProcessor {
     const inputProto = this.descriptor.pcollections[input];
     const keyCoder = this.coders.get(this.descriptor.coders[inputProto?.coderId ?? ""]?.componentCoderIds[0] ?? "");
     return {
+      step: n.fullName,
       fn: n.primitive.combineFn,
       strategy,
       keyCoder,
@@ -568,7 +616,7 @@ export class BundleProcessor {
     }
     if (fnUrn === TIDEMARK_URNS.combineValuesDoFn) {
       if (p?.kind !== "combinePerKey") throw new Error(`step "${step}" is not a combine`);
-      return new CombineValues(p.combineFn, this.outputOf(t));
+      return new CombinePart(combineValues, p.combineFn, this.outputOf(t), this.containerOf(id, step));
     }
     if (fnUrn !== TIDEMARK_URNS.doFn) throw new Error(`transform ${id}: unknown DoFn URN ${fnUrn}`);
     const tagged = new Map<string, Receiver>();
@@ -789,20 +837,23 @@ export class BundleProcessor {
   }
 
   /**
-   * Each step's processing time since the last report (Beam's `process_bundle_msecs`, whole ms; the sampler's
-   * fraction waits for the next), when the worker samples it. A failed bundle's time goes with the next, as its
-   * user metrics do. A step's time is its name's in this process: bundles of one descriptor run one at a time, and a
-   * step is in one descriptor.
+   * Each transform's processing time since the last report (Beam's `process_bundle_msecs`, whole ms; the sampler's
+   * fraction waits for the next), when the worker samples it: its own container's (one slot each, read alone). A
+   * failed bundle's time goes with the next, as its user metrics do. Bundles of one descriptor run one at a time, so
+   * what the containers gathered since the last report is this bundle's. A sampler that has failed fails the bundle
+   * with its error (the figures the run asked for would otherwise stop without a word).
    */
   private processingInfos(): MonitoringInfoShape[] {
     const times = this.services.stepTimes?.();
     if (times === undefined) return [];
     const out: MonitoringInfoShape[] = [];
     for (const [id, m] of this.metricSteps) {
-      const ms = Math.floor((times.steps.get(m.step) ?? 0) * 1000);
-      const before = this.reportedMs.get(id);
+      const seconds = times.secondsOf(m);
+      if (seconds === undefined) continue;
+      const ms = Math.floor(seconds * 1000);
+      const before = this.reportedMs.get(id) ?? 0;
       this.reportedMs.set(id, ms);
-      if (before !== undefined) out.push(processBundleMsecsInfo(id, ms - before));
+      out.push(processBundleMsecsInfo(id, ms - before));
     }
     return out;
   }
@@ -831,7 +882,12 @@ export class BundleProcessor {
     return { produced, received };
   }
 
+  /** Tears the DoFns down and gives back the containers' processing-time slots. */
   teardown(): void {
-    for (const r of this.doFnRunners) r.teardown();
+    try {
+      for (const r of this.doFnRunners) r.teardown();
+    } finally {
+      for (const [, m] of this.metricSteps) m.release();
+    }
   }
 }

@@ -9,6 +9,7 @@ import {
   startMedallionDashboard,
 } from "../../../pipelines/user-sessions/dashboard.ts";
 import type { MetricsSnapshot } from "../../../runners/direct/metrics.ts";
+import { CommitStats } from "../../../runners/observe/commit-stats.ts";
 import type { ChangeView, DashboardView } from "../../../runners/observe/ui/dashboard-view.ts";
 import { session } from "../../io/warehouse-contract.ts";
 
@@ -64,6 +65,7 @@ describe("the medallion's dashboard", () => {
       host: "127.0.0.1",
       pubsub: () => stats,
       input: "pubsub://projects/p/subscriptions/s",
+      commits: new CommitStats(() => 100_000),
       now: () => 100_000,
     });
     const snap: MetricsSnapshot = {
@@ -116,7 +118,12 @@ describe("the medallion's dashboard", () => {
   });
 
   it("pushes the Gold sessions a warehouse write committed, and none of a write that failed", async () => {
-    dashboard = await startMedallionDashboard({ port: 0, host: "127.0.0.1", now: () => 7 });
+    dashboard = await startMedallionDashboard({
+      port: 0,
+      host: "127.0.0.1",
+      commits: new CommitStats(() => 7),
+      now: () => 7,
+    });
     const warehouse = dashboard.tap(await DuckDbWarehouse.create(":memory:"));
     try {
       await warehouse.open();

@@ -2,7 +2,9 @@
  * The medallion's operations endpoints (`--metrics-port`): every figure served at /metrics checked against an
  * independent reference (the warehouse's tables, read with SQL, and the run's own report), and /healthz, /readyz.
  */
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -52,7 +54,7 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
           checkpointDir: join(dir, "checkpoints"),
           checkpointIntervalMs: 1_000,
           onStep: (running, index) => {
-            if (index === 0) ops.watch(() => running.metrics());
+            if (index === 0) ops.watch(running);
           },
           onCommit: (phase, info) => commits.onCommit(phase, info),
         },
@@ -109,15 +111,17 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
       const gold = run.metrics.steps.find((s) => s.step === "GoldSessions/Aggregate");
       expect(m.value("tidemark_step_dropped_late_total", { step: "GoldSessions/Aggregate" })).toBe(gold?.droppedLate);
       expect(m.value("tidemark_step_output_watermark_seconds", { step: "Read" })).toBe(8.64e12);
-      // Processing time: for every step running user code (ParDo, stateful DoFn: the runner's step kinds), and with the
-      // time outside any step no more than the wall time the sampler has run.
+      // Processing time: for every step whose code the runner runs (ParDo, stateful DoFn, grouping and combining,
+      // Flatten; a WindowInto unless it is fused into the grouping after it), never a read's, and with the time
+      // outside any step no more than the wall time the sampler has run.
       const processing = m.samples("tidemark_step_processing_seconds_total");
-      expect(processing.map((s) => s.labels.step).sort()).toEqual(
-        run.metrics.steps
-          .filter((s) => s.kind === "parDo" || s.kind === "statefulParDo")
-          .map((s) => s.step)
-          .sort(),
-      );
+      const served = processing.map((s) => s.labels.step);
+      const ofKinds = (...kinds: string[]) =>
+        run.metrics.steps.filter((s) => kinds.includes(s.kind)).map((s) => s.step);
+      expect(served).toEqual(expect.arrayContaining(ofKinds("parDo", "statefulParDo", "groupByKey", "combinePerKey")));
+      expect(ofKinds("groupByKey", "combinePerKey").length).toBeGreaterThan(0);
+      for (const step of served) expect(ofKinds("read", "createView"), step).not.toContain(step);
+      expect(new Set(served).size).toBe(served.length);
       const sampled =
         processing.reduce((n, s) => n + s.value, 0) + m.value("tidemark_processing_other_seconds_total", {});
       expect(sampled).toBeGreaterThan(0);
@@ -129,16 +133,53 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
   });
 
   it("answer 404 elsewhere and 405 to other methods; a port in use is named", async () => {
-    const ops = await startMedallionOps({ port: 0, host: "127.0.0.1" });
+    const commits = new CommitStats(Date.now);
+    const ops = await startMedallionOps({ port: 0, host: "127.0.0.1", commits });
     try {
       expect((await get(`${ops.url}/nope`)).status).toBe(404);
       expect((await fetch(`${ops.url}/metrics`, { method: "POST" })).status).toBe(405);
       const port = Number(new URL(ops.url).port);
-      await expect(startMedallionOps({ port, host: "127.0.0.1" })).rejects.toThrow(
+      await expect(startMedallionOps({ port, host: "127.0.0.1", commits })).rejects.toThrow(
         `--metrics-port=${port}: cannot listen on 127.0.0.1: listen EADDRINUSE`,
       );
     } finally {
       await ops.close();
+    }
+  });
+
+  it("a port in use ends the command line at once: exit 1, the port and the reason said", async () => {
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, "127.0.0.1", resolve));
+    const port = (busy.address() as AddressInfo).port;
+    try {
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "pipelines/user-sessions/cli.ts",
+          `--input=${FIXTURE}`,
+          `--warehouse=duckdb:${join(dir, "busy-port.duckdb")}`,
+          `--metrics-port=${port}`,
+          "--metrics-host=127.0.0.1",
+          "--log-format=json",
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let out = "";
+      child.stdout.on("data", (b: Buffer) => {
+        out += b.toString();
+      });
+      child.stderr.on("data", (b: Buffer) => {
+        out += b.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+      expect({ code, out }).toMatchObject({
+        code: 1,
+        out: expect.stringContaining(`--metrics-port=${port}: cannot listen on 127.0.0.1: listen EADDRINUSE`),
+      });
+    } finally {
+      await new Promise((resolve) => busy.close(resolve));
     }
   });
 
@@ -167,7 +208,7 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
     });
     try {
       ops.warehouseOpened();
-      ops.watch(() => ({ steps: [], user: [], processingTime: t, sourceEvents: 0 }));
+      ops.watch({ metrics: () => ({ steps: [], user: [], processingTime: t, sourceEvents: 0 }) });
       expect((await get(`${ops.url}/readyz`)).status).toBe(200);
       t += 16_000;
       const late = await get(`${ops.url}/readyz`);

@@ -4,14 +4,21 @@
  * worked out by hand.
  */
 import { describe, expect, it } from "vitest";
+import type { CommitPhase } from "../../../runners/direct/direct-runner.ts";
 import { CommitStats } from "../../../runners/observe/commit-stats.ts";
 import { JobMetrics } from "../../../runners/observe/prometheus.ts";
 import { checkpointFigures } from "../../../runners/observe/ui/dashboard-view.ts";
 import { parseExposition } from "./exposition.ts";
 
 /** The direct runner's phases of one commit, in order (`runners/direct/direct-runner.ts`). */
-const WITH_CHECKPOINT = ["writes-started", "writes-done", "checkpoint-written", "stable-input-written", "finalized"];
-const WITHOUT_CHECKPOINT = ["writes-started", "writes-done", "finalized"];
+const WITH_CHECKPOINT: readonly CommitPhase[] = [
+  "writes-started",
+  "writes-done",
+  "checkpoint-written",
+  "stable-input-written",
+  "finalized",
+];
+const WITHOUT_CHECKPOINT: readonly CommitPhase[] = ["writes-started", "writes-done", "finalized"];
 
 describe("CommitStats", () => {
   it("counts finalized commits and written checkpoints, times each commit to its checkpoint, and ages the last", () => {
@@ -73,7 +80,7 @@ describe("CommitStats", () => {
     expect(before.value("tidemark_commit_seconds_count", {})).toBe(0);
     // Two commits with checkpoints (0.04 s and 3 s to their checkpoints), one without (0.2 s to its finalization).
     // Time passes only before the phase that ends a commit's timing.
-    const commit = (seq: number, phases: readonly string[], ms: number) => {
+    const commit = (seq: number, phases: readonly CommitPhase[], ms: number) => {
       const timed = phases.includes("checkpoint-written") ? "checkpoint-written" : "finalized";
       for (const phase of phases) {
         if (phase === timed) now += ms;
@@ -101,5 +108,33 @@ describe("CommitStats", () => {
       lastAtMs: 1_003_040,
       ageSeconds: (200 + 1_500) / 1000,
     });
+    // Closed, the exporter observes no more commits (the figures it read stay).
+    metrics.close();
+    commit(4, WITHOUT_CHECKPOINT, 100);
+    const closed = parseExposition(await metrics.text());
+    expect(closed.value("tidemark_commit_seconds_count", {})).toBe(3);
+    expect(closed.value("tidemark_commits_total", {})).toBe(4);
+  });
+
+  it("is not made up where no commits are given: JobMetrics then serves none of their series", async () => {
+    const metrics = new JobMetrics(() => ({ steps: [], user: [], processingTime: 0, sourceEvents: 0 }));
+    const m = parseExposition(await metrics.text());
+    for (const name of ["tidemark_commits_total", "tidemark_checkpoints_total", "tidemark_commit_seconds_count"]) {
+      expect(m.samples(name), name).toEqual([]);
+    }
+  });
+
+  it("stops telling a listener once it unsubscribes", () => {
+    let now = 0;
+    const stats = new CommitStats(() => now);
+    const seen: number[] = [];
+    const unsubscribe = stats.onDuration((s) => seen.push(s));
+    stats.onCommit("writes-started", { seq: 1 });
+    now = 500;
+    stats.onCommit("finalized", { seq: 1 });
+    unsubscribe();
+    stats.onCommit("writes-started", { seq: 2 });
+    stats.onCommit("finalized", { seq: 2 });
+    expect(seen).toEqual([0.5]);
   });
 });

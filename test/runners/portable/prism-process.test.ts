@@ -40,6 +40,23 @@ describe("the worker as a process Prism starts (Beam's PROCESS environment, bin/
     );
   }, 60_000);
 
+  it("samples processing time in the worker process when asked (tidemark_processing_time), reported to Prism", async () => {
+    const dir = outDir();
+    const args = [dir, "busy"];
+    const r = await runOnPrism(build(args), {
+      jobEndpoint: prism().jobEndpoint,
+      worker: { process: { module: MODULE, export: "build", args } },
+      processingTime: true,
+    });
+    expect(r.result.state).toBe("DONE");
+    const ms = r.processingMs ?? new Map<string, number>();
+    const context = JSON.stringify([...ms]);
+    // The Key step busy-waits 300 ms in the worker process; the sum and the writes are trivial.
+    expect(ms.get("Key"), context).toBeGreaterThanOrEqual(150);
+    expect(ms.get("Write"), context).toBeLessThan(0.2 * (ms.get("Key") ?? 0));
+    expect(ms.get("Sum"), context).toBeLessThan(0.2 * (ms.get("Key") ?? 0));
+  }, 60_000);
+
   it("a worker killed mid-bundle: Prism does not retry the bundle; the job fails, or Prism spins until it is cancelled, and never reports success", async () => {
     const dir = outDir();
     const args = [dir, "kill"];

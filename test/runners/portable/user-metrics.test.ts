@@ -4,6 +4,8 @@
  */
 import { type DescEnumValue, getOption } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
+import type { CombineFn } from "../../../core/combine-fn.ts";
+import type { KV } from "../../../core/kv.ts";
 import { Metrics, type UserMetric } from "../../../core/metrics.ts";
 import { Pipeline } from "../../../core/pipeline.ts";
 import { type ValueStateSpec, valueState } from "../../../core/state.ts";
@@ -19,6 +21,7 @@ import {
   userMetricsOf,
   userMonitoringInfos,
 } from "../../../runners/portable/user-metrics.ts";
+import { combinePerKey } from "../../../transforms/combine.ts";
 import { map } from "../../../transforms/element-wise.ts";
 import { parDo } from "../../../transforms/par-do.ts";
 import { create } from "../../../transforms/read.ts";
@@ -123,6 +126,41 @@ describe("user metrics through the Fn API", () => {
     expect(busy, context).toBeGreaterThanOrEqual(0.5 * busyMs);
     expect(busy, context).toBeLessThanOrEqual(wallMs);
     expect(busy, context).toBeGreaterThan(5 * trivial);
+  }, 120_000);
+
+  it("give a busy CombineFn's time and Metrics to the combine (Prism's lifted parts), not to the ParDo before it", async () => {
+    let addMs = 0;
+    const build = () => {
+      const heavy: CombineFn<number, number, number> = {
+        createAccumulator: () => 0,
+        addInput(acc, v) {
+          const t0 = performance.now();
+          while (performance.now() < t0 + 1) {
+            // the CombineFn's work: 1 ms of this thread
+          }
+          addMs += performance.now() - t0;
+          Metrics.counter("test", "added").inc();
+          return acc + v;
+        },
+        mergeAccumulators: (accs) => accs.reduce((a, b) => a + b, 0),
+        extractOutput: (acc) => acc,
+      };
+      const p = Pipeline.create();
+      p.apply(create(Array.from({ length: 200 }, (_, i) => i)), "Numbers")
+        .apply(map((x: number): KV<string, number> => [String(x % 5), x], "KeyIt"))
+        .apply(combinePerKey(heavy, "HeavyCombine"));
+      return p;
+    };
+    const run = await runOnPrism(build(), { jobEndpoint: prism().jobEndpoint, processingTime: true });
+    const ms = run.processingMs ?? new Map<string, number>();
+    const context = JSON.stringify({ addMs, all: [...ms] });
+    expect(addMs, context).toBeGreaterThanOrEqual(200);
+    expect(ms.get("HeavyCombine"), context).toBeGreaterThanOrEqual(0.5 * addMs);
+    expect(ms.get("KeyIt"), context).toBeLessThan(0.2 * (ms.get("HeavyCombine") ?? 0));
+    // The CombineFn's counter is the combine step's, on Prism (its lifted parts' summed) as on the direct runner.
+    const added = { step: "HeavyCombine", namespace: "test", name: "added", labels: {}, kind: "counter", value: 200 };
+    expect(run.metrics.user).toContainEqual(added);
+    expect((await new DirectRunner().run(build())).user).toContainEqual(added);
   }, 120_000);
 
   it("encode processing time as Beam's process_bundle_msecs and read it back per step", () => {

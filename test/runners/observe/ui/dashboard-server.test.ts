@@ -69,7 +69,13 @@ describe("the dashboard's figures", () => {
     let now = 1_000;
     const commits = new CommitStats(() => now);
     expect(checkpointFigures(commits, now)).toEqual({ commits: 0, checkpoints: 0, lastAtMs: null, ageSeconds: null });
-    for (const phase of ["writes-started", "writes-done", "checkpoint-written", "stable-input-written", "finalized"]) {
+    for (const phase of [
+      "writes-started",
+      "writes-done",
+      "checkpoint-written",
+      "stable-input-written",
+      "finalized",
+    ] as const) {
       commits.onCommit(phase, { seq: 1 });
     }
     now = 4_500;
