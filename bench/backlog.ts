@@ -1,5 +1,6 @@
 /**
- * `npx tsx bench/backlog.ts [--messages=1000000] [--emulator-heap-mib=12288] [--idle-seconds=120] [-- CLI flags]`: a
+ * `npx tsx bench/backlog.ts [--messages=1000000] [--chunk-hours=0] [--emulator-heap-mib=12288] [--idle-seconds=120]
+ * [-- CLI flags]`: a
  * backlog of `--messages` generated user-event messages waiting in a subscription of the official Pub/Sub emulator,
  * drained by the command line's medallion (`pipelines/user-sessions/cli.ts`, a child process, as bench/crash-soak.ts
  * runs it) into a fresh DuckDB file. Prints one JSON line:
@@ -22,9 +23,17 @@
  * `generateMessages` call each, a seed per chunk), so the bench holds one chunk and the ground truth's event ids,
  * never the whole backlog. The seeds are spaced along mulberry32's single cycle (the state steps by a constant, so
  * seed + k * 2^23 * step starts exactly 2^23 draws after seed + (k - 1) * 2^23 * step; a 2,000-user chunk draws about
- * 1.1 M numbers): each chunk draws from its own stretch of the cycle and no two chunks share an event id. Every chunk
- * starts at the same `startMs` (now), as the Pub/Sub end-to-end test's messages do, so no session is behind the
- * wall-clock watermark.
+ * 1.1 M numbers): each chunk draws from its own stretch of the cycle and no two chunks share an event id (a 2,000-user
+ * chunk is about 103,000 messages over 50 hours of event time). By default every chunk starts at the same `startMs`
+ * (now), as the Pub/Sub end-to-end test's messages do, so no session is behind the wall-clock watermark: the whole
+ * backlog is one window of event time, every session stays open (within the allowed lateness) to the end, the worst
+ * case for the pipeline's state. `--chunk-hours=H` starts chunk k at `startMs + k * H` hours instead: a backlog that
+ * accumulated over days (with H = 50, each chunk's events follow the previous chunk's), where the watermark moves on
+ * through the drain and sessions expire after the allowed lateness, as they do in production. The emulator stamps
+ * every message with the wall-clock publish time (a backlog published in seconds), so with `--chunk-hours` each
+ * message carries its event time in the `event_time_ms` attribute (as a client stamps it; a payload without a
+ * readable time carries the last one) and the pipeline reads it (`--timestamp-attribute`): the watermark then
+ * follows event time as it would follow the publish times of a backlog that took days to accumulate.
  *
  * Draining: the child runs with `--max-messages=N` (it drains once N messages are read) and `--stop-when-idle` as a
  * safety net; `drain_seconds` is from its spawn to its exit (start-up, the drain, the final panes, the last commit).
@@ -54,6 +63,9 @@ const arg = (name: string, fallback: number) => {
 };
 const MESSAGES = arg("messages", 1_000_000);
 const CHUNK_USERS = arg("chunk-users", 2_000);
+const CHUNK_HOURS = arg("chunk-hours", 0);
+/** With `--chunk-hours`, each message carries its event time in this attribute and the pipeline reads it. */
+const TIME_ATTRIBUTE = "event_time_ms";
 const EMULATOR_HEAP_MIB = arg("emulator-heap-mib", 12_288);
 const IDLE_SECONDS = arg("idle-seconds", 120);
 const SEED = arg("seed", 1);
@@ -122,6 +134,17 @@ function eventIdOf(data: string): string {
   return Buffer.from(id, "utf8").toString("utf8");
 }
 
+/** A payload's event time (epoch ms), or undefined when it has none that parses. */
+function eventTimeOf(data: string): number | undefined {
+  try {
+    const t = (JSON.parse(data) as { event_time?: unknown }).event_time;
+    const ms = typeof t === "string" ? Date.parse(t) : typeof t === "number" ? t : Number.NaN;
+    return Number.isFinite(ms) ? ms : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Publishes `MESSAGES` generated messages, a chunk of users at a time; returns the ground truth: the distinct event
  * ids of the valid events published (a re-delivery repeats one, a malformed payload has none that counts).
@@ -131,13 +154,24 @@ async function publishBacklog(publisher: PubsubPublisher, startMs: number): Prom
   const started = performance.now();
   let queued = 0;
   let lastReport = 0;
+  let lastEventTime = startMs;
   for (let k = 0; queued < MESSAGES; k++) {
-    const chunk = generateMessages({ users: CHUNK_USERS, seed: chunkSeed(k), startMs });
+    const chunk = generateMessages({
+      users: CHUNK_USERS,
+      seed: chunkSeed(k),
+      startMs: startMs + k * CHUNK_HOURS * 3_600_000,
+    });
     // A prefix of a chunk is whole as to re-deliveries: a duplicate is published after its original.
     for (const { message, origin } of chunk) {
       if (queued === MESSAGES) break;
       if (origin.kind === "event") events.add(eventIdOf(message.data));
-      await publisher.publish({ data: message.data, attributes: message.attributes });
+      let attributes = message.attributes;
+      if (CHUNK_HOURS > 0) {
+        // The event time as the client stamps it (a message it cannot read carries the last time stamped).
+        lastEventTime = eventTimeOf(message.data) ?? lastEventTime;
+        attributes = { ...attributes, [TIME_ATTRIBUTE]: String(lastEventTime) };
+      }
+      await publisher.publish({ data: message.data, attributes });
       queued++;
     }
     const now = performance.now();
@@ -249,6 +283,7 @@ async function main(): Promise<void> {
         `--warehouse=duckdb:${db}`,
         `--max-messages=${MESSAGES}`,
         `--stop-when-idle=${IDLE_SECONDS}`,
+        ...(CHUNK_HOURS > 0 ? [`--timestamp-attribute=${TIME_ATTRIBUTE}`] : []),
         ...PIPELINE_ARGS,
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
@@ -317,6 +352,7 @@ async function main(): Promise<void> {
     const result = {
       name: "backlog",
       messages: MESSAGES,
+      chunk_hours: CHUNK_HOURS,
       published_seconds: round1(publishedSeconds),
       drained,
       bronze,
