@@ -83,8 +83,10 @@ describe("per-step processing time on the direct runner", () => {
       processingTime: () => jobProcessingTime(sampler.read(), running.metricsContainers?.() ?? []),
     });
     const served = parseExposition(await metrics.text());
+    // Read later than `ms`, so at least as much (microseconds from the sampler: compared to the microsecond, as
+    // seconds in floating point differ in their last bits).
     expect(served.value("tidemark_step_processing_seconds_total", { step: "Busy" })).toBeGreaterThanOrEqual(
-      ms("Busy") / 1000,
+      ms("Busy") / 1000 - 1e-6,
     );
     // The job's steps that run code (the read has no container), never "" (time outside any step is other).
     const servedSteps = served.samples("tidemark_step_processing_seconds_total").map((x) => x.labels.step);
@@ -143,7 +145,9 @@ describe("per-step processing time on the direct runner", () => {
     const context = JSON.stringify({ heavy: heavy.ms("Work"), light: light.ms("Work"), busyMs });
     expect(busyMs, context).toBeGreaterThanOrEqual(200);
     expect(heavy.ms("Work"), context).toBeGreaterThanOrEqual(0.5 * busyMs);
-    expect(light.ms("Work"), context).toBeLessThan(0.1 * busyMs);
+    // The light job's step runs for microseconds; a sampler's look that finds it there after a gap (its thread off
+    // the CPU on a loaded machine) gives it the gap: bounded well under the heavy one's, not near zero.
+    expect(light.ms("Work"), context).toBeLessThan(0.3 * busyMs);
   });
 
   it("counts an async DoFn's work after an await as other, unless it runs it in the container it kept", async () => {

@@ -195,7 +195,9 @@ describe("per-step processing time: the sampler's thread", () => {
     }
     enterMetricsContainer(outer);
     await until("the sampler saw the container", () => (s.read().secondsOf(c) ?? 0) > before, { pollMs: 1 });
-    expect((s.read().secondsOf(c) ?? 0) - before).toBeLessThanOrEqual(0.03 + 0.05);
+    // At most the 30 ms spent in it and the gap before the sampler's look that found it there (the sampler's thread
+    // can be off the CPU for a while on a loaded 2-core machine: 250 ms allowed).
+    expect((s.read().secondsOf(c) ?? 0) - before).toBeLessThanOrEqual(0.03 + 0.25);
     sampler = undefined;
     await s.stop();
     c.release();
