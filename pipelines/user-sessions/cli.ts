@@ -102,7 +102,7 @@ async function main(): Promise<void> {
   const stream = opened.source;
   const pubsub = opened.pubsub;
   const stats = opened.stats;
-  // A tenant's worker reads its tenant's filtered subscription (on Dataflow, the workers' own check holds alone).
+  // A tenant's worker reads its tenant's filtered subscription (--tenant is refused on Dataflow: see checkTenant).
   if (pubsub !== undefined && !dataflow) {
     await checkTenantSubscription(pubsub, o).catch(async (e: unknown) => {
       await pubsub.close();

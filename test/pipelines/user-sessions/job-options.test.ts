@@ -284,6 +284,14 @@ describe("--tenant: a worker for one tenant", () => {
     );
   });
 
+  it("is refused on Dataflow, whose submission does not check the subscription's filter", () => {
+    expect(() => checkTenant(parse("--tenant=acme", SUBSCRIPTION, "--runner=dataflow"))).toThrow(
+      "--tenant=acme is not available with --runner=dataflow yet: the input subscription's filter is checked only by " +
+        "a local run",
+    );
+    expect(() => checkTenant(parse(SUBSCRIPTION, "--runner=dataflow"))).not.toThrow();
+  });
+
   it("goes to Bronze's check (medallionOptions), from the flag or the environment; without it, no tenant", () => {
     expect(medallionOptions(parse("--tenant=acme")).tenant).toBe("acme");
     expect(medallionOptions(parseJobOptions([], { TIDEMARK_TENANT: "globex" }).options).tenant).toBe("globex");
