@@ -8,9 +8,8 @@
  * - `nexmarkFileSource(path)`: a file of JSON lines (`model.ts`), bounded, read lazily; its elements carry their
  *   `dateTime` and no watermark until the end (Beam Python's launcher reads such a file as a batch: nothing is late).
  */
-import { closeSync, openSync, readSync } from "node:fs";
-import { StringDecoder } from "node:string_decoder";
 import type { Source, SourceEvent, SourceReader } from "../../core/source.ts";
+import { fileLines } from "../../io/test-stream/jsonl.ts";
 import { type NexmarkConfig, NexmarkGenerator } from "./generator.ts";
 import { type NexmarkEvent, parseEvent } from "./model.ts";
 
@@ -110,25 +109,4 @@ export function nexmarkFileSource(path: string, options: NexmarkSourceOptions = 
       };
     },
   };
-}
-
-/** The lines of a UTF-8 file, read a megabyte at a time. */
-function* fileLines(path: string): Generator<string, void, undefined> {
-  const fd = openSync(path, "r");
-  try {
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    const decoder = new StringDecoder("utf8");
-    let rest = "";
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      const lines = (rest + decoder.write(buffer.subarray(0, n))).split("\n");
-      rest = lines.pop() as string;
-      yield* lines;
-    }
-    rest += decoder.end();
-    if (rest !== "") yield rest;
-  } finally {
-    closeSync(fd);
-  }
 }
