@@ -836,15 +836,28 @@ export class BundleProcessor {
     return true;
   }
 
+  /** Set once the sampler has failed (said once). */
+  private samplerFailed = false;
+
   /**
    * Each transform's processing time since the last report (Beam's `process_bundle_msecs`, whole ms; the sampler's
    * fraction waits for the next), when the worker samples it: its own container's (one slot each, read alone). A
    * failed bundle's time goes with the next, as its user metrics do. Bundles of one descriptor run one at a time, so
-   * what the containers gathered since the last report is this bundle's. A sampler that has failed fails the bundle
-   * with its error (the figures the run asked for would otherwise stop without a word).
+   * what the containers gathered since the last report is this bundle's. A sampler that has failed is said once on
+   * the worker's stderr (which the runner keeps as the worker's log) and its figures are left out: a monitoring fault
+   * must not fail every bundle, and so the job, after it.
    */
   private processingInfos(): MonitoringInfoShape[] {
-    const times = this.services.stepTimes?.();
+    let times: StepTimes | undefined;
+    try {
+      times = this.services.stepTimes?.();
+    } catch (e) {
+      if (!this.samplerFailed) {
+        this.samplerFailed = true;
+        process.stderr.write(`tidemark worker: processing time no longer reported: ${(e as Error).message}\n`);
+      }
+      return [];
+    }
     if (times === undefined) return [];
     const out: MonitoringInfoShape[] = [];
     for (const [id, m] of this.metricSteps) {
