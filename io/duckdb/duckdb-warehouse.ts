@@ -279,7 +279,10 @@ export class DuckDbWarehouse implements Warehouse {
     return this.write(BRONZE, rows, "ignore");
   }
 
-  /** Appends Silver rows, ignoring those whose event_id is already there (the first of a batch's duplicates wins). */
+  /**
+   * Appends Silver rows, ignoring those whose (tenant_id, event_id) is already there (the first of a batch's
+   * duplicates wins).
+   */
   appendSilver(rows: readonly SilverRow[]): Promise<void> {
     return this.write(SILVER, rows, "ignore");
   }
