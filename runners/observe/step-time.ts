@@ -66,8 +66,11 @@ export function stepTimesOf(memory: SamplerMemory, last: WeakMap<MetricsContaine
   return {
     secondsOf(c) {
       if (c.slot === 0 || c.slot >= memory.micros.length) return undefined;
-      if (Atomics.load(memory.owners, c.slot) !== c.generation) return last.get(c) ?? 0;
-      const seconds = Number(Atomics.load(memory.micros, c.slot)) / 1e6;
+      const before = last.get(c) ?? 0;
+      if (Atomics.load(memory.owners, c.slot) !== c.generation) return before;
+      // The sampler hands a slot to a later container by zeroing its count, then setting its owner: a load between
+      // the two reads 0 for a container that still owns the slot. A count never goes back, so the larger is kept.
+      const seconds = Math.max(before, Number(Atomics.load(memory.micros, c.slot)) / 1e6);
       last.set(c, seconds);
       return seconds;
     },

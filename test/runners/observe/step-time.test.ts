@@ -126,6 +126,24 @@ describe("per-step processing time: the sampler's attribution", () => {
     for (const c of [jobOne, jobTwo, jobTwoAgain]) c.release();
   });
 
+  it("never gives a container less than it gave before (a read between the sampler's zeroing and its new owner)", () => {
+    const memory = samplerMemory();
+    const last = new WeakMap<MetricsContainer, number>();
+    const c = new MetricsContainer("Race/Step");
+    try {
+      Atomics.store(memory.owners, c.slot, c.generation);
+      Atomics.store(memory.micros, c.slot, 3_000n);
+      expect(stepTimesOf(memory, last).secondsOf(c)).toBe(0.003);
+      // The sampler hands the slot on: its count zeroed first, its owner set after (this read falls between).
+      Atomics.store(memory.micros, c.slot, 0n);
+      expect(stepTimesOf(memory, last).secondsOf(c)).toBe(0.003);
+      Atomics.store(memory.owners, c.slot, c.generation + 1);
+      expect(stepTimesOf(memory, last).secondsOf(c)).toBe(0.003);
+    } finally {
+      c.release();
+    }
+  });
+
   it("starts a slot's count again for the container that takes it after another gave it back", () => {
     const { enter, leave } = nesting();
     const memory = samplerMemory();
