@@ -31,6 +31,47 @@ export function tenantFilter(tenant: string): string {
 }
 
 /**
+ * The Pub/Sub filter of the catch-all subscription of a topic with workers for `tenants`: it selects exactly the
+ * messages that no tenant's filter (`tenantFilter`) selects, those without the attribute and those whose attribute is
+ * none of the tenants (an unknown tenant, an id that is not one, an empty value). The first clause is redundant where
+ * a comparison with a missing attribute is false (as Pub/Sub documents `=`), and keeps a message without the
+ * attribute selected whatever `NOT` makes of such a comparison. `tenants` must be tenant ids (their literals need no
+ * escaping) and not empty: with no tenant there is no worker to catch for.
+ */
+export function catchAllFilter(tenants: readonly string[]): string {
+  if (tenants.length === 0) throw new Error("catchAllFilter: no tenants (nothing to catch what their workers leave)");
+  return `NOT attributes:${TENANT_ATTRIBUTE} OR NOT (${tenants.map(tenantFilter).join(" OR ")})`;
+}
+
+/**
+ * Why a message that came to the reader of the catch-all subscription (`catchAllFilter(tenants)`) is dead-lettered:
+ * every message is, with the reason none of the tenants' workers takes it, as a message no worker takes must land in
+ * Bronze and the dead letters rather than under some tenant. In the order checked: the attribute is missing; it is
+ * not a tenant id; it names no tenant of `tenants`; it names one of them (a message its worker takes: it reaches the
+ * catch-all only where filters are not applied, as on the emulator).
+ */
+export function checkCatchAllTenant(
+  attributes: Readonly<Record<string, string>>,
+  tenants: readonly string[],
+): ValidationError {
+  const field = `attributes.${TENANT_ATTRIBUTE}`;
+  const attribute = attributes[TENANT_ATTRIBUTE];
+  const noWorker = `no tenant's worker takes the message (tenants: ${tenants.join(", ")})`;
+  if (attribute === undefined) return { field, reason: `is missing: ${noWorker}` };
+  const problem = tenantIdProblem(attribute);
+  if (problem !== undefined) return { field, reason: `${problem}: ${noWorker}` };
+  if (!tenants.includes(attribute)) {
+    return { field, reason: `is ${JSON.stringify(attribute)}, not one of the tenants: ${noWorker}` };
+  }
+  return {
+    field,
+    reason:
+      `is ${JSON.stringify(attribute)}: tenant ${attribute}'s worker takes the message, not the catch-all's reader ` +
+      "(whose filter leaves it out where Pub/Sub applies filters)",
+  };
+}
+
+/**
  * Whether a parsed event may be written under its tenant, given the message's attributes and, for a worker of one
  * tenant (`--tenant`), that tenant; the reason when not (it then goes to the dead letters, and stays in Bronze):
  * 1. the attribute `tenant_id`, when the message has one, equals the payload's `tenant_id` (otherwise one of them is

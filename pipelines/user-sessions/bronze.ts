@@ -3,7 +3,7 @@ import type { PTransform } from "../../core/ptransform.ts";
 import { parDo } from "../../transforms/par-do.ts";
 import { type Parsed, parseEvent, type RawMessage, type UserEvent, type ValidationError } from "../../schemas/event.ts";
 import type { BronzeRow } from "../../schemas/rows.ts";
-import { checkMessageTenant } from "../../schemas/tenant.ts";
+import { checkCatchAllTenant, checkMessageTenant } from "../../schemas/tenant.ts";
 
 /** A valid event with the message it came in. */
 export interface ReceivedEvent {
@@ -40,17 +40,29 @@ export interface BronzeOptions {
    * without the `tenant_id` attribute its subscription filters on, are dead-lettered (`checkMessageTenant`).
    */
   readonly tenant?: string;
+  /**
+   * The reader of a catch-all subscription (`{topic}-tenant-catch-all`, filtered on what none of these tenants'
+   * workers selects): no message becomes an event; each is dead-lettered with the reason no worker takes it
+   * (`checkCatchAllTenant`: no `tenant_id` attribute, not a tenant id, a tenant not listed), after its own parse
+   * error if it has one. Not with `tenant`.
+   */
+  readonly catchAllTenants?: readonly string[];
 }
 
 /**
  * Bronze: every message becomes a Bronze row exactly as received (valid or not); valid payloads go on as events,
  * the others to the dead-letter output with the field and reason. Nothing is dropped and nothing throws. A valid
  * payload whose tenant the message's `tenant_id` attribute contradicts, or (with `tenant`) another tenant's, is not
- * valid here: it goes to the dead letters with its reason, written under neither tenant.
+ * valid here: it goes to the dead letters with its reason, written under neither tenant; so does every message the
+ * catch-all's reader (`catchAllTenants`) takes.
  */
 export function bronze(opts: BronzeOptions = {}, name = "Bronze"): PTransform<PCollection<RawMessage>, BronzeOutputs> {
   const attribute = opts.correlationAttribute ?? CORRELATION_ATTRIBUTE;
   const tenant = opts.tenant;
+  const catchAll = opts.catchAllTenants;
+  if (tenant !== undefined && catchAll !== undefined) {
+    throw new Error(`bronze: a worker for tenant ${tenant} is not the catch-all's reader (tenant and catchAllTenants)`);
+  }
   return {
     name,
     expand: (messages) => {
@@ -62,7 +74,9 @@ export function bronze(opts: BronzeOptions = {}, name = "Bronze"): PTransform<PC
               // The message's correlation id goes on with its event (to Silver and Gold).
               const correlation = message.attributes[attribute];
               let parsed = parseEvent(message.data, correlation);
-              if (parsed.ok) {
+              if (parsed.ok && catchAll !== undefined) {
+                parsed = { ok: false, error: checkCatchAllTenant(message.attributes, catchAll) };
+              } else if (parsed.ok) {
                 const refused = checkMessageTenant(message.attributes, parsed.event.tenant_id, tenant);
                 if (refused !== undefined) parsed = { ok: false, error: refused };
               }

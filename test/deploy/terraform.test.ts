@@ -260,7 +260,8 @@ describe("deploy/terraform: the environment it creates", () => {
     const expected = await expectedPubsub(topologyOf(join(work, "deploy/pubsub/topology.json")), "tidemark-prod-");
     expect(prod.topics).toEqual(expected.topics);
     expect(prod.subscriptions).toEqual(expected.subscriptions);
-    // The topology's tenants each have a worker subscription (filtered on the tenant) and a dead-letter topic.
+    // The topology's tenants each have a worker subscription (filtered on the tenant) and a dead-letter topic; the
+    // catch-all takes what none of their filters selects.
     const tenants = ["acme", "globex", "initech"];
     expect(Object.keys(prod.subscriptions).sort()).toEqual(
       [
@@ -269,6 +270,8 @@ describe("deploy/terraform: the environment it creates", () => {
         "session-insights-dashboard",
         "user-events-dead-letter-inspect",
         ...tenants.flatMap((t) => [`user-events-${t}-worker`, `user-events-${t}-dlq-inspect`]),
+        "user-events-tenant-catch-all",
+        "user-events-tenant-catch-all-dead-letter-inspect",
       ].sort(),
     );
     expect(prod.subscriptions["user-events-globex-worker"]).toMatchObject({
@@ -277,9 +280,33 @@ describe("deploy/terraform: the environment it creates", () => {
       filter: 'attributes.tenant_id = "globex"',
       dead_letter_policy: { topic: "user-events-globex-dlq", max_delivery_attempts: 5 },
     });
+    expect(prod.subscriptions["user-events-tenant-catch-all"]).toMatchObject({
+      name: "tidemark-prod-user-events-tenant-catch-all",
+      topic: "user-events",
+      filter:
+        "NOT attributes:tenant_id OR NOT (" +
+        'attributes.tenant_id = "acme" OR attributes.tenant_id = "globex" OR attributes.tenant_id = "initech")',
+      dead_letter_policy: { topic: "user-events-tenant-catch-all-dead-letter", max_delivery_attempts: 5 },
+    });
     expect(prod.dead_letter_topics).toEqual(
-      ["user-events-dead-letter", ...tenants.map((t) => `user-events-${t}-dlq`)].sort(),
+      [
+        "user-events-dead-letter",
+        ...tenants.map((t) => `user-events-${t}-dlq`),
+        "user-events-tenant-catch-all-dead-letter",
+      ].sort(),
     );
+  });
+
+  it("without tenants there is no worker and no catch-all", async () => {
+    const { tenants: _, ...topology } = topologyOf(join(work, "deploy/pubsub/topology.json"));
+    const file = join(work, "untenanted.json");
+    writeFileSync(file, JSON.stringify(topology));
+    const env = planEnvironment({ topology_file: file });
+    expect(env.problems).toEqual([]);
+    const expected = await expectedPubsub(topology, "tidemark-prod-");
+    expect(env.subscriptions).toEqual(expected.subscriptions);
+    expect(env.topics).toEqual(expected.topics);
+    expect(Object.keys(env.subscriptions).filter((s) => /worker|catch-all|dlq/.test(s))).toEqual([]);
   });
 
   it("ordering, filters and a custom prefix reach the subscriptions too", async () => {
@@ -319,6 +346,8 @@ describe("deploy/terraform: the environment it creates", () => {
       (t) => ({ ...t, topics: [...t.topics, { name: "x!" }] }),
       (t) => ({ ...t, tenants: [...(t.tenants ?? []), "umbrella corp"] }),
       (t) => ({ ...t, tenants: [...(t.tenants ?? []), "acme"] }),
+      // Five more tenants make the catch-all's filter 314 bytes, over Pub/Sub's 256.
+      (t) => ({ ...t, tenants: [...(t.tenants ?? []), "hooli", "initrode", "massive", "soylent", "vandelay"] }),
     ];
     const messages: string[] = [];
     for (const fault of faults) {
@@ -332,6 +361,10 @@ describe("deploy/terraform: the environment it creates", () => {
     writeFileSync(file, JSON.stringify(faults.reduce((t, f) => f(t), base)));
     const env = planEnvironment({ topology_file: file });
     expect(messages).not.toContain("accepted");
+    expect(messages.at(-1)).toBe(
+      'subscription "user-events-tenant-catch-all": the filter that selects what none of the 8 tenants\' workers ' +
+        "takes is 314 bytes, over Pub/Sub's limit of 256 (list fewer tenants, or shorter tenant ids)",
+    );
     for (const m of messages) expect(env.problems).toContain(m);
     expect(env.problems).toHaveLength(messages.length);
   });
@@ -375,11 +408,13 @@ describe("deploy/terraform: the environment it creates", () => {
         "submitter dataset - roles/bigquery.dataEditor",
         "pubsub_agent topic user-events-dead-letter roles/pubsub.publisher",
         "pubsub_agent subscription medallion roles/pubsub.subscriber",
-        // Each tenant's worker subscription dead-letters to the tenant's own topic.
+        // Each tenant's worker subscription dead-letters to the tenant's own topic, the catch-all to its own.
         ...["acme", "globex", "initech"].flatMap((t) => [
           `pubsub_agent topic user-events-${t}-dlq roles/pubsub.publisher`,
           `pubsub_agent subscription user-events-${t}-worker roles/pubsub.subscriber`,
         ]),
+        "pubsub_agent topic user-events-tenant-catch-all-dead-letter roles/pubsub.publisher",
+        "pubsub_agent subscription user-events-tenant-catch-all roles/pubsub.subscriber",
       ].sort(),
     );
     // With DML upserts the workers run BigQuery jobs; without feeds they publish nowhere.

@@ -1,6 +1,12 @@
 import { describe, expect, it } from "vitest";
 import { parseEvent } from "../../schemas/event.ts";
-import { checkMessageTenant, tenantFilter, tenantIdProblem } from "../../schemas/tenant.ts";
+import {
+  catchAllFilter,
+  checkCatchAllTenant,
+  checkMessageTenant,
+  tenantFilter,
+  tenantIdProblem,
+} from "../../schemas/tenant.ts";
 
 const GRAMMAR = "must be 1 to 63 letters, digits, '_', '-' or '.', starting with a letter or a digit, got";
 
@@ -35,6 +41,32 @@ describe("tenant ids", () => {
 
   it("a tenant's subscription filter is Pub/Sub's attribute equality", () => {
     expect(tenantFilter("acme")).toBe('attributes.tenant_id = "acme"');
+  });
+
+  it("the catch-all's filter negates every tenant's; with no tenant there is none", () => {
+    expect(catchAllFilter(["acme"])).toBe('NOT attributes:tenant_id OR NOT (attributes.tenant_id = "acme")');
+    expect(() => catchAllFilter([])).toThrow("catchAllFilter: no tenants");
+  });
+
+  it("the catch-all's reader refuses every message, the first tenant problem named", () => {
+    const tenants = ["acme", "globex"];
+    const none = "no tenant's worker takes the message (tenants: acme, globex)";
+    const field = "attributes.tenant_id";
+    expect(checkCatchAllTenant({ correlation_id: "r" }, tenants)).toEqual({ field, reason: `is missing: ${none}` });
+    expect(checkCatchAllTenant({ tenant_id: "acme:eu" }, tenants)).toEqual({
+      field,
+      reason: `${GRAMMAR} "acme:eu": ${none}`,
+    });
+    expect(checkCatchAllTenant({ tenant_id: "Acme" }, tenants)).toEqual({
+      field,
+      reason: `is "Acme", not one of the tenants: ${none}`,
+    });
+    expect(checkCatchAllTenant({ tenant_id: "globex" }, tenants)).toEqual({
+      field,
+      reason:
+        "is \"globex\": tenant globex's worker takes the message, not the catch-all's reader (whose filter leaves it " +
+        "out where Pub/Sub applies filters)",
+    });
   });
 });
 

@@ -116,7 +116,7 @@ describe("provision against the Pub/Sub emulator", () => {
     ).rejects.toThrow('subscription "sub-2": ackDeadlineSeconds must be 10 to 600, got 5');
   });
 
-  it("per tenant: a worker subscription filtered on its tenant, dead-lettering to the tenant's own topic", async () => {
+  it("per tenant: a worker subscription filtered on its tenant, dead-lettering to the tenant's own topic, and the catch-all", async () => {
     const tenants: PubsubTopology = {
       prefix: "t-",
       tenants: ["acme", "globex"],
@@ -139,8 +139,25 @@ describe("provision against the Pub/Sub emulator", () => {
         full("subscriptions", "t-user-events-globex-worker"),
         full("subscriptions", "t-user-events-acme-dlq-inspect"),
         full("subscriptions", "t-user-events-globex-dlq-inspect"),
+        full("topics", "t-user-events-tenant-catch-all-dead-letter"),
+        full("subscriptions", "t-user-events-tenant-catch-all"),
+        full("subscriptions", "t-user-events-tenant-catch-all-dead-letter-inspect"),
       ].sort(),
     );
+    // The catch-all: what neither tenant's filter selects (the emulator stores the filter; it does not apply it, so
+    // which messages it selects is tested offline, tenant-topology.test.ts).
+    const catchAllFilter =
+      'NOT attributes:tenant_id OR NOT (attributes.tenant_id = "acme" OR attributes.tenant_id = "globex")';
+    const [catchAll] = await pubsub().subscription("t-user-events-tenant-catch-all").getMetadata();
+    expect(catchAll).toMatchObject({
+      topic: full("topics", "t-user-events"),
+      filter: catchAllFilter,
+      retryPolicy: { minimumBackoff: { seconds: "0" }, maximumBackoff: { seconds: "1" } },
+      deadLetterPolicy: {
+        deadLetterTopic: full("topics", "t-user-events-tenant-catch-all-dead-letter"),
+        maxDeliveryAttempts: 5,
+      },
+    });
     for (const tenant of ["acme", "globex"]) {
       const [meta] = await pubsub().subscription(`t-user-events-${tenant}-worker`).getMetadata();
       expect(meta).toMatchObject({
@@ -152,16 +169,36 @@ describe("provision against the Pub/Sub emulator", () => {
       expect(dlq.topic).toBe(full("topics", `t-user-events-${tenant}-dlq`));
     }
     const again = await provision(pubsub(), tenants);
-    expect([again.added, again.changed, again.unchanged.length]).toEqual([[], [], 8]);
-    // A tenant added later gets its own; the others are left alone. A bad tenant id is refused before any write.
-    const more = await provision(pubsub(), { ...tenants, tenants: ["acme", "globex", "initech"] });
+    expect([again.added, again.changed, again.unchanged.length]).toEqual([[], [], 11]);
+    // A tenant added later changes the catch-all's filter, which Pub/Sub cannot change in place: refused, naming it,
+    // before anything is written. Once its reader has drained it and it is deleted, the tenant gets its own, the
+    // catch-all is made again with the new filter, and the others are left alone.
+    const three = { ...tenants, tenants: ["acme", "globex", "initech"] };
+    await expect(provision(pubsub(), three)).rejects.toThrow(
+      `subscription ${full("subscriptions", "t-user-events-tenant-catch-all")}: filter ${JSON.stringify(catchAllFilter)} ` +
+        "cannot be changed in place to ",
+    );
+    expect((await pubsub().subscription("t-user-events-initech-worker").exists())[0]).toBe(false);
+    await pubsub().subscription("t-user-events-tenant-catch-all").delete();
+    const more = await provision(pubsub(), three);
     expect(more.added.sort()).toEqual(
       [
         full("topics", "t-user-events-initech-dlq"),
         full("subscriptions", "t-user-events-initech-worker"),
         full("subscriptions", "t-user-events-initech-dlq-inspect"),
+        full("subscriptions", "t-user-events-tenant-catch-all"),
       ].sort(),
     );
+    const [wider] = await pubsub().subscription("t-user-events-tenant-catch-all").getMetadata();
+    expect(wider.filter).toBe(
+      'NOT attributes:tenant_id OR NOT (attributes.tenant_id = "acme" OR attributes.tenant_id = "globex" OR ' +
+        'attributes.tenant_id = "initech")',
+    );
+    // Without tenants, no catch-all: nothing to catch.
+    const { tenants: _none, ...untenanted } = tenants;
+    const plain = await provision(pubsub(), { ...untenanted, prefix: "n-" });
+    expect(plain.added.sort()).toEqual([full("topics", "n-user-events"), full("subscriptions", "n-medallion")].sort());
+    expect((await pubsub().subscription("n-user-events-tenant-catch-all").exists())[0]).toBe(false);
     await expect(provision(pubsub(), { ...tenants, tenants: ["acme", "umbrella corp"] })).rejects.toThrow(
       'tenant "umbrella corp": must be 1 to 63 letters',
     );

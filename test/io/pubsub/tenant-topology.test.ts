@@ -1,9 +1,17 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import type { PubsubTopology } from "../../../io/pubsub/provision.ts";
-import { expandTenants, tenantWorkerNames } from "../../../io/pubsub/tenant-topology.ts";
+import type { PubsubTopology, SubscriptionSpec } from "../../../io/pubsub/provision.ts";
+import {
+  expandTenants,
+  PUBSUB_FILTER_MAX_BYTES,
+  tenantCatchAllNames,
+  tenantWorkerNames,
+} from "../../../io/pubsub/tenant-topology.ts";
+import { parsePubsubFilter } from "./pubsub-filter.ts";
 
 // What a topology's tenant list becomes, offline; provision.test.ts creates it on the emulator, and
-// test/deploy/terraform.test.ts checks that Terraform's modules/environment writes the same out.
+// test/deploy/terraform.test.ts checks that Terraform's modules/environment writes the same out. Which messages the
+// generated filters select is decided by pubsub-filter.ts (the emulator does not apply filters).
 
 const base: PubsubTopology = {
   prefix: "x-",
@@ -47,11 +55,23 @@ describe("expandTenants: a worker subscription and a dead-letter topic per tenan
               filter: 'attributes.tenant_id = "globex"',
               deadLetter: { topic: "user-events-globex-dlq", maxDeliveryAttempts: 5 },
             },
+            {
+              name: "user-events-tenant-catch-all",
+              ackDeadlineSeconds: 30,
+              retryPolicy: { minBackoffSeconds: 1, maxBackoffSeconds: 60 },
+              filter:
+                'NOT attributes:tenant_id OR NOT (attributes.tenant_id = "acme" OR attributes.tenant_id = "globex")',
+              deadLetter: { topic: "user-events-tenant-catch-all-dead-letter", maxDeliveryAttempts: 5 },
+            },
           ],
         },
         { name: "other", subscriptions: [{ name: "other-sub" }] },
         { name: "user-events-acme-dlq", subscriptions: [{ name: "user-events-acme-dlq-inspect" }] },
         { name: "user-events-globex-dlq", subscriptions: [{ name: "user-events-globex-dlq-inspect" }] },
+        {
+          name: "user-events-tenant-catch-all-dead-letter",
+          subscriptions: [{ name: "user-events-tenant-catch-all-dead-letter-inspect" }],
+        },
       ],
     });
     expect(tenantWorkerNames("user-events", "acme")).toEqual({
@@ -61,14 +81,21 @@ describe("expandTenants: a worker subscription and a dead-letter topic per tenan
     });
   });
 
-  it("without tenants (or without tenantWorkers), the topology is as declared", () => {
+  it("without tenants (or without tenantWorkers), the topology is as declared: no worker, no catch-all", () => {
     const { tenants: _, ...none } = base;
-    const expanded = expandTenants(none);
-    expect(expanded.topics.map((t) => t.name)).toEqual(["user-events", "other"]);
-    expect(expanded.topics[0]?.subscriptions).toEqual([{ name: "medallion" }]);
-    expect(expanded.topics[0]).not.toHaveProperty("tenantWorkers");
+    for (const topology of [none, { ...base, tenants: [] }]) {
+      const expanded = expandTenants(topology);
+      expect(expanded.topics.map((t) => t.name)).toEqual(["user-events", "other"]);
+      expect(expanded.topics[0]?.subscriptions).toEqual([{ name: "medallion" }]);
+      expect(expanded.topics[0]).not.toHaveProperty("tenantWorkers");
+    }
     const noWorkers = expandTenants({ ...base, topics: [{ name: "other" }] });
     expect(noWorkers).toEqual({ prefix: "x-", topics: [{ name: "other" }] });
+    expect(tenantCatchAllNames("user-events")).toEqual({
+      subscription: "user-events-tenant-catch-all",
+      deadLetterTopic: "user-events-tenant-catch-all-dead-letter",
+      deadLetterSubscription: "user-events-tenant-catch-all-dead-letter-inspect",
+    });
   });
 
   it("refuses a tenant that is not a tenant id, or one listed twice, naming it", () => {
@@ -79,5 +106,114 @@ describe("expandTenants: a worker subscription and a dead-letter topic per tenan
     expect(() => expandTenants({ ...base, tenants: ["acme", "globex", "acme"] })).toThrow(
       'tenant "acme": listed twice',
     );
+  });
+});
+
+/** The subscriptions of `topic` that filter on the tenant: its workers and its catch-all. */
+const routing = (topology: PubsubTopology, topic: string): SubscriptionSpec[] =>
+  (expandTenants(topology).topics.find((t) => t.name === topic)?.subscriptions ?? []).filter(
+    (s) => s.filter !== undefined,
+  );
+
+/** Message shapes, by their attributes: every way a tenant_id attribute can be there, or not. */
+const SHAPES = (tenants: readonly string[]): [string, Record<string, string>][] => [
+  ["no attribute at all", {}],
+  ["other attributes only", { correlation_id: "r1", sent_as: "acme" }],
+  ...tenants.map((t): [string, Record<string, string>] => [`tenant ${t}`, { tenant_id: t, correlation_id: "r1" }]),
+  ["an unknown tenant", { tenant_id: "umbrella" }],
+  ["a known tenant's prefix", { tenant_id: (tenants[0] ?? "acme").slice(0, -1) }],
+  ["a known tenant with more after it", { tenant_id: `${tenants[0] ?? "acme"}x` }],
+  ["a known tenant in another case", { tenant_id: (tenants[0] ?? "acme").toUpperCase() }],
+  ["a malformed id (a space)", { tenant_id: "acme corp" }],
+  ["a malformed id (a quote)", { tenant_id: 'ac"me' }],
+  ["a malformed id (trailing space)", { tenant_id: `${tenants[0] ?? "acme"} ` }],
+  ["an empty id", { tenant_id: "" }],
+  ["the attribute under another case", { TENANT_ID: tenants[0] ?? "acme" }],
+];
+
+describe("the catch-all: what no tenant's worker selects", () => {
+  it("selects every message shape no worker does, and no other: exactly one subscription selects each", () => {
+    const shipped = JSON.parse(readFileSync("deploy/pubsub/topology.json", "utf8")) as PubsubTopology;
+    for (const topology of [base, shipped, { ...base, tenants: ["a", "b-2", "c.eu", "D_4"] }]) {
+      const subs = routing(topology, "user-events");
+      const tenants = topology.tenants ?? [];
+      expect(subs.map((s) => s.name)).toEqual([
+        ...tenants.map((t) => `user-events-${t}-worker`),
+        "user-events-tenant-catch-all",
+      ]);
+      const filters = subs.map((s) => ({ name: s.name, selects: parsePubsubFilter(s.filter as string) }));
+      for (const [shape, attributes] of SHAPES(tenants)) {
+        const selecting = filters.filter((f) => f.selects(attributes)).map((f) => f.name);
+        const tenant = attributes.tenant_id;
+        const expected =
+          tenant !== undefined && tenants.includes(tenant)
+            ? `user-events-${tenant}-worker`
+            : "user-events-tenant-catch-all";
+        expect(selecting, `${shape}: ${JSON.stringify(attributes)}`).toEqual([expected]);
+      }
+    }
+  });
+
+  it("the shipped topology's catch-all filter, within Pub/Sub's 256-byte limit", () => {
+    const shipped = JSON.parse(readFileSync("deploy/pubsub/topology.json", "utf8")) as PubsubTopology;
+    const catchAll = routing(shipped, "user-events").at(-1);
+    expect(catchAll?.filter).toBe(
+      "NOT attributes:tenant_id OR NOT (" +
+        'attributes.tenant_id = "acme" OR attributes.tenant_id = "globex" OR attributes.tenant_id = "initech")',
+    );
+    expect(PUBSUB_FILTER_MAX_BYTES).toBe(256);
+    expect(Buffer.byteLength(catchAll?.filter ?? "")).toBe(134);
+  });
+
+  it("refuses a tenant list whose catch-all filter is over the limit, naming the limit and the length", () => {
+    // Each tenant costs 29 bytes plus its id (a comparison and " OR "); 34 bytes of the rest.
+    const ids = (n: number, length: number) =>
+      Array.from({ length: n }, (_, i) => `t${String(i).padStart(length - 1, "0")}`);
+    const at = (tenants: string[]) => ({ ...base, tenants });
+    const fits = routing(at(ids(7, 3)), "user-events").at(-1)?.filter ?? "";
+    expect(fits.length).toBe(34 + 7 * (29 + 3) - 4);
+    expect(fits.length).toBeLessThanOrEqual(256);
+    expect(() => expandTenants(at(ids(8, 3)))).toThrow(
+      'subscription "user-events-tenant-catch-all": the filter that selects what none of the 8 tenants\' workers ' +
+        "takes is 286 bytes, over Pub/Sub's limit of 256 (list fewer tenants, or shorter tenant ids)",
+    );
+    // Exactly at the limit is accepted, one byte more is not.
+    const exact = [...ids(6, 3), "x".repeat(256 - (34 + 6 * (29 + 3) + 29 - 4))];
+    expect(routing(at(exact), "user-events").at(-1)?.filter).toHaveLength(256);
+    expect(() => expandTenants(at([...exact.slice(0, -1), `${exact.at(-1)}y`]))).toThrow(
+      "is 257 bytes, over Pub/Sub's limit of 256",
+    );
+  });
+});
+
+describe("the filter evaluator the tests use (pubsub-filter.ts)", () => {
+  it("evaluates the documented forms, NOT binding to the term after it", () => {
+    const f = (filter: string, attributes: Record<string, string>) => parsePubsubFilter(filter)(attributes);
+    expect(f("attributes:a", { a: "" })).toBe(true);
+    expect(f("attributes:a", { b: "1" })).toBe(false);
+    expect(f('attributes.a = "x"', { a: "x" })).toBe(true);
+    expect(f('attributes.a = "x"', {})).toBe(false);
+    expect(f('NOT attributes.a = "x"', {})).toBe(true);
+    expect(f('hasPrefix(attributes.a, "ac")', { a: "acme" })).toBe(true);
+    expect(f('hasPrefix(attributes.a, "ac")', {})).toBe(false);
+    expect(f('attributes.a = "say \\"hi\\""', { a: 'say "hi"' })).toBe(true);
+    expect(f("NOT attributes:a OR attributes:b", { a: "1" })).toBe(false);
+    expect(f("NOT (attributes:a OR attributes:b)", { b: "1" })).toBe(false);
+    expect(f("NOT attributes:a AND NOT attributes:b", {})).toBe(true);
+    expect(f("(attributes:a OR attributes:b) AND attributes:c", { b: "1", c: "1" })).toBe(true);
+  });
+
+  it("refuses what is outside the subset, and AND with OR without parentheses", () => {
+    for (const [filter, error] of [
+      ["attributes:a AND attributes:b OR attributes:c", "filter: AND and OR at 30 without parentheses"],
+      ['attributes.a != "x"', '"!" at 13 is not in the subset'],
+      ["-attributes:a", '"-attributes" at 0 is not in the subset'],
+      ['hasSuffix(attributes.a, "x")', '"hasSuffix" at 0 is not in the subset'],
+      ["not attributes:a", '"not" at 0 is not in the subset'],
+      ["(attributes:a", "expected ), found the end"],
+      ['attributes.a = "x', "unterminated string at 15"],
+    ]) {
+      expect(() => parsePubsubFilter(filter as string), filter).toThrow(error as string);
+    }
   });
 });

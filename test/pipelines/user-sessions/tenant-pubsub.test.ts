@@ -5,15 +5,21 @@ import { afterAll, describe, expect, it } from "vitest";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { type PubsubTopology, provision } from "../../../io/pubsub/provision.ts";
 import { PubsubPublisher } from "../../../io/pubsub/pubsub-sink.ts";
+import { pubsubSource } from "../../../io/pubsub/pubsub-source.ts";
+import type { InvalidMessage } from "../../../pipelines/user-sessions/insights-feed.ts";
 import { checkTenantSubscription, parseJobOptions } from "../../../pipelines/user-sessions/job-options.ts";
-import { useEmulator } from "../../io/pubsub/emulator-fixture.ts";
+import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
+import { stepMetrics } from "../../../runners/direct/metrics.ts";
+import { readMessages, useEmulator } from "../../io/pubsub/emulator-fixture.ts";
 import { type CliRun, cliOnPubsub } from "./cli-on-pubsub.ts";
 
 // Tenant isolation on the official Pub/Sub emulator, through the command line: the shipped topology's per-tenant
 // worker subscriptions (deploy/pubsub/topology.json, provisioned as `npm run provision` does), workers with
 // --tenant on them, and the shared worker on the unfiltered subscription. The emulator stores a subscription's
 // filter but does not apply it (measured below: a tenant's worker receives every tenant's messages), so what keeps
-// tenants apart here is the worker's own check; on Google Cloud the filter holds too.
+// tenants apart here is the worker's own check; on Google Cloud the filter holds too. The catch-all subscription
+// (what no tenant's filter selects) read by the medallion in its catch-all mode: each message it takes lands in
+// Bronze and the dead letters, with its tenant problem.
 
 const PROJECT = "tidemark-tenants";
 const PREFIX = "tenants-";
@@ -215,5 +221,104 @@ describe("tenant isolation on the Pub/Sub emulator", () => {
         "has no filter (npm run provision makes one per tenant of the topology)",
     );
     expect(existsSync(db)).toBe(false);
+  }, 120_000);
+});
+
+describe("the catch-all on the Pub/Sub emulator", () => {
+  it("its reader keeps each message no tenant's worker takes in Bronze and the dead-letter feed, with the reason", async () => {
+    const prefix = "catch-";
+    const topology = JSON.parse(readFileSync("deploy/pubsub/topology.json", "utf8")) as PubsubTopology;
+    const tenants = topology.tenants ?? [];
+    await provision(pubsub.client(), { ...topology, prefix });
+    const [meta] = await pubsub.client().subscription(`${prefix}user-events-tenant-catch-all`).getMetadata();
+    expect(meta.filter).toBe(
+      "NOT attributes:tenant_id OR NOT (" +
+        'attributes.tenant_id = "acme" OR attributes.tenant_id = "globex" OR attributes.tenant_id = "initech")',
+    );
+    const payload = (tenant: string, id: string) =>
+      JSON.stringify({
+        event_id: id,
+        event_type: "page_view",
+        user_id: "u1",
+        tenant_id: tenant,
+        event_time: new Date(T0).toISOString(),
+        platform: "web",
+        schema_version: 1,
+        page: "/",
+      });
+    const sent: { as: string; data: string; tenant?: string }[] = [
+      { as: "no-attribute", data: payload("acme", "n-1") },
+      { as: "unknown", data: payload("umbrella", "u-1"), tenant: "umbrella" },
+      { as: "malformed", data: payload("acme", "m-1"), tenant: "acme corp" },
+      { as: "not-json", data: "{oops" },
+      // Selected by acme's worker, not the catch-all; the emulator delivers it here too (it applies no filter).
+      { as: "acme", data: payload("acme", "a-1"), tenant: "acme" },
+    ];
+    const publisher = new PubsubPublisher({ pubsub: pubsub.client(), topic: `${prefix}user-events` });
+    for (const m of sent) {
+      publisher.publish({ data: m.data, attributes: { sent_as: m.as, ...(m.tenant ? { tenant_id: m.tenant } : {}) } });
+    }
+    await publisher.flush();
+
+    const drain = new AbortController();
+    const source = pubsubSource({
+      pubsub: pubsub.client(),
+      subscription: `${prefix}user-events-tenant-catch-all`,
+      signal: drain.signal,
+      heartbeatMs: 50,
+    });
+    const w = await DuckDbWarehouse.create(":memory:");
+    await w.open();
+    const run = await runMedallion(
+      source,
+      w,
+      {
+        catchAllTenants: tenants,
+        feeds: {
+          deadLetters: {
+            topic: `projects/${PROJECT}/topics/${prefix}invalid-events`,
+            publisher: () => new PubsubPublisher({ pubsub: pubsub.client(), topic: `${prefix}invalid-events` }),
+          },
+        },
+      },
+      {
+        onStep: (running) => {
+          if (stepMetrics(running.metrics(), "Read").elementsOut >= sent.length) drain.abort();
+        },
+      },
+    );
+    expect(run.written.acknowledged).toBe(sent.length);
+    const noWorker = `no tenant's worker takes the message (tenants: ${tenants.join(", ")})`;
+    const bronze = await w.query(
+      "SELECT attributes->>'$.sent_as' AS sent_as, valid, error_field, error_reason FROM bronze_messages ORDER BY 1",
+    );
+    expect(bronze).toEqual([
+      refused("acme", {
+        error_field: "attributes.tenant_id",
+        error_reason:
+          "is \"acme\": tenant acme's worker takes the message, not the catch-all's reader (whose filter leaves it " +
+          "out where Pub/Sub applies filters)",
+      }),
+      refused("malformed", {
+        error_field: "attributes.tenant_id",
+        error_reason:
+          "must be 1 to 63 letters, digits, '_', '-' or '.', starting with a letter or a digit, got \"acme corp\": " +
+          noWorker,
+      }),
+      refused("no-attribute", { error_field: "attributes.tenant_id", error_reason: `is missing: ${noWorker}` }),
+      expect.objectContaining({ sent_as: "not-json", valid: false, error_field: "payload" }),
+      refused("unknown", {
+        error_field: "attributes.tenant_id",
+        error_reason: `is "umbrella", not one of the tenants: ${noWorker}`,
+      }),
+    ]);
+    const counts = await w.counts();
+    expect([counts.silver_events, counts.gold_sessions]).toEqual([0, 0]);
+    await w.close();
+    // The dead-letter feed (invalid-events): each message, with the same reason, for whoever repairs them.
+    const feed = await readMessages(pubsub.client(), `${prefix}invalid-events-repair`, sent.length);
+    const fed = feed.map((m) => JSON.parse(m.data) as InvalidMessage);
+    const reasonOf = new Map(bronze.map((r) => [r.sent_as as string, r.error_reason]));
+    expect(fed.map((m) => [m.attributes.sent_as, m.error.reason]).sort()).toEqual([...reasonOf.entries()].sort());
   }, 120_000);
 });

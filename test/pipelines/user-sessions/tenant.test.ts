@@ -217,3 +217,84 @@ describe("tenant isolation in the medallion (DuckDB)", () => {
     await acme.close();
   });
 });
+
+describe("the catch-all's reader (catchAllTenants): every message it takes is dead-lettered, with the tenant problem", () => {
+  const TENANTS = ["acme", "globex", "initech"];
+  const NO_WORKER = "no tenant's worker takes the message (tenants: acme, globex, initech)";
+  const CAUGHT = [
+    message("c-no-attribute", { tenant: "acme", eventId: "c-1", atMs: 0 }),
+    message("c-unknown", { tenant: "umbrella", attribute: "umbrella", eventId: "c-2", atMs: minutes(1) }),
+    message("c-malformed", { tenant: "acme", attribute: "acme corp", eventId: "c-3", atMs: minutes(2) }),
+    message("c-empty", { tenant: "acme", attribute: "", eventId: "c-4", atMs: minutes(3) }),
+    // A known tenant's message reaches the catch-all only where filters are not applied (the emulator).
+    message("c-known", { tenant: "acme", attribute: "acme", eventId: "c-5", atMs: minutes(4) }),
+  ];
+
+  it("no attribute, an unknown tenant, a malformed or empty id, a known tenant: each in Bronze and the dead letters", async () => {
+    const notJson = {
+      value: { messageId: "c-not-json", publishTime: T0, attributes: {}, data: "{oops" },
+      timestamp: T0,
+    };
+    const stream = TestStream.create<RawMessage>()
+      .advanceProcessingTimeTo(T0)
+      .addElements(...CAUGHT, notJson)
+      .advanceWatermarkToInfinity();
+    const w = await DuckDbWarehouse.create(":memory:");
+    await w.open();
+    const run = await runMedallion(stream, w, { catchAllTenants: TENANTS });
+    const bronze = await rows(
+      w,
+      "SELECT message_id, valid, error_field, error_reason FROM bronze_messages ORDER BY message_id",
+    );
+    const grammar = "must be 1 to 63 letters, digits, '_', '-' or '.', starting with a letter or a digit, got";
+    expect(bronze).toEqual([
+      {
+        message_id: "c-empty",
+        valid: false,
+        error_field: "attributes.tenant_id",
+        error_reason: `${grammar} "": ${NO_WORKER}`,
+      },
+      {
+        message_id: "c-known",
+        valid: false,
+        error_field: "attributes.tenant_id",
+        error_reason:
+          "is \"acme\": tenant acme's worker takes the message, not the catch-all's reader (whose filter leaves it " +
+          "out where Pub/Sub applies filters)",
+      },
+      {
+        message_id: "c-malformed",
+        valid: false,
+        error_field: "attributes.tenant_id",
+        error_reason: `${grammar} "acme corp": ${NO_WORKER}`,
+      },
+      {
+        message_id: "c-no-attribute",
+        valid: false,
+        error_field: "attributes.tenant_id",
+        error_reason: `is missing: ${NO_WORKER}`,
+      },
+      // A payload that does not parse keeps its own reason (the first problem found).
+      expect.objectContaining({ message_id: "c-not-json", valid: false, error_field: "payload" }),
+      {
+        message_id: "c-unknown",
+        valid: false,
+        error_field: "attributes.tenant_id",
+        error_reason: `is "umbrella", not one of the tenants: ${NO_WORKER}`,
+      },
+    ]);
+    expect(run.written.deadLetter).toBe(6);
+    const counts = await w.counts();
+    expect([counts.silver_events, counts.gold_sessions, counts.gold_tenant_hourly]).toEqual([0, 0, 0]);
+    await w.close();
+  });
+
+  it("is a reader's mode, not a tenant's worker: both at once is refused", async () => {
+    const w = await DuckDbWarehouse.create(":memory:");
+    await w.open();
+    await expect(
+      runMedallion(TestStream.create<RawMessage>(), w, { tenant: "acme", catchAllTenants: TENANTS }),
+    ).rejects.toThrow("bronze: a worker for tenant acme is not the catch-all's reader (tenant and catchAllTenants)");
+    await w.close();
+  });
+});

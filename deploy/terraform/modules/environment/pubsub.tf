@@ -6,7 +6,10 @@
 # The topology's tenants are written out first, as io/pubsub/tenant-topology.ts's expandTenants does: a topic with
 # tenantWorkers gains, per tenant T, the subscription TOPIC-T-worker (its tenantWorkers properties but
 # maxDeliveryAttempts, the filter attributes.tenant_id = "T", dead letters to TOPIC-T-dlq), and each TOPIC-T-dlq
-# follows the declared topics with its subscription TOPIC-T-dlq-inspect.
+# follows the declared topics with its subscription TOPIC-T-dlq-inspect. With tenants, such a topic also gains the
+# catch-all TOPIC-tenant-catch-all (the same properties, the filter that selects what none of the tenants' filters
+# does, dead letters to TOPIC-tenant-catch-all-dead-letter, kept by TOPIC-tenant-catch-all-dead-letter-inspect); a
+# catch-all filter over Pub/Sub's 256 bytes is left out and named in pubsub_problems.
 
 locals {
   declared_topology = jsondecode(file(var.topology_file))
@@ -29,19 +32,52 @@ locals {
       )
     ]
   }
+  # schemas/tenant.ts's catchAllFilter, and tenant-topology.ts's PUBSUB_FILTER_MAX_BYTES (tenant ids are ASCII, so
+  # length() counts bytes).
+  filter_max_bytes = 256
+  catch_all_filter = length(local.tenants) == 0 ? null : format(
+    "NOT attributes:tenant_id OR NOT (%s)",
+    join(" OR ", [for tenant in local.tenants : "attributes.tenant_id = \"${tenant}\""]),
+  )
+  catch_all_fits = local.catch_all_filter != null && try(length(local.catch_all_filter) <= local.filter_max_bytes, false)
+  tenant_catch_alls = {
+    for t in local.tenant_worker_topics : t.name => [
+      merge(
+        { for k, v in t.tenantWorkers : k => v if k != "maxDeliveryAttempts" },
+        {
+          name   = "${t.name}-tenant-catch-all"
+          filter = local.catch_all_filter
+          deadLetter = {
+            topic               = "${t.name}-tenant-catch-all-dead-letter"
+            maxDeliveryAttempts = t.tenantWorkers.maxDeliveryAttempts
+          }
+        },
+      )
+    ] if local.catch_all_fits
+  }
   tenant_dead_letter_topics = flatten([
-    for t in local.tenant_worker_topics : [
-      for tenant in local.tenants : {
-        name          = "${t.name}-${tenant}-dlq"
-        subscriptions = [{ name = "${t.name}-${tenant}-dlq-inspect" }]
-      }
-    ]
+    for t in local.tenant_worker_topics : concat(
+      [
+        for tenant in local.tenants : {
+          name          = "${t.name}-${tenant}-dlq"
+          subscriptions = [{ name = "${t.name}-${tenant}-dlq-inspect" }]
+        }
+      ],
+      local.catch_all_fits ? [{
+        name          = "${t.name}-tenant-catch-all-dead-letter"
+        subscriptions = [{ name = "${t.name}-tenant-catch-all-dead-letter-inspect" }]
+      }] : [],
+    )
   ])
   topology = {
     topics = concat(
       [
         for t in local.declared_topology.topics : merge(t, {
-          subscriptions = concat(try(t.subscriptions, []), lookup(local.tenant_workers, t.name, []))
+          subscriptions = concat(
+            try(t.subscriptions, []),
+            lookup(local.tenant_workers, t.name, []),
+            lookup(local.tenant_catch_alls, t.name, []),
+          )
         })
       ],
       local.tenant_dead_letter_topics,
@@ -97,6 +133,10 @@ locals {
       if !can(regex(local.tenant_pattern, t))
     ],
     [for i, t in local.listed_tenants : "tenant ${jsonencode(t)}: listed twice" if index(local.listed_tenants, t) < i],
+    [
+      for t in local.tenant_worker_topics : "subscription \"${t.name}-tenant-catch-all\": the filter that selects what none of the ${length(local.tenants)} tenants' workers takes is ${length(local.catch_all_filter)} bytes, over Pub/Sub's limit of ${local.filter_max_bytes} (list fewer tenants, or shorter tenant ids)"
+      if local.catch_all_filter != null && !local.catch_all_fits
+    ],
     [
       for t in local.topics : "topic \"${t.name}\": not a valid name"
       if !can(regex(local.name_pattern, t.name)) || startswith(t.name, "goog")

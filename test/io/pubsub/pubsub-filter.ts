@@ -1,0 +1,134 @@
+/**
+ * A small evaluator of Pub/Sub subscription filters, written for the tests from Google's documentation of the filter
+ * language ("Filter messages from a subscription"), not from the code that generates filters: the official emulator
+ * stores a subscription's filter but does not apply it (measured), so this is what says which messages a generated
+ * filter selects. The subset the project generates:
+ *
+ *   filter  := term (("AND" | "OR") term)*      one operator per level: AND and OR together need parentheses
+ *   term    := "NOT" term | "(" filter ")" | "attributes:" KEY | "attributes." KEY "=" STRING
+ *              | "hasPrefix(" "attributes." KEY "," STRING ")"
+ *
+ * Operators are upper case; KEY is letters, digits, `_` and `-`; STRING is a double-quoted literal with `\\` and `\"`
+ * escapes. A comparison on an attribute the message does not have is false. Anything else (`!=`, `-` for NOT, other
+ * functions, quoted keys) is refused by name, so that a generated filter outside the subset fails the tests instead
+ * of being evaluated by a guess.
+ */
+export type PubsubFilter = (attributes: Readonly<Record<string, string>>) => boolean;
+
+type Token = { kind: "word" | "string" | "punct"; text: string; at: number };
+
+function tokenize(filter: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < filter.length) {
+    const c = filter[i] as string;
+    if (/\s/.test(c)) {
+      i++;
+    } else if (c === '"') {
+      let text = "";
+      let j = i + 1;
+      for (; j < filter.length && filter[j] !== '"'; j++) {
+        if (filter[j] === "\\") {
+          const next = filter[j + 1];
+          if (next !== "\\" && next !== '"') throw new Error(`filter: escape \\${next} at ${j} is not in the subset`);
+          j++;
+        }
+        text += filter[j];
+      }
+      if (j >= filter.length) throw new Error(`filter: unterminated string at ${i}`);
+      tokens.push({ kind: "string", text, at: i });
+      i = j + 1;
+    } else if ("():.,=".includes(c)) {
+      tokens.push({ kind: "punct", text: c, at: i });
+      i++;
+    } else if (/[A-Za-z0-9_-]/.test(c)) {
+      const word = /^[A-Za-z0-9_-]+/.exec(filter.slice(i))?.[0] as string;
+      tokens.push({ kind: "word", text: word, at: i });
+      i += word.length;
+    } else {
+      throw new Error(`filter: ${JSON.stringify(c)} at ${i} is not in the subset`);
+    }
+  }
+  return tokens;
+}
+
+/** Parses `filter` into a predicate over a message's attributes; throws on what is outside the subset above. */
+export function parsePubsubFilter(filter: string): PubsubFilter {
+  const tokens = tokenize(filter);
+  let pos = 0;
+  const peek = () => tokens[pos];
+  const take = (kind: Token["kind"], text?: string): Token => {
+    const t = tokens[pos];
+    if (t === undefined || t.kind !== kind || (text !== undefined && t.text !== text)) {
+      const where = t === undefined ? "the end" : `${JSON.stringify(t.text)} at ${t.at}`;
+      throw new Error(`filter: expected ${text ?? kind}, found ${where}`);
+    }
+    pos++;
+    return t;
+  };
+  const key = (): string => take("word").text;
+
+  const parseFilter = (): PubsubFilter => {
+    const terms = [parseTerm()];
+    let op: string | undefined;
+    for (let t = peek(); t?.kind === "word" && (t.text === "AND" || t.text === "OR"); t = peek()) {
+      if (op !== undefined && op !== t.text) {
+        throw new Error(`filter: ${op} and ${t.text} at ${t.at} without parentheses`);
+      }
+      op = t.text;
+      pos++;
+      terms.push(parseTerm());
+    }
+    if (op === "AND") return (a) => terms.every((f) => f(a));
+    if (op === "OR") return (a) => terms.some((f) => f(a));
+    return terms[0] as PubsubFilter;
+  };
+
+  const parseTerm = (): PubsubFilter => {
+    const t = peek();
+    if (t === undefined) throw new Error("filter: a term expected, found the end");
+    if (t.kind === "word" && t.text === "NOT") {
+      pos++;
+      const inner = parseTerm();
+      return (a) => !inner(a);
+    }
+    if (t.kind === "punct" && t.text === "(") {
+      pos++;
+      const inner = parseFilter();
+      take("punct", ")");
+      return inner;
+    }
+    if (t.kind === "word" && t.text === "hasPrefix") {
+      pos++;
+      take("punct", "(");
+      take("word", "attributes");
+      take("punct", ".");
+      const k = key();
+      take("punct", ",");
+      const prefix = take("string").text;
+      take("punct", ")");
+      return (a) => a[k] !== undefined && (a[k] as string).startsWith(prefix);
+    }
+    if (t.kind === "word" && t.text === "attributes") {
+      pos++;
+      const sep = take("punct");
+      if (sep.text === ":") {
+        const k = key();
+        return (a) => a[k] !== undefined;
+      }
+      if (sep.text !== ".") throw new Error(`filter: ${JSON.stringify(sep.text)} at ${sep.at} after attributes`);
+      const k = key();
+      take("punct", "=");
+      const value = take("string").text;
+      return (a) => a[k] === value;
+    }
+    throw new Error(`filter: ${JSON.stringify(t.text)} at ${t.at} is not in the subset`);
+  };
+
+  const f = parseFilter();
+  if (pos !== tokens.length) {
+    const t = tokens[pos] as Token;
+    throw new Error(`filter: ${JSON.stringify(t.text)} at ${t.at} after a complete filter`);
+  }
+  return f;
+}
