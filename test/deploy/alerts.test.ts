@@ -11,7 +11,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { provision } from "../../io/pubsub/provision.ts";
+import { type PubsubTopology, provision } from "../../io/pubsub/provision.ts";
+import { expandTenants, tenantCatchAllNames, tenantWorkerNames } from "../../io/pubsub/tenant-topology.ts";
 import { PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
 import { generateMessages } from "../../pipelines/user-sessions/generate.ts";
 import { useEmulator } from "../io/pubsub/emulator-fixture.ts";
@@ -136,6 +137,79 @@ describe("the PromQL scanner the checks below use", () => {
       { name: "j", matchers: [] },
     ]);
     expect(reads.groupingLabels).toEqual(["field", "job", "h"]);
+  });
+});
+
+describe("the subscriptions the backlog alerts watch", () => {
+  // Every subscription of the shipped topology as Terraform names it in prod, by what reads it: the job's inputs
+  // (the shared medallion, each tenant's worker, the tenants' catch-all) must be watched; the dead-letter and feed
+  // subscriptions, which hold messages for a person or a dashboard, must not.
+  const topology = JSON.parse(readFileSync(join(ROOT, "deploy/pubsub/topology.json"), "utf8")) as PubsubTopology;
+  const all = expandTenants(topology).topics.flatMap((t) => (t.subscriptions ?? []).map((s) => s.name));
+  const inputs = [
+    "medallion",
+    ...(topology.tenants ?? []).map((t) => tenantWorkerNames("user-events", t).subscription),
+    tenantCatchAllNames("user-events").subscription,
+  ];
+  const prod = (names: readonly string[]) => names.map((n) => `tidemark-prod-${n}`).sort();
+  const watchedBy = (selects: (subscription: string) => boolean) => prod(all).filter(selects);
+
+  it("the shipped topology has the subscriptions this test expects", () => {
+    expect(inputs).toEqual([
+      "medallion",
+      "user-events-acme-worker",
+      "user-events-globex-worker",
+      "user-events-initech-worker",
+      "user-events-tenant-catch-all",
+    ]);
+    for (const name of inputs) expect(all).toContain(name);
+    expect(all.length - inputs.length).toBeGreaterThanOrEqual(6);
+  });
+
+  it("Prometheus: the backlog and oldest-unacknowledged rules select exactly the inputs", () => {
+    const rules = readRules().filter((r) => r.group === "tidemark-pubsub-backlog");
+    expect(rules.map((r) => r.alert).sort()).toEqual([
+      "TidemarkPubsubBacklogHigh",
+      "TidemarkPubsubOldestUnackedAgeCritical",
+      "TidemarkPubsubOldestUnackedAgeHigh",
+    ]);
+    for (const r of rules) {
+      const matchers = promqlReads(r.expr).selectors.flatMap((sel) =>
+        sel.matchers.filter((m) => m.label === "subscription_id"),
+      );
+      expect(matchers, r.alert).toHaveLength(1);
+      const m = matchers[0] as (typeof matchers)[number];
+      expect(
+        watchedBy((name) => holds(m, name)),
+        r.alert,
+      ).toEqual(prod(inputs));
+    }
+  });
+
+  it("Cloud Monitoring: the pubsub_subscription policies select exactly the inputs", () => {
+    const onSubscriptions = policies().filter(({ policy }) =>
+      conditionsOf(policy).some((c) => c.conditionThreshold?.filter.includes('resource.type = "pubsub_subscription"')),
+    );
+    expect(onSubscriptions.map((p) => p.file)).toEqual([
+      "pubsub-backlog.alert.json",
+      "pubsub-oldest-unacked-critical.alert.json",
+      "pubsub-oldest-unacked.alert.json",
+    ]);
+    for (const { file, policy } of onSubscriptions) {
+      for (const c of conditionsOf(policy)) {
+        const filter = c.conditionThreshold?.filter ?? "";
+        // The one form used: Monitoring's documented full-match of an RE2 expression (this one is plain ECMAScript too).
+        const re = /resource\.label\.subscription_id = monitoring\.regex\.full_match\("((?:[^"\\]|\\.)*)"\)/.exec(
+          filter,
+        );
+        expect(re, `${file}: ${filter}`).not.toBeNull();
+        const full = new RegExp(`^(?:${re?.[1] ?? ""})$`);
+        expect(
+          watchedBy((name) => full.test(name)),
+          file,
+        ).toEqual(prod(inputs));
+      }
+    }
   });
 });
 
