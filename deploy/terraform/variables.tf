@@ -63,7 +63,7 @@ variable "job_name" {
 }
 
 variable "input_subscription" {
-  description = "The subscription the job reads (--input), by its name in deploy/pubsub/topology.json."
+  description = "The subscription the job reads (--input), by its name in deploy/pubsub/topology.json; not a tenant's worker subscription or the catch-all (their readers run outside Dataflow for now)."
   type        = string
   default     = "medallion"
 }

@@ -297,6 +297,21 @@ describe("deploy/terraform: the environment it creates", () => {
     );
   });
 
+  it("the Dataflow job may not take a tenant's worker subscription or the catch-all as its input", () => {
+    // Their readers (--tenant=T, the catch-all's) run outside Dataflow for now: a job submitted on one would read it
+    // as the shared job does.
+    const problems = (input: string) => planEnvironment({ input_subscription: input }).problems;
+    expect(problems("user-events-acme-worker")).toEqual([
+      'input_subscription: "user-events-acme-worker" is tenant acme\'s worker subscription (read with --tenant=acme, ' +
+        "not available with --runner=dataflow yet): run that reader outside Dataflow",
+    ]);
+    expect(problems("user-events-tenant-catch-all")).toEqual([
+      'input_subscription: "user-events-tenant-catch-all" is the tenants\' catch-all (its reader dead-letters every ' +
+        "message, which the Dataflow job does not): run that reader outside Dataflow",
+    ]);
+    expect(problems("invalid-events-repair")).toEqual([]);
+  });
+
   it("without tenants there is no worker and no catch-all", async () => {
     const { tenants: _, ...topology } = topologyOf(join(work, "deploy/pubsub/topology.json"));
     const file = join(work, "untenanted.json");

@@ -55,6 +55,18 @@ locals {
       )
     ] if local.catch_all_fits
   }
+  # The subscriptions only a tenant's worker (--tenant) or the catch-all's reader should read: neither runs on
+  # Dataflow yet, so the job this environment submits may not take one as its input (pubsub_problems).
+  tenant_inputs = merge(
+    {
+      for pair in setproduct([for t in local.tenant_worker_topics : t.name], local.tenants) :
+      "${pair[0]}-${pair[1]}-worker" => "tenant ${pair[1]}'s worker subscription (read with --tenant=${pair[1]}, not available with --runner=dataflow yet)"
+    },
+    {
+      for t in local.tenant_worker_topics : "${t.name}-tenant-catch-all" => "the tenants' catch-all (its reader dead-letters every message, which the Dataflow job does not)"
+      if local.catch_all_fits
+    },
+  )
   tenant_dead_letter_topics = flatten([
     for t in local.tenant_worker_topics : concat(
       [
@@ -176,6 +188,10 @@ locals {
     [
       for role, name in { input_subscription = var.input_subscription } : "${role}: no subscription \"${name}\" in the topology"
       if !contains(keys(local.subscriptions), name)
+    ],
+    [
+      for role, name in { input_subscription = var.input_subscription } : "${role}: \"${name}\" is ${local.tenant_inputs[name]}: run that reader outside Dataflow"
+      if contains(keys(local.tenant_inputs), name)
     ],
     [
       for role, name in { insights_topic = var.insights_topic, dead_letter_topic = var.dead_letter_topic } :

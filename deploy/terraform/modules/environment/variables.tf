@@ -78,7 +78,7 @@ variable "job_name" {
 }
 
 variable "input_subscription" {
-  description = "The subscription the job reads (--input), by its name in the topology."
+  description = "The subscription the job reads (--input), by its name in the topology; not a tenant's worker subscription or the catch-all (their readers run outside Dataflow for now)."
   type        = string
   default     = "medallion"
 }
