@@ -120,6 +120,8 @@ interface Entry {
  */
 export class MetricsContainer {
   private readonly entries = new Map<string, Entry>();
+  /** The entries `takeValues` has given at least once. */
+  private readonly taken = new WeakSet<Entry>();
   /**
    * What entering the container writes to `runningStep()`: its slot while it has one, 0 (no step: "other") once
    * released or when it was made without one.
@@ -166,14 +168,22 @@ export class MetricsContainer {
 
   /**
    * What changed since the last call, and starts again from zero (counters, distributions; gauges set since): a
-   * bundle's own figures, as the Fn API reports them per bundle (the runner sums them).
+   * bundle's own figures, as the Fn API reports them per bundle (the runner sums them). A counter is also given the
+   * first time, at 0: a counter the step made and never counted (a sink's write errors) is then known to the runner,
+   * and served at 0 as the direct runner serves it.
    */
   takeValues(): UserMetric[] {
     const out: UserMetric[] = [];
     for (const e of this.entries.values()) {
       const c = e.cell;
-      const changed = c instanceof CounterCell ? c.value !== 0 : c instanceof DistributionCell ? c.count > 0 : c.fresh;
+      const changed =
+        c instanceof CounterCell
+          ? c.value !== 0 || !this.taken.has(e)
+          : c instanceof DistributionCell
+            ? c.count > 0
+            : c.fresh;
       if (changed) out.push(this.valueOf(e));
+      this.taken.add(e);
       c.reset();
     }
     return out;

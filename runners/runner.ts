@@ -54,8 +54,18 @@ export interface RunHooks {
    * Dataflow's containers); its spec goes in the job's pipeline options (`tidemark_pipeline`).
    */
   readonly pipelineModule?: PipelineModuleSpec;
+  /**
+   * Sees the running pipeline after each step: on the direct runner each source event; on Prism each reading of the
+   * job's state and metrics through the Job API (at once, then every second).
+   */
   readonly onStep?: (running: RunningPipeline, step: { readonly index: number; readonly event: string }) => unknown;
   readonly onCommit?: (phase: CommitPhase, commit: CommitInfo) => unknown;
+  /**
+   * The job's per-step processing time is wanted (a metrics endpoint serves it). On Prism the workers then sample it
+   * and report it as Beam's `process_bundle_msecs`, and the running pipeline's metrics carry Prism's sums; the direct
+   * runner's steps run in this process, whose sampler reads their containers (`RunningPipeline.metricsContainers`).
+   */
+  readonly processingTime?: boolean;
 }
 
 /** A runner: takes a pipeline graph and the options, and runs it. */
@@ -87,16 +97,21 @@ export const DIRECT: PipelineRunner = {
 
 /**
  * The runner of `--runner=prism`: Beam's Prism (v2.77.0, built by `scripts/go-tool.sh prism`) started for the run on
- * 127.0.0.1, the graph submitted through the Job API, the DoFns run by a Fn API worker in this process. Prism keeps
- * its state in memory: there are no checkpoints (`--checkpoint-dir` is refused).
+ * 127.0.0.1, the graph submitted through the Job API, the DoFns run by a Fn API worker in this process, the job
+ * followed through the Job API while it runs (`onStep` after each reading). Prism keeps its state in memory: there
+ * are no checkpoints (`--checkpoint-dir` is refused).
  */
 export const PRISM: PipelineRunner = {
   name: "prism",
-  start(pipeline, options) {
+  start(pipeline, options, hooks = {}) {
     if (options.checkpointDir !== undefined) {
       throw new Error("--checkpoint-dir is the direct runner's: Prism keeps its state in memory, without checkpoints");
     }
-    return startOnPrism(pipeline, { jobName: options.jobName });
+    return startOnPrism(
+      pipeline,
+      { jobName: options.jobName, ...(hooks.processingTime === true ? { processingTime: true } : {}) },
+      hooks.onStep === undefined ? {} : { onStep: hooks.onStep },
+    );
   },
 };
 

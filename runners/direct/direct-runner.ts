@@ -161,8 +161,22 @@ export interface RunningPipeline {
    * processes has none here.
    */
   metricsContainers?(): readonly MetricsContainer[];
+  /**
+   * The job's state as the runner that runs it elsewhere reports it (Prism, through the Job API), for readiness; a
+   * runner in this process has none (its job runs while the process does).
+   */
+  jobState?(): RunnerJobState;
   /** Resolves with the final metrics when all input is processed; rejects with the first step error. */
   waitUntilFinish(): Promise<MetricsSnapshot>;
+}
+
+/** A job's state in the runner that runs it (Beam's JobState name: `STARTING`, `RUNNING`, `DONE`, `FAILED`, ...). */
+export interface RunnerJobState {
+  readonly state: string;
+  /** The runner's id of the job ("" before it has one). */
+  readonly jobId: string;
+  /** Why the job failed (or was cancelled), once it has. */
+  readonly failure?: string;
 }
 
 /**

@@ -29,7 +29,21 @@ export interface MetricsSnapshot {
   readonly processingTime: number;
   /** Source events handled so far (bundles and watermark or clock moves). */
   readonly sourceEvents: number;
+  /**
+   * Per-step figures the runner does not report (a runner that runs the job elsewhere: Prism's Job API gives element
+   * counts, processing time and user metrics, not watermarks or drops): their fields above are placeholders, and
+   * exporters leave them out rather than serve them.
+   */
+  readonly unreported?: readonly UnreportedFigure[];
+  /**
+   * Seconds of processing time per step, as a runner that runs the steps elsewhere reports them (Prism: its sums of
+   * the workers' `process_bundle_msecs`); absent where this process samples its own (`runners/observe/step-time.ts`).
+   */
+  readonly processingSeconds?: ReadonlyMap<string, number>;
 }
+
+/** Figures a runner may not report: watermarks (input, output, a source's lag), drops (late, closed windows). */
+export type UnreportedFigure = "watermarks" | "drops";
 
 /** The metrics of one step by name; throws when there is no such step. */
 export function stepMetrics(snapshot: MetricsSnapshot, step: string): StepMetrics {

@@ -30,11 +30,14 @@ export interface Sample {
  *   `tidemark_step_dropped_closed_total` {step}; `tidemark_step_input_watermark_seconds`,
  *   `tidemark_step_output_watermark_seconds`, `tidemark_step_open_windows` {step} (watermarks in epoch seconds:
  *   -Inf before any is known, the end of time, 8.64e12, once input is complete);
- *   `tidemark_source_watermark_lag_seconds` {step} (wall clock minus a source's watermark, while it has one);
+ *   `tidemark_source_watermark_lag_seconds` {step} (wall clock minus a source's watermark, while it has one); the
+ *   figures the snapshot says the runner does not report (`MetricsSnapshot.unreported`: Prism's watermarks and drops)
+ *   are left out;
  * - with `processingTime`: `tidemark_step_processing_seconds_total` {step} (wall time the step's own code ran,
  *   sampled: `step-time.ts`) for each of the job's steps that runs code in a metrics container (ParDo, stateful DoFn,
  *   grouping and combining, WindowInto, Flatten), and `tidemark_processing_other_seconds_total` (wall time outside any
- *   step: idle, waiting for I/O, the runner's code). A sampler that failed is counted as an export error
+ *   step: idle, waiting for I/O, the runner's code; not served when the source gives none, as on Prism, whose
+ *   workers report their steps' time only). A sampler that failed is counted as an export error
  *   (`metric="processing_time"`) at each scrape, its series left out;
  * - a user counter `NS/NAME` as `NS_NAME_total` {step, its labels}; a gauge as `NS_NAME`; a distribution as
  *   `NS_NAME_count`, `_sum`, `_min`, `_max`;
@@ -161,6 +164,10 @@ export class JobMetrics {
     // Counters count this process's work (Prometheus counters restart with the process): what a run resumed with
     // from a checkpoint is subtracted, so a restart reads as a reset, never as a burst.
     const resumed = new Map((snap.resumedWith ?? []).map((s) => [s.step, s]));
+    // What the runner does not report is left out, never served as zeros (Prism: watermarks and drops).
+    const unreported = new Set(snap.unreported ?? []);
+    const drops = !unreported.has("drops");
+    const watermarks = !unreported.has("watermarks");
     for (const s of snap.steps) {
       const step = { step: s.step };
       const r = resumed.get(s.step);
@@ -173,29 +180,33 @@ export class JobMetrics {
         step,
         since(s.elementsOut, r?.elementsOut),
       );
-      this.counter("tidemark_step_dropped_late_total", "Elements dropped: window expired", ["step"]).inc(
-        step,
-        since(s.droppedLate, r?.droppedLate),
-      );
-      this.counter("tidemark_step_dropped_closed_total", "Elements dropped: window closed", ["step"]).inc(
-        step,
-        since(s.droppedClosed, r?.droppedClosed),
-      );
-      this.gauge("tidemark_step_input_watermark_seconds", "A step's input watermark", ["step"]).set(
-        step,
-        s.inputWatermark / 1000,
-      );
-      this.gauge("tidemark_step_output_watermark_seconds", "A step's output watermark", ["step"]).set(
-        step,
-        s.outputWatermark / 1000,
-      );
+      if (drops) {
+        this.counter("tidemark_step_dropped_late_total", "Elements dropped: window expired", ["step"]).inc(
+          step,
+          since(s.droppedLate, r?.droppedLate),
+        );
+        this.counter("tidemark_step_dropped_closed_total", "Elements dropped: window closed", ["step"]).inc(
+          step,
+          since(s.droppedClosed, r?.droppedClosed),
+        );
+      }
+      if (watermarks) {
+        this.gauge("tidemark_step_input_watermark_seconds", "A step's input watermark", ["step"]).set(
+          step,
+          s.inputWatermark / 1000,
+        );
+        this.gauge("tidemark_step_output_watermark_seconds", "A step's output watermark", ["step"]).set(
+          step,
+          s.outputWatermark / 1000,
+        );
+      }
       if (s.windows !== undefined) {
         this.gauge("tidemark_step_open_windows", "Windows (or keys with state) a step holds", ["step"]).set(
           step,
           s.windows,
         );
       }
-      if (s.kind === "read" && s.outputWatermark > MIN_TIMESTAMP && s.outputWatermark < MAX_TIMESTAMP) {
+      if (watermarks && s.kind === "read" && s.outputWatermark > MIN_TIMESTAMP && s.outputWatermark < MAX_TIMESTAMP) {
         this.gauge("tidemark_source_watermark_lag_seconds", "Wall clock minus a source's watermark", ["step"]).set(
           step,
           (now - s.outputWatermark) / 1000,
@@ -232,6 +243,7 @@ export class JobMetrics {
       ["step"],
     );
     for (const [step, seconds] of times.steps) perStep.inc({ step }, seconds);
+    if (times.otherSeconds === undefined) return;
     this.counter(
       "tidemark_processing_other_seconds_total",
       "Wall time outside any step (sampled): idle, waiting for I/O, the runner's own code",

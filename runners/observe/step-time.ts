@@ -41,10 +41,13 @@ export interface StepTimes {
   readonly samples: number;
 }
 
-/** A job's processing time: seconds per step name (its containers' summed) and the process's other time. */
+/**
+ * A job's processing time: seconds per step name (its containers' summed) and the process's other time (absent when
+ * the steps run elsewhere and only their times are reported: Prism's sums of `process_bundle_msecs`).
+ */
 export interface JobProcessingTime {
   readonly steps: ReadonlyMap<string, number>;
-  readonly otherSeconds: number;
+  readonly otherSeconds?: number;
 }
 
 /** The times of `containers` (a job's), summed per step name: every container with a slot, 0 until seen. */

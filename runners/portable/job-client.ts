@@ -90,11 +90,18 @@ export class JobClient {
   /**
    * The job's metrics as the runner aggregated them (`GetJobMetrics`): the committed monitoring infos, what finished
    * bundles reported (Prism keeps only the latest progress reports in the attempted ones, and Tidemark's workers put
-   * no metrics in progress reports).
+   * no metrics in progress reports). Also while the job runs: measured on Prism v2.77.0, each bundle's metrics are
+   * committed as it finishes (`runners/portable/job-monitor.ts`).
    */
-  async metrics(jobId: string): Promise<MonitoringInfo[]> {
-    const r = await this.jobs.unary("getJobMetrics", { jobId });
+  async metrics(jobId: string, timeoutMs?: number): Promise<MonitoringInfo[]> {
+    const r = await this.jobs.unary("getJobMetrics", { jobId }, timeoutMs);
     return r.metrics?.committed ?? [];
+  }
+
+  /** The job's state now (`GetState`: Beam's JobState name, `RUNNING`, `DONE`, ...). */
+  async state(jobId: string, timeoutMs?: number): Promise<string> {
+    const s = await this.jobs.unary("getState", { jobId }, timeoutMs);
+    return JobState_Enum[s.state] ?? String(s.state);
   }
 
   async cancel(jobId: string): Promise<string> {

@@ -2,11 +2,12 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { create, type JsonObject, toBinary } from "@bufbuild/protobuf";
 import type { Pipeline } from "../../core/pipeline.ts";
-import type { RunningPipeline } from "../direct/direct-runner.ts";
-import type { MetricsSnapshot, StepMetrics } from "../direct/metrics.ts";
+import type { RunningPipeline, RunnerJobState } from "../direct/direct-runner.ts";
+import type { MetricsSnapshot } from "../direct/metrics.ts";
 import { type StepTimeSampler, startStepTimeSampler } from "../observe/step-time.ts";
-import { processingMsecsOf, userMetricsOf } from "./user-metrics.ts";
+import { processingMsecsOf } from "./user-metrics.ts";
 import { JobClient, type JobResult } from "./job-client.ts";
+import { type JobReading, JobMonitor, jobMetricsSnapshot } from "./job-monitor.ts";
 import { type Prism, startPrism } from "./prism.ts";
 import {
   ExternalPayloadSchema,
@@ -25,8 +26,8 @@ export interface PrismRunOptions {
   /**
    * Where the SDK worker runs: in this process (default; Beam's LOOPBACK: an EXTERNAL environment served by this
    * process's worker pool), or in processes the runner starts (Beam's PROCESS environment: `bin/tidemark-worker`,
-   * which builds the pipeline from the module named here, `runners/portable/worker/boot.ts`). A process worker's
-   * per-step counts stay in its process: the run's metrics are then zero.
+   * which builds the pipeline from the module named here, `runners/portable/worker/boot.ts`). Either way
+   * the run's metrics are those the workers reported to Prism, read back through the Job API.
    */
   readonly worker?: "loopback" | { readonly process: PipelineModuleSpec };
   /** Cancels the job when aborted (the run then rejects, the job ended CANCELLED). */
@@ -39,11 +40,36 @@ export interface PrismRunOptions {
    * workers report it per bundle as Beam's `process_bundle_msecs`, and the run gives Prism's sums back.
    */
   readonly processingTime?: boolean;
+  /**
+   * Follows the job while it runs: its state and metrics read through the Job API at once and then every
+   * `intervalMs` (`JobMonitor`), each reading handed to `onRead` as the job's metrics in the direct runner's shape
+   * (`jobMetricsSnapshot`: element counts per step, user metrics, processing time; no watermarks or drops).
+   */
+  readonly follow?: { readonly intervalMs: number; readonly onRead: (job: PrismJobReading) => void };
 }
 
-/** A finished Prism job: its result and Tidemark's per-step counts from the worker's monitoring infos. */
+/** A reading of a running Prism job: its id, its state (Beam's JobState name) and its metrics so far. */
+export interface PrismJobReading {
+  readonly jobId: string;
+  readonly state: string;
+  readonly metrics: MetricsSnapshot;
+}
+
+/** A Prism job that did not end DONE: its final state (`FAILED`, `CANCELLED`, ...) with the reasons in the message. */
+export class PrismJobError extends Error {
+  constructor(
+    message: string,
+    readonly state: string,
+  ) {
+    super(message);
+    this.name = "PrismJobError";
+  }
+}
+
+/** A finished Prism job: its result, and its metrics as Prism summed the workers' monitoring infos. */
 export interface PrismRun {
   readonly result: JobResult;
+  /** Per-step element counts, user metrics and (with `processingTime`) processing time: `jobMetricsSnapshot`. */
   readonly metrics: MetricsSnapshot;
   /** With `processingTime`: milliseconds per step, as Prism summed the worker's `process_bundle_msecs`. */
   readonly processingMs?: ReadonlyMap<string, number>;
@@ -123,33 +149,47 @@ async function runWithSampler(
             ...(options.processingTime === true ? { [PROCESSING_TIME_OPTION]: true } : {}),
           };
     const proto = translate(graph, environment, { stableInput: "omit", testStreams });
+    // Metrics under the step names of their transforms: Prism's parts of a combine it lifted are the combine's.
+    const nameOf = (id: string) => proto.components?.transforms[id]?.uniqueName;
+    const stepOf = (id: string) => nameOf(id) ?? nameOf(liftedCombineOf(id) ?? "");
     const jobId = await client.run(proto, options.jobName ?? "tidemark", pipelineOptions);
     const jobs = client;
     const cancel = () => void jobs.cancel(jobId).catch(() => {});
     if (options.signal?.aborted === true) cancel();
     options.signal?.addEventListener("abort", cancel, { once: true });
-    const result = await client
-      .waitUntilFinish(jobId)
-      .finally(() => options.signal?.removeEventListener("abort", cancel));
+    const follow = options.follow;
+    const monitor =
+      follow === undefined
+        ? undefined
+        : new JobMonitor(client, jobId, {
+            intervalMs: follow.intervalMs,
+            onRead: (r: JobReading) =>
+              follow.onRead({
+                jobId,
+                state: r.state,
+                metrics: jobMetricsSnapshot(graph, r.infos, stepOf, { nowMs: Date.now(), finished: false }),
+              }),
+          });
+    const result = await client.waitUntilFinish(jobId).finally(async () => {
+      options.signal?.removeEventListener("abort", cancel);
+      await monitor?.stop();
+    });
     if (result.state !== "DONE") {
       // The worker's own error first (it names the step), then what Prism said.
       const said = result.messages.filter((m) => m.startsWith("ERROR") || m.startsWith("WARNING"));
       // Prism v2.77.0's job messages do not say why a bundle failed; its log does (a worker that died, a panic).
       const logged = prism === undefined ? [] : prismFailures(prism.log()).slice(-1);
       const errors = [...pool.failures.slice(0, 1), ...said, ...logged];
-      throw new Error(
+      throw new PrismJobError(
         `the Prism job ${jobId} ended ${result.state}${errors.length === 0 ? "" : `: ${errors.join("; ")}`}`,
+        result.state,
       );
     }
-    // User metrics as Prism aggregated them from every worker's bundles (the same from a PROCESS worker), under the
-    // step names of their transforms: Prism's parts of a combine it lifted are the combine's.
-    const nameOf = (id: string) => proto.components?.transforms[id]?.uniqueName;
-    const stepOf = (id: string) => nameOf(id) ?? nameOf(liftedCombineOf(id) ?? "");
+    // The metrics as Prism aggregated them from every worker's bundles (the same from a PROCESS worker).
     const infos = await client.metrics(jobId);
-    const user = userMetricsOf(infos, stepOf);
     return {
       result,
-      metrics: { ...metricsOf(pipeline, pool.elementCounts), user },
+      metrics: jobMetricsSnapshot(graph, infos, stepOf, { nowMs: Date.now(), finished: true }),
       ...(options.processingTime === true ? { processingMs: processingMsecsOf(infos, stepOf) } : {}),
     };
   } finally {
@@ -184,40 +224,68 @@ export function prismFailures(log: string): string[] {
   ];
 }
 
-/**
- * Per-step counts from the worker's element counts per PCollection (what a step read and what it output). Prism
- * reports no per-step drops, and watermarks are the runner's: after a finished job they are all +Infinity.
- */
-function metricsOf(pipeline: Pipeline, counts: ReadonlyMap<string, number>): MetricsSnapshot {
-  const sum = (pcs: readonly string[]) => pcs.reduce((n, pc) => n + (counts.get(pc) ?? 0), 0);
-  const steps: StepMetrics[] = pipeline.graph().primitives.map((t) => ({
-    step: t.fullName,
-    kind: t.primitive?.kind ?? "composite",
-    elementsIn: sum(t.inputs),
-    elementsOut: sum(Object.values(t.outputs)),
-    droppedLate: 0,
-    droppedClosed: 0,
-    inputWatermark: Number.POSITIVE_INFINITY,
-    outputWatermark: Number.POSITIVE_INFINITY,
-  }));
-  return { steps, user: [], processingTime: Date.now(), sourceEvents: 0 };
+/** What `startOnPrism` tells its caller while the job runs (the runner registry's hooks). */
+export interface PrismRunHooks {
+  /**
+   * Called with the running pipeline after each reading of the job through the Job API (`follow`: at once, then every
+   * second), `index` counting them: the direct runner's `onStep`, whose steps are its source events.
+   */
+  readonly onStep?: (running: RunningPipeline, step: { readonly index: number; readonly event: string }) => unknown;
 }
 
-/** `runOnPrism` as a `RunningPipeline` (for the runner registry): no checkpoints, no commits of its own. */
-export function startOnPrism(pipeline: Pipeline, options: PrismRunOptions = {}): RunningPipeline {
-  const run = runOnPrism(pipeline, options);
-  run.catch(() => {});
-  let last: MetricsSnapshot = metricsOf(pipeline, new Map());
-  return {
-    metrics: () => last,
+/** How often `startOnPrism` reads the running job's state and metrics. */
+export const PRISM_FOLLOW_INTERVAL_MS = 1_000;
+
+/**
+ * `runOnPrism` as a `RunningPipeline` (for the runner registry): the job followed through the Job API while it runs,
+ * so `metrics()` gives its latest reading (element counts per step, user metrics, processing time: see
+ * `jobMetricsSnapshot` for what Prism does not report) and `jobState()` its state, then the final ones. No checkpoints,
+ * no commits of its own.
+ */
+export function startOnPrism(
+  pipeline: Pipeline,
+  options: PrismRunOptions = {},
+  hooks: PrismRunHooks = {},
+): RunningPipeline {
+  const empty = jobMetricsSnapshot(pipeline.graph(), [], () => undefined, { nowMs: Date.now(), finished: false });
+  let latest: PrismJobReading | undefined;
+  let ended: { readonly metrics?: MetricsSnapshot; readonly state: RunnerJobState } | undefined;
+  let index = 0;
+  const running: RunningPipeline = {
+    metrics: () => ended?.metrics ?? latest?.metrics ?? empty,
+    jobState: () =>
+      ended?.state ??
+      (latest === undefined ? { state: "STARTING", jobId: "" } : { state: latest.state, jobId: latest.jobId }),
     checkpointMarks: () => [],
     snapshot: () => {
       throw new Error("a Prism run keeps its state in Prism: it has no Tidemark snapshot");
     },
     commitStats: () => ({ checkpoints: 0, resumedFrom: undefined, finalized: 0 }) as never,
     waitUntilFinish: async () => {
-      last = (await run).metrics;
-      return last;
+      const r = await run;
+      return r.metrics;
     },
   };
+  const onStep = hooks.onStep;
+  const run = runOnPrism(pipeline, {
+    ...options,
+    follow: {
+      intervalMs: options.follow?.intervalMs ?? PRISM_FOLLOW_INTERVAL_MS,
+      onRead: (reading) => {
+        latest = reading;
+        options.follow?.onRead(reading);
+        onStep?.(running, { index: index++, event: "job-reading" });
+      },
+    },
+  });
+  run.then(
+    (r) => {
+      ended = { metrics: r.metrics, state: { state: r.result.state, jobId: r.result.jobId } };
+    },
+    (e: unknown) => {
+      const state = e instanceof PrismJobError ? e.state : "FAILED";
+      ended = { state: { state, jobId: latest?.jobId ?? "", failure: e instanceof Error ? e.message : String(e) } };
+    },
+  );
+  return running;
 }

@@ -94,6 +94,26 @@ export interface TranslateOptions {
   readonly nativeWrites?: boolean;
 }
 
+/**
+ * The PCollections a worker makes: the outputs of every primitive the translation leaves to the SDK (ParDos, stateful
+ * DoFns, WindowInto, combines, reads other than fixture streams). The others are made by the runner: a grouping's, a
+ * Flatten's (Prism flattens runner-side) and a fixture stream's (Beam's TestStream) outputs. A worker counts an element
+ * once, where it is made (`beam:metric:element_count:v1`): a PCollection of this set that reaches it through the
+ * runner's data port was counted by the worker that made it.
+ */
+export function workerMadePCollections(graph: PipelineGraph): Set<PCollectionId> {
+  const out = new Set<PCollectionId>();
+  for (const t of graph.primitives) {
+    const p = t.primitive;
+    const byRunner =
+      p?.kind === "groupByKey" ||
+      p?.kind === "flatten" ||
+      (p?.kind === "read" && p.source.drivesProcessingTime === true);
+    if (!byRunner) for (const pc of Object.values(t.outputs)) out.add(pc);
+  }
+  return out;
+}
+
 /** Reads every event of each fixture stream of the graph (for `TranslateOptions.testStreams`). */
 export async function readTestStreams(graph: PipelineGraph): Promise<Map<string, SourceEvent<unknown>[]>> {
   const out = new Map<string, SourceEvent<unknown>[]>();

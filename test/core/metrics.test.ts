@@ -76,4 +76,18 @@ describe("user metrics (Beam's Metrics)", () => {
     c.counter("m", "x");
     expect(() => c.gauge("m", "x")).toThrow('metric m/x in step "S" is already a counter');
   });
+
+  it("take a bundle's changes for the Fn API: a counter also once at 0, so the runner knows it as the direct runner does", () => {
+    const c = new MetricsContainer("S");
+    const errors = c.counter("m", "errors");
+    const rows = c.counter("m", "rows");
+    c.distribution("m", "ms");
+    rows.inc(3);
+    const counter = (name: string, value: number) =>
+      ({ step: "S", namespace: "m", name, labels: {}, kind: "counter", value }) as const;
+    expect(c.takeValues()).toEqual([counter("errors", 0), counter("rows", 3)]);
+    expect(c.takeValues()).toEqual([]);
+    errors.inc();
+    expect(c.takeValues()).toEqual([counter("errors", 1)]);
+  });
 });

@@ -34,7 +34,7 @@ import {
   ParDoPayloadSchema,
   type PTransform,
 } from "../proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
-import { TIDEMARK_URNS } from "../translate.ts";
+import { TIDEMARK_URNS, workerMadePCollections } from "../translate.ts";
 import { URNS } from "../urns.ts";
 import { CoderTable } from "./coder-table.ts";
 import type { DataChannel } from "./data-channel.ts";
@@ -160,7 +160,11 @@ class ReadSource implements Receiver {
     private readonly target: Receiver,
   ) {}
   receive(): void {
-    this.pending.push(this.readAll(this.generation));
+    const read = this.readAll(this.generation);
+    // Its error is the bundle's, when the bundle awaits its reads; until then it is not an unhandled rejection (a
+    // DoFn fused after the read can fail before the bundle's last input has come).
+    read.catch(() => {});
+    this.pending.push(read);
   }
   /** Abandons the reads of a failed bundle (they stop at their next event, and their errors are not reported). */
   reset(): void {
@@ -410,6 +414,9 @@ export class BundleProcessor {
   private readonly consumers = new Map<string, string[]>();
   private readonly receivers = new Map<string, Receiver>();
   private readonly counted = new Map<string, Counted>();
+  /** The PCollections that come in through a data input, and those a worker's step makes (`monitoringInfos`). */
+  private readonly inbound: ReadonlySet<string>;
+  private readonly workerMade: ReadonlySet<string>;
   private readonly sources: DataSource[] = [];
   private readonly sinks: DataSink[] = [];
   private readonly reads: ReadSource[] = [];
@@ -452,6 +459,8 @@ export class BundleProcessor {
     for (const [id, t] of Object.entries(descriptor.transforms)) {
       if (t.spec?.urn === DATA_INPUT_URN) this.buildSource(id, t);
     }
+    this.inbound = new Set(this.sources.map((s) => s.output));
+    this.workerMade = workerMadePCollections(services.graph);
     // Transforms no input reaches (a read's Impulse output comes through a data input, so none are expected).
     for (const id of Object.keys(descriptor.transforms)) this.receiverOfTransform(id);
     for (const r of this.doFnRunners) r.setup();
@@ -871,28 +880,23 @@ export class BundleProcessor {
     return out;
   }
 
-  /** Element counts per PCollection of this bundle (Beam's `beam:metric:element_count:v1`). */
+  /**
+   * Element counts per PCollection of this bundle (Beam's `beam:metric:element_count:v1`), each element counted once,
+   * where it is made: a PCollection that came in through a data input is counted here only when the runner made it (a
+   * grouping's, a Flatten's or a TestStream's output), not when another bundle's step made it and counted it (Beam's Go
+   * and Python SDKs count it on both sides of such a fusion break, and Prism's sums then give it twice: measured on the
+   * medallion, the inputs of its stateful steps).
+   */
   monitoringInfos() {
     const out = [];
     for (const [pc, c] of this.counted) {
       if (this.descriptor.pcollections[pc] === undefined) continue;
+      if (this.inbound.has(pc) && this.workerMade.has(pc)) continue;
       const w = new ByteWriter();
       w.varint(c.count);
       out.push({ urn: ELEMENT_COUNT_URN, type: SUM_INT64_TYPE, labels: { PCOLLECTION: pc }, payload: w.finish() });
     }
     return out;
-  }
-
-  /**
-   * Element counts per PCollection in the current bundle, apart for those that came in through a data input: a
-   * PCollection that crosses from one bundle descriptor to another is counted in both, and the caller takes one.
-   */
-  counts(): { readonly produced: ReadonlyMap<string, number>; readonly received: ReadonlyMap<string, number> } {
-    const inbound = new Set(this.sources.map((s) => s.output));
-    const produced = new Map<string, number>();
-    const received = new Map<string, number>();
-    for (const [pc, c] of this.counted) (inbound.has(pc) ? received : produced).set(pc, c.count);
-    return { produced, received };
   }
 
   /** Tears the DoFns down and gives back the containers' processing-time slots. */

@@ -29,8 +29,6 @@ export interface HarnessOptions {
   readonly loggingUrl?: string;
   /** The pipeline module's graph: the worker finds the DoFns the descriptors name here, by step name. */
   readonly graph: PipelineGraph;
-  /** Called with each finished bundle's element counts per PCollection. */
-  readonly onBundleDone?: (counts: ReturnType<BundleProcessor["counts"]>) => void;
   /** Called with the error of each instruction that failed (a bundle's error names the step). */
   readonly onFailure?: (message: string) => void;
   /** Per-step processing time, when wanted (a sampler this process runs): bundles report it as `process_bundle_msecs`. */
@@ -139,9 +137,7 @@ export class FnHarness {
         const run = previous.then(async () => {
           this.active.set(req.instructionId, processor);
           try {
-            const response = await processor.process(req.instructionId);
-            this.options.onBundleDone?.(processor.counts());
-            return response;
+            return await processor.process(req.instructionId);
           } finally {
             this.active.delete(req.instructionId);
           }

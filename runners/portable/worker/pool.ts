@@ -2,7 +2,6 @@ import type { PipelineGraph } from "../../../core/pipeline.ts";
 import type { StepTimes } from "../../observe/step-time.ts";
 import { serveUnary } from "../grpc.ts";
 import { BeamFnExternalWorkerPool } from "../proto/generated/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.ts";
-import type { BundleProcessor } from "./bundle-processor.ts";
 import { FnHarness } from "./harness.ts";
 
 /** A running worker pool: its port, the workers it started, and how to stop it. */
@@ -11,8 +10,6 @@ export interface WorkerPool {
   readonly workers: ReadonlyMap<string, FnHarness>;
   /** The errors of the instructions the pool's workers failed, in order. */
   readonly failures: readonly string[];
-  /** Elements per PCollection id over every bundle the pool's workers finished. */
-  readonly elementCounts: ReadonlyMap<string, number>;
   stop(): Promise<void>;
 }
 
@@ -28,23 +25,7 @@ export async function startWorkerPool(
   options: { readonly stepTimes?: () => StepTimes } = {},
 ): Promise<WorkerPool> {
   const workers = new Map<string, FnHarness>();
-  // A PCollection that crosses between bundle descriptors is counted where it is made and where it is read: the
-  // larger of the two totals is its count (a PCollection only read, a grouping's output, has only the second).
-  const produced = new Map<string, number>();
-  const received = new Map<string, number>();
-  const elementCounts = new Map<string, number>();
   const failures: string[] = [];
-  const onBundleDone = (counts: ReturnType<BundleProcessor["counts"]>) => {
-    const add = (into: Map<string, number>, from: ReadonlyMap<string, number>) => {
-      for (const [pc, n] of from) {
-        const total = (into.get(pc) ?? 0) + n;
-        into.set(pc, total);
-        elementCounts.set(pc, Math.max(produced.get(pc) ?? 0, received.get(pc) ?? 0));
-      }
-    };
-    add(produced, counts.produced);
-    add(received, counts.received);
-  };
   const server = await serveUnary(BeamFnExternalWorkerPool, {
     startWorker: (req) => {
       const controlUrl = req.controlEndpoint?.url;
@@ -54,7 +35,6 @@ export async function startWorkerPool(
         controlUrl,
         ...(req.loggingEndpoint?.url === undefined ? {} : { loggingUrl: req.loggingEndpoint.url }),
         graph,
-        onBundleDone,
         onFailure: (message) => failures.push(message),
         ...(options.stepTimes === undefined ? {} : { stepTimes: options.stepTimes }),
       });
@@ -71,7 +51,6 @@ export async function startWorkerPool(
   return {
     port: server.port,
     workers,
-    elementCounts,
     failures,
     async stop() {
       for (const w of workers.values()) w.close();
