@@ -46,7 +46,11 @@ export interface MedallionDashboardOptions {
   readonly now?: () => number;
 }
 
-/** `--ui-port` is a TCP port (0: a free one), and the page is a local run's. */
+/**
+ * `--ui-port` is a TCP port (0: a free one), and the page is a direct run's: refused on Dataflow (its console has the
+ * job page) and on Prism, whose Job API gives element counts, processing time and user metrics but none of the page's
+ * main figures (watermarks and lag, open windows, checkpoints); `--metrics-port` serves what Prism gives.
+ */
 export function checkUiPort(o: Pick<Options, "uiPort" | "runner">): void {
   const p = o.uiPort;
   if (p === undefined) return;
@@ -56,6 +60,14 @@ export function checkUiPort(o: Pick<Options, "uiPort" | "runner">): void {
   if (o.runner === "dataflow") {
     throw new Error(
       "--ui-port shows a local run: a Dataflow job's figures are in Dataflow's console and Cloud Monitoring",
+    );
+  }
+  if (o.runner === "prism") {
+    // The page's figures are mostly those Prism's Job API does not report: a half-empty page would read as a stuck job.
+    throw new Error(
+      "--ui-port shows watermarks and their lag, open windows, checkpoints and the backlog, which Prism's Job API " +
+        "does not report: on --runner=prism use --metrics-port (elements per step, processing time, dead letters, " +
+        "rows written, Gold's freshness), or the direct runner for the dashboard",
     );
   }
 }

@@ -509,18 +509,11 @@ export function openFeeds(o: Options): { readonly feeds: MedallionFeeds; close()
 }
 
 /**
- * `--metrics-port` is a TCP port (0: a free one), and serves a direct-runner job: on Prism the runner's figures come
- * only when the job ends (the Job API's metrics), so the endpoints would say nothing while it runs.
+ * `--metrics-port` is a TCP port (0: a free one). It serves a job on the direct runner or on Prism (followed through
+ * the Job API while it runs: `runners/portable/job-monitor.ts`); a Dataflow job's metrics are in Cloud Monitoring
+ * (`checkRunnerInputs` refuses it there).
  */
-export function checkMetricsPort(o: Pick<Options, "metricsPort" | "uiPort" | "runner">): void {
-  if (o.runner === "prism") {
-    const flag = o.metricsPort !== undefined ? "--metrics-port" : o.uiPort !== undefined ? "--ui-port" : undefined;
-    if (flag !== undefined) {
-      throw new Error(
-        `${flag} follows a job on the direct runner: on --runner=prism the job's figures come only when it ends`,
-      );
-    }
-  }
+export function checkMetricsPort(o: Pick<Options, "metricsPort">): void {
   const p = o.metricsPort;
   if (p !== undefined && !(Number.isInteger(p) && p <= 65_535)) {
     throw new Error(`--metrics-port must be a TCP port, a whole number from 0 to 65535 (0: a free one), got ${p}`);

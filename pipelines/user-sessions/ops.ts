@@ -1,5 +1,6 @@
 import type { MetricsContainer, UserMetric } from "../../core/metrics.ts";
 import type { PubsubSourceStats } from "../../io/pubsub/pubsub-source.ts";
+import type { RunnerJobState } from "../../runners/direct/direct-runner.ts";
 import type { MetricsSnapshot } from "../../runners/direct/metrics.ts";
 import type { CommitStats } from "../../runners/observe/commit-stats.ts";
 import { JobMetrics } from "../../runners/observe/prometheus.ts";
@@ -11,7 +12,36 @@ export interface WatchedJob {
   metrics(): MetricsSnapshot;
   /** The job's own metrics containers (its steps' processing time); a runner that runs the steps elsewhere has none. */
   metricsContainers?(): readonly MetricsContainer[];
+  /** The job's state in a runner that runs it elsewhere (Prism): readiness follows it. */
+  jobState?(): RunnerJobState;
 }
+
+/**
+ * The direct runner's metrics `/metrics` does not serve on Prism, each with the reason. The rest are served under the
+ * same names and labels, read from the Job API while the job runs (`runners/portable/job-monitor.ts`): elements in and
+ * out per step (Beam's `element_count`), processing time per step (`process_bundle_msecs`, as the workers sample it),
+ * every user metric (dead letters by field, the sinks' rows, batch times and write errors, Gold's newest event and so
+ * its freshness). The Pub/Sub reader's figures are not in this list: Prism reads no Pub/Sub (`--runner=prism` takes
+ * fixture inputs only, as TestStream).
+ */
+export const PRISM_UNSERVED_METRICS: Readonly<Record<string, string>> = {
+  tidemark_step_input_watermark_seconds: "watermarks are Prism's own: the Job API reports none",
+  tidemark_step_output_watermark_seconds: "watermarks are Prism's own: the Job API reports none",
+  tidemark_source_watermark_lag_seconds: "the source (a TestStream) runs inside Prism, whose watermark is not reported",
+  tidemark_step_dropped_late_total: "Prism drops data past the allowed lateness itself, without counting it",
+  tidemark_step_dropped_closed_total: "Prism drops data for closed windows itself, without counting it",
+  tidemark_step_open_windows: "windows and their state are kept by Prism, which reports no count of them",
+  tidemark_processing_other_seconds_total:
+    "the workers report their steps' time only (process_bundle_msecs); Prism's own time is not sampled",
+  tidemark_commits_total: "Prism commits bundles itself: there are no Tidemark commits",
+  tidemark_commit_seconds: "Prism commits bundles itself: there are no Tidemark commits",
+  tidemark_checkpoints_total: "Prism keeps its state in memory: no checkpoints (--checkpoint-dir is refused)",
+  tidemark_last_checkpoint_timestamp_seconds:
+    "Prism keeps its state in memory: no checkpoints (--checkpoint-dir is refused)",
+};
+
+/** Job states in which a job is ready: running, or finished cleanly (as a direct run stays ready once it ends). */
+const READY_STATES = new Set(["RUNNING", "DONE"]);
 
 /** The medallion's operations endpoints while it runs (`--metrics-port`): metrics, liveness, readiness. */
 export interface MedallionOps {
@@ -34,9 +64,16 @@ export interface MedallionOpsOptions {
   readonly checkpointIntervalMs?: number;
   /**
    * The job's commits and checkpoints, fed by the runner's commit hook (the one record the dashboard reads too; on the
-   * same clock as `now`): `/metrics` serves them, and readiness reads the last checkpoint's age from them.
+   * same clock as `now`): `/metrics` serves them, and readiness reads the last checkpoint's age from them. Absent for
+   * a runner without Tidemark's commits (Prism commits bundles itself and keeps no checkpoints): not served then.
    */
-  readonly commits: CommitStats;
+  readonly commits?: CommitStats;
+  /**
+   * Where per-step processing time comes from: `sampled` (default), this process samples the job's metrics containers
+   * (the direct runner); `reported`, the runner reports it in the job's metrics (`MetricsSnapshot.processingSeconds`:
+   * Prism's sums of its workers' `process_bundle_msecs`), and no sampler runs here.
+   */
+  readonly processingTime?: "sampled" | "reported";
   readonly now?: () => number;
 }
 
@@ -53,12 +90,15 @@ export function goldFreshnessSeconds(user: readonly UserMetric[], at: number): n
  *   The backlog (undelivered messages, oldest unacknowledged age) is not in the Pub/Sub API: Cloud Monitoring has it
  *   (`subscription/num_undelivered_messages`, `oldest_unacked_message_age`), and the alert policies read it there;
  * - per-step processing time (`tidemark_step_processing_seconds_total`, the watched job's steps): a sampler thread
- *   runs while the endpoints do (started once the port is listened on);
+ *   runs while the endpoints do (started once the port is listened on), or, `processingTime: "reported"`, the
+ *   runner's own figures (Prism);
  * - `medallion_gold_freshness_seconds`: now minus the newest event time written to Gold (the `WriteSessions` step's
  *   `medallion/gold_newest_event_ms` gauge);
  * - `/readyz`: the source reads its subscription, the warehouse is open, and (with checkpoints) the last checkpoint is
  *   at most 3 intervals old, or the run is younger than that, or nothing waits for one (the runner checkpoints only
- *   what changed: an idle subscription, with every message acknowledged, writes none and is still ready).
+ *   what changed: an idle subscription, with every message acknowledged, writes none and is still ready); for a job
+ *   a runner runs elsewhere (`WatchedJob.jobState`, Prism), its state is RUNNING or DONE, else not ready with the
+ *   state and, for a failed job, the reason.
  */
 export async function startMedallionOps(o: MedallionOpsOptions): Promise<MedallionOps> {
   const now = o.now ?? Date.now;
@@ -68,11 +108,16 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
   let warehouseOpen = false;
   const commits = o.commits;
   let sampler: StepTimeSampler | undefined;
+  const reported = o.processingTime === "reported";
   const metrics = new JobMetrics(snapshot, now, {
-    commits,
+    ...(commits === undefined ? {} : { commits }),
     processingTime: () => {
-      const s = sampler;
       const j = job;
+      if (reported) {
+        const steps = j?.metrics().processingSeconds;
+        return steps === undefined ? undefined : { steps };
+      }
+      const s = sampler;
       return s === undefined || j === undefined
         ? undefined
         : jobProcessingTime(s.read(), j.metricsContainers?.() ?? []);
@@ -131,8 +176,17 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
     checks.push(
       warehouseOpen ? { name: "warehouse", ok: true } : { name: "warehouse", ok: false, detail: "not open yet" },
     );
+    const runnerJob = job?.jobState?.();
+    if (runnerJob !== undefined) {
+      const ok = READY_STATES.has(runnerJob.state);
+      const id = runnerJob.jobId === "" ? "" : ` ${runnerJob.jobId}`;
+      const why = runnerJob.failure === undefined ? "" : `: ${runnerJob.failure}`;
+      checks.push(
+        ok ? { name: "job", ok } : { name: "job", ok, detail: `the runner's job${id} is ${runnerJob.state}${why}` },
+      );
+    }
     const interval = o.checkpointIntervalMs;
-    if (interval !== undefined) {
+    if (interval !== undefined && commits !== undefined) {
       const lastCheckpoint = commits.lastCheckpointAtMs;
       const since = lastCheckpoint ?? started;
       const age = now() - since;
@@ -160,7 +214,7 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
     throw new Error(`--metrics-port=${o.port}: cannot listen on ${o.host}: ${(e as Error).message}`, { cause: e });
   }
   try {
-    sampler = await startStepTimeSampler();
+    if (!reported) sampler = await startStepTimeSampler();
   } catch (e) {
     await server.close();
     throw e;
@@ -177,7 +231,7 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
     async close() {
       metrics.close();
       try {
-        await running.stop();
+        await running?.stop();
       } finally {
         await server.close();
       }

@@ -35,6 +35,8 @@ export interface MedallionRunOptions {
   readonly runner?: Partial<RunnerOptions>;
   /** How worker processes build this job (for runners whose workers are other processes: Dataflow). */
   readonly pipelineModule?: RunHooks["pipelineModule"];
+  /** The job's per-step processing time is wanted (`RunHooks.processingTime`: on Prism, the workers report it). */
+  readonly processingTime?: boolean;
 }
 
 /**
@@ -64,6 +66,7 @@ export async function runMedallion(
   const { onStep, onCommit, pipelineModule } = run;
   const running = runnerNamed(runnerOptions.runner).start(p, runnerOptions, {
     ...(pipelineModule === undefined ? {} : { pipelineModule }),
+    ...(run.processingTime === true ? { processingTime: true } : {}),
     ...(onStep === undefined ? {} : { onStep: (r, step) => onStep(r, step.index, started) }),
     ...(onCommit === undefined ? {} : { onCommit }),
   });

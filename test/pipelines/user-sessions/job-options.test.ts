@@ -3,6 +3,7 @@ import { Pipeline } from "../../../core/pipeline.ts";
 import { BigQueryWarehouse } from "../../../io/bigquery/bigquery-warehouse.ts";
 import {
   COMMIT_PHASES,
+  checkMetricsPort,
   checkReadBounds,
   checkRunnerInputs,
   checkTenant,
@@ -15,6 +16,7 @@ import {
   parseKillAt,
 } from "../../../pipelines/user-sessions/job-options.ts";
 import { pubsubClient } from "../../../io/pubsub/client.ts";
+import { checkUiPort } from "../../../pipelines/user-sessions/dashboard.ts";
 import { runnerNamed } from "../../../runners/runner.ts";
 
 // The command line's checks, called as `pipelines/user-sessions/cli.ts` calls them, before anything is opened.
@@ -97,6 +99,30 @@ describe("checkRunnerInputs on the local runners", () => {
     const dataflow = parse("--runner=dataflow", "--checkpoint-dir=/tmp/c");
     expect(() => runnerNamed(dataflow.runner).start(Pipeline.create(), dataflow)).toThrow(
       "--checkpoint-dir is the direct runner's: Dataflow keeps the job's state itself",
+    );
+  });
+});
+
+describe("--metrics-port and --ui-port on each runner", () => {
+  it("--metrics-port serves a direct or a Prism run (Prism's followed through the Job API), not a Dataflow job", () => {
+    for (const argv of [["--metrics-port=0"], ["--runner=prism", "--metrics-port=9464"]]) {
+      const o = parse(...argv);
+      expect(() => checkMetricsPort(o), argv.join(" ")).not.toThrow();
+      expect(() => checkRunnerInputs(o), argv.join(" ")).not.toThrow();
+    }
+    expect(() => checkMetricsPort(parse("--runner=prism", "--metrics-port=65536"))).toThrow(
+      "--metrics-port must be a TCP port, a whole number from 0 to 65535 (0: a free one), got 65536",
+    );
+    expect(() =>
+      checkRunnerInputs(parse("--runner=dataflow", SUBSCRIPTION, "--warehouse=bigquery://p/d", "--metrics-port=0")),
+    ).toThrow("--metrics-port serves a local run's metrics: a Dataflow job's are in Cloud Monitoring");
+  });
+
+  it("--ui-port shows a direct run: on Prism it is refused, naming what the Job API lacks and --metrics-port", () => {
+    expect(() => checkUiPort(parse("--ui-port=0"))).not.toThrow();
+    expect(() => checkUiPort(parse("--runner=prism", "--ui-port=0"))).toThrow(
+      "--ui-port shows watermarks and their lag, open windows, checkpoints and the backlog, which Prism's Job API " +
+        "does not report: on --runner=prism use --metrics-port",
     );
   });
 });
