@@ -13,8 +13,6 @@ import {
   checkMetricsPort,
   checkReadBounds,
   checkRunnerInputs,
-  checkTenant,
-  checkTenantSubscription,
   type KillAt,
   medallionOptions,
   OPTIONS,
@@ -34,6 +32,12 @@ import {
 import { type MedallionOps, startMedallionOps } from "./ops.ts";
 import { checkUiPort, type MedallionDashboard, startMedallionDashboard } from "./dashboard.ts";
 import type { MedallionFeeds } from "./pipeline.ts";
+import {
+  checkCatchAllSubscription,
+  checkTenant,
+  checkTenantCatchAll,
+  checkTenantSubscription,
+} from "./tenant-options.ts";
 
 /** The job's log (`--log-format`, `--log-level`), once the options are read (for the error that ends the run). */
 let jobLog: Logger | undefined;
@@ -81,6 +85,7 @@ async function main(): Promise<void> {
   }
   checkReadBounds(o);
   checkTenant(o);
+  checkTenantCatchAll(o);
   checkMetricsPort(o);
   checkUiPort(o);
   if (killAt?.after !== undefined) {
@@ -102,12 +107,16 @@ async function main(): Promise<void> {
   const stream = opened.source;
   const pubsub = opened.pubsub;
   const stats = opened.stats;
-  // A tenant's worker reads its tenant's filtered subscription (--tenant is refused on Dataflow: see checkTenant).
+  // A tenant's worker reads its tenant's filtered subscription, the catch-all's reader the catch-all (both refused on
+  // Dataflow: see checkTenant, checkTenantCatchAll).
   if (pubsub !== undefined && !dataflow) {
-    await checkTenantSubscription(pubsub, o).catch(async (e: unknown) => {
+    try {
+      await checkTenantSubscription(pubsub, o);
+      await checkCatchAllSubscription(pubsub, o);
+    } catch (e) {
       await pubsub.close();
       throw e;
-    });
+    }
   }
   // On Dataflow the job reads Pub/Sub itself: this process only submits it (nothing here to drain).
   if (stats !== undefined && !dataflow) {

@@ -6,7 +6,6 @@ import { pubsubClient } from "../../io/pubsub/client.ts";
 import { type PubsubSourceStats, pubsubSource } from "../../io/pubsub/pubsub-source.ts";
 import { fixtureFileSource } from "../../io/test-stream/jsonl.ts";
 import type { RawMessage } from "../../schemas/event.ts";
-import { tenantFilter, tenantIdProblem } from "../../schemas/tenant.ts";
 import { type OptionValues, parseOptions } from "../../core/options.ts";
 import { BigQueryWarehouse, UPSERT_METHODS, type UpsertMethod } from "../../io/bigquery/bigquery-warehouse.ts";
 import { DuckDbWarehouse } from "../../io/duckdb/duckdb-warehouse.ts";
@@ -18,6 +17,7 @@ import { GOLD_TRIGGERS, type GoldTrigger } from "./gold.ts";
 import type { FeedTarget } from "./insights-feed.ts";
 import type { MedallionFeeds, UserSessionsOptions } from "./pipeline.ts";
 import { PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
+import { catchAllTenants } from "./tenant-options.ts";
 
 /** The medallion's own options, beside the runner's (`RUNNER_OPTIONS`); parsed once, in one object. */
 export const MEDALLION_OPTIONS = {
@@ -96,6 +96,21 @@ export const MEDALLION_OPTIONS = {
       'a worker for tenant T alone: --input names the subscription filtered on attributes.tenant_id = "T" (npm run ' +
       "provision makes TOPIC-T-worker), and any other tenant's message, or one without the attribute, is " +
       "dead-lettered with its reason (kept in Bronze, written under no tenant)",
+  },
+  tenantCatchAll: {
+    type: "boolean",
+    default: false,
+    help:
+      "the reader of the tenants' catch-all: --input names the subscription filtered on what no tenant's worker " +
+      "takes (npm run provision makes TOPIC-tenant-catch-all), checked as the job starts against the tenants of " +
+      "--topology; every message goes to Bronze and the dead letters with its tenant problem, none to Silver or Gold",
+  },
+  topology: {
+    type: "string",
+    value: "FILE",
+    help:
+      "with --tenant-catch-all: the Pub/Sub topology whose tenants' catch-all it reads (default " +
+      "deploy/pubsub/topology.json, the file npm run provision and Terraform read)",
   },
   batchRows: { type: "number", range: "whole", default: 50_000, help: "rows per warehouse batch (per table)" },
   bigqueryEndpoint: {
@@ -274,7 +289,10 @@ export function openSource(
   return { source, pubsub, stats: () => source.stats() };
 }
 
-/** The medallion's pipeline options (gap, lateness, early firings, Gold's trigger, de-duplication horizon). */
+/**
+ * The medallion's pipeline options (gap, lateness, early firings, Gold's trigger, de-duplication horizon, the tenant
+ * mode). With `--tenant-catch-all` the topology file is read for its tenants (`catchAllTenants`).
+ */
 export function medallionOptions(o: Options): UserSessionsOptions {
   return {
     gapMs: minutes(o.gapMinutes),
@@ -284,63 +302,8 @@ export function medallionOptions(o: Options): UserSessionsOptions {
     dedupHorizonMs: hours(o.dedupHours),
     correlationAttribute: o.correlationAttribute,
     ...(o.tenant === undefined ? {} : { tenant: o.tenant }),
+    ...(o.tenantCatchAll ? { catchAllTenants: catchAllTenants(o) } : {}),
   };
-}
-
-/**
- * `--tenant=T`, checked before anything is opened: T is a tenant id (`TENANT_ID`), and the input is a fixture (its
- * messages of other tenants are refused as a subscription's would be) or a subscription; a topic is refused, as the
- * temporary subscription read from it has no filter. The subscription's filter is checked once it can be read
- * (`checkTenantSubscription`).
- */
-export function checkTenant(o: Pick<Options, "tenant" | "input" | "runner">): void {
-  const tenant = o.tenant;
-  if (tenant === undefined) return;
-  const problem = tenantIdProblem(tenant);
-  if (problem !== undefined) throw new Error(`--tenant ${problem}`);
-  // The subscription's filter is checked by this process before it runs the job (checkTenantSubscription); a Dataflow
-  // submission does not read the subscription here, so a worker pointed at the shared subscription would take (and
-  // dead-letter) the other tenants' messages away from the shared job. Refused until the submission checks it.
-  if (o.runner === "dataflow") {
-    throw new Error(
-      `--tenant=${tenant} is not available with --runner=dataflow yet: the input subscription's filter is checked ` +
-        "only by a local run; run the tenant's worker locally, or the shared job on Dataflow",
-    );
-  }
-  if (/^pubsub:\/\/projects\/[^/]+\/topics\//.test(o.input)) {
-    throw new Error(
-      `--tenant=${tenant} reads a subscription filtered on ${tenantFilter(tenant)} (npm run provision makes ` +
-        `TOPIC-${tenant}-worker): the temporary subscription of ${o.input} would have no filter`,
-    );
-  }
-}
-
-/**
- * With `--tenant=T` and a subscription as `--input`, the subscription's filter must be `tenantFilter(T)` (spaces
- * around `=` aside): refused, naming the subscription and both filters, when it has no filter or another one.
- * Pub/Sub then delivers T's messages only; where it does not apply the filter (the emulator stores it and delivers
- * every message), Bronze's own check (`checkMessageTenant`) still refuses the others. `pubsub` is the input's client.
- */
-export async function checkTenantSubscription(pubsub: PubSub, o: Pick<Options, "tenant" | "input">): Promise<void> {
-  const tenant = o.tenant;
-  const name = /^pubsub:\/\/projects\/[^/]+\/subscriptions\/([^/]+)$/.exec(o.input)?.[1];
-  if (tenant === undefined || name === undefined) return;
-  const sub = pubsub.subscription(name);
-  let filter: string;
-  try {
-    const [meta] = await sub.getMetadata();
-    filter = meta.filter ?? "";
-  } catch (e) {
-    throw new Error(`--tenant=${tenant}: cannot read the subscription ${sub.name}: ${(e as Error).message}`);
-  }
-  const wanted = tenantFilter(tenant);
-  const normalised = filter.trim().replace(/\s*=\s*/, " = ");
-  if (normalised !== wanted) {
-    throw new Error(
-      `--tenant=${tenant} reads a subscription filtered on ${wanted}: ${sub.name} has ` +
-        `${filter === "" ? "no filter" : `the filter ${filter}`} (npm run provision makes one per tenant of the topology)`,
-    );
-  }
 }
 
 /** Parses the medallion job's command line (with the environment), as the CLI and a worker process both do. */

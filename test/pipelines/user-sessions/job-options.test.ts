@@ -1,4 +1,7 @@
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import { Pipeline } from "../../../core/pipeline.ts";
 import { BigQueryWarehouse } from "../../../io/bigquery/bigquery-warehouse.ts";
 import {
@@ -6,8 +9,6 @@ import {
   checkMetricsPort,
   checkReadBounds,
   checkRunnerInputs,
-  checkTenant,
-  checkTenantSubscription,
   medallionOptions,
   openFeeds,
   openSource,
@@ -18,6 +19,13 @@ import {
 import { pubsubClient } from "../../../io/pubsub/client.ts";
 import { checkUiPort } from "../../../pipelines/user-sessions/dashboard.ts";
 import { runnerNamed } from "../../../runners/runner.ts";
+import {
+  catchAllTenants,
+  checkCatchAllSubscription,
+  checkTenant,
+  checkTenantCatchAll,
+  checkTenantSubscription,
+} from "../../../pipelines/user-sessions/tenant-options.ts";
 
 // The command line's checks, called as `pipelines/user-sessions/cli.ts` calls them, before anything is opened.
 // Dataflow's own (drain, cancel, update, wait, dry run, Pub/Sub in and BigQuery out) are in
@@ -330,6 +338,107 @@ describe("--tenant: a worker for one tenant", () => {
     try {
       await expect(checkTenantSubscription(pubsub, parse(SUBSCRIPTION))).resolves.toBeUndefined();
       await expect(checkTenantSubscription(pubsub, parse("--tenant=acme"))).resolves.toBeUndefined();
+    } finally {
+      await pubsub.close();
+    }
+  });
+});
+
+// The catch-all's reader on the emulator, through the command line: tenant-catch-all-cli.test.ts.
+describe("--tenant-catch-all: the reader of the tenants' catch-all", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tidemark-topology-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** A topology file with `tenants` on a topic with workers per tenant (or, with `workers: false`, without). */
+  const topologyFile = (name: string, tenants: readonly string[], workers = true) => {
+    const path = join(dir, `${name}.json`);
+    const topic = { name: "user-events", ...(workers ? { tenantWorkers: { maxDeliveryAttempts: 5 } } : {}) };
+    writeFileSync(path, JSON.stringify({ tenants, topics: [topic] }));
+    return path;
+  };
+  const CATCH_ALL = "--input=pubsub://projects/p/subscriptions/user-events-tenant-catch-all";
+
+  it("takes its tenants from the topology provision and Terraform read (--topology), in their order", () => {
+    expect(medallionOptions(parse("--tenant-catch-all", CATCH_ALL)).catchAllTenants).toEqual([
+      "acme",
+      "globex",
+      "initech",
+    ]);
+    const env = { TIDEMARK_TENANT_CATCH_ALL: "true", TIDEMARK_TOPOLOGY: topologyFile("two", ["globex", "acme"]) };
+    expect(medallionOptions(parseJobOptions([CATCH_ALL], env).options).catchAllTenants).toEqual(["globex", "acme"]);
+    expect("catchAllTenants" in medallionOptions(parse(CATCH_ALL))).toBe(false);
+    expect(() => checkTenantCatchAll(parse("--tenant-catch-all", CATCH_ALL))).not.toThrow();
+    expect(() => checkTenantCatchAll(parse(CATCH_ALL))).not.toThrow();
+    // A list on the command line is not the form: the topology is where the tenants are (the filter is made from it).
+    expect(() => parse("--tenant-catch-all=acme,globex")).toThrow(
+      '--tenant-catch-all must be true or false, got "acme,globex"',
+    );
+  });
+
+  it.each([
+    [
+      ["--tenant-catch-all", "--tenant=acme", CATCH_ALL],
+      "--tenant-catch-all reads what no tenant's worker takes, and --tenant=acme one tenant's messages: one or the " +
+        "other (run them as two jobs, each on its own subscription)",
+    ],
+    [
+      ["--tenant-catch-all", "--input=pubsub://projects/p/topics/user-events"],
+      "--tenant-catch-all reads the catch-all subscription (npm run provision makes TOPIC-tenant-catch-all, filtered " +
+        "on what no tenant's worker takes): the temporary subscription of pubsub://projects/p/topics/user-events " +
+        "would have no filter, and every tenant's messages would be dead-lettered",
+    ],
+    [
+      ["--tenant-catch-all"],
+      "--tenant-catch-all reads the catch-all subscription (npm run provision makes TOPIC-tenant-catch-all, filtered " +
+        `on what no tenant's worker takes): the fixture ${FIXTURE} has no filter, and every message in it would be ` +
+        "dead-lettered",
+    ],
+    [
+      ["--tenant-catch-all", "--runner=dataflow", CATCH_ALL, "--warehouse=bigquery://p/d"],
+      "--tenant-catch-all is not available with --runner=dataflow yet, as --tenant is not: the input subscription's " +
+        "filter is checked only by a local run (and Terraform refuses the catch-all as the Dataflow job's input); " +
+        "run the catch-all's reader locally",
+    ],
+    [
+      ["--topology=deploy/pubsub/topology.json", CATCH_ALL],
+      "--topology applies to --tenant-catch-all (the topology whose tenants' catch-all it reads)",
+    ],
+  ])("refuses %j: %s", (argv, message) => {
+    expect(() => checkTenantCatchAll(parse(...argv))).toThrow(message);
+  });
+
+  it("refuses a topology with no catch-all to read, or whose tenants provision would refuse, naming the file", () => {
+    const refusal = (path: string) => () =>
+      checkTenantCatchAll(parse("--tenant-catch-all", CATCH_ALL, `--topology=${path}`));
+    const missing = join(dir, "missing.json");
+    expect(refusal(missing)).toThrow(`--tenant-catch-all: cannot read the topology ${missing}: ENOENT`);
+    const none =
+      "has no catch-all to read (npm run provision makes TOPIC-tenant-catch-all for a topology with tenants, on each topic with tenantWorkers)";
+    for (const path of [topologyFile("no-tenants", []), topologyFile("no-workers", ["acme"], false)]) {
+      expect(refusal(path)).toThrow(`--tenant-catch-all: the topology ${path} ${none}`);
+    }
+    const bad = topologyFile("bad", ["acme", "acme corp"]);
+    expect(refusal(bad)).toThrow(
+      `--tenant-catch-all: the topology ${bad}: tenant "acme corp": must be 1 to 63 letters, digits, '_', '-' or ` +
+        `'.', starting with a letter or a digit, got "acme corp"`,
+    );
+    const many = topologyFile("many", ["acme", "globex", "initech", "umbrella", "hooli", "wonka", "stark", "wayne"]);
+    expect(refusal(many)).toThrow(
+      `--tenant-catch-all: the topology ${many}: subscription "user-events-tenant-catch-all": the filter that selects ` +
+        "what none of the 8 tenants' workers takes is 307 bytes, over Pub/Sub's limit of 256 (list fewer tenants, or shorter tenant ids)",
+    );
+    expect(() => catchAllTenants({ topology: bad })).toThrow(
+      `--tenant-catch-all: the topology ${bad}: tenant "acme corp"`,
+    );
+  });
+
+  it("asks Pub/Sub for the filter only with --tenant-catch-all and a subscription", async () => {
+    // Nothing answers at 127.0.0.1:1: a call would fail, so these resolve only because none is made.
+    const pubsub = pubsubClient("p", "127.0.0.1:1");
+    try {
+      await expect(checkCatchAllSubscription(pubsub, parse(CATCH_ALL))).resolves.toBeUndefined();
+      await expect(
+        checkCatchAllSubscription(pubsub, parse("--tenant-catch-all", "--input=pubsub://projects/p/topics/t")),
+      ).resolves.toBeUndefined();
     } finally {
       await pubsub.close();
     }

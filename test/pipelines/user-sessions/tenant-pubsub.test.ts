@@ -7,8 +7,9 @@ import { type PubsubTopology, provision } from "../../../io/pubsub/provision.ts"
 import { PubsubPublisher } from "../../../io/pubsub/pubsub-sink.ts";
 import { pubsubSource } from "../../../io/pubsub/pubsub-source.ts";
 import type { InvalidMessage } from "../../../pipelines/user-sessions/insights-feed.ts";
-import { checkTenantSubscription, parseJobOptions } from "../../../pipelines/user-sessions/job-options.ts";
+import { parseJobOptions } from "../../../pipelines/user-sessions/job-options.ts";
 import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
+import { checkTenantSubscription } from "../../../pipelines/user-sessions/tenant-options.ts";
 import { stepMetrics } from "../../../runners/direct/metrics.ts";
 import { readMessages, useEmulator } from "../../io/pubsub/emulator-fixture.ts";
 import { type CliRun, cliOnPubsub } from "./cli-on-pubsub.ts";
