@@ -16,6 +16,7 @@ import {
 import { decodeWindow, type EncodedWindow, encodeWindow } from "../window-codec.ts";
 import { StatefulCallContext } from "./call-context.ts";
 import { type Cell, newCell } from "./state-cells.ts";
+import { WindowHolds, type WindowHoldsSnapshot } from "./window-holds.ts";
 
 /** Where a stateful DoFn's outputs go. */
 export interface StatefulSink {
@@ -33,9 +34,13 @@ type AnyStatefulDoFn = StatefulDoFn<unknown, unknown, unknown, Record<string, St
 /**
  * The state of one key in one window.
  *
- * State: lazily made cells, the timers set, their watermark holds. Lifetime: made by the first element (or timer)
- * of the key and window; cleared, with its timers, when the input watermark passes the window's expiry
- * (`onWindowExpiration` runs first).
+ * State: lazily made cells, the timers set, their watermark holds. Lifetime: made by the first element of the key
+ * and window; released as soon as a call on it (an element, a timer) leaves every cell empty, no timer set and no
+ * element waiting for time-sorted delivery, unless the DoFn has `onWindowExpiration` (which Beam calls for every
+ * key and window that had an element); otherwise cleared, with its timers, when the input watermark passes the
+ * window's expiry (`onWindowExpiration` runs first). A released key that comes back gets a new, empty slot: what it
+ * reads is what it would have read from the old one. The window's watermark hold is not the slot's (see
+ * `WindowHolds`), so releasing a slot moves no watermark.
  */
 class Slot {
   /**
@@ -46,6 +51,9 @@ class Slot {
   timerView: Record<string, TimerHandle<Slot> | TimerFamilyHandle<Slot>> | undefined = undefined;
   /** Timer records by name and id, made when a timer is first set. */
   timers: Map<string, TimerRecord> | undefined = undefined;
+  /** Timers set and not fired or cleared, plus elements waiting for time-sorted delivery: while > 0, kept. */
+  pending = 0;
+  /** False once expired or released: entries of the runner's heaps that still name it are skipped. */
   alive = true;
   constructor(
     /** Creation order: slots expiring at the same time expire in this order. */
@@ -107,6 +115,11 @@ export interface StatefulSnapshot {
       readonly seq: number;
     }[];
   }[];
+  /**
+   * The windows' watermark holds (each window seen and not expired). Absent in checkpoints of earlier versions,
+   * which kept a slot for every key and window until expiry: the slots' windows are held then.
+   */
+  readonly windows?: WindowHoldsSnapshot;
   /** Elements held for time-sorted delivery, with the index of their slot. */
   readonly sorted: readonly {
     readonly seq: number;
@@ -132,8 +145,10 @@ interface HeapEntry {
 /**
  * Runs a stateful DoFn (Beam's StatefulDoFnRunner with its timer internals): per key and window state cells,
  * event- and processing-time timers that fire in time order once their clock is strictly past them, watermark holds
- * at the timers' output timestamps, dropping of expired data, and state cleanup at window expiry.
- * Output watermark: `Out' = max(Out, min(In, earliest timer hold))`.
+ * at the timers' output timestamps, dropping of expired data, and state cleanup at window expiry. A key whose state
+ * is empty, with no timer set, takes no memory (see `Slot`): a global-window step's memory follows the keys with
+ * state, not every key ever seen.
+ * Output watermark: `Out' = max(Out, min(In, earliest timer hold, earliest window hold))`.
  */
 export class StatefulRunner implements TimerOwner<Slot> {
   inputWatermark = Number.NEGATIVE_INFINITY;
@@ -146,9 +161,12 @@ export class StatefulRunner implements TimerOwner<Slot> {
   private readonly eventTimers = new OrderedTimeHeap<HeapEntry>();
   private readonly procTimers = new OrderedTimeHeap<HeapEntry>();
   private readonly holds = new TimeHeap<HeapEntry>();
+  /** Slots by expiry (and creation order); released slots' entries stay until `compactExpiries` drops them. */
   private readonly expiries = new OrderedTimeHeap<Slot>();
-  /** Windows with state by their max timestamp: each holds the output watermark until it is cleaned up. */
-  private readonly slotEnds = new TimeHeap<Slot>();
+  /** Entries of released slots in `expiries` (an upper bound: some are dropped on the way). */
+  private releasedInExpiries = 0;
+  /** The windows seen, each holding the output watermark at its max timestamp until it expires. */
+  private readonly windowHolds = new WindowHolds();
   /** Timers set and not yet fired, cleared or expired. */
   private liveTimers = 0;
   /** Elements held for time-sorted delivery, by timestamp + allowed lateness. */
@@ -157,6 +175,9 @@ export class StatefulRunner implements TimerOwner<Slot> {
   private seq = 0;
   private readonly latenessMs: number;
   private readonly skewMs: number;
+  /** Whether an empty slot may be released: not when the DoFn has `onWindowExpiration` (see `Slot`). */
+  private readonly releasesEmpty: boolean;
+  private readonly stateNames: readonly string[];
   /** The element or timer being handled: its timestamp, for default output timestamps and skew checks. */
   private currentTs = Number.NEGATIVE_INFINITY;
 
@@ -167,6 +188,8 @@ export class StatefulRunner implements TimerOwner<Slot> {
   ) {
     this.latenessMs = strategy.allowedLatenessMs;
     this.skewMs = fn.allowedTimestampSkewMs ?? 0;
+    this.releasesEmpty = fn.onWindowExpiration === undefined;
+    this.stateNames = Object.keys(fn.state ?? {});
   }
 
   processElement(
@@ -187,9 +210,11 @@ export class StatefulRunner implements TimerOwner<Slot> {
       if (this.fn.requiresTimeSortedInput) {
         if (timestamp + this.latenessMs < this.inputWatermark) {
           this.counters.droppedExpired++;
+          this.releaseIfEmpty(slot);
           continue;
         }
         const seq = this.seq++;
+        slot.pending++;
         this.sorted.push(timestamp + this.latenessMs, seq, { seq, slot, key, value, timestamp, pane });
         continue;
       }
@@ -203,6 +228,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
     const r: unknown = this.fn.process([key, value], ctx as never);
     ctx.open = false;
     if (r !== undefined) this.async(r, "processing an element");
+    this.releaseIfEmpty(slot);
   }
 
   /** Hands a promise a DoFn call returned to the runner (see `StatefulSink.async`). */
@@ -220,15 +246,17 @@ export class StatefulRunner implements TimerOwner<Slot> {
       for (;;) {
         const e = this.nextSorted();
         const t = this.nextValid(this.eventTimers);
-        const g = StatefulRunner.peekLive(this.expiries);
+        const g = this.nextExpiry();
         if (!(e < watermark) && !(t < watermark) && !(g < watermark)) break;
         // In time order; at equal times buffered elements go first, then timers, then expiry.
         if (e <= t && e <= g) {
           const b = this.sorted.pop() as Buffered;
+          b.slot.pending--;
           this.deliver(b.slot, b.key, b.value, b.timestamp, b.pane);
         } else if (t <= g) this.fire(this.eventTimers.pop() as HeapEntry);
         else this.expire(this.expiries.pop() as Slot);
       }
+      this.windowHolds.expireBefore(watermark);
     }
     this.refreshOutputWatermark();
   }
@@ -250,8 +278,9 @@ export class StatefulRunner implements TimerOwner<Slot> {
   }
 
   /**
-   * The runner's whole state as plain data, for a checkpoint: watermarks, processing time, counters, and per live
-   * key and window its non-empty cells and set timers, plus elements waiting for time-sorted delivery. Take it
+   * The runner's whole state as plain data, for a checkpoint: watermarks, processing time, counters, the windows'
+   * holds, and per live key and window its non-empty cells and set timers, plus elements waiting for time-sorted
+   * delivery. Take it
    * between bundles. User values (keys, cell contents, elements) are kept as they are: the checkpoint store clones
    * them (plain data, Map, Set, typed arrays).
    */
@@ -292,6 +321,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
       processingTime: this.processingTime,
       counters: { ...this.counters },
       slots,
+      windows: this.windowHolds.snapshot(),
       sorted,
     };
   }
@@ -306,6 +336,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
     this.processingTime = snap.processingTime;
     Object.assign(this.counters, snap.counters);
     this.seq = snap.seq;
+    if (snap.windows !== undefined) this.windowHolds.restore(snap.windows, windowMapKey);
     const slots = snap.slots.map((d) => {
       const slot = this.slotFor(d.key, decodeWindow(d.window), d.gcTime, d.seq);
       const cells = this.cells(slot);
@@ -324,6 +355,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
         r.time = t.time;
         r.holdTs = t.holdTs;
         this.liveTimers++;
+        slot.pending++;
         const entry = { rec: r, gen: r.gen };
         (t.domain === "event" ? this.eventTimers : this.procTimers).push(t.time, t.seq, entry);
         this.holds.push(t.holdTs, entry);
@@ -332,6 +364,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
     });
     for (const b of snap.sorted) {
       const slot = slots[b.slot] as Slot;
+      slot.pending++;
       this.sorted.push(b.timestamp + this.latenessMs, b.seq, {
         seq: b.seq,
         slot,
@@ -341,6 +374,8 @@ export class StatefulRunner implements TimerOwner<Slot> {
         pane: b.pane,
       });
     }
+    // An earlier version's checkpoint keeps empty slots: this one lets them go.
+    for (const slot of slots) this.releaseIfEmpty(slot);
   }
 
   /** Key-and-window slots alive (for metrics and memory checks). */
@@ -348,14 +383,24 @@ export class StatefulRunner implements TimerOwner<Slot> {
     return this.globalSlots.size + this.windowSlots.size;
   }
 
+  /** What the runner keeps per key and window, and per window, as entry counts (for memory checks). */
+  footprint(): { slots: number; windowHolds: number; expiryEntries: number; timerEntries: number } {
+    return {
+      slots: this.slotCount(),
+      windowHolds: this.windowHolds.size,
+      expiryEntries: this.expiries.size,
+      timerEntries: this.eventTimers.size + this.procTimers.size + this.holds.size,
+    };
+  }
+
   /**
    * The earliest hold: of the set timers' output timestamps, of elements waiting to be delivered in order, and of
-   * every window with state until it is cleaned up (at its max timestamp, as Beam's cleanup timer holds).
+   * every window seen until it expires (at its max timestamp, as Beam's cleanup timer holds: see `WindowHolds`).
    */
   earliestHold(): number {
     const buffered = this.sorted.peekItem();
     const b = buffered === undefined ? Number.POSITIVE_INFINITY : buffered.timestamp;
-    return Math.min(this.nextValid(this.holds, true), b, StatefulRunner.peekLive(this.slotEnds));
+    return Math.min(this.nextValid(this.holds, true), b, this.windowHolds.earliest());
   }
 
   /** Rebuilds the timer heaps from the live timers when stale entries (moved or cleared timers) outnumber them. */
@@ -397,17 +442,56 @@ export class StatefulRunner implements TimerOwner<Slot> {
     const global = w === GlobalWindow.INSTANCE;
     const slots = global ? this.globalSlots : this.windowSlots;
     // The window first: a grouping key is a string, number or boolean, and its type is kept in the map key.
-    const mapKey = global
-      ? gk
-      : `${w instanceof IntervalWindow ? `${w.start}:${w.end}` : w.toString()}\u0001${typeof gk}\u0001${gk}`;
+    const windowKey = windowMapKey(w);
+    const mapKey = global ? gk : `${windowKey}\u0001${typeof gk}\u0001${gk}`;
     let slot = slots.get(mapKey);
     if (slot === undefined) {
       slot = new Slot(seq ?? this.seq++, key, mapKey, w, gcTime);
       slots.set(mapKey, slot);
       this.expiries.push(gcTime, slot.seq, slot);
-      this.slotEnds.push(w.maxTimestamp, slot);
+      this.windowHolds.add(windowKey, w, gcTime);
     }
     return slot;
+  }
+
+  /**
+   * Releases `slot` if it holds nothing: every cell empty, no timer set, no element waiting for it, and the DoFn has
+   * no `onWindowExpiration` (see `Slot`). Called after each call on the slot.
+   */
+  private releaseIfEmpty(slot: Slot): void {
+    if (!this.releasesEmpty || slot.pending > 0 || !slot.alive) return;
+    const cells = slot.stateView;
+    if (cells !== undefined) {
+      for (const name of this.stateNames) if (!(cells[name] as Cell).isEmptyCell()) return;
+    }
+    slot.alive = false;
+    slot.stateView = undefined;
+    slot.timers = undefined;
+    slot.timerView = undefined;
+    (slot.window === GlobalWindow.INSTANCE ? this.globalSlots : this.windowSlots).delete(slot.mapKey);
+    this.releasedInExpiries++;
+    if (this.releasedInExpiries >= 4096 && this.releasedInExpiries >= 2 * this.slotCount()) this.compactExpiries();
+  }
+
+  /** Rebuilds the expiry heap from the live slots, dropping released slots' entries. */
+  private compactExpiries(): void {
+    this.expiries.clear();
+    for (const slots of [this.globalSlots, this.windowSlots]) {
+      for (const slot of slots.values()) this.expiries.push(slot.gcTime, slot.seq, slot);
+    }
+    this.releasedInExpiries = 0;
+  }
+
+  /** The expiry time of the first live slot (dropping released slots' entries on the way), or +Infinity. */
+  private nextExpiry(): number {
+    const heap = this.expiries;
+    for (;;) {
+      const t = heap.peekTime();
+      if (t === Number.POSITIVE_INFINITY) return t;
+      if ((heap.peekItem() as Slot).alive) return t;
+      heap.pop();
+      if (this.releasedInExpiries > 0) this.releasedInExpiries--;
+    }
   }
 
   /** The time of the first live entry of a timer heap (dropping stale ones), or +Infinity. */
@@ -422,21 +506,12 @@ export class StatefulRunner implements TimerOwner<Slot> {
     }
   }
 
-  /** The earliest time in a slot heap whose slot is still alive (dropping dead slots' entries on the way). */
-  private static peekLive(heap: Peekable<Slot>): number {
-    for (;;) {
-      const t = heap.peekTime();
-      if (t === Number.POSITIVE_INFINITY) return t;
-      if ((heap.peekItem() as Slot).alive) return t;
-      heap.pop();
-    }
-  }
-
   private fire(entry: HeapEntry): void {
     const rec = entry.rec;
     rec.active = false;
     rec.gen++;
     this.liveTimers--;
+    rec.slot.pending--;
     this.counters.timersFired++;
     const handler = this.fn.onTimer?.[rec.name];
     if (handler === undefined) {
@@ -447,6 +522,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
     const r: unknown = handler(ctx as never);
     ctx.open = false;
     if (r !== undefined) this.async(r, `in onTimer.${rec.name}`);
+    this.releaseIfEmpty(rec.slot);
   }
 
   private expire(slot: Slot): void {
@@ -517,7 +593,10 @@ export class StatefulRunner implements TimerOwner<Slot> {
       r = new TimerRecord(slot, name, id, domain);
       slot.timers.set(recKey, r);
     }
-    if (!r.active) this.liveTimers++;
+    if (!r.active) {
+      this.liveTimers++;
+      slot.pending++;
+    }
     r.gen++;
     r.active = true;
     r.time = time;
@@ -540,6 +619,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
       r.active = false;
       r.gen++;
       this.liveTimers--;
+      slot.pending--;
     }
   }
 
@@ -577,4 +657,10 @@ export class StatefulRunner implements TimerOwner<Slot> {
     ctx.domain = domain;
     return ctx;
   }
+}
+
+/** A window's part of a slot's map key, and its hold's key. */
+function windowMapKey(w: BoundedWindow): string {
+  if (w === GlobalWindow.INSTANCE) return "";
+  return w instanceof IntervalWindow ? `${w.start}:${w.end}` : w.toString();
 }
