@@ -15,7 +15,13 @@ import {
 } from "./proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
 import { readTestStreams, translate } from "./translate.ts";
 import { URNS } from "./urns.ts";
-import { PIPELINE_MODULE_OPTION, type PipelineModuleSpec, PROCESSING_TIME_OPTION } from "./worker/boot-spec.ts";
+import {
+  PIPELINE_MODULE_OPTION,
+  type PipelineModuleSpec,
+  PROCESSING_TIME_OPTION,
+  TRANSLATION_OPTION,
+  translationSpec,
+} from "./worker/boot-spec.ts";
 import { startWorkerPool } from "./worker/pool.ts";
 
 /** The worker a PROCESS environment starts: `bin/tidemark-worker` of this checkout. */
@@ -118,7 +124,12 @@ async function runWithSampler(
 ): Promise<PrismRun> {
   const graph = pipeline.graph();
   const worker = options.worker ?? "loopback";
-  const pool = await startWorkerPool(graph, sampler === undefined ? {} : { stepTimes: () => sampler.read() });
+  // The workers count each PCollection where this translation makes it (`runner-made.ts`): they are told its choices.
+  const choices = { testStreams: new Set(testStreams.keys()) };
+  const pool = await startWorkerPool(graph, {
+    choices,
+    ...(sampler === undefined ? {} : { stepTimes: () => sampler.read() }),
+  });
   let prism: Prism | undefined;
   let client: JobClient | undefined;
   try {
@@ -146,6 +157,7 @@ async function runWithSampler(
               export: worker.process.export,
               args: [...worker.process.args],
             },
+            [TRANSLATION_OPTION]: translationSpec(choices),
             ...(options.processingTime === true ? { [PROCESSING_TIME_OPTION]: true } : {}),
           };
     const proto = translate(graph, environment, { stableInput: "omit", testStreams });

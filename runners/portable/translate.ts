@@ -44,6 +44,7 @@ import {
   WindowIntoPayloadSchema,
   type WindowingStrategySchema,
 } from "./proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
+import { isRunnerMade, type TranslationChoices } from "./runner-made.ts";
 import { URNS } from "./urns.ts";
 import { type WindowCoder, windowFnSpec, windowingStrategyProto } from "./windowing.ts";
 
@@ -66,7 +67,8 @@ export interface EnvironmentSpec {
 
 export const ENVIRONMENT_ID = "tidemark";
 
-export interface TranslateOptions {
+/** How to translate; the runner-side choices (`TranslationChoices`) decide which PCollections the runner makes. */
+export interface TranslateOptions extends TranslationChoices {
   /**
    * `require` (default): a DoFn's `requiresStableInput` becomes Beam's stable-input requirement (Dataflow honours it).
    * `omit`: for a runner that keeps no durable state to replay from, where every input is as stable as the run
@@ -92,26 +94,6 @@ export interface TranslateOptions {
    * write Pub/Sub themselves (Dataflow). Otherwise such a DoFn runs in the worker like any other.
    */
   readonly nativeWrites?: boolean;
-}
-
-/**
- * The PCollections a worker makes: the outputs of every primitive the translation leaves to the SDK (ParDos, stateful
- * DoFns, WindowInto, combines, reads other than fixture streams). The others are made by the runner: a grouping's, a
- * Flatten's (Prism flattens runner-side) and a fixture stream's (Beam's TestStream) outputs. A worker counts an element
- * once, where it is made (`beam:metric:element_count:v1`): a PCollection of this set that reaches it through the
- * runner's data port was counted by the worker that made it.
- */
-export function workerMadePCollections(graph: PipelineGraph): Set<PCollectionId> {
-  const out = new Set<PCollectionId>();
-  for (const t of graph.primitives) {
-    const p = t.primitive;
-    const byRunner =
-      p?.kind === "groupByKey" ||
-      p?.kind === "flatten" ||
-      (p?.kind === "read" && p.source.drivesProcessingTime === true);
-    if (!byRunner) for (const pc of Object.values(t.outputs)) out.add(pc);
-  }
-  return out;
 }
 
 /** Reads every event of each fixture stream of the graph (for `TranslateOptions.testStreams`). */
@@ -317,7 +299,7 @@ export function translate(
           break;
         }
         const fixture = options.testStreams?.get(t.fullName);
-        if (fixture !== undefined) {
+        if (isRunnerMade(t, options) && fixture !== undefined) {
           const coderId = pcollections[out]?.coderId ?? "";
           transforms[idOf(t)] = {
             ...base,
@@ -358,8 +340,8 @@ export function translate(
         break;
       }
       case "parDo": {
-        const sink = options.nativeWrites === true ? p.doFn.native : undefined;
-        if (sink !== undefined) {
+        const sink = p.doFn.native;
+        if (isRunnerMade(t, options) && sink !== undefined) {
           const input = t.inputs[0] as string;
           const proto = pcollections[input];
           // The runner reads the messages itself: in Beam's bytes coder, as Go's pubsubio marshals them.
@@ -450,9 +432,8 @@ export function translate(
         break;
       }
       case "windowInto": {
-        const out = graph.pcollections.get(t.outputs.main as PCollectionId);
-        if (p.keepWindows === true || out === undefined) {
-          // Beam's Window.remerge: the windows stay, only the strategy changes: an identity.
+        if (isRunnerMade(t, options)) {
+          // Beam's Window.remerge: the windows stay, only the strategy changes: an identity the runner runs.
           transforms[idOf(t)] = { ...base, spec: { urn: URNS.primitives.FLATTEN as string }, inputs: inputsOf(t) };
           break;
         }

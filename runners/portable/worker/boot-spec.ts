@@ -1,3 +1,5 @@
+import type { TranslationChoices } from "../runner-made.ts";
+
 /** The pipeline option naming the module that builds the job's pipeline in a worker process (`boot.ts`). */
 export const PIPELINE_MODULE_OPTION = "tidemark_pipeline";
 
@@ -6,6 +8,44 @@ export const PIPELINE_MODULE_OPTION = "tidemark_pipeline";
  * (`runners/observe/step-time.ts`) and its bundles report Beam's `process_bundle_msecs`.
  */
 export const PROCESSING_TIME_OPTION = "tidemark_processing_time";
+
+/**
+ * The pipeline option telling a worker process what the translation left to the runner (`TranslationChoices`: the
+ * read steps replayed as TestStream, native writes), so that it counts each PCollection where the launcher's
+ * translation makes it (`runners/portable/runner-made.ts`). Absent: none (every read runs in the worker).
+ */
+export const TRANSLATION_OPTION = "tidemark_translation";
+
+/** What the `tidemark_translation` option holds. */
+export interface TranslationSpec {
+  readonly testStreams: readonly string[];
+  readonly nativeWrites?: boolean;
+}
+
+/** The option's value for `choices` (as JSON the runner hands on). */
+export function translationSpec(choices: { readonly testStreams?: Iterable<string>; readonly nativeWrites?: boolean }) {
+  return {
+    testStreams: [...(choices.testStreams ?? [])],
+    ...(choices.nativeWrites === true ? { nativeWrites: true } : {}),
+  } satisfies TranslationSpec;
+}
+
+/** The choices a worker reads from the option's value (`undefined`: none); a malformed value is refused, named. */
+export function translationChoicesOf(value: unknown): TranslationChoices {
+  if (value === undefined) return {};
+  const spec = value as Partial<TranslationSpec> | null;
+  if (
+    spec === null ||
+    typeof spec !== "object" ||
+    !Array.isArray(spec.testStreams) ||
+    !spec.testStreams.every((s) => typeof s === "string")
+  ) {
+    throw new Error(
+      `the pipeline option ${TRANSLATION_OPTION} is not { testStreams: string[] }: ${JSON.stringify(value)}`,
+    );
+  }
+  return { testStreams: new Set(spec.testStreams), ...(spec.nativeWrites === true ? { nativeWrites: true } : {}) };
+}
 
 /** What the `tidemark_pipeline` option holds. */
 export interface PipelineModuleSpec {

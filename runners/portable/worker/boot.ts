@@ -8,7 +8,8 @@
  * ids; imports the pipeline module the options name (`tidemark_pipeline`: `{ module, export, args }`, a file whose
  * export builds the same Pipeline as the launcher did, so the DoFns are found by step name); starts one more process
  * per sibling worker id (Beam's sibling_workers protocol); and runs the Fn API harness until the runner closes it.
- * With the option `tidemark_processing_time: true` it samples per-step processing time while the harness runs, and
+ * The option `tidemark_translation` says what the launcher's translation left to the runner (where each PCollection
+ * is made, so where its elements are counted). With the option `tidemark_processing_time: true` it samples per-step processing time while the harness runs, and
  * its bundles report it (Beam's `process_bundle_msecs`).
  */
 import { spawn } from "node:child_process";
@@ -23,6 +24,8 @@ import {
   type PipelineModuleSpec,
   PROCESSING_TIME_OPTION,
   parseBootFlags,
+  TRANSLATION_OPTION,
+  translationChoicesOf,
 } from "./boot-spec.ts";
 import { dialable, FnHarness } from "./harness.ts";
 
@@ -59,6 +62,7 @@ async function main(argv: readonly string[]): Promise<void> {
   const controlUrl = info?.controlEndpoint?.url || flags.get("control_endpoint");
   if (controlUrl === undefined || controlUrl === "") throw new Error("no control endpoint (provision info or flag)");
   const loggingUrl = info?.loggingEndpoint?.url || flags.get("logging_endpoint");
+  const choices = translationChoicesOf(options[TRANSLATION_OPTION] ?? nested[TRANSLATION_OPTION]);
   const sampled = (options[PROCESSING_TIME_OPTION] ?? nested[PROCESSING_TIME_OPTION]) === true;
   const sampler = sampled ? await startStepTimeSampler() : undefined;
   try {
@@ -67,6 +71,7 @@ async function main(argv: readonly string[]): Promise<void> {
       controlUrl,
       ...(loggingUrl === undefined || loggingUrl === "" ? {} : { loggingUrl }),
       graph: pipeline.graph(),
+      choices,
       ...(sampler === undefined ? {} : { stepTimes: () => sampler.read() }),
     });
     await harness.done;

@@ -34,7 +34,8 @@ import {
   ParDoPayloadSchema,
   type PTransform,
 } from "../proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
-import { TIDEMARK_URNS, workerMadePCollections } from "../translate.ts";
+import { countingConsumers, type TranslationChoices, workerMadePCollections } from "../runner-made.ts";
+import { TIDEMARK_URNS } from "../translate.ts";
 import { URNS } from "../urns.ts";
 import { CoderTable } from "./coder-table.ts";
 import type { DataChannel } from "./data-channel.ts";
@@ -58,6 +59,8 @@ export interface WorkerServices {
   state(url: string): StateChannel;
   /** Per-step processing time (`runners/observe/step-time.ts`), when it is wanted: each bundle reports its part. */
   readonly stepTimes?: () => StepTimes;
+  /** What the translation left to the runner (the launcher's `TranslationChoices`): where each PCollection is made. */
+  readonly choices?: TranslationChoices;
 }
 
 type BundleResponse = MessageInitShape<typeof ProcessBundleResponseSchema>;
@@ -417,6 +420,10 @@ export class BundleProcessor {
   /** The PCollections that come in through a data input, and those a worker's step makes (`monitoringInfos`). */
   private readonly inbound: ReadonlySet<string>;
   private readonly workerMade: ReadonlySet<string>;
+  /** Each runner-made PCollection's counting consumer (`countingConsumers`): a step name. */
+  private readonly countedBy: ReadonlyMap<string, string>;
+  /** The Tidemark step each transform of the descriptor runs (a ParDo's, a combine part's, a WindowInto's). */
+  private readonly stepOfTransform = new Map<string, string>();
   private readonly sources: DataSource[] = [];
   private readonly sinks: DataSink[] = [];
   private readonly reads: ReadSource[] = [];
@@ -460,7 +467,8 @@ export class BundleProcessor {
       if (t.spec?.urn === DATA_INPUT_URN) this.buildSource(id, t);
     }
     this.inbound = new Set(this.sources.map((s) => s.output));
-    this.workerMade = workerMadePCollections(services.graph);
+    this.workerMade = workerMadePCollections(services.graph, services.choices ?? {});
+    this.countedBy = countingConsumers(services.graph, services.choices ?? {});
     // Transforms no input reaches (a read's Impulse output comes through a data input, so none are expected).
     for (const id of Object.keys(descriptor.transforms)) this.receiverOfTransform(id);
     for (const r of this.doFnRunners) r.setup();
@@ -553,10 +561,12 @@ export class BundleProcessor {
       case URNS.primitives.ASSIGN_WINDOWS: {
         const n = this.node(t.uniqueName);
         if (n.primitive?.kind !== "windowInto") throw new Error(`step "${t.uniqueName}" is not a WindowInto`);
+        this.stepOfTransform.set(id, n.fullName);
         return new AssignWindows(n.primitive.strategy.windowFn, this.outputOf(t), this.containerOf(id, n.fullName));
       }
       case URNS.combineComponents.COMBINE_PER_KEY_PRECOMBINE: {
         const { step, fn, strategy, keyCoder, bounded } = this.combineOf(t, payload);
+        this.stepOfTransform.set(id, step);
         const pre = new Precombine(fn, strategy, keyCoder, bounded, this.outputOf(t), this.containerOf(id, step));
         this.precombines.push(pre);
         return pre;
@@ -613,6 +623,7 @@ export class BundleProcessor {
     const step = stepOf(pardo.doFn?.payload ?? new Uint8Array());
     const n = this.node(step);
     const p = n.primitive;
+    this.stepOfTransform.set(id, step);
     if (fnUrn === TIDEMARK_URNS.readDoFn) {
       const read = new ReadSource(step, n, this.outputOf(t));
       this.reads.push(read);
@@ -881,17 +892,27 @@ export class BundleProcessor {
   }
 
   /**
-   * Element counts per PCollection of this bundle (Beam's `beam:metric:element_count:v1`), each element counted once,
-   * where it is made: a PCollection that came in through a data input is counted here only when the runner made it (a
-   * grouping's, a Flatten's or a TestStream's output), not when another bundle's step made it and counted it (Beam's Go
-   * and Python SDKs count it on both sides of such a fusion break, and Prism's sums then give it twice: measured on the
-   * medallion, the inputs of its stateful steps).
+   * Whether this descriptor's bundles count PCollection `pc`, so that the runner's sums count each element once:
+   * - one a worker's step makes (`workerMadePCollections`): where it is made, not where it comes in through a data
+   *   input (Beam's Go and Python SDKs count it on both sides of such a fusion break, and Prism's sums then give it
+   *   twice: measured on the medallion, the inputs of its stateful steps);
+   * - one the runner makes (a grouping's, a Flatten's, a TestStream's output): only where its counting consumer
+   *   (`countingConsumers`) reads it; the runner sends it to every stage that reads it;
+   * - any other (the runner's own intermediates, not in the Tidemark graph): here.
    */
+  private isCountedHere(pc: string): boolean {
+    if (this.workerMade.has(pc)) return !this.inbound.has(pc);
+    const step = this.countedBy.get(pc);
+    if (step === undefined) return !this.services.graph.pcollections.has(pc as PCollectionId);
+    return (this.consumers.get(pc) ?? []).some((id) => this.stepOfTransform.get(id) === step);
+  }
+
+  /** Element counts per PCollection of this bundle (Beam's `beam:metric:element_count:v1`), as `isCountedHere` says. */
   monitoringInfos() {
     const out = [];
     for (const [pc, c] of this.counted) {
       if (this.descriptor.pcollections[pc] === undefined) continue;
-      if (this.inbound.has(pc) && this.workerMade.has(pc)) continue;
+      if (!this.isCountedHere(pc)) continue;
       const w = new ByteWriter();
       w.varint(c.count);
       out.push({ urn: ELEMENT_COUNT_URN, type: SUM_INT64_TYPE, labels: { PCOLLECTION: pc }, payload: w.finish() });

@@ -1,4 +1,5 @@
 import type { StepTimes } from "../../observe/step-time.ts";
+import type { TranslationChoices } from "../runner-made.ts";
 import { MonitoringShortIds } from "../user-metrics.ts";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
@@ -33,6 +34,8 @@ export interface HarnessOptions {
   readonly onFailure?: (message: string) => void;
   /** Per-step processing time, when wanted (a sampler this process runs): bundles report it as `process_bundle_msecs`. */
   readonly stepTimes?: () => StepTimes;
+  /** What the launcher's translation left to the runner (default: none): where each PCollection is made and counted. */
+  readonly choices?: TranslationChoices;
 }
 
 /**
@@ -194,6 +197,7 @@ export class FnHarness {
           data: (url) => this.dataChannel(url),
           state: (url) => this.stateChannel(url),
           ...(this.options.stepTimes === undefined ? {} : { stepTimes: this.options.stepTimes }),
+          ...(this.options.choices === undefined ? {} : { choices: this.options.choices }),
         });
       })();
       // A descriptor that fails to build fails each of its bundles with the reason.

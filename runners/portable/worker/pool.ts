@@ -1,5 +1,6 @@
 import type { PipelineGraph } from "../../../core/pipeline.ts";
 import type { StepTimes } from "../../observe/step-time.ts";
+import type { TranslationChoices } from "../runner-made.ts";
 import { serveUnary } from "../grpc.ts";
 import { BeamFnExternalWorkerPool } from "../proto/generated/org/apache/beam/model/fn_execution/v1/beam_fn_api_pb.ts";
 import { FnHarness } from "./harness.ts";
@@ -18,11 +19,12 @@ export interface WorkerPool {
  * when the runner asks for a worker (its id and control endpoint), a Fn API harness for `graph` starts here, so the
  * DoFns run in the process that built the pipeline (the pipeline module's own objects, its sinks' connections too).
  * `StopWorker` closes it. With `stepTimes` (a processing-time sampler's reading), the workers report each step's
- * processing time.
+ * processing time; with `choices`, they know what the launcher's translation left to the runner (where each
+ * PCollection is made, and so counted).
  */
 export async function startWorkerPool(
   graph: PipelineGraph,
-  options: { readonly stepTimes?: () => StepTimes } = {},
+  options: { readonly stepTimes?: () => StepTimes; readonly choices?: TranslationChoices } = {},
 ): Promise<WorkerPool> {
   const workers = new Map<string, FnHarness>();
   const failures: string[] = [];
@@ -37,6 +39,7 @@ export async function startWorkerPool(
         graph,
         onFailure: (message) => failures.push(message),
         ...(options.stepTimes === undefined ? {} : { stepTimes: options.stepTimes }),
+        ...(options.choices === undefined ? {} : { choices: options.choices }),
       });
       workers.set(req.workerId, harness);
       void harness.done.then(() => workers.delete(req.workerId));

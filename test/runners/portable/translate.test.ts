@@ -1,7 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { describe, expect, it } from "vitest";
 import type { KV } from "../../../core/kv.ts";
-import { Pipeline } from "../../../core/pipeline.ts";
+import { Pipeline, type PipelineGraph } from "../../../core/pipeline.ts";
 import { minutes } from "../../../core/time/duration.ts";
 import { afterCount, afterWatermark, repeatedly } from "../../../core/triggers/trigger.ts";
 import { fixed, sessions } from "../../../core/windows/window-fn.ts";
@@ -17,12 +17,24 @@ import {
   type Pipeline as PipelineProto,
   ParDoPayloadSchema,
 } from "../../../runners/portable/proto/generated/org/apache/beam/model/pipeline/v1/beam_runner_api_pb.ts";
-import { ENVIRONMENT_ID, readTestStreams, TIDEMARK_URNS, translate } from "../../../runners/portable/translate.ts";
+import { countingConsumers, workerMadePCollections } from "../../../runners/portable/runner-made.ts";
+import {
+  ENVIRONMENT_ID,
+  readTestStreams,
+  TIDEMARK_URNS,
+  type TranslateOptions,
+  translate,
+} from "../../../runners/portable/translate.ts";
 import { URNS } from "../../../runners/portable/urns.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
 import { count } from "../../../transforms/combine.ts";
-import { read } from "../../../transforms/read.ts";
-import { window } from "../../../transforms/window-into.ts";
+import { map } from "../../../transforms/element-wise.ts";
+import { flattenAll } from "../../../transforms/flatten.ts";
+import { groupByKey } from "../../../transforms/group-by-key.ts";
+import { parDo } from "../../../transforms/par-do.ts";
+import { create, read } from "../../../transforms/read.ts";
+import { asIterable } from "../../../transforms/side-inputs.ts";
+import { remerge, window } from "../../../transforms/window-into.ts";
 
 const EXTERNAL = { urn: URNS.environments.EXTERNAL as string };
 
@@ -155,6 +167,95 @@ describe("Tidemark graphs as Beam Runner API pipelines", () => {
     for (const pc of Object.values(proto.components?.pcollections ?? {})) {
       expect(pc.isBounded, pc.uniqueName).toBe(IsBounded_Enum.UNBOUNDED);
     }
+  });
+});
+
+/**
+ * A graph with every kind of producer and consumer: a fixture stream read by two steps, a Flatten, a WindowInto that
+ * assigns windows, a grouping, a combine, Window.remerge, a side input (of the combine's output).
+ */
+function everyKind(): Pipeline {
+  const p = Pipeline.create();
+  const nums = p.apply(
+    read(TestStream.create<number>().addElements({ value: 1, timestamp: 0 }, { value: 2, timestamp: 5 })),
+    "Read",
+  );
+  const a = nums.apply(map((x: number) => x, "A"));
+  const b = nums.apply(map((x: number) => x + 10, "B"));
+  const keyed = flattenAll([a, b, p.apply(create([7]), "Created")], "F").apply(
+    map((x: number) => [`k${x % 2}`, x] as KV<string, number>, "Key"),
+  );
+  const windowed = keyed.apply(window<KV<string, number>>(sessions(minutes(1))), "Sessions");
+  windowed
+    .apply(groupByKey<string, number>(), "G")
+    .apply(map((kv: KV<string, number[]>) => [kv[0], kv[1].length] as KV<string, number>, "Size"))
+    .apply(remerge<KV<string, number>>(), "Remerge")
+    .apply(map((kv: KV<string, number>) => kv, "After"));
+  const byMinute = keyed.apply(window<KV<string, number>>(fixed(minutes(1))), "Minutes");
+  const view = byMinute.apply(count.perKey(), "Count").apply(asIterable(), "View");
+  byMinute.apply(
+    parDo<KV<string, number>, number>({ process: (kv, ctx) => ctx.output(kv[1]) }, "WithSide", [view]),
+    "WithSide",
+  );
+  return p;
+}
+
+describe("who makes each PCollection: the translation and the worker agree (runner-made.ts)", () => {
+  /** The outputs of the transforms translate emits in the SDK environment, but Flatten and GroupByKey. */
+  const sdkOutputs = (p: PipelineProto) =>
+    new Set(
+      Object.values(p.components?.transforms ?? {})
+        .filter((t) => t.environmentId === ENVIRONMENT_ID)
+        .filter((t) => t.spec?.urn !== URNS.primitives.FLATTEN && t.spec?.urn !== URNS.primitives.GROUP_BY_KEY)
+        .flatMap((t) => Object.values(t.outputs)),
+    );
+
+  it("the worker-made set is the outputs of the SDK environment's transforms (but Flatten and GroupByKey)", async () => {
+    const warehouse = await DuckDbWarehouse.create(":memory:");
+    try {
+      const medallionGraph = () => {
+        const p = Pipeline.create();
+        const publisher = () => {
+          throw new Error("not published here");
+        };
+        medallion(p, fixtureFileSource<RawMessage>("test/fixtures/events-small.jsonl"), warehouse, {
+          feeds: { insights: { topic: "projects/p/topics/insights", publisher } },
+        });
+        return p.graph();
+      };
+      const kinds = everyKind().graph();
+      const job = medallionGraph();
+      const cases: [string, PipelineGraph, TranslateOptions][] = [
+        ["every kind, its fixture read as TestStream", kinds, { testStreams: await readTestStreams(kinds) }],
+        ["every kind, its read in the worker", kinds, {}],
+        ["the medallion, its fixture read as TestStream", job, { testStreams: await readTestStreams(job) }],
+        ["the medallion, its read in the worker", job, {}],
+        ["the medallion, its feed written by the runner", job, { nativeWrites: true }],
+      ];
+      for (const [name, graph, options] of cases) {
+        const proto = translate(graph, EXTERNAL, options);
+        expect(problems(proto), name).toEqual([]);
+        expect([...workerMadePCollections(graph, options)].sort(), name).toEqual([...sdkOutputs(proto)].sort());
+      }
+    } finally {
+      await warehouse.close();
+    }
+  });
+
+  it("a runner-made PCollection is counted by one step: the first in graph order that reads it in a worker", async () => {
+    const graph = everyKind().graph();
+    const producerOf = (pc: string) => graph.primitives.find((t) => Object.values(t.outputs).includes(pc as never));
+    const countedBy = (options: TranslateOptions) =>
+      Object.fromEntries([...countingConsumers(graph, options)].map(([pc, step]) => [producerOf(pc)?.fullName, step]));
+    // The fixture stream, read by A and B: A counts it; the Flatten's output: Key (WithSide reads it later); the
+    // grouping's: Size; Remerge's: After. A read in the worker (no TestStream) is counted where it is made.
+    expect(countedBy({ testStreams: await readTestStreams(graph) })).toEqual({
+      Read: "A",
+      F: "Key",
+      G: "Size",
+      Remerge: "After",
+    });
+    expect(countedBy({})).toEqual({ F: "Key", G: "Size", Remerge: "After" });
   });
 });
 
