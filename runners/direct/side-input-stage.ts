@@ -7,23 +7,27 @@ import { ElementMeta } from "../fn/receiver.ts";
 import type { KeyedStage } from "./keyed-stage.ts";
 import { OutputQueue } from "./output-queue.ts";
 import type { ViewStore } from "../fn/view-store.ts";
+import { PushbackIndex } from "./pushback-index.ts";
 
-interface Pushed {
+/** A pushed-back element in a checkpoint (the format of every version so far: in arrival order). */
+interface PushedData {
   readonly value: unknown;
   readonly timestamp: number;
-  readonly window: BoundedWindow;
+  readonly window: EncodedWindow;
   readonly pane: PaneInfo;
 }
 
 /**
  * A ParDo with side inputs in the direct runner. An element is processed once every side input is ready for its
  * window: something arrived for the side-input window, or the side input's watermark passed that window's end
- * (Beam's rule). Until then it is pushed back, holding this step's output watermark at its timestamp.
+ * (Beam's rule). Until then it is pushed back, holding this step's output watermark at its timestamp; the pushed-back
+ * elements are indexed by the side-input windows they wait on (`PushbackIndex`), so a bundle or a watermark change
+ * costs the windows that became ready, not the elements waiting.
  */
 export class SideInputStage implements KeyedStage, SideInputReader {
   readonly queue = new OutputQueue();
   inputWatermark = Number.NEGATIVE_INFINITY;
-  private pushed: Pushed[] = [];
+  private readonly pushed: PushbackIndex;
   private readonly meta = new ElementMeta();
   private readonly declared: ReadonlySet<string>;
   pushedBack = 0;
@@ -33,9 +37,10 @@ export class SideInputStage implements KeyedStage, SideInputReader {
     readonly stepName: string,
     private readonly stores: ReadonlyMap<string, ViewStore>,
     /** The watermark of a side input (its upstream producers, including pending bundles). */
-    private readonly viewWatermark: (view: AnyView) => number,
+    viewWatermark: (view: AnyView) => number,
   ) {
     this.declared = new Set(stores.keys());
+    this.pushed = new PushbackIndex([...stores.values()], viewWatermark);
   }
 
   declares(view: AnyView): boolean {
@@ -48,44 +53,30 @@ export class SideInputStage implements KeyedStage, SideInputReader {
 
   receive(value: unknown, meta: ElementMeta): void {
     const windows = meta.windows;
-    if (windows.length === 1 && this.isReady(windows[0] as BoundedWindow)) {
+    if (windows.length === 1 && this.pushed.isReady(windows[0] as BoundedWindow)) {
       (this.runner as DoFnRunner).receive(value, meta);
       return;
     }
     for (const w of windows) {
-      if (this.isReady(w)) {
+      if (this.pushed.isReady(w)) {
         (this.runner as DoFnRunner).receive(value, this.meta.set(meta.timestamp, [w], meta.pane));
       } else {
-        this.pushed.push({ value, timestamp: meta.timestamp, window: w, pane: meta.pane });
+        this.pushed.push(value, meta.timestamp, w, meta.pane);
         this.pushedBack++;
       }
     }
   }
 
-  /** Processes the pushed-back elements that are ready now; true if any was. */
+  /** Processes the pushed-back elements that are ready now, in the order they came; true if any was. */
   retry(): boolean {
-    if (this.pushed.length === 0) return false;
-    const waiting: Pushed[] = [];
-    const ready: Pushed[] = [];
-    for (const p of this.pushed) (this.isReady(p.window) ? ready : waiting).push(p);
+    const ready = this.pushed.takeReady();
     if (ready.length === 0) return false;
-    this.pushed = waiting;
     for (const p of ready) (this.runner as DoFnRunner).receive(p.value, this.meta.set(p.timestamp, [p.window], p.pane));
     return true;
   }
 
-  private isReady(mainWindow: BoundedWindow): boolean {
-    for (const store of this.stores.values()) {
-      if (store.hasData(mainWindow)) continue;
-      if (!(this.viewWatermark(store.view) > store.sideWindow(mainWindow).maxTimestamp)) return false;
-    }
-    return true;
-  }
-
   get outputWatermark(): number {
-    let w = this.inputWatermark;
-    for (const p of this.pushed) if (p.timestamp < w) w = p.timestamp;
-    return w;
+    return Math.min(this.inputWatermark, this.pushed.minTimestamp());
   }
 
   finishBundle(): void {}
@@ -95,19 +86,19 @@ export class SideInputStage implements KeyedStage, SideInputReader {
     return {
       inputWatermark: this.inputWatermark,
       pushedBack: this.pushedBack,
-      pushed: this.pushed.map((p) => ({ ...p, window: encodeWindow(p.window) })),
+      pushed: this.pushed
+        .contents()
+        .map(
+          (p): PushedData => ({ value: p.value, timestamp: p.timestamp, window: encodeWindow(p.window), pane: p.pane }),
+        ),
     };
   }
 
   restore(state: unknown): void {
-    const s = state as {
-      inputWatermark: number;
-      pushedBack: number;
-      pushed: (Omit<Pushed, "window"> & { window: EncodedWindow })[];
-    };
+    const s = state as { inputWatermark: number; pushedBack: number; pushed: PushedData[] };
     this.inputWatermark = s.inputWatermark;
     this.pushedBack = s.pushedBack;
-    this.pushed = s.pushed.map((p) => ({ ...p, window: decodeWindow(p.window) }));
+    this.pushed.restore(s.pushed.map((p) => ({ ...p, window: decodeWindow(p.window) })));
   }
 
   advanceInputWatermark(watermark: number): void {
@@ -117,7 +108,7 @@ export class SideInputStage implements KeyedStage, SideInputReader {
   advanceProcessingTime(): void {}
 
   stateCount(): number {
-    return this.pushed.length;
+    return this.pushed.size;
   }
 
   counts() {

@@ -20,6 +20,11 @@ interface ViewWindow {
  */
 export class ViewStore implements Receiver {
   private readonly windows = new Map<string, ViewWindow>();
+  /** Told the key (`sideWindowKey`) of each side-input window that receives a pane. */
+  private readonly listeners: ((key: string) => void)[] = [];
+  /** The last main window read and its side-input window's key (a bundle's elements are mostly in one window). */
+  private lastMain: BoundedWindow | undefined = undefined;
+  private lastKey = "";
   elements = 0;
 
   constructor(readonly view: AnyView) {}
@@ -46,13 +51,28 @@ export class ViewStore implements Receiver {
           }
         }
       }
-      this.windows.set(windowKey(w), vw);
+      const key = sideWindowKey(w);
+      this.windows.set(key, vw);
+      for (const l of this.listeners) l(key);
     }
+  }
+
+  /**
+   * Calls `listener` with the key (`sideWindowKey`) of each side-input window that receives a pane from now on, as
+   * it arrives (during the bundle that delivers it): a waiting step learns which of its windows became ready.
+   */
+  onWindowData(listener: (key: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Whether anything arrived for the side-input window whose key (`sideWindowKey`) is `key`. */
+  hasWindowKey(key: string): boolean {
+    return this.windows.has(key);
   }
 
   /** Whether anything arrived for the side-input window of `mainWindow`. */
   hasData(mainWindow: BoundedWindow): boolean {
-    return this.windows.has(windowKey(sideInputWindow(this.view.windowing.windowFn, mainWindow)));
+    return this.windows.has(this.sideKey(mainWindow));
   }
 
   /** The side-input window that `mainWindow` reads. */
@@ -60,9 +80,25 @@ export class ViewStore implements Receiver {
     return sideInputWindow(this.view.windowing.windowFn, mainWindow);
   }
 
+  /** The key of the side-input window `mainWindow` reads. */
+  private sideKey(mainWindow: BoundedWindow): string {
+    const last = this.lastMain;
+    if (
+      last === mainWindow ||
+      (last instanceof IntervalWindow &&
+        mainWindow instanceof IntervalWindow &&
+        last.start === mainWindow.start &&
+        last.end === mainWindow.end)
+    ) {
+      return this.lastKey;
+    }
+    this.lastKey = sideWindowKey(this.sideWindow(mainWindow));
+    this.lastMain = mainWindow;
+    return this.lastKey;
+  }
+
   read(mainWindow: BoundedWindow): unknown {
-    const sw = this.sideWindow(mainWindow);
-    const vw = this.windows.get(windowKey(sw));
+    const vw = this.windows.get(this.sideKey(mainWindow));
     const view = this.view;
     switch (view.kind) {
       case "map":
@@ -80,11 +116,11 @@ export class ViewStore implements Receiver {
         if (values.length === 0) {
           if (view.defaultValue) return view.defaultValue.value;
           throw new Error(
-            `singleton side input ${view.id} is empty in window ${sw.toString()} and has no default value`,
+            `singleton side input ${view.id} is empty in window ${this.sideWindow(mainWindow).toString()} and has no default value`,
           );
         }
         throw new Error(
-          `singleton side input ${view.id} has ${values.length} values in window ${sw.toString()}; use asIterable, or combine to one value first`,
+          `singleton side input ${view.id} has ${values.length} values in window ${this.sideWindow(mainWindow).toString()}; use asIterable, or combine to one value first`,
         );
       }
     }
@@ -113,6 +149,7 @@ export class ViewStore implements Receiver {
   }
 }
 
-function windowKey(w: BoundedWindow): string {
+/** A side-input window's key in a `ViewStore`. */
+export function sideWindowKey(w: BoundedWindow): string {
   return w instanceof IntervalWindow ? `${w.start}:${w.end}` : w.toString();
 }
