@@ -55,8 +55,9 @@ export interface RunHooks {
    */
   readonly pipelineModule?: PipelineModuleSpec;
   /**
-   * Sees the running pipeline after each step: on the direct runner each source event; on Prism each reading of the
-   * job's state and metrics through the Job API (at once, then every second).
+   * Sees the running pipeline after each step: on the direct runner each source event; on Prism the job's submission
+   * (index 0: its id known) and then each reading of its state and metrics through the Job API (at once, then every
+   * second). An error it throws fails the run.
    */
   readonly onStep?: (running: RunningPipeline, step: { readonly index: number; readonly event: string }) => unknown;
   readonly onCommit?: (phase: CommitPhase, commit: CommitInfo) => unknown;
@@ -98,7 +99,7 @@ export const DIRECT: PipelineRunner = {
 /**
  * The runner of `--runner=prism`: Beam's Prism (v2.77.0, built by `scripts/go-tool.sh prism`) started for the run on
  * 127.0.0.1, the graph submitted through the Job API, the DoFns run by a Fn API worker in this process, the job
- * followed through the Job API while it runs (`onStep` after each reading). Prism keeps its state in memory: there
+ * followed through the Job API while it runs (`onStep` at its submission, then after each reading). Prism keeps its state in memory: there
  * are no checkpoints (`--checkpoint-dir` is refused).
  */
 export const PRISM: PipelineRunner = {

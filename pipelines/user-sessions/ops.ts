@@ -3,6 +3,7 @@ import type { PubsubSourceStats } from "../../io/pubsub/pubsub-source.ts";
 import type { RunnerJobState } from "../../runners/direct/direct-runner.ts";
 import type { MetricsSnapshot } from "../../runners/direct/metrics.ts";
 import type { CommitStats } from "../../runners/observe/commit-stats.ts";
+import type { JobReadings } from "../../runners/portable/job-monitor.ts";
 import { JobMetrics } from "../../runners/observe/prometheus.ts";
 import { type OpsServer, type ReadinessCheck, startOpsServer } from "../../runners/observe/server.ts";
 import { jobProcessingTime, type StepTimeSampler, startStepTimeSampler } from "../../runners/observe/step-time.ts";
@@ -14,6 +15,11 @@ export interface WatchedJob {
   metricsContainers?(): readonly MetricsContainer[];
   /** The job's state in a runner that runs it elsewhere (Prism): readiness follows it. */
   jobState?(): RunnerJobState;
+  /**
+   * How the readings of a job run elsewhere go (Prism's Job API, `runners/portable/job-monitor.ts`), while it runs:
+   * readiness fails when none came for 3 intervals, and the failed readings are counted as export errors.
+   */
+  jobReadings?(): JobReadings | undefined;
 }
 
 /**
@@ -77,6 +83,32 @@ export interface MedallionOpsOptions {
   readonly now?: () => number;
 }
 
+/**
+ * The `job` readiness check of a job a runner runs elsewhere (Prism): its state is RUNNING or DONE, and while it runs
+ * it was read within the last 3 intervals (a job the Job API no longer answers for is not known to be running: the
+ * detail names the last reading's error).
+ */
+export function jobCheck(state: RunnerJobState, readings: JobReadings | undefined): ReadinessCheck {
+  const id = state.jobId === "" ? "" : ` ${state.jobId}`;
+  if (!READY_STATES.has(state.state)) {
+    const why = state.failure === undefined ? "" : `: ${state.failure}`;
+    return { name: "job", ok: false, detail: `the runner's job${id} is ${state.state}${why}` };
+  }
+  if (readings !== undefined && readings.sinceReadingMs > 3 * readings.intervalMs) {
+    const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+    const since = readings.lastReadingAtMs === undefined ? "since it was submitted" : "since the last";
+    const why = readings.lastError === undefined ? "" : `; the last error: ${readings.lastError}`;
+    return {
+      name: "job",
+      ok: false,
+      detail:
+        `no reading of the runner's job${id} in ${seconds(readings.sinceReadingMs)} ${since} (read every ` +
+        `${seconds(readings.intervalMs)}; ${readings.failures} failed)${why}`,
+    };
+  }
+  return { name: "job", ok: true };
+}
+
 /** Gold's freshness: `at` minus the newest event time written to Gold (`medallion/gold_newest_event_ms`), seconds. */
 export function goldFreshnessSeconds(user: readonly UserMetric[], at: number): number | null {
   const newest = user.find((u) => u.namespace === "medallion" && u.name === "gold_newest_event_ms");
@@ -98,7 +130,8 @@ export function goldFreshnessSeconds(user: readonly UserMetric[], at: number): n
  *   at most 3 intervals old, or the run is younger than that, or nothing waits for one (the runner checkpoints only
  *   what changed: an idle subscription, with every message acknowledged, writes none and is still ready); for a job
  *   a runner runs elsewhere (`WatchedJob.jobState`, Prism), its state is RUNNING or DONE, else not ready with the
- *   state and, for a failed job, the reason.
+ *   state and, for a failed job, the reason; and while it runs it was read within 3 intervals (`jobCheck`);
+ * - `tidemark_metrics_export_errors_total{metric="job_reading"}`: the readings of such a job that failed.
  */
 export async function startMedallionOps(o: MedallionOpsOptions): Promise<MedallionOps> {
   const now = o.now ?? Date.now;
@@ -111,6 +144,10 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
   const reported = o.processingTime === "reported";
   const metrics = new JobMetrics(snapshot, now, {
     ...(commits === undefined ? {} : { commits }),
+    exportErrors: (): Record<string, number> => {
+      const readings = job?.jobReadings?.();
+      return readings === undefined ? {} : { job_reading: readings.failures };
+    },
     processingTime: () => {
       const j = job;
       if (reported) {
@@ -177,14 +214,7 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
       warehouseOpen ? { name: "warehouse", ok: true } : { name: "warehouse", ok: false, detail: "not open yet" },
     );
     const runnerJob = job?.jobState?.();
-    if (runnerJob !== undefined) {
-      const ok = READY_STATES.has(runnerJob.state);
-      const id = runnerJob.jobId === "" ? "" : ` ${runnerJob.jobId}`;
-      const why = runnerJob.failure === undefined ? "" : `: ${runnerJob.failure}`;
-      checks.push(
-        ok ? { name: "job", ok } : { name: "job", ok, detail: `the runner's job${id} is ${runnerJob.state}${why}` },
-      );
-    }
+    if (runnerJob !== undefined) checks.push(jobCheck(runnerJob, job?.jobReadings?.()));
     const interval = o.checkpointIntervalMs;
     if (interval !== undefined && commits !== undefined) {
       const lastCheckpoint = commits.lastCheckpointAtMs;

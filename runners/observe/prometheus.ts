@@ -14,6 +14,12 @@ export interface JobMetricsSources {
    * reading), read at each scrape; not served without, nor while it gives undefined (the job not started).
    */
   readonly processingTime?: () => JobProcessingTime | undefined;
+  /**
+   * Errors counted outside the export, as running totals by the `metric` label of
+   * `tidemark_metrics_export_errors_total` (on Prism: `job_reading`, the Job API readings that failed), read at each
+   * scrape.
+   */
+  readonly exportErrors?: () => Readonly<Record<string, number>>;
 }
 
 /** One sample of a metric the job adds itself (a source's figures, a derived age): its labels and value. */
@@ -38,7 +44,8 @@ export interface Sample {
  *   grouping and combining, WindowInto, Flatten), and `tidemark_processing_other_seconds_total` (wall time outside any
  *   step: idle, waiting for I/O, the runner's code; not served when the source gives none, as on Prism, whose
  *   workers report their steps' time only). A sampler that failed is counted as an export error
- *   (`metric="processing_time"`) at each scrape, its series left out;
+ *   (`metric="processing_time"`) at each scrape, its series left out; so are the errors a source counts itself
+ *   (`JobMetricsSources.exportErrors`: on Prism, `metric="job_reading"`, each failed reading of the job);
  * - a user counter `NS/NAME` as `NS_NAME_total` {step, its labels}; a gauge as `NS_NAME`; a distribution as
  *   `NS_NAME_count`, `_sum`, `_min`, `_max`;
  * - `tidemark_commits_total`, `tidemark_commit_seconds` (histogram: a commit's start until its checkpoint is
@@ -50,6 +57,9 @@ export class JobMetrics {
   private readonly dynamic = new Map<string, Counter | Gauge>();
   private readonly exportErrors: Counter;
   private readonly processingTime: (() => JobProcessingTime | undefined) | undefined;
+  private readonly externalErrors: (() => Readonly<Record<string, number>>) | undefined;
+  /** What `externalErrors` gave at the last scrape, by metric (the counter goes up by the difference). */
+  private readonly externalErrorsServed = new Map<string, number>();
   /** Stops the commit histogram's observations (`close`). */
   private readonly unsubscribe: () => void;
 
@@ -61,11 +71,12 @@ export class JobMetrics {
   ) {
     const registers = [this.registry];
     this.processingTime = sources.processingTime;
+    this.externalErrors = sources.exportErrors;
     this.exportErrors = new Counter({
       name: "tidemark_metrics_export_errors_total",
       help:
         "Metrics left out of an export (a user counter below zero, another label set under one name; a failed " +
-        "processing-time sampler)",
+        "processing-time sampler; a failed reading of the job through the runner's API)",
       labelNames: ["metric"],
       registers,
     });
@@ -157,6 +168,7 @@ export class JobMetrics {
 
   /** Sets every metric from the runner's snapshot (creating user metrics seen for the first time). */
   refresh(): void {
+    this.countExternalErrors();
     const snap = this.snapshot();
     if (snap === undefined) return;
     for (const m of this.dynamic.values()) m.reset();
@@ -223,6 +235,16 @@ export class JobMetrics {
         this.exportErrors.inc({ metric: `${u.namespace}/${u.name}` });
         this.lastExportError = e instanceof Error ? e.message : String(e);
       }
+    }
+  }
+
+  /** Adds the errors counted outside the export since the last scrape (`JobMetricsSources.exportErrors`). */
+  private countExternalErrors(): void {
+    for (const [metric, total] of Object.entries(this.externalErrors?.() ?? {})) {
+      const served = this.externalErrorsServed.get(metric) ?? 0;
+      if (total <= served) continue;
+      this.exportErrors.inc({ metric }, total - served);
+      this.externalErrorsServed.set(metric, total);
     }
   }
 

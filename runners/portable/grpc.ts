@@ -35,11 +35,15 @@ export class ServiceClient<S extends GenServiceMethods> {
     });
   }
 
-  /** A unary call: resolves with the response, rejects with the gRPC error naming the service and method. */
+  /**
+   * A unary call: resolves with the response, rejects with the gRPC error naming the service and method. `signal`
+   * cancels it (it rejects at once, with the signal's reason).
+   */
   unary<K extends keyof S & string>(
     method: K,
     request: MessageInitShape<S[K]["input"] & DescMessage>,
     deadlineMs = 30_000,
+    signal?: AbortSignal,
   ): Promise<ReturnType<typeof fromBinary<S[K]["output"] & DescMessage>>> {
     const m = this.methods.get(method);
     if (m === undefined || m.methodKind !== "unary") {
@@ -47,19 +51,28 @@ export class ServiceClient<S extends GenServiceMethods> {
     }
     const message = create(m.input, request as never);
     return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(
-        `/${this.service.typeName}/${m.name}`,
+      const name = `${this.service.typeName}/${m.name}`;
+      if (signal?.aborted === true) {
+        reject(new Error(`${name} at ${this.address}: cancelled`, { cause: signal.reason }));
+        return;
+      }
+      let call: grpc.ClientUnaryCall | undefined;
+      // grpc-js answers a cancelled call with CANCELLED at once (its callback below).
+      const cancel = () => call?.cancel();
+      call = this.client.makeUnaryRequest(
+        `/${name}`,
         (v: unknown) => Buffer.from(toBinary(m.input, v as never)),
         (b: Buffer) => fromBinary(m.output, b),
         message as never,
         this.callMetadata(),
         { deadline: Date.now() + deadlineMs },
         (err, res) => {
-          if (err)
-            reject(new Error(`${this.service.typeName}/${m.name} at ${this.address}: ${err.message}`, { cause: err }));
+          signal?.removeEventListener("abort", cancel);
+          if (err) reject(new Error(`${name} at ${this.address}: ${err.message}`, { cause: err }));
           else resolve(res as never);
         },
       );
+      signal?.addEventListener("abort", cancel, { once: true });
     });
   }
 

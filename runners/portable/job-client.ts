@@ -91,16 +91,16 @@ export class JobClient {
    * The job's metrics as the runner aggregated them (`GetJobMetrics`): the committed monitoring infos, what finished
    * bundles reported (Prism keeps only the latest progress reports in the attempted ones, and Tidemark's workers put
    * no metrics in progress reports). Also while the job runs: measured on Prism v2.77.0, each bundle's metrics are
-   * committed as it finishes (`runners/portable/job-monitor.ts`).
+   * committed as it finishes (`runners/portable/job-monitor.ts`). `signal` cancels the call.
    */
-  async metrics(jobId: string, timeoutMs?: number): Promise<MonitoringInfo[]> {
-    const r = await this.jobs.unary("getJobMetrics", { jobId }, timeoutMs);
+  async metrics(jobId: string, timeoutMs?: number, signal?: AbortSignal): Promise<MonitoringInfo[]> {
+    const r = await this.jobs.unary("getJobMetrics", { jobId }, timeoutMs, signal);
     return r.metrics?.committed ?? [];
   }
 
-  /** The job's state now (`GetState`: Beam's JobState name, `RUNNING`, `DONE`, ...). */
-  async state(jobId: string, timeoutMs?: number): Promise<string> {
-    const s = await this.jobs.unary("getState", { jobId }, timeoutMs);
+  /** The job's state now (`GetState`: Beam's JobState name, `RUNNING`, `DONE`, ...); `signal` cancels the call. */
+  async state(jobId: string, timeoutMs?: number, signal?: AbortSignal): Promise<string> {
+    const s = await this.jobs.unary("getState", { jobId }, timeoutMs, signal);
     return JobState_Enum[s.state] ?? String(s.state);
   }
 

@@ -7,7 +7,7 @@ import type { MetricsSnapshot } from "../direct/metrics.ts";
 import { type StepTimeSampler, startStepTimeSampler } from "../observe/step-time.ts";
 import { processingMsecsOf } from "./user-metrics.ts";
 import { JobClient, type JobResult } from "./job-client.ts";
-import { type JobReading, JobMonitor, jobMetricsSnapshot } from "./job-monitor.ts";
+import { type JobReading, type JobReadings, JobMonitor, jobMetricsSnapshot } from "./job-monitor.ts";
 import { type Prism, startPrism } from "./prism.ts";
 import {
   ExternalPayloadSchema,
@@ -52,6 +52,22 @@ export interface PrismRunOptions {
    * (`jobMetricsSnapshot`: element counts per step, user metrics, processing time; no watermarks or drops).
    */
   readonly follow?: { readonly intervalMs: number; readonly onRead: (job: PrismJobReading) => void };
+  /**
+   * Called once Prism has accepted the job, before its first reading: the caller knows the job from then on (one that
+   * fails before its first reading too).
+   */
+  readonly onSubmitted?: (job: SubmittedJob) => void;
+}
+
+/**
+ * A job Prism has accepted. An error thrown by `onSubmitted` or `follow.onRead`, or handed to `fail`, cancels the job
+ * and fails the run with that error (as the direct runner rejects a run whose step hook throws).
+ */
+export interface SubmittedJob {
+  readonly jobId: string;
+  /** How the readings of `follow` go (undefined without `follow`). */
+  readings(): JobReadings | undefined;
+  fail(error: unknown): void;
 }
 
 /** A reading of a running Prism job: its id, its state (Beam's JobState name) and its metrics so far. */
@@ -169,6 +185,13 @@ async function runWithSampler(
     const cancel = () => void jobs.cancel(jobId).catch(() => {});
     if (options.signal?.aborted === true) cancel();
     options.signal?.addEventListener("abort", cancel, { once: true });
+    // A hook's error (the caller's, while the job runs) fails the run: the job is cancelled, the run rejects with it.
+    let hookFailure: { readonly error: unknown } | undefined;
+    const fail = (error: unknown) => {
+      if (hookFailure !== undefined) return;
+      hookFailure = { error };
+      cancel();
+    };
     const follow = options.follow;
     const monitor =
       follow === undefined
@@ -181,11 +204,19 @@ async function runWithSampler(
                 state: r.state,
                 metrics: jobMetricsSnapshot(graph, r.infos, stepOf, { nowMs: Date.now(), finished: false }),
               }),
+            onFailure: fail,
           });
+    try {
+      // Before any reading is handed on (the first comes after the Job API's answers).
+      options.onSubmitted?.({ jobId, readings: () => monitor?.readings(), fail });
+    } catch (e) {
+      fail(e);
+    }
     const result = await client.waitUntilFinish(jobId).finally(async () => {
       options.signal?.removeEventListener("abort", cancel);
       await monitor?.stop();
     });
+    if (hookFailure !== undefined) throw hookFailure.error;
     if (result.state !== "DONE") {
       // The worker's own error first (it names the step), then what Prism said.
       const said = result.messages.filter((m) => m.startsWith("ERROR") || m.startsWith("WARNING"));
@@ -239,8 +270,10 @@ export function prismFailures(log: string): string[] {
 /** What `startOnPrism` tells its caller while the job runs (the runner registry's hooks). */
 export interface PrismRunHooks {
   /**
-   * Called with the running pipeline after each reading of the job through the Job API (`follow`: at once, then every
-   * second), `index` counting them: the direct runner's `onStep`, whose steps are its source events.
+   * Called with the running pipeline when Prism has accepted the job (`index` 0, event `job-submitted`: its id is
+   * known, `jobState` STARTING) and after each reading of the job through the Job API (`follow`: at once, then every
+   * second; event `job-reading`), `index` counting them: the direct runner's `onStep`, whose steps are its source
+   * events. An error it throws (or a promise it returns that rejects) cancels the job and fails the run with it.
    */
   readonly onStep?: (running: RunningPipeline, step: { readonly index: number; readonly event: string }) => unknown;
 }
@@ -248,26 +281,37 @@ export interface PrismRunHooks {
 /** How often `startOnPrism` reads the running job's state and metrics. */
 export const PRISM_FOLLOW_INTERVAL_MS = 1_000;
 
+/** A Prism run as a `RunningPipeline`, and how its readings through the Job API go. */
+export interface PrismRunningPipeline extends RunningPipeline {
+  jobState(): RunnerJobState;
+  /** The readings of the job while it runs (undefined before it is submitted and once it has ended). */
+  jobReadings(): JobReadings | undefined;
+}
+
 /**
  * `runOnPrism` as a `RunningPipeline` (for the runner registry): the job followed through the Job API while it runs,
  * so `metrics()` gives its latest reading (element counts per step, user metrics, processing time: see
- * `jobMetricsSnapshot` for what Prism does not report) and `jobState()` its state, then the final ones. No checkpoints,
- * no commits of its own.
+ * `jobMetricsSnapshot` for what Prism does not report), `jobState()` its state (with its id from its submission on),
+ * then the final ones, and `jobReadings()` how the readings go. No checkpoints, no commits of its own.
  */
 export function startOnPrism(
   pipeline: Pipeline,
   options: PrismRunOptions = {},
   hooks: PrismRunHooks = {},
-): RunningPipeline {
+): PrismRunningPipeline {
   const empty = jobMetricsSnapshot(pipeline.graph(), [], () => undefined, { nowMs: Date.now(), finished: false });
+  let submitted: SubmittedJob | undefined;
   let latest: PrismJobReading | undefined;
   let ended: { readonly metrics?: MetricsSnapshot; readonly state: RunnerJobState } | undefined;
   let index = 0;
-  const running: RunningPipeline = {
+  const running: PrismRunningPipeline = {
     metrics: () => ended?.metrics ?? latest?.metrics ?? empty,
     jobState: () =>
       ended?.state ??
-      (latest === undefined ? { state: "STARTING", jobId: "" } : { state: latest.state, jobId: latest.jobId }),
+      (latest === undefined
+        ? { state: "STARTING", jobId: submitted?.jobId ?? "" }
+        : { state: latest.state, jobId: latest.jobId }),
+    jobReadings: () => (ended === undefined ? submitted?.readings() : undefined),
     checkpointMarks: () => [],
     snapshot: () => {
       throw new Error("a Prism run keeps its state in Prism: it has no Tidemark snapshot");
@@ -279,14 +323,24 @@ export function startOnPrism(
     },
   };
   const onStep = hooks.onStep;
+  /** The caller's hook; its error (thrown, or a rejected promise) fails the run (`SubmittedJob.fail`). */
+  const step = (job: SubmittedJob, event: string) => {
+    const r = onStep?.(running, { index: index++, event });
+    if (r instanceof Promise) r.catch((e: unknown) => job.fail(e));
+  };
   const run = runOnPrism(pipeline, {
     ...options,
+    onSubmitted: (job) => {
+      submitted = job;
+      options.onSubmitted?.(job);
+      step(job, "job-submitted");
+    },
     follow: {
       intervalMs: options.follow?.intervalMs ?? PRISM_FOLLOW_INTERVAL_MS,
       onRead: (reading) => {
         latest = reading;
         options.follow?.onRead(reading);
-        onStep?.(running, { index: index++, event: "job-reading" });
+        if (submitted !== undefined) step(submitted, "job-reading");
       },
     },
   });
@@ -296,7 +350,8 @@ export function startOnPrism(
     },
     (e: unknown) => {
       const state = e instanceof PrismJobError ? e.state : "FAILED";
-      ended = { state: { state, jobId: latest?.jobId ?? "", failure: e instanceof Error ? e.message : String(e) } };
+      const jobId = latest?.jobId ?? submitted?.jobId ?? "";
+      ended = { state: { state, jobId, failure: e instanceof Error ? e.message : String(e) } };
     },
   );
   return running;

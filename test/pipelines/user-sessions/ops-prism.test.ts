@@ -14,6 +14,7 @@ import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
 import { type MedallionOps, PRISM_UNSERVED_METRICS, startMedallionOps } from "../../../pipelines/user-sessions/ops.ts";
 import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
+import type { RunnerJobState, RunningPipeline } from "../../../runners/direct/direct-runner.ts";
 import { CommitStats } from "../../../runners/observe/commit-stats.ts";
 import { startOnPrism } from "../../../runners/portable/prism-runner.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
@@ -51,8 +52,14 @@ function series(body: string): Map<string, number> {
 }
 const nameOf = (key: string) => key.slice(0, key.indexOf("{"));
 
-/** The medallion over `FIXTURE` on `runner`, its endpoints as the command line starts them for that runner. */
-async function runWithOps(runner: "direct" | "prism", during?: (ops: MedallionOps, settled: () => boolean) => unknown) {
+/**
+ * The medallion over `FIXTURE` on `runner`, its endpoints as the command line starts them for that runner; `during`
+ * runs beside it once the job is known (`running`).
+ */
+async function runWithOps(
+  runner: "direct" | "prism",
+  during?: (ops: MedallionOps, running: RunningPipeline) => unknown,
+) {
   const ops = await startMedallionOps({
     port: 0,
     host: "127.0.0.1",
@@ -62,8 +69,9 @@ async function runWithOps(runner: "direct" | "prism", during?: (ops: MedallionOp
   try {
     await w.open();
     ops.warehouseOpened();
-    let settled = false;
-    const run = runMedallion(
+    // What `during` threw, once the run is over (kept, not left as an unhandled rejection meanwhile).
+    let watching: Promise<{ readonly error: unknown } | undefined> = Promise.resolve(undefined);
+    const result = await runMedallion(
       fixtureFileSource<RawMessage>(FIXTURE),
       w,
       { trigger: "watermark" },
@@ -71,15 +79,17 @@ async function runWithOps(runner: "direct" | "prism", during?: (ops: MedallionOp
         runner: { runner },
         processingTime: true,
         onStep: (running, index) => {
-          if (index === 0) ops.watch(running);
+          if (index !== 0) return;
+          ops.watch(running);
+          watching = Promise.resolve(during?.(ops, running)).then(
+            () => undefined,
+            (error: unknown) => ({ error }),
+          );
         },
       },
-    ).finally(() => {
-      settled = true;
-    });
-    const watching = during?.(ops, () => settled);
-    const result = await run;
-    await watching;
+    );
+    const failed = await watching;
+    if (failed !== undefined) throw failed.error;
     const end = await get(`${ops.url}/metrics`);
     const ready = await get(`${ops.url}/readyz`);
     return { result, end: end.body, ready };
@@ -92,21 +102,27 @@ async function runWithOps(runner: "direct" | "prism", during?: (ops: MedallionOp
 describe("the medallion's /metrics on Prism (--runner=prism --metrics-port)", () => {
   it("serves the job's figures while it runs, under the direct runner's names and labels", async () => {
     let mid: { metrics: string; ready: { status: number; body: string } } | undefined;
-    const prism = await runWithOps("prism", async (ops, settled) => {
-      // A scrape that shows messages read, taken while the job still runs (not settled once the scrape returned).
+    const prism = await runWithOps("prism", async (ops, running) => {
+      // A scrape that shows messages read, taken while the job runs: Prism says RUNNING before and after it.
       await until(
         "a scrape during the run with messages read",
         async () => {
+          const before = running.jobState?.().state;
           const metrics = (await get(`${ops.url}/metrics`)).body;
           const ready = await get(`${ops.url}/readyz`);
+          const after = running.jobState?.().state;
           const read = series(metrics).get("tidemark_step_elements_out_total{step=Read}") ?? 0;
-          if (read > 0 && !settled()) mid = { metrics, ready };
-          return mid !== undefined || settled();
+          if (read > 0 && before === "RUNNING" && after === "RUNNING") mid = { metrics, ready };
+          const ended = after !== undefined && after !== "RUNNING" && after !== "STARTING";
+          return mid !== undefined || ended;
         },
         { timeoutMs: 60_000 },
       );
     });
     if (mid === undefined) throw new Error("the job ended before a scrape showed a message read");
+    // Mid-run: fewer messages read than at the end.
+    const readOf = (body: string) => series(body).get("tidemark_step_elements_out_total{step=Read}") ?? 0;
+    expect(readOf(mid.metrics)).toBeLessThan(readOf(prism.end));
     // Ready while it runs: the runner's job is RUNNING.
     expect(mid.ready.status).toBe(200);
     expect(JSON.parse(mid.ready.body).checks).toContainEqual({ name: "job", ok: true });
@@ -184,12 +200,26 @@ describe("the medallion's /metrics on Prism (--runner=prism --metrics-port)", ()
         }),
         "Refuse",
       );
-      const running = startOnPrism(p, {}, { onStep: (r, { index }) => index === 0 && ops.watch(r) });
+      // Watched from its submission (index 0), whether it fails before its first reading or after.
+      let submitted: RunnerJobState | undefined;
+      const running = startOnPrism(
+        p,
+        {},
+        {
+          onStep: (r, { index }) => {
+            if (index !== 0) return;
+            submitted = r.jobState?.();
+            ops.watch(r);
+          },
+        },
+      );
       await expect(running.waitUntilFinish()).rejects.toThrow(/ended FAILED: .*element 2 is refused/);
+      expect(submitted).toEqual({ state: "STARTING", jobId: expect.stringMatching(/\S/) });
       const ready = await get(`${ops.url}/readyz`);
       expect(ready.status).toBe(503);
       const job = JSON.parse(ready.body).checks.find((c: { name: string }) => c.name === "job");
-      expect(job).toMatchObject({ ok: false, detail: expect.stringMatching(/^the runner's job \S+ is FAILED: /) });
+      expect(job.ok).toBe(false);
+      expect(job.detail.startsWith(`the runner's job ${submitted?.jobId} is FAILED: `), job.detail).toBe(true);
       expect(job.detail).toContain("element 2 is refused");
       expect((await get(`${ops.url}/healthz`)).status).toBe(200);
     } finally {

@@ -13,6 +13,7 @@ import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
 import { startMedallionOps } from "../../../pipelines/user-sessions/ops.ts";
 import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
 import { CommitStats } from "../../../runners/observe/commit-stats.ts";
+import type { JobReadings } from "../../../runners/portable/job-monitor.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
 import { parseExposition } from "../../runners/observe/exposition.ts";
 
@@ -227,6 +228,62 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
       // Idle, every message acknowledged: the runner has nothing to checkpoint, and the job is ready.
       stats.outstanding = 0;
       expect((await get(`${ops.url}/readyz`)).status).toBe(200);
+    } finally {
+      await ops.close();
+    }
+  });
+  it("on Prism, is not ready once the job went 3 intervals without a reading, naming the error; failed readings are counted", async () => {
+    const readings: JobReadings = {
+      intervalMs: 1_000,
+      lastReadingAtMs: 5_000,
+      sinceReadingMs: 0,
+      failures: 0,
+      lastError: undefined,
+    };
+    let current = readings;
+    const ops = await startMedallionOps({ port: 0, host: "127.0.0.1", processingTime: "reported" });
+    try {
+      ops.warehouseOpened();
+      ops.watch({
+        metrics: () => ({ steps: [], user: [], processingTime: 0, sourceEvents: 0, unreported: ["watermarks"] }),
+        jobState: () => ({ state: "RUNNING", jobId: "job-7" }),
+        jobReadings: () => current,
+      });
+      const job = async () => {
+        const r = await get(`${ops.url}/readyz`);
+        return { status: r.status, check: JSON.parse(r.body).checks.find((c: { name: string }) => c.name === "job") };
+      };
+      const errors = async () =>
+        parseExposition((await get(`${ops.url}/metrics`)).body).samples("tidemark_metrics_export_errors_total");
+      expect(await job()).toEqual({ status: 200, check: { name: "job", ok: true } });
+      expect(await errors()).toEqual([]);
+      // Two failed readings: 3 s without one is still within 3 intervals.
+      current = { ...readings, sinceReadingMs: 3_000, failures: 2, lastError: "GetState: DEADLINE_EXCEEDED" };
+      expect((await job()).status).toBe(200);
+      expect(await errors()).toEqual([
+        { name: "tidemark_metrics_export_errors_total", labels: { metric: "job_reading" }, value: 2 },
+      ]);
+      current = { ...readings, sinceReadingMs: 3_400, failures: 3, lastError: "GetState: UNAVAILABLE" };
+      expect(await job()).toEqual({
+        status: 503,
+        check: {
+          name: "job",
+          ok: false,
+          detail:
+            "no reading of the runner's job job-7 in 3.4 s since the last (read every 1 s; 3 failed); the last " +
+            "error: GetState: UNAVAILABLE",
+        },
+      });
+      expect((await errors())[0]?.value).toBe(3);
+      // None yet since the job was submitted.
+      current = { ...readings, lastReadingAtMs: undefined, sinceReadingMs: 4_000, failures: 4 };
+      expect((await job()).check.detail).toBe(
+        "no reading of the runner's job job-7 in 4 s since it was submitted (read every 1 s; 4 failed)",
+      );
+      // Read again: ready, and the failures stay counted.
+      current = { ...readings, failures: 4 };
+      expect((await job()).status).toBe(200);
+      expect((await errors())[0]?.value).toBe(4);
     } finally {
       await ops.close();
     }
