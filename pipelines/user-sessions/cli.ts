@@ -30,6 +30,7 @@ import {
   type LogLevel,
 } from "../../runners/observe/log.ts";
 import { type MedallionOps, startMedallionOps } from "./ops.ts";
+import { ProgressLine } from "./progress-line.ts";
 import { checkUiPort, type MedallionDashboard, startMedallionDashboard } from "./dashboard.ts";
 import type { MedallionFeeds } from "./pipeline.ts";
 import {
@@ -171,6 +172,7 @@ async function main(): Promise<void> {
   if (!(dataflow && o.dryRun !== undefined)) await warehouse.open();
   ops?.warehouseOpened();
   const tty = process.stdout.isTTY === true;
+  const progress = tty ? new ProgressLine((text) => process.stdout.write(text)) : undefined;
   const kill = killAt === undefined ? undefined : killHook(killAt);
   const onCommit = (phase: CommitPhase, commit: CommitInfo) => {
     commits.onCommit(phase, commit);
@@ -214,20 +216,21 @@ async function main(): Promise<void> {
             drain.abort();
           }
         }
-        if (tty && index % 20 === 0) {
+        // Redrawn by time, not by step: Prism's steps are its readings, one a second.
+        progress?.update(() => {
           const m = running.metrics();
           const read = stepMetrics(m, "Read");
           const agg = stepMetrics(m, "GoldSessions/Aggregate");
           const rate = read.elementsOut / ((performance.now() - started) / 1000);
           // Prism's Job API gives neither watermarks nor open windows: the line leaves them out there.
           const watermark = m.unreported?.includes("watermarks") === true ? undefined : read.outputWatermark;
-          process.stdout.write(
-            `\r${read.elementsOut} messages, ` +
-              (watermark === undefined ? "" : `watermark ${formatInstant(watermark)}, `) +
-              (agg.windows === undefined ? "" : `${agg.windows} sessions open, `) +
-              `${Math.round(rate)} msg/s   `,
+          return (
+            `${read.elementsOut} messages, ` +
+            (watermark === undefined ? "" : `watermark ${formatInstant(watermark)}, `) +
+            (agg.windows === undefined ? "" : `${agg.windows} sessions open, `) +
+            `${Math.round(rate)} msg/s   `
           );
-        }
+        });
       },
     },
   );

@@ -227,21 +227,21 @@ describe("the medallion's /metrics on Prism (--runner=prism --metrics-port)", ()
     }
   }, 60_000);
 
-  it("the command line serves it on --runner=prism (no watermarks, no commits), ready while the job runs, and exits 0", async () => {
-    const child = spawn(
+  it("the command line serves it on --runner=prism (no watermarks, no commits), ready while the job runs, and exits 0; on a terminal its progress line moves with the readings", async () => {
+    const command = [
       process.execPath,
-      [
-        "--import",
-        "tsx",
-        "pipelines/user-sessions/cli.ts",
-        `--input=${FIXTURE}`,
-        "--runner=prism",
-        `--warehouse=duckdb:${join(dir, "cli.duckdb")}`,
-        "--metrics-port=0",
-        "--log-format=json",
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
+      "--import",
+      "tsx",
+      "pipelines/user-sessions/cli.ts",
+      `--input=${FIXTURE}`,
+      "--runner=prism",
+      `--warehouse=duckdb:${join(dir, "cli.duckdb")}`,
+      "--metrics-port=0",
+      "--log-format=json",
+    ];
+    // On a terminal (util-linux's `script` gives the command one; -e: its exit status), as a person runs it.
+    const quoted = command.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+    const child = spawn("script", ["-qefc", quoted, "/dev/null"], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     for (const s of [child.stdout, child.stderr]) s.on("data", (b: Buffer) => (out += b.toString()));
     const exit = new Promise<number | null>((r) => child.once("exit", r));
@@ -272,6 +272,13 @@ describe("the medallion's /metrics on Prism (--runner=prism --metrics-port)", ()
       expect(m.samples("tidemark_commits_total")).toEqual([]);
       expect(await exit, out).toBe(0);
       expect(out).toContain("(prism runner)");
+      // The progress line, redrawn as the readings come (one a second): some while messages were still being read.
+      const total = Number((/(\d+) messages in [\d.]+ s into/.exec(out) as RegExpExecArray)[1]);
+      const drawn = [...out.matchAll(/\r(\d+) messages, /g)].map((m) => Number(m[1]));
+      expect(
+        drawn.some((n) => n > 0 && n < total),
+        `progress lines ${JSON.stringify(drawn)} of ${total}`,
+      ).toBe(true);
     } finally {
       child.kill();
     }
