@@ -35,11 +35,19 @@ export function tenantFilter(tenant: string): string {
  * messages that no tenant's filter (`tenantFilter`) selects, those without the attribute and those whose attribute is
  * none of the tenants (an unknown tenant, an id that is not one, an empty value). The first clause is redundant where
  * a comparison with a missing attribute is false (as Pub/Sub documents `=`), and keeps a message without the
- * attribute selected whatever `NOT` makes of such a comparison. `tenants` must be tenant ids (their literals need no
- * escaping) and not empty: with no tenant there is no worker to catch for.
+ * attribute selected whatever `NOT` makes of such a comparison. `tenants` must be tenant ids, each once (checked:
+ * so their literals never need escaping, and a quote cannot end one early), and not empty: with no tenant there is
+ * no worker to catch for. Each refusal names the tenant.
  */
 export function catchAllFilter(tenants: readonly string[]): string {
   if (tenants.length === 0) throw new Error("catchAllFilter: no tenants (nothing to catch what their workers leave)");
+  const seen = new Set<string>();
+  for (const tenant of tenants) {
+    const problem = tenantIdProblem(tenant);
+    if (problem !== undefined) throw new Error(`catchAllFilter: tenant ${JSON.stringify(tenant)}: ${problem}`);
+    if (seen.has(tenant)) throw new Error(`catchAllFilter: tenant ${JSON.stringify(tenant)}: listed twice`);
+    seen.add(tenant);
+  }
   return `NOT attributes:${TENANT_ATTRIBUTE} OR NOT (${tenants.map(tenantFilter).join(" OR ")})`;
 }
 

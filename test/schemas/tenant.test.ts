@@ -48,6 +48,17 @@ describe("tenant ids", () => {
     expect(() => catchAllFilter([])).toThrow("catchAllFilter: no tenants");
   });
 
+  it("the catch-all's filter takes tenant ids only, so that no literal ever needs escaping", () => {
+    // A quote or a backslash would end or escape the literal; a space or an empty id would make a filter that
+    // selects something else than the tenant's worker leaves. Each is refused, naming the tenant.
+    for (const id of ['ac"me', "ac\\me", "acme corp", "", "acmé"]) {
+      expect(() => catchAllFilter(["globex", id]), id).toThrow(
+        `catchAllFilter: tenant ${JSON.stringify(id)}: ${GRAMMAR}`,
+      );
+    }
+    expect(() => catchAllFilter(["acme", "acme"])).toThrow('catchAllFilter: tenant "acme": listed twice');
+  });
+
   it("the catch-all's reader refuses every message, the first tenant problem named", () => {
     const tenants = ["acme", "globex"];
     const none = "no tenant's worker takes the message (tenants: acme, globex)";
