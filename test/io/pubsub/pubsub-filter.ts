@@ -9,11 +9,25 @@
  *              | "hasPrefix(" "attributes." KEY "," STRING ")"
  *
  * Operators are upper case; KEY is letters, digits, `_` and `-`; STRING is a double-quoted literal with `\\` and `\"`
- * escapes. A comparison on an attribute the message does not have is false. Anything else (`!=`, `-` for NOT, other
- * functions, quoted keys) is refused by name, so that a generated filter outside the subset fails the tests instead
- * of being evaluated by a guess.
+ * escapes. Anything else (`!=`, `-` for NOT, other functions, quoted keys) is refused by name, so that a generated
+ * filter outside the subset fails the tests instead of being evaluated by a guess.
+ *
+ * A comparison (`=`, `hasPrefix`) on an attribute the message does not have is evaluated one of two ways
+ * (`MissingAttribute`), as a filter the project generates must select the same messages under both:
+ * - `false`, as Google documents `=` ("false if the attribute is not present"): `NOT` of it is true;
+ * - `unknown`, as SQL's three-valued logic has it: `NOT unknown` is unknown, `unknown OR true` true, `unknown AND
+ *   false` false, and a message is selected only when the filter is true. A reading of the documentation that gives
+ *   `NOT attributes.k = "v"` no message without `k` is this one.
+ * `attributes:KEY` (presence) is true or false in both.
  */
 export type PubsubFilter = (attributes: Readonly<Record<string, string>>) => boolean;
+
+/** How a comparison on a missing attribute evaluates (see above). */
+export type MissingAttribute = "false" | "unknown";
+
+/** Kleene's three truth values: a comparison on a missing attribute is `undefined` under `unknown`. */
+type Truth = boolean | undefined;
+type Predicate = (attributes: Readonly<Record<string, string>>) => Truth;
 
 type Token = { kind: "word" | "string" | "punct"; text: string; at: number };
 
@@ -52,8 +66,12 @@ function tokenize(filter: string): Token[] {
   return tokens;
 }
 
-/** Parses `filter` into a predicate over a message's attributes; throws on what is outside the subset above. */
-export function parsePubsubFilter(filter: string): PubsubFilter {
+/**
+ * Parses `filter` into a predicate over a message's attributes (selected: the filter is true); throws on what is
+ * outside the subset above. `missing` says how a comparison on a missing attribute evaluates (default `false`).
+ */
+export function parsePubsubFilter(filter: string, missing: MissingAttribute = "false"): PubsubFilter {
+  const absent: Truth = missing === "false" ? false : undefined;
   const tokens = tokenize(filter);
   let pos = 0;
   const peek = () => tokens[pos];
@@ -68,7 +86,7 @@ export function parsePubsubFilter(filter: string): PubsubFilter {
   };
   const key = (): string => take("word").text;
 
-  const parseFilter = (): PubsubFilter => {
+  const parseFilter = (): Predicate => {
     const terms = [parseTerm()];
     let op: string | undefined;
     for (let t = peek(); t?.kind === "word" && (t.text === "AND" || t.text === "OR"); t = peek()) {
@@ -79,18 +97,43 @@ export function parsePubsubFilter(filter: string): PubsubFilter {
       pos++;
       terms.push(parseTerm());
     }
-    if (op === "AND") return (a) => terms.every((f) => f(a));
-    if (op === "OR") return (a) => terms.some((f) => f(a));
-    return terms[0] as PubsubFilter;
+    if (op === "AND") {
+      // false wins, then unknown.
+      return (a) => {
+        let result: Truth = true;
+        for (const f of terms) {
+          const t = f(a);
+          if (t === false) return false;
+          if (t === undefined) result = undefined;
+        }
+        return result;
+      };
+    }
+    if (op === "OR") {
+      // true wins, then unknown.
+      return (a) => {
+        let result: Truth = false;
+        for (const f of terms) {
+          const t = f(a);
+          if (t === true) return true;
+          if (t === undefined) result = undefined;
+        }
+        return result;
+      };
+    }
+    return terms[0] as Predicate;
   };
 
-  const parseTerm = (): PubsubFilter => {
+  const parseTerm = (): Predicate => {
     const t = peek();
     if (t === undefined) throw new Error("filter: a term expected, found the end");
     if (t.kind === "word" && t.text === "NOT") {
       pos++;
       const inner = parseTerm();
-      return (a) => !inner(a);
+      return (a) => {
+        const t = inner(a);
+        return t === undefined ? undefined : !t;
+      };
     }
     if (t.kind === "punct" && t.text === "(") {
       pos++;
@@ -107,7 +150,7 @@ export function parsePubsubFilter(filter: string): PubsubFilter {
       take("punct", ",");
       const prefix = take("string").text;
       take("punct", ")");
-      return (a) => a[k] !== undefined && (a[k] as string).startsWith(prefix);
+      return (a) => (a[k] === undefined ? absent : (a[k] as string).startsWith(prefix));
     }
     if (t.kind === "word" && t.text === "attributes") {
       pos++;
@@ -120,7 +163,7 @@ export function parsePubsubFilter(filter: string): PubsubFilter {
       const k = key();
       take("punct", "=");
       const value = take("string").text;
-      return (a) => a[k] === value;
+      return (a) => (a[k] === undefined ? absent : a[k] === value);
     }
     throw new Error(`filter: ${JSON.stringify(t.text)} at ${t.at} is not in the subset`);
   };
@@ -130,5 +173,5 @@ export function parsePubsubFilter(filter: string): PubsubFilter {
     const t = tokens[pos] as Token;
     throw new Error(`filter: ${JSON.stringify(t.text)} at ${t.at} after a complete filter`);
   }
-  return f;
+  return (a) => f(a) === true;
 }

@@ -7,7 +7,7 @@ import {
   tenantCatchAllNames,
   tenantWorkerNames,
 } from "../../../io/pubsub/tenant-topology.ts";
-import { parsePubsubFilter } from "./pubsub-filter.ts";
+import { type MissingAttribute, parsePubsubFilter } from "./pubsub-filter.ts";
 
 // What a topology's tenant list becomes, offline; provision.test.ts creates it on the emulator, and
 // test/deploy/terraform.test.ts checks that Terraform's modules/environment writes the same out. Which messages the
@@ -131,27 +131,60 @@ const SHAPES = (tenants: readonly string[]): [string, Record<string, string>][] 
   ["the attribute under another case", { TENANT_ID: tenants[0] ?? "acme" }],
 ];
 
+/** The subscriptions among `subs` whose filter selects each shape, evaluated with `missing` (pubsub-filter.ts). */
+const selecting = (subs: readonly SubscriptionSpec[], tenants: readonly string[], missing: MissingAttribute) => {
+  const filters = subs.map((s) => ({ name: s.name, selects: parsePubsubFilter(s.filter as string, missing) }));
+  return SHAPES(tenants).map(([shape, attributes]) => ({
+    shape: `${shape}: ${JSON.stringify(attributes)}`,
+    attributes,
+    selected: filters.filter((f) => f.selects(attributes)).map((f) => f.name),
+  }));
+};
+
 describe("the catch-all: what no tenant's worker selects", () => {
-  it("selects every message shape no worker does, and no other: exactly one subscription selects each", () => {
-    const shipped = JSON.parse(readFileSync("deploy/pubsub/topology.json", "utf8")) as PubsubTopology;
-    for (const topology of [base, shipped, { ...base, tenants: ["a", "b-2", "c.eu", "D_4"] }]) {
-      const subs = routing(topology, "user-events");
-      const tenants = topology.tenants ?? [];
-      expect(subs.map((s) => s.name)).toEqual([
-        ...tenants.map((t) => `user-events-${t}-worker`),
-        "user-events-tenant-catch-all",
-      ]);
-      const filters = subs.map((s) => ({ name: s.name, selects: parsePubsubFilter(s.filter as string) }));
-      for (const [shape, attributes] of SHAPES(tenants)) {
-        const selecting = filters.filter((f) => f.selects(attributes)).map((f) => f.name);
-        const tenant = attributes.tenant_id;
-        const expected =
-          tenant !== undefined && tenants.includes(tenant)
-            ? `user-events-${tenant}-worker`
-            : "user-events-tenant-catch-all";
-        expect(selecting, `${shape}: ${JSON.stringify(attributes)}`).toEqual([expected]);
+  // Whether Pub/Sub takes a comparison on a missing attribute as false (as documented for `=`) or as unknown (so
+  // that NOT of it is not true either), each message shape reaches exactly one subscription.
+  it.each<MissingAttribute>(["false", "unknown"])(
+    "selects every message shape no worker does, and no other: exactly one subscription selects each (a comparison on a missing attribute: %s)",
+    (missing) => {
+      const shipped = JSON.parse(readFileSync("deploy/pubsub/topology.json", "utf8")) as PubsubTopology;
+      for (const topology of [base, shipped, { ...base, tenants: ["a", "b-2", "c.eu", "D_4"] }]) {
+        const subs = routing(topology, "user-events");
+        const tenants = topology.tenants ?? [];
+        expect(subs.map((s) => s.name)).toEqual([
+          ...tenants.map((t) => `user-events-${t}-worker`),
+          "user-events-tenant-catch-all",
+        ]);
+        for (const { shape, attributes, selected } of selecting(subs, tenants, missing)) {
+          const tenant = attributes.tenant_id;
+          const expected =
+            tenant !== undefined && tenants.includes(tenant)
+              ? `user-events-${tenant}-worker`
+              : "user-events-tenant-catch-all";
+          expect(selected, shape).toEqual([expected]);
+        }
       }
-    }
+    },
+  );
+
+  it("needs its first clause, NOT attributes:tenant_id: without it a message without the attribute reaches no subscription where a comparison on a missing attribute is unknown", () => {
+    const subs = routing(base, "user-events");
+    const tenants = base.tenants ?? [];
+    const catchAll = subs.at(-1) as SubscriptionSpec;
+    const clause = "NOT attributes:tenant_id OR ";
+    expect(catchAll.filter?.startsWith(clause)).toBe(true);
+    const without = subs.map((s) => (s === catchAll ? { ...s, filter: (s.filter as string).slice(clause.length) } : s));
+    const unselected = (missing: MissingAttribute) =>
+      selecting(without, tenants, missing)
+        .filter((r) => r.selected.length === 0)
+        .map((r) => r.shape);
+    // Where the comparison is false the clause is redundant; where it is unknown these shapes would be lost.
+    expect(unselected("false")).toEqual([]);
+    expect(unselected("unknown")).toEqual([
+      "no attribute at all: {}",
+      'other attributes only: {"correlation_id":"r1","sent_as":"acme"}',
+      'the attribute under another case: {"TENANT_ID":"acme"}',
+    ]);
   });
 
   it("the shipped topology's catch-all filter, within Pub/Sub's 256-byte limit", () => {
@@ -201,6 +234,20 @@ describe("the filter evaluator the tests use (pubsub-filter.ts)", () => {
     expect(f("NOT (attributes:a OR attributes:b)", { b: "1" })).toBe(false);
     expect(f("NOT attributes:a AND NOT attributes:b", {})).toBe(true);
     expect(f("(attributes:a OR attributes:b) AND attributes:c", { b: "1", c: "1" })).toBe(true);
+  });
+
+  it("with a comparison on a missing attribute unknown: NOT keeps it unknown, OR and AND as SQL's three values", () => {
+    const f = (filter: string, attributes: Record<string, string>) => parsePubsubFilter(filter, "unknown")(attributes);
+    expect(f('attributes.a = "x"', {})).toBe(false);
+    expect(f('NOT attributes.a = "x"', {})).toBe(false);
+    expect(f('NOT attributes.a = "x"', { a: "y" })).toBe(true);
+    expect(f('NOT hasPrefix(attributes.a, "ac")', {})).toBe(false);
+    expect(f('NOT (attributes.a = "x" OR attributes.a = "y")', {})).toBe(false);
+    expect(f('NOT attributes:a OR NOT (attributes.a = "x")', {})).toBe(true);
+    expect(f('attributes.a = "x" OR attributes:b', { b: "1" })).toBe(true);
+    expect(f('NOT (attributes.a = "x" AND attributes:b)', {})).toBe(true);
+    expect(f('NOT (attributes.a = "x" AND attributes:b)', { b: "1" })).toBe(false);
+    expect(f("NOT attributes:a", {})).toBe(true);
   });
 
   it("refuses what is outside the subset, and AND with OR without parentheses", () => {
