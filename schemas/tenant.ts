@@ -52,11 +52,19 @@ export function catchAllFilter(tenants: readonly string[]): string {
 }
 
 /**
+ * The `error_field` of a dead letter of the catch-all's reader whose message a tenant's worker takes (it reached the
+ * catch-all only where filters are not applied, as on the emulator): that worker has the message, so this copy is
+ * not one to repair or replay. The dead-letter feed also gives such a message the attribute
+ * `tidemark_catch_all_misrouted=1`. A replay of the dead letters (Bronze's invalid rows or the feed) skips both.
+ */
+export const CATCH_ALL_MISROUTED = "tidemark_catch_all_misrouted";
+
+/**
  * Why a message that came to the reader of the catch-all subscription (`catchAllFilter(tenants)`) is dead-lettered:
  * every message is, with the reason none of the tenants' workers takes it, as a message no worker takes must land in
  * Bronze and the dead letters rather than under some tenant. In the order checked: the attribute is missing; it is
- * not a tenant id; it names no tenant of `tenants`; it names one of them (a message its worker takes: it reaches the
- * catch-all only where filters are not applied, as on the emulator).
+ * not a tenant id; it names no tenant of `tenants`; it names one of them: a message its worker takes, marked with the
+ * field `CATCH_ALL_MISROUTED` rather than the attribute's (not a message to repair or replay).
  */
 export function checkCatchAllTenant(
   attributes: Readonly<Record<string, string>>,
@@ -72,7 +80,7 @@ export function checkCatchAllTenant(
     return { field, reason: `is ${JSON.stringify(attribute)}, not one of the tenants: ${noWorker}` };
   }
   return {
-    field,
+    field: CATCH_ALL_MISROUTED,
     reason:
       `is ${JSON.stringify(attribute)}: tenant ${attribute}'s worker takes the message, not the catch-all's reader ` +
       "(whose filter leaves it out where Pub/Sub applies filters)",

@@ -3,7 +3,7 @@ import type { PTransform } from "../../core/ptransform.ts";
 import { parDo } from "../../transforms/par-do.ts";
 import { type Parsed, parseEvent, type RawMessage, type UserEvent, type ValidationError } from "../../schemas/event.ts";
 import type { BronzeRow } from "../../schemas/rows.ts";
-import { checkCatchAllTenant, checkMessageTenant } from "../../schemas/tenant.ts";
+import { CATCH_ALL_MISROUTED, checkCatchAllTenant, checkMessageTenant } from "../../schemas/tenant.ts";
 
 /** A valid event with the message it came in. */
 export interface ReceivedEvent {
@@ -41,10 +41,11 @@ export interface BronzeOptions {
    */
   readonly tenant?: string;
   /**
-   * The reader of a catch-all subscription (`{topic}-tenant-catch-all`, filtered on what none of these tenants'
-   * workers selects): no message becomes an event; each is dead-lettered with the reason no worker takes it
+   * The reader of a catch-all subscription (`{topic}-tenant-catch-all`, filtered on what none of these
+   * tenants' workers selects): no message becomes an event; each is dead-lettered with the reason no worker takes it
    * (`checkCatchAllTenant`: no `tenant_id` attribute, not a tenant id, a tenant not listed), after its own parse
-   * error if it has one. Not with `tenant`.
+   * error if it has one; a listed tenant's message (its worker takes it: delivered here only where filters are not
+   * applied) is marked `CATCH_ALL_MISROUTED` whether it parses or not. Not with `tenant`.
    */
   readonly catchAllTenants?: readonly string[];
 }
@@ -74,8 +75,9 @@ export function bronze(opts: BronzeOptions = {}, name = "Bronze"): PTransform<PC
               // The message's correlation id goes on with its event (to Silver and Gold).
               const correlation = message.attributes[attribute];
               let parsed = parseEvent(message.data, correlation);
-              if (parsed.ok && catchAll !== undefined) {
-                parsed = { ok: false, error: checkCatchAllTenant(message.attributes, catchAll) };
+              if (catchAll !== undefined) {
+                const caught = checkCatchAllTenant(message.attributes, catchAll);
+                if (parsed.ok || caught.field === CATCH_ALL_MISROUTED) parsed = { ok: false, error: caught };
               } else if (parsed.ok) {
                 const refused = checkMessageTenant(message.attributes, parsed.event.tenant_id, tenant);
                 if (refused !== undefined) parsed = { ok: false, error: refused };

@@ -3,6 +3,7 @@ import type { PTransform } from "../../core/ptransform.ts";
 import type { OutgoingMessage, PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
 import { writeToPubsub } from "../../io/pubsub/pubsub-write.ts";
 import type { GoldSessionRow } from "../../schemas/rows.ts";
+import { CATCH_ALL_MISROUTED } from "../../schemas/tenant.ts";
 import type { DeadLetter } from "./bronze.ts";
 import type { SessionWrite } from "./gold.ts";
 
@@ -84,8 +85,9 @@ export function attributeValue(value: string): string {
  * The invalid messages, published to a topic of their own for whoever repairs them: the data is the message as
  * received and its error (`InvalidMessage`, JSON: the original attributes are kept there, as any number of them of
  * any size is a valid message but not always a publishable one), the attributes `tidemark_message_id` and
- * `tidemark_error_field` (cut to Pub/Sub's 1 KiB limit). They are in Bronze too, with their error: the feed loses
- * nothing if it is not read.
+ * `tidemark_error_field` (cut to Pub/Sub's 1 KiB limit), and `tidemark_catch_all_misrouted=1` on the catch-all
+ * reader's copy of a message a tenant's worker takes (`CATCH_ALL_MISROUTED`: not one to replay). They are in Bronze
+ * too, with their error: the feed loses nothing if it is not read.
  */
 export function deadLetterFeed(target: FeedTarget): PTransform<PCollection<DeadLetter>, PCollection<never>> {
   return writeToPubsub<DeadLetter>({
@@ -104,6 +106,7 @@ export function deadLetterFeed(target: FeedTarget): PTransform<PCollection<DeadL
         attributes: {
           tidemark_message_id: attributeValue(d.message.messageId),
           tidemark_error_field: attributeValue(d.error.field),
+          ...(d.error.field === CATCH_ALL_MISROUTED ? { tidemark_catch_all_misrouted: "1" } : {}),
         },
       };
     },

@@ -11,6 +11,7 @@ import { parseJobOptions } from "../../../pipelines/user-sessions/job-options.ts
 import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
 import { checkTenantSubscription } from "../../../pipelines/user-sessions/tenant-options.ts";
 import { stepMetrics } from "../../../runners/direct/metrics.ts";
+import { CATCH_ALL_MISROUTED } from "../../../schemas/tenant.ts";
 import { readMessages, useEmulator } from "../../io/pubsub/emulator-fixture.ts";
 import { type CliRun, cliOnPubsub } from "./cli-on-pubsub.ts";
 
@@ -295,7 +296,7 @@ describe("the catch-all on the Pub/Sub emulator", () => {
     );
     expect(bronze).toEqual([
       refused("acme", {
-        error_field: "attributes.tenant_id",
+        error_field: CATCH_ALL_MISROUTED,
         error_reason:
           "is \"acme\": tenant acme's worker takes the message, not the catch-all's reader (whose filter leaves it " +
           "out where Pub/Sub applies filters)",

@@ -8,6 +8,7 @@ import { sessionId } from "../../../pipelines/user-sessions/gold.ts";
 import type { UserSessionsOptions } from "../../../pipelines/user-sessions/pipeline.ts";
 import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
+import { CATCH_ALL_MISROUTED } from "../../../schemas/tenant.ts";
 
 // Tenant isolation through the whole medallion (Bronze, Silver, Gold, the dead-letter counter) into a real DuckDB
 // warehouse: the tenant is part of Silver's and Gold's keys, the tenant_id attribute must agree with the payload,
@@ -235,9 +236,14 @@ describe("the catch-all's reader (catchAllTenants): every message it takes is de
       value: { messageId: "c-not-json", publishTime: T0, attributes: {}, data: "{oops" },
       timestamp: T0,
     };
+    // A known tenant's message that does not parse: its worker takes (and dead-letters) it, so here it is misrouted.
+    const knownNotJson = {
+      value: { messageId: "c-known-not-json", publishTime: T0, attributes: { tenant_id: "globex" }, data: "{oops" },
+      timestamp: T0,
+    };
     const stream = TestStream.create<RawMessage>()
       .advanceProcessingTimeTo(T0)
-      .addElements(...CAUGHT, notJson)
+      .addElements(...CAUGHT, notJson, knownNotJson)
       .advanceWatermarkToInfinity();
     const w = await DuckDbWarehouse.create(":memory:");
     await w.open();
@@ -254,13 +260,22 @@ describe("the catch-all's reader (catchAllTenants): every message it takes is de
         error_field: "attributes.tenant_id",
         error_reason: `${grammar} "": ${NO_WORKER}`,
       },
+      // Marked: acme's worker takes the message, so a replay of the dead letters must skip this copy.
       {
         message_id: "c-known",
         valid: false,
-        error_field: "attributes.tenant_id",
+        error_field: CATCH_ALL_MISROUTED,
         error_reason:
           "is \"acme\": tenant acme's worker takes the message, not the catch-all's reader (whose filter leaves it " +
           "out where Pub/Sub applies filters)",
+      },
+      {
+        message_id: "c-known-not-json",
+        valid: false,
+        error_field: CATCH_ALL_MISROUTED,
+        error_reason:
+          "is \"globex\": tenant globex's worker takes the message, not the catch-all's reader (whose filter leaves " +
+          "it out where Pub/Sub applies filters)",
       },
       {
         message_id: "c-malformed",
@@ -283,7 +298,7 @@ describe("the catch-all's reader (catchAllTenants): every message it takes is de
         error_reason: `is "umbrella", not one of the tenants: ${NO_WORKER}`,
       },
     ]);
-    expect(run.written.deadLetter).toBe(6);
+    expect(run.written.deadLetter).toBe(7);
     const counts = await w.counts();
     expect([counts.silver_events, counts.gold_sessions, counts.gold_tenant_hourly]).toEqual([0, 0, 0]);
     await w.close();
