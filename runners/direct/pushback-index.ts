@@ -135,7 +135,13 @@ export class PushbackIndex {
         g.released = true;
         this.groups.delete(g.key);
         this.waitingCount -= g.items.length;
-        out = groups++ === 0 ? g.items : out.concat(g.items);
+        // Appended, not concatenated: a watermark passing many waiting windows at once releases many groups, and a
+        // concat per group would copy everything gathered so far each time (quadratic).
+        if (groups++ === 0) out = g.items;
+        else {
+          if (groups === 2) out = out.slice();
+          for (const p of g.items) out.push(p);
+        }
         g.items = [];
       } else this.list(g);
     }

@@ -456,7 +456,9 @@ export class StatefulRunner implements TimerOwner<Slot> {
 
   /**
    * Releases `slot` if it holds nothing: every cell empty, no timer set, no element waiting for it, and the DoFn has
-   * no `onWindowExpiration` (see `Slot`). Called after each call on the slot.
+   * no `onWindowExpiration` (see `Slot`). Called after each call on the slot. A cell kept by the DoFn past its call
+   * (across an `await`, which `CallContext` forbids for outputs, state and timers) belongs to the released slot: a
+   * write to it is lost at once (before slots were released it lasted until the window expired or a checkpoint).
    */
   private releaseIfEmpty(slot: Slot): void {
     if (!this.releasesEmpty || slot.pending > 0 || !slot.alive) return;

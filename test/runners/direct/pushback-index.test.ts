@@ -167,6 +167,27 @@ describe("PushbackIndex", () => {
     expect(index.minTimestamp()).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it("a watermark passing 50,000 waiting windows at once releases every group, in arrival order", () => {
+    // One element in each of 50,000 windows, pushed in an order unlike their windows' (arrival order must win); the
+    // side input's watermark then passes them all in one retry (each group appended once, not copied per group).
+    const store = new ViewStore(view("fixed10", fixed(10)));
+    let sideWatermark = Number.NEGATIVE_INFINITY;
+    const index = new PushbackIndex([store], () => sideWatermark);
+    const n = 50_000;
+    const windowOf = (i: number) => (i * 7919) % n;
+    for (let i = 0; i < n; i++) {
+      const start = windowOf(i) * 10;
+      index.push(i, start, new IntervalWindow(start, start + 10), NO_FIRING);
+    }
+    expect(index.takeReady()).toEqual([]);
+    sideWatermark = n * 10;
+    const ready = index.takeReady();
+    expect(ready.map((p) => p.value)).toEqual([...Array(n).keys()]);
+    expect(ready.map((p) => p.timestamp)).toEqual([...Array(n).keys()].map((i) => windowOf(i) * 10));
+    expect(index.size).toBe(0);
+    expect(index.takeReady()).toEqual([]);
+  });
+
   it("a side input's watermark that goes back (a late pane pending) is waited for again", () => {
     const a = new ViewStore(view("a", fixed(10)));
     const b = new ViewStore(view("b", fixed(10)));
