@@ -1,6 +1,6 @@
 /**
- * `npx tsx bench/backlog.ts [--messages=1000000] [--chunk-hours=0] [--emulator-heap-mib=12288] [--idle-seconds=120]
- * [-- CLI flags]`: a
+ * `npx tsx bench/backlog.ts [--messages=1000000] [--chunk-hours=0] [--live-rate=0] [--emulator-heap-mib=12288]
+ * [--idle-seconds=120] [-- CLI flags]`: a
  * backlog of `--messages` generated user-event messages waiting in a subscription of the official Pub/Sub emulator,
  * drained by the command line's medallion (`pipelines/user-sessions/cli.ts`, a child process, as bench/crash-soak.ts
  * runs it) into a fresh DuckDB file. Prints one JSON line:
@@ -69,6 +69,14 @@ const TIME_ATTRIBUTE = "event_time_ms";
 const EMULATOR_HEAP_MIB = arg("emulator-heap-mib", 12_288);
 const IDLE_SECONDS = arg("idle-seconds", 120);
 const SEED = arg("seed", 1);
+/**
+ * `--live-rate=R` (messages a second): instead of a backlog published before the drain, the pipeline starts first and
+ * the messages are published at about R a second while it runs (a live stream of `--messages` messages): with the
+ * subscription near empty the emulator's per-Pull cost stays small, so millions of messages go through one process
+ * in reasonable time, and the RSS of each fifth of the run (`rss_mib_by_fifth`) shows whether memory follows the
+ * state the job keeps (bounded with a short de-dup horizon and event time moving on) or the number of messages.
+ */
+const LIVE_RATE = arg("live-rate", 0);
 /** Whatever follows `--` goes to the pipeline's command line (e.g. `-- --batch-rows=20000`). */
 const PIPELINE_ARGS = process.argv.includes("--") ? process.argv.slice(process.argv.indexOf("--") + 1) : [];
 const PROJECT = "tidemark-backlog";
@@ -155,6 +163,13 @@ async function publishBacklog(publisher: PubsubPublisher, startMs: number): Prom
   let queued = 0;
   let lastReport = 0;
   let lastEventTime = startMs;
+  // With --live-rate, a pause whenever the messages queued run ahead of the rate (a bench's pacing, not a wait on
+  // anything).
+  const pace = async () => {
+    if (LIVE_RATE <= 0 || queued % 100 !== 0) return;
+    const aheadMs = (queued / LIVE_RATE) * 1000 - (performance.now() - started);
+    if (aheadMs > 5) await new Promise((r) => setTimeout(r, aheadMs));
+  };
   for (let k = 0; queued < MESSAGES; k++) {
     const chunk = generateMessages({
       users: CHUNK_USERS,
@@ -173,6 +188,7 @@ async function publishBacklog(publisher: PubsubPublisher, startMs: number): Prom
       }
       await publisher.publish({ data: message.data, attributes });
       queued++;
+      await pace();
     }
     const now = performance.now();
     if (now - lastReport > 5_000 || queued === MESSAGES) {
@@ -190,15 +206,20 @@ async function publishBacklog(publisher: PubsubPublisher, startMs: number): Prom
 
 /** The child's memory (and CPU time), sampled every 100 ms while it runs. */
 interface RssSampler {
-  stop(): { polledMib: number; hwmMib: number; cpuSeconds: number };
+  /** `byFifth`: the largest resident set seen in each fifth of the time sampled (MiB). */
+  stop(): { polledMib: number; hwmMib: number; cpuSeconds: number; byFifth: number[] };
 }
 
 function sampleRss(pid: number): RssSampler {
   let polled = 0;
   let hwm = 0;
   let cpu = 0;
+  const started = performance.now();
+  const samples: { at: number; mib: number }[] = [];
   const sample = () => {
-    polled = Math.max(polled, procStatusMib(pid, "VmRSS") ?? 0);
+    const rss = procStatusMib(pid, "VmRSS");
+    if (rss !== undefined) samples.push({ at: performance.now() - started, mib: rss });
+    polled = Math.max(polled, rss ?? 0);
     hwm = Math.max(hwm, procStatusMib(pid, "VmHWM") ?? 0);
     cpu = Math.max(cpu, cpuSeconds(pid) ?? 0);
   };
@@ -207,7 +228,13 @@ function sampleRss(pid: number): RssSampler {
   return {
     stop() {
       clearInterval(timer);
-      return { polledMib: polled, hwmMib: hwm, cpuSeconds: cpu };
+      const span = (samples.at(-1)?.at ?? 0) + 1;
+      const byFifth = [0, 0, 0, 0, 0];
+      for (const { at, mib } of samples) {
+        const k = Math.min(4, Math.floor((at / span) * 5));
+        byFifth[k] = Math.max(byFifth[k] ?? 0, Math.round(mib));
+      }
+      return { polledMib: polled, hwmMib: hwm, cpuSeconds: cpu, byFifth };
     },
   };
 }
@@ -243,32 +270,35 @@ async function main(): Promise<void> {
       if (jvm !== undefined) emulatorPeakMib = Math.max(emulatorPeakMib, procStatusMib(jvm, "VmHWM") ?? 0);
     }, 1_000);
     stopTimers.push(() => clearInterval(emulatorTimer));
+    const startedEmulator = emulator;
     const pubsub = pubsubClient(PROJECT, emulator.endpoint);
-    let events: Set<string>;
-    let publishedSeconds: number;
-    try {
-      await provision(pubsub, { topics: [{ name: TOPIC, subscriptions: [{ name: SUBSCRIPTION }] }] });
-      const publisher = new PubsubPublisher({ pubsub, topic: TOPIC, maxInFlight: 20_000 });
-      const publishStarted = performance.now();
+    await provision(pubsub, { topics: [{ name: TOPIC, subscriptions: [{ name: SUBSCRIPTION }] }] });
+    const publishAll = async () => {
       try {
-        events = await publishBacklog(publisher, Date.now());
-      } catch (e) {
-        const rss = jvm === undefined ? undefined : procStatusMib(jvm, "VmRSS");
-        throw new Error(
-          `publishing failed after ${publisher.published} messages (emulator heap -Xmx${EMULATOR_HEAP_MIB}m, ` +
-            `resident ${rss === undefined ? "gone" : `${Math.round(rss)} MiB`}): ${(e as Error).message}\n` +
-            emulator.log().slice(-2_000),
-          { cause: e },
-        );
+        const publisher = new PubsubPublisher({ pubsub, topic: TOPIC, maxInFlight: 20_000 });
+        const publishStarted = performance.now();
+        let published: Set<string>;
+        try {
+          published = await publishBacklog(publisher, Date.now());
+        } catch (e) {
+          const rss = jvm === undefined ? undefined : procStatusMib(jvm, "VmRSS");
+          throw new Error(
+            `publishing failed after ${publisher.published} messages (emulator heap -Xmx${EMULATOR_HEAP_MIB}m, ` +
+              `resident ${rss === undefined ? "gone" : `${Math.round(rss)} MiB`}): ${(e as Error).message}\n` +
+              startedEmulator.log().slice(-2_000),
+            { cause: e },
+          );
+        }
+        const seconds = (performance.now() - publishStarted) / 1000;
+        if (publisher.published !== MESSAGES) throw new Error(`published ${publisher.published} of ${MESSAGES}`);
+        log(`published ${MESSAGES} messages in ${round1(seconds)} s, ${published.size} distinct valid events`);
+        return { events: published, publishedSeconds: seconds };
+      } finally {
+        await pubsub.close();
       }
-      publishedSeconds = (performance.now() - publishStarted) / 1000;
-      if (publisher.published !== MESSAGES) throw new Error(`published ${publisher.published} of ${MESSAGES}`);
-    } finally {
-      await pubsub.close();
-    }
-    log(
-      `backlog: ${MESSAGES} messages in ${round1(publishedSeconds)} s, ${events.size} distinct valid events; draining`,
-    );
+    };
+    // A backlog is published whole before the drain; a live stream (--live-rate) while it runs.
+    const backlog = LIVE_RATE > 0 ? undefined : await publishAll();
 
     const db = join(dir, "backlog.duckdb");
     const drainStarted = performance.now();
@@ -316,9 +346,20 @@ async function main(): Promise<void> {
       last = now;
     }, 10_000);
     stopTimers.push(() => clearInterval(progress));
+    let events: Set<string>;
+    let publishedSeconds: number;
+    if (backlog !== undefined) ({ events, publishedSeconds } = backlog);
+    else {
+      const publishing = publishAll();
+      const first = await Promise.race([publishing.then(() => "published"), exited.then(() => "exited")]);
+      if (first === "exited") {
+        throw new Error(`the pipeline exited while the live stream was being published:\n${output.slice(-4_000)}`);
+      }
+      ({ events, publishedSeconds } = await publishing);
+    }
     const exit = await exited;
     clearInterval(progress);
-    const memory = sampler?.stop() ?? { polledMib: 0, hwmMib: 0, cpuSeconds: 0 };
+    const memory = sampler?.stop() ?? { polledMib: 0, hwmMib: 0, cpuSeconds: 0, byFifth: [] };
     const drainSeconds = (performance.now() - drainStarted) / 1000;
     const emulatorCpu = (jvm === undefined ? 0 : (cpuSeconds(jvm) ?? 0)) - emulatorCpuAtStart;
     clearInterval(emulatorTimer);
@@ -359,7 +400,9 @@ async function main(): Promise<void> {
       silver,
       expected_silver: events.size,
       gold_sessions: goldSessions,
+      live_rate: LIVE_RATE,
       peak_rss_mib: Math.round(memory.hwmMib),
+      rss_mib_by_fifth: memory.byFifth,
       polled_rss_mib: Math.round(memory.polledMib),
       drain_seconds: round1(drainSeconds),
       messages_per_second: Math.round(MESSAGES / drainSeconds),

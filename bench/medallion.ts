@@ -62,7 +62,16 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), "tidemark-bench-"));
   try {
-    const warehouse = discard ? discardingWarehouse() : await DuckDbWarehouse.create(join(dir, "bench.duckdb"));
+    // --duckdb-memory-mib / --duckdb-checkpoint-mb: DuckDB's settings, to weigh their memory against their speed
+    // (absent: the warehouse's defaults, as the command line runs it).
+    const memoryLimitMb = arg("duckdb-memory-mib", 0);
+    const checkpointThresholdMb = arg("duckdb-checkpoint-mb", 0);
+    const warehouse = discard
+      ? discardingWarehouse()
+      : await DuckDbWarehouse.create(join(dir, "bench.duckdb"), {
+          ...(memoryLimitMb > 0 ? { memoryLimitMb } : {}),
+          ...(checkpointThresholdMb > 0 ? { checkpointThresholdMb } : {}),
+        });
     await warehouse.open();
     const started = performance.now();
     const run = await runMedallion(stream, warehouse, {});

@@ -34,10 +34,13 @@ export interface DuckDbWarehouseOptions {
   readonly autoCreateUnder?: string;
   /**
    * How much write-ahead log (MB) accumulates before DuckDB folds it into the database file (a checkpoint, run
-   * inside the COMMIT that crosses it, and at close). Every COMMIT is durable in the log either way. Default 256:
-   * measured on 400,000 messages through the pipeline, DuckDB's default (16 MB) spent 11.7 s in COMMITs and 1.7 s
-   * closing; 256 MB, 5.4 s and 0.4 s (a checkpoint costs about the same whatever it carries, and smaller ones
-   * rewrite the row groups still being filled again and again).
+   * inside the COMMIT that crosses it, and at close). Every COMMIT is durable in the log either way. What the log
+   * holds is also held in memory (uncheckpointed row groups) until the checkpoint. Default 64: measured on 400,000
+   * messages through the pipeline, DuckDB's default (16 MB) spent 11.7 s in COMMITs and 1.7 s closing, 256 MB 5.4 s
+   * and 0.4 s (a checkpoint costs about the same whatever it carries, and smaller ones rewrite the row groups still
+   * being filled again and again); but with 256 the process's memory outside V8 rose by up to 340 MB between
+   * checkpoints (draining a 1 M backlog), and 64 took 135 MB off its peak on 1 M messages at a cost within the noise
+   * of `npx tsx bench/medallion.ts --events=1000000 --duckdb-checkpoint-mb=64` against `=256`.
    */
   readonly checkpointThresholdMb?: number;
   /**
@@ -48,14 +51,16 @@ export interface DuckDbWarehouseOptions {
    * that still runs out of memory doubles this and runs again. (Tables this version creates have no key index: see
    * `withPrimaryKey`; files of earlier versions do.) DuckDB's own default is 80% of the machine's RAM, which an
    * embedded warehouse sharing its process with a streaming job should not take: draining 300,000 messages of a
-   * backlog, its buffers held 450-550 MiB. Default 256.
+   * backlog, its buffers held 450-550 MiB. Default 96: with a 64 MB checkpoint threshold, 1 M messages of the
+   * command line peaked at 301 MiB outside V8 against 463 with 256 MiB (and 597 with both at 256), for about 7-10%
+   * more CPU on `bench/medallion.ts --events=1000000` (noisy; 256 is the faster choice when memory is plentiful).
    */
   readonly memoryLimitMb?: number;
 }
 
 /** See `DuckDbWarehouseOptions.checkpointThresholdMb`. */
-const DEFAULT_CHECKPOINT_THRESHOLD_MB = 256;
-const DEFAULT_MEMORY_LIMIT_MB = 256;
+const DEFAULT_CHECKPOINT_THRESHOLD_MB = 64;
+const DEFAULT_MEMORY_LIMIT_MB = 96;
 const MIB = 2 ** 20;
 
 const MEMORY = ":memory:";

@@ -41,7 +41,7 @@ export const MEDALLION_OPTIONS = {
   duckdbMemoryMib: {
     type: "number",
     range: "positive",
-    default: 256,
+    default: 96,
     value: "MIB",
     help: "DuckDB's memory limit (its buffers; spills to disk beyond it), for a duckdb: warehouse",
   },
