@@ -33,6 +33,12 @@ export interface PubsubTopology {
   readonly prefix?: string;
   /** The tenants, each with its own worker subscription on the topics that declare `tenantWorkers`. */
   readonly tenants?: readonly string[];
+  /**
+   * Earlier values of `tenants` whose subscriptions are kept until their readers have read them empty: each list's
+   * catch-all (named after its filter, so not the current one's), and the worker and dead-letter topic of each of its
+   * tenants (`expandTenants`). Remove a list once its catch-all is drained (README, "Tenant isolation").
+   */
+  readonly retiredTenantLists?: readonly (readonly string[])[];
   readonly topics: readonly TopicSpec[];
 }
 

@@ -102,8 +102,9 @@ export const MEDALLION_OPTIONS = {
     default: false,
     help:
       "the reader of the tenants' catch-all: --input names the subscription filtered on what no tenant's worker " +
-      "takes (npm run provision makes TOPIC-tenant-catch-all), checked as the job starts against the tenants of " +
-      "--topology; every message goes to Bronze and the dead letters with its tenant problem, none to Silver or Gold",
+      "takes (npm run provision makes TOPIC-tenant-catch-all-HASH), checked as the job starts against the tenants " +
+      "of --topology (or of its retiredTenantLists, for a catch-all kept after the tenants changed); every message " +
+      "goes to Bronze and the dead letters with its tenant problem, none to Silver or Gold",
   },
   topology: {
     type: "string",

@@ -1,15 +1,16 @@
 import { readFileSync } from "node:fs";
 import type { PubSub } from "@google-cloud/pubsub";
 import type { PubsubTopology } from "../../io/pubsub/provision.ts";
-import { expandTenants } from "../../io/pubsub/tenant-topology.ts";
+import { catchAllFilterHash, tenantLists } from "../../io/pubsub/tenant-topology.ts";
 import { catchAllFilter, tenantFilter, tenantIdProblem } from "../../schemas/tenant.ts";
 import type { Options } from "./job-options.ts";
 
 /**
  * The command line's tenant modes, each reading a subscription filtered on the tenant attribute (`schemas/tenant.ts`):
  * - `--tenant=T`, a worker for one tenant, on `{topic}-T-worker` (filter `tenantFilter(T)`);
- * - `--tenant-catch-all`, the reader of the catch-all `{topic}-tenant-catch-all` (filter `catchAllFilter(tenants)`):
- *   every message goes to Bronze and the dead letters with the tenant problem, none to Silver or Gold.
+ * - `--tenant-catch-all`, the reader of a catch-all `{topic}-tenant-catch-all-{hash}` (filter
+ *   `catchAllFilter(tenants)`): every message goes to Bronze and the dead letters with the tenant problem, none to
+ *   Silver or Gold.
  * Each is checked twice: before anything is opened (`checkTenant`, `checkTenantCatchAll`: the flags, the runner, the
  * input's kind), and once the input subscription can be read (`checkTenantSubscription`, `checkCatchAllSubscription`:
  * its filter is the mode's). Both are refused on Dataflow, whose submission reads no subscription here.
@@ -99,13 +100,17 @@ export async function checkTenantSubscription(pubsub: PubSub, o: Pick<Options, "
 }
 
 /**
- * The tenants whose catch-all `--tenant-catch-all` reads: the `tenants` of the topology `--topology` names (default
- * `DEFAULT_TOPOLOGY`), the file `npm run provision` and Terraform make the catch-all's filter from, so the reader's
- * list is theirs, in their order (the filter is compared as a string). Refused, naming the file: one that cannot be
- * read; a tenant list `expandTenants` refuses (not a tenant id, listed twice, a catch-all filter over Pub/Sub's
- * 256 bytes), as provision would; a topology with no catch-all (no tenants, or no topic with `tenantWorkers`).
+ * The tenants whose catch-all `--tenant-catch-all` reads, from the topology `--topology` names (default
+ * `DEFAULT_TOPOLOGY`), the file `npm run provision` and Terraform make the catch-alls' filters from, so the reader's
+ * list is theirs, in their order (the filter is compared as a string): the list of `tenants`, or, when the input
+ * subscription's name ends in the hash of a list of `retiredTenantLists` (`-tenant-catch-all-{hash}`: a catch-all
+ * kept until it is read empty after the tenants changed), that list. A message of one of them reached the catch-all
+ * only where filters are not applied, and is marked so (`CATCH_ALL_MISROUTED`); any other is dead-lettered as one no
+ * worker of the list takes. Refused, naming the file: one that cannot be read; tenant lists `expandTenants` refuses
+ * (not a tenant id, listed twice, a catch-all filter over Pub/Sub's 256 bytes), as provision would; a topology with
+ * no catch-all (no tenants nor retired lists, or no topic with `tenantWorkers`).
  */
-export function catchAllTenants(o: Pick<Options, "topology">): readonly string[] {
+export function catchAllTenants(o: Pick<Options, "topology" | "input">): readonly string[] {
   const path = o.topology ?? DEFAULT_TOPOLOGY;
   let topology: PubsubTopology;
   try {
@@ -113,19 +118,21 @@ export function catchAllTenants(o: Pick<Options, "topology">): readonly string[]
   } catch (e) {
     throw new Error(`--tenant-catch-all: cannot read the topology ${path}: ${(e as Error).message}`);
   }
-  const tenants = topology.tenants ?? [];
-  if (tenants.length === 0 || !topology.topics.some((t) => t.tenantWorkers !== undefined)) {
-    throw new Error(
-      `--tenant-catch-all: the topology ${path} has no catch-all to read (npm run provision makes ` +
-        "TOPIC-tenant-catch-all for a topology with tenants, on each topic with tenantWorkers)",
-    );
-  }
+  let lists: readonly (readonly string[])[];
   try {
-    expandTenants(topology);
+    lists = tenantLists(topology);
   } catch (e) {
     throw new Error(`--tenant-catch-all: the topology ${path}: ${(e as Error).message}`);
   }
-  return tenants;
+  const current = lists[0];
+  if (current === undefined || !topology.topics.some((t) => t.tenantWorkers !== undefined)) {
+    throw new Error(
+      `--tenant-catch-all: the topology ${path} has no catch-all to read (npm run provision makes ` +
+        "TOPIC-tenant-catch-all-HASH for a topology with tenants, on each topic with tenantWorkers)",
+    );
+  }
+  const hash = /-tenant-catch-all-([0-9a-f]{8})$/.exec(inputSubscription(o.input) ?? "")?.[1];
+  return lists.find((list) => catchAllFilterHash(catchAllFilter(list)) === hash) ?? current;
 }
 
 /**
@@ -157,7 +164,7 @@ export function checkTenantCatchAll(
         "run the catch-all's reader locally",
     );
   }
-  const where = "npm run provision makes TOPIC-tenant-catch-all, filtered on what no tenant's worker takes";
+  const where = "npm run provision makes TOPIC-tenant-catch-all-HASH, filtered on what no tenant's worker takes";
   if (isTopicInput(o.input)) {
     throw new Error(
       `--tenant-catch-all reads the catch-all subscription (${where}): the temporary subscription of ${o.input} ` +
@@ -174,10 +181,11 @@ export function checkTenantCatchAll(
 }
 
 /**
- * With `--tenant-catch-all`, the input subscription's filter must be `catchAllFilter(tenants)` of the topology's
- * tenants (runs of spaces and spaces around `=` aside): refused, naming the subscription and both filters, when it
- * has no filter or another one (another subscription, or a catch-all made for another tenant list: a tenant added to
- * the topology and not yet provisioned). `pubsub` is the input's client.
+ * With `--tenant-catch-all`, the input subscription's filter must be `catchAllFilter(tenants)` of the tenants it reads
+ * for (`catchAllTenants`: the topology's, or a retired list's its name carries the hash of; runs of spaces and
+ * spaces around `=` aside): refused, naming the subscription and both filters, when it has no filter or another one
+ * (another subscription, or a catch-all made for a tenant list the topology has neither as `tenants` nor as a retired
+ * list). `pubsub` is the input's client.
  */
 export async function checkCatchAllSubscription(
   pubsub: PubSub,
@@ -191,8 +199,8 @@ export async function checkCatchAllSubscription(
     throw new Error(
       `--tenant-catch-all reads the subscription filtered on ${wanted} (the catch-all of the tenants of ` +
         `${o.topology ?? DEFAULT_TOPOLOGY}): ${sub} has ${filter === "" ? "no filter" : `the filter ${filter}`} ` +
-        "(npm run provision makes TOPIC-tenant-catch-all; after a change of tenants, read the old one empty, delete " +
-        "it and provision again)",
+        "(npm run provision makes TOPIC-tenant-catch-all-HASH; after a change of tenants, the old one's list goes " +
+        "to the topology's retiredTenantLists until it is read empty)",
     );
   }
 }

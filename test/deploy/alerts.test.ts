@@ -149,7 +149,7 @@ describe("the subscriptions the backlog alerts watch", () => {
   const inputs = [
     "medallion",
     ...(topology.tenants ?? []).map((t) => tenantWorkerNames("user-events", t).subscription),
-    tenantCatchAllNames("user-events").subscription,
+    tenantCatchAllNames("user-events", topology.tenants ?? []).subscription,
   ];
   const prod = (names: readonly string[]) => names.map((n) => `tidemark-prod-${n}`).sort();
   const watchedBy = (selects: (subscription: string) => boolean) => prod(all).filter(selects);
@@ -160,7 +160,7 @@ describe("the subscriptions the backlog alerts watch", () => {
       "user-events-acme-worker",
       "user-events-globex-worker",
       "user-events-initech-worker",
-      "user-events-tenant-catch-all",
+      "user-events-tenant-catch-all-2e9ed323",
     ]);
     for (const name of inputs) expect(all).toContain(name);
     expect(all.length - inputs.length).toBeGreaterThanOrEqual(6);

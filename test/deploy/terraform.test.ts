@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +9,7 @@ import type { PubSub } from "@google-cloud/pubsub";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { primaryKey } from "../../io/bigquery/cdc.ts";
 import { type PubsubTopology, provision } from "../../io/pubsub/provision.ts";
+import { catchAllFilterHash, tenantCatchAllNames } from "../../io/pubsub/tenant-topology.ts";
 import { checkRunnerInputs, parseJobOptions } from "../../pipelines/user-sessions/job-options.ts";
 import { checkDataflowOptions } from "../../runners/dataflow/options.ts";
 import {
@@ -18,6 +20,7 @@ import {
 import { URNS } from "../../runners/portable/urns.ts";
 import { bigQuerySchema, bigQueryTable } from "../../schemas/table-schema.ts";
 import { TABLES, WRITE_ERRORS } from "../../schemas/tables.ts";
+import { catchAllFilter } from "../../schemas/tenant.ts";
 
 /**
  * deploy/terraform, checked offline with Terraform (v1.5.7, built by scripts/go-tool.sh) on a copy of deploy/:
@@ -88,6 +91,9 @@ function planEnvironment(vars: Record<string, unknown> = {}): Environment {
 }
 
 const topologyOf = (path: string) => JSON.parse(readFileSync(path, "utf8")) as PubsubTopology;
+
+/** The shipped topology's catch-all: named after the SHA-256 of its filter (tenant-topology.ts). */
+const SHIPPED_CATCH_ALL = "user-events-tenant-catch-all-2e9ed323";
 
 /** What provision.ts creates for `topology` under `prefix`, recorded from a Pub/Sub client on which nothing exists. */
 async function provisioned(topology: PubsubTopology, prefix: string) {
@@ -270,7 +276,7 @@ describe("deploy/terraform: the environment it creates", () => {
         "session-insights-dashboard",
         "user-events-dead-letter-inspect",
         ...tenants.flatMap((t) => [`user-events-${t}-worker`, `user-events-${t}-dlq-inspect`]),
-        "user-events-tenant-catch-all",
+        SHIPPED_CATCH_ALL,
         "user-events-tenant-catch-all-dead-letter-inspect",
       ].sort(),
     );
@@ -280,8 +286,8 @@ describe("deploy/terraform: the environment it creates", () => {
       filter: 'attributes.tenant_id = "globex"',
       dead_letter_policy: { topic: "user-events-globex-dlq", max_delivery_attempts: 5 },
     });
-    expect(prod.subscriptions["user-events-tenant-catch-all"]).toMatchObject({
-      name: "tidemark-prod-user-events-tenant-catch-all",
+    expect(prod.subscriptions[SHIPPED_CATCH_ALL]).toMatchObject({
+      name: `tidemark-prod-${SHIPPED_CATCH_ALL}`,
       topic: "user-events",
       filter:
         "NOT attributes:tenant_id OR NOT (" +
@@ -305,11 +311,90 @@ describe("deploy/terraform: the environment it creates", () => {
       'input_subscription: "user-events-acme-worker" is tenant acme\'s worker subscription (read with --tenant=acme, ' +
         "not available with --runner=dataflow yet): run that reader outside Dataflow",
     ]);
-    expect(problems("user-events-tenant-catch-all")).toEqual([
-      'input_subscription: "user-events-tenant-catch-all" is the tenants\' catch-all (its reader dead-letters every ' +
+    expect(problems(SHIPPED_CATCH_ALL)).toEqual([
+      `input_subscription: "${SHIPPED_CATCH_ALL}" is a tenants' catch-all (its reader dead-letters every ` +
         "message, which the Dataflow job does not): run that reader outside Dataflow",
     ]);
     expect(problems("invalid-events-repair")).toEqual([]);
+  });
+
+  it("a catch-all is named after its filter: Terraform's sha256 is Node's, byte for byte (terraform console)", () => {
+    const strings = [
+      catchAllFilter(["acme", "globex", "initech"]),
+      catchAllFilter(["acme", "globex", "initech", "umbrella"]),
+      catchAllFilter(["a", "b-2", "c.eu", "D_4"]),
+      "",
+      "caf\u00e9 \u65e5\u672c \u{1f642}",
+      'quote " backslash \\ tab \t newline \n',
+    ];
+    // HCL's string escapes are JSON's (\" \\ \t \n \uNNNN); non-ASCII goes in as UTF-8.
+    const literal = (x: string) => JSON.stringify(x).replaceAll("${", "$${").replaceAll("%{", "%%{");
+    const dir = mkdtempSync(join(work, "console-"));
+    const r = spawnSync(terraform, ["console", "-no-color"], {
+      cwd: dir,
+      env: { ...tfEnv, TF_DATA_DIR: join(dir, ".terraform") },
+      input: `join(",", [${strings.map((x) => `sha256(${literal(x)})`).join(", ")}])\n`,
+      encoding: "utf8",
+    });
+    expect(r.stderr).toBe("");
+    const fromTerraform = JSON.parse(r.stdout.trim()) as string;
+    const fromNode = strings.map((x) => createHash("sha256").update(x, "utf8").digest("hex"));
+    expect(fromTerraform.split(",")).toEqual(fromNode);
+    expect(fromNode.map((h) => h.slice(0, 8)).slice(0, 2)).toEqual(
+      ["acme,globex,initech", "acme,globex,initech,umbrella"].map((l) =>
+        catchAllFilterHash(catchAllFilter(l.split(","))),
+      ),
+    );
+    expect(tenantCatchAllNames("user-events", ["acme", "globex", "initech"]).subscription).toBe(SHIPPED_CATCH_ALL);
+  });
+
+  it("retired tenant lists keep their catch-alls and their tenants' workers, named as provision names them", async () => {
+    const shipped = topologyOf(join(work, "deploy/pubsub/topology.json"));
+    const changed: PubsubTopology = {
+      ...shipped,
+      tenants: ["acme", "globex", "umbrella"],
+      retiredTenantLists: [["acme", "globex", "initech"], ["acme", "globex", "umbrella"], ["acme"]],
+    };
+    const file = join(work, "retired.json");
+    writeFileSync(file, JSON.stringify(changed));
+    const env = planEnvironment({ topology_file: file });
+    expect(env.problems).toEqual([]);
+    const expected = await expectedPubsub(changed, "tidemark-prod-");
+    expect(env.subscriptions).toEqual(expected.subscriptions);
+    expect(env.topics).toEqual(expected.topics);
+    // The current list's catch-all, then each retired one's (a list equal to the current one is the same catch-all);
+    // initech, no longer listed, keeps its worker until its list is removed.
+    const catchAlls = [["acme", "globex", "umbrella"], ["acme", "globex", "initech"], ["acme"]].map(
+      (l) => tenantCatchAllNames("user-events", l).subscription,
+    );
+    expect(
+      Object.keys(env.subscriptions).filter((k) => k.includes("-tenant-catch-all-") && !k.endsWith("inspect")),
+    ).toEqual([...catchAlls].sort());
+    expect(Object.keys(env.subscriptions).filter((k) => k.endsWith("-worker"))).toEqual(
+      ["acme", "globex", "initech", "umbrella"].map((t) => `user-events-${t}-worker`),
+    );
+    // A retired list provision would refuse is refused here too, with provision's words.
+    const faults: PubsubTopology[] = [
+      { ...shipped, retiredTenantLists: [["acme", "umbrella corp"]] },
+      { ...shipped, retiredTenantLists: [["acme", "globex", "acme"]] },
+      { ...shipped, retiredTenantLists: [[]] },
+      {
+        ...shipped,
+        retiredTenantLists: [
+          ["acme"],
+          ["acme", "globex", "initech", "hooli", "initrode", "massive", "soylent", "wayne"],
+        ],
+      },
+    ];
+    for (const fault of faults) {
+      const refused = await provisioned(fault, "tidemark-prod-").then(
+        () => "accepted",
+        (e: Error) => e.message,
+      );
+      const faulty = join(work, "retired-fault.json");
+      writeFileSync(faulty, JSON.stringify(fault));
+      expect(planEnvironment({ topology_file: faulty }).problems).toEqual([refused]);
+    }
   });
 
   it("without tenants there is no worker and no catch-all", async () => {
@@ -377,7 +462,8 @@ describe("deploy/terraform: the environment it creates", () => {
     const env = planEnvironment({ topology_file: file });
     expect(messages).not.toContain("accepted");
     expect(messages.at(-1)).toBe(
-      'subscription "user-events-tenant-catch-all": the filter that selects what none of the 8 tenants\' workers ' +
+      'subscription "user-events-tenant-catch-all-37be2fd6": the filter that selects what none of the 8 tenants\' ' +
+        "workers " +
         "takes is 314 bytes, over Pub/Sub's limit of 256 (list fewer tenants, or shorter tenant ids)",
     );
     for (const m of messages) expect(env.problems).toContain(m);
@@ -429,7 +515,7 @@ describe("deploy/terraform: the environment it creates", () => {
           `pubsub_agent subscription user-events-${t}-worker roles/pubsub.subscriber`,
         ]),
         "pubsub_agent topic user-events-tenant-catch-all-dead-letter roles/pubsub.publisher",
-        "pubsub_agent subscription user-events-tenant-catch-all roles/pubsub.subscriber",
+        `pubsub_agent subscription ${SHIPPED_CATCH_ALL} roles/pubsub.subscriber`,
       ].sort(),
     );
     // With DML upserts the workers run BigQuery jobs; without feeds they publish nowhere.
@@ -532,6 +618,130 @@ describe("deploy/terraform: the environment it creates", () => {
       "alert odd: conditions[1].conditionThreshold.comparison is required",
       "alert odd: conditions[1].conditionThreshold.duration is required",
     ]);
+  });
+});
+
+describe("deploy/terraform: changing the tenants replaces no subscription (a plan against an applied state)", () => {
+  // The root module's google_pubsub_subscription.subscription and google_pubsub_topic.topic, as the state sees them:
+  // one instance per key of the same for_each, replaced (destroyed, with its unacknowledged messages, then created)
+  // when an argument the Google provider cannot update changes: for a subscription its name, topic, filter and
+  // enable_message_ordering (ForceNew), for a topic its name. terraform_data is Terraform's own resource, so the state
+  // is applied and planned offline, as the provider would plan it.
+  let dir = "";
+  const tfIn = (args: readonly string[]) => tf(args, dir, "harness");
+  const topologyFile = (name: string, topology: PubsubTopology) => {
+    const file = join(work, `${name}.json`);
+    writeFileSync(file, JSON.stringify(topology));
+    return file;
+  };
+  /** The plan's changes from the applied state to `topology`: the keys created and the keys destroyed, per resource. */
+  const planTo = (name: string, topology: PubsubTopology) => {
+    const file = topologyFile(name, topology);
+    const plan = tfIn(["plan", "-lock=false", "-no-color", `-var=topology_file=${file}`, `-out=${dir}/${name}.plan`]);
+    expect(plan.err).toBe("");
+    const shown = JSON.parse(tfIn(["show", "-json", `${dir}/${name}.plan`]).out) as {
+      resource_changes?: { type: string; name: string; index: string; change: { actions: string[] } }[];
+    };
+    const changes = shown.resource_changes ?? [];
+    const keys = (action: string, resource: string) =>
+      changes
+        .filter((c) => c.name === resource && c.change.actions.includes(action))
+        .map((c) => c.index)
+        .sort();
+    return {
+      created: keys("create", "subscription"),
+      destroyed: keys("delete", "subscription"),
+      topicsCreated: keys("create", "topic"),
+      topicsDestroyed: keys("delete", "topic"),
+    };
+  };
+  const apply = (name: string, topology: PubsubTopology) => {
+    const file = topologyFile(name, topology);
+    const r = tfIn(["apply", "-auto-approve", "-lock=false", "-no-color", `-var=topology_file=${file}`]);
+    expect(r.err).toBe("");
+    expect(r.status).toBe(0);
+  };
+  const shipped = () => topologyOf(join(work, "deploy/pubsub/topology.json"));
+  const THREE = ["acme", "globex", "initech"];
+  const FOUR = [...THREE, "umbrella"];
+  const catchAll = (tenants: readonly string[]) => tenantCatchAllNames("user-events", tenants).subscription;
+
+  beforeAll(() => {
+    const root = readFileSync(join(work, "deploy/terraform/pubsub.tf"), "utf8");
+    // The harness stands for these resources: same for_each, the same arguments from each.value.
+    expect(root).toMatch(
+      /resource "google_pubsub_subscription" "subscription" \{\n\s+for_each = module\.environment\.subscriptions\n/,
+    );
+    for (const arg of ["name", "topic", "filter", "enable_message_ordering"]) {
+      expect(root).toMatch(new RegExp(`\\n\\s+${arg}\\s+= (google_pubsub_topic\\.topic\\[)?each\\.value\\.${arg}`));
+    }
+    expect(root).toMatch(/resource "google_pubsub_topic" "topic" \{\n\s+for_each = module\.environment\.topics\n/);
+    dir = join(work, "deploy/terraform/harness");
+    mkdirSync(dir);
+    writeFileSync(
+      join(dir, "main.tf"),
+      [
+        'variable "topology_file" { type = string }',
+        'module "environment" {',
+        '  source         = "../modules/environment"',
+        `  project        = "${PROJECT}"`,
+        `  region         = "${REGION}"`,
+        '  environment    = "prod"',
+        "  topology_file  = var.topology_file",
+        `  bigquery_dir   = "${join(work, "deploy/bigquery")}"`,
+        `  monitoring_dir = "${join(work, "deploy/monitoring")}"`,
+        "}",
+        'resource "terraform_data" "topic" {',
+        "  for_each         = module.environment.topics",
+        "  triggers_replace = [each.value.name]",
+        "}",
+        'resource "terraform_data" "subscription" {',
+        "  for_each         = module.environment.subscriptions",
+        "  triggers_replace = [each.value.name, each.value.topic, each.value.filter, each.value.enable_message_ordering]",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    const init = tfIn(["init", "-no-color"]);
+    if (init.status !== 0) throw new Error(`terraform init of the harness failed: ${init.err}`);
+    apply("three", shipped());
+  }, 300_000);
+
+  it("a tenant added, the old list retired: the new worker and catch-all are created beside the old, nothing destroyed", () => {
+    const added = planTo("added", { ...shipped(), tenants: FOUR, retiredTenantLists: [THREE] });
+    expect(added).toEqual({
+      created: ["user-events-umbrella-dlq-inspect", "user-events-umbrella-worker", catchAll(FOUR)].sort(),
+      destroyed: [],
+      topicsCreated: ["user-events-umbrella-dlq"],
+      topicsDestroyed: [],
+    });
+  });
+
+  it("without the retired list the old catch-all would be destroyed: that is what the list prevents", () => {
+    // (Before the catch-all was named after its filter, adding a tenant replaced it: the same key, a new filter.)
+    expect(planTo("unretired", { ...shipped(), tenants: FOUR }).destroyed).toEqual([catchAll(THREE)]);
+  });
+
+  it("once drained and removed from the retired lists, only the old catch-all goes; a tenant removed keeps its worker while retired", () => {
+    apply("four", { ...shipped(), tenants: FOUR, retiredTenantLists: [THREE] });
+    expect(planTo("drained", { ...shipped(), tenants: FOUR })).toEqual({
+      created: [],
+      destroyed: [catchAll(THREE)],
+      topicsCreated: [],
+      topicsDestroyed: [],
+    });
+    // initech removed: its worker and dead-letter topic stay while the list that had it is retired.
+    const removed = planTo("removed", {
+      ...shipped(),
+      tenants: ["acme", "globex", "umbrella"],
+      retiredTenantLists: [THREE, FOUR],
+    });
+    expect(removed).toEqual({
+      created: [catchAll(["acme", "globex", "umbrella"])],
+      destroyed: [],
+      topicsCreated: [],
+      topicsDestroyed: [],
+    });
   });
 });
 

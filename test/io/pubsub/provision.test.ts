@@ -2,6 +2,7 @@ import type { PubSub } from "@google-cloud/pubsub";
 import { describe, expect, it } from "vitest";
 import { useEmulator } from "./emulator-fixture.ts";
 import { type PubsubTopology, provision } from "../../../io/pubsub/provision.ts";
+import { tenantCatchAllNames } from "../../../io/pubsub/tenant-topology.ts";
 
 const PROJECT = "tidemark-test";
 const fixture = useEmulator(PROJECT);
@@ -29,6 +30,9 @@ const topology = (prefix: string, ackDeadlineSeconds = 60): PubsubTopology => ({
 });
 
 const full = (kind: "topics" | "subscriptions", name: string) => `projects/${PROJECT}/${kind}/${name}`;
+/** The catch-alls of acme and globex, and of the three: named after their filters' hashes. */
+const TWO = tenantCatchAllNames("user-events", ["acme", "globex"]).subscription;
+const THREE = tenantCatchAllNames("user-events", ["acme", "globex", "initech"]).subscription;
 
 describe("provision against the Pub/Sub emulator", () => {
   it("creates what is missing, then changes nothing on a second run", async () => {
@@ -140,7 +144,7 @@ describe("provision against the Pub/Sub emulator", () => {
         full("subscriptions", "t-user-events-acme-dlq-inspect"),
         full("subscriptions", "t-user-events-globex-dlq-inspect"),
         full("topics", "t-user-events-tenant-catch-all-dead-letter"),
-        full("subscriptions", "t-user-events-tenant-catch-all"),
+        full("subscriptions", `t-${TWO}`),
         full("subscriptions", "t-user-events-tenant-catch-all-dead-letter-inspect"),
       ].sort(),
     );
@@ -148,7 +152,7 @@ describe("provision against the Pub/Sub emulator", () => {
     // which messages it selects is tested offline, tenant-topology.test.ts).
     const catchAllFilter =
       'NOT attributes:tenant_id OR NOT (attributes.tenant_id = "acme" OR attributes.tenant_id = "globex")';
-    const [catchAll] = await pubsub().subscription("t-user-events-tenant-catch-all").getMetadata();
+    const [catchAll] = await pubsub().subscription(`t-${TWO}`).getMetadata();
     expect(catchAll).toMatchObject({
       topic: full("topics", "t-user-events"),
       filter: catchAllFilter,
@@ -170,35 +174,39 @@ describe("provision against the Pub/Sub emulator", () => {
     }
     const again = await provision(pubsub(), tenants);
     expect([again.added, again.changed, again.unchanged.length]).toEqual([[], [], 11]);
-    // A tenant added later changes the catch-all's filter, which Pub/Sub cannot change in place: refused, naming it,
-    // before anything is written. Once its reader has drained it and it is deleted, the tenant gets its own, the
-    // catch-all is made again with the new filter, and the others are left alone.
-    const three = { ...tenants, tenants: ["acme", "globex", "initech"] };
-    await expect(provision(pubsub(), three)).rejects.toThrow(
-      `subscription ${full("subscriptions", "t-user-events-tenant-catch-all")}: filter ${JSON.stringify(catchAllFilter)} ` +
-        "cannot be changed in place to ",
-    );
-    expect((await pubsub().subscription("t-user-events-initech-worker").exists())[0]).toBe(false);
-    await pubsub().subscription("t-user-events-tenant-catch-all").delete();
+    // A tenant added later changes the catch-all's filter, and so its name: the new tenant's worker and the new
+    // catch-all are made beside the old one, which is left as it is (provision deletes nothing: it keeps its
+    // messages for its reader to read it empty), with or without the old list in retiredTenantLists.
+    const three = { ...tenants, tenants: ["acme", "globex", "initech"], retiredTenantLists: [["acme", "globex"]] };
     const more = await provision(pubsub(), three);
     expect(more.added.sort()).toEqual(
       [
         full("topics", "t-user-events-initech-dlq"),
         full("subscriptions", "t-user-events-initech-worker"),
         full("subscriptions", "t-user-events-initech-dlq-inspect"),
-        full("subscriptions", "t-user-events-tenant-catch-all"),
+        full("subscriptions", `t-${THREE}`),
       ].sort(),
     );
-    const [wider] = await pubsub().subscription("t-user-events-tenant-catch-all").getMetadata();
+    expect(more.changed).toEqual([]);
+    expect(more.unchanged).toContain(full("subscriptions", `t-${TWO}`));
+    const [wider] = await pubsub().subscription(`t-${THREE}`).getMetadata();
     expect(wider.filter).toBe(
       'NOT attributes:tenant_id OR NOT (attributes.tenant_id = "acme" OR attributes.tenant_id = "globex" OR ' +
         'attributes.tenant_id = "initech")',
     );
+    const [old] = await pubsub().subscription(`t-${TWO}`).getMetadata();
+    expect(old.filter).toBe(catchAllFilter);
+    const { retiredTenantLists: _retired, ...drained } = three;
+    const after = await provision(pubsub(), drained);
+    expect([after.added, after.changed]).toEqual([[], []]);
+    expect((await pubsub().subscription(`t-${TWO}`).exists())[0]).toBe(true);
     // Without tenants, no catch-all: nothing to catch.
     const { tenants: _none, ...untenanted } = tenants;
     const plain = await provision(pubsub(), { ...untenanted, prefix: "n-" });
     expect(plain.added.sort()).toEqual([full("topics", "n-user-events"), full("subscriptions", "n-medallion")].sort());
-    expect((await pubsub().subscription("n-user-events-tenant-catch-all").exists())[0]).toBe(false);
+    expect((await pubsub().getSubscriptions())[0].map((s) => s.name).filter((n) => n.includes("/n-"))).toEqual([
+      full("subscriptions", "n-medallion"),
+    ]);
     await expect(provision(pubsub(), { ...tenants, tenants: ["acme", "umbrella corp"] })).rejects.toThrow(
       'tenant "umbrella corp": must be 1 to 63 letters',
     );

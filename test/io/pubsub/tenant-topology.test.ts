@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { PubsubTopology, SubscriptionSpec } from "../../../io/pubsub/provision.ts";
@@ -5,6 +6,7 @@ import {
   expandTenants,
   PUBSUB_FILTER_MAX_BYTES,
   tenantCatchAllNames,
+  tenantLists,
   tenantWorkerNames,
 } from "../../../io/pubsub/tenant-topology.ts";
 import { type MissingAttribute, parsePubsubFilter } from "./pubsub-filter.ts";
@@ -56,7 +58,8 @@ describe("expandTenants: a worker subscription and a dead-letter topic per tenan
               deadLetter: { topic: "user-events-globex-dlq", maxDeliveryAttempts: 5 },
             },
             {
-              name: "user-events-tenant-catch-all",
+              // Named after the SHA-256 of its filter: another tenant list is another catch-all.
+              name: "user-events-tenant-catch-all-84b49f42",
               ackDeadlineSeconds: 30,
               retryPolicy: { minBackoffSeconds: 1, maxBackoffSeconds: 60 },
               filter:
@@ -91,8 +94,10 @@ describe("expandTenants: a worker subscription and a dead-letter topic per tenan
     }
     const noWorkers = expandTenants({ ...base, topics: [{ name: "other" }] });
     expect(noWorkers).toEqual({ prefix: "x-", topics: [{ name: "other" }] });
-    expect(tenantCatchAllNames("user-events")).toEqual({
-      subscription: "user-events-tenant-catch-all",
+    const filter = 'NOT attributes:tenant_id OR NOT (attributes.tenant_id = "acme" OR attributes.tenant_id = "globex")';
+    expect(tenantCatchAllNames("user-events", ["acme", "globex"])).toEqual({
+      subscription: `user-events-tenant-catch-all-${createHash("sha256").update(filter).digest("hex").slice(0, 8)}`,
+      filter,
       deadLetterTopic: "user-events-tenant-catch-all-dead-letter",
       deadLetterSubscription: "user-events-tenant-catch-all-dead-letter-inspect",
     });
@@ -106,6 +111,76 @@ describe("expandTenants: a worker subscription and a dead-letter topic per tenan
     expect(() => expandTenants({ ...base, tenants: ["acme", "globex", "acme"] })).toThrow(
       'tenant "acme": listed twice',
     );
+  });
+});
+
+describe("a change of tenants: the new catch-all beside the old, kept while its list is retired", () => {
+  const THREE = ["acme", "globex", "initech"];
+  const catchAll = (tenants: readonly string[]) => tenantCatchAllNames("user-events", tenants).subscription;
+  const subscriptions = (t: PubsubTopology) =>
+    (expandTenants(t).topics.find((x) => x.name === "user-events")?.subscriptions ?? []).map((s) => s.name);
+
+  it("another list is another catch-all, by name: a tenant added makes a new one and leaves the old name free", () => {
+    expect(catchAll(THREE)).toBe("user-events-tenant-catch-all-2e9ed323");
+    expect(catchAll([...THREE, "umbrella"])).not.toBe(catchAll(THREE));
+    // The order is the filter's: another order is another filter, another catch-all (the reader reads the file).
+    expect(catchAll(["globex", "acme", "initech"])).not.toBe(catchAll(THREE));
+  });
+
+  it("a retired list keeps its catch-all and its tenants' workers and dead-letter topics; each list once", () => {
+    const changed: PubsubTopology = {
+      ...base,
+      tenants: ["acme", "umbrella"],
+      retiredTenantLists: [
+        ["acme", "globex"],
+        ["acme", "umbrella"],
+        ["acme", "globex"],
+      ],
+    };
+    expect(subscriptions(changed)).toEqual([
+      "medallion",
+      "user-events-acme-worker",
+      "user-events-umbrella-worker",
+      "user-events-globex-worker",
+      catchAll(["acme", "umbrella"]),
+      catchAll(["acme", "globex"]),
+    ]);
+    const expanded = expandTenants(changed);
+    expect(expanded.topics.map((t) => t.name)).toEqual([
+      "user-events",
+      "other",
+      "user-events-acme-dlq",
+      "user-events-umbrella-dlq",
+      "user-events-globex-dlq",
+      "user-events-tenant-catch-all-dead-letter",
+    ]);
+    expect(expanded).not.toHaveProperty("retiredTenantLists");
+    // The retired catch-all is exactly the one provisioned for that list before.
+    const before = expandTenants(base).topics[0]?.subscriptions?.find((s) => s.name === catchAll(["acme", "globex"]));
+    expect(expanded.topics[0]?.subscriptions?.find((s) => s.name === catchAll(["acme", "globex"]))).toEqual(before);
+    expect(tenantLists(changed)).toEqual([
+      ["acme", "umbrella"],
+      ["acme", "globex"],
+    ]);
+  });
+
+  it("refuses a retired list that is not one, naming it", () => {
+    const refused = (retiredTenantLists: string[][]) => () => expandTenants({ ...base, retiredTenantLists });
+    expect(refused([["acme"], []])).toThrow("retiredTenantLists[1]: no tenants");
+    expect(refused([["acme", "globex corp"]])).toThrow('retiredTenantLists[0]: tenant "globex corp": must be 1 to 63');
+    expect(refused([["acme", "acme"]])).toThrow('retiredTenantLists[0]: tenant "acme": listed twice');
+    const long = Array.from({ length: 8 }, (_, i) => `t${i}0`);
+    expect(refused([long])).toThrow(
+      `retiredTenantLists[0]: subscription "${catchAll(long)}": the filter that selects what none of the 8 tenants'`,
+    );
+  });
+
+  it("with a retired list only (no tenants now), its subscriptions are still kept", () => {
+    expect(subscriptions({ ...base, tenants: [], retiredTenantLists: [["acme"]] })).toEqual([
+      "medallion",
+      "user-events-acme-worker",
+      catchAll(["acme"]),
+    ]);
   });
 });
 
@@ -153,14 +228,14 @@ describe("the catch-all: what no tenant's worker selects", () => {
         const tenants = topology.tenants ?? [];
         expect(subs.map((s) => s.name)).toEqual([
           ...tenants.map((t) => `user-events-${t}-worker`),
-          "user-events-tenant-catch-all",
+          tenantCatchAllNames("user-events", tenants).subscription,
         ]);
         for (const { shape, attributes, selected } of selecting(subs, tenants, missing)) {
           const tenant = attributes.tenant_id;
           const expected =
             tenant !== undefined && tenants.includes(tenant)
               ? `user-events-${tenant}-worker`
-              : "user-events-tenant-catch-all";
+              : tenantCatchAllNames("user-events", tenants).subscription;
           expect(selected, shape).toEqual([expected]);
         }
       }
@@ -207,7 +282,8 @@ describe("the catch-all: what no tenant's worker selects", () => {
     expect(fits.length).toBe(34 + 7 * (29 + 3) - 4);
     expect(fits.length).toBeLessThanOrEqual(256);
     expect(() => expandTenants(at(ids(8, 3)))).toThrow(
-      'subscription "user-events-tenant-catch-all": the filter that selects what none of the 8 tenants\' workers ' +
+      `subscription "${tenantCatchAllNames("user-events", ids(8, 3)).subscription}": the filter that selects what ` +
+        "none of the 8 tenants' workers " +
         "takes is 286 bytes, over Pub/Sub's limit of 256 (list fewer tenants, or shorter tenant ids)",
     );
     // Exactly at the limit is accepted, one byte more is not.

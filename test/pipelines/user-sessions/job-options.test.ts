@@ -17,6 +17,7 @@ import {
   parseKillAt,
 } from "../../../pipelines/user-sessions/job-options.ts";
 import { pubsubClient } from "../../../io/pubsub/client.ts";
+import { tenantCatchAllNames } from "../../../io/pubsub/tenant-topology.ts";
 import { checkUiPort } from "../../../pipelines/user-sessions/dashboard.ts";
 import { runnerNamed } from "../../../runners/runner.ts";
 import {
@@ -355,7 +356,7 @@ describe("--tenant-catch-all: the reader of the tenants' catch-all", () => {
     writeFileSync(path, JSON.stringify({ tenants, topics: [topic] }));
     return path;
   };
-  const CATCH_ALL = "--input=pubsub://projects/p/subscriptions/user-events-tenant-catch-all";
+  const CATCH_ALL = "--input=pubsub://projects/p/subscriptions/user-events-tenant-catch-all-2e9ed323";
 
   it("takes its tenants from the topology provision and Terraform read (--topology), in their order", () => {
     expect(medallionOptions(parse("--tenant-catch-all", CATCH_ALL)).catchAllTenants).toEqual([
@@ -374,6 +375,28 @@ describe("--tenant-catch-all: the reader of the tenants' catch-all", () => {
     );
   });
 
+  it("on a retired list's catch-all (its name carries the hash of that list's filter), takes that list", () => {
+    const path = join(dir, "retired.json");
+    const THREE = ["acme", "globex", "initech"];
+    const topic = { name: "user-events", tenantWorkers: { maxDeliveryAttempts: 5 } };
+    writeFileSync(
+      path,
+      JSON.stringify({ tenants: [...THREE, "umbrella"], retiredTenantLists: [THREE], topics: [topic] }),
+    );
+    const reading = (tenants: readonly string[]) =>
+      medallionOptions(
+        parse(
+          "--tenant-catch-all",
+          `--topology=${path}`,
+          `--input=pubsub://projects/p/subscriptions/x-${tenantCatchAllNames("user-events", tenants).subscription}`,
+        ),
+      ).catchAllTenants;
+    expect(reading(THREE)).toEqual(THREE);
+    expect(reading([...THREE, "umbrella"])).toEqual([...THREE, "umbrella"]);
+    // A hash of no list of the topology: the current list (the subscription's filter is then refused as the job starts).
+    expect(reading(["acme"])).toEqual([...THREE, "umbrella"]);
+  });
+
   it.each([
     [
       ["--tenant-catch-all", "--tenant=acme", CATCH_ALL],
@@ -382,14 +405,14 @@ describe("--tenant-catch-all: the reader of the tenants' catch-all", () => {
     ],
     [
       ["--tenant-catch-all", "--input=pubsub://projects/p/topics/user-events"],
-      "--tenant-catch-all reads the catch-all subscription (npm run provision makes TOPIC-tenant-catch-all, filtered " +
-        "on what no tenant's worker takes): the temporary subscription of pubsub://projects/p/topics/user-events " +
+      "--tenant-catch-all reads the catch-all subscription (npm run provision makes TOPIC-tenant-catch-all-HASH, " +
+        "filtered on what no tenant's worker takes): the temporary subscription of pubsub://projects/p/topics/user-events " +
         "would have no filter, and every tenant's messages would be dead-lettered",
     ],
     [
       ["--tenant-catch-all"],
-      "--tenant-catch-all reads the catch-all subscription (npm run provision makes TOPIC-tenant-catch-all, filtered " +
-        `on what no tenant's worker takes): the fixture ${FIXTURE} has no filter, and every message in it would be ` +
+      "--tenant-catch-all reads the catch-all subscription (npm run provision makes TOPIC-tenant-catch-all-HASH, " +
+        `filtered on what no tenant's worker takes): the fixture ${FIXTURE} has no filter, and every message in it would be ` +
         "dead-lettered",
     ],
     [
@@ -412,7 +435,7 @@ describe("--tenant-catch-all: the reader of the tenants' catch-all", () => {
     const missing = join(dir, "missing.json");
     expect(refusal(missing)).toThrow(`--tenant-catch-all: cannot read the topology ${missing}: ENOENT`);
     const none =
-      "has no catch-all to read (npm run provision makes TOPIC-tenant-catch-all for a topology with tenants, on each topic with tenantWorkers)";
+      "has no catch-all to read (npm run provision makes TOPIC-tenant-catch-all-HASH for a topology with tenants, on each topic with tenantWorkers)";
     for (const path of [topologyFile("no-tenants", []), topologyFile("no-workers", ["acme"], false)]) {
       expect(refusal(path)).toThrow(`--tenant-catch-all: the topology ${path} ${none}`);
     }
@@ -423,10 +446,10 @@ describe("--tenant-catch-all: the reader of the tenants' catch-all", () => {
     );
     const many = topologyFile("many", ["acme", "globex", "initech", "umbrella", "hooli", "wonka", "stark", "wayne"]);
     expect(refusal(many)).toThrow(
-      `--tenant-catch-all: the topology ${many}: subscription "user-events-tenant-catch-all": the filter that selects ` +
+      `--tenant-catch-all: the topology ${many}: subscription "${tenantCatchAllNames("user-events", ["acme", "globex", "initech", "umbrella", "hooli", "wonka", "stark", "wayne"]).subscription}": the filter that selects ` +
         "what none of the 8 tenants' workers takes is 307 bytes, over Pub/Sub's limit of 256 (list fewer tenants, or shorter tenant ids)",
     );
-    expect(() => catchAllTenants({ topology: bad })).toThrow(
+    expect(() => catchAllTenants({ topology: bad, input: CATCH_ALL.slice("--input=".length) })).toThrow(
       `--tenant-catch-all: the topology ${bad}: tenant "acme corp"`,
     );
   });

@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { type PubsubTopology, provision } from "../../../io/pubsub/provision.ts";
 import { PubsubPublisher } from "../../../io/pubsub/pubsub-sink.ts";
+import { tenantCatchAllNames } from "../../../io/pubsub/tenant-topology.ts";
 import type { InvalidMessage } from "../../../pipelines/user-sessions/insights-feed.ts";
 import { parseJobOptions } from "../../../pipelines/user-sessions/job-options.ts";
 import { checkCatchAllSubscription } from "../../../pipelines/user-sessions/tenant-options.ts";
@@ -28,6 +29,8 @@ const SHIPPED = JSON.parse(readFileSync("deploy/pubsub/topology.json", "utf8")) 
 const TENANTS = SHIPPED.tenants ?? [];
 const NO_WORKER = `no tenant's worker takes the message (tenants: ${TENANTS.join(", ")})`;
 const sub = (name: string) => `projects/${PROJECT}/subscriptions/${PREFIX}${name}`;
+/** The shipped tenants' catch-all, named after its filter. */
+const CATCH_ALL = tenantCatchAllNames("user-events", TENANTS).subscription;
 
 /** An event of `tenant` (valid: only its tenant attribute makes it a catch-all's message). */
 const payload = (tenant: string, id: string) =>
@@ -75,7 +78,7 @@ const EXPECTED = [
 describe("--tenant-catch-all on the Pub/Sub emulator", () => {
   it("reads the catch-all: each message lands in Bronze and the dead letters with its reason, none in Silver or Gold", async () => {
     await provision(pubsub.client(), { ...SHIPPED, prefix: PREFIX });
-    const [meta] = await pubsub.client().subscription(`${PREFIX}user-events-tenant-catch-all`).getMetadata();
+    const [meta] = await pubsub.client().subscription(`${PREFIX}${CATCH_ALL}`).getMetadata();
     expect(meta.filter).toBe(catchAllFilter(TENANTS));
     // Where Pub/Sub applies filters, the catch-all's selects the three messages no worker takes, and not acme's.
     const selects = parsePubsubFilter(meta.filter ?? "");
@@ -105,7 +108,7 @@ describe("--tenant-catch-all on the Pub/Sub emulator", () => {
         ],
       });
     // The reader, and beside it the same command line on acme's worker subscription, refused as it starts.
-    const reader = cli("user-events-tenant-catch-all", db, [
+    const reader = cli(CATCH_ALL, db, [
       `--dead-letter-topic=pubsub://projects/${PROJECT}/topics/${PREFIX}invalid-events`,
     ]);
     const refused = cli("user-events-acme-worker", refusedDb, []);
@@ -114,8 +117,8 @@ describe("--tenant-catch-all on the Pub/Sub emulator", () => {
     expect(refused.output()).toContain(
       `error: --tenant-catch-all reads the subscription filtered on ${catchAllFilter(TENANTS)} (the catch-all of the ` +
         `tenants of deploy/pubsub/topology.json): ${sub("user-events-acme-worker")} has the filter ` +
-        'attributes.tenant_id = "acme" (npm run provision makes TOPIC-tenant-catch-all; after a change of tenants, ' +
-        "read the old one empty, delete it and provision again)",
+        'attributes.tenant_id = "acme" (npm run provision makes TOPIC-tenant-catch-all-HASH; after a change of ' +
+        "tenants, the old one's list goes to the topology's retiredTenantLists until it is read empty)",
     );
     expect(existsSync(refusedDb)).toBe(false);
 
@@ -166,10 +169,24 @@ describe("--tenant-catch-all on the Pub/Sub emulator", () => {
           {},
         ).options,
       );
-    await expect(check("user-events-tenant-catch-all")).resolves.toBeUndefined();
-    await expect(check("user-events-tenant-catch-all", two)).rejects.toThrow(
+    await expect(check(CATCH_ALL)).resolves.toBeUndefined();
+    await expect(check(CATCH_ALL, two)).rejects.toThrow(
       `--tenant-catch-all reads the subscription filtered on ${catchAllFilter(["acme", "globex"])} (the catch-all of ` +
-        `the tenants of ${two}): ${sub("user-events-tenant-catch-all")} has the filter ${catchAllFilter(TENANTS)} `,
+        `the tenants of ${two}): ${sub(CATCH_ALL)} has the filter ${catchAllFilter(TENANTS)} `,
+    );
+    // A tenant added, the shipped list retired: the old catch-all's reader, started again with the new topology, is
+    // accepted on it (and reads it for the old list), until the list is removed from the retired ones.
+    const four = join(dir, "four-tenants.json");
+    writeFileSync(
+      four,
+      JSON.stringify({ ...SHIPPED, tenants: [...TENANTS, "umbrella"], retiredTenantLists: [TENANTS] }),
+    );
+    await expect(check(CATCH_ALL, four)).resolves.toBeUndefined();
+    const drained = join(dir, "drained.json");
+    writeFileSync(drained, JSON.stringify({ ...SHIPPED, tenants: [...TENANTS, "umbrella"] }));
+    await expect(check(CATCH_ALL, drained)).rejects.toThrow(
+      `--tenant-catch-all reads the subscription filtered on ${catchAllFilter([...TENANTS, "umbrella"])} (the ` +
+        `catch-all of the tenants of ${drained}): ${sub(CATCH_ALL)} has the filter ${catchAllFilter(TENANTS)} `,
     );
     await expect(check("medallion")).rejects.toThrow(`${sub("medallion")} has no filter (npm run provision makes`);
     await expect(check("no-such-subscription")).rejects.toThrow(

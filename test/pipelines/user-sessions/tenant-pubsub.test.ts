@@ -6,6 +6,7 @@ import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { type PubsubTopology, provision } from "../../../io/pubsub/provision.ts";
 import { PubsubPublisher } from "../../../io/pubsub/pubsub-sink.ts";
 import { pubsubSource } from "../../../io/pubsub/pubsub-source.ts";
+import { tenantCatchAllNames } from "../../../io/pubsub/tenant-topology.ts";
 import type { InvalidMessage } from "../../../pipelines/user-sessions/insights-feed.ts";
 import { parseJobOptions } from "../../../pipelines/user-sessions/job-options.ts";
 import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
@@ -232,7 +233,8 @@ describe("the catch-all on the Pub/Sub emulator", () => {
     const topology = JSON.parse(readFileSync("deploy/pubsub/topology.json", "utf8")) as PubsubTopology;
     const tenants = topology.tenants ?? [];
     await provision(pubsub.client(), { ...topology, prefix });
-    const [meta] = await pubsub.client().subscription(`${prefix}user-events-tenant-catch-all`).getMetadata();
+    const catchAll = tenantCatchAllNames("user-events", tenants).subscription;
+    const [meta] = await pubsub.client().subscription(`${prefix}${catchAll}`).getMetadata();
     expect(meta.filter).toBe(
       "NOT attributes:tenant_id OR NOT (" +
         'attributes.tenant_id = "acme" OR attributes.tenant_id = "globex" OR attributes.tenant_id = "initech")',
@@ -265,7 +267,7 @@ describe("the catch-all on the Pub/Sub emulator", () => {
     const drain = new AbortController();
     const source = pubsubSource({
       pubsub: pubsub.client(),
-      subscription: `${prefix}user-events-tenant-catch-all`,
+      subscription: `${prefix}${catchAll}`,
       signal: drain.signal,
       heartbeatMs: 50,
     });

@@ -4,12 +4,16 @@
 # immediate redelivery) and deadLetter (a topic of the same topology, maxDeliveryAttempts).
 #
 # The topology's tenants are written out first, as io/pubsub/tenant-topology.ts's expandTenants does: a topic with
-# tenantWorkers gains, per tenant T, the subscription TOPIC-T-worker (its tenantWorkers properties but
-# maxDeliveryAttempts, the filter attributes.tenant_id = "T", dead letters to TOPIC-T-dlq), and each TOPIC-T-dlq
-# follows the declared topics with its subscription TOPIC-T-dlq-inspect. With tenants, such a topic also gains the
-# catch-all TOPIC-tenant-catch-all (the same properties, the filter that selects what none of the tenants' filters
-# does, dead letters to TOPIC-tenant-catch-all-dead-letter, kept by TOPIC-tenant-catch-all-dead-letter-inspect); a
-# catch-all filter over Pub/Sub's 256 bytes is left out and named in pubsub_problems.
+# tenantWorkers gains, per tenant T of `tenants` and of the `retiredTenantLists`, the subscription TOPIC-T-worker (its
+# tenantWorkers properties but maxDeliveryAttempts, the filter attributes.tenant_id = "T", dead letters to
+# TOPIC-T-dlq), and each TOPIC-T-dlq follows the declared topics with its subscription TOPIC-T-dlq-inspect. Such a
+# topic also gains a catch-all per tenant list (the current one, then each retired one, each list once):
+# TOPIC-tenant-catch-all-HASH, HASH the first 8 hex digits of the SHA-256 of its filter (the filter that selects what
+# none of the list's filters does), with the same properties, dead letters to TOPIC-tenant-catch-all-dead-letter (kept
+# by TOPIC-tenant-catch-all-dead-letter-inspect). Named after its filter, which the provider cannot change in place (a
+# change would replace the subscription, deleting its unacknowledged messages): a new tenant list makes a new
+# catch-all beside the old one, kept while the old list is in retiredTenantLists. A catch-all filter over Pub/Sub's
+# 256 bytes is left out and named in pubsub_problems.
 
 locals {
   declared_topology = jsondecode(file(var.topology_file))
@@ -19,10 +23,28 @@ locals {
   tenant_pattern       = "^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
   listed_tenants       = try(local.declared_topology.tenants, [])
   tenants              = [for t in distinct(local.listed_tenants) : t if can(regex(local.tenant_pattern, t))]
+  listed_retired       = try(local.declared_topology.retiredTenantLists, [])
+  retired_lists        = [for l in local.listed_retired : [for t in distinct(l) : t if can(regex(local.tenant_pattern, t))]]
   tenant_worker_topics = [for t in local.declared_topology.topics : t if can(t.tenantWorkers)]
+
+  # The tenant lists with a catch-all (tenant-topology.ts's tenantLists): the current one, then the retired ones.
+  tenant_lists = [for l in concat([local.tenants], local.retired_lists) : l if length(l) > 0]
+  # schemas/tenant.ts's catchAllFilter per list, and tenant-topology.ts's PUBSUB_FILTER_MAX_BYTES (tenant ids are
+  # ASCII, so length() counts bytes).
+  filter_max_bytes = 256
+  list_filters = [
+    for l in local.tenant_lists : format(
+      "NOT attributes:tenant_id OR NOT (%s)",
+      join(" OR ", [for tenant in l : "attributes.tenant_id = \"${tenant}\""]),
+    )
+  ]
+  catch_all_filters = distinct([for f in local.list_filters : f if length(f) <= local.filter_max_bytes])
+  # The tenants with a worker: those of every list.
+  worker_tenants = distinct(flatten(local.tenant_lists))
+
   tenant_workers = {
     for t in local.tenant_worker_topics : t.name => [
-      for tenant in local.tenants : merge(
+      for tenant in local.worker_tenants : merge(
         { for k, v in t.tenantWorkers : k => v if k != "maxDeliveryAttempts" },
         {
           name       = "${t.name}-${tenant}-worker"
@@ -32,50 +54,41 @@ locals {
       )
     ]
   }
-  # schemas/tenant.ts's catchAllFilter, and tenant-topology.ts's PUBSUB_FILTER_MAX_BYTES (tenant ids are ASCII, so
-  # length() counts bytes).
-  filter_max_bytes = 256
-  catch_all_filter = length(local.tenants) == 0 ? null : format(
-    "NOT attributes:tenant_id OR NOT (%s)",
-    join(" OR ", [for tenant in local.tenants : "attributes.tenant_id = \"${tenant}\""]),
-  )
-  catch_all_fits = local.catch_all_filter != null && try(length(local.catch_all_filter) <= local.filter_max_bytes, false)
   tenant_catch_alls = {
     for t in local.tenant_worker_topics : t.name => [
-      merge(
+      for f in local.catch_all_filters : merge(
         { for k, v in t.tenantWorkers : k => v if k != "maxDeliveryAttempts" },
         {
-          name   = "${t.name}-tenant-catch-all"
-          filter = local.catch_all_filter
+          name   = "${t.name}-tenant-catch-all-${substr(sha256(f), 0, 8)}"
+          filter = f
           deadLetter = {
             topic               = "${t.name}-tenant-catch-all-dead-letter"
             maxDeliveryAttempts = t.tenantWorkers.maxDeliveryAttempts
           }
         },
       )
-    ] if local.catch_all_fits
+    ]
   }
-  # The subscriptions only a tenant's worker (--tenant) or the catch-all's reader should read: neither runs on
+  # The subscriptions only a tenant's worker (--tenant) or a catch-all's reader should read: neither runs on
   # Dataflow yet, so the job this environment submits may not take one as its input (pubsub_problems).
   tenant_inputs = merge(
     {
-      for pair in setproduct([for t in local.tenant_worker_topics : t.name], local.tenants) :
+      for pair in setproduct([for t in local.tenant_worker_topics : t.name], local.worker_tenants) :
       "${pair[0]}-${pair[1]}-worker" => "tenant ${pair[1]}'s worker subscription (read with --tenant=${pair[1]}, not available with --runner=dataflow yet)"
     },
     {
-      for t in local.tenant_worker_topics : "${t.name}-tenant-catch-all" => "the tenants' catch-all (its reader dead-letters every message, which the Dataflow job does not)"
-      if local.catch_all_fits
+      for s in flatten(values(local.tenant_catch_alls)) : s.name => "a tenants' catch-all (its reader dead-letters every message, which the Dataflow job does not)"
     },
   )
   tenant_dead_letter_topics = flatten([
     for t in local.tenant_worker_topics : concat(
       [
-        for tenant in local.tenants : {
+        for tenant in local.worker_tenants : {
           name          = "${t.name}-${tenant}-dlq"
           subscriptions = [{ name = "${t.name}-${tenant}-dlq-inspect" }]
         }
       ],
-      local.catch_all_fits ? [{
+      length(local.catch_all_filters) > 0 ? [{
         name          = "${t.name}-tenant-catch-all-dead-letter"
         subscriptions = [{ name = "${t.name}-tenant-catch-all-dead-letter-inspect" }]
       }] : [],
@@ -145,9 +158,20 @@ locals {
       if !can(regex(local.tenant_pattern, t))
     ],
     [for i, t in local.listed_tenants : "tenant ${jsonencode(t)}: listed twice" if index(local.listed_tenants, t) < i],
+    flatten([
+      for i, l in local.listed_retired : concat(
+        length(l) > 0 ? [] : ["retiredTenantLists[${i}]: no tenants (a retired list is the tenants of a catch-all made)"],
+        [
+          for t in l : "retiredTenantLists[${i}]: tenant ${jsonencode(t)}: must be 1 to 63 letters, digits, '_', '-' or '.', starting with a letter or a digit, got ${jsonencode(t)}"
+          if !can(regex(local.tenant_pattern, t))
+        ],
+        [for j, t in l : "retiredTenantLists[${i}]: tenant ${jsonencode(t)}: listed twice" if index(l, t) < j],
+      )
+    ]),
+    # Named after the first topic with tenantWorkers, as tenant-topology.ts's tenantLists does.
     [
-      for t in local.tenant_worker_topics : "subscription \"${t.name}-tenant-catch-all\": the filter that selects what none of the ${length(local.tenants)} tenants' workers takes is ${length(local.catch_all_filter)} bytes, over Pub/Sub's limit of ${local.filter_max_bytes} (list fewer tenants, or shorter tenant ids)"
-      if local.catch_all_filter != null && !local.catch_all_fits
+      for i, f in local.list_filters : "${i == 0 && length(local.tenants) > 0 ? "" : "retiredTenantLists[${index(local.retired_lists, local.tenant_lists[i])}]: "}subscription \"${local.tenant_worker_topics[0].name}-tenant-catch-all-${substr(sha256(f), 0, 8)}\": the filter that selects what none of the ${length(local.tenant_lists[i])} tenants' workers takes is ${length(f)} bytes, over Pub/Sub's limit of ${local.filter_max_bytes} (list fewer tenants, or shorter tenant ids)"
+      if length(f) > local.filter_max_bytes && length(local.tenant_worker_topics) > 0
     ],
     [
       for t in local.topics : "topic \"${t.name}\": not a valid name"
