@@ -66,6 +66,16 @@ class Slot {
   ) {}
 }
 
+/**
+ * Drops the record of a timer family's timer that is no longer set (fired, or cleared): a family's ids are often
+ * one-off (a timer per session), and a key that lives long (a user) would otherwise keep a record for every id it
+ * ever set. Heap entries that still name the record are skipped (it is inactive); setting the id again makes a new
+ * record. A plain timer (no id) keeps its one record.
+ */
+function forgetFamilyTimer(r: TimerRecord): void {
+  if (r.id !== "" && !r.active) r.slot.timers?.delete(`${r.name}\u0000${r.id}`);
+}
+
 /** One set timer. `gen` changes when it is moved or cleared, so heap entries of its old settings are ignored. */
 class TimerRecord {
   gen = 0;
@@ -384,8 +394,19 @@ export class StatefulRunner implements TimerOwner<Slot> {
   }
 
   /** What the runner keeps per key and window, and per window, as entry counts (for memory checks). */
-  footprint(): { slots: number; windowHolds: number; expiryEntries: number; timerEntries: number } {
+  footprint(): {
+    slots: number;
+    windowHolds: number;
+    expiryEntries: number;
+    timerEntries: number;
+    timerRecords: number;
+  } {
+    let timerRecords = 0;
+    for (const map of [this.globalSlots, this.windowSlots]) {
+      for (const slot of map.values()) timerRecords += slot.timers?.size ?? 0;
+    }
     return {
+      timerRecords,
       slots: this.slotCount(),
       windowHolds: this.windowHolds.size,
       expiryEntries: this.expiries.size,
@@ -524,6 +545,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
     const r: unknown = handler(ctx as never);
     ctx.open = false;
     if (r !== undefined) this.async(r, `in onTimer.${rec.name}`);
+    if (!rec.active) forgetFamilyTimer(rec);
     this.releaseIfEmpty(rec.slot);
   }
 
@@ -623,6 +645,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
       this.liveTimers--;
       slot.pending--;
     }
+    if (r !== undefined) forgetFamilyTimer(r);
   }
 
   timerTime(slot: Slot, name: string, id: string): number | undefined {

@@ -6,6 +6,7 @@ import {
   combiningState,
   eventTimer,
   mapState,
+  timerFamily,
   type StatefulDoFn,
   valueState,
 } from "../../../../core/state.ts";
@@ -366,6 +367,44 @@ describe("StatefulRunner releases empty keys", () => {
     fromOld.processElement("k", { kind: "add", s: "a" }, 7, [w], NO_FIRING);
     fromOld.advanceInputWatermark(150);
     expect(fromOld.outputWatermark).toBe(150);
+  });
+
+  it("a long-lived key keeps no record of the family timers it set once they fired or were cleared (a timer per session)", () => {
+    // One user key in the global window, its state never empty (so the key stays), a timer per "session" id: each
+    // either is cleared by the next element (even ids) or fires (odd ids), as the Gold session writer's expiry timers.
+    const STATE1 = { n: valueState<number>() };
+    const TIMERS1 = { expire: timerFamily("event") };
+    const fired: string[] = [];
+    const perSession: StatefulDoFn<string, number, string, typeof STATE1, typeof TIMERS1> = {
+      state: STATE1,
+      timers: TIMERS1,
+      process([, i], ctx) {
+        ctx.state.n.write(i);
+        if (i % 2 === 1) ctx.timers.expire.get(`s${i - 1}`).clear();
+        ctx.timers.expire.get(`s${i}`).set(i * 10 + 5);
+      },
+      onTimer: {
+        expire(ctx) {
+          fired.push(ctx.timerId);
+        },
+      },
+    };
+    const r = new StatefulRunner(DEFAULT_WINDOWING, perSession as never, { output() {} });
+    const g = [GlobalWindow.INSTANCE];
+    const sessions = 20_000;
+    for (let i = 0; i < sessions; i++) {
+      r.processElement("user", i, i * 10, g, NO_FIRING);
+      // After an even element the watermark passes the odd timer before it, which fires; an even timer is cleared by
+      // the odd element after it before the watermark reaches it.
+      if (i % 2 === 0) r.advanceInputWatermark(i * 10 - 1);
+      expect(r.footprint().timerRecords).toBeLessThanOrEqual(2);
+    }
+    r.advanceInputWatermark(sessions * 10 + 10);
+    expect(fired.length).toBe(sessions / 2); // every odd id, the last one at the end
+    expect(fired.slice(0, 3)).toEqual(["s1", "s3", "s5"]);
+    expect(fired.at(-1)).toBe(`s${sessions - 1}`);
+    expect(r.slotCount()).toBe(1);
+    expect(r.footprint().timerRecords).toBe(0);
   });
 
   it("keeps every key of a DoFn with onWindowExpiration, which Beam calls for each key and window seen", () => {
