@@ -13,6 +13,7 @@ module "environment" {
   image_repository   = var.image_repository
   image_tag          = var.image_tag
   job_name           = var.job_name
+  tenant_mode        = var.tenant_mode
   input_subscription = var.input_subscription
   insights_topic     = var.insights_topic
   dead_letter_topic  = var.dead_letter_topic

@@ -12,8 +12,8 @@ output "region" {
 }
 
 output "subscription" {
-  description = "The input subscription's path (projects/P/subscriptions/S)."
-  value       = google_pubsub_subscription.subscription[var.input_subscription].id
+  description = "The input subscription's path (projects/P/subscriptions/S); null with tenant_mode per_tenant (no Dataflow job)."
+  value       = var.tenant_mode == "per_tenant" ? null : google_pubsub_subscription.subscription[var.input_subscription].id
 }
 
 output "input" {
@@ -77,6 +77,6 @@ output "submitter_service_account" {
 }
 
 output "pipeline_command" {
-  description = "The command that submits the job in this environment (add --update to replace a running one)."
+  description = "The command that submits the job in this environment (add --update to replace a running one); null with tenant_mode per_tenant."
   value       = module.environment.pipeline_command
 }

@@ -62,6 +62,12 @@ variable "job_name" {
   default     = null
 }
 
+variable "tenant_mode" {
+  description = "Who reads the topics with tenantWorkers in deploy/pubsub/topology.json: shared (the Dataflow job alone on input_subscription: no tenant's worker or catch-all subscription is made), per_tenant (a worker per tenant and the catch-all, their readers run outside Dataflow: no medallion subscription and no Dataflow job) or both (while moving from one to the other, so that each old reader reads its subscription empty)."
+  type        = string
+  default     = "shared"
+}
+
 variable "input_subscription" {
   description = "The subscription the job reads (--input), by its name in deploy/pubsub/topology.json; not a tenant's worker subscription or the catch-all (their readers run outside Dataflow for now)."
   type        = string

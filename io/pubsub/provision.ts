@@ -1,5 +1,5 @@
 import type { PubSub } from "@google-cloud/pubsub";
-import { expandTenants, type TenantWorkersSpec } from "./tenant-topology.ts";
+import { expandTenants, type TenantMode, type TenantWorkersSpec } from "./tenant-topology.ts";
 
 /** A subscription as declared: what `provision` makes the subscription look like. */
 export interface SubscriptionSpec {
@@ -51,12 +51,18 @@ export interface ProvisionReport {
 
 /**
  * Creates or updates topics and subscriptions to match `topology` (its tenants' workers written out by
- * `expandTenants`), idempotently: a second run changes nothing. Properties Pub/Sub cannot change in place (filter,
+ * `expandTenants` for `options.tenantMode`, default `shared`: who reads the topics with `tenantWorkers`),
+ * idempotently: a second run changes nothing. Nothing is deleted (a subscription left out, by another tenant mode or
+ * tenant list, stays with its messages until someone deletes it). Properties Pub/Sub cannot change in place (filter,
  * message ordering) are not touched on an existing subscription: a difference there is an error naming the
  * subscription and the property, before anything else is written.
  */
-export async function provision(pubsub: PubSub, declared: PubsubTopology): Promise<ProvisionReport> {
-  const topology = expandTenants(declared);
+export async function provision(
+  pubsub: PubSub,
+  declared: PubsubTopology,
+  options: { readonly tenantMode?: TenantMode } = {},
+): Promise<ProvisionReport> {
+  const topology = expandTenants(declared, options.tenantMode ?? "shared");
   validate(topology);
   const report: ProvisionReport = { added: [], changed: [], unchanged: [] };
   const prefix = topology.prefix ?? "";

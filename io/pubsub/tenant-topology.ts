@@ -13,7 +13,25 @@ import type { PubsubTopology, SubscriptionSpec, TopicSpec } from "./provision.ts
  */
 export type TenantWorkersSpec = Omit<SubscriptionSpec, "name" | "filter" | "deadLetter"> & {
   readonly maxDeliveryAttempts: number;
+  /**
+   * The topic's subscription the shared job reads (one of its `subscriptions`, e.g. `medallion`): made in the
+   * `shared` and `both` tenant modes, left out in `per_tenant`, where the tenants' workers and the catch-all read the
+   * topic instead (`TenantMode`).
+   */
+  readonly sharedSubscription?: string;
 };
+
+/**
+ * Who reads a topic with `tenantWorkers`, and so which of its input subscriptions are made (a subscription nothing
+ * reads keeps its messages for its retention, and its backlog alerts fire for ever):
+ * - `shared` (the default): the shared job alone, on `sharedSubscription`; no worker, no catch-all for the current
+ *   `tenants` (those of `retiredTenantLists`, being read empty, stay);
+ * - `per_tenant`: a worker per tenant and the catch-all, not `sharedSubscription`;
+ * - `both`: all of them, while moving from one to the other (the old readers read theirs empty) or to try both.
+ */
+export type TenantMode = "shared" | "per_tenant" | "both";
+
+export const TENANT_MODES: readonly TenantMode[] = ["shared", "per_tenant", "both"];
 
 /** Pub/Sub's limit on a subscription's filter, in bytes (of its UTF-8). */
 export const PUBSUB_FILTER_MAX_BYTES = 256;
@@ -107,8 +125,9 @@ export function tenantLists(topology: PubsubTopology): readonly (readonly string
 
 /**
  * The topology with its tenants' workers written out as ordinary topics and subscriptions (what `provision` and
- * Terraform's `modules/environment` create). Each topic with `tenantWorkers` gains a worker subscription per tenant of
- * `tenants` and of the `retiredTenantLists` (a tenant no longer listed keeps its worker and dead-letter topic until
+ * Terraform's `modules/environment` create) for the tenant mode `mode` (`TenantMode`: in `shared` the current
+ * `tenants` get nothing; in `per_tenant` the `sharedSubscription` is left out). Each topic with `tenantWorkers` gains
+ * a worker subscription per tenant of `tenants` and of the `retiredTenantLists` (a tenant no longer listed keeps its worker and dead-letter topic until
  * its retired list is removed), and a catch-all per list (`tenantLists`: the current one first; `catchAllFilter`,
  * what none of that list's workers selects, so that a message without the attribute or of an unknown tenant still
  * reaches a reader, which dead-letters it). A dead-letter topic per tenant, then the catch-alls' one, follow the
@@ -120,14 +139,26 @@ export function tenantLists(topology: PubsubTopology): readonly (readonly string
  * message is lost). During that overlap a message no worker selects reaches both catch-alls: it may be dead-lettered
  * twice, never zero times.
  */
-export function expandTenants(topology: PubsubTopology): PubsubTopology {
-  const lists = tenantLists(topology);
+export function expandTenants(topology: PubsubTopology, mode: TenantMode = "shared"): PubsubTopology {
+  const all = tenantLists(topology);
+  // The current list is the first when there is one; in shared mode it has no subscriptions.
+  const current = (topology.tenants ?? []).length > 0;
+  const lists = mode === "shared" && current ? all.slice(1) : all;
   const workerTenants = [...new Set(lists.flat())];
   const deadLetterTopics: TopicSpec[] = [];
   const topics = topology.topics.map((t): TopicSpec => {
     const { tenantWorkers, ...topic } = t;
-    if (tenantWorkers === undefined || lists.length === 0) return topic;
-    const { maxDeliveryAttempts, ...properties } = tenantWorkers;
+    if (tenantWorkers === undefined) return topic;
+    const { maxDeliveryAttempts, sharedSubscription, ...properties } = tenantWorkers;
+    const declared = t.subscriptions ?? [];
+    if (sharedSubscription !== undefined && !declared.some((s) => s.name === sharedSubscription)) {
+      throw new Error(
+        `topic ${JSON.stringify(t.name)}: tenantWorkers.sharedSubscription ${JSON.stringify(sharedSubscription)} is ` +
+          "not one of its subscriptions",
+      );
+    }
+    const kept = mode === "per_tenant" ? declared.filter((s) => s.name !== sharedSubscription) : declared;
+    if (lists.length === 0) return { ...topic, ...(t.subscriptions === undefined ? {} : { subscriptions: kept }) };
     const workers = workerTenants.map((tenant): SubscriptionSpec => {
       const names = tenantWorkerNames(t.name, tenant);
       deadLetterTopics.push({ name: names.deadLetterTopic, subscriptions: [{ name: names.deadLetterSubscription }] });
@@ -149,7 +180,7 @@ export function expandTenants(topology: PubsubTopology): PubsubTopology {
     });
     const names = tenantCatchAllNames(t.name, lists[0] as readonly string[]);
     deadLetterTopics.push({ name: names.deadLetterTopic, subscriptions: [{ name: names.deadLetterSubscription }] });
-    return { ...topic, subscriptions: [...(t.subscriptions ?? []), ...workers, ...catchAlls] };
+    return { ...topic, subscriptions: [...kept, ...workers, ...catchAlls] };
   });
   const { tenants: _listed, retiredTenantLists: _retired, ...rest } = topology;
   return { ...rest, topics: [...topics, ...deadLetterTopics] };

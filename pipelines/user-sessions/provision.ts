@@ -2,24 +2,34 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { pubsubClient } from "../../io/pubsub/client.ts";
 import { type PubsubTopology, provision } from "../../io/pubsub/provision.ts";
+import { TENANT_MODES, type TenantMode } from "../../io/pubsub/tenant-topology.ts";
 
-const HELP = `Usage: npm run provision -- --project=P [--config=FILE] [--prefix=NAME-] [--pubsub-endpoint=HOST:PORT]
+const HELP = `Usage: npm run provision -- --project=P [--config=FILE] [--tenant-mode=shared|per_tenant|both]
+                         [--prefix=NAME-] [--pubsub-endpoint=HOST:PORT]
 
 Creates or updates the Pub/Sub topics and subscriptions of a declarative topology (default
 deploy/pubsub/topology.json: the user-events topic, the medallion subscription with its retry policy and
 dead-letter topic, and the session-insights feed), idempotently, and prints what it added, changed or left alone.
-Per tenant of the topology's "tenants", a topic with "tenantWorkers" gets the subscription TOPIC-TENANT-worker
-(filter attributes.tenant_id = "TENANT", what --tenant=TENANT reads) dead-lettering to the topic TOPIC-TENANT-dlq
-(kept by its subscription TOPIC-TENANT-dlq-inspect).
+It deletes nothing.
+--tenant-mode says who reads a topic with "tenantWorkers" (as Terraform's tenant_mode):
+  shared (default)  the shared job, on the topic's tenantWorkers.sharedSubscription (medallion); no tenant's
+                    worker, no catch-all, so no subscription is made that nothing reads;
+  per_tenant        per tenant of the topology's "tenants", the subscription TOPIC-TENANT-worker (filter
+                    attributes.tenant_id = "TENANT", what --tenant=TENANT reads) dead-lettering to the topic
+                    TOPIC-TENANT-dlq (kept by TOPIC-TENANT-dlq-inspect), and the catch-all TOPIC-tenant-catch-all-HASH
+                    (what --tenant-catch-all reads); not the sharedSubscription;
+  both              all of them (while moving from one to the other).
+The workers and catch-alls of "retiredTenantLists" are kept in every mode.
 --prefix replaces the config's name prefix (one config, one prefix per application and environment).
 The endpoint defaults to $PUBSUB_EMULATOR_HOST, else Google Cloud.
-Environment: TIDEMARK_PROJECT, TIDEMARK_CONFIG, TIDEMARK_PREFIX, TIDEMARK_PUBSUB_ENDPOINT.`;
+Environment: TIDEMARK_PROJECT, TIDEMARK_CONFIG, TIDEMARK_TENANT_MODE, TIDEMARK_PREFIX, TIDEMARK_PUBSUB_ENDPOINT.`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       project: { type: "string" },
       config: { type: "string" },
+      "tenant-mode": { type: "string" },
       prefix: { type: "string" },
       "pubsub-endpoint": { type: "string" },
       help: { type: "boolean" },
@@ -40,12 +50,16 @@ async function main(): Promise<void> {
   } catch (e) {
     throw new Error(`cannot read the topology ${configPath}: ${(e as Error).message}`);
   }
+  const tenantMode = values["tenant-mode"] ?? env.TIDEMARK_TENANT_MODE ?? "shared";
+  if (!(TENANT_MODES as readonly string[]).includes(tenantMode)) {
+    throw new Error(`--tenant-mode must be one of ${TENANT_MODES.join(", ")}, got ${JSON.stringify(tenantMode)}`);
+  }
   const prefix = values.prefix ?? env.TIDEMARK_PREFIX;
   if (prefix !== undefined) topology = { ...topology, prefix };
   const endpoint = values["pubsub-endpoint"] ?? env.TIDEMARK_PUBSUB_ENDPOINT;
   const pubsub = pubsubClient(project, endpoint);
   try {
-    const report = await provision(pubsub, topology);
+    const report = await provision(pubsub, topology, { tenantMode: tenantMode as TenantMode });
     for (const [what, names] of Object.entries(report)) {
       for (const name of names as string[]) process.stdout.write(`${what.padEnd(9)} ${name}\n`);
     }

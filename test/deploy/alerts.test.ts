@@ -145,7 +145,7 @@ describe("the subscriptions the backlog alerts watch", () => {
   // (the shared medallion, each tenant's worker, the tenants' catch-all) must be watched; the dead-letter and feed
   // subscriptions, which hold messages for a person or a dashboard, must not.
   const topology = JSON.parse(readFileSync(join(ROOT, "deploy/pubsub/topology.json"), "utf8")) as PubsubTopology;
-  const all = expandTenants(topology).topics.flatMap((t) => (t.subscriptions ?? []).map((s) => s.name));
+  const all = expandTenants(topology, "both").topics.flatMap((t) => (t.subscriptions ?? []).map((s) => s.name));
   const inputs = [
     "medallion",
     ...(topology.tenants ?? []).map((t) => tenantWorkerNames("user-events", t).subscription),

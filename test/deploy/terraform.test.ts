@@ -9,7 +9,7 @@ import type { PubSub } from "@google-cloud/pubsub";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { primaryKey } from "../../io/bigquery/cdc.ts";
 import { type PubsubTopology, provision } from "../../io/pubsub/provision.ts";
-import { catchAllFilterHash, tenantCatchAllNames } from "../../io/pubsub/tenant-topology.ts";
+import { catchAllFilterHash, type TenantMode, tenantCatchAllNames } from "../../io/pubsub/tenant-topology.ts";
 import { checkRunnerInputs, parseJobOptions } from "../../pipelines/user-sessions/job-options.ts";
 import { checkDataflowOptions } from "../../runners/dataflow/options.ts";
 import {
@@ -64,7 +64,7 @@ interface Environment {
   names: Record<string, string>;
   grants: Record<string, Grant>;
   pipeline_flags: Record<string, string | null>;
-  pipeline_command: string;
+  pipeline_command: string | null;
 }
 
 /** modules/environment's outputs for these variables: planned (no credentials, no resource), read from the plan. */
@@ -96,7 +96,7 @@ const topologyOf = (path: string) => JSON.parse(readFileSync(path, "utf8")) as P
 const SHIPPED_CATCH_ALL = "user-events-tenant-catch-all-2e9ed323";
 
 /** What provision.ts creates for `topology` under `prefix`, recorded from a Pub/Sub client on which nothing exists. */
-async function provisioned(topology: PubsubTopology, prefix: string) {
+async function provisioned(topology: PubsubTopology, prefix: string, tenantMode: TenantMode = "shared") {
   const topics: { name: string; messageRetentionDuration?: { seconds: number } }[] = [];
   const subscriptions: { topic: string; name: string; options: Record<string, unknown> }[] = [];
   const path = (kind: string, name: string) => `projects/${PROJECT}/${kind}/${name}`;
@@ -115,13 +115,13 @@ async function provisioned(topology: PubsubTopology, prefix: string) {
       return [];
     },
   };
-  await provision(client as unknown as PubSub, { ...topology, prefix });
+  await provision(client as unknown as PubSub, { ...topology, prefix }, { tenantMode });
   return { topics, subscriptions };
 }
 
 /** provision.ts's calls in the shape of modules/environment's outputs (topics by their topology name). */
-async function expectedPubsub(topology: PubsubTopology, prefix: string) {
-  const { topics, subscriptions } = await provisioned(topology, prefix);
+async function expectedPubsub(topology: PubsubTopology, prefix: string, tenantMode: TenantMode = "shared") {
+  const { topics, subscriptions } = await provisioned(topology, prefix, tenantMode);
   const unprefix = (full: string) => full.replace(`projects/${PROJECT}/topics/${prefix}`, "");
   const seconds = (d: unknown) => `${(d as { seconds: number }).seconds}s`;
   return {
@@ -260,16 +260,22 @@ describe("deploy/terraform: the environment it creates", () => {
     prod = planEnvironment();
   });
 
-  it("topics and subscriptions are deploy/pubsub/topology.json's, each property as provision.ts sets it", async () => {
+  it("topics and subscriptions are deploy/pubsub/topology.json's, each property as provision.ts sets it, in each tenant mode", async () => {
     expect(prod.problems).toEqual([]);
     expect(prod.prefix).toBe("tidemark-prod-");
-    const expected = await expectedPubsub(topologyOf(join(work, "deploy/pubsub/topology.json")), "tidemark-prod-");
+    const shipped = topologyOf(join(work, "deploy/pubsub/topology.json"));
+    const expected = await expectedPubsub(shipped, "tidemark-prod-");
     expect(prod.topics).toEqual(expected.topics);
     expect(prod.subscriptions).toEqual(expected.subscriptions);
+    const both = planEnvironment({ tenant_mode: "both" });
+    const all = await expectedPubsub(shipped, "tidemark-prod-", "both");
+    expect(both.problems).toEqual([]);
+    expect(both.topics).toEqual(all.topics);
+    expect(both.subscriptions).toEqual(all.subscriptions);
     // The topology's tenants each have a worker subscription (filtered on the tenant) and a dead-letter topic; the
     // catch-all takes what none of their filters selects.
     const tenants = ["acme", "globex", "initech"];
-    expect(Object.keys(prod.subscriptions).sort()).toEqual(
+    expect(Object.keys(both.subscriptions).sort()).toEqual(
       [
         "invalid-events-repair",
         "medallion",
@@ -280,13 +286,13 @@ describe("deploy/terraform: the environment it creates", () => {
         "user-events-tenant-catch-all-dead-letter-inspect",
       ].sort(),
     );
-    expect(prod.subscriptions["user-events-globex-worker"]).toMatchObject({
+    expect(both.subscriptions["user-events-globex-worker"]).toMatchObject({
       name: "tidemark-prod-user-events-globex-worker",
       topic: "user-events",
       filter: 'attributes.tenant_id = "globex"',
       dead_letter_policy: { topic: "user-events-globex-dlq", max_delivery_attempts: 5 },
     });
-    expect(prod.subscriptions[SHIPPED_CATCH_ALL]).toMatchObject({
+    expect(both.subscriptions[SHIPPED_CATCH_ALL]).toMatchObject({
       name: `tidemark-prod-${SHIPPED_CATCH_ALL}`,
       topic: "user-events",
       filter:
@@ -294,11 +300,58 @@ describe("deploy/terraform: the environment it creates", () => {
         'attributes.tenant_id = "acme" OR attributes.tenant_id = "globex" OR attributes.tenant_id = "initech")',
       dead_letter_policy: { topic: "user-events-tenant-catch-all-dead-letter", max_delivery_attempts: 5 },
     });
-    expect(prod.dead_letter_topics).toEqual(
+    expect(both.dead_letter_topics).toEqual(
       [
         "user-events-dead-letter",
         ...tenants.map((t) => `user-events-${t}-dlq`),
         "user-events-tenant-catch-all-dead-letter",
+      ].sort(),
+    );
+  });
+
+  it("by default (tenant_mode shared) no input subscription is made that nothing reads; per_tenant has neither medallion nor a Dataflow job", async () => {
+    // Every subscription is an input something reads (the job's), or holds messages for a person or a dashboard by
+    // design: dead letters and feeds, which no backlog alert watches.
+    const waiting = ["invalid-events-repair", "session-insights-dashboard", "user-events-dead-letter-inspect"];
+    expect(Object.keys(prod.subscriptions).sort()).toEqual(["medallion", ...waiting].sort());
+    expect(prod.pipeline_flags.input).toBe("pubsub://projects/my-proj/subscriptions/tidemark-prod-medallion");
+    const shipped = topologyOf(join(work, "deploy/pubsub/topology.json"));
+    const perTenant = planEnvironment({ tenant_mode: "per_tenant" });
+    expect(perTenant.problems).toEqual([]);
+    const expected = await expectedPubsub(shipped, "tidemark-prod-", "per_tenant");
+    expect(perTenant.subscriptions).toEqual(expected.subscriptions);
+    expect(perTenant.topics).toEqual(expected.topics);
+    const tenants = shipped.tenants ?? [];
+    const inputs = [...tenants.map((t) => `user-events-${t}-worker`), SHIPPED_CATCH_ALL];
+    expect(Object.keys(perTenant.subscriptions).sort()).toEqual(
+      [
+        ...inputs,
+        ...waiting,
+        ...tenants.map((t) => `user-events-${t}-dlq-inspect`),
+        "user-events-tenant-catch-all-dead-letter-inspect",
+      ].sort(),
+    );
+    // No Dataflow job: its readers run outside Dataflow, as the worker service account (which may read each input).
+    expect(perTenant.pipeline_command).toBeNull();
+    expect(perTenant.pipeline_flags.input).toBeNull();
+    const reads = (env: Environment) =>
+      grantList(env.grants)
+        .filter((g) => g.startsWith("worker subscription ") || g.startsWith("worker topic user-events "))
+        .sort();
+    expect(reads(perTenant)).toEqual(
+      [
+        ...inputs.map((s) => `worker subscription ${s} roles/pubsub.subscriber`),
+        "worker topic user-events roles/pubsub.viewer",
+      ].sort(),
+    );
+    expect(reads(prod)).toEqual([
+      "worker subscription medallion roles/pubsub.subscriber",
+      "worker topic user-events roles/pubsub.viewer",
+    ]);
+    expect(reads(planEnvironment({ tenant_mode: "both" }))).toEqual(
+      [
+        ...["medallion", ...inputs].map((s) => `worker subscription ${s} roles/pubsub.subscriber`),
+        "worker topic user-events roles/pubsub.viewer",
       ].sort(),
     );
   });
@@ -357,9 +410,9 @@ describe("deploy/terraform: the environment it creates", () => {
     };
     const file = join(work, "retired.json");
     writeFileSync(file, JSON.stringify(changed));
-    const env = planEnvironment({ topology_file: file });
+    const env = planEnvironment({ topology_file: file, tenant_mode: "both" });
     expect(env.problems).toEqual([]);
-    const expected = await expectedPubsub(changed, "tidemark-prod-");
+    const expected = await expectedPubsub(changed, "tidemark-prod-", "both");
     expect(env.subscriptions).toEqual(expected.subscriptions);
     expect(env.topics).toEqual(expected.topics);
     // The current list's catch-all, then each retired one's (a list equal to the current one is the same catch-all);
@@ -509,7 +562,13 @@ describe("deploy/terraform: the environment it creates", () => {
         "submitter dataset - roles/bigquery.dataEditor",
         "pubsub_agent topic user-events-dead-letter roles/pubsub.publisher",
         "pubsub_agent subscription medallion roles/pubsub.subscriber",
-        // Each tenant's worker subscription dead-letters to the tenant's own topic, the catch-all to its own.
+      ].sort(),
+    );
+    // With the tenants' subscriptions, each tenant's worker dead-letters to the tenant's own topic, the catch-all to
+    // its own (and without medallion, nothing to user-events-dead-letter).
+    const agent = (env: Environment) => grantList(env.grants).filter((g) => g.startsWith("pubsub_agent "));
+    expect(agent(planEnvironment({ tenant_mode: "per_tenant" }))).toEqual(
+      [
         ...["acme", "globex", "initech"].flatMap((t) => [
           `pubsub_agent topic user-events-${t}-dlq roles/pubsub.publisher`,
           `pubsub_agent subscription user-events-${t}-worker roles/pubsub.subscriber`,
@@ -528,7 +587,7 @@ describe("deploy/terraform: the environment it creates", () => {
   });
 
   it("the command line is the job's: its own parser and checks accept it, and a Dataflow dry run builds the job", () => {
-    const words = prod.pipeline_command.split(" ");
+    const words = (prod.pipeline_command ?? "").split(" ");
     expect(words.slice(0, 4)).toEqual(["npm", "run", "pipeline", "--"]);
     const args = words.slice(4);
     const { options } = parseJobOptions(args, {});
@@ -687,6 +746,7 @@ describe("deploy/terraform: changing the tenants replaces no subscription (a pla
         `  project        = "${PROJECT}"`,
         `  region         = "${REGION}"`,
         '  environment    = "prod"',
+        '  tenant_mode    = "per_tenant"',
         "  topology_file  = var.topology_file",
         `  bigquery_dir   = "${join(work, "deploy/bigquery")}"`,
         `  monitoring_dir = "${join(work, "deploy/monitoring")}"`,

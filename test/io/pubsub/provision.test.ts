@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import type { PubSub } from "@google-cloud/pubsub";
 import { describe, expect, it } from "vitest";
 import { useEmulator } from "./emulator-fixture.ts";
@@ -30,9 +31,15 @@ const topology = (prefix: string, ackDeadlineSeconds = 60): PubsubTopology => ({
 });
 
 const full = (kind: "topics" | "subscriptions", name: string) => `projects/${PROJECT}/${kind}/${name}`;
+/** The environment without TIDEMARK_ settings or the emulator's host (the command line's defaults are tested). */
+const withoutTidemark = () =>
+  Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith("TIDEMARK_") && !k.startsWith("PUBSUB_EMULATOR")),
+  );
 /** The catch-alls of acme and globex, and of the three: named after their filters' hashes. */
 const TWO = tenantCatchAllNames("user-events", ["acme", "globex"]).subscription;
 const THREE = tenantCatchAllNames("user-events", ["acme", "globex", "initech"]).subscription;
+const PER_TENANT = { tenantMode: "per_tenant" } as const;
 
 describe("provision against the Pub/Sub emulator", () => {
   it("creates what is missing, then changes nothing on a second run", async () => {
@@ -120,6 +127,94 @@ describe("provision against the Pub/Sub emulator", () => {
     ).rejects.toThrow('subscription "sub-2": ackDeadlineSeconds must be 10 to 600, got 5');
   });
 
+  it("npm run provision: by default (--tenant-mode=shared) no tenant's subscription, per_tenant the tenants' and not medallion; nothing deleted", async () => {
+    // The shipped topology declares both readers of user-events: the shared job (medallion) and the tenants'.
+    const run = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [
+          "--import",
+          "tsx",
+          "pipelines/user-sessions/provision.ts",
+          `--project=${PROJECT}`,
+          `--pubsub-endpoint=${fixture.emulator().endpoint}`,
+          ...args,
+        ],
+        { encoding: "utf8", env: withoutTidemark() },
+      );
+    const added = (r: ReturnType<typeof run>) => {
+      expect(r.stderr).toBe("");
+      expect(r.status).toBe(0);
+      return r.stdout
+        .split("\n")
+        .filter((l) => l.startsWith("added "))
+        .map((l) => l.slice("added ".length).trim().replace(`projects/${PROJECT}/`, ""))
+        .sort();
+    };
+    const shared = added(run("--prefix=m-"));
+    const subscriptions = (names: string[]) => names.filter((n) => n.startsWith("subscriptions/"));
+    expect(subscriptions(shared)).toEqual(
+      [
+        "subscriptions/m-invalid-events-repair",
+        "subscriptions/m-medallion",
+        "subscriptions/m-session-insights-dashboard",
+        "subscriptions/m-user-events-dead-letter-inspect",
+      ].sort(),
+    );
+    const perTenant = added(run("--prefix=m-", "--tenant-mode=per_tenant"));
+    const tenants = ["acme", "globex", "initech"];
+    expect(subscriptions(perTenant)).toEqual(
+      [
+        ...tenants.flatMap((t) => [
+          `subscriptions/m-user-events-${t}-worker`,
+          `subscriptions/m-user-events-${t}-dlq-inspect`,
+        ]),
+        `subscriptions/m-${tenantCatchAllNames("user-events", tenants).subscription}`,
+        "subscriptions/m-user-events-tenant-catch-all-dead-letter-inspect",
+      ].sort(),
+    );
+    // medallion, left out of per_tenant, is still there: provision deletes nothing.
+    expect((await pubsub().subscription("m-medallion").exists())[0]).toBe(true);
+    const fresh = added(run("--prefix=p-", "--tenant-mode=per_tenant"));
+    expect(fresh).not.toContain("subscriptions/p-medallion");
+    expect(added(run("--prefix=m-", "--tenant-mode=both"))).toEqual([]);
+    const wrong = run("--prefix=m-", "--tenant-mode=tenants");
+    expect([wrong.status, wrong.stderr]).toEqual([
+      1,
+      'error: --tenant-mode must be one of shared, per_tenant, both, got "tenants"\n',
+    ]);
+    const env = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "pipelines/user-sessions/provision.ts", `--pubsub-endpoint=${fixture.emulator().endpoint}`],
+      {
+        encoding: "utf8",
+        env: {
+          ...withoutTidemark(),
+          TIDEMARK_PROJECT: PROJECT,
+          TIDEMARK_TENANT_MODE: "per_tenant",
+          TIDEMARK_PREFIX: "e-",
+        },
+      },
+    );
+    expect(env.stdout).toContain(`added     projects/${PROJECT}/subscriptions/e-user-events-acme-worker`);
+    expect(env.stdout).not.toContain("e-medallion");
+  }, 120_000);
+
+  it("a sharedSubscription that is not one of the topic's subscriptions is refused, naming it", async () => {
+    await expect(
+      provision(pubsub(), {
+        tenants: ["acme"],
+        topics: [
+          {
+            name: "events",
+            subscriptions: [{ name: "shared" }],
+            tenantWorkers: { maxDeliveryAttempts: 5, sharedSubscription: "medallion" },
+          },
+        ],
+      }),
+    ).rejects.toThrow('topic "events": tenantWorkers.sharedSubscription "medallion" is not one of its subscriptions');
+  });
+
   it("per tenant: a worker subscription filtered on its tenant, dead-lettering to the tenant's own topic, and the catch-all", async () => {
     const tenants: PubsubTopology = {
       prefix: "t-",
@@ -132,7 +227,7 @@ describe("provision against the Pub/Sub emulator", () => {
         },
       ],
     };
-    const first = await provision(pubsub(), tenants);
+    const first = await provision(pubsub(), tenants, PER_TENANT);
     expect(first.added.sort()).toEqual(
       [
         full("topics", "t-user-events"),
@@ -172,13 +267,13 @@ describe("provision against the Pub/Sub emulator", () => {
       const [dlq] = await pubsub().subscription(`t-user-events-${tenant}-dlq-inspect`).getMetadata();
       expect(dlq.topic).toBe(full("topics", `t-user-events-${tenant}-dlq`));
     }
-    const again = await provision(pubsub(), tenants);
+    const again = await provision(pubsub(), tenants, PER_TENANT);
     expect([again.added, again.changed, again.unchanged.length]).toEqual([[], [], 11]);
     // A tenant added later changes the catch-all's filter, and so its name: the new tenant's worker and the new
     // catch-all are made beside the old one, which is left as it is (provision deletes nothing: it keeps its
     // messages for its reader to read it empty), with or without the old list in retiredTenantLists.
     const three = { ...tenants, tenants: ["acme", "globex", "initech"], retiredTenantLists: [["acme", "globex"]] };
-    const more = await provision(pubsub(), three);
+    const more = await provision(pubsub(), three, PER_TENANT);
     expect(more.added.sort()).toEqual(
       [
         full("topics", "t-user-events-initech-dlq"),
@@ -197,12 +292,12 @@ describe("provision against the Pub/Sub emulator", () => {
     const [old] = await pubsub().subscription(`t-${TWO}`).getMetadata();
     expect(old.filter).toBe(catchAllFilter);
     const { retiredTenantLists: _retired, ...drained } = three;
-    const after = await provision(pubsub(), drained);
+    const after = await provision(pubsub(), drained, PER_TENANT);
     expect([after.added, after.changed]).toEqual([[], []]);
     expect((await pubsub().subscription(`t-${TWO}`).exists())[0]).toBe(true);
     // Without tenants, no catch-all: nothing to catch.
     const { tenants: _none, ...untenanted } = tenants;
-    const plain = await provision(pubsub(), { ...untenanted, prefix: "n-" });
+    const plain = await provision(pubsub(), { ...untenanted, prefix: "n-" }, PER_TENANT);
     expect(plain.added.sort()).toEqual([full("topics", "n-user-events"), full("subscriptions", "n-medallion")].sort());
     expect((await pubsub().getSubscriptions())[0].map((s) => s.name).filter((n) => n.includes("/n-"))).toEqual([
       full("subscriptions", "n-medallion"),

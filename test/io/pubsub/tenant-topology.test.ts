@@ -6,6 +6,8 @@ import {
   expandTenants,
   PUBSUB_FILTER_MAX_BYTES,
   tenantCatchAllNames,
+  TENANT_MODES,
+  type TenantMode,
   tenantLists,
   tenantWorkerNames,
 } from "../../../io/pubsub/tenant-topology.ts";
@@ -35,7 +37,7 @@ const base: PubsubTopology = {
 
 describe("expandTenants: a worker subscription and a dead-letter topic per tenant", () => {
   it("writes them out as ordinary topics and subscriptions, with the tenant's filter", () => {
-    expect(expandTenants(base)).toEqual({
+    expect(expandTenants(base, "both")).toEqual({
       prefix: "x-",
       topics: [
         {
@@ -114,11 +116,67 @@ describe("expandTenants: a worker subscription and a dead-letter topic per tenan
   });
 });
 
+describe("the tenant mode: who reads a topic with tenantWorkers, so that no input subscription is made that nothing reads", () => {
+  const shared = {
+    ...base,
+    topics: base.topics.map((t) =>
+      t.tenantWorkers ? { ...t, tenantWorkers: { ...t.tenantWorkers, sharedSubscription: "medallion" } } : t,
+    ),
+  };
+  const names = (t: PubsubTopology, mode: TenantMode) =>
+    expandTenants(t, mode).topics.flatMap((x) => (x.subscriptions ?? []).map((s) => s.name));
+  const catchAll = tenantCatchAllNames("user-events", ["acme", "globex"]).subscription;
+
+  it("shared (the default): the shared job's subscription alone; per_tenant: the workers and the catch-all, not it; both: all", () => {
+    expect(names(shared, "shared")).toEqual(["medallion", "other-sub"]);
+    expect(expandTenants(shared)).toEqual(expandTenants(shared, "shared"));
+    expect(names(shared, "per_tenant")).toEqual([
+      "user-events-acme-worker",
+      "user-events-globex-worker",
+      catchAll,
+      "other-sub",
+      "user-events-acme-dlq-inspect",
+      "user-events-globex-dlq-inspect",
+      "user-events-tenant-catch-all-dead-letter-inspect",
+    ]);
+    expect(names(shared, "both")).toEqual(["medallion", ...names(shared, "per_tenant")]);
+    // Without a sharedSubscription, per_tenant leaves every declared subscription.
+    expect(names(base, "per_tenant")[0]).toBe("medallion");
+  });
+
+  it("a retired list's subscriptions stay in every mode; the tenants are checked in every mode", () => {
+    const retired = { ...shared, tenants: ["acme", "globex", "initech"], retiredTenantLists: [["acme", "globex"]] };
+    expect(names(retired, "shared")).toEqual([
+      "medallion",
+      "user-events-acme-worker",
+      "user-events-globex-worker",
+      catchAll,
+      "other-sub",
+      "user-events-acme-dlq-inspect",
+      "user-events-globex-dlq-inspect",
+      "user-events-tenant-catch-all-dead-letter-inspect",
+    ]);
+    expect(() => expandTenants({ ...shared, tenants: ["acme corp"] }, "shared")).toThrow('tenant "acme corp"');
+    expect(() =>
+      expandTenants({
+        ...shared,
+        topics: [{ name: "user-events", tenantWorkers: { maxDeliveryAttempts: 5, sharedSubscription: "nope" } }],
+      }),
+    ).toThrow('topic "user-events": tenantWorkers.sharedSubscription "nope" is not one of its subscriptions');
+  });
+
+  it("the shipped topology names medallion as user-events' shared subscription", () => {
+    const shipped = JSON.parse(readFileSync("deploy/pubsub/topology.json", "utf8")) as PubsubTopology;
+    expect(shipped.topics.find((t) => t.name === "user-events")?.tenantWorkers?.sharedSubscription).toBe("medallion");
+    expect(TENANT_MODES).toEqual(["shared", "per_tenant", "both"]);
+  });
+});
+
 describe("a change of tenants: the new catch-all beside the old, kept while its list is retired", () => {
   const THREE = ["acme", "globex", "initech"];
   const catchAll = (tenants: readonly string[]) => tenantCatchAllNames("user-events", tenants).subscription;
   const subscriptions = (t: PubsubTopology) =>
-    (expandTenants(t).topics.find((x) => x.name === "user-events")?.subscriptions ?? []).map((s) => s.name);
+    (expandTenants(t, "both").topics.find((x) => x.name === "user-events")?.subscriptions ?? []).map((s) => s.name);
 
   it("another list is another catch-all, by name: a tenant added makes a new one and leaves the old name free", () => {
     expect(catchAll(THREE)).toBe("user-events-tenant-catch-all-2e9ed323");
@@ -145,7 +203,7 @@ describe("a change of tenants: the new catch-all beside the old, kept while its 
       catchAll(["acme", "umbrella"]),
       catchAll(["acme", "globex"]),
     ]);
-    const expanded = expandTenants(changed);
+    const expanded = expandTenants(changed, "both");
     expect(expanded.topics.map((t) => t.name)).toEqual([
       "user-events",
       "other",
@@ -156,7 +214,9 @@ describe("a change of tenants: the new catch-all beside the old, kept while its 
     ]);
     expect(expanded).not.toHaveProperty("retiredTenantLists");
     // The retired catch-all is exactly the one provisioned for that list before.
-    const before = expandTenants(base).topics[0]?.subscriptions?.find((s) => s.name === catchAll(["acme", "globex"]));
+    const before = expandTenants(base, "both").topics[0]?.subscriptions?.find(
+      (s) => s.name === catchAll(["acme", "globex"]),
+    );
     expect(expanded.topics[0]?.subscriptions?.find((s) => s.name === catchAll(["acme", "globex"]))).toEqual(before);
     expect(tenantLists(changed)).toEqual([
       ["acme", "umbrella"],
@@ -186,7 +246,7 @@ describe("a change of tenants: the new catch-all beside the old, kept while its 
 
 /** The subscriptions of `topic` that filter on the tenant: its workers and its catch-all. */
 const routing = (topology: PubsubTopology, topic: string): SubscriptionSpec[] =>
-  (expandTenants(topology).topics.find((t) => t.name === topic)?.subscriptions ?? []).filter(
+  (expandTenants(topology, "per_tenant").topics.find((t) => t.name === topic)?.subscriptions ?? []).filter(
     (s) => s.filter !== undefined,
   );
 

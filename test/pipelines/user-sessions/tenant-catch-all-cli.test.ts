@@ -77,7 +77,7 @@ const EXPECTED = [
 
 describe("--tenant-catch-all on the Pub/Sub emulator", () => {
   it("reads the catch-all: each message lands in Bronze and the dead letters with its reason, none in Silver or Gold", async () => {
-    await provision(pubsub.client(), { ...SHIPPED, prefix: PREFIX });
+    await provision(pubsub.client(), { ...SHIPPED, prefix: PREFIX }, { tenantMode: "both" });
     const [meta] = await pubsub.client().subscription(`${PREFIX}${CATCH_ALL}`).getMetadata();
     expect(meta.filter).toBe(catchAllFilter(TENANTS));
     // Where Pub/Sub applies filters, the catch-all's selects the three messages no worker takes, and not acme's.
@@ -154,7 +154,7 @@ describe("--tenant-catch-all on the Pub/Sub emulator", () => {
   it("refuses a catch-all made for another tenant list, or a subscription without a filter, naming both filters", async () => {
     // A topology of two of the tenants: its catch-all would select initech's messages, which the provisioned one
     // (made for three) leaves to initech's worker. Provisioned by the test above, or here when it runs alone.
-    await provision(pubsub.client(), { ...SHIPPED, prefix: PREFIX });
+    await provision(pubsub.client(), { ...SHIPPED, prefix: PREFIX }, { tenantMode: "both" });
     const two = join(dir, "two-tenants.json");
     writeFileSync(two, JSON.stringify({ ...SHIPPED, tenants: ["acme", "globex"] }));
     const check = (subscription: string, topology?: string) =>

@@ -127,7 +127,7 @@ describe("tenant isolation on the Pub/Sub emulator", () => {
   it("tenants' workers on their filtered subscriptions, and the shared worker, each keep what is theirs", async () => {
     const topology = JSON.parse(readFileSync("deploy/pubsub/topology.json", "utf8")) as PubsubTopology;
     expect(topology.tenants).toEqual(["acme", "globex", "initech"]);
-    await provision(pubsub.client(), { ...topology, prefix: PREFIX });
+    await provision(pubsub.client(), { ...topology, prefix: PREFIX }, { tenantMode: "both" });
     const [meta] = await pubsub.client().subscription(`${PREFIX}user-events-acme-worker`).getMetadata();
     expect(meta.filter).toBe('attributes.tenant_id = "acme"');
     await publishAll();
@@ -232,7 +232,7 @@ describe("the catch-all on the Pub/Sub emulator", () => {
     const prefix = "catch-";
     const topology = JSON.parse(readFileSync("deploy/pubsub/topology.json", "utf8")) as PubsubTopology;
     const tenants = topology.tenants ?? [];
-    await provision(pubsub.client(), { ...topology, prefix });
+    await provision(pubsub.client(), { ...topology, prefix }, { tenantMode: "per_tenant" });
     const catchAll = tenantCatchAllNames("user-events", tenants).subscription;
     const [meta] = await pubsub.client().subscription(`${prefix}${catchAll}`).getMetadata();
     expect(meta.filter).toBe(

@@ -18,10 +18,11 @@ locals {
   # Dataflow's temp files only: the bucket's lifecycle rule deletes them; the staged pipeline and archives stay.
   temp_prefix = "tmp/"
 
-  input_topic = try(local.subscriptions[var.input_subscription].topic, null)
+  # No Dataflow job in per_tenant mode (the tenants' readers run outside Dataflow): no input, no command line.
+  dataflow_job = var.tenant_mode != "per_tenant"
 
   pubsub_url = {
-    subscription = "pubsub://projects/${var.project}/subscriptions/${local.prefix}${var.input_subscription}"
+    subscription = local.dataflow_job ? "pubsub://projects/${var.project}/subscriptions/${local.prefix}${var.input_subscription}" : null
     insights     = var.insights_topic == null ? null : "pubsub://projects/${var.project}/topics/${local.prefix}${var.insights_topic}"
     dead_letter  = var.dead_letter_topic == null ? null : "pubsub://projects/${var.project}/topics/${local.prefix}${var.dead_letter_topic}"
   }
@@ -37,10 +38,18 @@ locals {
       { scope = "project", target = null, role = "roles/dataflow.worker" },
       { scope = "bucket", target = null, role = "roles/storage.objectAdmin" },
       { scope = "repository", target = null, role = "roles/artifactregistry.reader" },
-      { scope = "subscription", target = var.input_subscription, role = "roles/pubsub.subscriber" },
-      { scope = "topic", target = local.input_topic, role = "roles/pubsub.viewer" },
       # Change data capture writes on the tables' default streams (bigquery.tables.updateData).
       { scope = "dataset", target = null, role = "roles/bigquery.dataEditor" },
+    ],
+    # The input subscriptions of the mode (reader_subscriptions: the job's, the tenants' workers and catch-alls, which
+    # may run as this account outside Dataflow) and their topics.
+    [
+      for s in distinct(local.reader_subscriptions) : { scope = "subscription", target = s, role = "roles/pubsub.subscriber" }
+      if contains(keys(local.subscriptions), s)
+    ],
+    [
+      for t in distinct([for s in local.reader_subscriptions : local.subscriptions[s].topic if contains(keys(local.subscriptions), s)]) :
+      { scope = "topic", target = t, role = "roles/pubsub.viewer" }
     ],
     var.insights_topic == null ? [] : [{ scope = "topic", target = var.insights_topic, role = "roles/pubsub.publisher" }],
     var.dead_letter_topic == null ? [] : [{ scope = "topic", target = var.dead_letter_topic, role = "roles/pubsub.publisher" }],
@@ -95,5 +104,5 @@ locals {
     ["labels", "environment=${var.environment}"],
   ]
   pipeline_args    = [for f in local.pipeline_flags : "--${f[0]}=${f[1]}" if f[1] != null]
-  pipeline_command = join(" ", concat(["npm", "run", "pipeline", "--"], local.pipeline_args))
+  pipeline_command = local.dataflow_job ? join(" ", concat(["npm", "run", "pipeline", "--"], local.pipeline_args)) : null
 }

@@ -14,6 +14,12 @@
 # change would replace the subscription, deleting its unacknowledged messages): a new tenant list makes a new
 # catch-all beside the old one, kept while the old list is in retiredTenantLists. A catch-all filter over Pub/Sub's
 # 256 bytes is left out and named in pubsub_problems.
+#
+# var.tenant_mode says who reads such a topic (tenant-topology.ts's TenantMode), so that no input subscription is made
+# that nothing reads: shared, the Dataflow job alone on the topic's tenantWorkers.sharedSubscription, and the current
+# tenants get no subscription; per_tenant, the tenants' workers and catch-all, not the sharedSubscription (and no
+# Dataflow job: their readers run outside Dataflow); both, all of them. A retired list's subscriptions stay in every
+# mode.
 
 locals {
   declared_topology = jsondecode(file(var.topology_file))
@@ -27,25 +33,30 @@ locals {
   retired_lists        = [for l in local.listed_retired : [for t in distinct(l) : t if can(regex(local.tenant_pattern, t))]]
   tenant_worker_topics = [for t in local.declared_topology.topics : t if can(t.tenantWorkers)]
 
-  # The tenant lists with a catch-all (tenant-topology.ts's tenantLists): the current one, then the retired ones.
-  tenant_lists = [for l in concat([local.tenants], local.retired_lists) : l if length(l) > 0]
+  # The tenant lists with a catch-all (tenant-topology.ts's tenantLists): the current one, then the retired ones; all
+  # are checked, and those of the mode get subscriptions (in shared mode, not the current one).
+  tenant_lists = distinct([for l in concat([local.tenants], local.retired_lists) : l if length(l) > 0])
+  mode_lists   = [for l in concat(var.tenant_mode == "shared" ? [] : [local.tenants], local.retired_lists) : l if length(l) > 0]
   # schemas/tenant.ts's catchAllFilter per list, and tenant-topology.ts's PUBSUB_FILTER_MAX_BYTES (tenant ids are
   # ASCII, so length() counts bytes).
   filter_max_bytes = 256
-  list_filters = [
-    for l in local.tenant_lists : format(
+  filter_of = {
+    for l in local.tenant_lists : join(",", l) => format(
       "NOT attributes:tenant_id OR NOT (%s)",
       join(" OR ", [for tenant in l : "attributes.tenant_id = \"${tenant}\""]),
     )
-  ]
-  catch_all_filters = distinct([for f in local.list_filters : f if length(f) <= local.filter_max_bytes])
-  # The tenants with a worker: those of every list.
-  worker_tenants = distinct(flatten(local.tenant_lists))
+  }
+  list_filters      = [for l in local.tenant_lists : local.filter_of[join(",", l)]]
+  catch_all_filters = distinct([for l in local.mode_lists : local.filter_of[join(",", l)] if length(local.filter_of[join(",", l)]) <= local.filter_max_bytes])
+  # The tenants with a worker: those of every list of the mode.
+  worker_tenants = distinct(flatten(local.mode_lists))
+  # Per topic with tenantWorkers, the shared job's subscription, which per_tenant leaves out.
+  shared_subscriptions = { for t in local.tenant_worker_topics : t.name => try(t.tenantWorkers.sharedSubscription, null) }
 
   tenant_workers = {
     for t in local.tenant_worker_topics : t.name => [
       for tenant in local.worker_tenants : merge(
-        { for k, v in t.tenantWorkers : k => v if k != "maxDeliveryAttempts" },
+        { for k, v in t.tenantWorkers : k => v if !contains(["maxDeliveryAttempts", "sharedSubscription"], k) },
         {
           name       = "${t.name}-${tenant}-worker"
           filter     = "attributes.tenant_id = \"${tenant}\""
@@ -57,7 +68,7 @@ locals {
   tenant_catch_alls = {
     for t in local.tenant_worker_topics : t.name => [
       for f in local.catch_all_filters : merge(
-        { for k, v in t.tenantWorkers : k => v if k != "maxDeliveryAttempts" },
+        { for k, v in t.tenantWorkers : k => v if !contains(["maxDeliveryAttempts", "sharedSubscription"], k) },
         {
           name   = "${t.name}-tenant-catch-all-${substr(sha256(f), 0, 8)}"
           filter = f
@@ -71,14 +82,22 @@ locals {
   }
   # The subscriptions only a tenant's worker (--tenant) or a catch-all's reader should read: neither runs on
   # Dataflow yet, so the job this environment submits may not take one as its input (pubsub_problems).
+  # (Whatever the mode: in shared mode the current tenants' are not made, and are named so rather than as missing.)
   tenant_inputs = merge(
     {
-      for pair in setproduct([for t in local.tenant_worker_topics : t.name], local.worker_tenants) :
+      for pair in setproduct([for t in local.tenant_worker_topics : t.name], distinct(flatten(local.tenant_lists))) :
       "${pair[0]}-${pair[1]}-worker" => "tenant ${pair[1]}'s worker subscription (read with --tenant=${pair[1]}, not available with --runner=dataflow yet)"
     },
     {
-      for s in flatten(values(local.tenant_catch_alls)) : s.name => "a tenants' catch-all (its reader dead-letters every message, which the Dataflow job does not)"
+      for pair in setproduct([for t in local.tenant_worker_topics : t.name], local.list_filters) :
+      "${pair[0]}-tenant-catch-all-${substr(sha256(pair[1]), 0, 8)}" => "a tenants' catch-all (its reader dead-letters every message, which the Dataflow job does not)"
     },
+  )
+  # The input subscriptions something reads in this mode (topology names): the Dataflow job's, unless per_tenant, and
+  # every tenant's worker and catch-all made. The worker service account may read them; the alerts watch them.
+  reader_subscriptions = concat(
+    var.tenant_mode == "per_tenant" ? [] : [var.input_subscription],
+    flatten([for t in local.tenant_worker_topics : [for s in concat(local.tenant_workers[t.name], local.tenant_catch_alls[t.name]) : s.name]]),
   )
   tenant_dead_letter_topics = flatten([
     for t in local.tenant_worker_topics : concat(
@@ -99,7 +118,10 @@ locals {
       [
         for t in local.declared_topology.topics : merge(t, {
           subscriptions = concat(
-            try(t.subscriptions, []),
+            [
+              for s in try(t.subscriptions, []) : s
+              if !(var.tenant_mode == "per_tenant" && s.name == lookup(local.shared_subscriptions, t.name, null))
+            ],
             lookup(local.tenant_workers, t.name, []),
             lookup(local.tenant_catch_alls, t.name, []),
           )
@@ -168,10 +190,11 @@ locals {
         [for j, t in l : "retiredTenantLists[${i}]: tenant ${jsonencode(t)}: listed twice" if index(l, t) < j],
       )
     ]),
-    # Named after the first topic with tenantWorkers, as tenant-topology.ts's tenantLists does.
+    # Named after the first topic with tenantWorkers, as tenant-topology.ts's tenantLists does (the current list,
+    # then each retired one).
     [
-      for i, f in local.list_filters : "${i == 0 && length(local.tenants) > 0 ? "" : "retiredTenantLists[${index(local.retired_lists, local.tenant_lists[i])}]: "}subscription \"${local.tenant_worker_topics[0].name}-tenant-catch-all-${substr(sha256(f), 0, 8)}\": the filter that selects what none of the ${length(local.tenant_lists[i])} tenants' workers takes is ${length(f)} bytes, over Pub/Sub's limit of ${local.filter_max_bytes} (list fewer tenants, or shorter tenant ids)"
-      if length(f) > local.filter_max_bytes && length(local.tenant_worker_topics) > 0
+      for i, l in concat([local.tenants], local.retired_lists) : "${i == 0 ? "" : "retiredTenantLists[${i - 1}]: "}subscription \"${local.tenant_worker_topics[0].name}-tenant-catch-all-${substr(sha256(local.filter_of[join(",", l)]), 0, 8)}\": the filter that selects what none of the ${length(l)} tenants' workers takes is ${length(local.filter_of[join(",", l)])} bytes, over Pub/Sub's limit of ${local.filter_max_bytes} (list fewer tenants, or shorter tenant ids)"
+      if length(l) > 0 && length(local.tenant_worker_topics) > 0 && try(length(local.filter_of[join(",", l)]) > local.filter_max_bytes, false)
     ],
     [
       for t in local.topics : "topic \"${t.name}\": not a valid name"
@@ -210,12 +233,17 @@ locals {
       )
     ]),
     [
+      for name, shared in local.shared_subscriptions : "topic ${jsonencode(name)}: tenantWorkers.sharedSubscription ${jsonencode(shared)} is not one of its subscriptions"
+      if shared != null && !contains([for s in try([for t in local.declared_topology.topics : t if t.name == name][0].subscriptions, []) : s.name], shared)
+    ],
+    # The Dataflow job's input (none in per_tenant mode: no job).
+    [
       for role, name in { input_subscription = var.input_subscription } : "${role}: no subscription \"${name}\" in the topology"
-      if !contains(keys(local.subscriptions), name)
+      if var.tenant_mode != "per_tenant" && !contains(keys(local.subscriptions), name) && !contains(keys(local.tenant_inputs), name)
     ],
     [
       for role, name in { input_subscription = var.input_subscription } : "${role}: \"${name}\" is ${local.tenant_inputs[name]}: run that reader outside Dataflow"
-      if contains(keys(local.tenant_inputs), name)
+      if var.tenant_mode != "per_tenant" && contains(keys(local.tenant_inputs), name)
     ],
     [
       for role, name in { insights_topic = var.insights_topic, dead_letter_topic = var.dead_letter_topic } :

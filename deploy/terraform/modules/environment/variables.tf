@@ -77,8 +77,18 @@ variable "job_name" {
   default     = null
 }
 
+variable "tenant_mode" {
+  description = "Who reads the topics with tenantWorkers (tenant-topology.ts's TenantMode): shared (the Dataflow job on input_subscription; no tenant's worker or catch-all is made), per_tenant (a worker per tenant and the catch-all, read outside Dataflow; not the sharedSubscription, and no Dataflow job) or both (while moving from one to the other)."
+  type        = string
+  default     = "shared"
+  validation {
+    condition     = contains(["shared", "per_tenant", "both"], var.tenant_mode)
+    error_message = "tenant_mode: shared, per_tenant or both."
+  }
+}
+
 variable "input_subscription" {
-  description = "The subscription the job reads (--input), by its name in the topology; not a tenant's worker subscription or the catch-all (their readers run outside Dataflow for now)."
+  description = "The subscription the job reads (--input), by its name in the topology; not a tenant's worker subscription or the catch-all (their readers run outside Dataflow for now). Unused with tenant_mode per_tenant (no Dataflow job)."
   type        = string
   default     = "medallion"
 }
