@@ -152,7 +152,21 @@ describe("the subscriptions the backlog alerts watch", () => {
     tenantCatchAllNames("user-events", topology.tenants ?? []).subscription,
   ];
   const prod = (names: readonly string[]) => names.map((n) => `tidemark-prod-${n}`).sort();
-  const watchedBy = (selects: (subscription: string) => boolean) => prod(all).filter(selects);
+  // Other subscriptions of the same project, none the topology's input: another application's worker or shared job,
+  // another topic's, this application's dead-letter subscriptions, a name that only ends like an input.
+  const FOREIGN = [
+    "billing-worker",
+    "tidemark-prod-billing-worker",
+    "payments-medallion",
+    "tidemark-prod-orders-acme-worker",
+    "tidemark-prod-user-events-tenant-catch-all-dead-letter",
+    "tidemark-prod-user-events-tenant-catch-all-2e9ed323-old",
+    "x-tidemark-prod-medallion",
+  ];
+  // The local environment's names (npm run provision's prefix) are inputs too.
+  const local = ["tidemark-local-medallion", "tidemark-local-user-events-acme-worker"];
+  const watchedBy = (selects: (subscription: string) => boolean) =>
+    [...prod(all), ...FOREIGN, ...local].filter(selects);
 
   it("the shipped topology has the subscriptions this test expects", () => {
     expect(inputs).toEqual([
@@ -182,7 +196,7 @@ describe("the subscriptions the backlog alerts watch", () => {
       expect(
         watchedBy((name) => holds(m, name)),
         r.alert,
-      ).toEqual(prod(inputs));
+      ).toEqual([...prod(inputs), ...local]);
     }
   });
 
@@ -207,7 +221,7 @@ describe("the subscriptions the backlog alerts watch", () => {
         expect(
           watchedBy((name) => full.test(name)),
           file,
-        ).toEqual(prod(inputs));
+        ).toEqual([...prod(inputs), ...local]);
       }
     }
   });

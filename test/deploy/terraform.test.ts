@@ -647,6 +647,60 @@ describe("deploy/terraform: the environment it creates", () => {
     );
   });
 
+  it("the subscription policies watch exactly this environment's input subscriptions, by their full names, in each tenant mode", () => {
+    const filters = (env: Environment) =>
+      Object.entries(env.alert_policies).flatMap(([name, p]) =>
+        (p as { conditions: { condition_threshold: { filter: string } | null }[] }).conditions.flatMap((c) => {
+          const filter = c.condition_threshold?.filter ?? "";
+          return filter.includes('resource.type = "pubsub_subscription"') ? [{ name, filter }] : [];
+        }),
+      );
+    // Every subscription of every mode, and other applications' subscriptions of the same project.
+    const everything = [
+      ...Object.values(planEnvironment({ tenant_mode: "both" }).subscriptions).map((s) => (s as { name: string }).name),
+      "billing-worker",
+      "tidemark-prod-billing-worker",
+      "tidemark-dev-medallion",
+      "tidemark-prod-medallion-old",
+    ];
+    const watched = (env: Environment) => {
+      const all = filters(env);
+      expect(all.map((f) => f.name).sort()).toEqual([
+        "pubsub-backlog",
+        "pubsub-oldest-unacked",
+        "pubsub-oldest-unacked-critical",
+      ]);
+      const selected = all.map(({ filter }) => {
+        const re = /resource\.label\.subscription_id = monitoring\.regex\.full_match\("([^"\\]*)"\)/.exec(filter);
+        expect(re, filter).not.toBeNull();
+        const full = new RegExp(`^(?:${re?.[1] ?? ""})$`);
+        return everything.filter((s) => full.test(s)).sort();
+      });
+      for (const s of selected) expect(s).toEqual(selected[0]);
+      return selected[0];
+    };
+    const tenants = ["acme", "globex", "initech"].map((t) => `tidemark-prod-user-events-${t}-worker`);
+    expect(watched(prod)).toEqual(["tidemark-prod-medallion"]);
+    expect(watched(planEnvironment({ tenant_mode: "per_tenant" }))).toEqual(
+      [...tenants, `tidemark-prod-${SHIPPED_CATCH_ALL}`].sort(),
+    );
+    expect(watched(planEnvironment({ tenant_mode: "both" }))).toEqual(
+      ["tidemark-prod-medallion", ...tenants, `tidemark-prod-${SHIPPED_CATCH_ALL}`].sort(),
+    );
+    // A tenant id with a dot: matched literally, not as any character.
+    const dotted = join(work, "dotted.json");
+    writeFileSync(
+      dotted,
+      JSON.stringify({ ...topologyOf(join(work, "deploy/pubsub/topology.json")), tenants: ["c.eu"] }),
+    );
+    const env = planEnvironment({ topology_file: dotted, tenant_mode: "per_tenant" });
+    expect(filters(env)[0]?.filter).toContain("tidemark-prod-user-events-c[.]eu-worker");
+    // The rest of a policy is the file's.
+    expect(filters(prod)[0]?.filter).toMatch(
+      /^resource\.type = "pubsub_subscription" AND resource\.label\.subscription_id = /,
+    );
+  });
+
   it("each deploy/monitoring/*.alert.json becomes an alert policy, in the provider's names; unsupported fields are named", () => {
     const shipped = existsSync(join(ROOT, "deploy/monitoring"))
       ? readdirSync(join(ROOT, "deploy/monitoring")).filter((f) => f.endsWith(".alert.json"))

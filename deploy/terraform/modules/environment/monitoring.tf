@@ -18,6 +18,16 @@ locals {
   }
   condition_fields = ["displayName", "conditionThreshold", "conditionAbsent", "conditionMatchedLog", "conditionMonitoringQueryLanguage", "conditionPrometheusQueryLanguage"]
 
+  # A policy's subscription_id = monitoring.regex.full_match("...") (the files': the shipped topology's input
+  # subscriptions under any tidemark-ENV- prefix) becomes this environment's input subscriptions, by their full names
+  # (pubsub.tf's reader_subscriptions, in its tenant mode): nothing else of the project, and no input it does not make.
+  # Names are letters, digits and -_.~+%: a dot and a plus are made literal as [.] and [+].
+  subscription_match = "/resource\\.label\\.subscription_id = monitoring\\.regex\\.full_match\\(\"(?:[^\"\\\\]|\\\\.)*\"\\)/"
+  input_subscription_match = format(
+    "resource.label.subscription_id = monitoring.regex.full_match(\"(%s)\")",
+    join("|", [for s in sort(distinct(local.reader_subscriptions)) : replace("${local.prefix}${s}", "/([.+])/", "[$1]")]),
+  )
+
   alert_policies = {
     for name, p in local.alert_json : name => {
       display_name          = try(p.displayName, null)
@@ -42,7 +52,7 @@ locals {
       conditions = [for c in try(p.conditions, []) : {
         display_name = try(c.displayName, null)
         condition_threshold = can(c.conditionThreshold) ? {
-          filter                  = try(c.conditionThreshold.filter, null)
+          filter                  = try(replace(c.conditionThreshold.filter, local.subscription_match, local.input_subscription_match), null)
           comparison              = try(c.conditionThreshold.comparison, null)
           threshold_value         = try(c.conditionThreshold.thresholdValue, null)
           duration                = try(c.conditionThreshold.duration, null)
