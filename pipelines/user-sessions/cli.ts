@@ -146,6 +146,7 @@ async function main(): Promise<void> {
       host: o.metricsHost,
       ...(pubsubStats === undefined ? {} : { pubsub: pubsubStats, subscription: o.input }),
       ...(o.checkpointDir === undefined ? {} : { checkpointIntervalMs: o.checkpointSeconds * 1000 }),
+      tenantCatchAll: o.tenantCatchAll,
       ...(prism ? { processingTime: "reported" as const } : { commits }),
     });
     log.info({ url: `${ops.url}/metrics` }, `metrics: ${ops.url}/metrics (health: /healthz, /readyz)`);

@@ -66,6 +66,11 @@ export interface MedallionOpsOptions {
   /** The Pub/Sub reader's figures; absent for a fixture stream. */
   readonly pubsub?: () => PubsubSourceStats;
   readonly subscription?: string;
+  /**
+   * The job is the reader of the tenants' catch-all (`--tenant-catch-all`), which dead-letters every message by
+   * design: served as `medallion_tenant_catch_all_reader` 1 (else 0), so that the dead-letter rate alert leaves it out.
+   */
+  readonly tenantCatchAll?: boolean;
   /** Checkpoint interval when the run checkpoints: readiness fails when the last checkpoint is older than 3 of them. */
   readonly checkpointIntervalMs?: number;
   /**
@@ -126,6 +131,7 @@ export function goldFreshnessSeconds(user: readonly UserMetric[], at: number): n
  *   runner's own figures (Prism);
  * - `medallion_gold_freshness_seconds`: now minus the newest event time written to Gold (the `WriteSessions` step's
  *   `medallion/gold_newest_event_ms` gauge);
+ * - `medallion_tenant_catch_all_reader`: 1 for the reader of the tenants' catch-all (`tenantCatchAll`), else 0;
  * - `/readyz`: the source reads its subscription, the warehouse is open, and (with checkpoints) the last checkpoint is
  *   at most 3 intervals old, or the run is younger than that, or nothing waits for one (the runner checkpoints only
  *   what changed: an idle subscription, with every message acknowledged, writes none and is still ready); for a job
@@ -188,6 +194,13 @@ export async function startMedallionOps(o: MedallionOpsOptions): Promise<Medalli
       { value: stats().connected ? 1 : 0 },
     ]);
   }
+  const catchAllReader = o.tenantCatchAll === true ? 1 : 0;
+  metrics.gaugeOf(
+    "medallion_tenant_catch_all_reader",
+    "1 when this job reads the tenants' catch-all (--tenant-catch-all: every message is dead-lettered by design)",
+    [],
+    () => [{ value: catchAllReader }],
+  );
   metrics.gaugeOf("medallion_gold_freshness_seconds", "Now minus the newest event time written to Gold", [], () => {
     const s = snapshot();
     const freshness = s === undefined ? null : goldFreshnessSeconds(s.user, now());

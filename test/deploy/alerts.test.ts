@@ -298,6 +298,8 @@ describe("what the alerts read, against a running job", () => {
       return unserved(reads.selectors, reads.groupingLabels, samples).map((p) => `${r.alert}: ${p}`);
     });
     expect(problems).toEqual([]);
+    // A shared job is not the tenants' catch-all's reader: the dead-letter rate alert applies to it.
+    expect(samples.filter((s) => s.name === "medallion_tenant_catch_all_reader").map((s) => s.value)).toEqual([0]);
     // The check catches a rule on a metric that does not exist, or on a label value no series has.
     const typo = promqlReads('sum without (step) (rate(tidemark_sink_write_error_total{sink="gold"}[5m]))');
     expect(unserved(typo.selectors, typo.groupingLabels, samples)).toEqual([

@@ -133,6 +133,26 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
     }
   });
 
+  it("say whether the job is the tenants' catch-all's reader (the dead-letter rate alert leaves it out)", async () => {
+    for (const [tenantCatchAll, value] of [
+      [undefined, 0],
+      [false, 0],
+      [true, 1],
+    ] as const) {
+      const ops = await startMedallionOps({
+        port: 0,
+        host: "127.0.0.1",
+        ...(tenantCatchAll === undefined ? {} : { tenantCatchAll }),
+      });
+      try {
+        const m = parseExposition((await get(`${ops.url}/metrics`)).body);
+        expect(m.value("medallion_tenant_catch_all_reader", {}), String(tenantCatchAll)).toBe(value);
+      } finally {
+        await ops.close();
+      }
+    }
+  });
+
   it("answer 404 elsewhere and 405 to other methods; a port in use is named", async () => {
     const commits = new CommitStats(Date.now);
     const ops = await startMedallionOps({ port: 0, host: "127.0.0.1", commits });

@@ -85,12 +85,6 @@ describe("--tenant-catch-all on the Pub/Sub emulator", () => {
     expect(SENT.filter((m) => selects(m.tenant === undefined ? {} : { tenant_id: m.tenant })).map((m) => m.as)).toEqual(
       ["no-attribute", "unknown", "malformed"],
     );
-    const publisher = new PubsubPublisher({ pubsub: pubsub.client(), topic: `${PREFIX}user-events` });
-    for (const m of SENT) {
-      publisher.publish({ data: m.data, attributes: { sent_as: m.as, ...(m.tenant ? { tenant_id: m.tenant } : {}) } });
-    }
-    await publisher.flush();
-
     const db = join(dir, "catch-all.duckdb");
     const refusedDb = join(dir, "refused.duckdb");
     const cli = (subscription: string, warehouse: string, extra: readonly string[]) =>
@@ -109,6 +103,7 @@ describe("--tenant-catch-all on the Pub/Sub emulator", () => {
       });
     // The reader, and beside it the same command line on acme's worker subscription, refused as it starts.
     const reader = cli(CATCH_ALL, db, [
+      "--metrics-port=0",
       `--dead-letter-topic=pubsub://projects/${PROJECT}/topics/${PREFIX}invalid-events`,
     ]);
     const refused = cli("user-events-acme-worker", refusedDb, []);
@@ -121,6 +116,16 @@ describe("--tenant-catch-all on the Pub/Sub emulator", () => {
         "tenants, the old one's list goes to the topology's retiredTenantLists until it is read empty)",
     );
     expect(existsSync(refusedDb)).toBe(false);
+
+    // The reader says what it is, so that the dead-letter rate alert leaves it out (it dead-letters everything).
+    const metrics = await (await fetch(`${await reader.address("metrics")}/metrics`)).text();
+    expect(metrics).toMatch(/^medallion_tenant_catch_all_reader 1$/m);
+    // The messages, once it reads.
+    const publisher = new PubsubPublisher({ pubsub: pubsub.client(), topic: `${PREFIX}user-events` });
+    for (const m of SENT) {
+      publisher.publish({ data: m.data, attributes: { sent_as: m.as, ...(m.tenant ? { tenant_id: m.tenant } : {}) } });
+    }
+    await publisher.flush();
 
     expect(await reader.exit, reader.output()).toBe(0);
     expect(reader.output()).toContain(
