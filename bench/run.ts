@@ -30,7 +30,7 @@
  *   --seed=N          stream seed (default 42)
  *   --reps=K          repetitions per implementation (default 5)
  *   --quick           smoke run: 100,000 events, 1 rep (memory case 1M vs 100k)
- *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded, and the floor loop: only the reading, parsing and row building every medallion must do, the reachable ceiling), pubsub (the pipeline from a pre-filled emulator subscription against the bare client's receive-and-ack), bigquery (Silver rows into the BigQuery emulator through the Storage Write API against insertAll), prism (the sessions job on Prism v2.77.0 through Tidemark against Apache Beam Python 2.77.0 on the same Prism and events), nexmark (the Nexmark queries, generator in process, beside Apache Beam's own Python queries on a file of the same events; bench/nexmark/bench.ts; not in the default set)
+ *   --only=LIST       comma list of: generator, hand, engine, sessions, memory, hand-memory, medallion (the whole medallion pipeline into DuckDB, ratio to the engine-only rate; also the same pipeline with writes discarded, and the floor loop: only the reading, parsing and row building every medallion must do, the reachable ceiling), pubsub (the pipeline from a pre-filled emulator subscription against the bare client's receive-and-ack), bigquery (Silver rows into the BigQuery emulator through the Storage Write API against insertAll), prism (the sessions job on Prism v2.77.0 through Tidemark against Apache Beam Python 2.77.0 on the same Prism and events), nexmark (the Nexmark queries, generator in process, beside Apache Beam's own Python queries on a file of the same events; bench/nexmark/bench.ts; not in the default set), state-costs (heap bytes per unit of the state the medallion keeps: seen ids, Silver's de-dup ids, Gold's open sessions, ordered-list entries, released keys, each in a fresh child, beside the figures bench/README.md states; bench/state-costs.ts; not in the default set)
  *                     default: generator,sessions,memory
  *                     --only=hand means generator,hand,hand-memory (no engine needed)
  *                     --only=engine means engine,memory (still checked against the hand loop)
@@ -54,6 +54,7 @@ import {
   RESULT_MARKER,
 } from "./child-result.ts";
 import type { SessionizerResult } from "./session-checksum.ts";
+import type { StateCostLine } from "./state-costs.ts";
 import { createGenerationStats, createSessionStream } from "./session-stream.ts";
 import type { SessionizerRunOptions } from "./session-stream.ts";
 
@@ -93,7 +94,8 @@ type CaseName =
   | "pubsub"
   | "bigquery"
   | "prism"
-  | "nexmark";
+  | "nexmark"
+  | "state-costs";
 const CASE_NAMES: readonly CaseName[] = [
   "generator",
   "hand",
@@ -106,6 +108,7 @@ const CASE_NAMES: readonly CaseName[] = [
   "bigquery",
   "prism",
   "nexmark",
+  "state-costs",
 ];
 
 interface Flags {
@@ -599,6 +602,16 @@ async function parentMain(flags: Flags): Promise<number> {
       targetMissed ||= line.pass === false;
       emit(line);
     }
+  }
+
+  if (cases.has("state-costs")) {
+    progress("state-costs: heap bytes per unit of the medallion's state, each unit in a fresh child (about a minute)");
+    const r = await spawnChild<{ lines: StateCostLine[]; failures: string[] }>(
+      ["--import", "tsx", join(BENCH_DIR, "state-costs.ts"), "--result"],
+      "state-costs child",
+    );
+    for (const line of r.lines) emit(line);
+    if (r.failures.length > 0) throw new Failure(`state-costs: ${r.failures.join("; ")}`);
   }
 
   if (failed) {
