@@ -111,7 +111,7 @@ export const MEDALLION_OPTIONS = {
     value: "FILE",
     help:
       "with --tenant-catch-all: the Pub/Sub topology whose tenants' catch-all it reads (default " +
-      "deploy/pubsub/topology.json, the file npm run provision and Terraform read)",
+      "deploy/pubsub/topology.json, the file Terraform reads and npm run provision's --topology)",
   },
   batchRows: { type: "number", range: "whole", default: 50_000, help: "rows per warehouse batch (per table)" },
   bigqueryEndpoint: {

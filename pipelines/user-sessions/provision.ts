@@ -3,12 +3,13 @@ import { parseArgs } from "node:util";
 import { pubsubClient } from "../../io/pubsub/client.ts";
 import { type PubsubTopology, provision } from "../../io/pubsub/provision.ts";
 import { TENANT_MODES, type TenantMode } from "../../io/pubsub/tenant-topology.ts";
+import { DEFAULT_TOPOLOGY } from "./tenant-options.ts";
 
-const HELP = `Usage: npm run provision -- --project=P [--config=FILE] [--tenant-mode=shared|per_tenant|both]
+const HELP = `Usage: npm run provision -- --project=P [--topology=FILE] [--tenant-mode=shared|per_tenant|both]
                          [--prefix=NAME-] [--pubsub-endpoint=HOST:PORT]
 
-Creates or updates the Pub/Sub topics and subscriptions of a declarative topology (default
-deploy/pubsub/topology.json: the user-events topic, the medallion subscription with its retry policy and
+Creates or updates the Pub/Sub topics and subscriptions of a declarative topology (--topology, the file
+--tenant-catch-all reads too; default deploy/pubsub/topology.json: the user-events topic, the medallion subscription with its retry policy and
 dead-letter topic, and the session-insights feed), idempotently, and prints what it added, changed or left alone.
 It deletes nothing.
 --tenant-mode says who reads a topic with "tenantWorkers" (as Terraform's tenant_mode):
@@ -20,14 +21,40 @@ It deletes nothing.
                     (what --tenant-catch-all reads); not the sharedSubscription;
   both              all of them (while moving from one to the other).
 The workers and catch-alls of "retiredTenantLists" are kept in every mode.
---prefix replaces the config's name prefix (one config, one prefix per application and environment).
+--prefix replaces the topology's name prefix (one topology, one prefix per application and environment).
+--config (TIDEMARK_CONFIG), the earlier name of --topology, is still accepted.
 The endpoint defaults to $PUBSUB_EMULATOR_HOST, else Google Cloud.
-Environment: TIDEMARK_PROJECT, TIDEMARK_CONFIG, TIDEMARK_TENANT_MODE, TIDEMARK_PREFIX, TIDEMARK_PUBSUB_ENDPOINT.`;
+Environment: TIDEMARK_PROJECT, TIDEMARK_TOPOLOGY, TIDEMARK_TENANT_MODE, TIDEMARK_PREFIX, TIDEMARK_PUBSUB_ENDPOINT.`;
+
+/**
+ * The topology file: `--topology` (`TIDEMARK_TOPOLOGY`), the pipeline's name for the same file, or its earlier name
+ * here, `--config` (`TIDEMARK_CONFIG`); two that differ are refused rather than one silently chosen. The command line
+ * wins over the environment.
+ */
+function topologyPath(
+  values: { readonly topology?: string | undefined; readonly config?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): string {
+  const given = (topology: string | undefined, config: string | undefined, where: string) => {
+    if (topology !== undefined && config !== undefined && topology !== config) {
+      throw new Error(
+        `${where}: the topology is ${JSON.stringify(topology)} and ${JSON.stringify(config)}: one or the other`,
+      );
+    }
+    return topology ?? config;
+  };
+  return (
+    given(values.topology, values.config, "--topology and --config (its earlier name)") ??
+    given(env.TIDEMARK_TOPOLOGY, env.TIDEMARK_CONFIG, "TIDEMARK_TOPOLOGY and TIDEMARK_CONFIG (its earlier name)") ??
+    DEFAULT_TOPOLOGY
+  );
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       project: { type: "string" },
+      topology: { type: "string" },
       config: { type: "string" },
       "tenant-mode": { type: "string" },
       prefix: { type: "string" },
@@ -43,12 +70,12 @@ async function main(): Promise<void> {
   const project = values.project ?? env.TIDEMARK_PROJECT;
   if (project === undefined)
     throw new Error("--project is required (the Google Cloud project, any name on the emulator)");
-  const configPath = values.config ?? env.TIDEMARK_CONFIG ?? "deploy/pubsub/topology.json";
+  const path = topologyPath(values, env);
   let topology: PubsubTopology;
   try {
-    topology = JSON.parse(readFileSync(configPath, "utf8")) as PubsubTopology;
+    topology = JSON.parse(readFileSync(path, "utf8")) as PubsubTopology;
   } catch (e) {
-    throw new Error(`cannot read the topology ${configPath}: ${(e as Error).message}`);
+    throw new Error(`cannot read the topology ${path}: ${(e as Error).message}`);
   }
   const tenantMode = values["tenant-mode"] ?? env.TIDEMARK_TENANT_MODE ?? "shared";
   if (!(TENANT_MODES as readonly string[]).includes(tenantMode)) {

@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { PubSub } from "@google-cloud/pubsub";
 import { describe, expect, it } from "vitest";
 import { useEmulator } from "./emulator-fixture.ts";
@@ -199,6 +202,50 @@ describe("provision against the Pub/Sub emulator", () => {
     expect(env.stdout).toContain(`added     projects/${PROJECT}/subscriptions/e-user-events-acme-worker`);
     expect(env.stdout).not.toContain("e-medallion");
   }, 120_000);
+
+  it("npm run provision takes the topology file as the pipeline does: --topology (TIDEMARK_TOPOLOGY); --config is its earlier name", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tidemark-provision-"));
+    try {
+      const file = (name: string, topic: string) => {
+        const path = join(dir, `${name}.json`);
+        writeFileSync(path, JSON.stringify({ topics: [{ name: topic }] }));
+        return path;
+      };
+      const one = file("one", "from-topology");
+      const two = file("two", "from-config");
+      const run = (args: string[], env: Record<string, string> = {}) =>
+        spawnSync(
+          process.execPath,
+          [
+            "--import",
+            "tsx",
+            "pipelines/user-sessions/provision.ts",
+            `--project=${PROJECT}`,
+            `--pubsub-endpoint=${fixture.emulator().endpoint}`,
+            ...args,
+          ],
+          { encoding: "utf8", env: { ...withoutTidemark(), ...env } },
+        );
+      const ok = (r: ReturnType<typeof run>) => {
+        expect(r.stderr).toBe("");
+        return r.stdout.trim();
+      };
+      expect(ok(run([`--topology=${one}`]))).toMatch(/ projects\/[^/]+\/topics\/from-topology$/);
+      expect(ok(run([], { TIDEMARK_TOPOLOGY: one }))).toMatch(/^unchanged .*\/topics\/from-topology$/);
+      expect(ok(run([`--config=${two}`]))).toMatch(/^added .*\/topics\/from-config$/);
+      expect(ok(run([], { TIDEMARK_CONFIG: two }))).toMatch(/^unchanged .*\/topics\/from-config$/);
+      expect(ok(run([`--topology=${one}`], { TIDEMARK_CONFIG: two }))).toMatch(/from-topology$/);
+      expect(run([`--topology=${one}`, `--config=${two}`]).stderr).toBe(
+        `error: --topology and --config (its earlier name): the topology is ${JSON.stringify(one)} and ${JSON.stringify(two)}: one or the other\n`,
+      );
+      expect(run([], { TIDEMARK_TOPOLOGY: one, TIDEMARK_CONFIG: two }).stderr).toContain(
+        "error: TIDEMARK_TOPOLOGY and TIDEMARK_CONFIG (its earlier name): the topology is",
+      );
+      expect(run(["--help"]).stdout).toContain("[--topology=FILE]");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   it("a sharedSubscription that is not one of the topic's subscriptions is refused, naming it", async () => {
     await expect(
