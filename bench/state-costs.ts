@@ -84,7 +84,7 @@ const DEFAULT_N: Readonly<Record<StateCostUnit, number>> = {
 /** The figures bench/README.md states (bytes per unit; "Where the memory goes", session 6). */
 const DOCUMENTED: Readonly<Record<string, number>> = {
   "seen-id": 97,
-  "dedup-event": 133,
+  "dedup-event": 146,
   "gold-session-window": 1_500,
   "gold-session-writer": 1_000,
   "gold-open-session": 2_500,

@@ -1,3 +1,5 @@
+import { flatString } from "../../core/util/flat-string.ts";
+
 /**
  * The message ids a Pub/Sub reader has seen lately, with when (wall-clock ms), oldest first: a re-delivery within
  * the window is dropped. Compact, because a backlog drained at thousands of messages a second puts millions of ids
@@ -22,7 +24,7 @@ export class SeenIds {
 
   /** Records `id` as seen at `nowMs` (a new id: `has` was false). */
   add(id: string, nowMs: number): void {
-    this.ids.set(flat(id), this.secondsOf(nowMs));
+    this.ids.set(flatString(id), this.secondsOf(nowMs));
   }
 
   /**
@@ -52,10 +54,4 @@ export class SeenIds {
   private secondsOf(ms: number): number {
     return Math.floor((ms - this.baseMs) / 1000);
   }
-}
-
-/** A flat copy of `s` that holds nothing else alive. */
-function flat(s: string): string {
-  // Through UTF-16 bytes: exact for any string (lone surrogates included).
-  return Buffer.from(s, "utf16le").toString("utf16le");
 }
