@@ -73,7 +73,11 @@ class Slot {
  * record. A plain timer (no id) keeps its one record.
  */
 function forgetFamilyTimer(r: TimerRecord): void {
-  if (r.id !== "" && !r.active) r.slot.timers?.delete(`${r.name}\u0000${r.id}`);
+  if (r.id === "" || r.active) return;
+  // Only if the map still names this record: a handler that clears its own timer and sets it again has put a new
+  // record under the same key, which must stay.
+  const k = `${r.name}\u0000${r.id}`;
+  if (r.slot.timers?.get(k) === r) r.slot.timers.delete(k);
 }
 
 /** One set timer. `gen` changes when it is moved or cleared, so heap entries of its old settings are ignored. */

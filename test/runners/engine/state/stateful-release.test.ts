@@ -407,6 +407,49 @@ describe("StatefulRunner releases empty keys", () => {
     expect(r.footprint().timerRecords).toBe(0);
   });
 
+  it("a handler that clears its own family timer and sets it again keeps the new timer (read, checkpointed, moved)", () => {
+    const STATE1 = { n: valueState<number>() };
+    const TIMERS1 = { t: timerFamily("event") };
+    const fired: string[] = [];
+    const seen: (number | undefined)[] = [];
+    const rearming: StatefulDoFn<string, number, string, typeof STATE1, typeof TIMERS1> = {
+      state: STATE1,
+      timers: TIMERS1,
+      process([, v], ctx) {
+        ctx.state.n.write(v);
+        if (v === 0) ctx.timers.t.get("a").set(100);
+        if (v === 1) seen.push(ctx.timers.t.get("a").time());
+        if (v === 2) ctx.timers.t.get("a").set(300); // moves it: only 300 fires after this
+      },
+      onTimer: {
+        t(ctx) {
+          fired.push(`${ctx.timerId}@${ctx.firingTime}`);
+          if (ctx.firingTime === 100) {
+            ctx.timers.t.get("a").clear();
+            ctx.timers.t.get("a").set(200);
+          }
+        },
+      },
+    };
+    const g = [GlobalWindow.INSTANCE];
+    const r = new StatefulRunner(DEFAULT_WINDOWING, rearming as never, { output() {} });
+    r.processElement("k", 0, 0, g, NO_FIRING);
+    r.advanceInputWatermark(150);
+    r.processElement("k", 1, 160, g, NO_FIRING);
+    expect(seen).toEqual([200]);
+    expect(r.footprint().timerRecords).toBe(1);
+    const snap = deserialize(serialize(r.snapshot())) as StatefulSnapshot;
+    r.processElement("k", 2, 170, g, NO_FIRING);
+    r.advanceInputWatermark(1000);
+    expect(fired).toEqual(["a@100", "a@300"]);
+    // The checkpoint taken while a@200 was set restores it.
+    const restored = new StatefulRunner(DEFAULT_WINDOWING, rearming as never, { output() {} });
+    restored.restore(snap);
+    fired.length = 0;
+    restored.advanceInputWatermark(1000);
+    expect(fired).toEqual(["a@200"]);
+  });
+
   it("keeps every key of a DoFn with onWindowExpiration, which Beam calls for each key and window seen", () => {
     const expiring: StatefulDoFn<string, number, string, typeof STATE, Record<string, never>> = {
       state: STATE,
