@@ -45,4 +45,52 @@ describe("SeenIds", () => {
     expect([r.has("p@5"), r.has(odd)]).toEqual([false, true]);
     expect(r.entries()).toEqual([[odd, base + 7_000]]);
   });
+
+  it("drops exactly what a single ordered map would, across its minute buckets (random times, a clock that goes back)", () => {
+    let a = 7;
+    const rnd = () => {
+      a = (a * 1103515245 + 12345) & 0x7fffffff;
+      return a / 0x7fffffff;
+    };
+    const s = new SeenIds(base);
+    const model = new Map<string, number>(); // id -> second seen, in insertion order (the rule before buckets)
+    let now = base;
+    let horizon = base;
+    for (let i = 0; i < 20_000; i++) {
+      now += rnd() < 0.02 ? -Math.floor(rnd() * 3_000) : Math.floor(rnd() * 400);
+      const id = `m${i}`;
+      s.add(id, now);
+      model.set(id, Math.floor((now - base) / 1000));
+      if (rnd() < 0.05) {
+        horizon = Math.max(horizon, now - 120_000 + Math.floor(rnd() * 60_000));
+        s.forgetBefore(horizon);
+        const h = Math.floor((horizon - base) / 1000);
+        for (const [k, at] of model) {
+          if (at >= h) break;
+          model.delete(k);
+        }
+        // Never forgets an id the single map keeps; keeps no id seen before the horizon's second unless a later
+        // time came first (the clock went back).
+        for (const k of model.keys()) expect(s.has(k)).toBe(true);
+      }
+    }
+    expect(s.size).toBeGreaterThanOrEqual(model.size);
+    expect(s.size - model.size).toBeLessThan(500);
+    const kept = new Set(s.entries().map(([k]) => k));
+    for (const k of model.keys()) expect(kept.has(k)).toBe(true);
+    expect(kept.size).toBe(s.size);
+  });
+
+  it("drops whole minutes without looking at their ids one by one, and its size follows", () => {
+    const s = new SeenIds(base);
+    for (let i = 0; i < 6_000; i++) s.add(`m${i}`, base + i * 100); // 600 s: ten minute buckets
+    expect(s.size).toBe(6_000);
+    s.forgetBefore(base + 300_000);
+    expect(s.size).toBe(3_000);
+    expect([s.has("m2999"), s.has("m3000")]).toEqual([false, true]);
+    expect(s.entries()[0]).toEqual(["m3000", base + 300_000]);
+    s.forgetBefore(base + 330_050); // inside a minute: to the second
+    expect([s.has("m3299"), s.has("m3300")]).toEqual([false, true]);
+    expect(s.size).toBe(2_700);
+  });
 });
