@@ -76,8 +76,12 @@ function forgetFamilyTimer(r: TimerRecord): void {
   if (r.id === "" || r.active) return;
   // Only if the map still names this record: a handler that clears its own timer and sets it again has put a new
   // record under the same key, which must stay.
-  const k = `${r.name}\u0000${r.id}`;
-  if (r.slot.timers?.get(k) === r) r.slot.timers.delete(k);
+  if (r.slot.timers?.get(r.key) === r) r.slot.timers.delete(r.key);
+}
+
+/** A timer's key in its slot's map of records: the name alone for a plain timer, name and id for a family's. */
+function timerKey(name: string, id: string): string {
+  return id === "" ? name : `${name}\u0000${id}`;
 }
 
 /** One set timer. `gen` changes when it is moved or cleared, so heap entries of its old settings are ignored. */
@@ -88,12 +92,16 @@ class TimerRecord {
   active = false;
   time = Number.NEGATIVE_INFINITY;
   holdTs = Number.NEGATIVE_INFINITY;
+  /** Its key in the slot's map of timer records (`timerKey`). */
+  readonly key: string;
   constructor(
     readonly slot: Slot,
     readonly name: string,
     readonly id: string,
     readonly domain: TimeDomain,
-  ) {}
+  ) {
+    this.key = timerKey(name, id);
+  }
 }
 
 interface Buffered {
@@ -362,7 +370,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
       for (const t of d.timers) {
         slot.timers ??= new Map();
         const r = new TimerRecord(slot, t.name, t.id, t.domain);
-        slot.timers.set(t.id === "" ? t.name : `${t.name}\u0000${t.id}`, r);
+        slot.timers.set(r.key, r);
         r.gen = 1;
         r.seq = t.seq;
         r.active = true;
@@ -615,7 +623,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
       this.skewMs,
     );
     slot.timers ??= new Map();
-    const recKey = id === "" ? name : `${name}\u0000${id}`;
+    const recKey = timerKey(name, id);
     let r = slot.timers.get(recKey);
     if (r === undefined) {
       r = new TimerRecord(slot, name, id, domain);
@@ -642,7 +650,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
   }
 
   clearTimer(slot: Slot, name: string, id: string): void {
-    const r = slot.timers?.get(id === "" ? name : `${name}\u0000${id}`);
+    const r = slot.timers?.get(timerKey(name, id));
     if (r?.active) {
       r.active = false;
       r.gen++;
@@ -653,7 +661,7 @@ export class StatefulRunner implements TimerOwner<Slot> {
   }
 
   timerTime(slot: Slot, name: string, id: string): number | undefined {
-    const r = slot.timers?.get(id === "" ? name : `${name}\u0000${id}`);
+    const r = slot.timers?.get(timerKey(name, id));
     return r?.active ? r.time : undefined;
   }
 
