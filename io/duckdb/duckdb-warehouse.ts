@@ -425,8 +425,11 @@ type Conflict = "ignore" | "update";
 /** Rows in one appender data chunk (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
 
-/** Appends `rows` to a staging table's appender, column by column, in data chunks of CHUNK_ROWS rows. */
-function appendRows(appender: DuckDBAppender, table: TableSchema, rows: readonly object[]): void {
+/**
+ * Appends `rows` to an appender of a table with `table`'s columns (a staging table here; the archive's file writer
+ * too), column by column, in data chunks of CHUNK_ROWS rows.
+ */
+export function appendRows(appender: DuckDBAppender, table: TableSchema, rows: readonly object[]): void {
   const types = table.columns.map((c) => PARAM_TYPES[c.type]);
   for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
     const n = Math.min(CHUNK_ROWS, rows.length - offset);

@@ -31,6 +31,7 @@ import {
 } from "../../runners/observe/log.ts";
 import { type MedallionOps, startMedallionOps } from "./ops.ts";
 import { ProgressLine } from "./progress-line.ts";
+import { type ArchiveTally, checkArchive, openArchive } from "./archive-options.ts";
 import { checkUiPort, type MedallionDashboard, startMedallionDashboard } from "./dashboard.ts";
 import type { MedallionFeeds } from "./pipeline.ts";
 import {
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
   checkTenantCatchAll(o);
   checkMetricsPort(o);
   checkUiPort(o);
+  const archiveAt = checkArchive(o);
   if (killAt?.after !== undefined) {
     const { delayMs, seed } = killAt.after;
     log.warn(
@@ -165,6 +167,8 @@ async function main(): Promise<void> {
   // With --ui-port, the Gold session batches the warehouse commits are also pushed to the dashboard.
   const warehouse = ui === undefined ? await openWarehouse(o) : ui.tap(await openWarehouse(o));
   const feeds = openFeeds(o);
+  const archiveTally: ArchiveTally = { files: 0, rows: 0 };
+  const archive = archiveAt === undefined ? undefined : openArchive(archiveAt, o, archiveTally);
   if (!dataflow) {
     // A missing topic is named before anything runs (Dataflow's workers find it themselves).
     for (const target of Object.values(feeds.feeds)) await target.publisher().checkExists();
@@ -183,7 +187,7 @@ async function main(): Promise<void> {
   const run = await runMedallion(
     stream,
     warehouse,
-    { ...opts, feeds: feeds.feeds },
+    { ...opts, feeds: feeds.feeds, ...(archive === undefined ? {} : { archive: archive.archive }) },
     {
       flushRows: o.batchRows,
       runner: o,
@@ -261,6 +265,9 @@ async function main(): Promise<void> {
         (pubsub ? `; Pub/Sub messages acknowledged: ${written.acknowledged}` : ""),
       ...(pubsubStats === undefined ? [] : [pubsubLine(pubsubStats())]),
       ...feedLines(feeds.feeds),
+      ...(archive === undefined
+        ? []
+        : [`archive: ${archiveTally.rows} Bronze rows in ${archiveTally.files} files under ${archive.description}`]),
       metrics.unreported?.includes("drops") === true
         ? `too late for Gold: not counted on ${runner.name} (its runner drops late data without reporting it)`
         : `too late for Gold (beyond allowed lateness, kept in Bronze and Silver): sessions ${sessions.droppedLate}, hourly ${hourly.droppedLate}`,
@@ -276,6 +283,7 @@ async function main(): Promise<void> {
   await warehouse.close();
   await pubsub?.close();
   await feeds.close();
+  await archive?.close();
   await ui?.close();
   await ops?.close();
 }

@@ -199,6 +199,20 @@ export const MEDALLION_OPTIONS = {
       "open windows, Gold's changes as they commit) on this port while it runs (0: a free port, printed); off by " +
       "default",
   },
+  archive: {
+    type: "string",
+    value: "file://DIR|gs://BUCKET/PREFIX",
+    help:
+      "also write every Bronze row to hourly-partitioned, zstd-compressed Parquet files here (dt=YYYY-MM-DD/hour=HH/, " +
+      "by publish time), exactly once per message after a crash: needs --checkpoint-dir (default: no archive)",
+  },
+  gcsEndpoint: {
+    type: "string",
+    value: "URL",
+    help:
+      "Cloud Storage endpoint for a gs:// --archive, e.g. fake-gcs-server's http://127.0.0.1:PORT (default " +
+      "$STORAGE_EMULATOR_HOST, else Google)",
+  },
   logFormat: {
     type: "string",
     choices: LOG_FORMATS,

@@ -10,6 +10,9 @@ import { type GoldOptions, goldHourly, goldSessions, type SessionWrite } from ".
 import { deadLetterFeed, type FeedTarget, insightsFeed } from "./insights-feed.ts";
 import { type SilverOptions, silver } from "./silver.ts";
 import { type MedallionWrites, writeMedallion } from "./sinks.ts";
+import { type ArchivedFile, archiveWrite } from "../../io/archive/archive-write.ts";
+import type { ArchiveStore } from "../../io/archive/archive-location.ts";
+import { BRONZE } from "../../schemas/tables.ts";
 
 export type UserSessionsOptions = BronzeOptions & SilverOptions & GoldOptions;
 
@@ -49,21 +52,48 @@ export interface MedallionFeeds {
 }
 
 /**
- * The whole medallion job as one graph: read, Bronze, Silver, Gold, the warehouse sinks (`sinks.ts`) and the Pub/Sub
- * feeds asked for. The same graph goes to whichever runner runs it; `writes` counts the rows the sinks commit (in
- * this process).
+ * The archive copy of Bronze (`--archive`): every Bronze row also goes to hourly Parquet files (by publish time) in
+ * `store`, exactly once per message with checkpoints (`io/archive/archive-write.ts`).
+ */
+export interface MedallionArchive {
+  readonly store: ArchiveStore;
+  /** Told of each file put (for the run's summary). */
+  readonly onFile?: (file: ArchivedFile) => void;
+}
+
+/**
+ * The whole medallion job as one graph: read, Bronze, Silver, Gold, the warehouse sinks (`sinks.ts`), the Pub/Sub
+ * feeds asked for and the archive copy of Bronze if asked for. The same graph goes to whichever runner runs it;
+ * `writes` counts the rows the sinks commit (in this process).
  */
 export function medallion(
   p: Pipeline,
   source: Source<RawMessage>,
   warehouse: Warehouse,
-  opts: UserSessionsOptions & { readonly batchRows?: number; readonly feeds?: MedallionFeeds } = {},
+  opts: UserSessionsOptions & {
+    readonly batchRows?: number;
+    readonly feeds?: MedallionFeeds;
+    readonly archive?: MedallionArchive;
+  } = {},
 ): { readonly tables: MedallionOutputs; readonly writes: MedallionWrites } {
   const tables = userSessions(p, source, opts);
   const writes = writeMedallion(tables, warehouse, opts.batchRows === undefined ? {} : { batchRows: opts.batchRows });
   if (opts.feeds?.insights !== undefined) tables.sessions.apply(insightsFeed(opts.feeds.insights), "InsightsFeed");
   if (opts.feeds?.deadLetters !== undefined) {
     tables.deadLetter.apply(deadLetterFeed(opts.feeds.deadLetters), "DeadLetterFeed");
+  }
+  const archive = opts.archive;
+  if (archive !== undefined) {
+    tables.bronze.apply(
+      archiveWrite({
+        table: BRONZE,
+        store: archive.store,
+        timeColumn: "publish_time",
+        metricsName: "bronze_archive",
+        ...(archive.onFile === undefined ? {} : { onFile: archive.onFile }),
+      }),
+      "ArchiveBronze",
+    );
   }
   return { tables, writes };
 }

@@ -6,7 +6,7 @@ import type { RunningPipeline } from "../../runners/direct/direct-runner.ts";
 import type { MetricsSnapshot } from "../../runners/direct/metrics.ts";
 import { type RunHooks, type RunnerOptions, RUNNER_OPTIONS, runnerNamed } from "../../runners/runner.ts";
 import type { RawMessage } from "../../schemas/event.ts";
-import { type MedallionFeeds, medallion, type UserSessionsOptions } from "./pipeline.ts";
+import { type MedallionArchive, type MedallionFeeds, medallion, type UserSessionsOptions } from "./pipeline.ts";
 import type { MedallionWrites } from "./sinks.ts";
 
 export interface MedallionRun {
@@ -47,7 +47,7 @@ export interface MedallionRunOptions {
 export async function runMedallion(
   stream: Source<RawMessage>,
   warehouse: Warehouse,
-  options: UserSessionsOptions & { readonly feeds?: MedallionFeeds },
+  options: UserSessionsOptions & { readonly feeds?: MedallionFeeds; readonly archive?: MedallionArchive },
   run: MedallionRunOptions = {},
 ): Promise<MedallionRun> {
   const p = Pipeline.create();

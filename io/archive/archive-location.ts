@@ -1,0 +1,130 @@
+import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { Storage } from "@google-cloud/storage";
+
+/** Where an archive's files go: a local folder (`file://DIR`) or a Cloud Storage prefix (`gs://BUCKET/PREFIX`). */
+export type ArchiveLocation =
+  | { readonly kind: "file"; readonly dir: string }
+  | { readonly kind: "gcs"; readonly bucket: string; readonly prefix: string };
+
+/**
+ * `file://DIR` (relative or absolute: `file://data/archive`, `file:///var/archive`) or `gs://BUCKET` or
+ * `gs://BUCKET/PREFIX` (the prefix without its trailing slash). Anything else is an error naming the form.
+ */
+export function parseArchiveLocation(spec: string, what = "--archive"): ArchiveLocation {
+  if (spec.startsWith("file://")) {
+    const dir = spec.slice("file://".length);
+    if (dir === "") throw new Error(`${what}=file://DIR needs a folder, got ${JSON.stringify(spec)}`);
+    return { kind: "file", dir: resolve(dir) };
+  }
+  const gs = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,221}[a-z0-9])(?:\/(.*))?$/.exec(spec);
+  if (gs !== null) {
+    const prefix = (gs[2] ?? "").replace(/\/+$/, "");
+    if (prefix.startsWith("/") || prefix.includes("//")) {
+      throw new Error(`${what}=gs://BUCKET/PREFIX: the prefix has an empty path segment, got ${JSON.stringify(spec)}`);
+    }
+    return { kind: "gcs", bucket: gs[1] as string, prefix };
+  }
+  throw new Error(
+    `${what} must be file://DIR or gs://BUCKET/PREFIX (a bucket name: lower-case letters, digits, dots, dashes, ` +
+      `underscores), got ${JSON.stringify(spec)}`,
+  );
+}
+
+/** Where a location's files are, for messages: `file:///abs/dir` or `gs://bucket/prefix`. */
+export function describeLocation(l: ArchiveLocation): string {
+  return l.kind === "file" ? `file://${l.dir}` : `gs://${l.bucket}${l.prefix === "" ? "" : `/${l.prefix}`}`;
+}
+
+/**
+ * The place an archive puts finished files. `put` makes the file at `path` (a relative, `/`-separated name) hold the
+ * local file `local`'s bytes, whole or not at all: a reader never sees a part-written file, and putting the same name
+ * again replaces it (the archive's replays rely on that). `local` is the caller's to remove afterwards (`put` may
+ * have moved it: a local store renames it into place).
+ */
+export interface ArchiveStore {
+  readonly location: ArchiveLocation;
+  /** A folder for the writer's temporary files: on the same file system as the archive for a local one. */
+  readonly scratchDir: string;
+  put(path: string, local: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface ArchiveStoreOptions {
+  /**
+   * Cloud Storage's JSON API endpoint (a local server: fake-gcs-server's `http://127.0.0.1:PORT`). Default
+   * `STORAGE_EMULATOR_HOST` if set (as `@google-cloud/storage` 7.x reads it itself), else Google.
+   */
+  readonly gcsEndpoint?: string;
+  /** A Cloud Storage client to use (its owner closes it); default one made here. */
+  readonly storage?: Storage;
+  /** The project for a client made here (`--project`); default the environment's. */
+  readonly projectId?: string;
+  /** The scratch folder for a Cloud Storage archive (default the system's temporary folder). */
+  readonly scratchDir?: string;
+}
+
+/** The store of `location`: a local folder (created if missing), or a bucket through `@google-cloud/storage`. */
+export function openArchiveStore(location: ArchiveLocation, options: ArchiveStoreOptions = {}): ArchiveStore {
+  if (location.kind === "file") return new LocalStore(location);
+  return new GcsStore(location, options);
+}
+
+/** Files under a local folder, each written beside its final name and renamed into place (atomic on POSIX). */
+class LocalStore implements ArchiveStore {
+  readonly scratchDir: string;
+  constructor(readonly location: ArchiveLocation & { readonly kind: "file" }) {
+    // Hidden under the archive (same file system: the rename is atomic), and not matched by `**/*.parquet`.
+    this.scratchDir = join(location.dir, ".tidemark-tmp");
+    mkdirSync(this.scratchDir, { recursive: true });
+  }
+
+  async put(path: string, local: string): Promise<void> {
+    const target = join(this.location.dir, ...path.split("/"));
+    mkdirSync(dirname(target), { recursive: true });
+    renameSync(local, target);
+  }
+
+  async close(): Promise<void> {
+    rmSync(this.scratchDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Objects under `gs://bucket/prefix/`, each uploaded in one request (a multipart upload: the object appears whole when
+ * it completes, and replaces one of the same name).
+ */
+class GcsStore implements ArchiveStore {
+  readonly scratchDir: string;
+  private readonly storage: Storage;
+
+  constructor(
+    readonly location: ArchiveLocation & { readonly kind: "gcs" },
+    options: ArchiveStoreOptions,
+  ) {
+    const endpoint = options.gcsEndpoint;
+    this.storage =
+      options.storage ??
+      new Storage({
+        ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
+        ...(endpoint === undefined ? {} : { apiEndpoint: endpoint }),
+      });
+    this.scratchDir = options.scratchDir ?? join(process.env.TMPDIR ?? "/tmp", `tidemark-archive-${process.pid}`);
+    mkdirSync(this.scratchDir, { recursive: true });
+  }
+
+  async put(path: string, local: string): Promise<void> {
+    const { bucket, prefix } = this.location;
+    const name = prefix === "" ? path : `${prefix}/${path}`;
+    try {
+      await this.storage.bucket(bucket).upload(local, { destination: name, resumable: false });
+    } catch (e) {
+      throw new Error(`could not write gs://${bucket}/${name}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async close(): Promise<void> {
+    // A client holds no connections to close (its requests are plain HTTP).
+    rmSync(this.scratchDir, { recursive: true, force: true });
+  }
+}

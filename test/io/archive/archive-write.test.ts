@@ -1,0 +1,205 @@
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { Storage } from "@google-cloud/storage";
+import { afterEach, describe, expect, it } from "vitest";
+import { openArchiveStore, parseArchiveLocation } from "../../../io/archive/archive-location.ts";
+import { hourPartition, partitionByHour, UNKNOWN_PARTITION } from "../../../io/archive/archive-write.ts";
+import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
+import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
+import type { MedallionArchive } from "../../../pipelines/user-sessions/pipeline.ts";
+import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
+import type { RawMessage } from "../../../schemas/event.ts";
+import { BRONZE } from "../../../schemas/tables.ts";
+import { useFakeGcs } from "../../runners/dataflow/fake-gcs-fixture.ts";
+import { checkArchive, fixtureMessageIds } from "./archive-reader.ts";
+
+const FIXTURE = "test/fixtures/events-small.jsonl";
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(d);
+  return d;
+}
+
+/** Every file under `dir` (relative, `/`-separated), sorted. */
+function filesUnder(dir: string): string[] {
+  return (readdirSync(dir, { recursive: true, withFileTypes: true }) as import("node:fs").Dirent[])
+    .filter((e) => e.isFile())
+    .map((e) => relative(dir, join(e.parentPath, e.name)).split("\\").join("/"))
+    .sort();
+}
+
+/** Runs the medallion on the fixture into a DuckDB file with an archive and checkpoints; `onStep` may crash it. */
+function run(
+  db: DuckDbWarehouse,
+  archive: MedallionArchive,
+  checkpointDir: string,
+  onStep?: (running: { commitStats(): { checkpoints: number } }, index: number) => void,
+) {
+  return runMedallion(
+    fixtureFileSource<RawMessage>(FIXTURE),
+    db,
+    { archive },
+    {
+      flushRows: 100,
+      checkpointDir,
+      // A checkpoint after every step: many small checkpointed batches, so many files per hour.
+      checkpointIntervalMs: 0,
+      ...(onStep === undefined ? {} : { onStep }),
+    },
+  );
+}
+
+describe("hourPartition and partitionByHour", () => {
+  it("puts a time in its UTC hour, as Date's UTC fields give it", () => {
+    for (const ms of [0, 1_767_621_599_999, 1_767_621_600_000, Date.UTC(2026, 11, 31, 23, 59, 59, 999), -1]) {
+      const d = new Date(ms);
+      const day = `${d.getUTCFullYear()}-${String(d.getUTCMonth() + 1).padStart(2, "0")}-${String(d.getUTCDate()).padStart(2, "0")}`;
+      expect(hourPartition(ms)).toBe(`dt=${day}/hour=${String(d.getUTCHours()).padStart(2, "0")}`);
+    }
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, null, undefined, "1767621600000", 9e15]) {
+      expect(hourPartition(bad)).toBe(UNKNOWN_PARTITION);
+    }
+  });
+
+  it("names an hour's rows by their keys alone: the same set in any order, the same name; another set, another", () => {
+    const row = (id: string, t: number, payload = "x") => ({ message_id: id, publish_time: t, payload });
+    const h13 = Date.UTC(2026, 0, 1, 13, 5);
+    const h14 = Date.UTC(2026, 0, 1, 14, 0);
+    const a = [row("1", h13), row("2", h14), row("3", h13 + 1)];
+    const parts = partitionByHour(a, BRONZE, "publish_time");
+    expect([...parts.keys()]).toEqual(["dt=2026-01-01/hour=13", "dt=2026-01-01/hour=14"]);
+    const reversed = partitionByHour([...a].reverse(), BRONZE, "publish_time");
+    expect(reversed.get("dt=2026-01-01/hour=13")?.hash).toBe(parts.get("dt=2026-01-01/hour=13")?.hash);
+    // Rows in key order, whatever the input's.
+    expect(reversed.get("dt=2026-01-01/hour=13")?.rows.map((r) => r.message_id)).toEqual(["1", "3"]);
+    expect(parts.get("dt=2026-01-01/hour=13")?.hash).toMatch(/^[0-9a-f]{32}$/);
+    const other = partitionByHour([row("1", h13)], BRONZE, "publish_time");
+    expect(other.get("dt=2026-01-01/hour=13")?.hash).not.toBe(parts.get("dt=2026-01-01/hour=13")?.hash);
+    // The key is (message_id, publish_time): a repeat is kept once (the first); the same id at another time is another.
+    const repeated = partitionByHour(
+      [row("1", h13, "first"), row("1", h13, "again"), row("1", h13 + 1)],
+      BRONZE,
+      "publish_time",
+    );
+    expect(repeated.get("dt=2026-01-01/hour=13")?.rows.map((r) => r.payload)).toEqual(["first", "x"]);
+  });
+});
+
+describe("parseArchiveLocation", () => {
+  it("reads file:// and gs:// locations, and refuses others naming the forms", () => {
+    expect(parseArchiveLocation("file:///var/archive")).toEqual({ kind: "file", dir: "/var/archive" });
+    expect(parseArchiveLocation("gs://my-bucket/bronze/v1/")).toEqual({
+      kind: "gcs",
+      bucket: "my-bucket",
+      prefix: "bronze/v1",
+    });
+    expect(parseArchiveLocation("gs://my-bucket")).toEqual({ kind: "gcs", bucket: "my-bucket", prefix: "" });
+    for (const bad of ["data/archive", "s3://b/p", "gs://", "gs://UPPER/p", "file://"]) {
+      expect(() => parseArchiveLocation(bad)).toThrow(/--archive/);
+    }
+    expect(() => parseArchiveLocation("gs://b-1//p")).toThrow("empty path segment");
+  });
+});
+
+describe("the medallion's archive copy of Bronze (file://)", () => {
+  it("holds every Bronze row once, column for column, each in its publish hour's partition, as DuckDB reads it", async () => {
+    const dir = tempDir("tidemark-archive-");
+    const dbFile = join(dir, "w.duckdb");
+    const db = await DuckDbWarehouse.create(dbFile, { autoCreateUnder: dir });
+    await db.open();
+    const store = openArchiveStore({ kind: "file", dir: join(dir, "archive") });
+    const put: string[] = [];
+    const result = await run(db, { store, onFile: (f) => put.push(f.path) }, join(dir, "checkpoints"));
+    await db.close();
+    await store.close();
+    expect(result.checkpoints).toBeGreaterThan(3);
+    const files = filesUnder(join(dir, "archive"));
+    // Only the files put (no scratch left), named dt=/hour=/part-HASH.parquet; more files than hours (many batches).
+    expect(files).toEqual([...put].sort());
+    for (const f of files) expect(f).toMatch(/^dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/part-[0-9a-f]{32}\.parquet$/);
+    const hours = new Set(files.map((f) => dirname(f)));
+    expect(files.length).toBeGreaterThan(hours.size);
+    const check = await checkArchive(join(dir, "archive", "**", "*.parquet"), dbFile);
+    const ids = fixtureMessageIds(FIXTURE);
+    expect(check.rows).toBe(ids.length);
+    expect(check.messageIds).toEqual([...new Set(ids)].sort());
+    expect(check).toMatchObject({ duplicates: 0, misplaced: 0, missing: 0, extra: 0 });
+  }, 60_000);
+
+  it("crashed mid-stream and resumed from its checkpoint, it still holds each message exactly once", async () => {
+    const dir = tempDir("tidemark-archive-crash-");
+    const dbFile = join(dir, "w.duckdb");
+    const checkpoints = join(dir, "checkpoints");
+    const archiveDir = join(dir, "archive");
+    let db = await DuckDbWarehouse.create(dbFile, { autoCreateUnder: dir });
+    await db.open();
+    let store = openArchiveStore({ kind: "file", dir: archiveDir });
+    // Leftovers of a write cut short (a scratch file) must not be read as archive files.
+    writeFileSync(join(archiveDir, ".tidemark-tmp", "leftover.parquet.tmp"), "partial");
+    const crash = new Error("crash");
+    await expect(
+      run(db, { store }, checkpoints, (running, index) => {
+        if (index >= 400 && running.commitStats().checkpoints > 2) throw crash;
+      }),
+    ).rejects.toBe(crash);
+    await db.close();
+    const before = filesUnder(archiveDir).filter((f) => f.endsWith(".parquet"));
+    expect(before.length).toBeGreaterThan(0);
+    db = await DuckDbWarehouse.create(dbFile, { autoCreateUnder: dir });
+    await db.open();
+    store = openArchiveStore({ kind: "file", dir: archiveDir });
+    const second = await run(db, { store }, checkpoints);
+    expect(second.resumedFrom).toBeGreaterThan(0);
+    await db.close();
+    await store.close();
+    const after = filesUnder(archiveDir);
+    // The files written before the crash are still there, under their names (a replayed batch replaced its own).
+    expect(after).toEqual(expect.arrayContaining(before));
+    const check = await checkArchive(join(archiveDir, "**", "*.parquet"), dbFile);
+    const ids = fixtureMessageIds(FIXTURE);
+    expect(check.rows).toBe(ids.length);
+    expect(check.messageIds).toEqual([...new Set(ids)].sort());
+    expect(check).toMatchObject({ duplicates: 0, misplaced: 0, missing: 0, extra: 0 });
+  }, 60_000);
+});
+
+describe("the medallion's archive copy of Bronze (gs://, on fake-gcs-server)", () => {
+  const gcs = useFakeGcs();
+
+  it("puts the same files as objects under the prefix; downloaded, DuckDB reads every Bronze row once", async () => {
+    const dir = tempDir("tidemark-archive-gcs-");
+    const dbFile = join(dir, "w.duckdb");
+    const storage = new Storage({ apiEndpoint: gcs().endpoint, projectId: "test" });
+    await storage.createBucket("archive-bucket");
+    const db = await DuckDbWarehouse.create(dbFile, { autoCreateUnder: dir });
+    await db.open();
+    const store = openArchiveStore(parseArchiveLocation("gs://archive-bucket/tidemark/bronze"), {
+      gcsEndpoint: gcs().endpoint,
+      scratchDir: join(dir, "scratch"),
+    });
+    const put: string[] = [];
+    await run(db, { store, onFile: (f) => put.push(f.path) }, join(dir, "checkpoints"));
+    await db.close();
+    await store.close();
+    const [objects] = await storage.bucket("archive-bucket").getFiles();
+    const names = objects.map((o) => o.name).sort();
+    expect(names).toEqual(put.map((p) => `tidemark/bronze/${p}`).sort());
+    const local = join(dir, "downloaded");
+    for (const o of objects) {
+      const target = join(local, ...o.name.split("/"));
+      mkdirSync(dirname(target), { recursive: true });
+      await o.download({ destination: target });
+    }
+    const check = await checkArchive(join(local, "tidemark", "bronze", "**", "*.parquet"), dbFile);
+    const ids = fixtureMessageIds(FIXTURE);
+    expect(check.rows).toBe(ids.length);
+    expect(check.messageIds).toEqual([...new Set(ids)].sort());
+    expect(check).toMatchObject({ duplicates: 0, misplaced: 0, missing: 0, extra: 0 });
+  }, 90_000);
+});
