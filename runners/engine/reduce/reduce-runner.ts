@@ -92,6 +92,11 @@ export interface ReduceSnapshot {
 }
 
 type KS<K, A> = KeyState<K, A>;
+/**
+ * A key with more windows than this (open and closed, non-merging) finds an element's window through an index by
+ * the window's end (`KeyState.findByWindow`) instead of a scan: a scan per element is quadratic in a key's windows.
+ */
+const INDEX_WINDOWS_AT = 8;
 /** At most this many expired window states are kept for reuse. */
 const MAX_POOLED_WINDOWS = 65_536;
 const STATELESS_TRIGGER: TriggerState = Object.freeze({ finished: 0, leaf: null }) as TriggerState;
@@ -309,14 +314,19 @@ export class ReduceRunner<K, V, A, O> {
     const maxTs = w.maxTimestamp;
     const first = ks.first;
     if (first !== undefined && (first.window === w || (first.maxTs === maxTs && first.window.equals(w)))) return first;
-    if (ks.activeCount > 1) {
+    if (ks.activeCount + ks.closedCount > INDEX_WINDOWS_AT) {
+      const found = ks.findByWindow(w, maxTs);
+      if (found !== undefined) return found;
+    } else if (ks.activeCount > 1) {
       const rest = ks.rest;
       for (let i = 0; i < rest.length; i++) {
         const ws = rest[i] as WS<K, A>;
         if (ws.window === w || (ws.maxTs === maxTs && ws.window.equals(w))) return ws;
       }
     }
-    if (ks.closedCount > 0) for (const ws of ks.closed) if (ws.window.equals(w)) return ws;
+    if (ks.closedCount > 0 && ks.activeCount + ks.closedCount <= INDEX_WINDOWS_AT) {
+      for (const ws of ks.closed) if (ws.window.equals(w)) return ws;
+    }
     const ws = this.newWindowState(ks, w);
     ks.addActive(ws);
     return ws;

@@ -164,6 +164,11 @@ export class KeyState<K, A> {
   closedCount = 0;
   /** The sweep count when the key last became empty; -1 while it has windows or is not waiting to be swept. */
   emptySince = -1;
+  /**
+   * Open and closed windows by their `maxTs`, for a key with many windows of a non-merging window function (see
+   * `findByWindow`); undefined until then, so the common key keeps none. Maintained by the add/remove methods.
+   */
+  private byMaxTs: Map<number, WindowState<K, A> | WindowState<K, A>[]> | undefined = undefined;
   constructor(
     public key: K,
     public groupKey: string | number | boolean,
@@ -174,6 +179,50 @@ export class KeyState<K, A> {
     this.key = key;
     this.groupKey = groupKey;
     this.emptySince = -1;
+    this.byMaxTs = undefined;
+  }
+
+  /**
+   * The open or closed window equal to `w` (whose `maxTimestamp` is `maxTs`), found through an index by `maxTs`
+   * made on the first call: a key with many windows (fixed windows under a long allowed lateness, sliding windows,
+   * a global key) is then looked up in constant time per element, not by a scan of its windows. Only for window
+   * states whose window never changes (non-merging window functions: a merge changes a window's bounds).
+   */
+  findByWindow(w: BoundedWindow, maxTs: number): WindowState<K, A> | undefined {
+    let index = this.byMaxTs;
+    if (index === undefined) {
+      index = new Map();
+      this.byMaxTs = index;
+      if (this.first !== undefined) this.indexAdd(this.first);
+      for (const ws of this.rest) this.indexAdd(ws);
+      for (const ws of this.closed) this.indexAdd(ws);
+    }
+    const hit = index.get(maxTs);
+    if (hit === undefined) return undefined;
+    if (!Array.isArray(hit)) return hit.window === w || (hit.window as BoundedWindow).equals(w) ? hit : undefined;
+    for (const ws of hit) if (ws.window === w || (ws.window as BoundedWindow).equals(w)) return ws;
+    return undefined;
+  }
+
+  private indexAdd(ws: WindowState<K, A>): void {
+    const index = this.byMaxTs;
+    if (index === undefined) return;
+    const hit = index.get(ws.maxTs);
+    if (hit === undefined) index.set(ws.maxTs, ws);
+    else if (Array.isArray(hit)) hit.push(ws);
+    else index.set(ws.maxTs, [hit, ws]);
+  }
+
+  private indexRemove(ws: WindowState<K, A>): void {
+    const index = this.byMaxTs;
+    if (index === undefined) return;
+    const hit = index.get(ws.maxTs);
+    if (hit === ws) index.delete(ws.maxTs);
+    else if (Array.isArray(hit)) {
+      const i = hit.indexOf(ws);
+      if (i >= 0) hit.splice(i, 1);
+      if (hit.length === 1) index.set(ws.maxTs, hit[0] as WindowState<K, A>);
+    }
   }
 
   /** The open windows, oldest first (a new list when there are several: not for the per-element path). */
@@ -202,6 +251,7 @@ export class KeyState<K, A> {
     else if (this.others === undefined) this.others = [ws];
     else this.others.push(ws);
     this.activeCount++;
+    this.indexAdd(ws);
   }
 
   removeActive(ws: WindowState<K, A>): void {
@@ -209,6 +259,7 @@ export class KeyState<K, A> {
     if (this.first === ws) {
       this.first = others !== undefined && others.length > 0 ? others.shift() : undefined;
       this.activeCount--;
+      this.indexRemove(ws);
       return;
     }
     if (others === undefined) return;
@@ -216,12 +267,14 @@ export class KeyState<K, A> {
     if (i < 0) return;
     others.splice(i, 1);
     this.activeCount--;
+    this.indexRemove(ws);
   }
 
   addClosed(ws: WindowState<K, A>): void {
     if (this.closedList === undefined) this.closedList = [ws];
     else this.closedList.push(ws);
     this.closedCount++;
+    this.indexAdd(ws);
   }
 
   removeClosed(ws: WindowState<K, A>): void {
@@ -231,6 +284,7 @@ export class KeyState<K, A> {
     if (i < 0) return;
     list.splice(i, 1);
     this.closedCount--;
+    this.indexRemove(ws);
   }
 }
 
