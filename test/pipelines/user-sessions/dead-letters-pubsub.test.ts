@@ -1,10 +1,12 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { v1 } from "@google-cloud/pubsub";
 import { afterAll, describe, expect, it } from "vitest";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
+import { type PubsubTopology, provision } from "../../../io/pubsub/provision.ts";
 import { PubsubPublisher } from "../../../io/pubsub/pubsub-sink.ts";
+import { tenantCatchAllNames } from "../../../io/pubsub/tenant-topology.ts";
 import type { ShownDeadLetter } from "../../../pipelines/user-sessions/dead-letters.ts";
 import { type GeneratedMessage, generateMessages } from "../../../pipelines/user-sessions/generate.ts";
 import { tenantFilter } from "../../../schemas/tenant.ts";
@@ -28,6 +30,7 @@ const pubsub = useEmulator(PROJECT);
 const dir = mkdtempSync(join(tmpdir(), "tidemark-dead-letters-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+const SHIPPED = JSON.parse(readFileSync("deploy/pubsub/topology.json", "utf8")) as PubsubTopology;
 const GENERATED = generateMessages({
   users: 4,
   seed: 12,
@@ -311,6 +314,54 @@ describe("npm run dead-letters on the Pub/Sub emulator", () => {
       `skipped ${globex.length} already replayed (Bronze has their replay; --force replays again)`,
     );
   }, 240_000);
+
+  it("never replays the catch-all reader's misrouted copy of a message its tenant's worker takes, and says so", async () => {
+    // The shipped topology provisioned as npm run provision does, its catch-all read with --tenant-catch-all: acme's
+    // message reaches it here (the emulator applies no filter) and is marked; umbrella's (no worker) is not.
+    await provision(pubsub.client(), { ...SHIPPED, prefix: "dl-" }, { tenantMode: "both" });
+    const endpoint = `--pubsub-endpoint=${pubsub.emulator().endpoint}`;
+    const db = join(dir, "catch-all.duckdb");
+    const reader = cliOnPubsub({
+      project: PROJECT,
+      subscription: `dl-${tenantCatchAllNames("user-events", SHIPPED.tenants ?? []).subscription}`,
+      endpoint: pubsub.emulator().endpoint,
+      args: [
+        "--tenant-catch-all",
+        `--warehouse=duckdb:${db}`,
+        "--max-messages=2",
+        "--stop-when-idle=30",
+        "--log-format=text",
+        `--dead-letter-topic=pubsub://projects/${PROJECT}/topics/dl-invalid-events`,
+      ],
+    });
+    const publisher = new PubsubPublisher({ pubsub: pubsub.client(), topic: "dl-user-events" });
+    for (const tenant of ["acme", "umbrella"]) {
+      const payload = { event_id: `${tenant}-1`, event_type: "page_view", user_id: "u1", tenant_id: tenant };
+      const event = { ...payload, event_time: new Date().toISOString(), platform: "web", schema_version: 1 };
+      await publisher.publish({ data: JSON.stringify(event), attributes: { tenant_id: tenant } });
+    }
+    await publisher.flush();
+    expect(await reader.exit, reader.output()).toBe(0);
+
+    const to = `--to=pubsub://projects/${PROJECT}/topics/dl-user-events`;
+    for (const from of [`pubsub://projects/${PROJECT}/subscriptions/dl-invalid-events-repair`, `duckdb://${db}`]) {
+      const shown = await deadLettersJson<ShownDeadLetter[]>(["show", `--from=${from}`, endpoint]);
+      const idOf = (tenant: string) => shown.find((s) => s.tenant === tenant)?.message_id as string;
+      expect(shown.map((s) => [s.tenant, s.misrouted]).sort()).toEqual([
+        ["acme", true],
+        ["umbrella", false],
+      ]);
+      const plan = await deadLettersJson<Replayed>(["replay", `--from=${from}`, to, endpoint, "--all", "--dry-run"]);
+      expect([plan.replayed.map((r) => r.message_id), plan.skipped_misrouted], from).toEqual([
+        [idOf("umbrella")],
+        [idOf("acme")],
+      ]);
+      const said = await deadLettersCli(["replay", `--from=${from}`, to, endpoint, "--all", "--dry-run"]);
+      expect(said.stdout).toContain(
+        `skipped 1 copies marked tidemark_catch_all_misrouted (their tenant's worker has the message): ${idOf("acme")}`,
+      );
+    }
+  }, 120_000);
 
   it("reads a subscription's dead-letter topic: binary bytes shown as base64 and replayed byte for byte", async () => {
     const ps = pubsub.client();
