@@ -173,6 +173,7 @@ function discardingWarehouse(): Warehouse {
     open: done,
     appendBronze: done,
     appendSilver: done,
+    appendTyped: done,
     writeSessions: done,
     upsertHourly: done,
     counts: async () => ({}),

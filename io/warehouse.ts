@@ -1,10 +1,10 @@
-import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow } from "../schemas/rows.ts";
+import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow, TypedSilverRows } from "../schemas/rows.ts";
 
 /**
  * Where the medallion tables go. One interface for every warehouse (embedded DuckDB, BigQuery), tested by one suite.
  * Writes are idempotent, so replaying a stream after a crash leaves the same tables:
- * - Bronze and Silver are appended, ignoring rows whose key is already there (`schemas/tables.ts`: Bronze
- *   (message_id, publish_time), Silver (tenant_id, event_id));
+ * - Bronze and Silver (and the typed Silver tables) are appended, ignoring rows whose key is already there
+ *   (`schemas/tables.ts`: Bronze (message_id, publish_time), Silver (tenant_id, event_id));
  * - Gold sessions are upserted on session_id, and the sessions merged away are deleted, in one transaction;
  * - Gold hourly rows are upserted on (tenant_id, hour_start).
  */
@@ -13,6 +13,11 @@ export interface Warehouse {
   open(): Promise<void>;
   appendBronze(rows: readonly BronzeRow[]): Promise<void>;
   appendSilver(rows: readonly SilverRow[]): Promise<void>;
+  /**
+   * Appends rows to the typed Silver table of an event type (`TYPED_TABLES`: silver_orders, silver_inventory,
+   * silver_activity), ignoring those whose (tenant_id, event_id) is already there, as Silver.
+   */
+  appendTyped<T extends keyof TypedSilverRows>(type: T, rows: readonly TypedSilverRows[T][]): Promise<void>;
   /**
    * Replaces the sessions in `upserts` and deletes those in `deletes`, atomically. `seqs` gives each session id's
    * change its sequence number (increasing per session id): a warehouse written from many workers at once (BigQuery

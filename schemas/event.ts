@@ -1,4 +1,5 @@
 import { DateTime } from "luxon";
+import { type EventDetail, eventDetail, isDetailError } from "./event-types.ts";
 import { tenantIdProblem } from "./tenant.ts";
 
 /**
@@ -57,6 +58,8 @@ export interface UserEvent {
   readonly button?: string;
   /** Not from the payload: the correlation id attribute of the message it came in, if it has one. */
   readonly correlation_id?: string;
+  /** order, inventory, user_activity: the type's own fields (`event-types.ts`), for its typed Silver table. */
+  readonly detail?: EventDetail;
 }
 
 /** Why a message is not a valid event: the field at fault and what is wrong with it. */
@@ -205,6 +208,9 @@ export function parseEvent(data: string, correlationId?: string): Parsed {
   if ((type === "purchase" || type === "order") && typeof amount !== "number") {
     return fail("amount", `is required for ${type} events`);
   }
+  // The fields of a type that has its own (order, inventory, user_activity): event-types.ts.
+  const detail = eventDetail(type as string, o);
+  if (isDetailError(detail)) return fail(detail.field, detail.reason);
   // Optional fields are absent, not undefined, when not sent (set one by one: no object spread per field).
   const event: { -readonly [F in keyof UserEvent]: UserEvent[F] } = {
     event_id: eventId as string,
@@ -225,6 +231,7 @@ export function parseEvent(data: string, correlationId?: string): Parsed {
   if (acquisitionSource) event.acquisition_source = acquisitionSource;
   if (button) event.button = button;
   if (correlationId !== undefined) event.correlation_id = correlationId;
+  if (detail !== undefined) event.detail = detail;
   return { ok: true, event };
 }
 

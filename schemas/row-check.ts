@@ -1,4 +1,4 @@
-import type { Column, TableSchema } from "./table-schema.ts";
+import { type Column, type RecordField, recordFields, type TableSchema } from "./table-schema.ts";
 
 /**
  * What is wrong with a row for its table, or undefined: a missing required value, or a value of the wrong JS type
@@ -18,7 +18,7 @@ export function rowProblem(table: TableSchema, row: object): string | undefined 
   return undefined;
 }
 
-function fits(column: Column, value: unknown): boolean {
+function fits(column: Column | RecordField, value: unknown): boolean {
   switch (column.type) {
     case "STRING":
       return typeof value === "string";
@@ -34,11 +34,25 @@ function fits(column: Column, value: unknown): boolean {
       return typeof value === "object";
     case "STRING_ARRAY":
       return Array.isArray(value) && value.every((s) => typeof s === "string");
+    case "RECORD_ARRAY":
+      return Array.isArray(value) && value.every((r) => isRecordOf(column as Column, r));
     default: {
-      const unknownType: never = column.type;
-      throw new Error(`unknown column type ${String(unknownType)}`);
+      const unknownType: never = column;
+      throw new Error(`unknown column type ${String((unknownType as Column).type)}`);
     }
   }
+}
+
+/** Whether `r` is an object whose fields fit the RECORD_ARRAY column's fields (required ones set). */
+function isRecordOf(column: Column, r: unknown): boolean {
+  if (typeof r !== "object" || r === null || Array.isArray(r)) return false;
+  for (const f of recordFields(column)) {
+    const v = (r as Readonly<Record<string, unknown>>)[f.name];
+    if (v === null || v === undefined) {
+      if (f.required) return false;
+    } else if (!fits(f, v)) return false;
+  }
+  return true;
 }
 
 /** A value as error messages show it: its type and JSON. */

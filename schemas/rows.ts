@@ -78,3 +78,47 @@ export interface GoldHourlyRow {
   pane_timing: string;
   updated_at: number;
 }
+
+/** One line of an order (a record of `silver_orders.line_items`). */
+export interface LineItem {
+  sku: string;
+  quantity: number;
+  unit_price: number;
+}
+
+/** The columns every typed Silver row starts with (`typedCommon` in tables.ts). */
+interface TypedCommonRow {
+  event_id: string;
+  tenant_id: string;
+  user_id: string;
+  event_time: number;
+  ingest_time: number;
+  message_id: string;
+}
+
+export interface SilverOrderRow extends TypedCommonRow {
+  order_id: string;
+  currency: string;
+  total: number;
+  line_items: LineItem[];
+}
+
+export interface SilverInventoryRow extends TypedCommonRow {
+  sku: string;
+  warehouse: string;
+  delta: number;
+  on_hand: number;
+}
+
+export interface SilverActivityRow extends TypedCommonRow {
+  action: string;
+  actor_id: number | null;
+  page: string | null;
+}
+
+/** The row of each typed Silver table, by its event type (`TYPED_TABLES` in tables.ts). */
+export interface TypedSilverRows {
+  order: SilverOrderRow;
+  inventory: SilverInventoryRow;
+  user_activity: SilverActivityRow;
+}

@@ -1,4 +1,4 @@
-import type { Column, TableSchema } from "./table-schema.ts";
+import type { Column, FieldType, RecordField, TableSchema } from "./table-schema.ts";
 
 const c = (name: string, type: Column["type"], required: boolean, description: string): Column => ({
   name,
@@ -151,7 +151,99 @@ export const GOLD_HOURLY: TableSchema = {
   ],
 };
 
-export const TABLES: readonly TableSchema[] = [BRONZE, SILVER, GOLD_SESSIONS, GOLD_HOURLY];
+const f = (name: string, type: FieldType, required: boolean, description: string): RecordField => ({
+  name,
+  type,
+  required,
+  description,
+});
+
+/**
+ * The columns every typed Silver table starts with: the event's key (tenant_id, event_id, as in Silver), its user
+ * and time, and the message it came in.
+ */
+const typedCommon = (what: string): Column[] => [
+  c("event_id", "STRING", true, `The ${what} event's id, unique within its tenant (as in silver_events).`),
+  c("tenant_id", "STRING", true, "The tenant."),
+  c("user_id", "STRING", true, "The user."),
+  c("event_time", "TIMESTAMP", true, "When the event happened (normalised to UTC)."),
+  c("ingest_time", "TIMESTAMP", true, "When the pipeline received it."),
+  c("message_id", "STRING", true, "The message it came in (links to Bronze)."),
+];
+
+/**
+ * Typed Silver tables: the events of a declared type (`schemas/event-types.ts`), beside their row in silver_events,
+ * with the type's own fields as typed columns. Written as Silver is (de-duplicated on (tenant_id, event_id), appended
+ * idempotently on that key).
+ */
+export const SILVER_ORDERS: TableSchema = {
+  name: "silver_orders",
+  description: "order events with their line items (a repeated record), de-duplicated on (tenant_id, event_id).",
+  key: ["tenant_id", "event_id"],
+  partitionBy: "event_time",
+  clusterBy: ["tenant_id", "user_id"],
+  columns: [
+    ...typedCommon("order"),
+    c("order_id", "STRING", true, "The order's id in the shop."),
+    c("currency", "STRING", true, "The currency of the prices and the total."),
+    c("total", "FLOAT64", true, "The order's total (the event's amount): the sum of quantity x unit_price."),
+    {
+      ...c("line_items", "RECORD_ARRAY", true, "The order's lines, in the order sent."),
+      fields: [
+        f("sku", "STRING", true, "The product's stock-keeping unit."),
+        f("quantity", "INT64", true, "How many (a positive integer)."),
+        f("unit_price", "FLOAT64", true, "The price of one, in the order's currency."),
+      ],
+    },
+  ],
+};
+
+export const SILVER_INVENTORY: TableSchema = {
+  name: "silver_inventory",
+  description: "inventory events: a change of stock of a sku in a warehouse, de-duplicated on (tenant_id, event_id).",
+  key: ["tenant_id", "event_id"],
+  partitionBy: "event_time",
+  clusterBy: ["tenant_id", "sku"],
+  columns: [
+    ...typedCommon("inventory"),
+    c("sku", "STRING", true, "The product's stock-keeping unit."),
+    c("warehouse", "STRING", true, "The warehouse whose stock changed."),
+    c("delta", "INT64", true, "The change of stock (negative: taken out)."),
+    c("on_hand", "INT64", true, "The stock after the change, as the source system reports it."),
+  ],
+};
+
+export const SILVER_ACTIVITY: TableSchema = {
+  name: "silver_activity",
+  description: "user_activity events: what a user did, de-duplicated on (tenant_id, event_id).",
+  key: ["tenant_id", "event_id"],
+  partitionBy: "event_time",
+  clusterBy: ["tenant_id", "user_id"],
+  columns: [
+    ...typedCommon("user_activity"),
+    c("action", "STRING", true, "What the user did: search, scroll, share, favorite, ..."),
+    c("actor_id", "INT64", false, "The user's integer id in the source system, when sent."),
+    c("page", "STRING", false, "The page or screen, when sent."),
+  ],
+};
+
+/** The typed Silver table of each declared event type (`TYPED_EVENT_TYPES`). */
+export const TYPED_TABLES = {
+  order: SILVER_ORDERS,
+  inventory: SILVER_INVENTORY,
+  user_activity: SILVER_ACTIVITY,
+} as const satisfies Record<string, TableSchema>;
+
+/** The medallion's tables; the typed Silver tables last (the summary lists them in this order). */
+export const TABLES: readonly TableSchema[] = [
+  BRONZE,
+  SILVER,
+  GOLD_SESSIONS,
+  GOLD_HOURLY,
+  SILVER_ORDERS,
+  SILVER_INVENTORY,
+  SILVER_ACTIVITY,
+];
 
 /**
  * Rows a warehouse could not write (a value of the wrong type, a missing required value): kept here with the reason

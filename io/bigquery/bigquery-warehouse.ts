@@ -11,9 +11,17 @@ import {
 import { adapt, managedwriter } from "@google-cloud/bigquery-storage";
 import { grpc } from "google-gax";
 import { rowProblem } from "../../schemas/row-check.ts";
-import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow } from "../../schemas/rows.ts";
+import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow, TypedSilverRows } from "../../schemas/rows.ts";
 import { bigQuerySchema, bigQueryTable, type ColumnType, type TableSchema } from "../../schemas/table-schema.ts";
-import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, SILVER, TABLES, WRITE_ERRORS } from "../../schemas/tables.ts";
+import {
+  BRONZE,
+  GOLD_HOURLY,
+  GOLD_SESSIONS,
+  SILVER,
+  TABLES,
+  TYPED_TABLES,
+  WRITE_ERRORS,
+} from "../../schemas/tables.ts";
 import type { Warehouse } from "../warehouse.ts";
 import {
   appendChanges,
@@ -171,6 +179,10 @@ export class BigQueryWarehouse implements Warehouse {
 
   appendSilver(rows: readonly SilverRow[]): Promise<void> {
     return this.serial(() => this.append(SILVER, rows));
+  }
+
+  appendTyped<T extends keyof TypedSilverRows>(type: T, rows: readonly TypedSilverRows[T][]): Promise<void> {
+    return this.serial(() => this.append(TYPED_TABLES[type], rows));
   }
 
   writeSessions(

@@ -14,14 +14,23 @@ import {
   type JS,
   LIST,
   listValue,
+  STRUCT,
   StatementType,
+  structValue,
   TIMESTAMPTZ,
   VARCHAR,
 } from "@duckdb/node-api";
 import { describe } from "../../schemas/row-check.ts";
-import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow } from "../../schemas/rows.ts";
-import { type Column, type ColumnType, DUCKDB_TYPES, duckdbDdl, type TableSchema } from "../../schemas/table-schema.ts";
-import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, SILVER, TABLES } from "../../schemas/tables.ts";
+import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow, TypedSilverRows } from "../../schemas/rows.ts";
+import {
+  type Column,
+  type ColumnType,
+  duckdbDdl,
+  duckdbType,
+  recordFields,
+  type TableSchema,
+} from "../../schemas/table-schema.ts";
+import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, SILVER, TABLES, TYPED_TABLES } from "../../schemas/tables.ts";
 import type { Warehouse } from "../warehouse.ts";
 
 /** Options of {@link DuckDbWarehouse.create}. */
@@ -73,7 +82,7 @@ const MEMORY = ":memory:";
 const openInThisProcess = new Set<string>();
 
 /** The parameter type each column's values are bound as (JSON goes in as text and is cast, and so checked, by DuckDB). */
-const PARAM_TYPES: Record<ColumnType, DuckDBType> = {
+const PARAM_TYPES: Record<Exclude<ColumnType, "RECORD_ARRAY">, DuckDBType> = {
   STRING: VARCHAR,
   INT64: BIGINT,
   FLOAT64: DOUBLE,
@@ -82,6 +91,12 @@ const PARAM_TYPES: Record<ColumnType, DuckDBType> = {
   JSON: VARCHAR,
   STRING_ARRAY: LIST(VARCHAR),
 };
+
+/** The type a column's values are bound as: `PARAM_TYPES`, or for a RECORD_ARRAY a list of structs of its fields. */
+function paramType(c: Column): DuckDBType {
+  if (c.type !== "RECORD_ARRAY") return PARAM_TYPES[c.type];
+  return LIST(STRUCT(Object.fromEntries(recordFields(c).map((f) => [f.name, PARAM_TYPES[f.type]]))));
+}
 
 /** Statement types `query` accepts (DESCRIBE, SHOW, SUMMARIZE and PRAGMA functions are SELECTs to DuckDB). */
 const READ_ONLY: ReadonlySet<StatementType> = new Set([StatementType.SELECT, StatementType.EXPLAIN]);
@@ -269,7 +284,7 @@ export class DuckDbWarehouse implements Warehouse {
                 "requires; write to a new file, or recreate the table",
             );
           }
-          await con.run(`ALTER TABLE ${ident(table.name)} ADD COLUMN ${ident(c.name)} ${DUCKDB_TYPES[c.type]}`);
+          await con.run(`ALTER TABLE ${ident(table.name)} ADD COLUMN ${ident(c.name)} ${duckdbType(c)}`);
         }
         const cols = table.columns.map((c) => ident(c.name)).join(", ");
         await con.run(
@@ -290,6 +305,11 @@ export class DuckDbWarehouse implements Warehouse {
    */
   appendSilver(rows: readonly SilverRow[]): Promise<void> {
     return this.write(SILVER, rows, "ignore");
+  }
+
+  /** Appends typed Silver rows, ignoring those whose (tenant_id, event_id) is already there (as `appendSilver`). */
+  appendTyped<T extends keyof TypedSilverRows>(type: T, rows: readonly TypedSilverRows[T][]): Promise<void> {
+    return this.write(TYPED_TABLES[type], rows, "ignore");
   }
 
   /** In one transaction: deletes the `deletes` session ids, then upserts `upserts` on session_id (last duplicate wins). */
@@ -430,7 +450,7 @@ const CHUNK_ROWS = 2048;
  * too), column by column, in data chunks of CHUNK_ROWS rows.
  */
 export function appendRows(appender: DuckDBAppender, table: TableSchema, rows: readonly object[]): void {
-  const types = table.columns.map((c) => PARAM_TYPES[c.type]);
+  const types = table.columns.map(paramType);
   for (let offset = 0; offset < rows.length; offset += CHUNK_ROWS) {
     const n = Math.min(CHUNK_ROWS, rows.length - offset);
     const chunk = DuckDBDataChunk.create(types, n);
@@ -507,7 +527,7 @@ function compositeKey(columns: readonly string[], row: object): string {
  */
 function toDuckValue(table: TableSchema, column: Column, value: unknown): DuckDBValue {
   if (value === null || value === undefined) return null;
-  const converted = convertValue(column.type, value);
+  const converted = convertValue(column, value);
   if (converted === undefined) {
     throw new TypeError(`${table.name}.${column.name}: expected ${column.type}, got ${describe(value)}`);
   }
@@ -515,7 +535,8 @@ function toDuckValue(table: TableSchema, column: Column, value: unknown): DuckDB
 }
 
 /** The DuckDB value of a non-null JS value, or undefined when it does not fit the column type. */
-function convertValue(type: ColumnType, value: unknown): DuckDBValue | undefined {
+function convertValue(column: Pick<Column, "type" | "fields">, value: unknown): DuckDBValue | undefined {
+  const type = column.type;
   switch (type) {
     case "STRING":
       return typeof value === "string" ? value : undefined;
@@ -536,11 +557,40 @@ function convertValue(type: ColumnType, value: unknown): DuckDBValue | undefined
       return JSON.stringify(value);
     case "STRING_ARRAY":
       return Array.isArray(value) && value.every((s) => typeof s === "string") ? listValue(value) : undefined;
+    case "RECORD_ARRAY":
+      return Array.isArray(value) ? recordList(column as Column, value) : undefined;
     default: {
       const unknownType: never = type;
       throw new Error(`unknown column type ${String(unknownType)}`);
     }
   }
+}
+
+/**
+ * A list of records as a DuckDB list of structs, or undefined when a record is not an object, lacks a required field,
+ * or has a field of the wrong type.
+ */
+function recordList(column: Column, records: readonly unknown[]): DuckDBValue | undefined {
+  const fields = recordFields(column);
+  const out: DuckDBValue[] = new Array(records.length);
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (typeof r !== "object" || r === null || Array.isArray(r)) return undefined;
+    const entries: Record<string, DuckDBValue> = {};
+    for (const f of fields) {
+      const v = (r as Record<string, unknown>)[f.name];
+      if (v === null || v === undefined) {
+        if (f.required) return undefined;
+        entries[f.name] = null;
+        continue;
+      }
+      const converted = convertValue(f, v);
+      if (converted === undefined) return undefined;
+      entries[f.name] = converted;
+    }
+    out[i] = structValue(entries);
+  }
+  return listValue(out);
 }
 
 /** A query row with DuckDB's JS values made plain (see `query`). */

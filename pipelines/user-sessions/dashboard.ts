@@ -129,6 +129,7 @@ export async function startMedallionDashboard(o: MedallionDashboardOptions): Pro
         open: () => w.open(),
         appendBronze: (rows) => w.appendBronze(rows),
         appendSilver: (rows) => w.appendSilver(rows),
+        appendTyped: (type, rows) => w.appendTyped(type, rows),
         async writeSessions(upserts, deletes, seqs) {
           await w.writeSessions(upserts, deletes, seqs);
           committed(upserts, deletes, seqs);

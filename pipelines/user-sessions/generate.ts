@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { pubsubClient } from "../../io/pubsub/client.ts";
 import { PubsubPublisher, publishAtRate } from "../../io/pubsub/pubsub-sink.ts";
 import type { Platform, RawMessage } from "../../schemas/event.ts";
+import { tenantIdProblem } from "../../schemas/tenant.ts";
 
 /**
  * A deterministic generator of realistic Pub/Sub user-event traffic, written as a fixture stream
@@ -16,6 +17,15 @@ import type { Platform, RawMessage } from "../../schemas/event.ts";
  * flush a batch minutes to hours late. Some messages are re-delivered (same payload, new messageId) and some
  * payloads are malformed (each kind fails `parseEvent`). Element timestamps are publish times, so the
  * publish-time watermark (latest publish time - 10 s) never passes an element still to come.
+ *
+ * Event shapes with fields of their own (`schemas/event-types.ts`, each with its typed Silver table): an `order` has an
+ * order id and line items `{sku, quantity, unit_price}` whose sum is its `amount`; an `inventory` change has a sku, a
+ * warehouse, a delta and the stock on hand after it (kept per tenant, warehouse and sku); a `user_activity` has an
+ * action and the user's integer id in the source system (`actor_id`; with `activityIds: "integer"` it is the only user
+ * id the payload carries, as that system sends it, for a field mapping to turn into a user id). Their details come
+ * from a second PRNG seeded from the seed, so the main one (sessions, times, faults) draws as before they existed.
+ * From that second PRNG too: `collidingIds` events of one tenant get the event id of another tenant's event (two
+ * events, one id, two tenants: both belong in Silver, whose key is the tenant and the id).
  */
 
 export interface GenerateOptions {
@@ -28,7 +38,14 @@ export interface GenerateOptions {
   /** Epoch ms around which activity starts (first sessions begin within 6 h of it). */
   readonly startMs: number;
   readonly tenants: readonly string[];
+  /** Events given the event id of another tenant's event (none with fewer than two tenants). */
+  readonly collidingIds: number;
+  /** How a user_activity payload names its user: `string` (user_id, and actor_id beside it) or `integer` (actor_id only). */
+  readonly activityIds: ActivityIds;
 }
+
+export const ACTIVITY_IDS = ["string", "integer"] as const;
+export type ActivityIds = (typeof ACTIVITY_IDS)[number];
 
 export const DEFAULT_OPTIONS: GenerateOptions = {
   users: 25,
@@ -37,6 +54,8 @@ export const DEFAULT_OPTIONS: GenerateOptions = {
   malformedRate: 0.01,
   startMs: Date.UTC(2026, 0, 5, 6),
   tenants: ["acme", "globex", "initech"],
+  collidingIds: 3,
+  activityIds: "string",
 };
 
 export const MALFORMED_KINDS = [
@@ -121,6 +140,8 @@ type TimeFormat = { readonly kind: "iso"; readonly offsetMin: number } | { reado
 
 interface UserProfile {
   readonly userId: string;
+  /** The user's integer id in the source system of activity events. */
+  readonly actorId: number;
   readonly tenant: string;
   readonly platform: Platform;
   readonly otherPlatform: Platform;
@@ -186,6 +207,7 @@ function makeUser(rng: Rng, index: number, tenants: readonly string[]): UserProf
   const tenant = rng.pick(tenants);
   return {
     userId: `u_${String(index + 1).padStart(4, "0")}_${rng.hex(6)}`,
+    actorId: 100_000 + index + 1,
     tenant,
     platform,
     otherPlatform,
@@ -253,8 +275,54 @@ function funnelExtra(
   return { ...base, properties: step.page === "/" ? { utm_source: u.acquisitionSource } : { referrer: "internal" } };
 }
 
+/**
+ * What the event shapes draw from (`shapes`, the second PRNG) and keep: the stock on hand per tenant, warehouse and
+ * sku; how activity payloads name their user.
+ */
+interface Shapes {
+  readonly rng: Rng;
+  readonly stock: Map<string, number>;
+  readonly activityIds: ActivityIds;
+}
+
+/**
+ * An order's line items: `lines` of them, the first at `firstCents`, the others at prices from `shapes`; quantities
+ * mostly 1. The amount is their sum, computed in cents (exact), and `items` the sum of the quantities.
+ */
+function orderLines(
+  shapes: Rng,
+  lines: number,
+  firstCents: number,
+): { line_items: Payload[]; amount: number; items: number } {
+  const line_items: Payload[] = [];
+  let cents = 0;
+  let items = 0;
+  for (let i = 0; i < lines; i++) {
+    const sku = `SKU-${shapes.int(100, 999)}`;
+    const quantity = shapes.weighted([
+      [1, 6],
+      [2, 3],
+      [3, 1],
+    ]);
+    const priceCents = i === 0 ? firstCents : shapes.int(199, 9999);
+    line_items.push({ sku, quantity, unit_price: priceCents / 100 });
+    cents += quantity * priceCents;
+    items += quantity;
+  }
+  return { line_items, amount: cents / 100, items };
+}
+
+/** An inventory change of `sku` in `warehouse`: the stock on hand after it (never below 0: a delta takes at most all). */
+function inventoryChange(shapes: Shapes, tenant: string, sku: string, warehouse: string, wantedDelta: number): Payload {
+  const key = `${tenant}/${warehouse}/${sku}`;
+  const before = shapes.stock.get(key) ?? shapes.rng.int(0, 500);
+  const delta = Math.max(wantedDelta, -before);
+  shapes.stock.set(key, before + delta);
+  return { sku, warehouse, delta, on_hand: before + delta };
+}
+
 /** The event types of a session's body: funnel steps until drop-off, or browsing with a few misc events. */
-function sessionBody(rng: Rng, u: UserProfile, platform: Platform): { type: string; extra: Payload }[] {
+function sessionBody(rng: Rng, shapes: Shapes, u: UserProfile, platform: Platform): { type: string; extra: Payload }[] {
   const out: { type: string; extra: Payload }[] = [];
   if (rng.chance(0.4)) {
     const plan = rng.pick(PLANS);
@@ -273,31 +341,35 @@ function sessionBody(rng: Rng, u: UserProfile, platform: Platform): { type: stri
     if (rng.chance(0.12)) out.push({ type: "button_click", extra: { page, button: "cta" } });
     if (rng.chance(0.08)) {
       const action = rng.pick(["search", "scroll", "share", "favorite"]);
-      out.push({ type: "user_activity", extra: { page, properties: { action } } });
+      out.push({ type: "user_activity", extra: { page, action, actor_id: u.actorId } });
     }
   }
   if (u.signedUp && rng.chance(0.1)) {
-    const items = rng.int(1, 4);
-    const amount = Math.round(items * rng.int(500, 4000)) / 100;
-    const properties = { order_id: `ord_${rng.hex(10)}` };
-    out.push({ type: "order", extra: { page: "/account", amount, currency: u.currency, items, properties } });
+    // The main PRNG's draws, in their order: the number of lines, the first line's price, the order id.
+    const lines = rng.int(1, 4);
+    const firstCents = rng.int(500, 4000);
+    const orderId = `ord_${rng.hex(10)}`;
+    const { line_items, amount, items } = orderLines(shapes.rng, lines, firstCents);
+    out.push({
+      type: "order",
+      extra: { page: "/account", amount, currency: u.currency, items, order_id: orderId, line_items },
+    });
   }
   if (platform === "web" && rng.chance(0.04)) {
-    const properties = {
-      sku: `SKU-${rng.int(100, 999)}`,
-      delta: rng.int(-20, 50),
-      warehouse: rng.pick(["fra1", "iad2"]),
-    };
-    out.push({ type: "inventory", extra: { page: "/admin/inventory", properties } });
+    const sku = `SKU-${rng.int(100, 999)}`;
+    const delta = rng.int(-20, 50);
+    const warehouse = rng.pick(["fra1", "iad2"]);
+    const extra = inventoryChange(shapes, u.tenant, sku, warehouse, delta);
+    out.push({ type: "inventory", extra: { page: "/admin/inventory", ...extra } });
   }
   return out;
 }
 
 /** One session's events in event-time order; mobile sessions open with session_start and close with app_background. */
-function session(rng: Rng, u: UserProfile, startMs: number): { platform: Platform; drafts: Draft[] } {
+function session(rng: Rng, shapes: Shapes, u: UserProfile, startMs: number): { platform: Platform; drafts: Draft[] } {
   const platform = rng.chance(0.9) ? u.platform : u.otherPlatform;
   const mobile = platform !== "web";
-  const body = sessionBody(rng, u, platform);
+  const body = sessionBody(rng, shapes, u, platform);
   const steps = [
     ...(mobile ? [{ type: "session_start", extra: { page: "/", properties: { cold_start: rng.chance(0.5) } } }] : []),
     ...body,
@@ -306,7 +378,10 @@ function session(rng: Rng, u: UserProfile, startMs: number): { platform: Platfor
   let t = startMs;
   const drafts = steps.map((s) => {
     t += rng.logUniform(2_000, 150_000);
-    return event(rng, u, platform, s.type, t, s.extra);
+    const d = event(rng, u, platform, s.type, t, s.extra);
+    // The source system of activity events knows its users by their integer id only.
+    if (s.type === "user_activity" && shapes.activityIds === "integer") delete d.payload.user_id;
+    return d;
   });
   return { platform, drafts };
 }
@@ -403,23 +478,70 @@ function addFaults(rng: Rng, opts: GenerateOptions, pending: readonly Pending[])
   return out;
 }
 
+/**
+ * Gives `count` events of one tenant the event id of an event of another (each chosen once, from `shapes`), and their
+ * re-deliveries the same payload. Only valid events (not malformed) are chosen, so both events of a pair reach
+ * Silver.
+ */
+function collideIds(shapes: Rng, messages: readonly Pending[], count: number): Pending[] {
+  const byTenant = new Map<string, Pending[]>();
+  for (const m of messages) {
+    if (m.origin.kind !== "event") continue;
+    const tenant = (JSON.parse(m.data) as Payload).tenant_id as string;
+    byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), m]);
+  }
+  const tenants = [...byTenant.keys()].sort();
+  if (tenants.length < 2) return [...messages];
+  const used = new Set<Pending>();
+  const replaced = new Map<Pending, Pending>();
+  const pickUnused = (tenant: string): Pending | undefined => {
+    const free = (byTenant.get(tenant) ?? []).filter((m) => !used.has(m));
+    const m = free.length === 0 ? undefined : shapes.pick(free);
+    if (m !== undefined) used.add(m);
+    return m;
+  };
+  for (let k = 0; k < count; k++) {
+    const a = shapes.pick(tenants);
+    const b = shapes.pick(tenants.filter((t) => t !== a));
+    const from = pickUnused(a);
+    const to = pickUnused(b);
+    if (from === undefined || to === undefined) break;
+    const payload = JSON.parse(to.data) as Payload;
+    payload.event_id = (JSON.parse(from.data) as Payload).event_id;
+    replaced.set(to, { ...to, data: JSON.stringify(payload), attributes: attributesOf(payload) });
+  }
+  return messages.map((m) => {
+    const own = replaced.get(m);
+    if (own !== undefined) return own;
+    if (m.origin.kind !== "duplicate") return m;
+    const of = replaced.get(m.origin.of);
+    return of === undefined ? m : { ...m, data: of.data, attributes: of.attributes, origin: { kind: "duplicate", of } };
+  });
+}
+
 /** All messages in publish-time order, each with its origin. messageIds are numeric strings in publish order. */
 export function generateMessages(options: Partial<GenerateOptions> = {}): GeneratedMessage[] {
   const opts: GenerateOptions = { ...DEFAULT_OPTIONS, ...options };
   const rng = new Rng(opts.seed);
+  // The shapes' own PRNG (a fixed odd constant apart from the seed's), so that the main one draws as it did before.
+  const shapes: Shapes = {
+    rng: new Rng((opts.seed ^ 0x5eed_c0de) >>> 0),
+    stock: new Map(),
+    activityIds: opts.activityIds,
+  };
   const pending: Pending[] = [];
   for (let i = 0; i < opts.users; i++) {
     const u = makeUser(rng, i, opts.tenants);
     let start = opts.startMs + rng.int(0, 6 * HOUR_MS);
     const sessions = rng.int(3, 10);
     for (let s = 0; s < sessions; s++) {
-      const { platform, drafts } = session(rng, u, start);
+      const { platform, drafts } = session(rng, shapes, u, start);
       pending.push(...deliver(rng, platform, drafts));
       const end = drafts[drafts.length - 1]?.eventTimeMs ?? start;
       start = end + (rng.chance(0.15) ? rng.int(3, 25) * MINUTE_MS : rng.logUniform(35 * MINUTE_MS, 8 * HOUR_MS));
     }
   }
-  const ordered = addFaults(rng, opts, pending)
+  const ordered = collideIds(shapes.rng, addFaults(rng, opts, pending), opts.collidingIds)
     .map((m, seq) => ({ m, seq }))
     .sort((a, b) => a.m.publishTime - b.m.publishTime || a.seq - b.seq)
     .map(({ m }) => m);
@@ -458,22 +580,46 @@ export function* generateStream(options: Partial<GenerateOptions> = {}): Generat
   yield JSON.stringify({ watermark: "inf" });
 }
 
-/** The CLI flags that regenerate a stream with these options. */
+/** The CLI flags that regenerate a stream with these options (the shape flags only when not their defaults). */
 export function describeOptions(o: GenerateOptions): string {
   const start = new Date(o.startMs).toISOString();
-  return `--users=${o.users} --seed=${o.seed} --duplicates=${o.duplicateRate} --malformed=${o.malformedRate} --start=${start}`;
+  const d = DEFAULT_OPTIONS;
+  const extra = [
+    o.tenants.join(",") === d.tenants.join(",") ? "" : ` --tenants=${o.tenants.join(",")}`,
+    o.collidingIds === d.collidingIds ? "" : ` --colliding-ids=${o.collidingIds}`,
+    o.activityIds === d.activityIds ? "" : ` --activity-ids=${o.activityIds}`,
+  ].join("");
+  return `--users=${o.users} --seed=${o.seed} --duplicates=${o.duplicateRate} --malformed=${o.malformedRate} --start=${start}${extra}`;
+}
+
+/** A `--tenants` list: comma-separated tenant ids (schemas/tenant.ts), each once; an Error naming the one at fault. */
+export function parseTenantList(raw: string): string[] {
+  const tenants = raw.split(",").map((t) => t.trim());
+  const seen = new Set<string>();
+  for (const t of tenants) {
+    const problem = tenantIdProblem(t);
+    if (problem !== undefined) throw new Error(`--tenants: ${JSON.stringify(t)} ${problem}`);
+    if (seen.has(t)) throw new Error(`--tenants: ${JSON.stringify(t)} is listed twice`);
+    seen.add(t);
+  }
+  return tenants;
 }
 
 const HELP = `Usage: npm run generate -- [--users=N] [--seed=S] [--duplicates=R] [--malformed=R] [--start=ISO] [--out=FILE]
+         [--tenants=A,B,...] [--colliding-ids=N] [--activity-ids=string|integer]
        npm run generate -- [same options] --to=pubsub://projects/P/topics/T [--rate=N] [--pubsub-endpoint=HOST:PORT]
 
 Writes a deterministic fixture stream (JSON Lines, see io/test-stream/jsonl.ts) of Pub/Sub user-event messages:
-sessions and sign-up funnels per user, late mobile batches, duplicates (new messageId) and malformed payloads.
+sessions and sign-up funnels per user, late mobile batches, duplicates (new messageId) and malformed payloads,
+orders with line items, inventory changes and activity events (their own Silver tables). Users are spread over
+--tenants; --colliding-ids=N events of one tenant reuse the event id of another tenant's event; with
+--activity-ids=integer, activity events name their user by an integer actor_id only (for a field mapping).
 With --to it publishes the same messages (payload and attributes, in publish-time order) to a Pub/Sub topic
 instead, at about N messages per second (--rate; as fast as possible without it), to the endpoint given or
 $PUBSUB_EMULATOR_HOST; Pub/Sub assigns message ids and publish times. With --to, --start defaults to now.
-Defaults: --users=${DEFAULT_OPTIONS.users} --seed=${DEFAULT_OPTIONS.seed} --duplicates=${DEFAULT_OPTIONS.duplicateRate} --malformed=${DEFAULT_OPTIONS.malformedRate} --start=${new Date(DEFAULT_OPTIONS.startMs).toISOString()}; stdout without --out.
-Environment: TIDEMARK_USERS, TIDEMARK_SEED, TIDEMARK_DUPLICATES, TIDEMARK_MALFORMED, TIDEMARK_START, TIDEMARK_OUT.`;
+Defaults: --users=${DEFAULT_OPTIONS.users} --seed=${DEFAULT_OPTIONS.seed} --duplicates=${DEFAULT_OPTIONS.duplicateRate} --malformed=${DEFAULT_OPTIONS.malformedRate} --start=${new Date(DEFAULT_OPTIONS.startMs).toISOString()} --tenants=${DEFAULT_OPTIONS.tenants.join(",")} --colliding-ids=${DEFAULT_OPTIONS.collidingIds} --activity-ids=${DEFAULT_OPTIONS.activityIds}; stdout without --out.
+Environment: TIDEMARK_USERS, TIDEMARK_SEED, TIDEMARK_DUPLICATES, TIDEMARK_MALFORMED, TIDEMARK_START, TIDEMARK_OUT,
+TIDEMARK_TENANTS, TIDEMARK_COLLIDING_IDS, TIDEMARK_ACTIVITY_IDS.`;
 
 function numberOption(name: string, raw: string | undefined, fallback: number, ok: (n: number) => boolean): number {
   if (raw === undefined) return fallback;
@@ -502,6 +648,9 @@ export function parseCliOptions(
       duplicates: { type: "string" },
       malformed: { type: "string" },
       start: { type: "string" },
+      tenants: { type: "string" },
+      "colliding-ids": { type: "string" },
+      "activity-ids": { type: "string" },
       out: { type: "string" },
       to: { type: "string" },
       rate: { type: "string" },
@@ -515,6 +664,11 @@ export function parseCliOptions(
   const startRaw = v.start ?? env.TIDEMARK_START;
   const startMs = startRaw === undefined ? (to !== undefined ? Date.now() : d.startMs) : Date.parse(startRaw);
   if (Number.isNaN(startMs)) throw new Error(`--start must be an ISO-8601 time, got ${JSON.stringify(startRaw)}`);
+  const tenantsRaw = v.tenants ?? env.TIDEMARK_TENANTS;
+  const activityIds = v["activity-ids"] ?? env.TIDEMARK_ACTIVITY_IDS ?? d.activityIds;
+  if (!(ACTIVITY_IDS as readonly string[]).includes(activityIds)) {
+    throw new Error(`--activity-ids must be one of ${ACTIVITY_IDS.join(", ")}, got ${JSON.stringify(activityIds)}`);
+  }
   const options: GenerateOptions = {
     ...d,
     users: numberOption("users", v.users ?? env.TIDEMARK_USERS, d.users, (n) => Number.isInteger(n) && n > 0),
@@ -527,6 +681,14 @@ export function parseCliOptions(
     duplicateRate: numberOption("duplicates", v.duplicates ?? env.TIDEMARK_DUPLICATES, d.duplicateRate, rate),
     malformedRate: numberOption("malformed", v.malformed ?? env.TIDEMARK_MALFORMED, d.malformedRate, rate),
     startMs,
+    tenants: tenantsRaw === undefined ? d.tenants : parseTenantList(tenantsRaw),
+    collidingIds: numberOption(
+      "colliding-ids",
+      v["colliding-ids"] ?? env.TIDEMARK_COLLIDING_IDS,
+      d.collidingIds,
+      (n) => Number.isInteger(n) && n >= 0,
+    ),
+    activityIds: activityIds as ActivityIds,
   };
   const rateRaw = v.rate ?? env.TIDEMARK_RATE;
   return {

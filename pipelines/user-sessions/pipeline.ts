@@ -10,6 +10,7 @@ import { type GoldOptions, goldHourly, goldSessions, type SessionWrite } from ".
 import { deadLetterFeed, type FeedTarget, insightsFeed } from "./insights-feed.ts";
 import { type SilverOptions, silver } from "./silver.ts";
 import { type MedallionWrites, writeMedallion } from "./sinks.ts";
+import type { TypedSilverWrite } from "./typed-silver.ts";
 import { type ArchivedFile, archiveWrite } from "../../io/archive/archive-write.ts";
 import type { ArchiveStore } from "../../io/archive/archive-location.ts";
 import { BRONZE } from "../../schemas/tables.ts";
@@ -20,6 +21,8 @@ export type UserSessionsOptions = BronzeOptions & SilverOptions & GoldOptions;
 export interface MedallionOutputs {
   readonly bronze: PCollection<BronzeRow>;
   readonly silver: PCollection<SilverRow>;
+  /** Rows of the typed Silver tables (silver_orders, silver_inventory, silver_activity), tagged with their type. */
+  readonly typed: PCollection<TypedSilverWrite>;
   readonly deadLetter: PCollection<DeadLetter>;
   readonly sessions: PCollection<SessionWrite>;
   readonly hourly: PCollection<GoldHourlyRow>;
@@ -37,6 +40,7 @@ export function userSessions(
   return {
     bronze: b.bronze,
     silver: s.silver,
+    typed: s.typed,
     deadLetter: b.deadLetter,
     sessions: s.events.apply(goldSessions(opts)),
     hourly: s.events.apply(goldHourly(opts)),

@@ -17,6 +17,7 @@ import type { SilverRow } from "../../schemas/rows.ts";
 import { map } from "../../transforms/element-wise.ts";
 import { statefulParDo } from "../../transforms/stateful-par-do.ts";
 import type { ReceivedEvent } from "./bronze.ts";
+import { type TypedSilverWrite, typedSilverRow } from "./typed-silver.ts";
 
 export interface SilverOptions {
   /** How long (processing time) a tenant's event id is remembered to drop re-deliveries. Default 24 hours. */
@@ -27,6 +28,8 @@ export interface SilverOutputs {
   readonly silver: PCollection<SilverRow>;
   /** The de-duplicated events, timestamped with their event time. */
   readonly events: PCollection<UserEvent>;
+  /** The typed Silver rows of the de-duplicated events of a declared type (order, inventory, user_activity). */
+  readonly typed: PCollection<TypedSilverWrite>;
 }
 
 /** (tenant, event id) keys are de-duplicated in this many shards (the stateful step's keys). */
@@ -81,7 +84,7 @@ export function silver(
             SilverRow,
             { tenantFirstSeen: MapStateSpec<string, number>; tenantOrder: OrderedListStateSpec<string> },
             { sweep: TimerSpec },
-            { events: UserEvent }
+            { events: UserEvent; typed: TypedSilverWrite }
           >(
             {
               // Per shard of (tenant, event id) keys (`dedupKey`): each key with the processing time it was first seen
@@ -113,6 +116,8 @@ export function silver(
                 ctx.state.tenantOrder.add(ctx.processingTime, kept);
                 ctx.outputWithTimestamp(silverRow(r, ctx.inputWatermark), e.event_time_ms);
                 ctx.outputTo("events", e, e.event_time_ms);
+                const typed = typedSilverRow(r);
+                if (typed !== undefined) ctx.outputTo("typed", typed, e.event_time_ms);
               },
               onTimer: {
                 sweep(ctx) {
@@ -138,9 +143,9 @@ export function silver(
               },
             },
             "Deduplicate",
-          ).withOutputs("events"),
+          ).withOutputs("events", "typed"),
         );
-      return { silver: outs.main, events: outs.events };
+      return { silver: outs.main, events: outs.events, typed: outs.typed };
     },
   };
 }

@@ -6,6 +6,7 @@ import { parDo } from "../../transforms/par-do.ts";
 import type { SessionWrite } from "./gold.ts";
 import type { DeadLetter } from "./bronze.ts";
 import type { MedallionOutputs } from "./pipeline.ts";
+import { groupTypedRows, type TypedSilverWrite } from "./typed-silver.ts";
 
 /** Default rows per warehouse batch (`--batch-rows`). */
 export const BATCH_ROWS = 50_000;
@@ -14,6 +15,8 @@ export const BATCH_ROWS = 50_000;
 export interface MedallionWrites {
   bronze: number;
   silver: number;
+  /** Rows of the typed Silver tables, all three together. */
+  typed: number;
   deadLetter: number;
   sessionUpserts: number;
   sessionDeletes: number;
@@ -21,12 +24,13 @@ export interface MedallionWrites {
 }
 
 export function newMedallionWrites(): MedallionWrites {
-  return { bronze: 0, silver: 0, deadLetter: 0, sessionUpserts: 0, sessionDeletes: 0, hourly: 0 };
+  return { bronze: 0, silver: 0, typed: 0, deadLetter: 0, sessionUpserts: 0, sessionDeletes: 0, hourly: 0 };
 }
 
 /**
  * Attaches the warehouse sinks to the medallion's tables, one transform per table:
- * - `WriteBronze`, `WriteSilver`: appended in batches; idempotent by key (message id, event id) whatever a replay
+ * - `WriteBronze`, `WriteSilver`, `WriteTypedSilver` (the typed Silver tables, one write per table of a batch's rows,
+ *   metrics labelled `silver_typed`): appended in batches; idempotent by key (message id, event id) whatever a replay
  *   gives, so they need no stable input and are written as soon as their batch is full or their bundle ends.
  * - `WriteHourly`: hourly rows upserted by (tenant, hour), the last row of a key in a batch winning; a replay
  *   recomputes the same rows from the checkpointed aggregate state, so no stable input either.
@@ -49,7 +53,11 @@ export function writeMedallion(
   // The newest event time in Gold (the gauge is the WriteSessions step's).
   let newestWritten = Number.NEGATIVE_INFINITY;
   /** A sink of `write`, counting the rows each committed batch holds in `writes[counter]`. */
-  const sink = <T>(write: (rows: T[]) => Promise<number>, counter: "bronze" | "silver" | "hourly", table: string) =>
+  const sink = <T>(
+    write: (rows: T[]) => Promise<number>,
+    counter: "bronze" | "silver" | "typed" | "hourly",
+    table: string,
+  ) =>
     batchedWrite<T>({
       maxRows,
       metricsName: table,
@@ -66,6 +74,21 @@ export function writeMedallion(
   tables.silver.apply(
     sink((rows) => warehouse.appendSilver(rows).then(() => rows.length), "silver", "silver_events"),
     "WriteSilver",
+  );
+  tables.typed.apply(
+    sink(
+      async (writes: TypedSilverWrite[]) => {
+        const byType = groupTypedRows(writes);
+        // One write per table; each is idempotent by (tenant_id, event_id), so a replay after a partial batch is safe.
+        if (byType.order.length > 0) await warehouse.appendTyped("order", byType.order);
+        if (byType.inventory.length > 0) await warehouse.appendTyped("inventory", byType.inventory);
+        if (byType.user_activity.length > 0) await warehouse.appendTyped("user_activity", byType.user_activity);
+        return writes.length;
+      },
+      "typed",
+      "silver_typed",
+    ),
+    "WriteTypedSilver",
   );
   tables.hourly.apply(
     sink(

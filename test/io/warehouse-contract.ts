@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { Warehouse } from "../../io/warehouse.ts";
-import type { BronzeRow, GoldHourlyRow, GoldSessionRow, SilverRow } from "../../schemas/rows.ts";
+import type {
+  BronzeRow,
+  GoldHourlyRow,
+  GoldSessionRow,
+  SilverActivityRow,
+  SilverInventoryRow,
+  SilverOrderRow,
+  SilverRow,
+} from "../../schemas/rows.ts";
 
 /*
  * The behaviour every Warehouse shares (embedded DuckDB, BigQuery): one suite, run against each by its own test file.
@@ -45,6 +53,50 @@ export const silver = (event_id: string, over: Partial<SilverRow> = {}): SilverR
   properties: { coupon: "SPRING", nested: { list: [1, "two", null] } },
   message_id: `m-${event_id}`,
   correlation_id: `c-${event_id}`,
+  ...over,
+});
+
+export const order = (event_id: string, over: Partial<SilverOrderRow> = {}): SilverOrderRow => ({
+  event_id,
+  tenant_id: "t1",
+  user_id: "u1",
+  event_time: T0,
+  ingest_time: T0 + 2_000,
+  message_id: `m-${event_id}`,
+  order_id: `ord-${event_id}`,
+  currency: "EUR",
+  total: 61.97,
+  line_items: [
+    { sku: "SKU-100", quantity: 2, unit_price: 19.99 },
+    { sku: "SKU-7\u00e9\"'", quantity: 1, unit_price: 21.99 },
+  ],
+  ...over,
+});
+
+export const inventory = (event_id: string, over: Partial<SilverInventoryRow> = {}): SilverInventoryRow => ({
+  event_id,
+  tenant_id: "t1",
+  user_id: "u1",
+  event_time: T0,
+  ingest_time: T0 + 2_000,
+  message_id: `m-${event_id}`,
+  sku: "SKU-100",
+  warehouse: "fra1",
+  delta: -3,
+  on_hand: 41,
+  ...over,
+});
+
+export const activity = (event_id: string, over: Partial<SilverActivityRow> = {}): SilverActivityRow => ({
+  event_id,
+  tenant_id: "t1",
+  user_id: "u1",
+  event_time: T0,
+  ingest_time: T0 + 2_000,
+  message_id: `m-${event_id}`,
+  action: "search",
+  actor_id: 9_007_199_254_740_991,
+  page: null,
   ...over,
 });
 
@@ -98,7 +150,7 @@ async function sessionsById(w: Warehouse): Promise<Record<string, unknown>[]> {
 /** Defines the shared suite; `make` returns a fresh, opened, empty warehouse (closed by the caller's hooks). */
 export function warehouseContract(name: string, make: () => Promise<Warehouse>): void {
   describe(`${name}: the Warehouse contract`, () => {
-    it("opens twice without harm and starts with four empty tables", async () => {
+    it("opens twice without harm and starts with seven empty tables", async () => {
       const w = await make();
       await w.open();
       expect(await w.counts()).toEqual({
@@ -106,7 +158,41 @@ export function warehouseContract(name: string, make: () => Promise<Warehouse>):
         silver_events: 0,
         gold_sessions: 0,
         gold_tenant_hourly: 0,
+        silver_orders: 0,
+        silver_inventory: 0,
+        silver_activity: 0,
       });
+    });
+
+    it("typed Silver tables: rows read back exactly (an order's line items as a list of records, in order)", async () => {
+      const w = await make();
+      const orders = [
+        order("o1"),
+        order("o2", { line_items: [{ sku: "A", quantity: 1000, unit_price: 0 }], total: 0 }),
+      ];
+      await w.appendTyped("order", orders);
+      await w.appendTyped("inventory", [inventory("i1"), inventory("i2", { delta: 50, on_hand: 0 })]);
+      await w.appendTyped("user_activity", [activity("a1"), activity("a2", { actor_id: null, page: "/docs" })]);
+      expect(await w.query("SELECT * FROM silver_orders ORDER BY event_id")).toEqual(orders);
+      expect(await w.query("SELECT * FROM silver_inventory ORDER BY event_id")).toEqual([
+        inventory("i1"),
+        inventory("i2", { delta: 50, on_hand: 0 }),
+      ]);
+      expect(await w.query("SELECT * FROM silver_activity ORDER BY event_id")).toEqual([
+        activity("a1"),
+        activity("a2", { actor_id: null, page: "/docs" }),
+      ]);
+    });
+
+    it("typed Silver tables are idempotent on (tenant_id, event_id): a replay keeps the first, two tenants keep both", async () => {
+      const w = await make();
+      await w.appendTyped("order", [order("o1"), order("o1", { order_id: "dup in batch" })]);
+      await w.appendTyped("order", [order("o1", { order_id: "replayed" }), order("o1", { tenant_id: "globex" })]);
+      const rows = await w.query("SELECT tenant_id, event_id, order_id FROM silver_orders ORDER BY tenant_id");
+      expect(rows).toEqual([
+        { tenant_id: "globex", event_id: "o1", order_id: "ord-o1" },
+        { tenant_id: "t1", event_id: "o1", order_id: "ord-o1" },
+      ]);
     });
 
     it("Bronze is idempotent on message_id across calls and within a batch (the first row kept)", async () => {

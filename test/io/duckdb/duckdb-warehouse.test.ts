@@ -10,8 +10,12 @@ import { type ColumnType, duckdbDdl } from "../../../schemas/table-schema.ts";
 import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, TABLES } from "../../../schemas/tables.ts";
 import { bronze, hourly, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
 
-/** The DuckDB type names `information_schema.columns.data_type` reports for each column type. */
+/**
+ * The DuckDB type names `information_schema.columns.data_type` reports for each column type (the one RECORD_ARRAY
+ * column, silver_orders.line_items, written out).
+ */
 const DATA_TYPES: Record<ColumnType, string> = {
+  RECORD_ARRAY: "STRUCT(sku VARCHAR, quantity BIGINT, unit_price DOUBLE)[]",
   STRING: "VARCHAR",
   INT64: "BIGINT",
   FLOAT64: "DOUBLE",
@@ -49,7 +53,7 @@ async function sessionsById(w: DuckDbWarehouse): Promise<Record<string, unknown>
 }
 
 describe("DuckDbWarehouse: tables", () => {
-  it("creates the four tables with the schema's columns, types, nullability and keys", async () => {
+  it("creates the seven tables with the schema's columns, types, nullability and keys", async () => {
     const w = await warehouse();
     await w.open(); // a second open is a no-op
     for (const table of TABLES) {
@@ -71,7 +75,15 @@ describe("DuckDbWarehouse: tables", () => {
       // The writer keeps every key unique (new keys only for Bronze and Silver, delete-then-insert for Gold): no index.
       expect(pk).toBeUndefined();
     }
-    expect(await w.counts()).toEqual({ bronze_messages: 0, silver_events: 0, gold_sessions: 0, gold_tenant_hourly: 0 });
+    expect(await w.counts()).toEqual({
+      bronze_messages: 0,
+      silver_events: 0,
+      gold_sessions: 0,
+      gold_tenant_hourly: 0,
+      silver_orders: 0,
+      silver_inventory: 0,
+      silver_activity: 0,
+    });
   });
 
   it("works in memory", async () => {
@@ -138,7 +150,12 @@ describe("DuckDbWarehouse: Gold", () => {
     const [failed, appended] = await Promise.allSettled([w.writeSessions([bad], []), w.appendBronze([bronze("m1")])]);
     expect(failed.status).toBe("rejected");
     expect(appended.status).toBe("fulfilled");
-    expect(await w.counts()).toEqual({ bronze_messages: 1, silver_events: 0, gold_sessions: 0, gold_tenant_hourly: 0 });
+    expect(await w.counts()).toMatchObject({
+      bronze_messages: 1,
+      silver_events: 0,
+      gold_sessions: 0,
+      gold_tenant_hourly: 0,
+    });
   });
 });
 

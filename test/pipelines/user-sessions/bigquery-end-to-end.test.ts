@@ -70,6 +70,7 @@ function crashingAfterWrite(w: Warehouse, nth: number): Warehouse {
     open: () => w.open(),
     appendBronze: (rows) => after(w.appendBronze(rows)),
     appendSilver: (rows) => after(w.appendSilver(rows)),
+    appendTyped: (type, rows) => after(w.appendTyped(type, rows)),
     writeSessions: (upserts, deletes) => after(w.writeSessions(upserts, deletes)),
     upsertHourly: (rows) => after(w.upsertHourly(rows)),
     counts: () => w.counts(),

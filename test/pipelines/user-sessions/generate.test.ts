@@ -61,12 +61,16 @@ const parsedOk = (m: RawMessage): UserEvent | undefined => {
   return p.ok ? p.event : undefined;
 };
 
-/** Valid events seen more than once: event_id -> the messages that carry it. */
+/**
+ * Valid events seen more than once: (tenant_id, event_id) -> the messages that carry it (an event id is unique within
+ * its tenant only: two tenants' events may share one).
+ */
 function duplicatesOf(messages: readonly RawMessage[]): Map<string, RawMessage[]> {
   const byId = new Map<string, RawMessage[]>();
   for (const m of messages) {
     const e = parsedOk(m);
-    if (e) byId.set(e.event_id, [...(byId.get(e.event_id) ?? []), m]);
+    const key = e && `${e.tenant_id}\u0000${e.event_id}`;
+    if (e && key) byId.set(key, [...(byId.get(key) ?? []), m]);
   }
   return new Map([...byId].filter(([, ms]) => ms.length > 1));
 }

@@ -14,6 +14,9 @@ locals {
     silver_events      = ["tenant_id", "event_id"]
     gold_sessions      = ["session_id"]
     gold_tenant_hourly = ["tenant_id", "hour_start"]
+    silver_orders      = ["tenant_id", "event_id"]
+    silver_inventory   = ["tenant_id", "event_id"]
+    silver_activity    = ["tenant_id", "event_id"]
   }
   non_cdc_tables    = toset(["write_errors"])
   cdc_max_staleness = "0-0 0 0:15:0"
