@@ -7,7 +7,7 @@ import { freePort } from "../../../io/local-server.ts";
 import { BigQueryWarehouse } from "../../../io/bigquery/bigquery-warehouse.ts";
 import type { SilverRow } from "../../../schemas/rows.ts";
 import { bigQueryTable } from "../../../schemas/table-schema.ts";
-import { GOLD_SESSIONS, SILVER, TABLES, WRITE_ERRORS } from "../../../schemas/tables.ts";
+import { GOLD_SESSIONS, SILVER, SILVER_ACTIVITY, TABLES, WRITE_ERRORS } from "../../../schemas/tables.ts";
 import { bronze, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
 import { useBigQueryEmulator } from "./emulator-fixture.ts";
 
@@ -63,6 +63,32 @@ describe("BigQueryWarehouse: tables", () => {
     const button = meta.schema.fields.find((f: { name: string }) => f.name === "button");
     expect(button).toMatchObject({ name: "button", type: "STRING", mode: "NULLABLE" });
     expect(meta.schema.fields).toHaveLength(SILVER.columns.length);
+    await w.close();
+  });
+
+  it("a typed Silver table: line_items a REPEATED RECORD with its fields; a column the schema gained is added", async () => {
+    const w = onOwnDataset();
+    const ds = w.bq.dataset(`evolve_${n - 1}`);
+    await ds.create();
+    const older = bigQueryTable(SILVER_ACTIVITY);
+    await ds.createTable("silver_activity", {
+      ...older,
+      schema: { fields: older.schema.fields.filter((f) => f.name !== "page") },
+    });
+    await w.open();
+    const [activityMeta] = await ds.table("silver_activity").getMetadata();
+    expect(activityMeta.schema.fields.map((f: { name: string }) => f.name)).toEqual(
+      SILVER_ACTIVITY.columns.map((c) => c.name),
+    );
+    expect(activityMeta.schema.fields.at(-1)).toMatchObject({ name: "page", type: "STRING", mode: "NULLABLE" });
+    const [ordersMeta] = await ds.table("silver_orders").getMetadata();
+    const lines = ordersMeta.schema.fields.find((f: { name: string }) => f.name === "line_items");
+    expect(lines).toMatchObject({ type: "RECORD", mode: "REPEATED" });
+    expect(lines.fields.map((f: Record<string, unknown>) => [f.name, f.type, f.mode])).toEqual([
+      ["sku", "STRING", "REQUIRED"],
+      ["quantity", "INT64", "REQUIRED"],
+      ["unit_price", "FLOAT64", "REQUIRED"],
+    ]);
     await w.close();
   });
 

@@ -7,8 +7,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import type { GoldSessionRow, SilverRow } from "../../../schemas/rows.ts";
 import { type ColumnType, duckdbDdl } from "../../../schemas/table-schema.ts";
-import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, TABLES } from "../../../schemas/tables.ts";
-import { bronze, hourly, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
+import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, SILVER_ACTIVITY, TABLES } from "../../../schemas/tables.ts";
+import { activity, bronze, hourly, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
 
 /**
  * The DuckDB type names `information_schema.columns.data_type` reports for each column type (the one RECORD_ARRAY
@@ -232,6 +232,36 @@ describe("DuckDbWarehouse: opening files", () => {
       "m1",
       "m2",
       "m3",
+    ]);
+  });
+
+  it("adds a column a typed Silver table gained (NULLABLE: old rows hold NULL) and writes through it", async () => {
+    const path = join(dir, "typed-older.duckdb");
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const old = await DuckDBInstance.create(path);
+    const con = await old.connect();
+    // silver_activity as an earlier version made it: without page.
+    await con.run(
+      `CREATE TABLE silver_activity (event_id VARCHAR NOT NULL, tenant_id VARCHAR NOT NULL, user_id VARCHAR NOT NULL,
+       event_time TIMESTAMPTZ NOT NULL, ingest_time TIMESTAMPTZ NOT NULL, message_id VARCHAR NOT NULL,
+       action VARCHAR NOT NULL, actor_id BIGINT)`,
+    );
+    await con.run(
+      "INSERT INTO silver_activity VALUES ('a0', 't1', 'u1', TIMESTAMPTZ '2024-03-10 12:00:00Z', TIMESTAMPTZ '2024-03-10 12:00:02Z', 'm-a0', 'share', 7)",
+    );
+    con.closeSync();
+    old.closeSync();
+    const w = await DuckDbWarehouse.create(path, { autoCreateUnder: dir });
+    opened.push(w);
+    await w.open();
+    const cols = await w.query(
+      "SELECT column_name FROM information_schema.columns WHERE table_name = 'silver_activity' ORDER BY ordinal_position",
+    );
+    expect(cols.map((c) => c.column_name)).toEqual(SILVER_ACTIVITY.columns.map((c) => c.name));
+    await w.appendTyped("user_activity", [activity("a0", { page: "/replayed" }), activity("a1", { page: "/docs" })]);
+    expect(await w.query("SELECT event_id, action, actor_id, page FROM silver_activity ORDER BY event_id")).toEqual([
+      { event_id: "a0", action: "share", actor_id: 7, page: null },
+      { event_id: "a1", action: "search", actor_id: 9_007_199_254_740_991, page: "/docs" },
     ]);
   });
 

@@ -10,6 +10,7 @@ import {
   generateStream,
   MALFORMED_KINDS,
   parseCliOptions,
+  parseTenantList,
   WATERMARK_LAG_MS,
 } from "../../../pipelines/user-sessions/generate.ts";
 import { parseEvent, type RawMessage, type UserEvent } from "../../../schemas/event.ts";
@@ -219,6 +220,107 @@ describe("pipelines/user-sessions/generate: a deterministic stream of user-event
     expect(() => parseCliOptions(["--users=0"], {})).toThrow(/--users/);
     expect(() => parseCliOptions(["--duplicates=1.5"], {})).toThrow(/--duplicates/);
     expect(() => parseCliOptions(["--start=soon"], {})).toThrow(/--start/);
+  });
+});
+
+describe("generate: the typed shapes, tenants and colliding ids", () => {
+  type Payload = Record<string, unknown>;
+  const payloadOf = (g: GeneratedMessage): Payload => JSON.parse(g.message.data) as Payload;
+  const valid = (all: readonly GeneratedMessage[]) => all.filter((g) => g.origin.kind === "event").map(payloadOf);
+
+  it("orders' lines sum to their amount to the cent and their quantities to items; stock never goes below 0", () => {
+    const events = valid(generateMessages({ users: 200, seed: 8 }));
+    const orders = events.filter((p) => p.event_type === "order");
+    expect(orders.length).toBeGreaterThan(5);
+    for (const o of orders) {
+      const lines = o.line_items as { sku: string; quantity: number; unit_price: number }[];
+      expect(lines.length).toBeGreaterThanOrEqual(1);
+      expect(lines.length).toBeLessThanOrEqual(4);
+      const cents = lines.reduce((s, l) => s + l.quantity * Math.round(l.unit_price * 100), 0);
+      expect(Math.round((o.amount as number) * 100)).toBe(cents);
+      expect(o.items).toBe(lines.reduce((s, l) => s + l.quantity, 0));
+      expect(typeof o.order_id).toBe("string");
+      for (const l of lines) expect(l.sku).toMatch(/^SKU-\d{3}$/);
+    }
+    const stock = events.filter((p) => p.event_type === "inventory");
+    expect(stock.length).toBeGreaterThan(0);
+    for (const s of stock) {
+      expect(Number.isInteger(s.delta)).toBe(true);
+      expect(s.on_hand as number).toBeGreaterThanOrEqual(0);
+    }
+    const activity = events.filter((p) => p.event_type === "user_activity");
+    expect(activity.length).toBeGreaterThan(0);
+    // One integer actor id per user, and only one user per actor id.
+    const actors = new Map<string, number>();
+    for (const a of activity) {
+      expect(Number.isSafeInteger(a.actor_id)).toBe(true);
+      expect(actors.get(a.user_id as string) ?? a.actor_id).toBe(a.actor_id);
+      actors.set(a.user_id as string, a.actor_id as number);
+    }
+    expect(new Set(actors.values()).size).toBe(actors.size);
+  });
+
+  it("the shapes and the colliding ids draw apart: messages, times and faults stay those of the main PRNG", () => {
+    const base = generateMessages({ users: 60, seed: 4, collidingIds: 0 });
+    const collided = generateMessages({ users: 60, seed: 4, collidingIds: 3 });
+    const integer = generateMessages({ users: 60, seed: 4, collidingIds: 0, activityIds: "integer" });
+    const skeleton = (all: readonly GeneratedMessage[]) =>
+      all.map((g) => ({ id: g.message.messageId, at: g.message.publishTime, origin: g.origin }));
+    expect(skeleton(collided)).toEqual(skeleton(base));
+    expect(skeleton(integer)).toEqual(skeleton(base));
+    // Colliding ids: only event_id (and the correlation id made of it) differs, in 3 events and their re-deliveries.
+    const changed = collided.filter((g, i) => g.message.data !== base[i]?.message.data);
+    const originals = changed.filter((g) => g.origin.kind === "event");
+    expect(originals).toHaveLength(3);
+    for (const g of changed) {
+      const before = base[collided.indexOf(g)] as GeneratedMessage;
+      const { event_id: id, ...rest } = payloadOf(g);
+      const { event_id: idBefore, ...restBefore } = payloadOf(before);
+      expect(id).not.toBe(idBefore);
+      expect(rest).toEqual(restBefore);
+      expect(g.message.attributes).toEqual({ ...before.message.attributes, correlation_id: `req-${id}` });
+    }
+    // Each new id is another tenant's valid event's id.
+    const events = valid(collided);
+    for (const g of originals) {
+      const p = payloadOf(g);
+      const owners = events.filter((q) => q.event_id === p.event_id).map((q) => q.tenant_id);
+      expect(owners).toHaveLength(2);
+      expect(new Set(owners).size).toBe(2);
+    }
+    // --activity-ids=integer: activity payloads name their user by actor_id only; nothing else changes.
+    // (A malformed payload made from an activity event is corrupted from that payload: left out.)
+    let activities = 0;
+    integer.forEach((g, i) => {
+      if (g.origin.kind === "malformed") return;
+      const p = payloadOf(g);
+      const q = payloadOf(base[i] as GeneratedMessage);
+      if (p.event_type === "user_activity") {
+        activities++;
+        const { user_id: _, ...withoutUser } = q;
+        expect(p).toEqual(withoutUser);
+        expect(Number.isSafeInteger(p.actor_id)).toBe(true);
+      } else expect(g.message.data).toBe(base[i]?.message.data);
+    });
+    expect(activities).toBeGreaterThan(10);
+  });
+
+  it("--tenants spreads the users over the tenants given; one tenant has no colliding ids", () => {
+    const two = valid(generateMessages({ users: 30, seed: 5, tenants: ["t-1", "t.2"] }));
+    expect(new Set(two.map((p) => p.tenant_id))).toEqual(new Set(["t-1", "t.2"]));
+    const solo = generateMessages({ users: 30, seed: 5, tenants: ["solo"] });
+    const ids = valid(solo).map((p) => p.event_id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(parseCliOptions(["--tenants=a,b2"], {}).options.tenants).toEqual(["a", "b2"]);
+    expect(parseCliOptions([], { TIDEMARK_TENANTS: "x" }).options.tenants).toEqual(["x"]);
+    expect(parseCliOptions([], {}).options.tenants).toEqual(DEFAULT_OPTIONS.tenants);
+    expect(() => parseTenantList("acme,acme")).toThrow('--tenants: "acme" is listed twice');
+    expect(() => parseTenantList("acme,")).toThrow('--tenants: "" must be 1 to 63 letters');
+    expect(() => parseTenantList("a b")).toThrow('--tenants: "a b" must be 1 to 63 letters');
+    expect(() => parseCliOptions(["--activity-ids=uuid"], {})).toThrow(
+      '--activity-ids must be one of string, integer, got "uuid"',
+    );
+    expect(() => parseCliOptions(["--colliding-ids=-1"], {})).toThrow(/--colliding-ids/);
   });
 });
 

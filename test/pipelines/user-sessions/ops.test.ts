@@ -77,7 +77,15 @@ describe("the medallion's /metrics, /healthz and /readyz", () => {
         bronze,
       );
       expect(m.value("tidemark_sink_rows_written_total", { step: "WriteSilver", sink: "silver_events" })).toBe(silver);
-      for (const sink of ["bronze_messages", "silver_events", "gold_tenant_hourly", "gold_sessions"]) {
+      // The typed Silver tables' one sink counts the rows of all three.
+      const typed = await count(
+        "SELECT (SELECT count(*) FROM silver_orders) + (SELECT count(*) FROM silver_inventory) + (SELECT count(*) FROM silver_activity)",
+      );
+      expect(typed).toBeGreaterThan(0);
+      expect(m.value("tidemark_sink_rows_written_total", { step: "WriteTypedSilver", sink: "silver_typed" })).toBe(
+        typed,
+      );
+      for (const sink of ["bronze_messages", "silver_events", "silver_typed", "gold_tenant_hourly", "gold_sessions"]) {
         expect(m.value("tidemark_sink_write_errors_total", { sink }), sink).toBe(0);
         expect(m.value("tidemark_sink_batch_ms_count", { sink }), sink).toBeGreaterThan(0);
       }
