@@ -1,5 +1,6 @@
 import { DateTime } from "luxon";
 import { type EventDetail, eventDetail, isDetailError } from "./event-types.ts";
+import type { Payload } from "./payload.ts";
 import { tenantIdProblem } from "./tenant.ts";
 
 /**
@@ -25,13 +26,16 @@ export type Platform = (typeof PLATFORMS)[number];
 /** The schema versions this build understands. */
 export const SCHEMA_VERSIONS = [1] as const;
 
-/** A message as it arrives (Pub/Sub's shape): what Bronze keeps, byte for byte. */
-export interface RawMessage {
+/**
+ * A message as it arrives (Pub/Sub's shape): what Bronze keeps, byte for byte. The payload is a `Payload`
+ * (`payload.ts`): its UTF-8 text, or (`encoding: "base64"`) its bytes in base64 when they are not UTF-8.
+ */
+export interface RawMessage extends Payload {
   readonly messageId: string;
   /** Epoch ms. */
   readonly publishTime: number;
   readonly attributes: Readonly<Record<string, string>>;
-  /** The payload as text (UTF-8). */
+  /** The payload as text (UTF-8), or its bytes in base64 when `encoding` is `base64`. */
   readonly data: string;
 }
 
@@ -168,7 +172,22 @@ export function parseEvent(data: string, correlationId?: string): Parsed {
     return fail("payload", `is not JSON: ${(e as Error).message}`);
   }
   if (typeof json !== "object" || json === null || Array.isArray(json)) return fail("payload", "is not a JSON object");
-  const o = json as Record<string, unknown>;
+  return validateEvent(json as Record<string, unknown>, correlationId);
+}
+
+/** What `validateEvent` takes besides the object: for parsers other than the JSON one (`schemas/parsers/`). */
+export interface ValidateOptions {
+  /** The schema versions accepted (default `SCHEMA_VERSIONS`). */
+  readonly versions?: readonly number[];
+  /** The event time already read (a parser's own format): `event_time` of the object is then not read. */
+  readonly eventTime?: { readonly ms: number; readonly raw: string };
+}
+
+/**
+ * Validates a decoded payload (a JSON object, or what a parser of `schemas/parsers/` made of its payload) into an
+ * event: the one validation every parser's output goes through. Never throws. `correlationId` as for `parseEvent`.
+ */
+export function validateEvent(o: Record<string, unknown>, correlationId?: string, options?: ValidateOptions): Parsed {
   // The string fields, checked in STRING_FIELDS order (the first problem is the one reported).
   const strings: (string | undefined)[] = new Array(STRING_FIELDS.length);
   for (let i = 0; i < STRING_FIELDS.length; i++) {
@@ -188,10 +207,11 @@ export function parseEvent(data: string, correlationId?: string): Parsed {
     return fail("platform", `must be one of ${PLATFORMS.join(", ")}, got ${JSON.stringify(platform)}`);
   }
   const version = o.schema_version;
-  if (typeof version !== "number" || !(SCHEMA_VERSIONS as readonly number[]).includes(version)) {
-    return fail("schema_version", `must be one of ${SCHEMA_VERSIONS.join(", ")}, got ${JSON.stringify(version)}`);
+  const versions: readonly number[] = options?.versions ?? SCHEMA_VERSIONS;
+  if (typeof version !== "number" || !versions.includes(version)) {
+    return fail("schema_version", `must be one of ${versions.join(", ")}, got ${JSON.stringify(version)}`);
   }
-  const time = parseEventTime(o.event_time);
+  const time = options?.eventTime !== undefined ? options.eventTime.ms : parseEventTime(o.event_time);
   if (isError(time)) return { ok: false, error: time };
   const props = o.properties;
   if (props !== undefined && (typeof props !== "object" || props === null || Array.isArray(props))) {
@@ -218,7 +238,12 @@ export function parseEvent(data: string, correlationId?: string): Parsed {
     user_id: userId as string,
     tenant_id: tenantId as string,
     event_time_ms: time,
-    event_time_raw: typeof o.event_time === "string" ? o.event_time : String(o.event_time),
+    event_time_raw:
+      options?.eventTime !== undefined
+        ? options.eventTime.raw
+        : typeof o.event_time === "string"
+          ? o.event_time
+          : String(o.event_time),
     platform: platform as Platform,
     schema_version: version,
   };

@@ -12,6 +12,7 @@ export interface BronzeRow {
   error_field: string | null;
   error_reason: string | null;
   correlation_id: string | null;
+  payload_encoding: "base64" | null;
 }
 
 export interface SilverRow {

@@ -22,7 +22,7 @@ export const BRONZE: TableSchema = {
     c("publish_time", "TIMESTAMP", true, "When the message was published."),
     c("ingest_time", "TIMESTAMP", true, "When the pipeline received the message (processing time)."),
     c("attributes", "JSON", true, "The message attributes, as a JSON object."),
-    c("payload", "STRING", true, "The raw payload as text."),
+    c("payload", "STRING", true, "The raw payload: its UTF-8 text, or its bytes in base64 (payload_encoding)."),
     c(
       "valid",
       "BOOL",
@@ -36,6 +36,12 @@ export const BRONZE: TableSchema = {
       "STRING",
       false,
       "The message's correlation id attribute, if it has one; it follows the message into Silver, Gold and the logs.",
+    ),
+    c(
+      "payload_encoding",
+      "STRING",
+      false,
+      "base64 when the payload's bytes are not UTF-8 text (payload is then their base64), else null (payload is the text).",
     ),
   ],
 };

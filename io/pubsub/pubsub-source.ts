@@ -2,6 +2,7 @@ import { type PubSub, protos, type Subscription } from "@google-cloud/pubsub";
 import type { CheckpointMark, Source, SourceEvent, SourceReader } from "../../core/source.ts";
 import { MAX_TIMESTAMP, MIN_TIMESTAMP } from "../../core/time/instant.ts";
 import { type PulledMessage, PullSubscriber } from "./pull-subscriber.ts";
+import { type PayloadEncoding, payloadOfBytes } from "../../schemas/payload.ts";
 import { SeenIds } from "./seen-ids.ts";
 import { WatermarkEstimator } from "./watermark-estimator.ts";
 
@@ -14,8 +15,10 @@ export interface PubsubMessage {
   /** Epoch ms. */
   readonly publishTime: number;
   readonly attributes: Readonly<Record<string, string>>;
-  /** The payload as text (UTF-8; bytes that are not UTF-8 become U+FFFD). */
+  /** The payload as text (UTF-8), or its bytes in base64 when they are not UTF-8 (`encoding`: see `Payload`). */
   readonly data: string;
+  /** `base64` when the payload's bytes are not UTF-8 text (`data` is then base64), else absent. */
+  readonly encoding?: PayloadEncoding;
   readonly orderingKey?: string;
 }
 
@@ -131,11 +134,9 @@ export function pubsubSource(
   };
 }
 
-const utf8 = new TextDecoder("utf-8");
-
 /**
  * A Pub/Sub message as a runner reading Pub/Sub natively delivers it (Beam's `pubsub_read` with attributes: an
- * encoded `google.pubsub.v1.PubsubMessage`), as this source's element: the payload as text, the publish time in
+ * encoded `google.pubsub.v1.PubsubMessage`), as this source's element: the payload as a `Payload`, the publish time in
  * epoch ms.
  */
 export function decodePubsubMessage(bytes: Uint8Array): PubsubMessage {
@@ -147,7 +148,7 @@ export function decodePubsubMessage(bytes: Uint8Array): PubsubMessage {
     messageId: m.messageId,
     publishTime,
     attributes: { ...m.attributes },
-    data: typeof m.data === "string" ? m.data : utf8.decode(m.data),
+    ...(typeof m.data === "string" ? { data: m.data } : payloadOfBytes(m.data)),
     ...(m.orderingKey === "" ? {} : { orderingKey: m.orderingKey }),
   };
 }
@@ -423,7 +424,7 @@ class PubsubReader implements SourceReader<PubsubMessage> {
         messageId: m.id,
         publishTime,
         attributes: this.options.withAttributes === false ? {} : { ...m.attributes },
-        data: m.data.toString("utf8"),
+        ...payloadOfBytes(m.data),
         ...(m.orderingKey ? { orderingKey: m.orderingKey } : {}),
       };
       values.push(message);

@@ -1,7 +1,8 @@
 import type { PCollection } from "../../core/pcollection.ts";
 import type { PTransform } from "../../core/ptransform.ts";
 import { parDo } from "../../transforms/par-do.ts";
-import { type Parsed, parseEvent, type RawMessage, type UserEvent, type ValidationError } from "../../schemas/event.ts";
+import type { Parsed, RawMessage, UserEvent, ValidationError } from "../../schemas/event.ts";
+import { JSON_PARSER, type Parser } from "../../schemas/parsers/parser.ts";
 import type { BronzeRow } from "../../schemas/rows.ts";
 import { CATCH_ALL_MISROUTED, checkCatchAllTenant, checkMessageTenant } from "../../schemas/tenant.ts";
 
@@ -48,6 +49,11 @@ export interface BronzeOptions {
    * applied) is marked `CATCH_ALL_MISROUTED` whether it parses or not. Not with `tenant`.
    */
   readonly catchAllTenants?: readonly string[];
+  /**
+   * How payloads become events (`schemas/parsers/`): by default `JSON_PARSER` (JSON events, `parseEvent`); with
+   * `--parsers=FILE`, a parser per schema version (`loadParsers`).
+   */
+  readonly parser?: Parser;
 }
 
 /**
@@ -61,6 +67,7 @@ export function bronze(opts: BronzeOptions = {}, name = "Bronze"): PTransform<PC
   const attribute = opts.correlationAttribute ?? CORRELATION_ATTRIBUTE;
   const tenant = opts.tenant;
   const catchAll = opts.catchAllTenants;
+  const parser = opts.parser ?? JSON_PARSER;
   if (tenant !== undefined && catchAll !== undefined) {
     throw new Error(`bronze: a worker for tenant ${tenant} is not the catch-all's reader (tenant and catchAllTenants)`);
   }
@@ -74,7 +81,7 @@ export function bronze(opts: BronzeOptions = {}, name = "Bronze"): PTransform<PC
               const ingestTime = Number.isFinite(ctx.processingTime) ? ctx.processingTime : message.publishTime;
               // The message's correlation id goes on with its event (to Silver and Gold).
               const correlation = message.attributes[attribute];
-              let parsed = parseEvent(message.data, correlation);
+              let parsed = parser.parse(message, message.attributes, { correlationId: correlation });
               if (catchAll !== undefined) {
                 const caught = checkCatchAllTenant(message.attributes, catchAll);
                 if (parsed.ok || caught.field === CATCH_ALL_MISROUTED) parsed = { ok: false, error: caught };
@@ -113,5 +120,6 @@ export function bronzeRow(
     error_field: parsed.ok ? null : parsed.error.field,
     error_reason: parsed.ok ? null : parsed.error.reason,
     correlation_id: correlation ?? null,
+    payload_encoding: message.encoding ?? null,
   };
 }

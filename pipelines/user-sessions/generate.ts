@@ -5,6 +5,8 @@ import { pubsubClient } from "../../io/pubsub/client.ts";
 import { PubsubPublisher, publishAtRate } from "../../io/pubsub/pubsub-sink.ts";
 import type { Platform, RawMessage } from "../../schemas/event.ts";
 import { tenantIdProblem } from "../../schemas/tenant.ts";
+import { PAYLOAD_FORMATS, type PayloadFormat, payloadInFormat } from "../../schemas/parsers/event-protobuf.ts";
+import { payloadBytes } from "../../schemas/payload.ts";
 
 /**
  * A deterministic generator of realistic Pub/Sub user-event traffic, written as a fixture stream
@@ -42,6 +44,8 @@ export interface GenerateOptions {
   readonly collidingIds: number;
   /** How a user_activity payload names its user: `string` (user_id, and actor_id beside it) or `integer` (actor_id only). */
   readonly activityIds: ActivityIds;
+  /** The payloads' format: JSON text (the default) or `protobuf` (`tidemark.events.v1.UserEvent`, `--format`). */
+  readonly format?: PayloadFormat;
 }
 
 export const ACTIVITY_IDS = ["string", "integer"] as const;
@@ -551,7 +555,8 @@ export function generateMessages(options: Partial<GenerateOptions> = {}): Genera
     const messageId = ids.get(m) as string;
     const origin: Origin =
       m.origin.kind === "duplicate" ? { kind: "duplicate", ofMessageId: ids.get(m.origin.of) as string } : m.origin;
-    return { message: { messageId, publishTime: m.publishTime, attributes: m.attributes, data: m.data }, origin };
+    const payload = payloadInFormat(m.data, opts.format);
+    return { message: { messageId, publishTime: m.publishTime, attributes: m.attributes, ...payload }, origin };
   });
 }
 
@@ -588,6 +593,7 @@ export function describeOptions(o: GenerateOptions): string {
     o.tenants.join(",") === d.tenants.join(",") ? "" : ` --tenants=${o.tenants.join(",")}`,
     o.collidingIds === d.collidingIds ? "" : ` --colliding-ids=${o.collidingIds}`,
     o.activityIds === d.activityIds ? "" : ` --activity-ids=${o.activityIds}`,
+    o.format === undefined || o.format === "json" ? "" : ` --format=${o.format}`,
   ].join("");
   return `--users=${o.users} --seed=${o.seed} --duplicates=${o.duplicateRate} --malformed=${o.malformedRate} --start=${start}${extra}`;
 }
@@ -606,7 +612,7 @@ export function parseTenantList(raw: string): string[] {
 }
 
 const HELP = `Usage: npm run generate -- [--users=N] [--seed=S] [--duplicates=R] [--malformed=R] [--start=ISO] [--out=FILE]
-         [--tenants=A,B,...] [--colliding-ids=N] [--activity-ids=string|integer]
+         [--tenants=A,B,...] [--colliding-ids=N] [--activity-ids=string|integer] [--format=json|protobuf]
        npm run generate -- [same options] --to=pubsub://projects/P/topics/T [--rate=N] [--pubsub-endpoint=HOST:PORT]
 
 Writes a deterministic fixture stream (JSON Lines, see io/test-stream/jsonl.ts) of Pub/Sub user-event messages:
@@ -614,12 +620,14 @@ sessions and sign-up funnels per user, late mobile batches, duplicates (new mess
 orders with line items, inventory changes and activity events (their own Silver tables). Users are spread over
 --tenants; --colliding-ids=N events of one tenant reuse the event id of another tenant's event; with
 --activity-ids=integer, activity events name their user by an integer actor_id only (for a field mapping).
+--format=protobuf writes each event as a tidemark.events.v1.UserEvent message (schemas/proto/; read with
+--parsers=deploy/parsers/protobuf.json); a malformed payload that fits no message stays as it is.
 With --to it publishes the same messages (payload and attributes, in publish-time order) to a Pub/Sub topic
 instead, at about N messages per second (--rate; as fast as possible without it), to the endpoint given or
 $PUBSUB_EMULATOR_HOST; Pub/Sub assigns message ids and publish times. With --to, --start defaults to now.
 Defaults: --users=${DEFAULT_OPTIONS.users} --seed=${DEFAULT_OPTIONS.seed} --duplicates=${DEFAULT_OPTIONS.duplicateRate} --malformed=${DEFAULT_OPTIONS.malformedRate} --start=${new Date(DEFAULT_OPTIONS.startMs).toISOString()} --tenants=${DEFAULT_OPTIONS.tenants.join(",")} --colliding-ids=${DEFAULT_OPTIONS.collidingIds} --activity-ids=${DEFAULT_OPTIONS.activityIds}; stdout without --out.
 Environment: TIDEMARK_USERS, TIDEMARK_SEED, TIDEMARK_DUPLICATES, TIDEMARK_MALFORMED, TIDEMARK_START, TIDEMARK_OUT,
-TIDEMARK_TENANTS, TIDEMARK_COLLIDING_IDS, TIDEMARK_ACTIVITY_IDS.`;
+TIDEMARK_TENANTS, TIDEMARK_COLLIDING_IDS, TIDEMARK_ACTIVITY_IDS, TIDEMARK_FORMAT.`;
 
 function numberOption(name: string, raw: string | undefined, fallback: number, ok: (n: number) => boolean): number {
   if (raw === undefined) return fallback;
@@ -651,6 +659,7 @@ export function parseCliOptions(
       tenants: { type: "string" },
       "colliding-ids": { type: "string" },
       "activity-ids": { type: "string" },
+      format: { type: "string" },
       out: { type: "string" },
       to: { type: "string" },
       rate: { type: "string" },
@@ -669,7 +678,7 @@ export function parseCliOptions(
   if (!(ACTIVITY_IDS as readonly string[]).includes(activityIds)) {
     throw new Error(`--activity-ids must be one of ${ACTIVITY_IDS.join(", ")}, got ${JSON.stringify(activityIds)}`);
   }
-  const options: GenerateOptions = {
+  let options: GenerateOptions = {
     ...d,
     users: numberOption("users", v.users ?? env.TIDEMARK_USERS, d.users, (n) => Number.isInteger(n) && n > 0),
     seed: numberOption(
@@ -690,6 +699,11 @@ export function parseCliOptions(
     ),
     activityIds: activityIds as ActivityIds,
   };
+  const format = v.format ?? env.TIDEMARK_FORMAT ?? "json";
+  if (!(PAYLOAD_FORMATS as readonly string[]).includes(format)) {
+    throw new Error(`--format must be one of ${PAYLOAD_FORMATS.join(", ")}, got ${JSON.stringify(format)}`);
+  }
+  if (format !== "json") options = { ...options, format: format as PayloadFormat };
   const rateRaw = v.rate ?? env.TIDEMARK_RATE;
   return {
     options,
@@ -715,7 +729,7 @@ async function main(): Promise<void> {
       const publisher = new PubsubPublisher({ pubsub, topic: m[2] as string });
       await publisher.checkExists();
       const messages = generateMessages(options).map(({ message }) => ({
-        data: message.data,
+        data: payloadBytes(message),
         attributes: message.attributes,
       }));
       const started = performance.now();

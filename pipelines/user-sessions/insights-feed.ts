@@ -2,6 +2,7 @@ import type { PCollection } from "../../core/pcollection.ts";
 import type { PTransform } from "../../core/ptransform.ts";
 import type { OutgoingMessage, PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
 import { writeToPubsub } from "../../io/pubsub/pubsub-write.ts";
+import type { PayloadEncoding } from "../../schemas/payload.ts";
 import type { GoldSessionRow } from "../../schemas/rows.ts";
 import { CATCH_ALL_MISROUTED } from "../../schemas/tenant.ts";
 import type { DeadLetter } from "./bronze.ts";
@@ -65,8 +66,13 @@ export interface InvalidMessage {
   /** Epoch ms. */
   readonly publish_time: number;
   readonly attributes: Readonly<Record<string, string>>;
-  /** The payload as received. */
+  /**
+   * The payload as received: its UTF-8 text, or (`encoding: "base64"`) its bytes in base64 when they are not UTF-8
+   * (`payloadBytes` of schemas/payload.ts gives back the exact bytes either way).
+   */
   readonly data: string;
+  /** Present (`base64`) only when `data` is base64. */
+  readonly encoding?: PayloadEncoding;
   readonly error: { readonly field: string; readonly reason: string };
 }
 
@@ -99,6 +105,7 @@ export function deadLetterFeed(target: FeedTarget): PTransform<PCollection<DeadL
         publish_time: d.message.publishTime,
         attributes: d.message.attributes,
         data: d.message.data,
+        ...(d.message.encoding === undefined ? {} : { encoding: d.message.encoding }),
         error: { field: d.error.field, reason: d.error.reason },
       };
       return {

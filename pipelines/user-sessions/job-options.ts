@@ -18,6 +18,7 @@ import type { FeedTarget } from "./insights-feed.ts";
 import type { MedallionFeeds, UserSessionsOptions } from "./pipeline.ts";
 import { PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
 import { catchAllTenants } from "./tenant-options.ts";
+import { loadParsers } from "../../schemas/parsers/parsers-config.ts";
 
 /** The medallion's own options, beside the runner's (`RUNNER_OPTIONS`); parsed once, in one object. */
 export const MEDALLION_OPTIONS = {
@@ -170,6 +171,15 @@ export const MEDALLION_OPTIONS = {
       "the message attribute carrying a correlation id (a client's request or trace id): kept in Bronze and Silver, " +
       "Gold's last_correlation_id, and the logs",
   },
+  parsers: {
+    type: "string",
+    value: "FILE",
+    help:
+      "how payloads become events, per schema version (a JSON file: versions -> json, a field mapping, or protobuf " +
+      "from a descriptor set; README, Parsers and field mapping): a message's version is its schema_version " +
+      "attribute, else its JSON payload's, else the file's defaultVersion; an unknown one is dead-lettered with " +
+      "its reason. Default: JSON events only",
+  },
   dedupHours: {
     type: "number",
     range: "positive",
@@ -316,6 +326,7 @@ export function medallionOptions(o: Options): UserSessionsOptions {
     trigger: (o.goldTrigger ?? (o.runner === "prism" ? "watermark" : "early-late")) as GoldTrigger,
     dedupHorizonMs: hours(o.dedupHours),
     correlationAttribute: o.correlationAttribute,
+    ...(o.parsers === undefined ? {} : { parser: loadParsers(o.parsers, `--parsers=${o.parsers}`) }),
     ...(o.tenant === undefined ? {} : { tenant: o.tenant }),
     ...(o.tenantCatchAll ? { catchAllTenants: catchAllTenants(o) } : {}),
   };

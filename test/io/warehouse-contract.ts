@@ -28,6 +28,7 @@ export const bronze = (message_id: string, over: Partial<BronzeRow> = {}): Bronz
   error_field: null,
   error_reason: null,
   correlation_id: `c-${message_id}`,
+  payload_encoding: null,
   ...over,
 });
 
