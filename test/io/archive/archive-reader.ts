@@ -10,8 +10,13 @@ function comparable(name: string): string {
   return name;
 }
 
-/** Every Bronze column, as `comparable` gives it. */
-export const BRONZE_COLUMNS = BRONZE.columns.map((c) => comparable(c.name)).join(", ");
+/** Bronze's columns but `except`, as `comparable` gives them. */
+function columns(except: readonly string[]): string {
+  return BRONZE.columns
+    .filter((c) => !except.includes(c.name))
+    .map((c) => comparable(c.name))
+    .join(", ");
+}
 
 export interface ArchiveCheck {
   /** Rows in the archive's files. */
@@ -20,9 +25,11 @@ export interface ArchiveCheck {
   readonly duplicates: number;
   /** Rows whose dt= and hour= are not their publish time's (UTC). */
   readonly misplaced: number;
-  /** Bronze rows the archive lacks, and archive rows Bronze lacks (every column compared). */
+  /** Bronze rows the archive lacks, and archive rows Bronze lacks (every column compared but the `except` ones). */
   readonly missing: number;
   readonly extra: number;
+  /** Archive rows whose ingest time is before the Bronze row's of the same key (an earlier delivery's). */
+  readonly earlierIngest: number;
   /** The distinct message ids of the archive, sorted. */
   readonly messageIds: string[];
   /** The files read. */
@@ -31,9 +38,14 @@ export interface ArchiveCheck {
 
 /**
  * Reads the Parquet files under `glob` with DuckDB (`read_parquet(..., hive_partitioning = true)`) and compares them
- * with the Bronze table of the DuckDB file `warehouse` (attached read-only): every column, every row, both ways.
+ * with the Bronze table of the DuckDB file `warehouse` (attached read-only): every column (but `except`), every row,
+ * both ways.
  */
-export async function checkArchive(glob: string, warehouse: string): Promise<ArchiveCheck> {
+export async function checkArchive(
+  glob: string,
+  warehouse: string,
+  except: readonly string[] = [],
+): Promise<ArchiveCheck> {
   const instance = await DuckDBInstance.create(":memory:");
   const con = await instance.connect();
   try {
@@ -49,10 +61,14 @@ export async function checkArchive(glob: string, warehouse: string): Promise<Arc
       "SELECT count(*) AS n FROM a WHERE dt::VARCHAR <> strftime(publish_time, '%Y-%m-%d') " +
         "OR lpad(hour::VARCHAR, 2, '0') <> strftime(publish_time, '%H')",
     );
-    const bronze = `SELECT ${BRONZE_COLUMNS} FROM w.bronze_messages`;
-    const archived = `SELECT ${BRONZE_COLUMNS} FROM a`;
+    const bronze = `SELECT ${columns(except)} FROM w.bronze_messages`;
+    const archived = `SELECT ${columns(except)} FROM a`;
     const missing = await one(`SELECT count(*) AS n FROM (${bronze} EXCEPT ALL ${archived})`);
     const extra = await one(`SELECT count(*) AS n FROM (${archived} EXCEPT ALL ${bronze})`);
+    const earlierIngest = await one(
+      "SELECT count(*) AS n FROM a JOIN w.bronze_messages AS b USING (message_id, publish_time) " +
+        "WHERE a.ingest_time < b.ingest_time",
+    );
     const ids = (await con.runAndReadAll("SELECT DISTINCT message_id FROM a ORDER BY 1")).getRowObjectsJson();
     const fileRows = (await con.runAndReadAll("SELECT DISTINCT filename FROM a ORDER BY 1")).getRowObjectsJson();
     return {
@@ -61,6 +77,7 @@ export async function checkArchive(glob: string, warehouse: string): Promise<Arc
       misplaced,
       missing,
       extra,
+      earlierIngest,
       messageIds: ids.map((r) => String(r.message_id)).sort(),
       files: fileRows.map((r) => String(r.filename)),
     };

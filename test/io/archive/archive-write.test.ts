@@ -169,6 +169,63 @@ describe("the medallion's archive copy of Bronze (file://)", () => {
   }, 60_000);
 });
 
+describe("the archive after a crash between a batch's files and its acknowledgement", () => {
+  it("the resumed run puts the replayed batch's files again under the same names, and no message is in two files", async () => {
+    const dir = tempDir("tidemark-archive-replay-");
+    const dbFile = join(dir, "w.duckdb");
+    const checkpoints = join(dir, "checkpoints");
+    const archiveDir = join(dir, "archive");
+    let db = await DuckDbWarehouse.create(dbFile, { autoCreateUnder: dir });
+    await db.open();
+    let store = openArchiveStore({ kind: "file", dir: archiveDir });
+    // The files each commit's stable input put, by commit.
+    const putIn = new Map<number, string[]>();
+    let commit = 0;
+    const crash = new Error("crash after commit 3's archive files");
+    const first = runMedallion(
+      fixtureFileSource<RawMessage>(FIXTURE),
+      db,
+      { archive: { store, onFile: (f) => putIn.set(commit, [...(putIn.get(commit) ?? []), f.path]) } },
+      {
+        flushRows: 100,
+        checkpointDir: checkpoints,
+        checkpointIntervalMs: 0,
+        onCommit: (phase, info) => {
+          if (phase === "checkpoint-written") commit = info.seq;
+          // Checkpoint 3 is durable and its rows' files are written; the messages are not yet acknowledged.
+          if (phase === "stable-input-written" && info.seq === 3) throw crash;
+        },
+      },
+    );
+    await expect(first).rejects.toBe(crash);
+    await db.close();
+    const replayed = [...(putIn.get(3) ?? [])].sort();
+    expect(replayed.length).toBeGreaterThan(0);
+    const before = filesUnder(archiveDir).filter((f) => f.endsWith(".parquet"));
+    db = await DuckDbWarehouse.create(dbFile, { autoCreateUnder: dir });
+    await db.open();
+    store = openArchiveStore({ kind: "file", dir: archiveDir });
+    const again: string[] = [];
+    const second = runMedallion(
+      fixtureFileSource<RawMessage>(FIXTURE),
+      db,
+      { archive: { store, onFile: (f) => again.push(f.path) } },
+      { flushRows: 100, checkpointDir: checkpoints, checkpointIntervalMs: 0 },
+    );
+    expect((await second).resumedFrom).toBe(3);
+    await db.close();
+    await store.close();
+    // The resumed run starts by handing checkpoint 3's rows to the archive again: the same files, by name.
+    expect(again.slice(0, replayed.length).sort()).toEqual(replayed);
+    expect(filesUnder(archiveDir)).toEqual(expect.arrayContaining(before));
+    const check = await checkArchive(join(archiveDir, "**", "*.parquet"), dbFile);
+    const ids = fixtureMessageIds(FIXTURE);
+    expect(check.rows).toBe(ids.length);
+    expect(check.messageIds).toEqual([...new Set(ids)].sort());
+    expect(check).toMatchObject({ duplicates: 0, misplaced: 0, missing: 0, extra: 0 });
+  }, 60_000);
+});
+
 describe("the medallion's archive copy of Bronze (gs://, on fake-gcs-server)", () => {
   const gcs = useFakeGcs();
 
