@@ -42,6 +42,7 @@ export function fromBeamPython(query: QueryName, value: unknown): unknown {
     case "q6":
       return value;
     case "q8":
+    case "q10":
       return value;
     case "q9":
       return {

@@ -10,11 +10,12 @@ import { query6 } from "./query6.ts";
 import { query7 } from "./query7.ts";
 import { query8 } from "./query8.ts";
 import { query9 } from "./query9.ts";
+import { query10 } from "./query10.ts";
 import { query11 } from "./query11.ts";
 import { query12 } from "./query12.ts";
 import type { NexmarkQuery } from "./query-util.ts";
 
-export const QUERY_NAMES = ["q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q11", "q12"] as const;
+export const QUERY_NAMES = ["q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "q8", "q9", "q10", "q11", "q12"] as const;
 export type QueryName = (typeof QUERY_NAMES)[number];
 
 export function isQueryName(s: string): s is QueryName {
@@ -46,6 +47,8 @@ export function nexmarkQuery(name: QueryName, config: QueryConfig): NexmarkQuery
       return query8(config);
     case "q9":
       return query9(config);
+    case "q10":
+      return query10(config);
     case "q11":
       return query11(config);
     case "q12":

@@ -20,6 +20,8 @@ export interface QueryConfig {
    * Beam's default configuration, 16,667 ms.
    */
   readonly expectedAuctionDurationMs: number;
+  /** Query 10 writes its log and index files here (a local directory); without it, it names none and writes none. */
+  readonly logOutputDir?: string;
 }
 
 export const DEFAULT_QUERY_CONFIG: QueryConfig = Object.freeze({
