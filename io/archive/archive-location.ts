@@ -1,5 +1,5 @@
-import { mkdirSync, renameSync, rmSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join, resolve, sep } from "node:path";
 import { Storage } from "@google-cloud/storage";
 
 /** Where an archive's files go: a local folder (`file://DIR`) or a Cloud Storage prefix (`gs://BUCKET/PREFIX`). */
@@ -62,11 +62,28 @@ export interface ArchiveStoreOptions {
   readonly projectId?: string;
   /** The scratch folder for a Cloud Storage archive (default the system's temporary folder). */
   readonly scratchDir?: string;
+  /**
+   * A local archive folder is created if its parent exists or it lies under this folder (default `./data`, as the
+   * DuckDB warehouse's files): elsewhere a missing parent is an error, so that a typo does not start a new archive.
+   */
+  readonly autoCreateUnder?: string;
 }
 
 /** The store of `location`: a local folder (created if missing), or a bucket through `@google-cloud/storage`. */
 export function openArchiveStore(location: ArchiveLocation, options: ArchiveStoreOptions = {}): ArchiveStore {
-  if (location.kind === "file") return new LocalStore(location);
+  if (location.kind === "file") {
+    const dir = location.dir;
+    const under = resolve(options.autoCreateUnder ?? "data");
+    if (existsSync(dir)) {
+      if (!statSync(dir).isDirectory()) throw new Error(`cannot open the archive at file://${dir}: not a folder`);
+    } else if (!(existsSync(dirname(dir)) || dir === under || dir.startsWith(under + sep))) {
+      throw new Error(
+        `cannot open the archive at file://${dir}: its parent folder ${dirname(dir)} does not exist (only folders ` +
+          `under ${under} are created with their parents)`,
+      );
+    }
+    return new LocalStore(location);
+  }
   return new GcsStore(location, options);
 }
 

@@ -105,6 +105,22 @@ describe("parseArchiveLocation", () => {
     }
     expect(() => parseArchiveLocation("gs://b-1//p")).toThrow("empty path segment");
   });
+
+  it("creates a local archive folder whose parent exists, or under ./data; refuses one whose parent is missing", () => {
+    const dir = tempDir("tidemark-archive-dirs-");
+    const store = openArchiveStore({ kind: "file", dir: join(dir, "archive") });
+    expect(filesUnder(dir)).toEqual([]);
+    expect(readdirSync(dir)).toEqual(["archive"]);
+    const deep = join(dir, "typo", "archive");
+    expect(() => openArchiveStore({ kind: "file", dir: deep })).toThrow(
+      `cannot open the archive at file://${deep}: its parent folder ${join(dir, "typo")} does not exist`,
+    );
+    openArchiveStore({ kind: "file", dir: join(dir, "data", "a", "b") }, { autoCreateUnder: join(dir, "data") });
+    expect(readdirSync(join(dir, "data", "a"))).toEqual(["b"]);
+    writeFileSync(join(dir, "file"), "");
+    expect(() => openArchiveStore({ kind: "file", dir: join(dir, "file") })).toThrow("not a folder");
+    return store.close();
+  });
 });
 
 describe("the medallion's archive copy of Bronze (file://)", () => {
