@@ -265,6 +265,32 @@ describe("DuckDbWarehouse: opening files", () => {
     ]);
   });
 
+  it("adds payload_encoding to an earlier version's Bronze (old rows: NULL, text) and keeps a binary payload's bytes", async () => {
+    const path = join(dir, "bronze-older.duckdb");
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const old = await DuckDBInstance.create(path);
+    const con = await old.connect();
+    // bronze_messages as the version before payload bytes made it.
+    await con.run(duckdbDdl({ ...BRONZE, columns: BRONZE.columns.filter((c) => c.name !== "payload_encoding") }));
+    await con.run(
+      `INSERT INTO bronze_messages VALUES ('m0', TIMESTAMPTZ '2024-03-10 12:00:00Z', TIMESTAMPTZ '2024-03-10 12:00:01Z',
+       '{}', '{"a":1}', false, 'payload', 'x', NULL)`,
+    );
+    con.closeSync();
+    old.closeSync();
+    const w = await DuckDbWarehouse.create(path, { autoCreateUnder: dir });
+    opened.push(w);
+    await w.open();
+    const bytes = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0x7b]);
+    await w.appendBronze([bronze("m1", { payload: bytes.toString("base64"), payload_encoding: "base64" })]);
+    const rows = await w.query("SELECT message_id, payload, payload_encoding FROM bronze_messages ORDER BY 1");
+    expect(rows).toEqual([
+      { message_id: "m0", payload: '{"a":1}', payload_encoding: null },
+      { message_id: "m1", payload: bytes.toString("base64"), payload_encoding: "base64" },
+    ]);
+    expect(Buffer.from(String(rows[1]?.payload), "base64").equals(bytes)).toBe(true);
+  });
+
   it("opens a file of an earlier version (Gold tables with a primary key) and upserts through it", async () => {
     const path = join(dir, "keyed-gold.duckdb");
     const { DuckDBInstance } = await import("@duckdb/node-api");
