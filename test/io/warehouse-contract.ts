@@ -273,6 +273,19 @@ export function warehouseContract(name: string, make: () => Promise<Warehouse>):
       }
     });
 
+    it("keeps a payload that is not UTF-8 as base64 with payload_encoding, whose bytes come back exactly", async () => {
+      const w = await make();
+      const bytes = Buffer.from([0x00, 0xff, 0xfe, 0x80, 0xc3, 0x28, 0x7b]);
+      const rows = [
+        bronze("b1", { payload: bytes.toString("base64"), payload_encoding: "base64", valid: false }),
+        bronze("b2", { payload: "text", payload_encoding: null }),
+      ];
+      await w.appendBronze(rows);
+      const back = await w.query("SELECT * FROM bronze_messages ORDER BY message_id");
+      expect(back).toEqual(rows);
+      expect(Buffer.from(String(back[0]?.payload), "base64").equals(bytes)).toBe(true);
+    });
+
     it("writes large batches, overlapping ones idempotently", async () => {
       const w = await make();
       const ids = Array.from({ length: 5000 }, (_, i) => `e${i}`);
