@@ -4,13 +4,19 @@ import { dirname, join, relative } from "node:path";
 import { Storage } from "@google-cloud/storage";
 import { afterEach, describe, expect, it } from "vitest";
 import { openArchiveStore, parseArchiveLocation } from "../../../io/archive/archive-location.ts";
-import { hourPartition, partitionByHour, UNKNOWN_PARTITION } from "../../../io/archive/archive-write.ts";
+import { archiveWrite, hourPartition, partitionByHour, UNKNOWN_PARTITION } from "../../../io/archive/archive-write.ts";
+import { DuckDBInstance } from "@duckdb/node-api";
+import { parseOptions } from "../../../core/options.ts";
+import { Pipeline } from "../../../core/pipeline.ts";
+import { userSessions } from "../../../pipelines/user-sessions/pipeline.ts";
+import { writeMedallion } from "../../../pipelines/user-sessions/sinks.ts";
+import { RUNNER_OPTIONS, runnerNamed } from "../../../runners/runner.ts";
 import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import { fixtureFileSource } from "../../../io/test-stream/jsonl.ts";
 import type { MedallionArchive } from "../../../pipelines/user-sessions/pipeline.ts";
 import { runMedallion } from "../../../pipelines/user-sessions/run.ts";
 import type { RawMessage } from "../../../schemas/event.ts";
-import { BRONZE } from "../../../schemas/tables.ts";
+import { BRONZE, SILVER } from "../../../schemas/tables.ts";
 import { useFakeGcs } from "../../runners/dataflow/fake-gcs-fixture.ts";
 import { checkArchive, fixtureMessageIds } from "./archive-reader.ts";
 
@@ -182,6 +188,52 @@ describe("the medallion's archive copy of Bronze (file://)", () => {
     expect(check.rows).toBe(ids.length);
     expect(check.messageIds).toEqual([...new Set(ids)].sort());
     expect(check).toMatchObject({ duplicates: 0, misplaced: 0, missing: 0, extra: 0 });
+  }, 60_000);
+});
+
+describe("archiveWrite on another table (any pipeline's sink)", () => {
+  it("archives Silver by event time, keyed by (tenant_id, event_id): each Silver row once, in its event hour", async () => {
+    const dir = tempDir("tidemark-archive-silver-");
+    const dbFile = join(dir, "w.duckdb");
+    const db = await DuckDbWarehouse.create(dbFile, { autoCreateUnder: dir });
+    await db.open();
+    const store = openArchiveStore({ kind: "file", dir: join(dir, "silver") });
+    const p = Pipeline.create();
+    const tables = userSessions(p, fixtureFileSource<RawMessage>(FIXTURE));
+    writeMedallion(tables, db, { batchRows: 100 });
+    tables.silver.apply(archiveWrite({ table: SILVER, store, timeColumn: "event_time" }), "ArchiveSilver");
+    const options = parseOptions(RUNNER_OPTIONS, [`--checkpoint-dir=${join(dir, "checkpoints")}`]).options;
+    await runnerNamed("direct")
+      .start(p, { ...options, checkpointSeconds: 0 }, {})
+      .waitUntilFinish();
+    await db.close();
+    await store.close();
+    const instance = await DuckDBInstance.create(":memory:");
+    const con = await instance.connect();
+    try {
+      await con.run("SET TimeZone = 'UTC'");
+      await con.run(`ATTACH '${dbFile}' AS w (READ_ONLY)`);
+      const files = `read_parquet('${join(dir, "silver")}/**/*.parquet', hive_partitioning = true)`;
+      const one = async (sql: string) => Number((await con.runAndReadAll(sql)).getRowObjectsJson()[0]?.n);
+      const cols = "tenant_id, event_id, epoch_us(event_time) AS t, user_id, event_type, amount, properties::VARCHAR";
+      const silverRows = await one("SELECT count(*) AS n FROM w.silver_events");
+      expect(silverRows).toBeGreaterThan(1000);
+      expect(await one(`SELECT count(*) AS n FROM ${files}`)).toBe(silverRows);
+      expect(
+        await one(
+          `SELECT count(*) AS n FROM (SELECT ${cols} FROM w.silver_events EXCEPT ALL SELECT ${cols} FROM ${files})`,
+        ),
+      ).toBe(0);
+      expect(
+        await one(
+          `SELECT count(*) AS n FROM ${files} WHERE dt::VARCHAR <> strftime(event_time, '%Y-%m-%d') ` +
+            "OR lpad(hour::VARCHAR, 2, '0') <> strftime(event_time, '%H')",
+        ),
+      ).toBe(0);
+    } finally {
+      con.closeSync();
+      instance.closeSync();
+    }
   }, 60_000);
 });
 
