@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { Storage } from "@google-cloud/storage";
 import { afterEach, describe, expect, it } from "vitest";
-import { openArchiveStore, parseArchiveLocation } from "../../../io/archive/archive-location.ts";
+import { type ArchiveStore, openArchiveStore, parseArchiveLocation } from "../../../io/archive/archive-location.ts";
 import { archiveWrite, hourPartition, partitionByHour, UNKNOWN_PARTITION } from "../../../io/archive/archive-write.ts";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { parseOptions } from "../../../core/options.ts";
@@ -237,55 +237,68 @@ describe("archiveWrite on another table (any pipeline's sink)", () => {
   }, 60_000);
 });
 
+/**
+ * Runs the fixture with `archive`, stopped right after checkpoint 3's archive files are put (before the messages are
+ * acknowledged), then resumed: returns the files checkpoint 3 put, those the resumed run put (in order), and the run's
+ * warehouse file.
+ */
+async function crashAfterFilesAndResume(
+  dir: string,
+  openStore: () => ArchiveStore,
+): Promise<{ readonly replayed: string[]; readonly again: string[]; readonly dbFile: string }> {
+  const dbFile = join(dir, "w.duckdb");
+  const checkpoints = join(dir, "checkpoints");
+  let db = await DuckDbWarehouse.create(dbFile, { autoCreateUnder: dir });
+  await db.open();
+  let store = openStore();
+  // The files each commit's stable input put, by commit.
+  const putIn = new Map<number, string[]>();
+  let commit = 0;
+  const crash = new Error("crash after commit 3's archive files");
+  const first = runMedallion(
+    fixtureFileSource<RawMessage>(FIXTURE),
+    db,
+    { archive: { store, onFile: (f) => putIn.set(commit, [...(putIn.get(commit) ?? []), f.path]) } },
+    {
+      flushRows: 100,
+      checkpointDir: checkpoints,
+      checkpointIntervalMs: 0,
+      onCommit: (phase, info) => {
+        if (phase === "checkpoint-written") commit = info.seq;
+        // Checkpoint 3 is durable and its rows' files are written; the messages are not yet acknowledged.
+        if (phase === "stable-input-written" && info.seq === 3) throw crash;
+      },
+    },
+  );
+  await expect(first).rejects.toBe(crash);
+  await db.close();
+  db = await DuckDbWarehouse.create(dbFile, { autoCreateUnder: dir });
+  await db.open();
+  store = openStore();
+  const again: string[] = [];
+  const second = runMedallion(
+    fixtureFileSource<RawMessage>(FIXTURE),
+    db,
+    { archive: { store, onFile: (f) => again.push(f.path) } },
+    { flushRows: 100, checkpointDir: checkpoints, checkpointIntervalMs: 0 },
+  );
+  expect((await second).resumedFrom).toBe(3);
+  await db.close();
+  await store.close();
+  return { replayed: [...(putIn.get(3) ?? [])].sort(), again, dbFile };
+}
+
 describe("the archive after a crash between a batch's files and its acknowledgement", () => {
   it("the resumed run puts the replayed batch's files again under the same names, and no message is in two files", async () => {
     const dir = tempDir("tidemark-archive-replay-");
-    const dbFile = join(dir, "w.duckdb");
-    const checkpoints = join(dir, "checkpoints");
     const archiveDir = join(dir, "archive");
-    let db = await DuckDbWarehouse.create(dbFile, { autoCreateUnder: dir });
-    await db.open();
-    let store = openArchiveStore({ kind: "file", dir: archiveDir });
-    // The files each commit's stable input put, by commit.
-    const putIn = new Map<number, string[]>();
-    let commit = 0;
-    const crash = new Error("crash after commit 3's archive files");
-    const first = runMedallion(
-      fixtureFileSource<RawMessage>(FIXTURE),
-      db,
-      { archive: { store, onFile: (f) => putIn.set(commit, [...(putIn.get(commit) ?? []), f.path]) } },
-      {
-        flushRows: 100,
-        checkpointDir: checkpoints,
-        checkpointIntervalMs: 0,
-        onCommit: (phase, info) => {
-          if (phase === "checkpoint-written") commit = info.seq;
-          // Checkpoint 3 is durable and its rows' files are written; the messages are not yet acknowledged.
-          if (phase === "stable-input-written" && info.seq === 3) throw crash;
-        },
-      },
+    const { replayed, again, dbFile } = await crashAfterFilesAndResume(dir, () =>
+      openArchiveStore({ kind: "file", dir: archiveDir }),
     );
-    await expect(first).rejects.toBe(crash);
-    await db.close();
-    const replayed = [...(putIn.get(3) ?? [])].sort();
     expect(replayed.length).toBeGreaterThan(0);
-    const before = filesUnder(archiveDir).filter((f) => f.endsWith(".parquet"));
-    db = await DuckDbWarehouse.create(dbFile, { autoCreateUnder: dir });
-    await db.open();
-    store = openArchiveStore({ kind: "file", dir: archiveDir });
-    const again: string[] = [];
-    const second = runMedallion(
-      fixtureFileSource<RawMessage>(FIXTURE),
-      db,
-      { archive: { store, onFile: (f) => again.push(f.path) } },
-      { flushRows: 100, checkpointDir: checkpoints, checkpointIntervalMs: 0 },
-    );
-    expect((await second).resumedFrom).toBe(3);
-    await db.close();
-    await store.close();
     // The resumed run starts by handing checkpoint 3's rows to the archive again: the same files, by name.
     expect(again.slice(0, replayed.length).sort()).toEqual(replayed);
-    expect(filesUnder(archiveDir)).toEqual(expect.arrayContaining(before));
+    expect(filesUnder(archiveDir)).toEqual(expect.arrayContaining(replayed));
     const check = await checkArchive(join(archiveDir, "**", "*.parquet"), dbFile);
     const ids = fixtureMessageIds(FIXTURE);
     expect(check.rows).toBe(ids.length);
@@ -322,6 +335,34 @@ describe("the medallion's archive copy of Bronze (gs://, on fake-gcs-server)", (
       await o.download({ destination: target });
     }
     const check = await checkArchive(join(local, "tidemark", "bronze", "**", "*.parquet"), dbFile);
+    const ids = fixtureMessageIds(FIXTURE);
+    expect(check.rows).toBe(ids.length);
+    expect(check.messageIds).toEqual([...new Set(ids)].sort());
+    expect(check).toMatchObject({ duplicates: 0, misplaced: 0, missing: 0, extra: 0 });
+  }, 90_000);
+
+  it("after a crash between a batch's objects and its acknowledgement, the resumed run replaces the same objects", async () => {
+    const dir = tempDir("tidemark-archive-gcs-replay-");
+    const storage = new Storage({ apiEndpoint: gcs().endpoint, projectId: "test" });
+    await storage.createBucket("replay-bucket");
+    const { replayed, again, dbFile } = await crashAfterFilesAndResume(dir, () =>
+      openArchiveStore(parseArchiveLocation("gs://replay-bucket/a"), {
+        gcsEndpoint: gcs().endpoint,
+        scratchDir: join(dir, "scratch"),
+      }),
+    );
+    expect(replayed.length).toBeGreaterThan(0);
+    expect(again.slice(0, replayed.length).sort()).toEqual(replayed);
+    const [objects] = await storage.bucket("replay-bucket").getFiles();
+    const names = objects.map((o) => o.name);
+    expect(names).toEqual(expect.arrayContaining(replayed.map((p) => `a/${p}`)));
+    const local = join(dir, "downloaded");
+    for (const o of objects) {
+      const target = join(local, ...o.name.split("/"));
+      mkdirSync(dirname(target), { recursive: true });
+      await o.download({ destination: target });
+    }
+    const check = await checkArchive(join(local, "a", "**", "*.parquet"), dbFile);
     const ids = fixtureMessageIds(FIXTURE);
     expect(check.rows).toBe(ids.length);
     expect(check.messageIds).toEqual([...new Set(ids)].sort());
