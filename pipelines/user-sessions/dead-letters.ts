@@ -25,8 +25,8 @@ The messages the pipeline refused, read from a dead-letter subscription or from 
   replay  republishes the selected messages to the input topic, bytes and attributes as received, with the
           attributes ${REPLAY_OF_ATTRIBUTE}=<original message id> and tidemark_replayed_at=<ISO time>.
           Never replays a copy marked ${MISROUTED_ATTRIBUTE} (its tenant's worker has the message); refuses a message
-          Bronze already holds a replay of, unless --force. A subscription's replayed messages are acknowledged
-          (--keep leaves them).
+          Bronze already holds a replay of (--from Bronze, or --bronze), unless --force. A subscription's replayed
+          messages are acknowledged (--keep leaves them).
 
   --from=SOURCE          pubsub://projects/P/subscriptions/S (the dead-letter feed's subscription, or a dead-letter
                          topic's), duckdb://PATH or bigquery://PROJECT/DATASET (Bronze). Default ${DEFAULT_FROM}.
@@ -44,6 +44,8 @@ The messages the pipeline refused, read from a dead-letter subscription or from 
   --dry-run              replay: say what would be replayed, publish nothing, consume nothing
   --force                replay: also messages Bronze already has a replay of
   --keep                 replay: leave the replayed messages in the subscription
+  --bronze=WAREHOUSE     replay from a subscription: refuse the messages this Bronze (duckdb://PATH or
+                         bigquery://PROJECT/DATASET) already holds a replay of
   --ack                  list, show: acknowledge (consume) the selected messages of the subscription
   --max-messages=N       read at most N messages from a subscription
   --lease-seconds=N      how long the read holds each message (10 to 600, default 300)
@@ -66,6 +68,8 @@ export interface DeadLetterArgs {
   readonly dryRun: boolean;
   readonly force: boolean;
   readonly keep: boolean;
+  /** Replay from a subscription: the Bronze whose replays are refused. */
+  readonly bronze?: string;
   readonly ack: boolean;
   readonly json: boolean;
   readonly maxMessages?: number;
@@ -115,6 +119,7 @@ export function parseDeadLetterArgs(
       "dry-run": { type: "boolean" },
       force: { type: "boolean" },
       keep: { type: "boolean" },
+      bronze: { type: "string" },
       ack: { type: "boolean" },
       json: { type: "boolean" },
       "max-messages": { type: "string" },
@@ -155,6 +160,13 @@ export function parseDeadLetterArgs(
   only("dry-run", v["dry-run"], ["replay"]);
   only("force", v.force, ["replay"]);
   only("keep", v.keep, ["replay"]);
+  only("bronze", v.bronze !== undefined, ["replay"]);
+  if (v.bronze !== undefined && !(v.from ?? DEFAULT_FROM).startsWith("pubsub://")) {
+    throw new Error("--bronze is for a replay from a subscription (a replay from Bronze checks that Bronze itself)");
+  }
+  if (v.bronze !== undefined && !/^(duckdb:|bigquery:\/\/)/.test(v.bronze)) {
+    throw new Error(`--bronze must be duckdb://PATH or bigquery://PROJECT/DATASET, got ${v.bronze}`);
+  }
   only("ack", v.ack, ["list", "show"]);
   only("by", v.by !== undefined, ["list"]);
   only("limit", v.limit !== undefined, ["show"]);
@@ -182,6 +194,7 @@ export function parseDeadLetterArgs(
     dryRun: v["dry-run"] ?? false,
     force: v.force ?? false,
     keep: v.keep ?? false,
+    ...(v.bronze === undefined ? {} : { bronze: v.bronze }),
     ack: v.ack ?? false,
     json: v.json ?? false,
     ...(maxMessages === undefined ? {} : { maxMessages }),
@@ -279,6 +292,20 @@ export async function runDeadLetters(a: DeadLetterArgs, write: (s: string) => vo
   }
 }
 
+/** The replays Bronze holds: the source's own (Bronze), or `--bronze`'s for a subscription. */
+async function replaysIn(
+  a: DeadLetterArgs,
+  source: DeadLetterSource,
+): Promise<ReadonlyMap<string, readonly string[]> | undefined> {
+  if (a.bronze === undefined) return source.replays();
+  const bronze = openDeadLetterSource(a.bronze, a);
+  try {
+    return await bronze.replays();
+  } finally {
+    await bronze.close();
+  }
+}
+
 async function replay(
   a: DeadLetterArgs,
   source: DeadLetterSource,
@@ -286,7 +313,7 @@ async function replay(
   write: (s: string) => void,
   consume: (done: DeadLetterRecord[]) => void,
 ): Promise<number> {
-  const plan = planReplay(selected, await source.replays(), a.force);
+  const plan = planReplay(selected, await replaysIn(a, source), a.force);
   const to = (a.to as string).slice("pubsub://".length);
   const [, project] = /^projects\/([^/]+)\//.exec(to) as RegExpExecArray;
   let outcomes: Awaited<ReturnType<typeof publishReplays>> = [];
@@ -345,6 +372,10 @@ async function replay(
 }
 
 async function main(): Promise<void> {
+  // Output piped to a command that stops reading (| head): the read still ends as it should (messages given back).
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") throw e;
+  });
   const args = parseDeadLetterArgs(process.argv.slice(2), process.env);
   if (args === undefined) {
     process.stdout.write(`${HELP}\n`);

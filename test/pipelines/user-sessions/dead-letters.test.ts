@@ -181,5 +181,17 @@ describe("parseDeadLetterArgs", () => {
     expect(() => parse("list", "--since=2026-01-05 06:00")).toThrow("--since must be ISO-8601 with an offset");
     expect(() => parse("list", "--by=tenant")).toThrow("--by must be class, field or reason, got tenant");
     expect(() => parse("list", "--lease-seconds=5")).toThrow("--lease-seconds must be a whole number 10 to 600");
+    expect(() => parse("replay", "--to=pubsub://projects/p/topics/t", "--all", "--bronze=duckdb://x")).toThrow(
+      "--bronze is for a replay from a subscription",
+    );
+    expect(() =>
+      parse(
+        "replay",
+        "--from=pubsub://projects/p/subscriptions/s",
+        "--to=pubsub://projects/p/topics/t",
+        "--all",
+        "--bronze=x",
+      ),
+    ).toThrow("--bronze must be duckdb://PATH or bigquery://PROJECT/DATASET, got x");
   });
 });
