@@ -18,6 +18,8 @@ export type ArchiveCompression = (typeof ARCHIVE_COMPRESSIONS)[number];
 /** The partition of a row whose time is missing or not a number (Hive's name for a null partition value). */
 export const UNKNOWN_PARTITION = "dt=__HIVE_DEFAULT_PARTITION__/hour=__HIVE_DEFAULT_PARTITION__";
 
+const HOUR_MS = 3_600_000;
+
 /** One file the archive put: its name under the location, and the rows it holds. */
 export interface ArchivedFile {
   readonly path: string;
@@ -145,8 +147,16 @@ export function partitionByHour<T extends object>(
   timeColumn: string,
 ): Map<string, HourPart<T>> {
   const byHour = new Map<string, Map<string, T>>();
+  // The partition of each hour met (one string built per hour, not per row).
+  const names = new Map<number, string>();
   for (const row of rows) {
-    const partition = hourPartition(field(row, timeColumn));
+    const time = field(row, timeColumn);
+    let partition: string;
+    if (typeof time === "number" && Number.isFinite(time)) {
+      const hour = Math.floor(time / HOUR_MS);
+      partition = names.get(hour) ?? hourPartition(time);
+      names.set(hour, partition);
+    } else partition = UNKNOWN_PARTITION;
     let keyed = byHour.get(partition);
     if (keyed === undefined) {
       keyed = new Map();
