@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   countByReason,
   type DeadLetterRecord,
+  fromBronzeRow,
   fromDelivered,
   isSelected,
   reasonClass,
@@ -120,6 +121,35 @@ describe("fromDelivered", () => {
     const badEncoding = { message_id: "17", publish_time: 1, attributes: {}, data: "x", encoding: "hex" };
     expect(() => fromDelivered(feedMessage({ ...badEncoding, error: { field: "f", reason: "r" } }), "SUB")).toThrow(
       'SUB: message 900: payload encoding "hex" is not one known',
+    );
+  });
+});
+
+describe("fromBronzeRow", () => {
+  it("reads an invalid Bronze row: its text, or its base64 bytes where payload_encoding says so; misrouted marked", () => {
+    const bytes = Buffer.from([0x00, 0xfe, 0xff]);
+    const row = {
+      message_id: "42",
+      publish_time: 1_000,
+      attributes: '{"tenant_id":"acme"}',
+      payload: bytes.toString("base64"),
+      payload_encoding: "base64",
+      valid: false,
+      error_field: "tidemark_catch_all_misrouted",
+      error_reason: "is acme",
+    };
+    const r = fromBronzeRow(row, "W");
+    expect([r.messageId, r.publishTime, r.attributes, r.data.equals(bytes), r.misrouted]).toEqual([
+      "42",
+      1_000,
+      { tenant_id: "acme" },
+      true,
+      true,
+    ]);
+    const text = fromBronzeRow({ ...row, payload: "caf\u00e9", payload_encoding: null, error_field: "payload" }, "W");
+    expect([text.data.equals(Buffer.from("caf\u00e9", "utf8")), text.misrouted]).toEqual([true, false]);
+    expect(() => fromBronzeRow({ ...row, payload_encoding: "hex" }, "W")).toThrow(
+      'W: Bronze row 42: payload encoding "hex" is not one known',
     );
   });
 });
