@@ -142,6 +142,13 @@ describe("the medallion's archive copy of Bronze (file://)", () => {
     await store.close();
     expect(result.checkpoints).toBeGreaterThan(3);
     const files = filesUnder(join(dir, "archive"));
+    // The step's metrics: the rows and files it put (labelled with its sink's name).
+    const counter = (name: string) =>
+      result.metrics.user
+        .filter((m) => m.step === "ArchiveBronze" && m.name === name && m.labels.sink === "bronze_archive")
+        .reduce((n, m) => n + (m.kind === "counter" ? m.value : 0), 0);
+    expect(counter("sink_rows_written")).toBe(fixtureMessageIds(FIXTURE).length);
+    expect(counter("archive_files_written")).toBe(files.length);
     // Only the files put (no scratch left), named dt=/hour=/part-HASH.parquet; more files than hours (many batches).
     expect(files).toEqual([...put].sort());
     for (const f of files) expect(f).toMatch(/^dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\/part-[0-9a-f]{32}\.parquet$/);
