@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
-import { Storage } from "@google-cloud/storage";
+import { IdempotencyStrategy, Storage } from "@google-cloud/storage";
 
 /** Where an archive's files go: a local folder (`file://DIR`) or a Cloud Storage prefix (`gs://BUCKET/PREFIX`). */
 export type ArchiveLocation =
@@ -125,6 +125,9 @@ class GcsStore implements ArchiveStore {
       new Storage({
         ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
         ...(endpoint === undefined ? {} : { apiEndpoint: endpoint }),
+        // An upload here is idempotent (a name is a function of the rows, and its content the same rows): retried on
+        // a transient error like any idempotent request, rather than only with preconditions (the default).
+        retryOptions: { idempotencyStrategy: IdempotencyStrategy.RetryAlways },
       });
     this.scratchDir = options.scratchDir ?? join(process.env.TMPDIR ?? "/tmp", `tidemark-archive-${process.pid}`);
     mkdirSync(this.scratchDir, { recursive: true });
