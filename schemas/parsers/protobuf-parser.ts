@@ -3,6 +3,7 @@ import {
   createFileRegistry,
   type DescMessage,
   fromBinary,
+  isFieldSet,
   type JsonValue,
   ScalarType,
   toJson,
@@ -14,7 +15,8 @@ import { ParseProblem } from "./parser.ts";
 /**
  * Protobuf payloads: a message type of a descriptor set (a `FileDescriptorSet`, as `buf build -o` or
  * `protoc --descriptor_set_out --include_imports` write it) decoded with `@bufbuild/protobuf`'s `fromBinary` and
- * written as protobuf JSON under the proto field names (`event_id`, not `eventId`), so the fields of
+ * written as protobuf JSON under the proto field names (`event_id`, not `eventId`; a nested message's fields at their
+ * proto3 default written out, the message's own left out when unset), so the fields of
  * `schemas/proto/tidemark/events/v1/user_event.proto` arrive as the JSON event's fields; 64-bit integers (protobuf
  * JSON's strings) become numbers when they are safe integers. A field mapping (`field-mapping.ts`) may follow, then
  * the one validation.
@@ -58,12 +60,18 @@ export class ProtobufDecoder {
   /** The payload's message as a JSON object (proto field names), or why it is not one. Never throws. */
   decode(payload: Payload): Record<string, unknown> | ParseProblem {
     let json: JsonValue;
+    let decoded: ReturnType<typeof fromBinary>;
     try {
-      json = toJson(this.message, fromBinary(this.message, payloadBytes(payload)), { useProtoFieldName: true });
+      decoded = fromBinary(this.message, payloadBytes(payload));
+      // A field of implicit presence (proto3 without `optional`) at its default (0, "", false) is not on the wire and
+      // means that default: within a nested message (an order's line with unit_price 0) it is written out. The
+      // message's own such fields stay absent, so a missing event_id is refused as missing (an empty one would be).
+      json = toJson(this.message, decoded, { useProtoFieldName: true, alwaysEmitImplicit: true });
     } catch (e) {
       return new ParseProblem("payload", `is not a protobuf ${this.message.typeName}: ${(e as Error).message}`);
     }
     const o = json as Record<string, unknown>;
+    for (const f of this.message.fields) if (!isFieldSet(decoded, f)) delete o[f.name];
     for (const f of this.int64Fields) {
       const v = o[f];
       if (typeof v === "string") {

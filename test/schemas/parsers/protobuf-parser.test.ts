@@ -106,6 +106,46 @@ describe("protobuf parser (tidemark.events.v1.UserEvent from a descriptor set)",
     });
   });
 
+  it("a nested message's fields at their proto3 default (a free line: unit_price 0) are its values, not missing", () => {
+    // proto3 does not write a field of implicit presence at its default value (0, "", false): a LineItem with
+    // unit_price 0 has no unit_price on the wire, and it means 0. The JSON parser accepts such an order.
+    const order = {
+      event_id: "o-2",
+      event_type: "order",
+      user_id: "u-1",
+      tenant_id: "acme",
+      event_time: "2026-11-25T10:00:00Z",
+      platform: "web",
+      schema_version: 1,
+      order_id: "O-2",
+      currency: "EUR",
+      amount: 10,
+      items: 3,
+      line_items: [
+        { sku: "A", quantity: 2, unit_price: 5 },
+        { sku: "FREE", quantity: 1, unit_price: 0 },
+      ],
+    };
+    const reference = parseEvent(JSON.stringify(order), "c-9");
+    expect(reference.ok).toBe(true);
+    expect(parse(encodeUserEvent(order) as Uint8Array)).toEqual(reference);
+    // A line at quantity 0 is refused as the JSON parser refuses it (its value named), not as a missing field.
+    const zero = {
+      ...order,
+      items: 2,
+      line_items: [
+        { sku: "A", quantity: 2, unit_price: 5 },
+        { sku: "B", quantity: 0, unit_price: 1 },
+      ],
+    };
+    expect(parse(encodeUserEvent(zero) as Uint8Array)).toEqual(parseEvent(JSON.stringify(zero), "c-9"));
+    // The message's own fields at their default stay absent (an event without an id is refused as missing one).
+    expect(parse(encodeUserEvent({ ...order, event_id: "" }) as Uint8Array)).toEqual({
+      ok: false,
+      error: { field: "event_id", reason: "is missing" },
+    });
+  });
+
   it("the generator's valid events, as protobuf, parse to what their JSON parses to", () => {
     let n = 0;
     for (const { message, origin } of generateMessages({ users: 6, seed: 3 })) {
