@@ -194,6 +194,9 @@ class SubscriptionSource implements DeadLetterSource {
   }
 }
 
+/** The column a DuckDB read gives a payload's UTF-8 bytes in. */
+const PAYLOAD_UTF8 = "tidemark_payload_utf8";
+
 type Queryable = { query(sql: string): Promise<Record<string, unknown>[]>; close(): Promise<void> };
 
 /**
@@ -229,8 +232,19 @@ class BronzeSource implements DeadLetterSource {
 
   async read(): Promise<DeadLetterRecord[]> {
     const w = await this.open();
-    const rows = await w.query("SELECT * FROM bronze_messages WHERE NOT valid ORDER BY publish_time, message_id");
-    return rows.map((r) => fromBronzeRow(r, this.name));
+    if (this.kind === "bigquery") {
+      const rows = await w.query("SELECT * FROM bronze_messages WHERE NOT valid ORDER BY publish_time, message_id");
+      return rows.map((r) => fromBronzeRow(r, this.name));
+    }
+    // DuckDB's client decodes a VARCHAR with a default TextDecoder, which drops a leading byte order mark: the
+    // payload is read as its bytes (encode: the VARCHAR's UTF-8) and made text again by Buffer, which keeps it.
+    const rows = await w.query(
+      `SELECT * EXCLUDE (payload), encode(payload) AS ${PAYLOAD_UTF8} FROM bronze_messages WHERE NOT valid ORDER BY publish_time, message_id`,
+    );
+    return rows.map((r) => {
+      const { [PAYLOAD_UTF8]: utf8, ...row } = r;
+      return fromBronzeRow({ ...row, payload: Buffer.from(utf8 as Uint8Array).toString("utf8") }, this.name);
+    });
   }
 
   async replays(): Promise<ReadonlyMap<string, readonly string[]>> {

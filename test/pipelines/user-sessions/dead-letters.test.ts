@@ -1,4 +1,8 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import {
   countByReason,
   type DeadLetterRecord,
@@ -9,11 +13,13 @@ import {
   showPayload,
 } from "../../../pipelines/user-sessions/dead-letter-record.ts";
 import { planReplay, replayAttributes } from "../../../pipelines/user-sessions/dead-letter-replay.ts";
+import { openDeadLetterSource } from "../../../pipelines/user-sessions/dead-letter-sources.ts";
 import { parseDeadLetterArgs } from "../../../pipelines/user-sessions/dead-letters.ts";
+import { payloadOfBytes } from "../../../schemas/payload.ts";
 
 // The pieces of `npm run dead-letters` that need no server (the command itself runs on the Pub/Sub emulator in
 // dead-letters-pubsub.test.ts): payloads shown exactly, reasons grouped, the feed's messages read, replays planned,
-// the command line's refusals.
+// the command line's refusals; and Bronze read from a DuckDB file (in process).
 
 const record = (o: Partial<DeadLetterRecord> & { messageId: string }): DeadLetterRecord => ({
   publishTime: 0,
@@ -223,5 +229,52 @@ describe("parseDeadLetterArgs", () => {
         "--bronze=x",
       ),
     ).toThrow("--bronze must be duckdb://PATH or bigquery://PROJECT/DATASET, got x");
+  });
+});
+
+describe("Bronze in DuckDB as a dead-letter source", () => {
+  it("gives back each invalid row's exact bytes: a text payload with a leading BOM keeps it, base64 its bytes", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tidemark-dead-letters-bronze-"));
+    try {
+      const path = join(dir, "w.duckdb");
+      const w = await DuckDbWarehouse.create(path);
+      await w.open();
+      // A JSON payload sent with a byte order mark (refused: JSON.parse does not take one), a text one, and bytes that
+      // are not UTF-8.
+      const payloads = [
+        Buffer.from('\ufeff{"event_id":"e1"}', "utf8"),
+        Buffer.from("\ufeff", "utf8"),
+        Buffer.from("caf\u00e9 \ufeff", "utf8"),
+        Buffer.from([0xef, 0xbb, 0xbf, 0xff]),
+      ];
+      await w.appendBronze(
+        payloads.map((bytes, i) => {
+          const p = payloadOfBytes(bytes);
+          return {
+            message_id: `m${i}`,
+            publish_time: 1_000 + i,
+            ingest_time: 2_000,
+            attributes: { tenant_id: "acme" },
+            payload: p.data,
+            valid: false,
+            error_field: "payload",
+            error_reason: "is not JSON",
+            correlation_id: null,
+            payload_encoding: p.encoding ?? null,
+          };
+        }),
+      );
+      await w.close();
+      const source = openDeadLetterSource(`duckdb://${path}`);
+      try {
+        const read = await source.read();
+        expect(read.map((r) => r.messageId)).toEqual(["m0", "m1", "m2", "m3"]);
+        expect(read.map((r) => r.data.toString("hex"))).toEqual(payloads.map((b) => b.toString("hex")));
+      } finally {
+        await source.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
