@@ -172,6 +172,8 @@ interface PubsubReaderSnapshot {
   readonly seen: readonly (readonly [string, number])[];
   readonly estimator: { maxSeen: number; watermark: number };
   readonly reportedWatermark: number;
+  /** The reader's clock when the snapshot was taken (absent in a checkpoint of an earlier version). */
+  readonly takenAt?: number;
 }
 
 class PubsubReader implements SourceReader<PubsubMessage> {
@@ -206,7 +208,15 @@ class PubsubReader implements SourceReader<PubsubMessage> {
     );
     this.seen = new SeenIds(this.now());
     if (restored !== undefined) {
-      this.seen.restore(restored.seen);
+      // The time a job was down does not count against the ids it restores: the messages of its last checkpoint
+      // were not all acknowledged when it stopped, and Pub/Sub delivers them again when it is back, however late (a
+      // restart 11 minutes after a crash let them through as new messages: each a second row in the archive,
+      // `io/archive/`). So the ids move forward by the time since the snapshot: each is remembered as long after the
+      // restart as it had left at the snapshot. A snapshot of an earlier version has no time: its newest id's time
+      // stands for it (at or before the snapshot: every id is then kept at least as long).
+      const takenAt = restored.takenAt ?? restored.seen.at(-1)?.[1];
+      const downMs = takenAt === undefined ? 0 : Math.max(0, this.now() - takenAt);
+      this.seen.restore(downMs === 0 ? restored.seen : restored.seen.map(([id, at]) => [id, at + downMs] as const));
       this.estimator.restore(restored.estimator);
       this.reportedWatermark = restored.reportedWatermark;
     }
@@ -222,6 +232,7 @@ class PubsubReader implements SourceReader<PubsubMessage> {
       seen: this.seen.entries(),
       estimator: this.estimator.snapshot(),
       reportedWatermark: this.reportedWatermark,
+      takenAt: this.now(),
     };
   }
 
