@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
+import { mkdir, open, rename } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { IdempotencyStrategy, Storage } from "@google-cloud/storage";
 
@@ -87,23 +88,65 @@ export function openArchiveStore(location: ArchiveLocation, options: ArchiveStor
   return new GcsStore(location, options);
 }
 
-/** Files under a local folder, each written beside its final name and renamed into place (atomic on POSIX). */
+/**
+ * Files under a local folder, each written beside its final name and renamed into place (atomic on POSIX), durably: the
+ * file's bytes are fsynced before the rename, and its folder (and any folder the put created) after it, as the
+ * checkpoint store does. A put returns before the next checkpoint is written, which says these rows are done: a file
+ * still in the page cache would be lost (or left empty) by a power cut after it, and nothing would write it again.
+ */
 class LocalStore implements ArchiveStore {
   readonly scratchDir: string;
   constructor(readonly location: ArchiveLocation & { readonly kind: "file" }) {
     // Hidden under the archive (same file system: the rename is atomic), and not matched by `**/*.parquet`.
     this.scratchDir = join(location.dir, ".tidemark-tmp");
-    mkdirSync(this.scratchDir, { recursive: true });
+    mkdirDurably(this.scratchDir);
   }
 
   async put(path: string, local: string): Promise<void> {
     const target = join(this.location.dir, ...path.split("/"));
-    mkdirSync(dirname(target), { recursive: true });
-    renameSync(local, target);
+    // Asynchronous: the runner reads on while a commit's files are put.
+    await syncAsync(local, "r+");
+    const created = await mkdir(dirname(target), { recursive: true });
+    if (created !== undefined) for (const d of newEntries(dirname(target), created)) await syncAsync(d, "r");
+    await rename(local, target);
+    await syncAsync(dirname(target), "r");
   }
 
   async close(): Promise<void> {
     rmSync(this.scratchDir, { recursive: true, force: true });
+  }
+}
+
+/** Makes `dir` and its missing parents, each new folder's entry fsynced in its parent. */
+function mkdirDurably(dir: string): void {
+  const created = mkdirSync(dir, { recursive: true });
+  if (created === undefined) return;
+  for (const d of newEntries(dir, created)) {
+    const fd = openSync(d, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** The folders holding the entries of `dir` and its parents up to `created` (the first made): each one's parent. */
+function newEntries(dir: string, created: string): string[] {
+  const out: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    out.push(dirname(d));
+    if (d === created || d === dirname(d)) return out;
+  }
+}
+
+/** fsync of a file (`r+`) or a folder (`r`). */
+async function syncAsync(path: string, flags: "r" | "r+"): Promise<void> {
+  const handle = await open(path, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 
