@@ -74,13 +74,14 @@ const EMPTY_PULLS_TO_END = 2;
  * attempt: on a subscription with a dead-letter policy (not the feed's or the dead-letter topics' own, as
  * provisioned) reading would move messages on. If the process dies, the held messages come back when their leases
  * lapse. A message delivered twice (a lease lapsed during a long read) or a dead letter the feed published twice (a
- * retried bundle) is one record; acknowledging it acknowledges every copy.
+ * retried bundle, or the catch-all's misrouted copy beside its tenant's worker's dead letter: the record is then the
+ * worker's) is one record; acknowledging it acknowledges every copy.
  */
 class SubscriptionSource implements DeadLetterSource {
   private readonly client: v1.SubscriberClient;
   private readonly subscription: string;
-  /** Ack ids by record, and records by their original (id, publish time). */
-  private readonly ackIds = new Map<DeadLetterRecord, string[]>();
+  /** Records and the ack ids of their copies, by their original (id, publish time). */
+  private readonly ackIds = new Map<string, string[]>();
   private readonly held = new Map<string, DeadLetterRecord>();
 
   constructor(
@@ -97,7 +98,8 @@ class SubscriptionSource implements DeadLetterSource {
     if (!exists) throw new Error(`${this.name}: no such subscription`);
     const lease = this.o.leaseSeconds ?? 300;
     const max = this.o.maxMessages ?? Number.POSITIVE_INFINITY;
-    const byDelivery = new Map<string, DeadLetterRecord>();
+    /** The key of the record each delivered message (by its own id) was read as. */
+    const byDelivery = new Map<string, string>();
     let empty = 0;
     let count = 0;
     while (empty < EMPTY_PULLS_TO_END && count < max) {
@@ -144,14 +146,16 @@ class SubscriptionSource implements DeadLetterSource {
         }
         const key = `${record.messageId}\u0000${record.publishTime}`;
         const same = this.held.get(key);
+        byDelivery.set(id, key);
         if (same !== undefined) {
-          this.ackIds.get(same)?.push(r.ackId as string);
-          byDelivery.set(id, same);
+          this.ackIds.get(key)?.push(r.ackId as string);
+          // The catch-all's misrouted copy and the tenant worker's dead letter of one message: the record is the
+          // worker's (the one to count and replay), whichever came first; both are acknowledged with it.
+          if (same.misrouted && !record.misrouted) this.held.set(key, record);
           continue;
         }
         this.held.set(key, record);
-        this.ackIds.set(record, [r.ackId as string]);
-        byDelivery.set(id, record);
+        this.ackIds.set(key, [r.ackId as string]);
         count++;
       }
     }
@@ -169,7 +173,8 @@ class SubscriptionSource implements DeadLetterSource {
       const done = new Set(consumed);
       const ack: string[] = [];
       const back: string[] = [];
-      for (const [record, ids] of this.ackIds) (done.has(record) ? ack : back).push(...ids);
+      for (const [key, ids] of this.ackIds)
+        (done.has(this.held.get(key) as DeadLetterRecord) ? ack : back).push(...ids);
       for (let i = 0; i < ack.length; i += ACK_IDS_PER_CALL) {
         await this.client.acknowledge({ subscription: this.subscription, ackIds: ack.slice(i, i + ACK_IDS_PER_CALL) });
       }

@@ -328,6 +328,60 @@ describe("npm run dead-letters on the Pub/Sub emulator", () => {
     }
   }, 120_000);
 
+  it("a message in the feed twice, as the catch-all's misrouted copy and as its tenant's worker's dead letter, is the worker's", async () => {
+    // Both readers publish to the one feed (the catch-all's subscription still delivers a tenant's messages when the
+    // tenant's worker was added after it: a filter cannot be changed): the same original message, refused by its
+    // worker (malformed) and marked misrouted by the catch-all. The copy pulled first must not hide the dead letter.
+    const ps = pubsub.client();
+    const endpoint = `--pubsub-endpoint=${pubsub.emulator().endpoint}`;
+    const [feed] = await ps.createTopic("two-copies-invalid-events");
+    await feed.createSubscription("two-copies-repair");
+    const [retry] = await ps.createTopic("two-copies-user-events");
+    await retry.createSubscription("two-copies-check");
+    const original = {
+      message_id: "4242",
+      publish_time: Date.now() - 60_000,
+      attributes: { tenant_id: "acme" },
+      data: '{"event_id":"e-1","tenant_id":"acme"',
+    };
+    const copies = [
+      {
+        error: { field: "tidemark_catch_all_misrouted", reason: 'is "acme", a tenant with its own worker' },
+        misrouted: true,
+      },
+      { error: { field: "payload", reason: "is not JSON: Unexpected end of JSON input" }, misrouted: false },
+    ];
+    for (const c of copies) {
+      await feed.publishMessage({
+        data: Buffer.from(JSON.stringify({ ...original, error: c.error })),
+        attributes: {
+          tidemark_message_id: original.message_id,
+          tidemark_error_field: c.error.field,
+          ...(c.misrouted ? { tidemark_catch_all_misrouted: "1" } : {}),
+        },
+      });
+    }
+    const FROM = `--from=pubsub://projects/${PROJECT}/subscriptions/two-copies-repair`;
+    const shown = await deadLettersJson<ShownDeadLetter[]>(["show", FROM, endpoint]);
+    expect(shown.map((s) => [s.message_id, s.error.field, s.misrouted])).toEqual([["4242", "payload", false]]);
+    const to = `--to=pubsub://projects/${PROJECT}/topics/two-copies-user-events`;
+    const plan = await deadLettersJson<Replayed>(["replay", FROM, to, endpoint, "--all", "--dry-run"]);
+    expect([plan.replayed.map((r) => r.message_id), plan.skipped_misrouted]).toEqual([["4242"], []]);
+    const done = await deadLettersJson<Replayed>(["replay", FROM, to, endpoint, "--all"]);
+    expect(done.replayed.map((r) => r.message_id)).toEqual(["4242"]);
+    // Replayed once, and both copies acknowledged.
+    const sub = new v1.SubscriberClient(ps.options as ConstructorParameters<typeof v1.SubscriberClient>[0]);
+    const [r] = await sub.pull(
+      { subscription: `projects/${PROJECT}/subscriptions/two-copies-check`, maxMessages: 10 },
+      { timeout: 10_000 },
+    );
+    expect((r.receivedMessages ?? []).map((m) => Buffer.from(m.message?.data as Uint8Array).toString())).toEqual([
+      original.data,
+    ]);
+    await sub.close();
+    expect((await deadLettersJson<Listed>(["list", FROM, endpoint])).total).toBe(0);
+  }, 120_000);
+
   it("reads a subscription's dead-letter topic: binary bytes shown as base64 and replayed byte for byte", async () => {
     const ps = pubsub.client();
     const endpoint = `--pubsub-endpoint=${pubsub.emulator().endpoint}`;
