@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { openDeadLetterSource } from "../../../pipelines/user-sessions/dead-letter-sources.ts";
 import type { ShownDeadLetter } from "../../../pipelines/user-sessions/dead-letters.ts";
 import {
   type GeneratedMessage,
@@ -10,6 +11,7 @@ import {
   generateMessages,
   generateStream,
 } from "../../../pipelines/user-sessions/generate.ts";
+import { payloadOfBytes } from "../../../schemas/payload.ts";
 import { DATASET, useBigQueryEmulator } from "../../io/bigquery/emulator-fixture.ts";
 import { countBy, expectedField } from "./dead-letter-truth.ts";
 import { deadLettersJson } from "./dead-letters-cli.ts";
@@ -126,4 +128,40 @@ describe("npm run dead-letters on the BigQuery emulator", () => {
     );
     expect(plan.skipped_already_replayed).toEqual([{ message_id: first.message.messageId, replays: ["replay-1"] }]);
   }, 180_000);
+
+  it("reads each invalid row's exact bytes: a text payload with a leading BOM keeps it, base64 its bytes", async () => {
+    const w = await bq.warehouse();
+    const payloads = [
+      Buffer.from('\ufeff{"event_id":"e1"}', "utf8"),
+      Buffer.from("\ufeff", "utf8"),
+      Buffer.from([0xef, 0xbb, 0xbf, 0xff]),
+    ];
+    await w.appendBronze(
+      payloads.map((bytes, i) => {
+        const p = payloadOfBytes(bytes);
+        return {
+          message_id: `m${i}`,
+          publish_time: 1_000 + i,
+          ingest_time: 2_000,
+          attributes: { tenant_id: "acme" },
+          payload: p.data,
+          valid: false,
+          error_field: "payload",
+          error_reason: "is not JSON",
+          correlation_id: null,
+          payload_encoding: p.encoding ?? null,
+        };
+      }),
+    );
+    const e = bq.emulator();
+    const source = openDeadLetterSource(`bigquery://${e.projectId}/${DATASET}`, { bigqueryEndpoint: e.apiEndpoint });
+    try {
+      const read = await source.read();
+      expect(read.map((r) => [r.messageId, r.data.toString("hex")])).toEqual(
+        payloads.map((b, i) => [`m${i}`, b.toString("hex")]),
+      );
+    } finally {
+      await source.close();
+    }
+  }, 60_000);
 });
