@@ -108,8 +108,10 @@ export class VersionedParser implements Parser {
     }
     // No attribute: a JSON payload may name its version.
     const text = payloadText(payload);
+    let decoded: Record<string, unknown> | undefined;
     if (this.anyJson && text !== undefined && payloadSizeProblem(payload) === undefined && /^\s*\{/.test(text)) {
       const o = decodeJsonObject(payload);
+      if (!isError(o)) decoded = o;
       if (!isError(o) && o.schema_version !== undefined && o.schema_version !== null) {
         const v = o.schema_version;
         const p = typeof v === "number" ? this.byAttribute.get(String(v)) : undefined;
@@ -123,7 +125,11 @@ export class VersionedParser implements Parser {
       }
     }
     if (this.defaultVersion !== undefined) {
-      return (this.byAttribute.get(String(this.defaultVersion)) as VersionParser).parse(payload, attributes, ctx);
+      const p = this.byAttribute.get(String(this.defaultVersion)) as VersionParser;
+      // A JSON payload already decoded (to look for its version) is not decoded again.
+      return decoded !== undefined && p.readsJson
+        ? p.parseObject(decoded, attributes, ctx)
+        : p.parse(payload, attributes, ctx);
     }
     return fail({
       field: "schema_version",
