@@ -48,6 +48,11 @@ export interface ArchiveStore {
   /** A folder for the writer's temporary files: on the same file system as the archive for a local one. */
   readonly scratchDir: string;
   put(path: string, local: string): Promise<void>;
+  /**
+   * Refuses a location that cannot take files, before a run reads anything (a missing bucket, named; a local folder
+   * is made or refused when the store is opened).
+   */
+  check(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -112,6 +117,8 @@ class LocalStore implements ArchiveStore {
     await syncAsync(dirname(target), "r");
   }
 
+  async check(): Promise<void> {}
+
   async close(): Promise<void> {
     rmSync(this.scratchDir, { recursive: true, force: true });
   }
@@ -163,15 +170,21 @@ class GcsStore implements ArchiveStore {
     options: ArchiveStoreOptions,
   ) {
     const endpoint = options.gcsEndpoint;
-    this.storage =
-      options.storage ??
-      new Storage({
+    if (options.storage !== undefined) this.storage = options.storage;
+    else {
+      this.storage = new Storage({
         ...(options.projectId === undefined ? {} : { projectId: options.projectId }),
         ...(endpoint === undefined ? {} : { apiEndpoint: endpoint }),
         // An upload here is idempotent (a name is a function of the rows, and its content the same rows): retried on
         // a transient error like any idempotent request, rather than only with preconditions (the default).
         retryOptions: { idempotencyStrategy: IdempotencyStrategy.RetryAlways },
       });
+      // With STORAGE_EMULATOR_HOST set, 7.22 sends uploads to the endpoint's /upload/storage/v1 but its other
+      // requests (the bucket's check) to the variable's URL as it is, without /storage/v1 (measured on
+      // fake-gcs-server: a bucket that exists said missing), even when apiEndpoint names another server: both to
+      // the endpoint, as without the variable.
+      this.storage.baseUrl = `${this.storage.apiEndpoint}/storage/v1`;
+    }
     this.scratchDir = options.scratchDir ?? join(process.env.TMPDIR ?? "/tmp", `tidemark-archive-${process.pid}`);
     mkdirSync(this.scratchDir, { recursive: true });
   }
@@ -183,6 +196,28 @@ class GcsStore implements ArchiveStore {
       await this.storage.bucket(bucket).upload(local, { destination: name, resumable: false });
     } catch (e) {
       throw new Error(`could not write gs://${bucket}/${name}: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  async check(): Promise<void> {
+    const { bucket } = this.location;
+    let exists: boolean;
+    try {
+      [exists] = await this.storage.bucket(bucket).exists();
+    } catch (e) {
+      // A writer may hold only object roles (storage.objects.create, not storage.buckets.get): its first upload says.
+      if ((e as { code?: unknown }).code === 403) return;
+      throw new Error(
+        `--archive=${describeLocation(this.location)}: could not reach the bucket ${bucket}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    if (!exists) {
+      throw new Error(
+        `--archive=${describeLocation(this.location)}: the bucket ${bucket} does not exist (at ${this.storage.apiEndpoint})`,
+      );
     }
   }
 

@@ -50,7 +50,13 @@ export function openArchive(
   location: ArchiveLocation,
   o: Pick<Options, "gcsEndpoint" | "project">,
   tally: ArchiveTally,
-): { readonly archive: MedallionArchive; readonly description: string; close(): Promise<void> } {
+): {
+  readonly archive: MedallionArchive;
+  readonly description: string;
+  /** Refuses a location that cannot take files (a missing bucket), before anything is read. */
+  check(): Promise<void>;
+  close(): Promise<void>;
+} {
   const store = openArchiveStore(location, {
     ...(o.gcsEndpoint === undefined ? {} : { gcsEndpoint: o.gcsEndpoint }),
     ...(o.project === undefined ? {} : { projectId: o.project }),
@@ -59,5 +65,10 @@ export function openArchive(
     tally.files++;
     tally.rows += f.rows;
   };
-  return { archive: { store, onFile }, description: describeLocation(location), close: () => store.close() };
+  return {
+    archive: { store, onFile },
+    description: describeLocation(location),
+    check: () => store.check(),
+    close: () => store.close(),
+  };
 }

@@ -172,6 +172,8 @@ async function main(): Promise<void> {
   if (!dataflow) {
     // A missing topic is named before anything runs (Dataflow's workers find it themselves).
     for (const target of Object.values(feeds.feeds)) await target.publisher().checkExists();
+    // So is a missing archive bucket (its first upload would fail only after the first checkpoint).
+    await archive?.check();
   }
   // The tables are created (or evolved) here, once, before the job's workers start; a dry run changes nothing.
   if (!(dataflow && o.dryRun !== undefined)) await warehouse.open();

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import type { PubSub } from "@google-cloud/pubsub";
@@ -121,6 +121,26 @@ describe("npm run pipeline -- --archive=gs://... on fake-gcs-server (STORAGE_EMU
     expect(c.messageIds).toEqual([...new Set(ids)].sort());
     expect(c).toMatchObject({ duplicates: 0, misplaced: 0, missing: 0, extra: 0 });
   }, 90_000);
+});
+
+describe("npm run pipeline -- --archive=gs://... to a bucket that does not exist (fake-gcs-server)", () => {
+  const gcs = useFakeGcs();
+
+  it("is refused before anything is read, naming the bucket (no checkpoint written)", async () => {
+    const db = join(dir, "no-bucket.duckdb");
+    const checkpoints = join(dir, "no-bucket-checkpoints");
+    const r = await cli([
+      `--warehouse=duckdb:${db}`,
+      "--archive=gs://no-such-bucket/bronze",
+      `--gcs-endpoint=${gcs().endpoint}`,
+      `--checkpoint-dir=${checkpoints}`,
+    ]).exit;
+    expect(r.code, r.out).toBe(1);
+    expect(r.out).toContain(
+      `--archive=gs://no-such-bucket/bronze: the bucket no-such-bucket does not exist (at ${gcs().endpoint})`,
+    );
+    expect(existsSync(checkpoints) ? readdirSync(checkpoints) : []).toEqual([]);
+  }, 60_000);
 });
 
 describe("the archive on Pub/Sub (official emulator), killed with SIGKILL at commit phases and restarted", () => {
