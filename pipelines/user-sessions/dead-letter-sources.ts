@@ -121,7 +121,7 @@ class SubscriptionSource implements DeadLetterSource {
       empty = 0;
       const ids = received.map((r) => r.ackId as string);
       await this.settle(ids, lease);
-      for (const r of received) {
+      for (const [i, r] of received.entries()) {
         const m = r.message ?? {};
         const id = String(m.messageId);
         const seconds = Number(m.publishTime?.seconds ?? 0);
@@ -140,8 +140,12 @@ class SubscriptionSource implements DeadLetterSource {
         try {
           record = fromDelivered(delivered, this.name);
         } catch (e) {
-          // Not ours to read: given back with the rest when the read ends.
-          await this.settle([r.ackId as string], 0);
+          // Not ours to read: given back, with the rest of its Pull (leased above, not yet held: `close` gives back
+          // only the held ones) and, when the read ends, everything held.
+          await this.settle(
+            received.slice(i).map((m) => m.ackId as string),
+            0,
+          );
           throw e;
         }
         const key = `${record.messageId}\u0000${record.publishTime}`;

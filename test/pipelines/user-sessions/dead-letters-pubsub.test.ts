@@ -382,6 +382,60 @@ describe("npm run dead-letters on the Pub/Sub emulator", () => {
     expect((await deadLettersJson<Listed>(["list", FROM, endpoint])).total).toBe(0);
   }, 120_000);
 
+  it("a feed message it cannot read ends the read naming it, and every message pulled is given back at once", async () => {
+    const ps = pubsub.client();
+    const endpoint = `--pubsub-endpoint=${pubsub.emulator().endpoint}`;
+    const [feed] = await ps.createTopic("unreadable-invalid-events");
+    await feed.createSubscription("unreadable-repair");
+    // First a message with the feed's attribute whose data is not a dead letter, then two that are: one Pull.
+    const ids = [
+      await feed.publishMessage({ data: Buffer.from("not json"), attributes: { tidemark_message_id: "1" } }),
+    ];
+    for (const id of ["2", "3"]) {
+      const invalid = {
+        message_id: id,
+        publish_time: 1_000,
+        attributes: {},
+        data: "x",
+        error: { field: "payload", reason: "r" },
+      };
+      ids.push(
+        await feed.publishMessage({
+          data: Buffer.from(JSON.stringify(invalid)),
+          attributes: { tidemark_message_id: id },
+        }),
+      );
+    }
+    const FROM = `--from=pubsub://projects/${PROJECT}/subscriptions/unreadable-repair`;
+    const run = await deadLettersCli(["show", FROM, endpoint, "--lease-seconds=600"]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(
+      `error: pubsub://projects/${PROJECT}/subscriptions/unreadable-repair: message ${ids[0]} has the attribute tidemark_message_id but its data is not JSON`,
+    );
+    // Nothing is left held under the read's lease (600 s): all three are delivered again at once.
+    const sub = new v1.SubscriberClient(ps.options as ConstructorParameters<typeof v1.SubscriberClient>[0]);
+    const back = new Set<string>();
+    await until(
+      "the three messages delivered again",
+      async () => {
+        // An idle Pull ends in DEADLINE_EXCEEDED: nothing this time.
+        const got = await sub
+          .pull(
+            { subscription: `projects/${PROJECT}/subscriptions/unreadable-repair`, maxMessages: 10 },
+            { timeout: 3_000, retry: null },
+          )
+          .then(
+            ([r]) => r.receivedMessages ?? [],
+            () => [],
+          );
+        for (const m of got) back.add(String(m.message?.messageId));
+        return back.size === 3;
+      },
+      { timeoutMs: 30_000, state: () => JSON.stringify([...back]) },
+    );
+    await sub.close();
+  }, 120_000);
+
   it("reads a subscription's dead-letter topic: binary bytes shown as base64 and replayed byte for byte", async () => {
     const ps = pubsub.client();
     const endpoint = `--pubsub-endpoint=${pubsub.emulator().endpoint}`;
