@@ -1,4 +1,14 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { mkdir, open, rename } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { IdempotencyStrategy, Storage } from "@google-cloud/storage";
@@ -102,9 +112,12 @@ export function openArchiveStore(location: ArchiveLocation, options: ArchiveStor
 class LocalStore implements ArchiveStore {
   readonly scratchDir: string;
   constructor(readonly location: ArchiveLocation & { readonly kind: "file" }) {
-    // Hidden under the archive (same file system: the rename is atomic), and not matched by `**/*.parquet`.
-    this.scratchDir = join(location.dir, ".tidemark-tmp");
-    mkdirDurably(this.scratchDir);
+    // Hidden under the archive (same file system: the rename is atomic), and not matched by `**/*.parquet`; a folder
+    // of this store's own in it, so that another job writing the same archive (each tenant's worker) and ending does
+    // not take this one's files from under it.
+    const scratchRoot = join(location.dir, SCRATCH);
+    mkdirDurably(scratchRoot);
+    this.scratchDir = mkdtempSync(join(scratchRoot, `${process.pid}-`));
   }
 
   async put(path: string, local: string): Promise<void> {
@@ -121,8 +134,17 @@ class LocalStore implements ArchiveStore {
 
   async close(): Promise<void> {
     rmSync(this.scratchDir, { recursive: true, force: true });
+    // The scratch root too once no other store uses it (and no run killed earlier left files in it).
+    try {
+      rmdirSync(dirname(this.scratchDir));
+    } catch {
+      // Not empty: another store's, or leftovers.
+    }
   }
 }
+
+/** The local archive's folder of scratch files. */
+const SCRATCH = ".tidemark-tmp";
 
 /** Makes `dir` and its missing parents, each new folder's entry fsynced in its parent. */
 function mkdirDurably(dir: string): void {

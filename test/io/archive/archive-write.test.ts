@@ -129,6 +129,20 @@ describe("parseArchiveLocation", () => {
   });
 });
 
+describe("two jobs writing one local archive folder (each tenant's worker, say)", () => {
+  it("one ending (its store closed) leaves the other's file being written in place", async () => {
+    const dir = join(tempDir("tidemark-archive-two-"), "archive");
+    const a = openArchiveStore({ kind: "file", dir });
+    const b = openArchiveStore({ kind: "file", dir });
+    const scratch = join(b.scratchDir, "b.parquet.tmp");
+    writeFileSync(scratch, "b's bytes");
+    await a.close();
+    await b.put("dt=2026-01-05/hour=06/part-b.parquet", scratch);
+    await b.close();
+    expect(filesUnder(dir)).toEqual(["dt=2026-01-05/hour=06/part-b.parquet"]);
+  });
+});
+
 describe("the medallion's archive copy of Bronze (file://)", () => {
   it("holds every Bronze row once, column for column, each in its publish hour's partition, as DuckDB reads it", async () => {
     const dir = tempDir("tidemark-archive-");
