@@ -4,7 +4,8 @@ import type { Source } from "../../core/source.ts";
 import { hours, minutes, seconds } from "../../core/time/duration.ts";
 import { pubsubClient } from "../../io/pubsub/client.ts";
 import { type PubsubSourceStats, pubsubSource } from "../../io/pubsub/pubsub-source.ts";
-import { fixtureFileSource } from "../../io/test-stream/jsonl.ts";
+import { closeSync, openSync } from "node:fs";
+import { fileLines, fixtureLinesSource } from "../../io/test-stream/jsonl.ts";
 import type { RawMessage } from "../../schemas/event.ts";
 import { type OptionValues, parseOptions } from "../../core/options.ts";
 import { BigQueryWarehouse, UPSERT_METHODS, type UpsertMethod } from "../../io/bigquery/bigquery-warehouse.ts";
@@ -19,6 +20,7 @@ import type { MedallionFeeds, UserSessionsOptions } from "./pipeline.ts";
 import { PubsubPublisher } from "../../io/pubsub/pubsub-sink.ts";
 import { catchAllTenants } from "./tenant-options.ts";
 import { loadParsers } from "../../schemas/parsers/parsers-config.ts";
+import { payloadEncodingProblem } from "../../schemas/payload.ts";
 
 /** The medallion's own options, beside the runner's (`RUNNER_OPTIONS`); parsed once, in one object. */
 export const MEDALLION_OPTIONS = {
@@ -286,6 +288,57 @@ export async function openWarehouse(o: Options): Promise<Warehouse> {
 }
 
 /**
+ * A fixture file of messages (`fixtureFileSource`), each message's payload `encoding` checked as its line is read:
+ * absent (text) or `base64` with canonical base64 in `data`; anything else (a typo, another encoding) is an error
+ * naming the file, line and message, where it would have made the payload's bytes its text (or dropped base64's
+ * stray characters). Only lines that name an encoding are read twice.
+ */
+function fixtureMessages(path: string): Source<RawMessage> {
+  try {
+    closeSync(openSync(path, "r"));
+  } catch (e) {
+    throw new Error(`cannot read fixture stream ${path}: ${(e as Error).message}`);
+  }
+  return fixtureLinesSource<RawMessage>(path, function* () {
+    let n = 0;
+    for (const line of fileLines(path)) {
+      n++;
+      if (line.includes('"encoding"')) {
+        const problem = fixtureEncodingProblem(line);
+        if (problem !== undefined) throw new Error(`fixture stream ${path} line ${n}: ${problem}`);
+      }
+      yield line;
+    }
+  });
+}
+
+/** Why a fixture line's messages do not say their payload's encoding right, or undefined (other problems: the parser's). */
+function fixtureEncodingProblem(line: string): string | undefined {
+  let event: unknown;
+  try {
+    event = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  const input = (event as { input?: unknown } | null)?.input;
+  if (!Array.isArray(input)) return undefined;
+  for (const e of input as { value?: { messageId?: unknown; data?: unknown; encoding?: unknown } }[]) {
+    const m = e?.value;
+    if (typeof m !== "object" || m === null) continue;
+    const problem = payloadEncodingProblem(m.encoding);
+    const id = JSON.stringify(m.messageId);
+    if (problem !== undefined) return `message ${id}: encoding ${problem}`;
+    if (
+      m.encoding === "base64" &&
+      (typeof m.data !== "string" || Buffer.from(m.data, "base64").toString("base64") !== m.data)
+    ) {
+      return `message ${id}: data is not base64 (encoding "base64")`;
+    }
+  }
+  return undefined;
+}
+
+/**
  * The job's input, as `--input` names it: a fixture file, or a Pub/Sub subscription (or a topic, through a temporary
  * subscription) read until `signal` aborts. With Pub/Sub, the client (to close) and the source's statistics.
  */
@@ -294,7 +347,7 @@ export function openSource(
   signal?: AbortSignal,
 ): { readonly source: Source<RawMessage>; readonly pubsub?: PubSub; readonly stats?: () => PubsubSourceStats } {
   const input = o.input;
-  if (!input.startsWith("pubsub://")) return { source: fixtureFileSource<RawMessage>(input) };
+  if (!input.startsWith("pubsub://")) return { source: fixtureMessages(input) };
   const m = /^pubsub:\/\/projects\/([^/]+)\/(subscriptions|topics)\/([^/]+)$/.exec(input);
   if (m === null) {
     throw new Error(
