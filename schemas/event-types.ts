@@ -6,8 +6,8 @@ import type { LineItem } from "./rows.ts";
  *
  * - `order`: `order_id`, `line_items` (1 to 1,000 of `{sku, quantity, unit_price}`: a non-empty sku, a positive integer
  *   quantity, a non-negative price), `currency` required; the event's `amount` is the order's total and must equal the
- *   sum of quantity x unit_price to the cent (within half a cent: prices are decimal, floats are not), and `items`, when
- *   sent, the sum of the quantities.
+ *   sum of quantity x unit_price to the cent: within half a cent, a sum on a half cent rounded either way, computed
+ *   exactly on the decimals sent (`totalProblem`), not on floats; and `items`, when sent, the sum of the quantities.
  * - `inventory`: `sku`, `warehouse`, `delta` (an integer, negative when stock is taken out), `on_hand` (a non-negative
  *   integer, the stock after the change as the source system reports it; not checked against earlier events, which may
  *   arrive in any order).
@@ -50,9 +50,6 @@ export interface DetailError {
 /** Most line items an order may have. */
 export const MAX_LINE_ITEMS = 1000;
 
-/** Half a cent: an order's total may differ from the sum of its lines by less than this (float rounding). */
-const TOTAL_TOLERANCE = 0.005;
-
 const isTyped: ReadonlySet<string> = new Set(TYPED_EVENT_TYPES);
 
 /**
@@ -92,7 +89,6 @@ function orderDetail(o: Readonly<Record<string, unknown>>): OrderDetail | Detail
     return { field: "line_items", reason: `has ${lines.length} lines, more than ${MAX_LINE_ITEMS}` };
   }
   const items: LineItem[] = new Array(lines.length);
-  let sum = 0;
   let quantities = 0;
   for (let i = 0; i < lines.length; i++) {
     const at = `line_items[${i}]`;
@@ -112,13 +108,12 @@ function orderDetail(o: Readonly<Record<string, unknown>>): OrderDetail | Detail
       return { field: `${at}.unit_price`, reason: `must be a non-negative number, got ${show(price)}` };
     }
     items[i] = { sku, quantity, unit_price: price };
-    sum += quantity * price;
     quantities += quantity;
   }
   const total = o.amount as number;
-  if (!(Math.abs(total - sum) < TOTAL_TOLERANCE)) {
-    const cents = Math.round(sum * 100) / 100;
-    return { field: "amount", reason: `is ${total}, but the line items sum to ${cents} (quantity x unit_price)` };
+  const sum = totalProblem(total, items);
+  if (sum !== undefined) {
+    return { field: "amount", reason: `is ${total}, but the line items sum to ${sum} (quantity x unit_price)` };
   }
   if (o.items !== undefined && o.items !== quantities) {
     return { field: "items", reason: `is ${show(o.items)}, but the line items' quantities sum to ${quantities}` };
@@ -151,6 +146,55 @@ function activityDetail(o: Readonly<Record<string, unknown>>): ActivityDetail | 
     return { field: "actor_id", reason: `must be a non-negative integer, got ${show(actor)}` };
   }
   return { kind: "user_activity", action, actor_id: actor };
+}
+
+/**
+ * The lines' sum of quantity x unit_price as decimal text when `total` is more than half a cent from it, else
+ * undefined. Exact: each number is taken as the decimal it prints as (its shortest round-trip form: what the payload
+ * wrote, for up to 15 significant digits), so a sum on a half cent (1 x 1.005) accepts the total rounded either way
+ * (1.00 and 1.01, where floats put 1.005 below the half and refused 1.01) and a large order's float error (about 0.006
+ * for 1,000 lines near 10^12) counts for nothing. `total` and the prices are finite and non-negative.
+ */
+function totalProblem(total: number, lines: readonly Readonly<LineItem>[]): string | undefined {
+  // Most totals are plainly within half a cent in floats too: only those near the bound, or past it, are summed exactly
+  // (the floats' sum and the numbers themselves are within this bound of the decimals' sum).
+  let floatSum = 0;
+  for (const l of lines) floatSum += l.quantity * l.unit_price;
+  const floatError = 4 * (lines.length + 2) * Number.EPSILON * (floatSum + total);
+  if (Math.abs(total - floatSum) + floatError < 0.005) return undefined;
+  const prices = lines.map((l) => decimal(l.unit_price));
+  const t = decimal(total);
+  // At least 3 decimals: half a cent is 5 x 10^-3.
+  const scale = Math.max(3, t.scale, ...prices.map((p) => p.scale));
+  let sum = 0n;
+  for (let i = 0; i < lines.length; i++) {
+    const p = prices[i] as Decimal;
+    sum += BigInt((lines[i] as LineItem).quantity) * p.digits * 10n ** BigInt(scale - p.scale);
+  }
+  const diff = t.digits * 10n ** BigInt(scale - t.scale) - sum;
+  if ((diff < 0n ? -diff : diff) <= 5n * 10n ** BigInt(scale - 3)) return undefined;
+  const unit = 10n ** BigInt(scale);
+  const fraction = String(sum % unit)
+    .padStart(scale, "0")
+    .replace(/0+$/, "");
+  const text = fraction === "" ? String(sum / unit) : `${sum / unit}.${fraction}`;
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** A decimal number: `digits` x 10^-`scale`. */
+interface Decimal {
+  readonly digits: bigint;
+  readonly scale: number;
+}
+
+/** A finite non-negative number as the decimal its shortest round-trip text (`String`) gives, exactly. */
+function decimal(x: number): Decimal {
+  const m = /^(\d+)(?:\.(\d+))?(?:e([+-]\d+))?$/.exec(String(x));
+  if (m === null) throw new Error(`not a finite non-negative number: ${x}`);
+  const fraction = m[2] ?? "";
+  const scale = fraction.length - (m[3] === undefined ? 0 : Number(m[3]));
+  const digits = BigInt(`${m[1]}${fraction}`);
+  return scale >= 0 ? { digits, scale } : { digits: digits * 10n ** BigInt(-scale), scale: 0 };
 }
 
 /** A required non-empty string of at most 256 characters, or the error naming `field`. */

@@ -47,6 +47,61 @@ describe("eventDetail: the typed fields of order, inventory and user_activity", 
     });
   });
 
+  it("a sum on a half cent: the total rounded either way is accepted, a cent further is not, whatever floats make of it", () => {
+    // Prices with a third decimal (fuel, B2B) put a sum on a half cent: 1 x 1.005 is 1.00499999999999989 in floats,
+    // 3 x 0.335 is 1.00500000000000012, 1 x 2.675 is 2.67499999999999982. A total rounded half up or half to even is
+    // to the cent; which of the two was refused depended on the floats.
+    const withLine = (quantity: number, unit_price: number, amount: number) =>
+      eventDetail("order", {
+        ...order,
+        items: undefined,
+        amount,
+        line_items: [{ sku: "A", quantity, unit_price }],
+      });
+    for (const [quantity, price, down, up] of [
+      [1, 1.005, 1, 1.01],
+      [3, 0.335, 1, 1.01],
+      [1, 2.675, 2.67, 2.68],
+      [1, 0.015, 0.01, 0.02],
+    ] as const) {
+      expect(withLine(quantity, price, down)).toMatchObject({ kind: "order" });
+      expect(withLine(quantity, price, up)).toMatchObject({ kind: "order" });
+      expect(withLine(quantity, price, Math.round(down * 100 - 1) / 100)).toMatchObject({ field: "amount" });
+      expect(withLine(quantity, price, Math.round(up * 100 + 1) / 100)).toMatchObject({ field: "amount" });
+    }
+    // The refusal gives the lines' sum as it is (it said "is 2.69, but the line items sum to 2.68" for 2.675).
+    expect(withLine(1, 2.675, 2.69)).toEqual({
+      field: "amount",
+      reason: "is 2.69, but the line items sum to 2.675 (quantity x unit_price)",
+    });
+  });
+
+  it("a large order's total, exact in decimals, is accepted; a cent off is refused (1,000 lines of up to 10^9)", () => {
+    // The reference sums in integer cents (BigInt); the floats' sum of 1,000 lines near 10^12 is off by up to 0.006.
+    let seed = 17;
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed / 2_147_483_648;
+    };
+    let refused = 0;
+    let offByACentAccepted = 0;
+    for (let t = 0; t < 40; t++) {
+      const line_items: { sku: string; quantity: number; unit_price: number }[] = [];
+      let cents = 0n;
+      for (let i = 0; i < MAX_LINE_ITEMS; i++) {
+        const c = Math.floor(next() * 1e11);
+        const quantity = 1 + Math.floor(next() * 10);
+        line_items.push({ sku: `S${i}`, quantity, unit_price: c / 100 });
+        cents += BigInt(c) * BigInt(quantity);
+      }
+      const amount = (c: bigint) => Number(`${c / 100n}.${String(c % 100n).padStart(2, "0")}`);
+      const base = { ...order, items: undefined, line_items };
+      if ("reason" in (eventDetail("order", { ...base, amount: amount(cents) }) ?? {})) refused++;
+      if (!("reason" in (eventDetail("order", { ...base, amount: amount(cents + 1n) }) ?? {}))) offByACentAccepted++;
+    }
+    expect({ refused, offByACentAccepted }).toEqual({ refused: 0, offByACentAccepted: 0 });
+  });
+
   it.each<[string, string, Record<string, unknown>, { field: string; reason: string }]>([
     [
       "an order without its id",
