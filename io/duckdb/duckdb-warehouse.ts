@@ -266,18 +266,24 @@ export class DuckDbWarehouse implements Warehouse {
           );
         }
         if (key.length > 0) this.withPrimaryKey.add(table.name);
-        const present = new Set(
+        const present = new Map(
           (
             await con.runAndReadAll(
-              "SELECT column_name AS c FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = $1",
+              "SELECT column_name AS c, data_type AS t FROM duckdb_columns() WHERE schema_name = 'main' AND table_name = $1",
               [table.name],
             )
           )
             .getRowObjectsJS()
-            .map((r) => r.c as string),
+            .map((r) => [r.c as string, r.t as string]),
         );
         for (const c of table.columns) {
-          if (present.has(c.name)) continue;
+          const type = present.get(c.name);
+          if (type !== undefined) {
+            // A list of records takes this version's fields only if the table's records have them all, as they are: an
+            // appender would write records into fewer fields without the others, silently.
+            if (c.type === "RECORD_ARRAY") await this.checkRecordType(con, table, c, type);
+            continue;
+          }
           if (c.required) {
             throw new Error(
               `the DuckDB warehouse at ${this.path}: table ${table.name} has no column ${c.name}, which this version ` +
@@ -292,6 +298,17 @@ export class DuckDbWarehouse implements Warehouse {
         );
       }
     });
+  }
+
+  /** Throws, naming the table and both types, when a RECORD_ARRAY column's type in the file is not this version's. */
+  private async checkRecordType(con: DuckDBConnection, table: TableSchema, c: Column, type: string): Promise<void> {
+    const reader = await con.runAndReadAll(`SELECT typeof(CAST(NULL AS ${duckdbType(c)})) AS t`);
+    const wanted = reader.getRowObjectsJS()[0]?.t as string;
+    if (type === wanted) return;
+    throw new Error(
+      `the DuckDB warehouse at ${this.path}: table ${table.name} column ${c.name} is ${type} but this version writes ` +
+        `${wanted} (the fields of a record are not evolved); write to a new file, or migrate the column`,
+    );
   }
 
   /** Appends Bronze rows, ignoring those whose message_id is already there (the first of a batch's duplicates wins). */

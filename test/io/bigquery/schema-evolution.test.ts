@@ -49,3 +49,30 @@ describe("planSchemaChange", () => {
     ).toThrow("n: mode NULLABLE in the table, REQUIRED in the schema");
   });
 });
+
+describe("planSchemaChange: a RECORD's fields", () => {
+  const record = (fields: BigQueryField[]): BigQueryField => ({ ...f("line_items", "RECORD", "REPEATED"), fields });
+  const lines = [f("sku", "STRING", "REQUIRED"), f("quantity", "INTEGER", "REQUIRED")];
+
+  it("the same fields (legacy type names too): nothing to do", () => {
+    const wanted = [record([f("sku", "STRING", "REQUIRED"), f("quantity", "INT64", "REQUIRED")])];
+    expect(planSchemaChange("d.silver_orders", [record(lines)], wanted)).toEqual({ add: [], relax: [] });
+  });
+
+  it("refuses a field added, dropped or changed inside a record, naming it (it was planned as no change)", () => {
+    const run = (wanted: BigQueryField[]) => () =>
+      planSchemaChange("d.silver_orders", [record(lines)], [record(wanted)]);
+    expect(run([...lines, f("unit_price", "FLOAT64", "REQUIRED")])).toThrow(
+      "BigQuery table d.silver_orders is incompatible with the schema, nothing was written:\n" +
+        "  line_items.unit_price: in the schema, not in the table's records (the fields of a record are not evolved",
+    );
+    expect(run([...lines, f("note", "STRING")])).toThrow("line_items.note: in the schema, not in the table's records");
+    expect(run(lines.slice(0, 1))).toThrow("line_items.quantity: in the table's records, not in the schema");
+    expect(run([lines[0]!, f("quantity", "FLOAT64", "REQUIRED")])).toThrow(
+      "line_items.quantity: type INT64 in the table, FLOAT64 in the schema",
+    );
+    expect(run([lines[0]!, f("quantity", "INT64")])).toThrow(
+      "line_items.quantity: mode REQUIRED in the table, NULLABLE in the schema",
+    );
+  });
+});

@@ -8,7 +8,7 @@ import { DuckDbWarehouse } from "../../../io/duckdb/duckdb-warehouse.ts";
 import type { GoldSessionRow, SilverRow } from "../../../schemas/rows.ts";
 import { type ColumnType, duckdbDdl } from "../../../schemas/table-schema.ts";
 import { BRONZE, GOLD_HOURLY, GOLD_SESSIONS, SILVER_ACTIVITY, TABLES } from "../../../schemas/tables.ts";
-import { activity, bronze, hourly, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
+import { activity, bronze, hourly, order, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
 
 /**
  * The DuckDB type names `information_schema.columns.data_type` reports for each column type (the one RECORD_ARRAY
@@ -233,6 +233,36 @@ describe("DuckDbWarehouse: opening files", () => {
       "m2",
       "m3",
     ]);
+  });
+
+  it("refuses a typed table whose records have other fields than this version's, before writing (not dropping them)", async () => {
+    // silver_orders as a version whose line items lacked unit_price: the appender wrote this version's records into
+    // it without their unit_price, silently.
+    const path = join(dir, "older-records.duckdb");
+    const { DuckDBInstance } = await import("@duckdb/node-api");
+    const old = await DuckDBInstance.create(path);
+    const con = await old.connect();
+    await con.run(
+      `CREATE TABLE silver_orders (event_id VARCHAR NOT NULL, tenant_id VARCHAR NOT NULL, user_id VARCHAR NOT NULL,
+       event_time TIMESTAMPTZ NOT NULL, ingest_time TIMESTAMPTZ NOT NULL, message_id VARCHAR NOT NULL,
+       order_id VARCHAR NOT NULL, currency VARCHAR NOT NULL, total DOUBLE NOT NULL,
+       line_items STRUCT(sku VARCHAR, quantity BIGINT)[] NOT NULL)`,
+    );
+    con.closeSync();
+    old.closeSync();
+    const w = await DuckDbWarehouse.create(path, { autoCreateUnder: dir });
+    opened.push(w);
+    await expect(w.open()).rejects.toThrow(
+      `the DuckDB warehouse at ${path}: table silver_orders column line_items is STRUCT(sku VARCHAR, quantity BIGINT)[] ` +
+        "but this version writes STRUCT(sku VARCHAR, quantity BIGINT, unit_price DOUBLE)[] (the fields of a record are " +
+        "not evolved); write to a new file, or migrate the column",
+    );
+    const written = await w.appendTyped("order", [order("o1")]).then(
+      () => "written",
+      (e: unknown) => String(e),
+    );
+    expect(await w.query("SELECT line_items FROM silver_orders")).toEqual([]);
+    expect(written).not.toBe("written");
   });
 
   it("adds a column a typed Silver table gained (NULLABLE: old rows hold NULL) and writes through it", async () => {
