@@ -8,7 +8,7 @@ import { BigQueryWarehouse } from "../../../io/bigquery/bigquery-warehouse.ts";
 import type { SilverRow } from "../../../schemas/rows.ts";
 import { bigQueryTable } from "../../../schemas/table-schema.ts";
 import { GOLD_SESSIONS, SILVER, SILVER_ACTIVITY, TABLES, WRITE_ERRORS } from "../../../schemas/tables.ts";
-import { bronze, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
+import { activity, bronze, order, session, silver, T0, warehouseContract } from "../warehouse-contract.ts";
 import { useBigQueryEmulator } from "./emulator-fixture.ts";
 
 const bq = useBigQueryEmulator();
@@ -186,6 +186,25 @@ describe("BigQueryWarehouse with change data capture (--bigquery-upserts=cdc)", 
     await expect(w.writeSessions([session("s3")], [])).rejects.toThrow(
       "gold_sessions: change data capture needs each change's sequence number (s3)",
     );
+    await w.close();
+  });
+
+  it("writes typed rows by change data capture: an order's line items (a REPEATED RECORD) in order, exactly", async () => {
+    const { w, dataset } = cdcWarehouse();
+    const ref = (t: string) => `\`${bq.emulator().projectId}.${dataset}.${t}\``;
+    await w.open();
+    const lines = [
+      { sku: "Z-9", quantity: 3, unit_price: 0.1 },
+      { sku: "A-1", quantity: 9_007_199_254_740_991, unit_price: 0 },
+      { sku: "M\u00e9\"'", quantity: 1, unit_price: 1.005 },
+    ];
+    const orders = [order("o1", { line_items: lines, total: 1.3 }), order("o2", { tenant_id: "globex" })];
+    await w.appendTyped("order", orders);
+    await w.appendTyped("user_activity", [activity("a1", { actor_id: null, page: "/p" })]);
+    expect(await w.query(`SELECT * FROM ${ref("silver_orders")} ORDER BY tenant_id DESC`)).toEqual(orders);
+    expect(await w.query(`SELECT * FROM ${ref("silver_activity")}`)).toEqual([
+      activity("a1", { actor_id: null, page: "/p" }),
+    ]);
     await w.close();
   });
 
