@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { parse as parseYaml } from "yaml";
 import { dirname, resolve } from "node:path";
 import { type Parsed, validateEvent, type ValidationError } from "../event.ts";
 import { type Payload, payloadText } from "../payload.ts";
@@ -141,7 +142,7 @@ export class VersionedParser implements Parser {
 }
 
 /**
- * The parsers of a `--parsers` file (JSON):
+ * The parsers of a `--parsers` file (JSON, or YAML when named `.yaml`/`.yml`):
  *
  *   { "defaultVersion": 1,
  *     "versions": {
@@ -153,19 +154,32 @@ export class VersionedParser implements Parser {
  * Paths are relative to the file. Each problem is an error naming the file and the key.
  */
 export function loadParsers(path: string, where = `parsers file ${path}`): VersionedParser {
+  return parsersFromConfig(readConfigFile(path, where), dirname(resolve(path)), where);
+}
+
+/**
+ * A configuration file's contents: YAML when its name ends in `.yaml` or `.yml` (the `yaml` package, YAML 1.2, a
+ * repeated key refused), JSON otherwise. Errors name `where` and what is wrong (with YAML's line and column).
+ */
+export function readConfigFile(path: string, where: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new Error(`${where}: cannot read it: ${(e as Error).message}`);
+    throw new Error(`${where}: cannot read ${path}: ${(e as Error).message}`);
   }
-  let config: unknown;
+  if (/\.ya?ml$/i.test(path)) {
+    try {
+      return parseYaml(text, { uniqueKeys: true, prettyErrors: true });
+    } catch (e) {
+      throw new Error(`${where}: ${path} is not YAML: ${(e as Error).message}`);
+    }
+  }
   try {
-    config = JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
-    throw new Error(`${where}: not JSON: ${(e as Error).message}`);
+    throw new Error(`${where}: ${path} is not JSON: ${(e as Error).message}`);
   }
-  return parsersFromConfig(config, dirname(resolve(path)), where);
 }
 
 /** `loadParsers` of a config already read; relative paths from `baseDir`. */
@@ -219,19 +233,7 @@ function versionParser(version: number, spec: unknown, baseDir: string, at: stri
 function fieldMapping(spec: unknown, baseDir: string, at: string): FieldMapping {
   if (typeof spec !== "string") return new FieldMapping(spec, at);
   const path = resolve(baseDir, spec);
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new Error(`${at}: cannot read ${path}: ${(e as Error).message}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${at}: ${path} is not JSON: ${(e as Error).message}`);
-  }
-  return new FieldMapping(json, `${at} (${path})`);
+  return new FieldMapping(readConfigFile(path, at), `${at} (${path})`);
 }
 
 function object(v: unknown, at: string): Record<string, unknown> {

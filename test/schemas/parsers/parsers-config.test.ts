@@ -110,6 +110,63 @@ describe("schema versions: one parser each (--parsers)", () => {
     });
   });
 
+  it("a YAML parsers file and a YAML mapping (by their names) parse as the shipped JSON ones do", () => {
+    // deploy/parsers/versions.json and legacy-mapping.json written by hand in YAML (comments, flow and block styles).
+    writeFileSync(
+      join(dir, "legacy-mapping.yaml"),
+      [
+        "# the legacy shape: ids as integers, time in epoch seconds",
+        "fields:",
+        "  event_id: { from: id, type: string }",
+        "  event_type: { from: type }",
+        "  user_id: { from: user.id, type: string }",
+        "  tenant_id: { from: user.tenant, attribute: tenant_id }",
+        "  platform: { from: client.os, default: web }",
+        "  page: { from: client.path }",
+        "  amount: { from: total, type: number }",
+        "  currency: { from: cur }",
+        "  event_time: { from: ts, format: epoch_s }",
+        "  properties.order_id: { from: order.id, type: string }",
+        "keepUnmapped: false",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      join(dir, "versions.yml"),
+      [
+        "defaultVersion: 1",
+        "versions:",
+        "  '1': { parser: json }",
+        "  '3':",
+        "    parser: mapping",
+        "    mapping: legacy-mapping.yaml",
+        "",
+      ].join("\n"),
+    );
+    const yaml = loadParsers(join(dir, "versions.yml"), "--parsers=versions.yml");
+    const legacy = {
+      id: 12,
+      type: "purchase",
+      user: { id: 3 },
+      client: { path: "/buy", os: "ios" },
+      total: "19.5",
+      cur: "EUR",
+      order: { id: 77 },
+      ts: 1_764_000_000,
+    };
+    for (const [data, attributes] of [
+      [JSON.stringify(legacy), { schema_version: "3", tenant_id: "acme" }],
+      [JSON.stringify({ ...legacy, ts: "soon" }), { schema_version: "3", tenant_id: "acme" }],
+      [JSON.stringify({ ...EVENT, schema_version: 1 }), {}],
+    ] as const) {
+      const fromYaml = yaml.parse({ data }, attributes, ctx);
+      expect(fromYaml).toEqual(versions.parse({ data }, attributes, ctx));
+    }
+    expect(yaml.parse({ data: JSON.stringify(legacy) }, { schema_version: "3", tenant_id: "acme" }, ctx)).toMatchObject(
+      { ok: true, event: { event_id: "12", amount: 19.5, properties: { order_id: "77" } } },
+    );
+  });
+
   it("a bad parsers file is refused naming the file, the key and the problem", () => {
     const file = (name: string, content: string) => {
       const path = join(dir, name);
@@ -118,9 +175,18 @@ describe("schema versions: one parser each (--parsers)", () => {
     };
     const refused = (config: unknown) => () => loadParsers(file("p.json", JSON.stringify(config)), "--parsers=p.json");
     expect(() => loadParsers(join(dir, "none.json"), "--parsers=none.json")).toThrow(
-      "--parsers=none.json: cannot read it",
+      `--parsers=none.json: cannot read ${join(dir, "none.json")}: ENOENT`,
     );
-    expect(() => loadParsers(file("bad.json", "{"), "--parsers=bad.json")).toThrow("--parsers=bad.json: not JSON");
+    expect(() => loadParsers(file("bad.json", "{"), "--parsers=bad.json")).toThrow(
+      `--parsers=bad.json: ${join(dir, "bad.json")} is not JSON`,
+    );
+    // YAML by the file's name: its error has the line and column; a repeated key is refused, not overwritten.
+    expect(() => loadParsers(file("bad.yaml", "versions:\n  1: [\n"), "--parsers=bad.yaml")).toThrow(
+      /--parsers=bad\.yaml: .*bad\.yaml is not YAML: .*line 3/,
+    );
+    expect(() =>
+      loadParsers(file("twice.yml", "versions:\n  1: {parser: json}\n  1: {parser: mapping}\n"), "--parsers=twice.yml"),
+    ).toThrow(/--parsers=twice\.yml: .*twice\.yml is not YAML: Map keys must be unique/);
     expect(refused({ versions: {} })).toThrow("--parsers=p.json: versions names no schema version");
     expect(refused({ versions: { v1: { parser: "json" } } })).toThrow(
       '--parsers=p.json: versions.v1: a schema version is a whole number from 1, got "v1"',
