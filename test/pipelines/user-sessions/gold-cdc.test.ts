@@ -97,7 +97,7 @@ describe("Gold by change data capture: the sequence numbers make every table's w
       const applied = await DuckDbWarehouse.create(":memory:");
       await applied.open();
       await applied.appendBronze(applyCdc(order(bronze), ["message_id", "publish_time"]) as unknown as BronzeRow[]);
-      await applied.appendSilver(applyCdc(order(silver), ["event_id"]) as unknown as SilverRow[]);
+      await applied.appendSilver(applyCdc(order(silver), ["tenant_id", "event_id"]) as unknown as SilverRow[]);
       await applied.writeSessions(applyCdc(order(sessions), ["session_id"]) as unknown as GoldSessionRow[], []);
       await applied.upsertHourly(applyCdc(order(hourly), ["tenant_id", "hour_start"]) as unknown as GoldHourlyRow[]);
       for (const table of ["bronze_messages", "silver_events", "gold_sessions", "gold_tenant_hourly"]) {
