@@ -8,6 +8,10 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     typecheck: { enabled: true, include: ["test/typings/**/*.test-d.ts"] },
     pool: "threads",
+    // Two test files at a time, whatever the core count: on these 2-core machines Vitest's default (cores - 1) runs
+    // the files one by one, while most of the slow ones wait on emulators and child processes (measured: the suite
+    // 1,008 s serial, 648 s with two, all passing).
+    maxWorkers: 2,
     testTimeout: 60_000,
     reporters: ci ? ["default", "json"] : ["default"],
     ...(ci ? { outputFile: { json: ".cache/vitest-report.json" } } : {}),
