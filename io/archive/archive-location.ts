@@ -215,8 +215,15 @@ class GcsStore implements ArchiveStore {
     const { bucket, prefix } = this.location;
     const name = prefix === "" ? path : `${prefix}/${path}`;
     try {
-      await this.storage.bucket(bucket).upload(local, { destination: name, resumable: false });
+      // Only if no object has the name (ifGenerationMatch 0): a name is a function of a checkpoint's rows, so an
+      // object there is this batch, written by an earlier attempt (a replay after a crash, or a retry whose answer was
+      // lost): 412 means done. Nothing is overwritten, so a bucket with a retention policy or object holds takes a
+      // replay too (an overwrite of a retained object is refused).
+      await this.storage
+        .bucket(bucket)
+        .upload(local, { destination: name, resumable: false, preconditionOpts: { ifGenerationMatch: 0 } });
     } catch (e) {
+      if ((e as { code?: unknown }).code === 412) return;
       throw new Error(`could not write gs://${bucket}/${name}: ${(e as Error).message}`, { cause: e });
     }
   }

@@ -331,6 +331,27 @@ describe("the archive after a crash between a batch's files and its acknowledgem
 describe("the medallion's archive copy of Bronze (gs://, on fake-gcs-server)", () => {
   const gcs = useFakeGcs();
 
+  it("a put of a name that exists leaves the object as it is (a replay's or a retry's): no overwrite, no error", async () => {
+    const dir = tempDir("tidemark-archive-gcs-once-");
+    const storage = new Storage({ apiEndpoint: gcs().endpoint, projectId: "test" });
+    await storage.createBucket("archive-once");
+    const store = openArchiveStore(parseArchiveLocation("gs://archive-once/p"), {
+      gcsEndpoint: gcs().endpoint,
+      scratchDir: join(dir, "scratch"),
+    });
+    const local = join(dir, "part.parquet");
+    writeFileSync(local, "first");
+    await store.put("dt=2026-01-01/hour=00/part-a.parquet", local);
+    const file = storage.bucket("archive-once").file("p/dt=2026-01-01/hour=00/part-a.parquet");
+    const [before] = await file.getMetadata();
+    writeFileSync(local, "second");
+    await store.put("dt=2026-01-01/hour=00/part-a.parquet", local);
+    const [after] = await file.getMetadata();
+    expect(after.generation).toBe(before.generation);
+    expect((await file.download())[0].toString()).toBe("first");
+    await store.close();
+  });
+
   it("puts the same files as objects under the prefix; downloaded, DuckDB reads every Bronze row once", async () => {
     const dir = tempDir("tidemark-archive-gcs-");
     const dbFile = join(dir, "w.duckdb");
