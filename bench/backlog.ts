@@ -133,13 +133,13 @@ function emulatorPid(port: number): number | undefined {
   return undefined;
 }
 
-/** The event id of a valid generated payload (its first field), as a string of its own (not a slice of the payload). */
-function eventIdOf(data: string): string {
-  const prefix = '{"event_id":"';
-  const id = data.startsWith(prefix)
-    ? data.slice(prefix.length, data.indexOf('"', prefix.length))
-    : String((JSON.parse(data) as { event_id: unknown }).event_id);
-  return Buffer.from(id, "utf8").toString("utf8");
+/**
+ * Silver's key of a valid generated payload, its tenant and event id (two tenants may use one id: the generator's
+ * colliding ids), as one flat string of its own (not a slice of the payload).
+ */
+function silverKeyOf(data: string): string {
+  const p = JSON.parse(data) as { event_id: unknown; tenant_id: unknown };
+  return Buffer.from(`${String(p.tenant_id)}\u0000${String(p.event_id)}`, "utf8").toString("utf8");
 }
 
 /** A payload's event time (epoch ms), or undefined when it has none that parses. */
@@ -154,8 +154,9 @@ function eventTimeOf(data: string): number | undefined {
 }
 
 /**
- * Publishes `MESSAGES` generated messages, a chunk of users at a time; returns the ground truth: the distinct event
- * ids of the valid events published (a re-delivery repeats one, a malformed payload has none that counts).
+ * Publishes `MESSAGES` generated messages, a chunk of users at a time; returns the ground truth: the distinct
+ * (tenant, event id) keys of the valid events published (a re-delivery repeats one, a malformed payload has none that
+ * counts).
  */
 async function publishBacklog(publisher: PubsubPublisher, startMs: number): Promise<Set<string>> {
   const events = new Set<string>();
@@ -179,7 +180,7 @@ async function publishBacklog(publisher: PubsubPublisher, startMs: number): Prom
     // A prefix of a chunk is whole as to re-deliveries: a duplicate is published after its original.
     for (const { message, origin } of chunk) {
       if (queued === MESSAGES) break;
-      if (origin.kind === "event") events.add(eventIdOf(message.data));
+      if (origin.kind === "event") events.add(silverKeyOf(message.data));
       let attributes = message.attributes;
       if (CHUNK_HOURS > 0) {
         // The event time as the client stamps it (a message it cannot read carries the last time stamped).
@@ -377,7 +378,7 @@ async function main(): Promise<void> {
       bronze = await one("SELECT count(*) AS n FROM bronze_messages");
       bronzeIds = await one("SELECT count(DISTINCT message_id) AS n FROM bronze_messages");
       silver = await one("SELECT count(*) AS n FROM silver_events");
-      silverIds = await one("SELECT count(DISTINCT event_id) AS n FROM silver_events");
+      silverIds = await one("SELECT count(DISTINCT (tenant_id, event_id)) AS n FROM silver_events");
       goldSessions = await one("SELECT count(*) AS n FROM gold_sessions");
     } finally {
       await w.close();
